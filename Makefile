@@ -1,0 +1,50 @@
+# Lambda runs python3.12: the local venv uses the same minor version.
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
+	if $$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then echo $$p; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint lock bench layers clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -n "$(PYTHON)" || { echo "python3.12 not found: set PYTHON=/path/to/python3.12" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/voxflow voices
+	$(BIN)/voxflow synth --file benchmarks/corpus/demo.txt -o out/demo.mp3
+	$(BIN)/voxflow synth "The quick brown fox jumps over the lazy dog at 8:00 for \$$49.95." -o out/fox.wav
+	@echo "wrote out/demo.mp3 and out/fox.wav"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/engine.py
+
+# Regenerates the exact pins from pyproject.toml's ranges (needs the network).
+lock:
+	rm -rf build/lockenv && $(PYTHON) -m venv build/lockenv
+	build/lockenv/bin/pip install -q hatchling==1.27.0 editables -e '.[dev,batch]'
+	build/lockenv/bin/pip freeze --exclude-editable | grep -v '^voxflow' > requirements.lock
+
+clean:
+	rm -rf $(VENV) build out .mypy_cache .ruff_cache .pytest_cache
+
+layers: $(STAMP)
+	for layer in VoxflowLayer EngineLayer VoiceLayer; do \
+		rm -rf build/layers/$$layer && \
+		$(MAKE) -C layers build-$$layer ARTIFACTS_DIR=$(CURDIR)/build/layers/$$layer || exit 1; \
+	done
+	du -sh build/layers/*

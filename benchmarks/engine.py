@@ -1,0 +1,192 @@
+"""Engine benchmark: voxflow against piper's own PiperVoice, in one run.
+
+Prints a table; asserts nothing. Measures, on the fixed corpus in
+benchmarks/corpus (20 to ~2,800 characters):
+- throughput: seconds of audio per wall-clock second, warm sessions;
+- time to first audio (first chunk ready), warm;
+- cold start: process spawn to the first byte of audio on stdout for a
+  20-character phrase, `voxflow synth --raw` vs `python -m piper --output-raw`;
+- peak RSS of a `voxflow synth` process on the longest text;
+- batch size and execution mode variants, to choose the CPU defaults.
+
+Usage: python benchmarks/engine.py [--repeats N] [--quick] [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from piper import PiperVoice
+
+from voxflow.engine import Engine
+from voxflow.settings import EngineSettings
+from voxflow.voices import VoiceRegistry
+
+CORPUS = Path(__file__).parent / "corpus"
+TEXTS = ["phrase", "short", "medium", "long"]
+
+
+def corpus(name: str) -> str:
+    return (CORPUS / f"{name}.txt").read_text(encoding="utf-8").strip()
+
+
+def timed_stream(chunks: Iterable[object], samples: Callable[[object], int]) -> tuple[float, float, int]:
+    """(seconds to the first chunk, total seconds, total samples) of a generator."""
+    started = time.perf_counter()
+    first = 0.0
+    total = 0
+    for chunk in chunks:
+        if not first:
+            first = time.perf_counter() - started
+        total += samples(chunk)
+    return first, time.perf_counter() - started, total
+
+
+def measure(run: Callable[[], tuple[float, float, int]], repeats: int) -> dict[str, float]:
+    runs = [run() for _ in range(repeats)]
+    first = statistics.median(r[0] for r in runs)
+    wall = statistics.median(r[1] for r in runs)
+    audio_s = runs[0][2] / 22050
+    return {"first_s": first, "wall_s": wall, "audio_s": audio_s, "throughput": audio_s / wall}
+
+
+def warm_comparison(repeats: int, texts: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    registry = VoiceRegistry.default()
+    joe = registry.get("joe")
+    piper_voice = PiperVoice.load(joe.model_path, joe.config_path)
+    engines = {"voxflow": Engine(registry, EngineSettings())}
+    list(piper_voice.synthesize("Warm up."))
+    for engine in engines.values():
+        engine.warm_up("joe")
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for name in texts:
+        text = corpus(name)
+        results[name] = {
+            "piper": measure(
+                lambda t=text: timed_stream(
+                    piper_voice.synthesize(t), lambda c: len(c.audio_float_array)  # type: ignore[attr-defined]
+                ),
+                repeats,
+            ),
+            "voxflow": measure(
+                lambda t=text: timed_stream(
+                    engines["voxflow"].synthesize_text(t, "joe"), lambda c: len(c.pcm)  # type: ignore[attr-defined]
+                ),
+                repeats,
+            ),
+        }
+    return results
+
+
+def variants(repeats: int) -> list[dict[str, object]]:
+    """Throughput on the medium text for execution modes and batch sizes."""
+    registry = VoiceRegistry.default()
+    text = corpus("medium")
+    rows: list[dict[str, object]] = []
+    for mode, batch in [("sequential", 1), ("parallel", 1), ("parallel", 2), ("parallel", 4), ("sequential", 4), ("parallel", 8)]:
+        started = time.perf_counter()
+        engine = Engine(registry, EngineSettings(execution_mode=mode, batch_size=batch))  # type: ignore[arg-type]
+        engine.model("joe")
+        load_s = time.perf_counter() - started
+        engine.warm_up("joe")
+        result = measure(
+            lambda e=engine: timed_stream(e.synthesize_text(text, "joe"), lambda c: len(c.pcm)),  # type: ignore[attr-defined]
+            repeats,
+        )
+        rows.append({"mode": mode, "batch": batch, "load_s": load_s, **result})
+    return rows
+
+
+def first_byte_seconds(command: list[str], stdin: bytes | None) -> float:
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert process.stdin is not None and process.stdout is not None
+    if stdin is not None:
+        process.stdin.write(stdin)
+    process.stdin.close()
+    first = process.stdout.read(1)
+    elapsed = time.perf_counter() - started
+    process.stdout.read()
+    process.wait()
+    if not first or process.returncode != 0:
+        raise RuntimeError(f"{command[:3]} produced no audio (exit {process.returncode})")
+    return elapsed
+
+
+def cold_start(repeats: int) -> dict[str, float]:
+    phrase = corpus("phrase")
+    model = str(VoiceRegistry.default().get("joe").model_path)
+    voxflow_cmd = [sys.executable, "-m", "voxflow", "synth", phrase, "--raw"]
+    piper_cmd = [sys.executable, "-m", "piper", "-m", model, "--output-raw"]
+    voxflow_runs, piper_runs = [], []
+    for _ in range(repeats):  # interleaved, so drift in machine load hits both alike
+        voxflow_runs.append(first_byte_seconds(voxflow_cmd, None))
+        piper_runs.append(first_byte_seconds(piper_cmd, phrase.encode() + b"\n"))
+    return {"voxflow_s": statistics.median(voxflow_runs), "piper_cli_s": statistics.median(piper_runs)}
+
+
+def peak_rss_mb(text_name: str) -> float:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voxflow", "synth", "-f", str(CORPUS / f"{text_name}.txt"), "-o",
+         os.devnull + ".wav" if False else "/tmp/voxflow-bench.mp3", "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError("voxflow synth failed")
+    return usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="skip the long text and the variants")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    texts = TEXTS[:-1] if args.quick else TEXTS
+
+    print(f"onnxruntime {ort.__version__}, providers {ort.get_available_providers()}, {os.cpu_count()} CPUs")
+    warm = warm_comparison(args.repeats, texts)
+    print("\nwarm synthesis (median of %d)" % args.repeats)
+    print(f"{'text':8} {'chars':>5} {'audio s':>8} | {'piper x RT':>10} {'voxflow x RT':>12} {'ratio':>6} | {'piper 1st s':>11} {'voxflow 1st s':>13}")
+    for name, pair in warm.items():
+        p, v = pair["piper"], pair["voxflow"]
+        print(f"{name:8} {len(corpus(name)):5d} {v['audio_s']:8.2f} | {p['throughput']:10.1f} {v['throughput']:12.1f} "
+              f"{v['throughput'] / p['throughput']:6.2f} | {p['first_s']:11.3f} {v['first_s']:13.3f}")
+    total_p = sum(pair["piper"]["audio_s"] for pair in warm.values()) / sum(pair["piper"]["wall_s"] for pair in warm.values())
+    total_v = sum(pair["voxflow"]["audio_s"] for pair in warm.values()) / sum(pair["voxflow"]["wall_s"] for pair in warm.values())
+    print(f"{'all':8} {'':5} {'':8} | {total_p:10.1f} {total_v:12.1f} {total_v / total_p:6.2f} |")
+
+    rows: list[dict[str, object]] = []
+    if not args.quick:
+        rows = variants(args.repeats)
+        print("\nvariants on the medium text (voxflow engine)")
+        print(f"{'mode':10} {'batch':>5} {'load s':>7} {'x RT':>6} {'1st s':>6}")
+        for row in rows:
+            print(f"{row['mode']:10} {row['batch']:5} {row['load_s']:7.2f} {row['throughput']:6.1f} {row['first_s']:6.3f}")
+
+    cold = cold_start(max(args.repeats, 3))
+    print("\ncold start: process spawn to first audio byte, 20-character phrase (median)")
+    print(f"voxflow synth --raw   {cold['voxflow_s']:.3f} s")
+    print(f"piper --output-raw    {cold['piper_cli_s']:.3f} s")
+    print(f"ratio                 {cold['voxflow_s'] / cold['piper_cli_s']:.2f}  (target <= 0.5)")
+
+    rss = peak_rss_mb(texts[-1])
+    print(f"\npeak RSS of voxflow synth on '{texts[-1]}': {rss:.0f} MB (target <= 500)")
+    if args.json:
+        args.json.write_text(json.dumps({"warm": warm, "variants": rows, "cold": cold, "peak_rss_mb": rss}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+import sys
+
+from voxflow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,60 @@
+"""voxflow synth | voices: argument parsing and output; the work is in the core."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from voxflow.cli.synth import run_synth, run_voices
+from voxflow.errors import VoxflowError
+
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voxflow", description="Neural text-to-speech.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    synth = commands.add_parser("synth", help="synthesize text to an audio file")
+    synth.add_argument("text", nargs="?", help="text to speak; '-' or nothing reads stdin")
+    synth.add_argument("-f", "--file", type=Path, help="read the text from this file")
+    synth.add_argument("-o", "--output", type=Path, help="audio file to write (default out.wav)")
+    synth.add_argument("--voice", default="joe", help="voice id (see 'voxflow voices')")
+    synth.add_argument("--format", help="wav, flac, ogg, mp3 or opus (default: from -o)")
+    synth.add_argument("--rate", type=float, default=1.0, help="speaking rate, 1.0 is normal")
+    synth.add_argument("--noise-scale", type=float, help="generator noise (voice default)")
+    synth.add_argument("--noise-w", type=float, help="phoneme width noise (voice default)")
+    synth.add_argument("--pause", type=float, default=0.2, help="seconds between sentences")
+    synth.add_argument(
+        "--raw", action="store_true", help="stream 16-bit mono PCM to stdout as it is made"
+    )
+    synth.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+    commands.add_parser("voices", help="list the voices")
+    return parser
+
+
+def _read_text(args: argparse.Namespace) -> str:
+    if args.file is not None:
+        try:
+            return str(args.file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            raise VoxflowError(f"cannot read {args.file}: {error}") from error
+    if args.text is None or args.text == "-":
+        if sys.stdin.isatty():
+            raise VoxflowError("no text: give it as an argument, with --file, or on stdin")
+        return sys.stdin.read()
+    return str(args.text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "voices":
+            return run_voices(sys.stdout)
+        return run_synth(args, _read_text(args))
+    except VoxflowError as error:
+        print(f"voxflow: error [{error.code}]: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,84 @@
+"""What ``voxflow synth`` and ``voxflow voices`` do, over the core API."""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from voxflow.audio import AudioFormat, PcmJoiner, encode
+from voxflow.cli.progress import ProgressBar
+from voxflow.engine import Engine, SynthesisParams
+from voxflow.settings import EngineSettings
+from voxflow.text import normalize_text, split_into_chunks
+from voxflow.voices import VoiceRegistry
+
+_DEFAULT_OUTPUT = Path("out.wav")
+
+
+def _engine() -> Engine:
+    settings = EngineSettings.from_env()
+    return Engine(VoiceRegistry.default(settings.voices_file, settings.cache_dir), settings)
+
+
+def run_voices(out: TextIO) -> int:
+    engine = _engine()
+    for voice in engine.registry:
+        config = voice.config
+        out.write(
+            f"{voice.voice_id}\t{config.espeak_voice}\t{config.sample_rate} Hz\t"
+            f"model {voice.model_version[:12]}\t{voice.description}\t{voice.model_path}\n"
+        )
+    return 0
+
+
+def run_synth(args: argparse.Namespace, text: str) -> int:
+    engine = _engine()
+    params = SynthesisParams.from_rate(
+        args.rate, noise_scale=args.noise_scale, noise_w=args.noise_w, sentence_pause_s=args.pause
+    )
+    output: Path = args.output or _DEFAULT_OUTPUT
+    audio_format = None if args.raw else _output_format(args.format, output)
+    voice = engine.registry.get(args.voice)
+    chunks = split_into_chunks(
+        normalize_text(text, max_chars=engine.settings.max_chars), engine.settings.chunk_max_chars
+    )
+    started = time.perf_counter()
+    joiner = PcmJoiner(voice.sample_rate, pause_s=params.sentence_pause_s)
+    progress = ProgressBar(sum(len(chunk) for chunk in chunks), "synthesizing")
+    pieces = []
+    for chunk in engine.synthesize(chunks, args.voice, params):
+        ready = joiner.feed(chunk.pcm)
+        if args.raw:
+            sys.stdout.buffer.write(ready.tobytes())
+            sys.stdout.buffer.flush()
+        else:
+            pieces.append(ready)
+        progress.advance(len(chunk.text))
+    progress.close()
+    tail = joiner.finish()
+    if args.raw:
+        sys.stdout.buffer.write(tail.tobytes())
+        sys.stdout.buffer.flush()
+        return 0
+    import numpy as np
+
+    assert audio_format is not None
+    encoded = encode(np.concatenate([*pieces, tail]), voice.sample_rate, audio_format)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(encoded.data)
+    if not args.quiet:
+        elapsed = time.perf_counter() - started
+        print(
+            f"wrote {output}: {encoded.duration_s:.2f} s of audio, {len(encoded.data)} bytes, "
+            f"{encoded.format.value} {encoded.sample_rate} Hz, {len(chunks)} chunks in "
+            f"{elapsed:.2f} s on {engine.provider(args.voice)}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _output_format(name: str | None, output: Path) -> AudioFormat:
+    if name:
+        return AudioFormat.parse(name)
+    return AudioFormat.from_path(output) if output.suffix else AudioFormat.WAV

@@ -1,0 +1,33 @@
+"""espeak-ng phonemization, serialized.
+
+espeak-ng keeps its state in process globals (voice, buffers), so concurrent
+calls from threads corrupt each other: every call goes through one lock.
+"""
+
+import threading
+from pathlib import Path
+
+from piper.phoneme_ids import phonemes_to_ids
+from piper.phonemize_espeak import ESPEAK_DATA_DIR, EspeakPhonemizer
+
+from voxflow.voices.config import VoiceConfig
+
+_lock = threading.Lock()
+_phonemizer: EspeakPhonemizer | None = None
+
+
+def phonemize(text: str, config: VoiceConfig, data_dir: Path = ESPEAK_DATA_DIR) -> list[list[str]]:
+    """Text to phonemes, one list per sentence as espeak splits it."""
+    global _phonemizer  # noqa: PLW0603 - one espeak instance per process, by espeak's design
+    with _lock:
+        if _phonemizer is None:
+            _phonemizer = EspeakPhonemizer(data_dir)
+        sentences = _phonemizer.phonemize(
+            config.espeak_voice, text, vowel_clusters=config.vowel_clusters
+        )
+    return [sentence for sentence in sentences if sentence]
+
+
+def phoneme_ids(text: str, config: VoiceConfig) -> list[list[int]]:
+    """Text to model input ids, one list per sentence."""
+    return [phonemes_to_ids(sentence, config.phoneme_id_map) for sentence in phonemize(text, config)]

@@ -1,0 +1,171 @@
+"""Text chunks to audio: phonemize, run the model (batched), trim, normalize.
+
+The engine holds one onnxruntime session per voice for the life of the
+process, created on first use. ``synthesize`` is a generator: a caller gets
+each chunk's audio as soon as its batch has run.
+"""
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from voxflow.audio.pcm import float_to_int16
+from voxflow.engine.params import ResolvedParams, SynthesisParams
+from voxflow.engine.phonemizer import phoneme_ids
+from voxflow.engine.session import LoadedModel, load_model
+from voxflow.errors import SynthesisError
+from voxflow.settings import EngineSettings
+from voxflow.text import normalize_text, split_into_chunks
+from voxflow.voices import Voice, VoiceRegistry
+
+_PAD_ID = 0
+_SILENCE_FLOOR = 1e-8
+
+
+@dataclass(frozen=True)
+class SpeechChunk:
+    """One text chunk's audio: int16 mono PCM, not yet joined with pauses."""
+
+    index: int
+    text: str
+    pcm: NDArray[np.int16]
+    sample_rate: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class _Utterance:
+    """One espeak sentence of a chunk: the unit the model runs on."""
+
+    chunk: int
+    ids: list[int]
+
+
+class Engine:
+    """Synthesizes text with registered voices. Safe to share between threads."""
+
+    def __init__(self, registry: VoiceRegistry, settings: EngineSettings | None = None) -> None:
+        self.registry = registry
+        self.settings = settings or EngineSettings()
+        self._models: dict[str, LoadedModel] = {}
+        self._load_lock = threading.Lock()
+
+    def model(self, voice_id: str) -> LoadedModel:
+        """The voice's session, created on first use and reused after."""
+        loaded = self._models.get(voice_id)
+        if loaded is not None:
+            return loaded
+        voice = self.registry.get(voice_id)
+        with self._load_lock:
+            if voice_id not in self._models:
+                self._models[voice_id] = load_model(voice.model_path, self.settings)
+            return self._models[voice_id]
+
+    def provider(self, voice_id: str) -> str:
+        return self.model(voice_id).provider
+
+    def synthesize_text(
+        self, text: str, voice_id: str, params: SynthesisParams | None = None
+    ) -> Iterator[SpeechChunk]:
+        """Normalize, split into sentence chunks and synthesize them in order."""
+        normalized = normalize_text(text, max_chars=self.settings.max_chars)
+        chunks = split_into_chunks(normalized, self.settings.chunk_max_chars)
+        return self.synthesize(chunks, voice_id, params)
+
+    def synthesize(
+        self, chunks: Iterable[str], voice_id: str, params: SynthesisParams | None = None
+    ) -> Iterator[SpeechChunk]:
+        """Audio for already-normalized text chunks, one SpeechChunk each, in order."""
+        voice = self.registry.get(voice_id)
+        resolved = (params or SynthesisParams()).resolve(voice.config)
+        model = self.model(voice_id)
+        batch_size = self.settings.batch_size if model.has_durations else 1
+        texts: list[str] = []
+        parts: dict[int, list[NDArray[np.int16]]] = {}
+        missing: dict[int, int] = {}
+        pending: list[_Utterance] = []
+        emitted = 0
+
+        def run(batch: list[_Utterance]) -> None:
+            for utterance, audio in zip(
+                batch, self._infer(voice, model, batch, resolved), strict=True
+            ):
+                parts[utterance.chunk].append(audio)
+                missing[utterance.chunk] -= 1
+
+        def ready() -> Iterator[SpeechChunk]:
+            # Chunks finish in order, but one chunk can span several batches.
+            nonlocal emitted
+            while emitted < len(texts) and missing[emitted] == 0:
+                chunk_parts = parts.pop(emitted)
+                pcm = np.concatenate(chunk_parts) if chunk_parts else np.zeros(0, np.int16)
+                yield SpeechChunk(emitted, texts[emitted], pcm, voice.sample_rate)
+                emitted += 1
+
+        for index, text in enumerate(chunks):
+            sentences = phoneme_ids(text, voice.config)
+            texts.append(text)
+            parts[index] = []
+            missing[index] = len(sentences)
+            pending.extend(_Utterance(index, ids) for ids in sentences)
+            while len(pending) >= batch_size:
+                batch, pending = pending[:batch_size], pending[batch_size:]
+                run(batch)
+            yield from ready()
+        if pending:
+            run(pending)
+        yield from ready()
+
+    def _infer(
+        self,
+        voice: Voice,
+        model: LoadedModel,
+        batch: list[_Utterance],
+        params: ResolvedParams,
+    ) -> list[NDArray[np.int16]]:
+        lengths = [len(utterance.ids) for utterance in batch]
+        ids = np.full((len(batch), max(lengths)), _PAD_ID, dtype=np.int64)
+        for row, utterance in enumerate(batch):
+            ids[row, : len(utterance.ids)] = utterance.ids
+        inputs: dict[str, NDArray[np.generic]] = {
+            "input": ids,
+            "input_lengths": np.array(lengths, dtype=np.int64),
+            "scales": np.array(
+                [params.noise_scale, params.length_scale, params.noise_w], dtype=np.float32
+            ),
+        }
+        config = voice.config
+        if config.num_speakers > 1:
+            inputs["sid"] = np.full(len(batch), config.default_speaker_id, dtype=np.int64)
+        try:
+            outputs = model.session.run(None, inputs)
+        except Exception as error:  # onnxruntime raises its own untyped errors
+            raise SynthesisError(f"inference failed: {error}") from error
+        audio = np.asarray(outputs[0], dtype=np.float32).reshape(len(batch), -1)
+        if len(batch) == 1:
+            return [_to_pcm(audio[0])]
+        durations = np.asarray(outputs[1]).reshape(len(batch), -1)
+        sample_counts = durations.sum(axis=1).astype(np.int64) * config.hop_length
+        return [_to_pcm(audio[row, :count]) for row, count in enumerate(sample_counts)]
+
+    def warm_up(self, voice_id: str) -> float:
+        """Load the voice and run one short synthesis; returns the seconds it took."""
+        started = time.perf_counter()
+        for _ in self.synthesize(["Ready."], voice_id):
+            pass
+        return time.perf_counter() - started
+
+
+def _to_pcm(audio: NDArray[np.float32]) -> NDArray[np.int16]:
+    # Peak-normalize each sentence as piper does, so voices sound as piper users expect.
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak < _SILENCE_FLOOR:
+        return np.zeros(audio.shape, dtype=np.int16)
+    return float_to_int16(np.clip(audio / np.float32(peak), -1.0, 1.0).astype(np.float32))

@@ -1,0 +1,61 @@
+"""Typed errors of the voxflow core.
+
+Every error a caller can cause carries a stable ``code``: the event pipeline
+copies it into ``SynthesisFailed`` and the CLI prints it, so clients can branch
+on the code rather than on message text.
+"""
+
+
+class VoxflowError(Exception):
+    """Base of every error voxflow raises on purpose."""
+
+    code = "INTERNAL"
+
+
+class InvalidInput(VoxflowError, ValueError):
+    """The request itself is wrong; retrying it cannot help."""
+
+    code = "INVALID_INPUT"
+
+
+class EmptyText(InvalidInput):
+    code = "EMPTY_TEXT"
+
+
+class TextTooLong(InvalidInput):
+    code = "TEXT_TOO_LONG"
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"text has {length} characters; the limit is {limit}")
+        self.length = length
+        self.limit = limit
+
+
+class UnknownVoice(InvalidInput, LookupError):
+    code = "UNKNOWN_VOICE"
+
+
+class UnsupportedFormat(InvalidInput):
+    code = "UNSUPPORTED_FORMAT"
+
+
+class InvalidParameter(InvalidInput):
+    code = "INVALID_PARAMETER"
+
+
+class SettingsError(VoxflowError, ValueError):
+    """A deployment setting is invalid: fixed by configuration, not by retrying."""
+
+    code = "BAD_SETTINGS"
+
+
+class VoiceLoadError(VoxflowError):
+    """A registered voice's files are missing or unreadable."""
+
+    code = "VOICE_LOAD_FAILED"
+
+
+class SynthesisError(VoxflowError):
+    """The engine failed on input that passed validation."""
+
+    code = "SYNTHESIS_FAILED"

@@ -1,0 +1,81 @@
+"""Cache keys: sha256 over a canonical JSON of everything that shapes the sound.
+
+Canonical form (documented in docs/keys.md, version 1):
+- a JSON object with keys sorted, no whitespace (separators ``,`` and ``:``),
+  UTF-8, non-ASCII characters written as themselves;
+- ``"v": 1`` (the key schema version), ``"kind"`` (``"chunk"`` or ``"request"``),
+  ``"text"`` (normalized text), ``"voice"``, ``"model"`` (sha256 of the ONNX file),
+  ``"params"`` (resolved synthesis parameters; a chunk key leaves out
+  ``sentence_pause_s``, which only shapes the joins), ``"sample_rate"`` (of the
+  audio the key names), and for a request ``"format"``;
+- every float written with Python's shortest round-trip repr after rounding to
+  6 decimal places, so 1, 1.0 and 1.0000001 give the same key.
+
+The digest is lowercase hex sha256 of those bytes.
+"""
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from voxflow.engine.params import ResolvedParams
+from voxflow.errors import InvalidParameter
+
+KEY_SCHEMA_VERSION = 1
+_FLOAT_DIGITS = 6
+
+
+def _canonical_number(value: float) -> float:
+    if not math.isfinite(value):
+        raise InvalidParameter(f"a cache key cannot hold {value}")
+    rounded = round(float(value), _FLOAT_DIGITS)
+    return 0.0 if rounded == 0 else rounded  # -0.0 and 0.0 are one key
+
+
+def _canonical_params(params: ResolvedParams | Mapping[str, float]) -> dict[str, float]:
+    raw = params.as_dict() if isinstance(params, ResolvedParams) else dict(params)
+    return {name: _canonical_number(value) for name, value in raw.items()}
+
+
+def canonical_json(document: Mapping[str, object]) -> bytes:
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class KeyInput:
+    """Everything that shapes a chunk's sound."""
+
+    text: str
+    voice_id: str
+    model_version: str
+    params: ResolvedParams
+    sample_rate: int
+
+    def document(self, kind: str) -> dict[str, object]:
+        params = _canonical_params(self.params)
+        if kind == "chunk":
+            # The pause lies between chunks: it shapes a request's audio, not a chunk's.
+            params.pop("sentence_pause_s", None)
+        return {
+            "v": KEY_SCHEMA_VERSION,
+            "kind": kind,
+            "text": self.text,
+            "voice": self.voice_id,
+            "model": self.model_version,
+            "params": params,
+            "sample_rate": int(self.sample_rate),
+        }
+
+
+def chunk_key(key_input: KeyInput) -> str:
+    return hashlib.sha256(canonical_json(key_input.document("chunk"))).hexdigest()
+
+
+def request_key(key_input: KeyInput, audio_format: str) -> str:
+    document = key_input.document("request")
+    document["format"] = str(audio_format).lower()
+    return hashlib.sha256(canonical_json(document)).hexdigest()

@@ -1,0 +1,106 @@
+"""The voxflow CLI as a user runs it: a real process, real files, real audio."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxflow.audio import decode
+
+CLI = [sys.executable, "-m", "voxflow"]
+
+
+def run_cli(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*CLI, *args],
+        input=stdin.encode() if stdin is not None else None,
+        capture_output=True,
+        timeout=120,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_synth_mp3_holds_speech(tmp_path: Path) -> None:
+    out = tmp_path / "hello.mp3"
+    result = run_cli("synth", "Hello from voxflow. This is a test.", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    pcm, rate = decode(out.read_bytes())
+    assert rate == 22050
+    assert 2.0 < len(pcm) / rate < 6.0
+    assert np.sqrt(np.mean(pcm.astype(np.float64) ** 2)) > 1000  # speech, not silence
+    assert b"wrote" in result.stderr
+
+
+def test_text_from_file_and_stdin_give_the_same_audio(tmp_path: Path) -> None:
+    text = "Reading from a file works too."
+    (tmp_path / "in.txt").write_text(text)
+    from_file = run_cli("synth", "-f", str(tmp_path / "in.txt"), "-o", str(tmp_path / "a.wav"),
+                        "--noise-scale", "0", "--noise-w", "0")
+    from_stdin = run_cli("synth", "-o", str(tmp_path / "b.wav"), "--noise-scale", "0",
+                         "--noise-w", "0", stdin=text)
+    assert from_file.returncode == 0, from_file.stderr
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+
+
+def test_raw_stream_equals_the_wav_samples(tmp_path: Path) -> None:
+    args = ["Two sentences. Streamed as raw samples.", "--noise-scale", "0", "--noise-w", "0"]
+    raw = run_cli("synth", *args, "--raw")
+    wav = run_cli("synth", *args, "-o", str(tmp_path / "c.wav"))
+    assert raw.returncode == 0, raw.stderr
+    assert wav.returncode == 0, wav.stderr
+    pcm, _ = decode((tmp_path / "c.wav").read_bytes())
+    assert np.array_equal(np.frombuffer(raw.stdout, dtype=np.int16), pcm)
+
+
+def test_rate_makes_speech_faster(tmp_path: Path) -> None:
+    for name, rate in (("normal", "1.0"), ("fast", "2.0")):
+        result = run_cli("synth", "Some words to say quickly.", "--rate", rate, "-o",
+                         str(tmp_path / f"{name}.flac"))
+        assert result.returncode == 0, result.stderr
+    normal, rate_hz = decode((tmp_path / "normal.flac").read_bytes())
+    fast, _ = decode((tmp_path / "fast.flac").read_bytes())
+    assert len(fast) / len(normal) == pytest.approx(0.5, abs=0.12)
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "code"),
+    [
+        (["synth", "   "], None, "EMPTY_TEXT"),
+        (["synth", "-"], "", "EMPTY_TEXT"),
+        (["synth", "Hi.", "--voice", "nobody"], None, "UNKNOWN_VOICE"),
+        (["synth", "Hi.", "--format", "aiff"], None, "UNSUPPORTED_FORMAT"),
+        (["synth", "Hi.", "-o", "x.xyz"], None, "UNSUPPORTED_FORMAT"),
+        (["synth", "Hi.", "--rate", "0"], None, "INVALID_PARAMETER"),
+        (["synth", "Hi.", "--pause", "-1"], None, "INVALID_PARAMETER"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    tmp_path: Path, args: list[str], stdin: str | None, code: str
+) -> None:
+    result = run_cli(*args, stdin=stdin, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"voxflow: error [{code}]")
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_text_too_long(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "synth", "-"], input=b"word " * 30, capture_output=True, timeout=60,
+        env={"VOXFLOW_MAX_CHARS": "100", "PATH": "/usr/bin"}, cwd=tmp_path, check=False,
+    )
+    assert result.returncode == 2
+    assert b"[TEXT_TOO_LONG]" in result.stderr
+
+
+def test_voices_lists_joe() -> None:
+    result = run_cli("voices")
+    assert result.returncode == 0
+    first = result.stdout.decode().splitlines()[0].split("\t")
+    assert first[0] == "joe"
+    assert first[2] == "22050 Hz"

@@ -1,0 +1,95 @@
+"""voxflow's audio against piper's own PiperVoice, at zero noise."""
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from piper import PiperVoice, SynthesisConfig
+
+from voxflow.engine import Engine, SynthesisParams
+from voxflow.settings import EngineSettings
+from voxflow.voices import VoiceRegistry
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Neural voices sound natural when the text is clean.",
+    "Is this the right way to the station?",
+    "What a wonderful surprise!",
+    "Speech synthesis turns written words into sound, one sentence at a time.",
+]
+SILENT = SynthesisParams(noise_scale=0.0, noise_w=0.0, sentence_pause_s=0.0)
+
+
+@pytest.fixture(scope="module")
+def piper_voice(registry: VoiceRegistry) -> PiperVoice:
+    voice = registry.get("joe")
+    return PiperVoice.load(voice.model_path, voice.config_path)
+
+
+def piper_audio(piper_voice: PiperVoice, text: str) -> list[NDArray[np.int16]]:
+    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    return [chunk.audio_int16_array for chunk in piper_voice.synthesize(text, config)]
+
+
+def correlation(a: NDArray[np.int16], b: NDArray[np.int16]) -> float:
+    return float(np.corrcoef(a.astype(np.float64), b.astype(np.float64))[0, 1])
+
+
+def test_every_sentence_matches_piper(engine: Engine, piper_voice: PiperVoice) -> None:
+    ours = list(engine.synthesize(SENTENCES, "joe", SILENT))
+    theirs = piper_audio(piper_voice, " ".join(SENTENCES))
+
+    assert [chunk.index for chunk in ours] == list(range(len(SENTENCES)))
+    assert len(theirs) == len(SENTENCES)
+    for chunk, reference in zip(ours, theirs, strict=True):
+        assert chunk.sample_rate == 22050
+        assert len(chunk.pcm) == len(reference), chunk.text
+        assert correlation(chunk.pcm, reference) >= 0.999, chunk.text
+        # Far from silence: peak-normalized speech, about a second or more per sentence.
+        assert chunk.duration_s > 1.0
+        assert np.abs(chunk.pcm).max() > 30_000
+
+
+def test_synthesize_text_normalizes_and_chunks(engine: Engine, piper_voice: PiperVoice) -> None:
+    chunks = list(engine.synthesize_text("  Hello   there.\tIt costs $5.  ", "joe", SILENT))
+
+    assert [chunk.text for chunk in chunks] == ["Hello there.", "It costs five dollars."]
+    reference = piper_audio(piper_voice, "Hello there. It costs five dollars.")
+    for chunk, expected in zip(chunks, reference, strict=True):
+        assert len(chunk.pcm) == len(expected)
+        assert correlation(chunk.pcm, expected) >= 0.999
+
+
+def test_zero_noise_is_deterministic(engine: Engine) -> None:
+    first = next(engine.synthesize(["Deterministic audio."], "joe", SILENT)).pcm
+    second = next(engine.synthesize(["Deterministic audio."], "joe", SILENT)).pcm
+    assert np.array_equal(first, second)
+
+
+def test_rate_changes_duration(engine: Engine) -> None:
+    text = ["A sentence spoken at two different rates."]
+    normal = next(engine.synthesize(text, "joe", SILENT)).duration_s
+    slow = next(engine.synthesize(text, "joe", SynthesisParams(length_scale=2.0, noise_scale=0.0, noise_w=0.0))).duration_s
+    assert slow == pytest.approx(2 * normal, rel=0.1)
+
+
+@pytest.mark.parametrize("batch_size", [2, 4])
+def test_batched_inference_trims_each_item(
+    registry: VoiceRegistry, engine: Engine, batch_size: int
+) -> None:
+    batched = Engine(registry, EngineSettings(batch_size=batch_size, execution_mode="sequential"))
+    assert batched.model("joe").has_durations
+
+    single = list(engine.synthesize(SENTENCES, "joe", SILENT))
+    together = list(batched.synthesize(SENTENCES, "joe", SILENT))
+
+    assert [chunk.index for chunk in together] == [chunk.index for chunk in single]
+    for one, many in zip(single, together, strict=True):
+        assert len(many.pcm) == len(one.pcm), one.text
+        assert correlation(many.pcm, one.pcm) >= 0.999, one.text
+        # The padded tail of a batch item is not silence: trimming must remove it.
+        tail = many.pcm[-256:].astype(np.int32)
+        assert np.sqrt(np.mean(tail**2)) < 0.05 * 32767
+
+
+def test_provider_is_reported(engine: Engine) -> None:
+    assert engine.provider("joe") == "CPUExecutionProvider"
