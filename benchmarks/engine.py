@@ -18,16 +18,17 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 import onnxruntime as ort
 from piper import PiperVoice
 
 from voxflow.engine import Engine
-from voxflow.settings import EngineSettings
+from voxflow.settings import EngineSettings, ExecutionMode
 from voxflow.voices import VoiceRegistry
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -38,19 +39,30 @@ def corpus(name: str) -> str:
     return (CORPUS / f"{name}.txt").read_text(encoding="utf-8").strip()
 
 
-def timed_stream(chunks: Iterable[object], samples: Callable[[object], int]) -> tuple[float, float, int]:
-    """(seconds to the first chunk, total seconds, total samples) of a generator."""
+Timing = tuple[float, float, int]
+
+
+def timed_samples(sample_counts: Iterator[int]) -> Timing:
+    """(seconds to the first chunk, total seconds, total samples) of a chunk stream."""
     started = time.perf_counter()
     first = 0.0
     total = 0
-    for chunk in chunks:
+    for count in sample_counts:
         if not first:
             first = time.perf_counter() - started
-        total += samples(chunk)
+        total += count
     return first, time.perf_counter() - started, total
 
 
-def measure(run: Callable[[], tuple[float, float, int]], repeats: int) -> dict[str, float]:
+def piper_run(voice: PiperVoice, text: str) -> Timing:
+    return timed_samples(len(chunk.audio_float_array) for chunk in voice.synthesize(text))
+
+
+def voxflow_run(engine: Engine, text: str) -> Timing:
+    return timed_samples(len(chunk.pcm) for chunk in engine.synthesize_text(text, "joe"))
+
+
+def measure(run: Callable[[], Timing], repeats: int) -> dict[str, float]:
     runs = [run() for _ in range(repeats)]
     first = statistics.median(r[0] for r in runs)
     wall = statistics.median(r[1] for r in runs)
@@ -62,28 +74,27 @@ def warm_comparison(repeats: int, texts: list[str]) -> dict[str, dict[str, dict[
     registry = VoiceRegistry.default()
     joe = registry.get("joe")
     piper_voice = PiperVoice.load(joe.model_path, joe.config_path)
-    engines = {"voxflow": Engine(registry, EngineSettings())}
-    list(piper_voice.synthesize("Warm up."))
-    for engine in engines.values():
-        engine.warm_up("joe")
+    engine = Engine(registry, EngineSettings())
+    piper_run(piper_voice, "Warm up.")
+    engine.warm_up("joe")
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in texts:
         text = corpus(name)
         results[name] = {
-            "piper": measure(
-                lambda t=text: timed_stream(
-                    piper_voice.synthesize(t), lambda c: len(c.audio_float_array)  # type: ignore[attr-defined]
-                ),
-                repeats,
-            ),
-            "voxflow": measure(
-                lambda t=text: timed_stream(
-                    engines["voxflow"].synthesize_text(t, "joe"), lambda c: len(c.pcm)  # type: ignore[attr-defined]
-                ),
-                repeats,
-            ),
+            "piper": measure(partial(piper_run, piper_voice, text), repeats),
+            "voxflow": measure(partial(voxflow_run, engine, text), repeats),
         }
     return results
+
+
+VARIANTS: list[tuple[ExecutionMode, int]] = [
+    ("sequential", 1),
+    ("parallel", 1),
+    ("parallel", 2),
+    ("parallel", 4),
+    ("sequential", 4),
+    ("parallel", 8),
+]
 
 
 def variants(repeats: int) -> list[dict[str, object]]:
@@ -91,16 +102,13 @@ def variants(repeats: int) -> list[dict[str, object]]:
     registry = VoiceRegistry.default()
     text = corpus("medium")
     rows: list[dict[str, object]] = []
-    for mode, batch in [("sequential", 1), ("parallel", 1), ("parallel", 2), ("parallel", 4), ("sequential", 4), ("parallel", 8)]:
+    for mode, batch in VARIANTS:
         started = time.perf_counter()
-        engine = Engine(registry, EngineSettings(execution_mode=mode, batch_size=batch))  # type: ignore[arg-type]
+        engine = Engine(registry, EngineSettings(execution_mode=mode, batch_size=batch))
         engine.model("joe")
         load_s = time.perf_counter() - started
         engine.warm_up("joe")
-        result = measure(
-            lambda e=engine: timed_stream(e.synthesize_text(text, "joe"), lambda c: len(c.pcm)),  # type: ignore[attr-defined]
-            repeats,
-        )
+        result = measure(partial(voxflow_run, engine, text), repeats)
         rows.append({"mode": mode, "batch": batch, "load_s": load_s, **result})
     return rows
 
@@ -110,7 +118,8 @@ def first_byte_seconds(command: list[str], stdin: bytes | None) -> float:
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
-    assert process.stdin is not None and process.stdout is not None
+    assert process.stdin is not None
+    assert process.stdout is not None
     if stdin is not None:
         process.stdin.write(stdin)
     process.stdin.close()
@@ -132,14 +141,27 @@ def cold_start(repeats: int) -> dict[str, float]:
     for _ in range(repeats):  # interleaved, so drift in machine load hits both alike
         voxflow_runs.append(first_byte_seconds(voxflow_cmd, None))
         piper_runs.append(first_byte_seconds(piper_cmd, phrase.encode() + b"\n"))
-    return {"voxflow_s": statistics.median(voxflow_runs), "piper_cli_s": statistics.median(piper_runs)}
+    return {
+        "voxflow_s": statistics.median(voxflow_runs),
+        "piper_cli_s": statistics.median(piper_runs),
+    }
 
 
 def peak_rss_mb(text_name: str) -> float:
     process = subprocess.Popen(
-        [sys.executable, "-m", "voxflow", "synth", "-f", str(CORPUS / f"{text_name}.txt"), "-o",
-         os.devnull + ".wav" if False else "/tmp/voxflow-bench.mp3", "-q"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "voxflow",
+            "synth",
+            "-f",
+            str(CORPUS / f"{text_name}.txt"),
+            "-o",
+            str(Path(tempfile.gettempdir()) / "voxflow-bench.mp3"),
+            "-q",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -148,33 +170,56 @@ def peak_rss_mb(text_name: str) -> float:
     return usage.ru_maxrss / 1024
 
 
+def overall_throughput(warm: dict[str, dict[str, dict[str, float]]], engine: str) -> float:
+    audio = sum(pair[engine]["audio_s"] for pair in warm.values())
+    return audio / sum(pair[engine]["wall_s"] for pair in warm.values())
+
+
+def print_warm(warm: dict[str, dict[str, dict[str, float]]], repeats: int) -> None:
+    print(f"\nwarm synthesis (median of {repeats})")
+    print(
+        f"{'text':8} {'chars':>5} {'audio s':>8} | {'piper x RT':>10} {'voxflow x RT':>12} "
+        f"{'ratio':>6} | {'piper 1st s':>11} {'voxflow 1st s':>13}"
+    )
+    for name, pair in warm.items():
+        p, v = pair["piper"], pair["voxflow"]
+        print(
+            f"{name:8} {len(corpus(name)):5d} {v['audio_s']:8.2f} | {p['throughput']:10.1f} "
+            f"{v['throughput']:12.1f} {v['throughput'] / p['throughput']:6.2f} | "
+            f"{p['first_s']:11.3f} {v['first_s']:13.3f}"
+        )
+    total_p = overall_throughput(warm, "piper")
+    total_v = overall_throughput(warm, "voxflow")
+    print(f"{'all':8} {'':5} {'':8} | {total_p:10.1f} {total_v:12.1f} {total_v / total_p:6.2f} |")
+
+
+def print_variants(rows: list[dict[str, object]]) -> None:
+    print("\nvariants on the medium text (voxflow engine)")
+    print(f"{'mode':10} {'batch':>5} {'load s':>7} {'x RT':>6} {'1st s':>6}")
+    for row in rows:
+        print(
+            f"{row['mode']:10} {row['batch']:5} {row['load_s']:7.2f} "
+            f"{row['throughput']:6.1f} {row['first_s']:6.3f}"
+        )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="skip the long text and the variants")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     texts = TEXTS[:-1] if args.quick else TEXTS
 
-    print(f"onnxruntime {ort.__version__}, providers {ort.get_available_providers()}, {os.cpu_count()} CPUs")
+    providers = ort.get_available_providers()
+    print(f"onnxruntime {ort.__version__}, providers {providers}, {os.cpu_count()} CPUs")
     warm = warm_comparison(args.repeats, texts)
-    print("\nwarm synthesis (median of %d)" % args.repeats)
-    print(f"{'text':8} {'chars':>5} {'audio s':>8} | {'piper x RT':>10} {'voxflow x RT':>12} {'ratio':>6} | {'piper 1st s':>11} {'voxflow 1st s':>13}")
-    for name, pair in warm.items():
-        p, v = pair["piper"], pair["voxflow"]
-        print(f"{name:8} {len(corpus(name)):5d} {v['audio_s']:8.2f} | {p['throughput']:10.1f} {v['throughput']:12.1f} "
-              f"{v['throughput'] / p['throughput']:6.2f} | {p['first_s']:11.3f} {v['first_s']:13.3f}")
-    total_p = sum(pair["piper"]["audio_s"] for pair in warm.values()) / sum(pair["piper"]["wall_s"] for pair in warm.values())
-    total_v = sum(pair["voxflow"]["audio_s"] for pair in warm.values()) / sum(pair["voxflow"]["wall_s"] for pair in warm.values())
-    print(f"{'all':8} {'':5} {'':8} | {total_p:10.1f} {total_v:12.1f} {total_v / total_p:6.2f} |")
-
-    rows: list[dict[str, object]] = []
-    if not args.quick:
-        rows = variants(args.repeats)
-        print("\nvariants on the medium text (voxflow engine)")
-        print(f"{'mode':10} {'batch':>5} {'load s':>7} {'x RT':>6} {'1st s':>6}")
-        for row in rows:
-            print(f"{row['mode']:10} {row['batch']:5} {row['load_s']:7.2f} {row['throughput']:6.1f} {row['first_s']:6.3f}")
+    print_warm(warm, args.repeats)
+    rows = [] if args.quick else variants(args.repeats)
+    if rows:
+        print_variants(rows)
 
     cold = cold_start(max(args.repeats, 3))
     print("\ncold start: process spawn to first audio byte, 20-character phrase (median)")
@@ -185,7 +230,8 @@ def main() -> None:
     rss = peak_rss_mb(texts[-1])
     print(f"\npeak RSS of voxflow synth on '{texts[-1]}': {rss:.0f} MB (target <= 500)")
     if args.json:
-        args.json.write_text(json.dumps({"warm": warm, "variants": rows, "cold": cold, "peak_rss_mb": rss}, indent=2))
+        figures = {"warm": warm, "variants": rows, "cold": cold, "peak_rss_mb": rss}
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

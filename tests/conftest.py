@@ -1,6 +1,5 @@
 """Shared fixtures: the real joe voice, loaded once per test process."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,5 +20,5 @@ def registry(cache_dir: Path) -> VoiceRegistry:
 
 
 @pytest.fixture(scope="session")
-def engine(registry: VoiceRegistry, cache_dir: Path) -> Iterator[Engine]:
-    yield Engine(registry, EngineSettings(cache_dir=cache_dir))
+def engine(registry: VoiceRegistry, cache_dir: Path) -> Engine:
+    return Engine(registry, EngineSettings(cache_dir=cache_dir))

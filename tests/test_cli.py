@@ -12,7 +12,9 @@ from voxflow.audio import decode
 CLI = [sys.executable, "-m", "voxflow"]
 
 
-def run_cli(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+def run_cli(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [*CLI, *args],
         input=stdin.encode() if stdin is not None else None,
@@ -37,10 +39,20 @@ def test_synth_mp3_holds_speech(tmp_path: Path) -> None:
 def test_text_from_file_and_stdin_give_the_same_audio(tmp_path: Path) -> None:
     text = "Reading from a file works too."
     (tmp_path / "in.txt").write_text(text)
-    from_file = run_cli("synth", "-f", str(tmp_path / "in.txt"), "-o", str(tmp_path / "a.wav"),
-                        "--noise-scale", "0", "--noise-w", "0")
-    from_stdin = run_cli("synth", "-o", str(tmp_path / "b.wav"), "--noise-scale", "0",
-                         "--noise-w", "0", stdin=text)
+    from_file = run_cli(
+        "synth",
+        "-f",
+        str(tmp_path / "in.txt"),
+        "-o",
+        str(tmp_path / "a.wav"),
+        "--noise-scale",
+        "0",
+        "--noise-w",
+        "0",
+    )
+    from_stdin = run_cli(
+        "synth", "-o", str(tmp_path / "b.wav"), "--noise-scale", "0", "--noise-w", "0", stdin=text
+    )
     assert from_file.returncode == 0, from_file.stderr
     assert from_stdin.returncode == 0, from_stdin.stderr
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
@@ -58,10 +70,18 @@ def test_raw_stream_equals_the_wav_samples(tmp_path: Path) -> None:
 
 def test_rate_makes_speech_faster(tmp_path: Path) -> None:
     for name, rate in (("normal", "1.0"), ("fast", "2.0")):
-        result = run_cli("synth", "Some words to say quickly.", "--rate", rate, "-o",
-                         str(tmp_path / f"{name}.flac"))
+        result = run_cli(
+            "synth",
+            "Some words to say quickly.",
+            "--rate",
+            rate,
+            "--noise-w",
+            "0",
+            "-o",
+            str(tmp_path / f"{name}.flac"),
+        )
         assert result.returncode == 0, result.stderr
-    normal, rate_hz = decode((tmp_path / "normal.flac").read_bytes())
+    normal, _ = decode((tmp_path / "normal.flac").read_bytes())
     fast, _ = decode((tmp_path / "fast.flac").read_bytes())
     assert len(fast) / len(normal) == pytest.approx(0.5, abs=0.12)
 
@@ -91,8 +111,13 @@ def test_bad_input_is_one_clear_line(
 
 def test_text_too_long(tmp_path: Path) -> None:
     result = subprocess.run(
-        [*CLI, "synth", "-"], input=b"word " * 30, capture_output=True, timeout=60,
-        env={"VOXFLOW_MAX_CHARS": "100", "PATH": "/usr/bin"}, cwd=tmp_path, check=False,
+        [*CLI, "synth", "-"],
+        input=b"word " * 30,
+        capture_output=True,
+        timeout=60,
+        env={"VOXFLOW_MAX_CHARS": "100", "PATH": "/usr/bin"},
+        cwd=tmp_path,
+        check=False,
     )
     assert result.returncode == 2
     assert b"[TEXT_TOO_LONG]" in result.stderr

@@ -68,8 +68,13 @@ def test_zero_noise_is_deterministic(engine: Engine) -> None:
 def test_rate_changes_duration(engine: Engine) -> None:
     text = ["A sentence spoken at two different rates."]
     normal = next(engine.synthesize(text, "joe", SILENT)).duration_s
-    slow = next(engine.synthesize(text, "joe", SynthesisParams(length_scale=2.0, noise_scale=0.0, noise_w=0.0))).duration_s
-    assert slow == pytest.approx(2 * normal, rel=0.1)
+    slow = next(
+        engine.synthesize(
+            text, "joe", SynthesisParams(length_scale=2.0, noise_scale=0.0, noise_w=0.0)
+        )
+    ).duration_s
+    # Durations are ceil(w * length_scale) per phoneme: twice the scale is a bit under 2x.
+    assert 1.6 < slow / normal < 2.2
 
 
 @pytest.mark.parametrize("batch_size", [2, 4])

@@ -22,7 +22,8 @@ MP3_SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000
 
 _MPEG1_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 _MPEG2_KBPS = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
-# LAME's tag is 156 bytes plus the frame's side info, 21 bytes (MPEG-1) or 13 (MPEG-2) mono.
+# LAME's tag takes 156 bytes after the frame header and side info: 21 bytes more in a mono
+# MPEG-1 frame, 13 in MPEG-2 and 2.5.
 _LAME_TAG_BYTES = 156
 
 _SOUNDFILE_TYPES: dict[AudioFormat, tuple[str, str]] = {
@@ -89,7 +90,9 @@ def encode(
         compression_level=compression_level,
         bitrate_mode=bitrate_mode,
     )
-    return EncodedAudio(buffer.getvalue(), audio_format, rate, duration_s, audio_format.content_type)
+    return EncodedAudio(
+        buffer.getvalue(), audio_format, rate, duration_s, audio_format.content_type
+    )
 
 
 def decode(data: bytes) -> tuple[NDArray[np.int16], int]:
@@ -142,6 +145,6 @@ def _mp3_compression_level(sample_rate: int, kbps: int) -> float:
         )
     table = _mp3_bitrate_table(sample_rate)
     lowest, highest = table[0], table[-1]
-    # libsndfile turns level c into int(highest - c * (highest - lowest)) kbps; aiming half
-    # a kbps higher keeps float error from truncating to the bitrate below.
-    return min(1.0, max(0.0, (highest - kbps - 0.5) / (highest - lowest)))
+    # libsndfile asks LAME for highest - level * (highest - lowest) kbps, which LAME rounds
+    # to the nearest standard bitrate.
+    return (highest - kbps) / (highest - lowest)

@@ -22,7 +22,8 @@ _BLOCK = 8 * _MARGIN
 
 def float_to_int16(audio: NDArray[np.floating[Any]]) -> NDArray[np.int16]:
     """The model's float audio in [-1, 1] as int16, exactly as piper converts it."""
-    return np.clip(audio * 32767.0, -32767.0, 32767.0).astype(np.int16)
+    scaled: NDArray[np.floating[Any]] = np.clip(audio * 32767.0, -32767.0, 32767.0)
+    return scaled.astype(np.int16)
 
 
 def require_mono_int16(pcm: object, name: str = "pcm") -> NDArray[np.int16]:
@@ -155,6 +156,6 @@ def _spectral_gain(span: int, span_out: int, src: int, dst: int) -> NDArray[np.f
     freqs = np.arange(bins) * (src / span)
     nyquist = min(src, dst) / 2
     start = _ROLLOFF_START * nyquist
-    position = np.clip((nyquist - freqs) / (nyquist - start), 0.0, 1.0)
+    position: NDArray[np.float64] = np.clip((nyquist - freqs) / (nyquist - start), 0.0, 1.0)
     # irfft's 1/n normalisation is by the output length; the input's was by its own.
     return (0.5 - 0.5 * np.cos(np.pi * position)) * (span_out / span)

@@ -30,4 +30,6 @@ def phonemize(text: str, config: VoiceConfig, data_dir: Path = ESPEAK_DATA_DIR) 
 
 def phoneme_ids(text: str, config: VoiceConfig) -> list[list[int]]:
     """Text to model input ids, one list per sentence."""
-    return [phonemes_to_ids(sentence, config.phoneme_id_map) for sentence in phonemize(text, config)]
+    return [
+        phonemes_to_ids(sentence, config.phoneme_id_map) for sentence in phonemize(text, config)
+    ]

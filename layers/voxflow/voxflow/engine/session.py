@@ -1,5 +1,6 @@
 """onnxruntime sessions: providers chosen at run time, threads from settings."""
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,10 +60,8 @@ def _model_with_durations(model_path: Path) -> bytes | None:
         _LOGGER.warning("onnx is not installed: batched inference falls back to batch size 1")
         return None
     model = onnx.load(str(model_path))
-    try:
+    with contextlib.suppress(ValueError):  # already patched on disk
         add_alignment_output(model)
-    except ValueError:
-        pass  # already patched on disk
     return bytes(model.SerializeToString())
 
 
@@ -72,7 +71,9 @@ def load_model(model_path: Path, settings: EngineSettings) -> LoadedModel:
     if settings.batch_size > 1:
         source = _model_with_durations(model_path) or source
     try:
-        session = ort.InferenceSession(source, _session_options(settings, providers), providers=providers)
+        session = ort.InferenceSession(
+            source, _session_options(settings, providers), providers=providers
+        )
     except Exception as error:  # onnxruntime raises its own untyped errors
         raise VoiceLoadError(f"cannot load {model_path}: {error}") from error
     provider = session.get_providers()[0]

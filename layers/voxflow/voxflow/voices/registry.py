@@ -56,7 +56,9 @@ class VoiceRegistry:
         self._cache_dir = cache_dir
 
     @classmethod
-    def default(cls, voices_file: Path | None = None, cache_dir: Path | None = None) -> "VoiceRegistry":
+    def default(
+        cls, voices_file: Path | None = None, cache_dir: Path | None = None
+    ) -> "VoiceRegistry":
         registry = cls(cache_dir)
         registry.add_builtin()
         if voices_file is not None:
