@@ -87,29 +87,34 @@ def warm_comparison(repeats: int, texts: list[str]) -> dict[str, dict[str, dict[
     return results
 
 
-VARIANTS: list[tuple[ExecutionMode, int]] = [
-    ("sequential", 1),
-    ("parallel", 1),
-    ("parallel", 2),
-    ("parallel", 4),
-    ("sequential", 4),
-    ("parallel", 8),
+# (execution mode, batch size, fast start)
+VARIANTS: list[tuple[ExecutionMode, int, bool]] = [
+    ("sequential", 1, False),
+    ("sequential", 1, True),
+    ("parallel", 1, False),
+    ("sequential", 2, False),
+    ("sequential", 4, False),
+    ("sequential", 8, False),
 ]
 
 
 def variants(repeats: int) -> list[dict[str, object]]:
-    """Throughput on the medium text for execution modes and batch sizes."""
+    """Load time and throughput on the medium text by execution mode and batch size."""
     registry = VoiceRegistry.default()
     text = corpus("medium")
     rows: list[dict[str, object]] = []
-    for mode, batch in VARIANTS:
+    for mode, batch, fast in VARIANTS:
+        settings = EngineSettings(execution_mode=mode, batch_size=batch, fast_start=fast)
+        engine = Engine(registry, settings)
         started = time.perf_counter()
-        engine = Engine(registry, EngineSettings(execution_mode=mode, batch_size=batch))
         engine.model("joe")
         load_s = time.perf_counter() - started
-        engine.warm_up("joe")
+        ready_s = load_s + engine.warm_up("joe")
         result = measure(partial(voxflow_run, engine, text), repeats)
-        rows.append({"mode": mode, "batch": batch, "load_s": load_s, **result})
+        rows.append(
+            {"mode": mode, "batch": batch, "fast_start": fast, "load_s": load_s}
+            | {"ready_s": ready_s, **result}
+        )
     return rows
 
 
@@ -195,11 +200,14 @@ def print_warm(warm: dict[str, dict[str, dict[str, float]]], repeats: int) -> No
 
 def print_variants(rows: list[dict[str, object]]) -> None:
     print("\nvariants on the medium text (voxflow engine)")
-    print(f"{'mode':10} {'batch':>5} {'load s':>7} {'x RT':>6} {'1st s':>6}")
+    print(
+        f"{'mode':10} {'batch':>5} {'fast':>5} {'load s':>7} {'ready s':>7} "
+        f"{'x RT':>6} {'1st s':>6}"
+    )
     for row in rows:
         print(
-            f"{row['mode']:10} {row['batch']:5} {row['load_s']:7.2f} "
-            f"{row['throughput']:6.1f} {row['first_s']:6.3f}"
+            f"{row['mode']:10} {row['batch']:5} {row['fast_start']!s:>5} {row['load_s']:7.2f} "
+            f"{row['ready_s']:7.2f} {row['throughput']:6.1f} {row['first_s']:6.3f}"
         )
 
 

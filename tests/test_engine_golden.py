@@ -81,7 +81,7 @@ def test_rate_changes_duration(engine: Engine) -> None:
 def test_batched_inference_trims_each_item(
     registry: VoiceRegistry, engine: Engine, batch_size: int
 ) -> None:
-    batched = Engine(registry, EngineSettings(batch_size=batch_size, execution_mode="sequential"))
+    batched = Engine(registry, EngineSettings(batch_size=batch_size, fast_start=False))
     assert batched.model("joe").has_durations
 
     single = list(engine.synthesize(SENTENCES, "joe", SILENT))
@@ -98,3 +98,23 @@ def test_batched_inference_trims_each_item(
 
 def test_provider_is_reported(engine: Engine) -> None:
     assert engine.provider("joe") == "CPUExecutionProvider"
+
+
+def test_fast_start_upgrades_to_the_same_audio(registry: VoiceRegistry) -> None:
+    fresh = Engine(registry, EngineSettings())
+    before = [chunk.pcm for chunk in fresh.synthesize(SENTENCES[:2], "joe", SILENT)]
+    assert fresh.model("joe").upgraded  # the second sentence needed the full session
+    after = [chunk.pcm for chunk in fresh.synthesize(SENTENCES[:2], "joe", SILENT)]
+    for first, second in zip(before, after, strict=True):
+        assert len(first) == len(second)
+        assert correlation(first, second) >= 0.999
+
+
+def test_one_inference_starts_no_upgrade(registry: VoiceRegistry) -> None:
+    fresh = Engine(registry, EngineSettings())
+    first = next(fresh.synthesize(["Only one sentence."], "joe", SILENT))
+    assert not fresh.model("joe").upgraded
+    fresh.warm_up("joe")
+    assert fresh.model("joe").upgraded
+    again = next(fresh.synthesize(["Only one sentence."], "joe", SILENT))
+    assert correlation(first.pcm, again.pcm) >= 0.999

@@ -20,20 +20,28 @@ def _default_cache_dir() -> Path:
     return Path(base) / "voxflow"
 
 
+def _flag(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """How the engine runs: device, threads, batching and text limits.
 
-    ``execution_mode="parallel"`` with two inter-op threads is the default because
-    onnxruntime 1.31 builds a sequential session for the joe voice in about 1.8 s
-    and a parallel one in about 0.4 s, at the same synthesis speed on 2 CPU cores
-    (benchmarks/engine.py measures both).
+    Sequential execution with onnxruntime's own thread count synthesizes about
+    twice as fast as parallel execution on CPU; ``fast_start`` hides its slow
+    session build (see voxflow.engine.session). Measured by benchmarks/engine.py.
     """
 
     device: Device = "auto"
-    execution_mode: ExecutionMode = "parallel"
-    intra_op_threads: int = 1
-    inter_op_threads: int = 2
+    execution_mode: ExecutionMode = "sequential"
+    fast_start: bool = True
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
     batch_size: int = 1
     max_chars: int = 100_000
     chunk_max_chars: int = 400
@@ -64,6 +72,7 @@ class EngineSettings:
         for name, kind in (
             ("device", str),
             ("execution_mode", str),
+            ("fast_start", _flag),
             ("intra_op_threads", int),
             ("inter_op_threads", int),
             ("batch_size", int),

@@ -1,9 +1,21 @@
-"""onnxruntime sessions: providers chosen at run time, threads from settings."""
+"""onnxruntime sessions: providers chosen at run time, threads from settings.
+
+Cold start. onnxruntime 1.31 spends about 1.8 s planning memory for a
+sequential session of the joe voice, and about 0.4 s building a parallel one,
+which skips that plan but then synthesizes at half the speed and holds far
+more memory. With ``fast_start`` a voice starts on a parallel session, so the
+first audio comes out quickly, and the sequential session is built when a
+second inference shows there is more work, replacing the first.
+benchmarks/engine.py measures both.
+"""
 
 import contextlib
+import ctypes
 import logging
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import onnxruntime as ort
 
@@ -16,12 +28,63 @@ CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
 
-@dataclass(frozen=True)
-class LoadedModel:
-    session: ort.InferenceSession
-    provider: str
-    # Whether the model returns per-phoneme durations (needed to trim batch items).
-    has_durations: bool
+SessionBuilder = Callable[[bool], ort.InferenceSession]  # argument: parallel execution
+
+
+class VoiceModel:
+    """A voice's inference session. Thread-safe: onnxruntime's run is."""
+
+    def __init__(self, build: SessionBuilder, *, parallel: bool, fast_start: bool) -> None:
+        self._build = build
+        self._session: ort.InferenceSession | None = build(parallel or fast_start)
+        self._upgrade_pending = fast_start
+        self._upgrade_lock = threading.Lock()
+        self._served_first = False
+        self.provider: str = self._session.get_providers()[0]
+        # Whether the model returns per-phoneme durations (needed to trim batch items).
+        self.has_durations = len(self._session.get_outputs()) > 1
+
+    def run(self, inputs: Mapping[str, Any]) -> list[Any]:
+        # The fast-start session serves exactly one inference: a one-sentence
+        # request never pays for the upgrade, a longer one pays once, up front.
+        if self._served_first:
+            self.ensure_upgraded()
+        session = self._session
+        if session is None:  # another thread is upgrading right now
+            with self._upgrade_lock:
+                session = self._session
+        assert session is not None  # set again before the upgrade lock is released
+        outputs: list[Any] = session.run(None, dict(inputs))
+        self._served_first = True
+        return outputs
+
+    @property
+    def upgraded(self) -> bool:
+        return not self._upgrade_pending
+
+    def ensure_upgraded(self) -> None:
+        if not self._upgrade_pending:
+            return
+        with self._upgrade_lock:
+            if not self._upgrade_pending:
+                return
+            # Drop the fast session first: holding both would raise peak memory by its
+            # size. A call still running on it keeps its own reference until it returns.
+            self._session = None
+            _release_freed_memory()
+            try:
+                self._session = self._build(False)
+            except VoiceLoadError:
+                # The same file just loaded in parallel mode: keep to that mode for good.
+                _LOGGER.exception("sequential session failed to build; staying in parallel mode")
+                self._session = self._build(True)
+            self._upgrade_pending = False
+
+
+def _release_freed_memory() -> None:
+    # glibc keeps freed heap pages mapped; hand them back before the next peak.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def choose_providers(settings: EngineSettings) -> list[str]:
@@ -35,12 +98,16 @@ def choose_providers(settings: EngineSettings) -> list[str]:
     return [CPU]
 
 
-def _session_options(settings: EngineSettings, providers: list[str]) -> ort.SessionOptions:
+def _session_options(settings: EngineSettings, parallel: bool) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.intra_op_num_threads = settings.intra_op_threads
     options.inter_op_num_threads = settings.inter_op_threads
-    # The CUDA provider runs one stream: parallel execution only adds overhead there.
-    parallel = settings.execution_mode == "parallel" and CUDA not in providers
+    # Every sentence has another length: cached memory patterns only hold memory.
+    options.enable_mem_pattern = False
+    if parallel:
+        # The parallel executor plans no buffer reuse: with the arena its peak
+        # memory stays held for the life of the session.
+        options.enable_cpu_mem_arena = False
     options.execution_mode = (
         ort.ExecutionMode.ORT_PARALLEL if parallel else ort.ExecutionMode.ORT_SEQUENTIAL
     )
@@ -65,21 +132,27 @@ def _model_with_durations(model_path: Path) -> bytes | None:
     return bytes(model.SerializeToString())
 
 
-def load_model(model_path: Path, settings: EngineSettings) -> LoadedModel:
+def load_model(model_path: Path, settings: EngineSettings) -> VoiceModel:
     providers = choose_providers(settings)
     source: str | bytes = str(model_path)
     if settings.batch_size > 1:
         source = _model_with_durations(model_path) or source
-    try:
-        session = ort.InferenceSession(
-            source, _session_options(settings, providers), providers=providers
-        )
-    except Exception as error:  # onnxruntime raises its own untyped errors
-        raise VoiceLoadError(f"cannot load {model_path}: {error}") from error
-    provider = session.get_providers()[0]
-    has_durations = len(session.get_outputs()) > 1
+    # The CUDA provider runs one stream: parallel execution only adds overhead there.
+    on_cpu = CUDA not in providers
+    parallel = settings.execution_mode == "parallel" and on_cpu
+    fast_start = settings.fast_start and on_cpu and not parallel
+
+    def build(parallel: bool) -> ort.InferenceSession:
+        try:
+            return ort.InferenceSession(
+                source, _session_options(settings, parallel), providers=providers
+            )
+        except Exception as error:  # onnxruntime raises its own untyped errors
+            raise VoiceLoadError(f"cannot load {model_path}: {error}") from error
+
+    model = VoiceModel(build, parallel=parallel, fast_start=fast_start)
     _LOGGER.info(
         "voice model loaded",
-        extra={"model": str(model_path), "provider": provider, "durations": has_durations},
+        extra={"model": str(model_path), "provider": model.provider, "fast_start": fast_start},
     )
-    return LoadedModel(session, provider, has_durations)
+    return model

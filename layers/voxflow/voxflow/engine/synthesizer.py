@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from voxflow.audio.pcm import float_to_int16
 from voxflow.engine.params import ResolvedParams, SynthesisParams
 from voxflow.engine.phonemizer import phoneme_ids
-from voxflow.engine.session import LoadedModel, load_model
+from voxflow.engine.session import VoiceModel, load_model
 from voxflow.errors import SynthesisError
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
@@ -54,10 +54,10 @@ class Engine:
     def __init__(self, registry: VoiceRegistry, settings: EngineSettings | None = None) -> None:
         self.registry = registry
         self.settings = settings or EngineSettings()
-        self._models: dict[str, LoadedModel] = {}
+        self._models: dict[str, VoiceModel] = {}
         self._load_lock = threading.Lock()
 
-    def model(self, voice_id: str) -> LoadedModel:
+    def model(self, voice_id: str) -> VoiceModel:
         """The voice's session, created on first use and reused after."""
         loaded = self._models.get(voice_id)
         if loaded is not None:
@@ -126,7 +126,7 @@ class Engine:
     def _infer(
         self,
         voice: Voice,
-        model: LoadedModel,
+        model: VoiceModel,
         batch: list[_Utterance],
         params: ResolvedParams,
     ) -> list[NDArray[np.int16]]:
@@ -145,7 +145,7 @@ class Engine:
         if config.num_speakers > 1:
             inputs["sid"] = np.full(len(batch), config.default_speaker_id, dtype=np.int64)
         try:
-            outputs = model.session.run(None, inputs)
+            outputs = model.run(inputs)
         except Exception as error:  # onnxruntime raises its own untyped errors
             raise SynthesisError(f"inference failed: {error}") from error
         audio = np.asarray(outputs[0], dtype=np.float32).reshape(len(batch), -1)
@@ -156,10 +156,14 @@ class Engine:
         return [_to_pcm(audio[row, :count]) for row, count in enumerate(sample_counts)]
 
     def warm_up(self, voice_id: str) -> float:
-        """Load the voice and run one short synthesis; returns the seconds it took."""
+        """Load the voice, run one synthesis and finish any fast-start upgrade.
+
+        Returns the seconds it took: a worker reports ready only after this.
+        """
         started = time.perf_counter()
         for _ in self.synthesize(["Ready."], voice_id):
             pass
+        self.model(voice_id).ensure_upgraded()
         return time.perf_counter() - started
 
 
