@@ -111,10 +111,9 @@ def variants(repeats: int) -> list[dict[str, object]]:
         load_s = time.perf_counter() - started
         ready_s = load_s + engine.warm_up("joe")
         result = measure(partial(voxflow_run, engine, text), repeats)
-        rows.append(
-            {"mode": mode, "batch": batch, "fast_start": fast, "load_s": load_s}
-            | {"ready_s": ready_s, **result}
-        )
+        row: dict[str, object] = {"mode": mode, "batch": batch, "fast_start": fast}
+        row.update(load_s=load_s, ready_s=ready_s, **result)
+        rows.append(row)
     return rows
 
 
