@@ -36,7 +36,7 @@ bench: $(STAMP)
 # Regenerates the exact pins from pyproject.toml's ranges (needs the network).
 lock:
 	rm -rf build/lockenv && $(PYTHON) -m venv build/lockenv
-	build/lockenv/bin/pip install -q hatchling==1.27.0 editables -e '.[dev,batch]'
+	build/lockenv/bin/pip install -q hatchling==1.27.0 editables -e '.[dev,batch,aws]'
 	build/lockenv/bin/pip freeze --exclude-editable | grep -v '^voxflow' > requirements.lock
 
 clean:
