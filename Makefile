@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint lock bench layers clean
+.PHONY: install demo test lint lock bench layers clean sam-validate
 
 install: $(STAMP)
 
@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint sam-validate
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)
@@ -48,3 +48,19 @@ layers: $(STAMP)
 		$(MAKE) -C layers build-$$layer ARTIFACTS_DIR=$(CURDIR)/build/layers/$$layer || exit 1; \
 	done
 	du -sh build/layers/*
+
+# `sam validate --lint` (offline: no AWS account or credentials needed). aws-sam-cli
+# pins clash with .venv's, so it gets its own venv, from the exact pins of
+# infra/ci/requirements-sam.lock (a pip freeze of aws-sam-cli's install).
+SAM_VENV := build/samcli
+SAM_LOCK := infra/ci/requirements-sam.lock
+
+$(SAM_VENV)/.installed-stamp: $(SAM_LOCK)
+	@test -n "$(PYTHON)" || { echo "python3.12 not found: set PYTHON=/path/to/python3.12" >&2; exit 1; }
+	rm -rf $(SAM_VENV) && $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --disable-pip-version-check -r $(SAM_LOCK)
+	touch $@
+
+sam-validate: $(SAM_VENV)/.installed-stamp
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
+		$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1

@@ -1,14 +1,21 @@
-"""voxflow synth | voices: argument parsing and output; the work is in the core."""
+"""voxflow synth | voices | publish | status: argument parsing; the work is elsewhere."""
 
 import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from voxflow.cli.synth import run_synth, run_voices
 from voxflow.errors import VoxflowError
 
 EXIT_BAD_INPUT = 2
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--aws", action="store_true", help="target AWS, not the local stack")
+    parser.add_argument("--endpoint-url", help="AWS endpoint (default: the local stack's)")
+    parser.add_argument("--region", help="AWS region")
+    parser.add_argument("--profile", help="AWS profile")
+    parser.add_argument("--stack", default="voxflow", help="stack name (default voxflow)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +38,21 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
     commands.add_parser("voices", help="list the voices")
+
+    publish = commands.add_parser("publish", help="publish a SynthesisRequested event")
+    publish.add_argument("text", nargs="?", help="text to speak; '-' or nothing reads stdin")
+    publish.add_argument("-f", "--file", type=Path, help="read the text from this file")
+    publish.add_argument("--voice", default="joe")
+    publish.add_argument("--format", default="mp3")
+    publish.add_argument("--request-id", help="your own request id (default: generated)")
+    publish.add_argument("--wait", action="store_true", help="wait for the terminal event")
+    publish.add_argument("--timeout", type=float, default=300.0, help="seconds to wait")
+    publish.add_argument("--save", type=Path, help="with --wait: download the audio here")
+    add_target_arguments(publish)
+
+    status = commands.add_parser("status", help="show a request's job record")
+    status.add_argument("request_id")
+    add_target_arguments(status)
     return parser
 
 
@@ -49,7 +71,16 @@ def _read_text(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Imported per command: `synth` must not pay for boto3 and pydantic at cold start.
     try:
+        if args.command in ("publish", "status"):
+            from voxflow.cli.remote import run_publish, run_status
+
+            if args.command == "status":
+                return run_status(args)
+            return run_publish(args, _read_text(args))
+        from voxflow.cli.synth import run_synth, run_voices
+
         if args.command == "voices":
             return run_voices(sys.stdout)
         return run_synth(args, _read_text(args))

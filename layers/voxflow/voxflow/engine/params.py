@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from voxflow.errors import InvalidParameter
 from voxflow.voices.config import VoiceConfig
 
-_LIMITS: dict[str, tuple[float, float]] = {
+PARAM_LIMITS: dict[str, tuple[float, float]] = {
     "length_scale": (0.25, 4.0),
     "noise_scale": (0.0, 2.0),
     "noise_w": (0.0, 2.0),
@@ -28,7 +28,7 @@ class SynthesisParams:
     sentence_pause_s: float = 0.2
 
     def __post_init__(self) -> None:
-        for name, (low, high) in _LIMITS.items():
+        for name, (low, high) in PARAM_LIMITS.items():
             value = getattr(self, name)
             if value is None:
                 continue

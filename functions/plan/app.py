@@ -1,0 +1,37 @@
+"""plan: SynthesisRequested messages from the requests queue → cache hit or chunk tasks."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.powertools import PowertoolsMeter, receive_count
+from voxflow.pipeline.requests import handle_request_message
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+# Settings are validated here, once per cold start; AWS clients are built on first use.
+pipeline = Pipeline.from_env(PowertoolsMeter(metrics))
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    handle_request_message(record.body, record.message_id, receive_count(record), pipeline)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

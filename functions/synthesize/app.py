@@ -1,0 +1,52 @@
+"""synthesize: chunk tasks → audio in S3 → job progress → ChunkSynthesized; the last assembles."""
+
+from functools import partial
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from voxflow.events import ChunkTask
+from voxflow.pipeline.chunks import BatchResult, complete_chunk, synthesize_missing
+from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.powertools import PowertoolsMeter, receive_count
+from voxflow.voices import BUILTIN_VOICE_ID
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+pipeline = Pipeline.from_env(PowertoolsMeter(metrics))
+# Load the voice during the cold start, not inside the first batch's time budget.
+pipeline.engine.warm_up(BUILTIN_VOICE_ID)
+
+
+@tracer.capture_method
+def record_handler(batch: BatchResult, record: SQSRecord) -> None:
+    task = ChunkTask.model_validate_json(record.body)
+    complete_chunk(task, batch, receive_count(record), pipeline)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    tasks = []
+    for record in event["Records"]:
+        try:
+            tasks.append(ChunkTask.model_validate_json(record["body"]))
+        except ValueError:
+            logger.exception("malformed chunk task", extra={"message_id": record["messageId"]})
+    batch = synthesize_missing(tasks, pipeline)
+    return process_partial_response(
+        event=event,
+        record_handler=partial(record_handler, batch),
+        processor=processor,
+        context=context,
+    )

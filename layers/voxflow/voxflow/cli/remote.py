@@ -1,0 +1,79 @@
+"""``voxflow publish`` and ``voxflow status``: the client from the command line.
+
+They target the local stack by default (its endpoint from the state file that
+``python -m voxflow.local up`` writes) and AWS when given ``--aws`` (region and
+profile from the usual AWS settings or the flags).
+"""
+
+import argparse
+import json
+import os
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.client import StackTarget, VoxflowClient
+from voxflow.errors import SettingsError, VoxflowError
+
+LOCAL_STATE = Path(os.environ.get("VOXFLOW_LOCAL_STATE", "build/local-stack.json"))
+EXIT_FAILED = 1
+
+
+def _aws_settings(args: argparse.Namespace) -> AwsSettings:
+    base = AwsSettings.from_env()
+    endpoint = args.endpoint_url
+    region = args.region or base.region
+    if not args.aws and endpoint is None:
+        try:
+            state = json.loads(LOCAL_STATE.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise SettingsError(
+                f"no local stack state at {LOCAL_STATE} ({error}); start it with "
+                "'python -m voxflow.local up', or pass --aws or --endpoint-url"
+            ) from None
+        endpoint = state["endpoint_url"]
+        region = args.region or state.get("region", region)
+        # moto accepts any credentials; real ones must never be sent to it.
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    return AwsSettings(region=region, endpoint_url=endpoint, profile=args.profile or base.profile)
+
+
+def _client(args: argparse.Namespace) -> VoxflowClient:
+    clients = AwsClients(_aws_settings(args))
+    return VoxflowClient(clients, StackTarget.from_stack(clients.cloudformation, args.stack))
+
+
+def run_publish(args: argparse.Namespace, text: str) -> int:
+    fields: dict[str, Any] = {"text": text, "voice": args.voice, "format": args.format}
+    if args.request_id:
+        fields["request_id"] = args.request_id
+    with _client(args) as client:
+        request_id = client.publish(**fields)
+        if not args.wait:
+            print(request_id)
+            return 0
+        outcome = client.wait([request_id], args.timeout)[request_id]
+    completed = outcome.completed
+    if completed is None:
+        failed = outcome.terminal
+        code, message = getattr(failed, "code", "?"), getattr(failed, "message", "")
+        print(f"{request_id}\tfailed\t{code}\t{message}")
+        return EXIT_FAILED
+    print(f"{request_id}\t{completed.cache}\t{completed.duration_s:.2f} s\t{completed.url}")
+    if args.save:
+        with urllib.request.urlopen(completed.url, timeout=60) as response:
+            args.save.write_bytes(response.read())
+        print(f"saved {args.save}", file=sys.stderr)
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        job = client.status(args.request_id)
+    if job is None:
+        raise VoxflowError(f"no request {args.request_id!r}")
+    print(json.dumps(job, indent=2, sort_keys=True, default=str))
+    return 0

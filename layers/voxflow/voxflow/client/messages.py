@@ -1,0 +1,62 @@
+"""Building requests and reading replies: shared by the sync and async clients."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from voxflow.events import (
+    SOURCE_CLIENT,
+    ChunkSynthesized,
+    ReplyTo,
+    SynthesisCompleted,
+    SynthesisFailed,
+    SynthesisRequested,
+    to_event_entry,
+)
+
+Terminal = SynthesisCompleted | SynthesisFailed
+
+
+@dataclass
+class Outcome:
+    """A request's terminal event and the chunk events that came before it."""
+
+    request_id: str
+    terminal: Terminal | None = None
+    chunks: list[ChunkSynthesized] = field(default_factory=list)
+
+    @property
+    def completed(self) -> SynthesisCompleted | None:
+        return self.terminal if isinstance(self.terminal, SynthesisCompleted) else None
+
+
+def request_entry(
+    bus_name: str, reply_queue_url: str | None, **fields: Any
+) -> tuple[SynthesisRequested, dict[str, Any]]:
+    if reply_queue_url:
+        fields["reply_to"] = ReplyTo(queue_url=reply_queue_url)
+    request = SynthesisRequested.model_validate(fields)
+    return request, to_event_entry(request, bus_name, SOURCE_CLIENT)
+
+
+def parse_reply(body: str) -> ChunkSynthesized | Terminal | None:
+    envelope = json.loads(body)
+    detail = envelope.get("detail", {})
+    kind = envelope.get("detail-type")
+    if kind == "SynthesisCompleted":
+        return SynthesisCompleted.model_validate(detail)
+    if kind == "SynthesisFailed":
+        return SynthesisFailed.model_validate(detail)
+    if kind == "ChunkSynthesized":
+        return ChunkSynthesized.model_validate(detail)
+    return None
+
+
+def record_reply(outcomes: dict[str, Outcome], reply: ChunkSynthesized | Terminal) -> None:
+    outcome = outcomes.get(reply.request_id)
+    if outcome is None:
+        return  # a reply for a request this client is not waiting on
+    if isinstance(reply, ChunkSynthesized):
+        outcome.chunks.append(reply)
+    elif outcome.terminal is None:
+        outcome.terminal = reply

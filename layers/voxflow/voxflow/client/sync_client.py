@@ -1,0 +1,88 @@
+"""The blocking client: publish to the bus, wait on a private reply queue."""
+
+import time
+import uuid
+from typing import Any
+
+from voxflow.aws import AwsClients
+from voxflow.client.messages import Outcome, parse_reply, record_reply, request_entry
+from voxflow.client.target import StackTarget
+from voxflow.errors import VoxflowError
+
+
+class WaitTimedOut(VoxflowError):
+    code = "TIMEOUT"
+
+
+class VoxflowClient:
+    """Requests go to the service's bus; replies come to a queue this client owns."""
+
+    def __init__(self, clients: AwsClients, target: StackTarget) -> None:
+        self._clients = clients
+        self.target = target
+        self._reply_queue_url: str | None = None
+
+    def __enter__(self) -> "VoxflowClient":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def reply_queue_url(self) -> str:
+        if self._reply_queue_url is None:
+            name = f"voxflow-replies-{uuid.uuid4().hex[:16]}"
+            self._reply_queue_url = self._clients.sqs.create_queue(QueueName=name)["QueueUrl"]
+        return self._reply_queue_url
+
+    def publish(self, text: str | None = None, **fields: Any) -> str:
+        """Publish one request (or a batch: ``items=[...]``); returns its request id."""
+        if text is not None:
+            fields["text"] = text
+        request, entry = request_entry(self.target.bus_name, self.reply_queue_url, **fields)
+        response = self._clients.events.put_events(Entries=[entry])
+        if response.get("FailedEntryCount"):
+            raise VoxflowError(f"put_events rejected the request: {response['Entries']}")
+        return request.request_id
+
+    def wait(self, request_ids: list[str], timeout_s: float = 300.0) -> dict[str, Outcome]:
+        outcomes = {request_id: Outcome(request_id) for request_id in request_ids}
+        deadline = time.monotonic() + timeout_s
+        while any(outcome.terminal is None for outcome in outcomes.values()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                pending = [r for r, o in outcomes.items() if o.terminal is None]
+                raise WaitTimedOut(f"no terminal event within {timeout_s:.0f} s for {pending}")
+            response = self._clients.sqs.receive_message(
+                QueueUrl=self.reply_queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=max(1, min(20, int(remaining))),
+            )
+            for message in response.get("Messages", []):
+                reply = parse_reply(message["Body"])
+                if reply is not None:
+                    record_reply(outcomes, reply)
+                self._clients.sqs.delete_message(
+                    QueueUrl=self.reply_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return outcomes
+
+    def synthesize(self, text: str, timeout_s: float = 300.0, **fields: Any) -> Outcome:
+        request_id = self.publish(text, **fields)
+        return self.wait([request_id], timeout_s)[request_id]
+
+    def status(self, request_id: str) -> dict[str, Any] | None:
+        """The job record as stored, for `voxflow status`."""
+        item = self._clients.dynamodb.get_item(
+            TableName=self.target.jobs_table,
+            Key={"request_id": {"S": request_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return None
+        return {name: next(iter(value.values())) for name, value in item.items()}
+
+    def close(self) -> None:
+        if self._reply_queue_url is not None:
+            self._clients.sqs.delete_queue(QueueUrl=self._reply_queue_url)
+            self._reply_queue_url = None

@@ -1,0 +1,403 @@
+"""The event contract: what clients send, what the pipeline passes on, what it publishes.
+
+Every model carries ``schema_version`` so a consumer can tell a future shape from a
+malformed one. Inbound and internal models forbid unknown fields, so a typo such as
+``lenght_scale`` fails instead of being silently ignored; outbound models ignore
+them, so consumers keep working when the service adds a field.
+"""
+
+import dataclasses
+import math
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
+from uuid import uuid4
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from voxflow.audio.formats import AudioFormat
+from voxflow.engine.params import PARAM_LIMITS, ResolvedParams, SynthesisParams
+
+SOURCE_CLIENT = "voxflow.client"
+SOURCE_SERVICE = "voxflow"
+DEFAULT_VOICE = "joe"
+DEFAULT_TENANT = "default"
+# A hard ceiling for the wire format; the deployment's own limit is applied later by
+# normalize_text, which also counts characters after normalization.
+MAX_TEXT_CHARS = 100_000
+MAX_BATCH_ITEMS = 50
+MAX_METADATA_KEYS = 20
+# Metadata is echoed into every result event, and EventBridge caps an event at 256 KiB.
+MAX_METADATA_KEY_CHARS = 128
+MAX_METADATA_VALUE_CHARS = 1024
+MAX_MESSAGE_CHARS = 1000
+
+RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+# No colon in an item id, so the last colon of a derived id always separates the two.
+ItemId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+# What results and chunk tasks carry: a request id, or "<request_id>:<item id or index>".
+ResultId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,193}$")]
+Tenant = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+VoiceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+# Strict: JSON numbers only, so "1.5" and true are errors rather than quietly coerced.
+Number = Annotated[float, Field(strict=True)]
+Count = Annotated[int, Field(strict=True, ge=0)]
+
+
+def _audio_format(value: object) -> object:
+    # Anything but a string falls through to the enum's own error message.
+    return AudioFormat.parse(value) if isinstance(value, str) else value
+
+
+Format = Annotated[
+    AudioFormat,
+    BeforeValidator(_audio_format),
+    Field(description="Audio format; any letter case is accepted."),
+]
+
+
+def _metadata_value(value: object) -> object:
+    # Checked up front so a bad value gives one clear error, not one per union member.
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str) and len(value) <= MAX_METADATA_VALUE_CHARS:
+        return value
+    raise ValueError(
+        f"metadata values must be strings of at most {MAX_METADATA_VALUE_CHARS} characters, "
+        "finite numbers, booleans or null"
+    )
+
+
+MetadataValue = Annotated[
+    Annotated[str, StringConstraints(max_length=MAX_METADATA_VALUE_CHARS)]
+    | int
+    | float
+    | bool
+    | None,
+    BeforeValidator(_metadata_value),
+]
+Metadata = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=MAX_METADATA_KEY_CHARS)],
+        MetadataValue,
+    ],
+    Field(max_length=MAX_METADATA_KEYS, description="Echoed back unchanged in the results."),
+]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+def _truncate_message(value: object) -> object:
+    if isinstance(value, str) and len(value) > MAX_MESSAGE_CHARS:
+        return value[: MAX_MESSAGE_CHARS - 1] + "…"
+    return value
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    schema_version: Literal[1] = 1
+
+
+class _Outbound(_Contract):
+    model_config = ConfigDict(extra="ignore")
+
+
+def _param_field(name: str, default: float | None, description: str) -> Any:
+    low, high = PARAM_LIMITS[name]
+    return Field(default=default, ge=low, le=high, strict=True, description=description)
+
+
+_LENGTH_LOW, _LENGTH_HIGH = PARAM_LIMITS["length_scale"]
+
+
+class SynthesisParamsModel(_Contract):
+    """Synthesis parameters; any left out take the voice's own defaults."""
+
+    length_scale: float | None = _param_field(
+        "length_scale", None, "Inverse speaking rate: 0.5 speaks twice as fast."
+    )
+    noise_scale: float | None = _param_field("noise_scale", None, "Variation in the voice.")
+    noise_w: float | None = _param_field("noise_w", None, "Variation in phoneme lengths.")
+    sentence_pause_s: float = _param_field(
+        "sentence_pause_s",
+        SynthesisParams.sentence_pause_s,
+        "Silence between sentence chunks, in seconds.",
+    )
+    rate: float | None = Field(
+        default=None,
+        ge=1 / _LENGTH_HIGH,
+        le=1 / _LENGTH_LOW,
+        strict=True,
+        description="Speaking rate, 1.0 normal: an alternative to length_scale.",
+    )
+
+    @model_validator(mode="after")
+    def _engine_accepts(self) -> Self:
+        if self.rate is not None and self.length_scale is not None:
+            raise ValueError("give rate or length_scale, not both")
+        # The engine's own checks, so the contract and the engine can never disagree.
+        self.to_params()
+        return self
+
+    def to_params(self) -> SynthesisParams:
+        others = {
+            "noise_scale": self.noise_scale,
+            "noise_w": self.noise_w,
+            "sentence_pause_s": self.sentence_pause_s,
+        }
+        if self.rate is not None:
+            return SynthesisParams.from_rate(self.rate, **others)
+        return SynthesisParams(
+            length_scale=self.length_scale,
+            noise_scale=self.noise_scale,
+            noise_w=self.noise_w,
+            sentence_pause_s=self.sentence_pause_s,
+        )
+
+
+class ReplyTo(_Contract):
+    """Where results go besides the service's own bus."""
+
+    queue_url: Annotated[str, StringConstraints(pattern=r"^https?://\S{1,2040}$")] | None = None
+    event_bus: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/._:-]{1,1600}$")] | None = (
+        Field(default=None, description="An event bus name or ARN.")
+    )
+
+
+class SynthesisItem(_Contract):
+    """One text to speak; a batch request lists several."""
+
+    item_id: ItemId | None = Field(
+        default=None,
+        description="Names the item's result: request_id:item_id (default: its index).",
+    )
+    text: Text
+    voice: VoiceId = DEFAULT_VOICE
+    format: Format = AudioFormat.WAV
+    params: SynthesisParamsModel = Field(default_factory=SynthesisParamsModel)
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class ItemRequest(_Contract):
+    """One item of a request, with everything the pipeline needs to answer it."""
+
+    request_id: ResultId
+    tenant: Tenant
+    reply_to: ReplyTo | None
+    text: Text
+    voice: VoiceId
+    format: Format
+    params: SynthesisParamsModel
+    metadata: Metadata
+    batch_id: RequestId | None = Field(description="The batch request's id; None for one item.")
+
+
+_ITEM_FIELDS = ("text", "voice", "format", "params", "metadata")
+
+
+def _new_request_id() -> str:
+    return uuid4().hex
+
+
+def _one_shape_schema(schema: dict[str, Any]) -> None:
+    # Mirrors the validator below, so schema-driven clients learn the same rule.
+    schema["oneOf"] = [
+        {
+            "title": "One item",
+            "required": ["text"],
+            "properties": {"text": {"type": "string"}, "items": {"type": "null"}},
+        },
+        {
+            "title": "Batch",
+            "required": ["items"],
+            "properties": {
+                "items": {"type": "array"},
+                **{name: {"type": "null"} for name in _ITEM_FIELDS},
+            },
+        },
+    ]
+
+
+class SynthesisRequested(_Contract):
+    """A request: one item's fields (text, voice, format, params, metadata) or ``items``."""
+
+    model_config = ConfigDict(json_schema_extra=_one_shape_schema)
+
+    request_id: RequestId = Field(
+        default_factory=_new_request_id, description="Default: a random uuid4 hex."
+    )
+    tenant: Tenant = DEFAULT_TENANT
+    reply_to: ReplyTo | None = None
+    text: Text | None = None
+    voice: VoiceId | None = Field(default=None, description=f"Default: {DEFAULT_VOICE}.")
+    format: Format | None = Field(
+        default=None, description="Default: wav; any letter case is accepted."
+    )
+    params: SynthesisParamsModel | None = None
+    metadata: Metadata | None = None
+    items: (
+        Annotated[list[SynthesisItem], Field(min_length=1, max_length=MAX_BATCH_ITEMS)] | None
+    ) = Field(default=None, description="A batch: one result per item.")
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Self:
+        if self.items is None:
+            if self.text is None:
+                raise ValueError("give text (one item) or items (a batch)")
+            return self
+        beside = [name for name in _ITEM_FIELDS if getattr(self, name) is not None]
+        if beside:
+            raise ValueError(f"a batch sets {', '.join(beside)} per item, not beside items")
+        ids = Counter(self._item_id(index, item) for index, item in enumerate(self.items))
+        repeated = sorted(item_id for item_id, uses in ids.items() if uses > 1)
+        if repeated:
+            raise ValueError(f"batch items share result ids: {', '.join(repeated[:3])}")
+        return self
+
+    @property
+    def is_batch(self) -> bool:
+        return self.items is not None
+
+    def expand(self) -> list[ItemRequest]:
+        """One request per item, each answered by its own result event."""
+        if self.items is None:
+            # Validating the top-level fields as an item fills in the item defaults.
+            fields = {name: getattr(self, name) for name in _ITEM_FIELDS}
+            item = SynthesisItem.model_validate(
+                {name: value for name, value in fields.items() if value is not None}
+            )
+            return [self._item_request(item, self.request_id, batch_id=None)]
+        return [
+            self._item_request(item, self._item_id(index, item), batch_id=self.request_id)
+            for index, item in enumerate(self.items)
+        ]
+
+    def _item_id(self, index: int, item: SynthesisItem) -> str:
+        return f"{self.request_id}:{item.item_id if item.item_id is not None else index}"
+
+    def _item_request(
+        self, item: SynthesisItem, request_id: str, batch_id: str | None
+    ) -> ItemRequest:
+        return ItemRequest(
+            request_id=request_id,
+            tenant=self.tenant,
+            reply_to=self.reply_to,
+            text=item.text,
+            voice=item.voice,
+            format=item.format,
+            params=item.params,
+            metadata=item.metadata,
+            batch_id=batch_id,
+        )
+
+
+_RESOLVED_NAMES = frozenset(field.name for field in dataclasses.fields(ResolvedParams))
+
+
+class ChunkTask(_Contract):
+    """One chunk of a request to synthesize: the body of a chunks-queue message."""
+
+    request_id: ResultId
+    index: Count
+    count: Annotated[int, Field(strict=True, ge=1)]
+    text: Text = Field(description="The chunk's text, already normalized.")
+    chunk_key: Name
+    voice: VoiceId
+    model_version: Name
+    params: dict[str, Number] = Field(description="Resolved parameters, as ResolvedParams.")
+    sample_rate: Annotated[int, Field(strict=True, gt=0)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.index >= self.count:
+            raise ValueError(f"chunk index {self.index} is not below count {self.count}")
+        if set(self.params) != _RESOLVED_NAMES:
+            raise ValueError(f"params must have exactly {', '.join(sorted(_RESOLVED_NAMES))}")
+        return self
+
+    def resolved_params(self) -> ResolvedParams:
+        return ResolvedParams(**self.params)
+
+
+class SynthesisCompleted(_Outbound):
+    """An item's audio is ready at ``url`` until ``expires_at``."""
+
+    request_id: ResultId
+    url: Name
+    expires_at: UtcDatetime
+    key: Name = Field(description="The audio's object key in the service's bucket.")
+    duration_s: Annotated[Number, Field(ge=0)]
+    bytes: Count
+    format: Format
+    sample_rate: Annotated[int, Field(strict=True, gt=0)]
+    cache: Literal["hit", "miss"]
+    region: Name
+    timings: dict[str, Number] = Field(default_factory=dict, description="Stage durations in s.")
+    metadata: Metadata = Field(default_factory=dict)
+    tenant: Tenant = DEFAULT_TENANT
+    batch_id: RequestId | None = None
+
+
+class ChunkSynthesized(_Outbound):
+    """One chunk of a request is ready: lets clients start playing before the whole."""
+
+    request_id: ResultId
+    index: Count
+    count: Annotated[int, Field(strict=True, ge=1)]
+    url: Name
+    expires_at: UtcDatetime
+    duration_s: Annotated[Number, Field(ge=0)]
+
+
+class SynthesisFailed(_Outbound):
+    """An item could not be synthesized; ``code`` is stable, ``message`` is for people."""
+
+    request_id: ResultId
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")] = Field(
+        description="A VoxflowError code, or INVALID_REQUEST, THROTTLED, INTERNAL."
+    )
+    message: Annotated[
+        str, BeforeValidator(_truncate_message), StringConstraints(max_length=MAX_MESSAGE_CHARS)
+    ]
+    tenant: Tenant = DEFAULT_TENANT
+    metadata: Metadata = Field(default_factory=dict)
+    batch_id: RequestId | None = None
+    retryable: Annotated[bool, Field(strict=True)] = False
+
+
+EventModel = SynthesisRequested | SynthesisCompleted | ChunkSynthesized | SynthesisFailed
+
+DETAIL_TYPES: dict[str, type[EventModel]] = {
+    "SynthesisRequested": SynthesisRequested,
+    "SynthesisCompleted": SynthesisCompleted,
+    "ChunkSynthesized": ChunkSynthesized,
+    "SynthesisFailed": SynthesisFailed,
+}
+
+
+def detail_type(model: BaseModel | type[BaseModel]) -> str:
+    """The EventBridge detail-type of an event model or instance."""
+    cls = model if isinstance(model, type) else type(model)
+    for name, known in DETAIL_TYPES.items():
+        if cls is known:
+            return name
+    raise ValueError(f"{cls.__name__} is not an event model")

@@ -1,0 +1,368 @@
+"""Deploys template.yaml into a moto server, with no hand-kept list of resources.
+
+The SAM template is translated offline (voxflow.local.template), and the
+resulting CloudFormation goes to moto's CloudFormation as one stack, minus what
+Lambda would run: functions, layers, event source mappings and permissions.
+The functions come back as data (``LocalFunction``) with their environment
+resolved to the local physical ids, for the runner processes to run.
+
+Values moto resolves but never shows (a queue's ARN, a bus name) are read back
+through extra stack outputs named ``VoxflowLocal*``; ``Resolver`` then uses them
+for the function environments and the resources moto cannot create
+(voxflow.local.moto_gaps).
+"""
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from voxflow.local import moto_gaps
+from voxflow.local._clients import _client
+from voxflow.local.intrinsics import IntrinsicError, Key, Resolver, references, replace_references
+from voxflow.local.model import DeployedStack, LocalFunction, SqsEventSource
+from voxflow.local.template import TranslatedTemplate, translate_template
+
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[4] / "template.yaml"
+DEFAULT_STACK_NAME = "voxflow"
+HIDDEN_OUTPUT_PREFIX = "VoxflowLocal"
+
+# Lambda runs these; locally the runner processes do, so moto never sees them.
+NOT_DEPLOYED_TYPES = {
+    "AWS::Lambda::Function": "runs in local runner processes (voxflow.local.runner)",
+    "AWS::Lambda::EventSourceMapping": "emulated by voxflow.local.poller",
+    "AWS::Lambda::LayerVersion": "the local venv holds what the layers ship",
+    "AWS::Lambda::Permission": "nothing invokes the functions through Lambda locally",
+    "AWS::Lambda::Version": "functions run from their source folders",
+    "AWS::Lambda::Alias": "functions run from their source folders",
+}
+_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+
+class LocalDeployError(RuntimeError):
+    pass
+
+
+def deploy_stack(
+    endpoint_url: str,
+    region: str,
+    stack_name: str = DEFAULT_STACK_NAME,
+    template_path: Path = DEFAULT_TEMPLATE,
+    parameters: Mapping[str, str] | None = None,
+) -> DeployedStack:
+    translated = translate_template(template_path, region, dict(parameters or {}))
+    return _Deployment(endpoint_url, region, stack_name, translated, parameters or {}).run()
+
+
+class _Deployment:
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str,
+        stack_name: str,
+        translated: TranslatedTemplate,
+        parameters: Mapping[str, str],
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.stack_name = stack_name
+        self.translated = translated
+        self.parameters = dict(parameters)
+        self.resources: dict[str, Any] = translated.cfn["Resources"]
+        self.types = {logical_id: r["Type"] for logical_id, r in self.resources.items()}
+        self.warnings: list[str] = []
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = _client(service, self.endpoint_url, self.region)
+        return self._clients[service]
+
+    def run(self) -> DeployedStack:
+        account_id: str = self.client("sts").get_caller_identity()["Account"]
+        not_deployed, missing = self._partition()
+        local_values = self._not_deployed_values(not_deployed, missing, account_id)
+        needed = self._needed_references(not_deployed, missing)
+        template, hidden = self._moto_template(not_deployed | missing.keys(), local_values, needed)
+        stack_id, outputs = self._create_stack(template)
+
+        values: dict[Key, str] = {
+            **self._pseudo_parameters(account_id, stack_id),
+            **{key: outputs.pop(name) for name, key in hidden.items() if name in outputs},
+            **local_values,
+        }
+        physical = self._physical_ids(values)
+        values.update(
+            {(logical_id, None): physical_id for logical_id, physical_id in physical.items()}
+        )
+        resolver = Resolver(values)
+        physical.update(self._create_missing(missing, resolver))
+        self._complete(physical, resolver)
+        return DeployedStack(
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            account_id=account_id,
+            stack_name=self.stack_name,
+            stack_id=stack_id,
+            resources=physical,
+            resource_types=dict(self.types),
+            outputs=self._outputs(resolver, outputs),
+            functions=self._functions(resolver, physical),
+            not_deployed={
+                logical_id: NOT_DEPLOYED_TYPES[self.types[logical_id]]
+                for logical_id in not_deployed
+            },
+            warnings=tuple(self.warnings),
+            template=self.translated.cfn,
+        )
+
+    def _partition(self) -> tuple[set[str], dict[str, moto_gaps.Creator]]:
+        supported = moto_gaps.moto_cloudformation_types()
+        not_deployed = {lid for lid, kind in self.types.items() if kind in NOT_DEPLOYED_TYPES}
+        missing = {
+            lid: moto_gaps.CREATE_MISSING[kind]
+            for lid, kind in self.types.items()
+            if kind not in supported and kind in moto_gaps.CREATE_MISSING
+        }
+        unsupported = sorted(
+            f"{lid} ({kind})"
+            for lid, kind in self.types.items()
+            if kind not in supported and lid not in not_deployed and lid not in missing
+        )
+        if unsupported:
+            raise LocalDeployError(
+                "moto cannot create these resources and voxflow.local.moto_gaps has no "
+                f"workaround for them: {', '.join(unsupported)}"
+            )
+        return not_deployed, missing
+
+    def _not_deployed_values(
+        self, not_deployed: set[str], missing: Iterable[str], account_id: str
+    ) -> dict[Key, str]:
+        """Local stand-ins for what Ref and GetAtt return on resources moto never sees."""
+        values: dict[Key, str] = {}
+        for logical_id in [*not_deployed, *missing]:
+            values[logical_id, None] = logical_id
+        prefix = f"arn:{_partition(self.region)}:lambda:{self.region}:{account_id}"
+        for logical_id in not_deployed:
+            kind = self.types[logical_id]
+            if kind == "AWS::Lambda::Function":
+                name = self._function_name(logical_id)
+                values[logical_id, None] = name
+                values[logical_id, "Arn"] = f"{prefix}:function:{name}"
+            elif kind == "AWS::Lambda::LayerVersion":
+                values[logical_id, None] = f"{prefix}:layer:{self.stack_name}-{logical_id}:1"
+        return values
+
+    def _function_name(self, logical_id: str) -> str:
+        name = self.resources[logical_id].get("Properties", {}).get("FunctionName")
+        return name if isinstance(name, str) else f"{self.stack_name}-{logical_id}"
+
+    def _needed_references(self, not_deployed: set[str], missing: Iterable[str]) -> set[Key]:
+        """What the local side resolves itself: functions, event sources, moto's gaps."""
+        local_side = [*not_deployed, *missing]
+        local_side += [lid for lid, kind in self.types.items() if kind in moto_gaps.COMPLETE]
+        needed = references([self.resources[lid].get("Properties", {}) for lid in local_side])
+        needed |= references(self.translated.cfn.get("Outputs", {}))
+        # A bus has no physical id in moto: its name comes back through an output.
+        needed |= {
+            (lid, None) for lid, kind in self.types.items() if kind in moto_gaps.REF_ATTRIBUTE
+        }
+        return {
+            key
+            for key in needed
+            if key[0] in self.resources and key[0] not in not_deployed and key[0] not in missing
+        }
+
+    def _moto_template(
+        self, removed: set[str], local_values: Mapping[Key, str], needed: set[Key]
+    ) -> tuple[dict[str, Any], dict[str, Key]]:
+        cfn = self.translated.cfn
+        resources = {}
+        for logical_id, resource in self.resources.items():
+            if logical_id in removed:
+                continue
+            kept = dict(resource)
+            depends_on = kept.get("DependsOn")
+            if depends_on is not None:
+                depends = [depends_on] if isinstance(depends_on, str) else list(depends_on)
+                kept["DependsOn"] = [name for name in depends if name not in removed]
+            resources[logical_id] = kept
+        hidden = {
+            f"{HIDDEN_OUTPUT_PREFIX}{n}": key for n, key in enumerate(sorted(needed, key=str))
+        }
+        outputs = dict(cfn.get("Outputs", {}))
+        for name, (logical_id, attribute) in hidden.items():
+            value = (
+                {"Ref": logical_id}
+                if attribute is None
+                else {"Fn::GetAtt": [logical_id, attribute]}
+            )
+            outputs[name] = {"Value": value}
+        template = {key: value for key, value in cfn.items() if key not in ("Resources", "Outputs")}
+        template.update(Resources=resources, Outputs=outputs)
+        template = replace_references(template, local_values)
+        return moto_gaps.use_attribute_for_ref(template), hidden
+
+    def _create_stack(self, template: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        cloudformation = self.client("cloudformation")
+        cloudformation.create_stack(
+            StackName=self.stack_name,
+            TemplateBody=json.dumps(template),
+            Parameters=[
+                {"ParameterKey": key, "ParameterValue": value}
+                for key, value in self.parameters.items()
+            ],
+            Capabilities=_CAPABILITIES,
+        )
+        # moto creates a stack synchronously: the status is final already.
+        stack = cloudformation.describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise LocalDeployError(
+                f"stack {self.stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason')}"
+            )
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        return str(stack["StackId"]), outputs
+
+    def _pseudo_parameters(self, account_id: str, stack_id: str) -> dict[Key, str]:
+        defaults = {
+            name: str(spec["Default"])
+            for name, spec in self.translated.cfn.get("Parameters", {}).items()
+            if "Default" in spec
+        }
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": account_id,
+            "AWS::StackName": self.stack_name,
+            "AWS::StackId": stack_id,
+            "AWS::Partition": _partition(self.region),
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        return {
+            (name, None): value for name, value in {**defaults, **self.parameters, **pseudo}.items()
+        }
+
+    def _outputs(self, resolver: Resolver, from_moto: Mapping[str, str]) -> dict[str, str]:
+        """The template's outputs with local values (queue URLs that point at moto)."""
+        outputs = {}
+        for name, spec in self.translated.cfn.get("Outputs", {}).items():
+            try:
+                outputs[name] = str(resolver.resolve(spec["Value"]))
+            except IntrinsicError:  # a condition or a function the resolver lacks
+                if name in from_moto:
+                    outputs[name] = from_moto[name]
+        return outputs
+
+    def _physical_ids(self, values: Mapping[Key, str]) -> dict[str, str]:
+        rows = self.client("cloudformation").describe_stack_resources(StackName=self.stack_name)
+        physical: dict[str, str] = {}
+        for row in rows["StackResources"]:
+            logical_id = row.get("LogicalResourceId")
+            if logical_id is None:
+                continue
+            physical_id = row.get("PhysicalResourceId") or values.get((logical_id, None))
+            if physical_id is None:
+                raise LocalDeployError(f"moto reports no physical id for {logical_id}")
+            if self.types.get(logical_id) == "AWS::SQS::Queue":
+                physical_id = self._local_queue_url(physical_id)
+            physical[logical_id] = physical_id
+        return physical
+
+    def _local_queue_url(self, url_or_arn: str) -> str:
+        # moto's CloudFormation gives https://sqs.<region>.amazonaws.com/... URLs; the ones
+        # the server itself hands out point at it, so a copied URL works from a shell too.
+        name = url_or_arn.rstrip("/").rpartition("/")[2].rpartition(":")[2]
+        url: str = self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+        return url
+
+    def _create_missing(
+        self, missing: Mapping[str, moto_gaps.Creator], resolver: Resolver
+    ) -> dict[str, str]:
+        created = {}
+        for logical_id, create in missing.items():
+            properties = resolver.resolve(self.resources[logical_id].get("Properties", {}))
+            created[logical_id] = create(self.client, logical_id, properties)
+        return created
+
+    def _complete(self, physical: Mapping[str, str], resolver: Resolver) -> None:
+        for logical_id, physical_id in physical.items():
+            complete = moto_gaps.COMPLETE.get(self.types[logical_id])
+            if complete is not None:
+                properties = resolver.resolve(self.resources[logical_id].get("Properties", {}))
+                self.warnings.extend(complete(self.client, physical_id, properties))
+
+    def _functions(
+        self, resolver: Resolver, physical: Mapping[str, str]
+    ) -> tuple[LocalFunction, ...]:
+        queues = {url: lid for lid, url in physical.items() if self.types[lid] == "AWS::SQS::Queue"}
+        functions = []
+        for logical_id, code_dir in self.translated.code_dirs.items():
+            properties = self.resources[logical_id]["Properties"]
+            variables = properties.get("Environment", {}).get("Variables", {})
+            functions.append(
+                LocalFunction(
+                    logical_id=logical_id,
+                    name=resolver.resolve({"Ref": logical_id}),
+                    arn=resolver.resolve({"Fn::GetAtt": [logical_id, "Arn"]}),
+                    code_dir=code_dir,
+                    handler=properties["Handler"],
+                    runtime=properties.get("Runtime", ""),
+                    timeout_s=int(properties.get("Timeout", 3)),
+                    memory_mb=int(properties.get("MemorySize", 128)),
+                    environment={k: str(v) for k, v in resolver.resolve(variables).items()},
+                    event_sources=self._event_sources(logical_id, resolver, queues),
+                )
+            )
+        return tuple(functions)
+
+    def _event_sources(
+        self, function_id: str, resolver: Resolver, queues: Mapping[str, str]
+    ) -> tuple[SqsEventSource, ...]:
+        sources = []
+        for logical_id, kind in self.types.items():
+            if kind != "AWS::Lambda::EventSourceMapping":
+                continue
+            properties = resolver.resolve(self.resources[logical_id]["Properties"])
+            if properties["FunctionName"] != resolver.resolve({"Ref": function_id}):
+                continue
+            arn = str(properties.get("EventSourceArn", ""))
+            if ":sqs:" not in arn:
+                self.warnings.append(f"{logical_id}: only SQS event sources run locally ({arn})")
+                continue
+            queue_url = self._local_queue_url(arn)
+            sources.append(
+                self._sqs_source(logical_id, properties, queues[queue_url], queue_url, arn)
+            )
+        return tuple(sources)
+
+    def _sqs_source(
+        self, logical_id: str, properties: dict[str, Any], queue_id: str, queue_url: str, arn: str
+    ) -> SqsEventSource:
+        attributes = self.client("sqs").get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["All"]
+        )["Attributes"]
+        redrive = json.loads(attributes.get("RedrivePolicy", "{}"))
+        dead_letter_arn = redrive.get("deadLetterTargetArn")
+        return SqsEventSource(
+            logical_id=logical_id,
+            queue_logical_id=queue_id,
+            queue_url=queue_url,
+            queue_arn=arn,
+            batch_size=int(properties.get("BatchSize", 10)),
+            maximum_batching_window_s=int(properties.get("MaximumBatchingWindowInSeconds", 0)),
+            function_response_types=tuple(properties.get("FunctionResponseTypes", ())),
+            enabled=str(properties.get("Enabled", True)).lower() == "true",
+            visibility_timeout_s=int(attributes["VisibilityTimeout"]),
+            dead_letter_queue_url=self._local_queue_url(dead_letter_arn)
+            if dead_letter_arn
+            else None,
+            max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
+        )
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"

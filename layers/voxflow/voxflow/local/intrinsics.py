@@ -1,0 +1,187 @@
+"""CloudFormation intrinsic functions, resolved against known values.
+
+moto resolves the template it deploys; the local stack also needs values moto
+never sees (function environments, resources moto cannot create). Those are
+resolved here from a table of ``(logical id, attribute)`` → value, where the
+attribute is None for a ``Ref``. The table itself comes from moto (see deploy).
+"""
+
+import base64
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+Key = tuple[str, str | None]
+
+# ${Name}, ${Name.Attr}; ${!Literal} is an escape and stays as text.
+_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
+NO_VALUE = "AWS::NoValue"
+
+
+class IntrinsicError(ValueError):
+    pass
+
+
+def _get_att_key(argument: Any) -> Key:
+    if isinstance(argument, str):
+        name, _, attribute = argument.partition(".")
+        return name, attribute
+    name, attribute = argument
+    return str(name), str(attribute)
+
+
+def _sub_parts(argument: Any) -> tuple[str, dict[str, Any]]:
+    if isinstance(argument, str):
+        return argument, {}
+    text, variables = argument
+    return str(text), dict(variables)
+
+
+def _sub_key(variable: str) -> Key:
+    name, dot, attribute = variable.strip().partition(".")
+    return (name, attribute) if dot else (name, None)
+
+
+def references(node: Any) -> set[Key]:
+    """Every Ref, GetAtt and Sub variable in ``node``, pseudo parameters included."""
+    return set(_walk_references(node))
+
+
+def _walk_references(node: Any) -> Iterator[Key]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk_references(item)
+    elif isinstance(node, dict):
+        if len(node) == 1:
+            (function, argument), *_ = node.items()
+            if function == "Ref" and isinstance(argument, str):
+                yield argument, None
+                return
+            if function == "Fn::GetAtt":
+                yield _get_att_key(argument)
+                return
+            if function == "Fn::Sub":
+                text, variables = _sub_parts(argument)
+                for match in _SUB_VARIABLE.finditer(text):
+                    key = _sub_key(match.group(1))
+                    if key[0] not in variables:
+                        yield key
+                yield from _walk_references(list(variables.values()))
+                return
+        for value in node.values():
+            yield from _walk_references(value)
+
+
+def replace_references(node: Any, values: Mapping[Key, Any]) -> Any:
+    """A copy of ``node`` with the references found in ``values`` replaced.
+
+    A replacement is a literal string or another intrinsic (a ``Fn::GetAtt``
+    only, inside ``Fn::Sub``). Everything else is left as it is, for moto.
+    """
+    if isinstance(node, list):
+        return [replace_references(item, values) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        (function, argument), *_ = node.items()
+        if function == "Ref" and isinstance(argument, str) and (argument, None) in values:
+            return values[argument, None]
+        if function == "Fn::GetAtt" and _get_att_key(argument) in values:
+            return values[_get_att_key(argument)]
+        if function == "Fn::Sub":
+            return _replace_in_sub(argument, values)
+    return {key: replace_references(value, values) for key, value in node.items()}
+
+
+def _replace_in_sub(argument: Any, values: Mapping[Key, Any]) -> dict[str, Any]:
+    text, variables = _sub_parts(argument)
+
+    def replaced(match: re.Match[str]) -> str:
+        key = _sub_key(match.group(1))
+        text = None if key[0] in variables else _as_sub_text(values.get(key))
+        return match.group(0) if text is None else text
+
+    text = _SUB_VARIABLE.sub(replaced, text)
+    if not variables:
+        return {"Fn::Sub": text}
+    return {"Fn::Sub": [text, replace_references(variables, values)]}
+
+
+def _as_sub_text(replacement: Any) -> str | None:
+    if isinstance(replacement, str):
+        return replacement
+    if isinstance(replacement, dict) and set(replacement) == {"Fn::GetAtt"}:
+        name, attribute = _get_att_key(replacement["Fn::GetAtt"])
+        return "${" + f"{name}.{attribute}" + "}"
+    return None
+
+
+class Resolver:
+    """Evaluates the intrinsics a local value can contain, from a table of known values."""
+
+    def __init__(self, values: Mapping[Key, str]) -> None:
+        self.values = values
+        self._functions: dict[str, Callable[[Any], Any]] = {
+            "Ref": self._ref,
+            "Fn::GetAtt": lambda argument: self._lookup(_get_att_key(argument)),
+            "Fn::Sub": self._sub,
+            "Fn::Join": self._join,
+            "Fn::Select": self._select,
+            "Fn::Split": self._split,
+            "Fn::Base64": lambda argument: base64.b64encode(
+                str(self.resolve(argument)).encode()
+            ).decode(),
+        }
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            items = [self.resolve(item) for item in node]
+            return [item for item in items if item is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (function, argument), *_ = node.items()
+            if function in self._functions:
+                return self._functions[function](argument)
+            if function.startswith("Fn::") or function == "Condition":
+                raise IntrinsicError(f"{function} is not supported by the local stack")
+        resolved = {key: self.resolve(value) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
+
+    def _lookup(self, key: Key) -> str:
+        if key not in self.values:
+            name = key[0] if key[1] is None else f"{key[0]}.{key[1]}"
+            raise IntrinsicError(f"no local value for {name}")
+        return self.values[key]
+
+    def _ref(self, name: Any) -> Any:
+        return _NO_VALUE if name == NO_VALUE else self._lookup((str(name), None))
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = _sub_parts(argument)
+        local = {name: str(self.resolve(value)) for name, value in variables.items()}
+
+        def value(match: re.Match[str]) -> str:
+            variable = match.group(1).strip()
+            return local[variable] if variable in local else self._lookup(_sub_key(variable))
+
+        return _SUB_VARIABLE.sub(value, text).replace("${!", "${")
+
+    def _join(self, argument: Any) -> str:
+        delimiter, items = argument
+        return str(delimiter).join(str(item) for item in self.resolve(items))
+
+    def _select(self, argument: Any) -> Any:
+        index, items = argument
+        return self.resolve(items)[int(self.resolve(index))]
+
+    def _split(self, argument: Any) -> list[str]:
+        delimiter, text = argument
+        return str(self.resolve(text)).split(str(delimiter))
+
+
+class _NoValue:
+    """AWS::NoValue: removes the property or list item that holds it."""
+
+
+_NO_VALUE = _NoValue()

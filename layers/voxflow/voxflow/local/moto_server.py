@@ -1,0 +1,144 @@
+"""moto server as a separate process on 127.0.0.1: one process is one region.
+
+The process runs in its own session so that a Ctrl-C in the terminal reaches only
+the local stack, which then stops its functions before moto (they may still be
+deleting messages). Stopping is SIGTERM, then SIGKILL after a timeout, and always
+reaps the child, so no zombie or orphan is left behind.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+class MotoServerError(RuntimeError):
+    pass
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A port nobody listens on right now (the kernel picks it for port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def answers_http(url: str, timeout_s: float = 0.5) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/", timeout=timeout_s):
+            return True
+    except urllib.error.HTTPError:
+        return True  # an error status is still an answer
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class MotoServer:
+    """``python -m moto.server`` from this interpreter's environment, for one region."""
+
+    def __init__(
+        self,
+        port: int | None = None,
+        region: str = "us-east-1",
+        *,
+        host: str = DEFAULT_HOST,
+        log_path: Path | None = None,
+        start_timeout_s: float = 30.0,
+        stop_timeout_s: float = 5.0,
+    ) -> None:
+        self.host = host
+        self.port = port if port is not None else free_port(host)
+        self.region = region
+        self.log_path = log_path
+        self.start_timeout_s = start_timeout_s
+        self.stop_timeout_s = stop_timeout_s
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> Self:
+        if self.running:
+            return self
+        if answers_http(self.url):
+            raise MotoServerError(f"something already answers on {self.url}")
+        env = dict(os.environ)
+        # moto builds some URLs from MOTO_PORT; an inherited value would point elsewhere.
+        env["MOTO_PORT"] = str(self.port)
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("ab")
+        output: IO[bytes] | int = self._log if self._log is not None else subprocess.DEVNULL
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            env=env,
+            start_new_session=True,
+        )
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                code = None if self._process is None else self._process.returncode
+                self.stop()
+                raise MotoServerError(f"moto server on port {self.port} exited with {code}")
+            if answers_http(self.url):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise MotoServerError(f"moto server on {self.url} did not answer in time")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            stop_process(process, self.stop_timeout_s)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def stop_process(process: "subprocess.Popen[bytes]", timeout_s: float) -> int:
+    """SIGTERM, then SIGKILL if it outlives ``timeout_s``; reaps it either way."""
+    if process.poll() is None:
+        try:
+            process.send_signal(signal.SIGTERM)
+            return process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()

@@ -1,0 +1,45 @@
+"""assemble: join a job's chunks in order, encode, store, index, and complete it."""
+
+import json
+import time
+
+import numpy as np
+
+from voxflow.audio import AudioFormat, decode, encode, join_pcm
+from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.terminal import completed_event, finish
+from voxflow.store.jobs import PENDING
+
+
+def assemble(request_id: str, pipeline: Pipeline) -> None:
+    started = time.perf_counter()
+    job = pipeline.jobs.get(request_id)
+    if job is None or job.status != PENDING:
+        return
+    entries = pipeline.cache.lookup_many(list(job.chunk_keys))
+    pieces = []
+    for key in job.chunk_keys:
+        pcm, _ = decode(pipeline.audio.get(entries[key].s3_key))
+        pieces.append(pcm)
+    params = json.loads(job.params_json)
+    joined = join_pcm(pieces, int(job.sample_rate), pause_s=float(params["sentence_pause_s"]))
+    audio_format = AudioFormat.parse(job.format)
+    encoded = encode(joined.astype(np.int16), int(job.sample_rate), audio_format)
+    s3_key = pipeline.audio.audio_object(job.key, audio_format.extension)
+    pipeline.audio.put(s3_key, encoded.data, encoded.content_type)
+    entry = pipeline.cache.record(
+        job.key,
+        kind="request",
+        s3_key=s3_key,
+        content_type=encoded.content_type,
+        audio_format=audio_format.value,
+        sample_rate=encoded.sample_rate,
+        duration_s=encoded.duration_s,
+        size=len(encoded.data),
+    )
+    timings = {
+        "assemble_s": time.perf_counter() - started,
+        "total_s": (time.time() - job.created_at.timestamp()),
+    }
+    pipeline.meter.seconds("RequestDuration", timings["total_s"])
+    finish(pipeline, job, completed_event(pipeline, job, entry, "miss", timings), "miss")

@@ -1,0 +1,105 @@
+"""plan: validate, normalize, key; answer a hit at once; queue only missing chunks."""
+
+import json
+import time
+
+from voxflow.audio import OPUS_SAMPLE_RATES, AudioFormat
+from voxflow.events import ChunkSynthesized, ChunkTask, ItemRequest
+from voxflow.keys import KeyInput, chunk_key, request_key
+from voxflow.pipeline.assemble import assemble
+from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.terminal import completed_event, finish, reply_target, resend_if_unsent
+from voxflow.store import CacheEntry, Job
+from voxflow.store.jobs import PENDING
+from voxflow.text import normalize_text, split_into_chunks
+
+OPUS_RATE = max(OPUS_SAMPLE_RATES)
+
+
+def plan_item(item: ItemRequest, pipeline: Pipeline) -> None:
+    started = time.perf_counter()
+    voice = pipeline.registry.get(item.voice)
+    resolved = item.params.to_params().resolve(voice.config)
+    audio_format = AudioFormat.parse(str(item.format))
+    output_rate = OPUS_RATE if audio_format is AudioFormat.OPUS else voice.sample_rate
+    text = normalize_text(item.text, max_chars=pipeline.engine_settings.max_chars)
+    key_input = KeyInput(text, voice.voice_id, voice.model_version, resolved, output_rate)
+    key = request_key(key_input, audio_format.value)
+    chunks = split_into_chunks(text, pipeline.engine_settings.chunk_max_chars)
+    chunk_keys = [
+        chunk_key(KeyInput(chunk, voice.voice_id, voice.model_version, resolved, voice.sample_rate))
+        for chunk in chunks
+    ]
+    job = pipeline.jobs.new(
+        item.request_id,
+        tenant=item.tenant,
+        voice=voice.voice_id,
+        format=audio_format.value,
+        key=key,
+        sample_rate=voice.sample_rate,
+        params_json=json.dumps(resolved.as_dict()),
+        chunk_keys=chunk_keys,
+        chunk_count=len(chunks),
+        metadata_json=json.dumps(item.metadata),
+        reply_to_json=item.reply_to.model_dump_json() if item.reply_to else None,
+        batch_id=item.batch_id,
+    )
+    if not pipeline.jobs.create(job):
+        existing = pipeline.jobs.get(item.request_id)
+        if existing is None or existing.status != PENDING:
+            resend_if_unsent(pipeline, item.request_id)
+            return
+        # A redelivery of a request still in progress: a crash may have cut the
+        # dispatch short, so queue again whatever is not done (the synthesize
+        # step skips chunks that are cached by then).
+        job = existing
+    hit = pipeline.cache.lookup(key)
+    if hit is not None:
+        pipeline.meter.count("CacheHits")
+        timings = {"plan_s": time.perf_counter() - started}
+        finish(pipeline, job, completed_event(pipeline, job, hit, "hit", timings), "hit")
+        pipeline.cache.count_hit(hit)
+        return
+    pipeline.meter.count("CacheMisses")
+    cached = pipeline.cache.lookup_many(chunk_keys)
+    tasks = [
+        ChunkTask(
+            request_id=job.request_id,
+            index=index,
+            count=len(chunks),
+            text=chunk,
+            chunk_key=chunk_keys[index],
+            voice=voice.voice_id,
+            model_version=voice.model_version,
+            params=resolved.as_dict(),
+            sample_rate=voice.sample_rate,
+        )
+        for index, chunk in enumerate(chunks)
+        if chunk_keys[index] not in cached and index not in (job.done or set())
+    ]
+    pipeline.chunk_queue.send(tasks)
+    _count_cached_chunks(job, cached, chunk_keys, pipeline)
+
+
+def _count_cached_chunks(
+    job: Job, cached: dict[str, CacheEntry], chunk_keys: list[str], pipeline: Pipeline
+) -> None:
+    complete = False
+    for index, key in enumerate(chunk_keys):
+        if key not in cached:
+            continue
+        progress = pipeline.jobs.record_chunk(job.request_id, index)
+        complete = progress.complete
+        if progress.newly_recorded:
+            url = pipeline.audio.presign(cached[key].s3_key, cached[key].content_type)
+            event = ChunkSynthesized(
+                request_id=job.request_id,
+                index=index,
+                count=len(chunk_keys),
+                url=url.url,
+                expires_at=url.expires_at,
+                duration_s=float(cached[key].duration_s),
+            )
+            pipeline.publisher.publish(event, reply_target(job))
+    if complete:
+        assemble(job.request_id, pipeline)

@@ -1,0 +1,62 @@
+"""The pipeline's deployment settings: resource names from the function's environment.
+
+Read and validated once per cold start; a missing name fails the cold start
+with a message that names the variable, not the first request with a KeyError.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from voxflow.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    bus_name: str
+    chunks_queue_url: str
+    bucket: str
+    cache_table: str
+    jobs_table: str
+    region_name: str
+    url_expiry_s: int = 3600
+    cache_ttl_s: int = 30 * 86400
+    job_ttl_s: int = 7 * 86400
+    # The queues' redrive maxReceiveCount: the last attempt reports the failure.
+    max_receive_count: int = 3
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.url_expiry_s <= 7 * 86400:
+            raise SettingsError("VOXFLOW_URL_EXPIRY_S must be 1..604800 (S3's presign limit)")
+        if self.max_receive_count < 1:
+            raise SettingsError("VOXFLOW_MAX_RECEIVE_COUNT must be >= 1")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ServiceSettings":
+        env = os.environ if environ is None else environ
+        required = {
+            "bus_name": "VOXFLOW_BUS_NAME",
+            "chunks_queue_url": "VOXFLOW_CHUNKS_QUEUE_URL",
+            "bucket": "VOXFLOW_BUCKET",
+            "cache_table": "VOXFLOW_CACHE_TABLE",
+            "jobs_table": "VOXFLOW_JOBS_TABLE",
+        }
+        missing = [name for name in required.values() if not env.get(name)]
+        if missing:
+            raise SettingsError(f"missing environment variables: {', '.join(missing)}")
+        values: dict[str, str | int] = {field: env[name] for field, name in required.items()}
+        values["region_name"] = (
+            env.get("VOXFLOW_REGION_NAME") or env.get("AWS_REGION") or "us-east-1"
+        )
+        for field, name in (
+            ("url_expiry_s", "VOXFLOW_URL_EXPIRY_S"),
+            ("cache_ttl_s", "VOXFLOW_CACHE_TTL_S"),
+            ("job_ttl_s", "VOXFLOW_JOB_TTL_S"),
+            ("max_receive_count", "VOXFLOW_MAX_RECEIVE_COUNT"),
+        ):
+            if env.get(name):
+                try:
+                    values[field] = int(env[name])
+                except ValueError as error:
+                    raise SettingsError(f"{name}={env[name]!r} is not an integer") from error
+        return cls(**values)  # type: ignore[arg-type]

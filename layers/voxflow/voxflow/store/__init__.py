@@ -1,0 +1,16 @@
+"""Where the pipeline keeps things: audio in S3, the cache index and jobs in DynamoDB."""
+
+from voxflow.store.audio import AudioStore, PresignedUrl
+from voxflow.store.cache import CacheIndex
+from voxflow.store.jobs import ChunkProgress, JobStore
+from voxflow.store.models import CacheEntry, Job
+
+__all__ = [
+    "AudioStore",
+    "CacheEntry",
+    "CacheIndex",
+    "ChunkProgress",
+    "Job",
+    "JobStore",
+    "PresignedUrl",
+]

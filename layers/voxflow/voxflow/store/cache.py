@@ -1,0 +1,63 @@
+"""The cache index: which keys have audio, where, and how often they were hit."""
+
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.exceptions import DoesNotExist
+
+from voxflow.store.models import CacheEntry
+
+
+class CacheIndex:
+    def __init__(self, model: type[CacheEntry], ttl_s: int) -> None:
+        self._model = model
+        self._ttl = timedelta(seconds=ttl_s)
+
+    def lookup(self, key: str) -> CacheEntry | None:
+        try:
+            return self._model.get(key, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def lookup_many(self, keys: list[str]) -> dict[str, CacheEntry]:
+        unique = list(dict.fromkeys(keys))
+        return {entry.key: entry for entry in self._model.batch_get(unique)}
+
+    def record(
+        self,
+        key: str,
+        *,
+        kind: str,
+        s3_key: str,
+        content_type: str,
+        audio_format: str,
+        sample_rate: int,
+        duration_s: float,
+        size: int,
+    ) -> CacheEntry:
+        now = datetime.now(UTC)
+        entry = self._model(
+            key,
+            kind=kind,
+            s3_key=s3_key,
+            content_type=content_type,
+            format=audio_format,
+            sample_rate=sample_rate,
+            duration_s=duration_s,
+            bytes=size,
+            hits=0,
+            created_at=now,
+            expires_at=now + self._ttl,
+        )
+        entry.save()
+        return entry
+
+    def count_hit(self, entry: CacheEntry) -> None:
+        # A hit keeps a hot phrase cached: it also pushes the expiry out.
+        now = datetime.now(UTC)
+        entry.update(
+            actions=[
+                self._model.hits.add(1),
+                self._model.last_hit_at.set(now),
+                self._model.expires_at.set(now + self._ttl),
+            ]
+        )

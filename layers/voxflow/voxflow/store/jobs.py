@@ -1,0 +1,99 @@
+"""Jobs: the record that makes every accepted request end in one terminal event.
+
+Each state change is a conditional write, so a duplicate delivery can see what
+already happened and a race between two workers has exactly one winner.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from voxflow.store.models import Job
+
+PENDING = "pending"
+COMPLETED = "completed"
+FAILED = "failed"
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class ChunkProgress:
+    newly_recorded: bool  # False: a duplicate delivery of a chunk already stored
+    done: int
+    count: int
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.count
+
+
+def _lost_race(error: PutError | UpdateError) -> bool:
+    return error.cause_response_code == _CONDITION_FAILED
+
+
+class JobStore:
+    def __init__(self, model: type[Job], ttl_s: int) -> None:
+        self._model = model
+        self._ttl = timedelta(seconds=ttl_s)
+
+    def new(self, request_id: str, **fields: Any) -> Job:
+        now = datetime.now(UTC)
+        return self._model(
+            request_id, status=PENDING, created_at=now, expires_at=now + self._ttl, **fields
+        )
+
+    def create(self, job: Job) -> bool:
+        """Store a new job; False if one with this request id exists already."""
+        try:
+            job.save(condition=self._model.request_id.does_not_exist())
+        except PutError as error:
+            if _lost_race(error):
+                return False
+            raise
+        return True
+
+    def get(self, request_id: str) -> Job | None:
+        try:
+            return self._model.get(request_id, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def record_chunk(self, request_id: str, index: int) -> ChunkProgress:
+        job = self._model(request_id)
+        try:
+            job.update(
+                actions=[self._model.done.add({index})],
+                condition=self._model.request_id.exists() & ~self._model.done.contains(index),
+            )
+        except UpdateError as error:
+            if not _lost_race(error):
+                raise
+            current = self.get(request_id)
+            if current is None:
+                raise
+            return ChunkProgress(False, len(current.done or ()), int(current.chunk_count))
+        return ChunkProgress(True, len(job.done or ()), int(job.chunk_count))
+
+    def finish(self, job: Job, status: str, result: dict[str, object], cache: str | None) -> bool:
+        """Move a pending job to its terminal status; True for the one caller that did."""
+        try:
+            job.update(
+                actions=[
+                    self._model.status.set(status),
+                    self._model.result_json.set(json.dumps(result, default=str)),
+                    self._model.completed_at.set(datetime.now(UTC)),
+                    *([self._model.cache.set(cache)] if cache else []),
+                ],
+                condition=self._model.status == PENDING,
+            )
+        except UpdateError as error:
+            if _lost_race(error):
+                return False
+            raise
+        return True
+
+    def mark_terminal_sent(self, job: Job) -> None:
+        job.update(actions=[self._model.terminal_sent.set(True)])

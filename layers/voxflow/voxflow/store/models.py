@@ -1,0 +1,83 @@
+"""PynamoDB models of the two tables; template.yaml's key schemas match these.
+
+The classes carry no table name or endpoint: ``bind`` makes a subclass for one
+deployment, so nothing is configured at import time.
+"""
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    NumberSetAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.models import Model
+
+from voxflow.aws.settings import AwsSettings
+
+
+class CacheEntry(Model):
+    """One cached object: a whole request's encoded audio, or one chunk's audio."""
+
+    class Meta:
+        table_name = "unbound"
+
+    key = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # "request" or "chunk"
+    s3_key = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    format = UnicodeAttribute()
+    sample_rate = NumberAttribute()
+    duration_s = NumberAttribute()
+    bytes = NumberAttribute()
+    hits = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    last_hit_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class Job(Model):
+    """One accepted request, from plan to its terminal event."""
+
+    class Meta:
+        table_name = "unbound"
+
+    request_id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()  # pending, completed or failed
+    tenant = UnicodeAttribute()
+    voice = UnicodeAttribute()
+    format = UnicodeAttribute()
+    key = UnicodeAttribute()  # the request key
+    sample_rate = NumberAttribute()  # of the chunks (the voice's rate)
+    params_json = UnicodeAttribute()
+    # pynamodb types "of" as the element type, but stores UnicodeAttribute values as str.
+    chunk_keys: ListAttribute[str] = ListAttribute(of=UnicodeAttribute)  # type: ignore[arg-type]
+    # Not "count": pynamodb's Model has a count() query method.
+    chunk_count = NumberAttribute()
+    done = NumberSetAttribute(null=True)  # indices of chunks with audio stored
+    metadata_json = UnicodeAttribute(default="{}")
+    reply_to_json = UnicodeAttribute(null=True)
+    batch_id = UnicodeAttribute(null=True)
+    cache = UnicodeAttribute(null=True)
+    result_json = UnicodeAttribute(null=True)  # the terminal event, for `voxflow status`
+    terminal_sent = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+    completed_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+def bind[M: Model](model: type[M], table_name: str, aws: AwsSettings) -> type[M]:
+    """A subclass of ``model`` that talks to ``table_name`` where ``aws`` says."""
+    meta = type(
+        "Meta",
+        (),
+        {
+            "table_name": table_name,
+            "region": aws.region,
+            "host": aws.endpoint_url,
+            "max_retry_attempts": 5,
+        },
+    )
+    return type(model.__name__, (model,), {"Meta": meta})
