@@ -43,7 +43,12 @@ def _aws_settings(args: argparse.Namespace) -> AwsSettings:
 
 def _client(args: argparse.Namespace) -> VoxflowClient:
     clients = AwsClients(_aws_settings(args))
-    return VoxflowClient(clients, StackTarget.from_stack(clients.cloudformation, args.stack))
+    if args.aws or args.endpoint_url:
+        return VoxflowClient(clients, StackTarget.from_stack(clients.cloudformation, args.stack))
+    # The local stack deploys some resources beside moto's CloudFormation: its state file
+    # has every physical id.
+    state = json.loads(LOCAL_STATE.read_text(encoding="utf-8"))
+    return VoxflowClient(clients, StackTarget.from_resources(state["resources"], args.stack))
 
 
 def run_publish(args: argparse.Namespace, text: str) -> int:

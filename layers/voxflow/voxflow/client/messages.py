@@ -1,6 +1,7 @@
 """Building requests and reading replies: shared by the sync and async clients."""
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,9 @@ class Outcome:
     request_id: str
     terminal: Terminal | None = None
     chunks: list[ChunkSynthesized] = field(default_factory=list)
+    # time.monotonic() when each chunk event and the terminal event arrived.
+    chunk_arrivals: list[float] = field(default_factory=list)
+    terminal_arrival: float | None = None
 
     @property
     def completed(self) -> SynthesisCompleted | None:
@@ -58,5 +62,7 @@ def record_reply(outcomes: dict[str, Outcome], reply: ChunkSynthesized | Termina
         return  # a reply for a request this client is not waiting on
     if isinstance(reply, ChunkSynthesized):
         outcome.chunks.append(reply)
+        outcome.chunk_arrivals.append(time.monotonic())
     elif outcome.terminal is None:
         outcome.terminal = reply
+        outcome.terminal_arrival = time.monotonic()

@@ -1,6 +1,7 @@
 """Which deployment a client talks to: its bus and jobs table, found from the stack."""
 
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from voxflow.errors import SettingsError
@@ -20,10 +21,20 @@ class StackTarget:
             resources = cloudformation.describe_stack_resources(StackName=stack_name)
         except Exception as error:  # botocore raises per-service error classes
             raise SettingsError(f"cannot read stack {stack_name!r}: {error}") from error
-        physical = {
-            item["LogicalResourceId"]: item["PhysicalResourceId"]
-            for item in resources["StackResources"]
-        }
+        return cls.from_resources(
+            {
+                item["LogicalResourceId"]: item["PhysicalResourceId"]
+                for item in resources["StackResources"]
+                if item.get("PhysicalResourceId")
+            },
+            stack_name,
+        )
+
+    @classmethod
+    def from_resources(
+        cls, physical: Mapping[str, str], stack_name: str = DEFAULT_STACK
+    ) -> "StackTarget":
+        """From logical id → physical id, as the stack or the local stack's state file has it."""
         try:
             bus = physical["EventBus"].rsplit("/", 1)[-1]  # a name, or an ARN ending in it
             return cls(bus_name=bus, jobs_table=physical["JobsTable"])

@@ -110,7 +110,7 @@ class _Deployment:
             functions=self._functions(resolver, physical),
             not_deployed={
                 logical_id: NOT_DEPLOYED_TYPES[self.types[logical_id]]
-                for logical_id in not_deployed
+                for logical_id in sorted(not_deployed)
             },
             warnings=tuple(self.warnings),
             template=self.translated.cfn,
@@ -281,7 +281,8 @@ class _Deployment:
         created = {}
         for logical_id, create in missing.items():
             properties = resolver.resolve(self.resources[logical_id].get("Properties", {}))
-            created[logical_id] = create(self.client, logical_id, properties)
+            created[logical_id], warnings = create(self.client, logical_id, properties)
+            self.warnings.extend(warnings)
         return created
 
     def _complete(self, physical: Mapping[str, str], resolver: Resolver) -> None:

@@ -6,10 +6,12 @@ here. Gaps found (moto 5.2.5; tests/test_local_stack.py keeps them honest):
 
 * ``AWS::SQS::QueuePolicy`` and ``AWS::S3::BucketPolicy``: no CloudFormation
   support; moto logs a warning and skips them. → ``CREATE_MISSING`` sets the
-  policy with SetQueueAttributes / PutBucketPolicy.
+  policy with SetQueueAttributes / PutBucketPolicy. moto *enforces* bucket
+  policies, so statements conditioned on aws:SecureTransport are left out: the
+  local endpoint is plain HTTP and they would deny every request.
 * ``AWS::S3::Bucket``: only BucketName, BucketEncryption and Tags are applied.
-  → ``complete_bucket`` applies lifecycle rules, the public access block and
-  versioning.
+  → ``complete_bucket`` applies lifecycle rules, the public access block,
+  ownership controls and versioning.
 * ``AWS::DynamoDB::Table``: TimeToLiveSpecification (and point-in-time
   recovery) are ignored. → ``complete_table`` calls UpdateTimeToLive.
 * ``AWS::Events::EventBus``: the moto model has no physical id, so ``Ref`` to a
@@ -28,8 +30,9 @@ from typing import Any
 from voxflow.local.intrinsics import Key, replace_references
 
 Clients = Callable[[str], Any]  # service name → boto3 client against moto
-# (clients, logical id, resolved properties) → physical id of what was created
-Creator = Callable[[Clients, str, dict[str, Any]], str]
+# (clients, logical id, resolved properties) → physical id of what was created, and
+# warnings about what differs locally
+Creator = Callable[[Clients, str, dict[str, Any]], tuple[str, list[str]]]
 # (clients, physical id, resolved properties) → warnings about what stays unapplied
 Completer = Callable[[Clients, str, dict[str, Any]], list[str]]
 
@@ -72,24 +75,53 @@ def use_attribute_for_ref(template: dict[str, Any]) -> dict[str, Any]:
     return rewritten
 
 
-def _policy_text(document: Any) -> str:
-    return document if isinstance(document, str) else json.dumps(document)
+# CloudFormation coerces property values to their schema's types; boto3 does not.
+def _bool(value: Any) -> bool:
+    return str(value).lower() == "true"
 
 
-def create_queue_policy(clients: Clients, logical_id: str, properties: dict[str, Any]) -> str:
-    sqs = clients("sqs")
+def _ints(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {key: int(value) for key, value in mapping.items()}
+
+
+def local_policy(document: Any, owner: str) -> tuple[str, list[str]]:
+    """The policy as JSON, minus statements on aws:SecureTransport, and why they went.
+
+    moto evaluates bucket policies, and the local endpoint is plain HTTP: a
+    "deny unless TLS" statement would deny every request of the local stack.
+    """
+    policy = json.loads(document) if isinstance(document, str) else dict(document)
+    statements = policy.get("Statement", [])
+    statements = [statements] if isinstance(statements, dict) else statements
+    kept: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+    for statement in statements:
+        keys = {key.lower() for test in statement.get("Condition", {}).values() for key in test}
+        (dropped if "aws:securetransport" in keys else kept).append(statement)
+    policy["Statement"] = kept
+    warnings = [
+        f"{owner}: statement {s.get('Sid', '(no Sid)')} on aws:SecureTransport is left out "
+        "locally (the endpoint is plain HTTP)"
+        for s in dropped
+    ]
+    return json.dumps(policy), warnings
+
+
+def create_queue_policy(
+    clients: Clients, logical_id: str, properties: dict[str, Any]
+) -> tuple[str, list[str]]:
+    policy, warnings = local_policy(properties["PolicyDocument"], logical_id)
     for queue_url in properties["Queues"]:
-        sqs.set_queue_attributes(
-            QueueUrl=queue_url, Attributes={"Policy": _policy_text(properties["PolicyDocument"])}
-        )
-    return logical_id
+        clients("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": policy})
+    return logical_id, warnings
 
 
-def create_bucket_policy(clients: Clients, logical_id: str, properties: dict[str, Any]) -> str:
-    clients("s3").put_bucket_policy(
-        Bucket=properties["Bucket"], Policy=_policy_text(properties["PolicyDocument"])
-    )
-    return logical_id
+def create_bucket_policy(
+    clients: Clients, logical_id: str, properties: dict[str, Any]
+) -> tuple[str, list[str]]:
+    policy, warnings = local_policy(properties["PolicyDocument"], logical_id)
+    clients("s3").put_bucket_policy(Bucket=properties["Bucket"], Policy=policy)
+    return logical_id, warnings
 
 
 CREATE_MISSING: dict[str, Creator] = {
@@ -118,13 +150,18 @@ _MOTO_TABLE_PROPERTIES = {
 def complete_bucket(clients: Clients, bucket: str, properties: dict[str, Any]) -> list[str]:
     s3 = clients("s3")
     if "PublicAccessBlockConfiguration" in properties:
+        block = properties["PublicAccessBlockConfiguration"]
         s3.put_public_access_block(
             Bucket=bucket,
-            PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"],
+            PublicAccessBlockConfiguration={key: _bool(value) for key, value in block.items()},
         )
     if "VersioningConfiguration" in properties:
         status = properties["VersioningConfiguration"]["Status"]
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": status})
+    if "OwnershipControls" in properties:
+        s3.put_bucket_ownership_controls(
+            Bucket=bucket, OwnershipControls=properties["OwnershipControls"]
+        )
     if "LifecycleConfiguration" in properties:
         rules = [lifecycle_rule(rule) for rule in properties["LifecycleConfiguration"]["Rules"]]
         s3.put_bucket_lifecycle_configuration(
@@ -133,6 +170,7 @@ def complete_bucket(clients: Clients, bucket: str, properties: dict[str, Any]) -
     handled = _MOTO_BUCKET_PROPERTIES | {
         "PublicAccessBlockConfiguration",
         "VersioningConfiguration",
+        "OwnershipControls",
         "LifecycleConfiguration",
     }
     return [f"bucket {bucket}: {name} is not applied locally" for name in set(properties) - handled]
@@ -143,24 +181,22 @@ def lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     converted: dict[str, Any] = {"Status": rule["Status"], "Filter": _lifecycle_filter(rule)}
     if "Id" in rule:
         converted["ID"] = rule["Id"]
-    expiration = {
-        api: rule[cfn]
-        for cfn, api in (
-            ("ExpirationInDays", "Days"),
-            ("ExpirationDate", "Date"),
-            ("ExpiredObjectDeleteMarker", "ExpiredObjectDeleteMarker"),
-        )
-        if cfn in rule
-    }
+    expiration: dict[str, Any] = {}
+    if "ExpirationInDays" in rule:
+        expiration["Days"] = int(rule["ExpirationInDays"])
+    if "ExpirationDate" in rule:
+        expiration["Date"] = rule["ExpirationDate"]
+    if "ExpiredObjectDeleteMarker" in rule:
+        expiration["ExpiredObjectDeleteMarker"] = _bool(rule["ExpiredObjectDeleteMarker"])
     if expiration:
         converted["Expiration"] = expiration
     if "AbortIncompleteMultipartUpload" in rule:
-        converted["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+        converted["AbortIncompleteMultipartUpload"] = _ints(rule["AbortIncompleteMultipartUpload"])
     if "NoncurrentVersionExpirationInDays" in rule:
-        days = rule["NoncurrentVersionExpirationInDays"]
+        days = int(rule["NoncurrentVersionExpirationInDays"])
         converted["NoncurrentVersionExpiration"] = {"NoncurrentDays": days}
     if "NoncurrentVersionExpiration" in rule:
-        converted["NoncurrentVersionExpiration"] = rule["NoncurrentVersionExpiration"]
+        converted["NoncurrentVersionExpiration"] = _ints(rule["NoncurrentVersionExpiration"])
     transitions = [
         *rule.get("Transitions", []),
         *([rule["Transition"]] if "Transition" in rule else []),
@@ -220,16 +256,14 @@ def _transition(transition: dict[str, Any]) -> dict[str, Any]:
 def complete_table(clients: Clients, table: str, properties: dict[str, Any]) -> list[str]:
     dynamodb = clients("dynamodb")
     ttl = properties.get("TimeToLiveSpecification")
-    if ttl is not None:
-        enabled = str(ttl.get("Enabled", False)).lower() == "true"
-        if enabled:
-            dynamodb.update_time_to_live(
-                TableName=table,
-                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
-            )
+    if ttl is not None and _bool(ttl.get("Enabled", False)):
+        dynamodb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
     recovery = properties.get("PointInTimeRecoverySpecification")
     if recovery is not None:
-        enabled = str(recovery.get("PointInTimeRecoveryEnabled", False)).lower() == "true"
+        enabled = _bool(recovery.get("PointInTimeRecoveryEnabled", False))
         dynamodb.update_continuous_backups(
             TableName=table,
             PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": enabled},

@@ -97,7 +97,13 @@ def complete_chunk(
     if error is not None:
         last_attempt = receive_count >= pipeline.settings.max_receive_count
         if is_final(error) or last_attempt:
-            fail_request(pipeline, task.request_id, error_code(error), str(error))
+            fail_request(
+                pipeline,
+                task.request_id,
+                error_code(error),
+                str(error),
+                retryable=not is_final(error),
+            )
         if not is_final(error):
             raise error
         return

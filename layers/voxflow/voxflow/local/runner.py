@@ -1,0 +1,190 @@
+"""One function's execution environment: ``python -m voxflow.local.runner``.
+
+A process per function (per event source and worker), like Lambda: the handler
+module is imported in a fresh interpreter whose environment is the function's,
+resolved by the deployment, with every AWS client pointed at moto. Two functions
+whose handlers are both ``app.handler`` can therefore never clash.
+
+SIGTERM or SIGINT asks it to stop: a batch being handled is finished (deleted
+or left for retry) before the process exits. It also stops when its parent dies,
+so a killed ``up`` leaves no runner behind.
+"""
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from voxflow.local._clients import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, _client
+from voxflow.local.model import DeployedStack, LocalFunction
+from voxflow.local.poller import SqsPoller
+from voxflow.local.state import read_state
+
+logger = logging.getLogger("voxflow.local.runner")
+
+
+def lambda_environment(
+    stack: DeployedStack,
+    function: LocalFunction,
+    base: Mapping[str, str],
+    overrides: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The process environment of ``function``: what Lambda would set, aimed at moto."""
+    # The developer's own AWS settings (profile, keys, region) must not leak in.
+    env = {key: value for key, value in base.items() if not key.startswith("AWS_")}
+    env.update(function.environment)
+    env.update(
+        AWS_LAMBDA_FUNCTION_NAME=function.name,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(function.memory_mb),
+        AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+        AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{function.name}",
+        LAMBDA_TASK_ROOT=str(function.code_dir),
+    )
+    env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "voxflow")
+    env.update(overrides or {})
+    env.update(
+        AWS_ENDPOINT_URL=stack.endpoint_url,
+        VOXFLOW_AWS_ENDPOINT_URL=stack.endpoint_url,
+        AWS_ACCESS_KEY_ID=LOCAL_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=LOCAL_SECRET_ACCESS_KEY,
+        AWS_REGION=stack.region,
+        AWS_DEFAULT_REGION=stack.region,
+        # No X-Ray daemon locally: the tracer would only log send failures.
+        POWERTOOLS_TRACE_DISABLED="true",
+    )
+    return env
+
+
+@dataclass
+class LocalContext:
+    """The Lambda context object, with the attributes handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    timeout_s: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _TimedOut(BaseException):
+    """Raised into the handler at its timeout; BaseException so ``except Exception`` misses it."""
+
+
+class FunctionTimeoutError(RuntimeError):
+    pass
+
+
+class FunctionRunner:
+    """Imports the handler (again after a failed init, like a new Lambda environment)."""
+
+    def __init__(self, function: LocalFunction) -> None:
+        self.function = function
+        self._handler: Callable[[dict[str, Any], Any], Any] | None = None
+
+    def load(self) -> Callable[[dict[str, Any], Any], Any]:
+        if self._handler is None:
+            code_dir = str(self.function.code_dir)
+            if code_dir not in sys.path:
+                sys.path.insert(0, code_dir)
+            module = importlib.import_module(self.function.module)
+            self._handler = getattr(module, self.function.attribute)
+        return self._handler
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        handler = self.load()
+        context = LocalContext(
+            function_name=self.function.name,
+            memory_limit_in_mb=self.function.memory_mb,
+            invoked_function_arn=self.function.arn,
+            timeout_s=self.function.timeout_s,
+        )
+        previous = signal.signal(signal.SIGALRM, _raise_timeout)
+        signal.setitimer(signal.ITIMER_REAL, self.function.timeout_s)
+        try:
+            return handler(event, context)
+        except _TimedOut:
+            raise FunctionTimeoutError(
+                f"{self.function.logical_id} timed out after {self.function.timeout_s} s"
+            ) from None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _raise_timeout(_signum: int, _frame: FrameType | None) -> None:
+    raise _TimedOut
+
+
+class _StopFlag:
+    def __init__(self) -> None:
+        self.requested = False
+        self.parent = os.getppid()
+
+    def request(self, _signum: int, _frame: FrameType | None) -> None:
+        self.requested = True
+
+    def __call__(self) -> bool:
+        # Re-parented means the stack process died without stopping us.
+        return self.requested or os.getppid() != self.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m voxflow.local.runner")
+    parser.add_argument("--state-file", required=True)
+    parser.add_argument("--function", required=True, help="logical id of the function")
+    parser.add_argument("--event-source", required=True, help="logical id of its event source")
+    args = parser.parse_args(argv)
+
+    stop = _StopFlag()
+    signal.signal(signal.SIGTERM, stop.request)
+    signal.signal(signal.SIGINT, stop.request)
+    # Our own lines at INFO; botocore's INFO chatter (credentials found...) stays out.
+    logging.basicConfig(format=f"%(asctime)s {args.function}[{os.getpid()}] %(message)s")
+    logging.getLogger("voxflow.local").setLevel(logging.INFO)
+
+    state = read_state(args.state_file)
+    function = state.stack.function(args.function)
+    source = function.event_source(args.event_source)
+    # Before the handler is imported: modules read their settings at import time.
+    environment = lambda_environment(state.stack, function, os.environ, state.extra_env)
+    os.environ.clear()
+    os.environ.update(environment)
+
+    runner = FunctionRunner(function)
+    try:
+        runner.load()
+    except Exception:  # Lambda reports an init error on every invocation; so do we
+        logger.exception("init failed; every batch will fail until the import works")
+    sqs = _client("sqs", state.stack.endpoint_url, state.stack.region)
+    poller = SqsPoller(
+        source, runner.invoke, sqs, state.stack.region, retry_visibility_s=state.retry_visibility_s
+    )
+    logger.info("polling %s (%s)", source.queue_logical_id, source.queue_url)
+    poller.run(stop)
+    logger.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""The whole local stack: moto server, the deployed template, the function runners.
+
+Start order is moto, deploy, state file, runners; stop order is the reverse:
+runners get SIGTERM and finish the batch they hold (up to their function's
+timeout), then moto stops. Every child is reaped, none is left behind.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+from voxflow.local._clients import _client
+from voxflow.local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, deploy_stack
+from voxflow.local.model import DeployedStack
+from voxflow.local.moto_server import MotoServer, stop_process
+from voxflow.local.state import ProcessRecord, StackState, write_state
+
+# On top of the longest function timeout: time to delete a finished batch and exit.
+_STOP_SLACK_S = 10.0
+
+
+@dataclass
+class _Runner:
+    function: str
+    event_source: str
+    worker: int
+    process: "subprocess.Popen[bytes]"
+    log: IO[bytes] | None
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        region: str = "us-east-1",
+        stack_name: str = DEFAULT_STACK_NAME,
+        template_path: Path = DEFAULT_TEMPLATE,
+        parameters: Mapping[str, str] | None = None,
+        concurrency: int | Mapping[str, int] = 1,
+        functions: Iterable[str] | None = None,
+        retry_visibility_s: int | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        state_file: Path | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        """``concurrency``: runner processes per event source, for all functions or by
+        logical id; ``functions``: which functions to run (all by default, none with
+        an empty list); ``extra_env`` goes into every function's environment."""
+        self.region = region
+        self.stack_name = stack_name
+        self.template_path = template_path
+        self.parameters = dict(parameters or {})
+        self.concurrency = concurrency
+        self.function_ids = None if functions is None else set(functions)
+        self.retry_visibility_s = retry_visibility_s
+        self.extra_env = dict(extra_env or {})
+        self.log_dir = log_dir
+        self.moto = MotoServer(
+            port, region, log_path=log_dir / "moto.log" if log_dir is not None else None
+        )
+        self._own_state_file = state_file is None
+        self.state_file = state_file or Path(
+            tempfile.mkstemp(prefix="voxflow-local-", suffix=".json")[1]
+        )
+        self._stack: DeployedStack | None = None
+        self._runners: list[_Runner] = []
+
+    @property
+    def url(self) -> str:
+        return self.moto.url
+
+    @property
+    def stack(self) -> DeployedStack:
+        if self._stack is None:
+            raise RuntimeError("the local stack is not started")
+        return self._stack
+
+    def client(self, service: str) -> Any:
+        return _client(service, self.url, self.region)
+
+    @property
+    def runner_pids(self) -> list[int]:
+        return [runner.process.pid for runner in self._runners]
+
+    @property
+    def pids(self) -> list[int]:
+        moto = [self.moto.pid] if self.moto.pid is not None else []
+        return [*moto, *self.runner_pids]
+
+    def start(self) -> Self:
+        try:
+            self.moto.start()
+            self._stack = deploy_stack(
+                self.url, self.region, self.stack_name, self.template_path, self.parameters
+            )
+            self._write_state()
+            self.start_functions()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_functions(self) -> None:
+        for function in self.stack.functions:
+            if self.function_ids is not None and function.logical_id not in self.function_ids:
+                continue
+            for source in function.event_sources:
+                if not source.enabled:
+                    continue
+                for worker in range(self._concurrency(function.logical_id)):
+                    self._runners.append(
+                        self._start_runner(function.logical_id, source.logical_id, worker)
+                    )
+        self._write_state()
+
+    def _concurrency(self, function_id: str) -> int:
+        if isinstance(self.concurrency, int):
+            return self.concurrency
+        return self.concurrency.get(function_id, 1)
+
+    def _start_runner(self, function: str, event_source: str, worker: int) -> _Runner:
+        log: IO[bytes] | None = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = (self.log_dir / f"{function}-{event_source}-{worker}.log").open("ab")
+        command = [
+            sys.executable,
+            "-m",
+            "voxflow.local.runner",
+            "--state-file",
+            str(self.state_file.resolve()),
+            "--function",
+            function,
+            "--event-source",
+            event_source,
+        ]
+        # Own session: a Ctrl-C in the terminal reaches the stack, which stops runners in order.
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+        return _Runner(function, event_source, worker, process, log)
+
+    def restart_dead_runners(self) -> list[str]:
+        """Starts a fresh runner for each one that exited; says which, for the log."""
+        restarted = []
+        for index, runner in enumerate(self._runners):
+            code = runner.process.poll()
+            if code is None:
+                continue
+            if runner.log is not None:
+                runner.log.close()
+            self._runners[index] = self._start_runner(
+                runner.function, runner.event_source, runner.worker
+            )
+            restarted.append(
+                f"{runner.function}/{runner.event_source}#{runner.worker} (exit {code})"
+            )
+        if restarted:
+            self._write_state()
+        return restarted
+
+    @property
+    def stop_timeout_s(self) -> float:
+        """How long a runner may take to finish its batch and exit before it is killed."""
+        timeouts = [f.timeout_s for f in self._stack.functions] if self._stack else []
+        return _STOP_SLACK_S + max(timeouts, default=0)
+
+    def stop_functions(self) -> None:
+        runners, self._runners = self._runners, []
+        for runner in runners:  # all at once: they finish their batches in parallel
+            if runner.process.poll() is None:
+                runner.process.terminate()
+        for runner in runners:
+            stop_process(runner.process, self.stop_timeout_s)
+            if runner.log is not None:
+                runner.log.close()
+
+    def stop(self) -> None:
+        self.stop_functions()
+        self.moto.stop()
+        if self._own_state_file or self.state_file.exists():
+            self.state_file.unlink(missing_ok=True)
+
+    def _write_state(self) -> None:
+        processes = [ProcessRecord("stack", os.getpid(), _create_time(os.getpid()))]
+        if self.moto.pid is not None:
+            processes.append(ProcessRecord("moto", self.moto.pid, _create_time(self.moto.pid)))
+        processes.extend(
+            ProcessRecord(
+                "runner",
+                runner.process.pid,
+                _create_time(runner.process.pid),
+                runner.function,
+                runner.event_source,
+                runner.worker,
+            )
+            for runner in self._runners
+        )
+        state = StackState(
+            stack=self.stack,
+            pid=os.getpid(),
+            processes=tuple(processes),
+            extra_env=self.extra_env,
+            retry_visibility_s=self.retry_visibility_s,
+        )
+        write_state(self.state_file, state)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _create_time(pid: int) -> float:
+    import psutil
+
+    try:
+        created: float = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return created

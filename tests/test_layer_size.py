@@ -1,0 +1,309 @@
+"""The Lambda layers: each function with its layers fits in 250 MB, and they still work.
+
+Builds the three layers exactly as `sam build` does (layers/Makefile, pip fetching
+manylinux x86_64 wheels for python 3.12), then:
+
+- adds up each function's unzipped bytes, its own code plus every layer it takes,
+  against Lambda's limit of 250 MB (262,144,000 bytes) for the two together;
+- synthesizes speech in an interpreter that sees only the three layers and the
+  standard library (`python -I -S`), so nothing comes from the dev venv, and checks
+  that the trimmed espeak data phonemizes exactly as piper's full data does;
+- imports each handler in a Lambda-like interpreter: the function's folder, the
+  layers, then the runtime's own boto3/botocore, which the layers leave out.
+"""
+
+import fcntl
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = ("VoxflowLayer", "EngineLayer", "VoiceLayer")
+LAMBDA_UNZIPPED_LIMIT = 262_144_000  # "250 MB": code and all layers, unzipped
+SENTENCE = "Hello world, this is a test of the trimmed engine layer."
+# English words, and words in the alphabets that make espeak's English switch language
+# (Devanagari, Tamil, Georgian, Armenian, Hangul, ...) or spell letters (Cyrillic, Greek,
+# Hebrew, Arabic, CJK): the kept dictionaries must cover all of them.
+PHONEME_TEXTS = [
+    "Hello world, this is a test.",
+    "The quick brown fox jumps over the lazy dog at 8:00 for $49.95.",
+    "Bonjour, café au lait, déjà vu, Schadenfreude, Dvořák, Zürich, Kraków.",
+    "नमस्ते வணக்கம் নমস্কার ਸਤ ਸ੍ਰੀ નમસ્તે ನಮಸ್ಕಾರ നമസ്കാരം నమస్కారం ආයුබෝවන්",
+    "გამარჯობა Բարեւ 안녕하세요",
+    "Привет мир, καλημέρα κόσμε, שלום, مرحبا, 你好, こんにちは, สวัสดี",
+]
+
+pytestmark = pytest.mark.slow
+
+
+# ---------------------------------------------------------------------------------
+# Building and measuring
+# ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def layer_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The three layers, built once per test session (xdist workers share one build)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by this session's workers, new for every session
+    root = base / "lambda-layers"
+    root.mkdir(exist_ok=True)
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for layer in LAYERS:
+            target = root / layer
+            done = root / f"{layer}.built"
+            if done.exists():
+                continue
+            build = subprocess.run(
+                ["make", "-C", str(ROOT / "layers"), f"build-{layer}", f"ARTIFACTS_DIR={target}"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert build.returncode == 0, f"{layer}:\n{build.stdout}\n{build.stderr}"
+            done.touch()
+    return {layer: root / layer for layer in LAYERS}
+
+
+def python_dirs(layer_dirs: dict[str, Path]) -> list[str]:
+    return [str(layer_dirs[layer] / "python") for layer in LAYERS]
+
+
+def unzipped_bytes(path: Path, *, skip_pycache: bool = False) -> int:
+    """What Lambda counts: the size of every file the zip holds."""
+    total = 0
+    for folder, dirs, files in os.walk(path):
+        if skip_pycache:
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+        total += sum((Path(folder) / name).lstat().st_size for name in files)
+    return total
+
+
+def mb(size: int) -> str:
+    return f"{size / 1e6:7.1f} MB"
+
+
+def functions_and_layers() -> Iterator[tuple[str, Path, list[str]]]:
+    """Each function in template.yaml: its code folder and the layers it takes."""
+    template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        layers = [layer["Ref"] for layer in properties.get("Layers", [])]
+        yield logical_id, ROOT / properties["CodeUri"], layers
+
+
+def test_every_function_with_its_layers_fits_lambdas_limit(layer_dirs: dict[str, Path]) -> None:
+    sizes = {layer: unzipped_bytes(path) for layer, path in layer_dirs.items()}
+    for layer, size in sizes.items():
+        print(f"{layer:20} {mb(size)}")
+    functions = list(functions_and_layers())
+    assert {logical_id for logical_id, _, _ in functions} == {"PlanFunction", "SynthesizeFunction"}
+    for logical_id, code_dir, layers in functions:
+        assert set(layers) <= set(LAYERS), layers
+        code = unzipped_bytes(code_dir, skip_pycache=True)
+        total = code + sum(sizes[layer] for layer in layers)
+        print(
+            f"{logical_id:20} {mb(total)} = code {mb(code)} + {', '.join(layers)}"
+            f" (limit {mb(LAMBDA_UNZIPPED_LIMIT)}, headroom {mb(LAMBDA_UNZIPPED_LIMIT - total)})"
+        )
+        assert total < LAMBDA_UNZIPPED_LIMIT, logical_id
+
+
+def test_engine_layer_keeps_only_what_english_synthesis_loads(
+    layer_dirs: dict[str, Path],
+) -> None:
+    site = layer_dirs["EngineLayer"] / "python"
+    espeak = site / "piper" / "espeak-ng-data"
+    dictionaries = {path.name.removesuffix("_dict") for path in espeak.glob("*_dict")}
+    assert "en" in dictionaries
+    assert not {"de", "fr", "ru", "cmn"} & dictionaries
+    for needed in ("phontab", "phonindex", "phondata", "intonations", "lang/gmw/en-US"):
+        assert (espeak / needed).is_file(), needed
+    for gone in ("piper/hebrew/nakdimon.onnx", "onnxruntime/transformers", "numpy/_core/tests"):
+        assert not (site / gone).exists(), gone
+    # No boto3/botocore: the Lambda runtime has them.
+    for layer in LAYERS:
+        assert not (layer_dirs[layer] / "python" / "botocore").exists(), layer
+        assert not (layer_dirs[layer] / "python" / "boto3").exists(), layer
+
+
+# ---------------------------------------------------------------------------------
+# The trimmed layers still synthesize
+# ---------------------------------------------------------------------------------
+
+# Runs under `python -I -S`: the standard library and, from argv, the layers, nothing else.
+SYNTHESIS_PROBE = """
+import json, sys
+from pathlib import Path
+
+layers, cache, sentence, texts = json.loads(sys.argv[1])
+assert not [p for p in sys.path if "site-packages" in p], sys.path
+sys.path[:0] = layers
+
+import numpy as np
+from piper.phonemize_espeak import ESPEAK_DATA_DIR, EspeakPhonemizer
+
+from voxflow.engine import Engine
+from voxflow.settings import EngineSettings
+from voxflow.voices import VoiceRegistry
+
+registry = VoiceRegistry.default(cache_dir=Path(cache))
+engine = Engine(registry, EngineSettings(cache_dir=Path(cache), device="cpu"))
+chunks = list(engine.synthesize_text(sentence, "joe"))
+pcm = np.concatenate([chunk.pcm for chunk in chunks]).astype(np.float64)
+phonemes = [EspeakPhonemizer(ESPEAK_DATA_DIR).phonemize("en-us", text) for text in texts]
+print(json.dumps({
+    "sample_rate": chunks[0].sample_rate,
+    "samples": len(pcm),
+    "peak": float(np.abs(pcm).max()),
+    "rms": float(np.sqrt(np.mean(pcm ** 2))),
+    "provider": engine.provider("joe"),
+    "espeak_data": str(ESPEAK_DATA_DIR),
+    "phonemes": phonemes,
+    "files": sorted({str(getattr(m, "__file__", None) or "") for m in list(sys.modules.values())}),
+}))
+"""
+
+# Runs in the dev venv: piper's full espeak data, as shipped.
+REFERENCE_PROBE = """
+import json, sys
+from piper.phonemize_espeak import ESPEAK_DATA_DIR, EspeakPhonemizer
+texts = json.loads(sys.argv[1])
+print(json.dumps([EspeakPhonemizer(ESPEAK_DATA_DIR).phonemize("en-us", t) for t in texts]))
+"""
+
+
+def run_probe(
+    args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, check=False, env=env, cwd="/"
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def outside(files: list[str], allowed: list[str]) -> list[str]:
+    """The module files that come neither from ``allowed`` nor the standard library."""
+    stdlib = str(Path(os.__file__).parent)
+    return [
+        file
+        for file in files
+        if file
+        and not file.startswith(tuple(allowed))
+        and (not file.startswith(stdlib) or "site-packages" in file)
+    ]
+
+
+def test_trimmed_layers_alone_synthesize_speech(
+    layer_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    layers = python_dirs(layer_dirs)
+    payload = json.dumps([layers, str(tmp_path), SENTENCE, PHONEME_TEXTS])
+    result = run_probe(["-I", "-S", "-c", SYNTHESIS_PROBE, payload])
+    probe: dict[str, Any] = json.loads(result.stdout)
+
+    # Everything imported came from the layers or the standard library.
+    assert outside(probe["files"], layers) == []
+    assert probe["espeak_data"].startswith(layers[1])
+    assert probe["provider"] == "CPUExecutionProvider"
+    # espeak complains on stderr when a dictionary it wants is missing.
+    assert "Can't read dictionary" not in result.stderr
+
+    duration = probe["samples"] / probe["sample_rate"]
+    print(f"{duration:.2f} s of audio, peak {probe['peak']:.0f}, rms {probe['rms']:.0f}")
+    assert probe["sample_rate"] == 22050
+    # Ten words: a few seconds of peak-normalized, clearly non-silent speech.
+    assert 1.5 < duration < 10.0
+    assert probe["peak"] > 20_000
+    assert probe["rms"] > 1_000
+
+    reference = json.loads(run_probe(["-c", REFERENCE_PROBE, json.dumps(PHONEME_TEXTS)]).stdout)
+    assert probe["phonemes"] == reference
+
+
+# ---------------------------------------------------------------------------------
+# The handlers import on the layers and the runtime's boto3
+# ---------------------------------------------------------------------------------
+
+HANDLER_PROBE = """
+import importlib.util, json, sys
+
+function_dir, paths = json.loads(sys.argv[1])
+assert not [p for p in sys.path if "site-packages" in p], sys.path
+sys.path[:0] = [function_dir, *paths]  # Lambda's order: /var/task, /opt/python, runtime
+
+import aws_xray_sdk.core  # powertools' Tracer needs it under Tracing: Active
+
+spec = importlib.util.spec_from_file_location("app", function_dir + "/app.py")
+app = importlib.util.module_from_spec(spec)
+sys.modules["app"] = app
+spec.loader.exec_module(app)
+assert callable(app.handler)
+files = {str(getattr(module, "__file__", None) or "") for module in list(sys.modules.values())}
+print(json.dumps(sorted(files)))
+"""
+
+
+@pytest.fixture(scope="module")
+def lambda_runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Stands in for the runtime's own packages: boto3, botocore and their dependencies."""
+    runtime = tmp_path_factory.mktemp("lambda-runtime")
+    for name in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"):
+        spec = importlib.util.find_spec(name)
+        assert spec is not None, name
+        assert spec.origin is not None, name
+        origin = Path(spec.origin)
+        # A package links its folder, a plain module (six) its file.
+        source = origin.parent if origin.name == "__init__.py" else origin
+        (runtime / source.name).symlink_to(source)
+    return runtime
+
+
+def handler_environment(cache: Path) -> dict[str, str]:
+    """The template's function environment, with made-up resource names."""
+    template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    env = {name: value for name, value in variables.items() if isinstance(value, str)}
+    env.update(
+        {name: f"test-{name.lower()}" for name, value in variables.items() if name not in env},
+        VOXFLOW_CHUNKS_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/chunks",
+        VOXFLOW_REGION_NAME="us-east-1",
+        VOXFLOW_URL_EXPIRY_S="3600",
+        LOG_LEVEL="INFO",
+        VOXFLOW_CACHE_DIR=str(cache),
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_LAMBDA_FUNCTION_NAME="voxflow-test",
+        POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
+        PATH=os.environ.get("PATH", "/usr/bin:/bin"),
+        HOME=str(cache),
+    )
+    return env
+
+
+@pytest.mark.parametrize("function", ["plan", "synthesize"])
+def test_handler_imports_on_the_layers_and_the_runtime(
+    layer_dirs: dict[str, Path], lambda_runtime: Path, tmp_path: Path, function: str
+) -> None:
+    function_dir = str(ROOT / "functions" / function)
+    paths = [*python_dirs(layer_dirs), str(lambda_runtime)]
+    result = run_probe(
+        ["-I", "-S", "-c", HANDLER_PROBE, json.dumps([function_dir, paths])],
+        env=handler_environment(tmp_path),
+    )
+    # The last line: powertools logs to stdout too.
+    files: list[str] = json.loads(result.stdout.splitlines()[-1])
+    assert outside(files, [function_dir, *paths]) == []

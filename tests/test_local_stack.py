@@ -1,0 +1,488 @@
+"""The local stack (voxflow.local) over real HTTP against moto server.
+
+Two stacks: template.yaml deployed alone (no functions run, so its queues keep
+what a test sends), and tests/fixtures/echo_function, a one-function stack whose
+runner reports every batch it gets to a queue of its own.
+"""
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from voxflow.local.deploy import deploy_stack
+from voxflow.local.intrinsics import Resolver
+from voxflow.local.model import DeployedStack, LocalFunction
+from voxflow.local.moto_server import MotoServer, free_port
+from voxflow.local.poller import batch_item_failures, lambda_event
+from voxflow.local.runner import FunctionRunner, FunctionTimeoutError
+from voxflow.local.stack import LocalStack
+from voxflow.local.state import read_state
+from voxflow.local.template import load_sam_template
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+ECHO_TEMPLATE = Path(__file__).resolve().parent / "fixtures" / "echo_function" / "template.yaml"
+REGION = "us-east-1"
+# What Lambda puts in an SQS record (md5OfMessageAttributes only with attributes).
+LAMBDA_RECORD_KEYS = {
+    "messageId",
+    "receiptHandle",
+    "body",
+    "attributes",
+    "messageAttributes",
+    "md5OfBody",
+    "md5OfMessageAttributes",
+    "eventSource",
+    "eventSourceARN",
+    "awsRegion",
+}
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
+
+# ---- template.yaml, deployed without running its functions ----
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Iterator[tuple[MotoServer, DeployedStack]]:
+    with MotoServer(free_port(), REGION) as moto:
+        yield moto, deploy_stack(moto.url, REGION, template_path=TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def client(deployed: tuple[MotoServer, DeployedStack]) -> Callable[[str], Any]:
+    from voxflow.local._clients import _client
+
+    moto, _ = deployed
+    return lambda service: _client(service, moto.url, REGION)
+
+
+def _translated(stack: DeployedStack, resource_type: str) -> set[str]:
+    return {lid for lid, r in stack.template["Resources"].items() if r["Type"] == resource_type}
+
+
+def test_template_and_local_stack_agree(
+    deployed: tuple[MotoServer, DeployedStack], client: Callable[[str], Any]
+) -> None:
+    _, stack = deployed
+    for kind in ("AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::S3::Bucket"):
+        assert _translated(stack, kind) == set(stack.of_type(kind)), kind
+    events = client("events")
+    buses = [bus["Name"] for bus in events.list_event_buses()["EventBuses"]]
+    rules = {rule["Name"] for bus in buses for rule in events.list_rules(EventBusName=bus)["Rules"]}
+    in_moto = {
+        "AWS::SQS::Queue": set(client("sqs").list_queues().get("QueueUrls", [])),
+        "AWS::DynamoDB::Table": set(client("dynamodb").list_tables()["TableNames"]),
+        "AWS::S3::Bucket": {b["Name"] for b in client("s3").list_buckets()["Buckets"]},
+        # Every account has the default bus; the template's are the others.
+        "AWS::Events::EventBus": set(buses) - {"default"},
+        "AWS::Events::Rule": rules,
+    }
+    for kind, names in in_moto.items():
+        expected = {stack.resources[lid] for lid in _translated(stack, kind)}
+        assert names == expected, kind
+    # Deliberate local differences are warnings too; a property left out is a gap.
+    assert [w for w in stack.warnings if "not applied locally" in w] == []
+
+
+def test_functions_come_with_their_resolved_environment(
+    deployed: tuple[MotoServer, DeployedStack],
+) -> None:
+    _, stack = deployed
+    sam = load_sam_template(TEMPLATE)["Resources"]
+    functions = {lid for lid, r in sam.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert {f.logical_id for f in stack.functions} == functions
+    for function in stack.functions:
+        assert function.handler_file.is_file(), function.handler
+        translated = stack.template["Resources"][function.logical_id]["Properties"]
+        variables = translated.get("Environment", {}).get("Variables", {})
+        assert set(function.environment) == set(variables)
+        for name, value in variables.items():
+            if (
+                isinstance(value, dict)
+                and set(value) == {"Ref"}
+                and value["Ref"] in stack.resources
+            ):
+                assert function.environment[name] == stack.resources[value["Ref"]], name
+            assert "${" not in function.environment[name], name
+
+
+def test_event_sources_carry_the_queue_settings(
+    deployed: tuple[MotoServer, DeployedStack],
+) -> None:
+    _, stack = deployed
+    resources = stack.template["Resources"]
+    mappings = _translated(stack, "AWS::Lambda::EventSourceMapping")
+    sources = {s.logical_id: s for f in stack.functions for s in f.event_sources}
+    assert set(sources) == mappings
+    for logical_id, source in sources.items():
+        mapping = resources[logical_id]["Properties"]
+        queue = resources[mapping["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
+        assert source.queue_url == stack.resources[source.queue_logical_id]
+        assert source.batch_size == mapping.get("BatchSize", 10)
+        assert source.visibility_timeout_s == queue.get("VisibilityTimeout", 30)
+        if "RedrivePolicy" in queue:
+            dlq = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            assert source.dead_letter_queue_url == stack.resources[dlq]
+            assert source.max_receive_count == queue["RedrivePolicy"]["maxReceiveCount"]
+
+
+def test_what_moto_skips_is_applied_anyway(
+    deployed: tuple[MotoServer, DeployedStack], client: Callable[[str], Any]
+) -> None:
+    _, stack = deployed
+    resources = stack.template["Resources"]
+    for logical_id in _translated(stack, "AWS::SQS::QueuePolicy"):
+        for queue in resources[logical_id]["Properties"]["Queues"]:
+            url = stack.resources[queue["Ref"]]
+            attributes = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+            assert "Policy" in attributes["Attributes"], logical_id
+    for logical_id, bucket in stack.of_type("AWS::S3::Bucket").items():
+        properties = resources[logical_id]["Properties"]
+        if "LifecycleConfiguration" in properties:
+            rules = client("s3").get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+            assert len(rules) == len(properties["LifecycleConfiguration"]["Rules"])
+        if "PublicAccessBlockConfiguration" in properties:
+            block = client("s3").get_public_access_block(Bucket=bucket)
+            assert all(block["PublicAccessBlockConfiguration"].values())
+    for logical_id, table in stack.of_type("AWS::DynamoDB::Table").items():
+        ttl = resources[logical_id]["Properties"].get("TimeToLiveSpecification")
+        if ttl:
+            described = client("dynamodb").describe_time_to_live(TableName=table)
+            assert described["TimeToLiveDescription"]["AttributeName"] == ttl["AttributeName"]
+
+
+def test_requests_rule_delivers_to_requests_queue(
+    deployed: tuple[MotoServer, DeployedStack], client: Callable[[str], Any]
+) -> None:
+    _, stack = deployed
+    if "RequestsRule" not in stack.resources:
+        pytest.skip("template.yaml has no RequestsRule yet")
+    detail = {"request_id": uuid.uuid4().hex, "text": "hello"}
+    common = {"EventBusName": stack.resources["EventBus"], "Detail": json.dumps(detail)}
+    response = client("events").put_events(
+        Entries=[
+            {**common, "Source": "voxflow.client", "DetailType": "SynthesisRequested"},
+            {**common, "Source": "someone.else", "DetailType": "SynthesisRequested"},
+            {**common, "Source": "voxflow.client", "DetailType": "SynthesisCompleted"},
+        ]
+    )
+    assert response["FailedEntryCount"] == 0
+    queue = stack.resources["RequestsQueue"]
+    messages = client("sqs").receive_message(
+        QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
+    )["Messages"]
+    assert len(messages) == 1
+    envelope = json.loads(messages[0]["Body"])
+    assert envelope["source"] == "voxflow.client"
+    assert envelope["detail-type"] == "SynthesisRequested"
+    assert envelope["detail"] == detail
+
+
+def test_moto_moves_a_message_to_the_dlq_after_max_receive_count(
+    deployed: tuple[MotoServer, DeployedStack], client: Callable[[str], Any]
+) -> None:
+    # The poller relies on this rather than redriving by itself.
+    _, stack = deployed
+    sources = [s for f in stack.functions for s in f.event_sources if s.max_receive_count]
+    # RequestsQueue gets the rule test's message: use another queue where there is one.
+    source = sorted(sources, key=lambda s: s.queue_logical_id == "RequestsQueue")[0]
+    assert source.dead_letter_queue_url is not None
+    assert source.max_receive_count is not None
+    sqs = client("sqs")
+    sqs.send_message(QueueUrl=source.queue_url, MessageBody="poison")
+    for attempt in range(1, source.max_receive_count + 1):
+        (message,) = sqs.receive_message(QueueUrl=source.queue_url, AttributeNames=["All"])[
+            "Messages"
+        ]
+        assert message["Attributes"]["ApproximateReceiveCount"] == str(attempt)
+        sqs.change_message_visibility(
+            QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    assert "Messages" not in sqs.receive_message(QueueUrl=source.queue_url)
+    dead = sqs.receive_message(QueueUrl=source.dead_letter_queue_url)["Messages"]
+    assert [m["Body"] for m in dead] == ["poison"]
+
+
+# ---- the echo function, run by a runner process ----
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[LocalStack]:
+    with LocalStack(
+        port=free_port(),
+        region=REGION,
+        stack_name="echo",
+        template_path=ECHO_TEMPLATE,
+        retry_visibility_s=1,
+    ) as stack:
+        yield stack
+
+
+def _send(stack: LocalStack, *bodies: dict[str, Any], **attributes: Any) -> None:
+    stack.client("sqs").send_message_batch(
+        QueueUrl=stack.stack.resources["EchoQueue"],
+        Entries=[
+            {"Id": str(n), "MessageBody": json.dumps(body), **attributes}
+            for n, body in enumerate(bodies)
+        ],
+    )
+
+
+def _drain(
+    stack: LocalStack,
+    queue: str,
+    tag: str,
+    done: Callable[[list[dict[str, Any]]], bool],
+    timeout_s: float = 20.0,
+) -> list[dict[str, Any]]:
+    """Reads (and deletes) ``queue`` until ``done`` holds for what it saw of ``tag``."""
+    sqs = stack.client("sqs")
+    url = stack.stack.resources[queue]
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in response.get("Messages", []):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            body = json.loads(message["Body"])
+            records = body.get("records", [body])
+            if any(record.get("tag") == tag for record in records):
+                seen.append(body)
+        if done(seen):
+            return seen
+    raise AssertionError(f"{queue}: gave up waiting; saw {seen}")
+
+
+def _ids(report: dict[str, Any]) -> list[int]:
+    return [record["id"] for record in report["records"]]
+
+
+def test_the_handler_gets_lambdas_event_and_environment(echo: LocalStack) -> None:
+    tag = uuid.uuid4().hex
+    attribute = {"MessageAttributes": {"kind": {"DataType": "String", "StringValue": "probe"}}}
+    _send(echo, {"id": 1, "tag": tag}, **attribute)
+    (report,) = _drain(echo, "ReportQueue", tag, lambda seen: len(seen) >= 1)
+    function = echo.stack.function("EchoFunction")
+    (record,) = report["records"]
+    assert set(record["keys"]) == LAMBDA_RECORD_KEYS
+    assert record["message_attributes"] == {
+        "kind": {
+            "stringValue": "probe",
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": "String",
+        }
+    }
+    assert report["function"] == function.name
+    assert 0 < report["remaining_ms"] <= function.timeout_s * 1000
+    assert report["environment"] == {
+        "ECHO_QUEUE_ARN": function.event_sources[0].queue_arn,
+        "ECHO_STACK_REGION": f"echo@{REGION}",
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+    }
+
+
+def test_batch_size_is_respected(echo: LocalStack) -> None:
+    tag = uuid.uuid4().hex
+    _send(echo, *({"id": n, "tag": tag} for n in range(7)))
+
+    def all_handled(seen: list[dict[str, Any]]) -> bool:
+        return sorted(i for report in seen for i in _ids(report)) == list(range(7))
+
+    reports = _drain(echo, "ReportQueue", tag, all_handled)
+    sizes = [len(report["records"]) for report in reports]
+    batch_size = echo.stack.function("EchoFunction").event_sources[0].batch_size
+    assert max(sizes) == batch_size  # the batching window gathers full batches
+    assert sum(sizes) == 7
+
+
+def test_partial_batch_failure_retries_only_the_failures_then_dead_letters(
+    echo: LocalStack,
+) -> None:
+    tag = uuid.uuid4().hex
+    receives = echo.stack.function("EchoFunction").event_sources[0].max_receive_count
+    assert receives == 2
+    _send(echo, {"id": 1, "tag": tag}, {"id": 2, "tag": tag, "fail": True}, {"id": 3, "tag": tag})
+    dead = _drain(echo, "EchoDLQ", tag, lambda seen: len(seen) >= 1)
+    assert [record["id"] for record in dead] == [2]
+    reports = _drain(echo, "ReportQueue", tag, lambda seen: len(seen) >= receives)
+    handled = [(record["id"], record["receive_count"]) for r in reports for record in r["records"]]
+    # Successes were deleted after their first batch; the failure came back until
+    # moto moved it to the DLQ on the receive after maxReceiveCount.
+    assert sorted(handled) == [(1, 1), (2, 1), (2, 2), (3, 1)]
+
+
+def test_a_raising_handler_fails_the_whole_batch(echo: LocalStack) -> None:
+    tag = uuid.uuid4().hex
+    _send(echo, {"id": 1, "tag": tag}, {"id": 2, "tag": tag, "raise": True})
+    dead = _drain(echo, "EchoDLQ", tag, lambda seen: len(seen) >= 2)
+    assert sorted(record["id"] for record in dead) == [1, 2]
+
+
+def test_stopping_finishes_the_batch_and_leaves_no_process() -> None:
+    stack = LocalStack(
+        port=free_port(),
+        region=REGION,
+        stack_name="echo",
+        template_path=ECHO_TEMPLATE,
+        concurrency=2,
+    ).start()
+    try:
+        pids = stack.pids
+        assert len(stack.runner_pids) == 2
+        children = {child.pid for child in psutil.Process().children()}
+        assert set(pids) <= children
+        tag = uuid.uuid4().hex
+        _send(stack, {"id": 1, "tag": tag, "sleep": 1.5})
+        _drain(stack, "ReportQueue", tag, lambda seen: any(r["kind"] == "started" for r in seen))
+        stack.stop_functions()  # SIGTERM while the handler sleeps
+        reports = _drain(stack, "ReportQueue", tag, lambda seen: len(seen) >= 1, timeout_s=3)
+        assert [r["kind"] for r in reports] == ["handled"]
+        attributes = stack.client("sqs").get_queue_attributes(
+            QueueUrl=stack.stack.resources["EchoQueue"], AttributeNames=["All"]
+        )["Attributes"]
+        assert attributes["ApproximateNumberOfMessages"] == "0"
+        assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"  # deleted
+    finally:
+        stack.stop()
+    assert all(_gone(pid) for pid in pids)
+    assert not stack.state_file.exists()
+
+
+def test_up_and_down_from_the_command_line(tmp_path: Path) -> None:
+    state_file = tmp_path / "local-stack.json"
+    up = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "voxflow.local",
+            "up",
+            *("--port", str(free_port()), "--stack-name", "echo"),
+            *("--template", str(ECHO_TEMPLATE), "--state-file", str(state_file)),
+            *("--log-dir", str(tmp_path / "logs")),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (state_file.exists() and read_state(state_file).processes[-1].role == "runner"):
+            assert up.poll() is None, up.communicate()[0].decode()
+            assert time.monotonic() < deadline, "no running stack in time"
+            time.sleep(0.2)
+        state = read_state(state_file)
+        pids = [up.pid, *(p.pid for p in state.processes)]
+        assert json.loads(state_file.read_text())["endpoint_url"] == state.stack.endpoint_url
+        down = subprocess.run(
+            [sys.executable, "-m", "voxflow.local", "down", "--state-file", str(state_file)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert down.returncode == 0, down.stderr
+        assert up.wait(timeout=30) == 0
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    assert all(_gone(pid) for pid in pids)
+    assert not state_file.exists()
+
+
+# ---- pieces, without processes ----
+
+
+def test_function_timeout_interrupts_the_handler(tmp_path: Path) -> None:
+    module = f"slow_{uuid.uuid4().hex}"
+    (tmp_path / f"{module}.py").write_text(
+        "import time\n\ndef handler(event, context):\n    time.sleep(10)\n"
+    )
+    function = LocalFunction(
+        logical_id="Slow",
+        name="slow",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:slow",
+        code_dir=tmp_path,
+        handler=f"{module}.handler",
+        runtime="python3.12",
+        timeout_s=1,
+        memory_mb=128,
+    )
+    started = time.monotonic()
+    with pytest.raises(FunctionTimeoutError):
+        FunctionRunner(function).invoke({"Records": []})
+    assert time.monotonic() - started < 3
+    sys.modules.pop(module, None)
+    sys.path.remove(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("response", "failed"),
+    [
+        (None, set()),
+        ({}, set()),
+        ({"batchItemFailures": []}, set()),
+        ({"batchItemFailures": None}, set()),
+        ({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}),
+        ({"batchItemFailures": [{"itemIdentifier": "z"}]}, None),
+        ({"batchItemFailures": [{"itemIdentifier": ""}]}, None),
+        ({"batchItemFailures": [{"id": "a"}]}, None),
+        ({"batchItemFailures": "a"}, None),
+        ("ok", None),
+    ],
+)
+def test_batch_item_failures_follow_lambdas_rules(response: Any, failed: set[str] | None) -> None:
+    assert batch_item_failures(response, {"a", "b"}) == failed
+
+
+def test_lambda_event_shape() -> None:
+    message = {
+        "MessageId": "m1",
+        "ReceiptHandle": "r1",
+        "Body": "{}",
+        "MD5OfBody": "99914b932bd37a50b983c5e7c90ae93b",
+        "Attributes": {"ApproximateReceiveCount": "1"},
+        "MessageAttributes": {"bin": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}},
+        "MD5OfMessageAttributes": "x",
+    }
+    (record,) = lambda_event([message], "arn:aws:sqs:us-east-1:1:q", "us-east-1")["Records"]
+    assert set(record) == LAMBDA_RECORD_KEYS
+    assert record["eventSource"] == "aws:sqs"
+    assert record["messageAttributes"]["bin"]["binaryValue"] == "AAE="
+
+
+def test_resolver_evaluates_the_intrinsics_of_an_environment() -> None:
+    resolver = Resolver(
+        {
+            ("AWS::Region", None): "eu-west-1",
+            ("Queue", None): "http://q",
+            ("Queue", "Arn"): "arn:aws:sqs:eu-west-1:1:q",
+        }
+    )
+    environment = {
+        "A": {"Fn::Sub": "${AWS::Region}/${Queue.Arn}/${!Literal}"},
+        "B": {"Fn::Join": ["-", [{"Ref": "Queue"}, "x"]]},
+        "C": {"Fn::Select": [1, {"Fn::Split": [":", {"Fn::GetAtt": ["Queue", "Arn"]}]}]},
+        "D": {"Ref": "AWS::NoValue"},
+        "E": {"Fn::Sub": ["${X}!", {"X": {"Ref": "Queue"}}]},
+    }
+    assert resolver.resolve(environment) == {
+        "A": "eu-west-1/arn:aws:sqs:eu-west-1:1:q/${Literal}",
+        "B": "http://q-x",
+        "C": "aws",
+        "E": "http://q!",
+    }

@@ -1,0 +1,278 @@
+"""The event pipeline end to end: template.yaml deployed into moto server over HTTP,
+the real handlers in runner processes, the real voice.
+"""
+
+import json
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from voxflow.audio import decode, join_pcm
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.client import Outcome, StackTarget, VoxflowClient
+from voxflow.engine import Engine, SynthesisParams
+from voxflow.events import SynthesisCompleted, SynthesisFailed
+from voxflow.local.stack import LocalStack
+from voxflow.text import normalize_text, split_into_chunks
+
+pytestmark = pytest.mark.slow
+SILENT = {"noise_scale": 0.0, "noise_w": 0.0}
+CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "corpus"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    logs = tmp_path_factory.mktemp("stack-logs")
+    with LocalStack(retry_visibility_s=1, log_dir=logs) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def client(stack: LocalStack, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[VoxflowClient]:
+    monkeypatch_module.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch_module.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    clients = AwsClients(AwsSettings(region=stack.region, endpoint_url=stack.url))
+    target = StackTarget.from_resources(stack.stack.resources)
+    with VoxflowClient(clients, target) as voxflow:
+        yield voxflow
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def bus_tap(stack: LocalStack, client: VoxflowClient) -> str:
+    """A queue receiving every event the service puts on its bus, as a subscriber would."""
+    sqs, events = stack.client("sqs"), stack.client("events")
+    url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    bus = client.target.bus_name
+    events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": ["voxflow"]}))
+    events.put_targets(
+        Rule="tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn["QueueArn"]}]
+    )
+    return str(url)
+
+
+def tapped(stack: LocalStack, tap_url: str, request_id: str, wait_s: float) -> list[dict[str, Any]]:
+    """Every bus event for ``request_id`` seen within ``wait_s`` seconds."""
+    sqs = stack.client("sqs")
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        for message in sqs.receive_message(
+            QueueUrl=tap_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", []):
+            event = json.loads(message["Body"])
+            if event["detail"].get("request_id") == request_id:
+                seen.append(event)
+            sqs.delete_message(QueueUrl=tap_url, ReceiptHandle=message["ReceiptHandle"])
+    return seen
+
+
+def download(url: str) -> tuple[bytes, str]:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read(), response.headers["Content-Type"]
+
+
+def chunk_objects(stack: LocalStack) -> dict[str, Any]:
+    bucket = stack.stack.resources["AudioBucket"]
+    listing = stack.client("s3").list_objects_v2(Bucket=bucket, Prefix="chunks/")
+    return {item["Key"]: item["LastModified"] for item in listing.get("Contents", [])}
+
+
+def completed(outcome: Outcome) -> SynthesisCompleted:
+    assert isinstance(outcome.terminal, SynthesisCompleted), outcome.terminal
+    return outcome.terminal
+
+
+def test_request_to_playable_url_with_the_engines_audio(
+    client: VoxflowClient, registry: Any
+) -> None:
+    text = "The pipeline speaks. Every word of it comes back as audio!"
+    outcome = client.synthesize(text, format="wav", params=SILENT, metadata={"app": "test"})
+    result = completed(outcome)
+    assert result.cache == "miss"
+    assert result.metadata == {"app": "test"}
+    assert [chunk.index for chunk in outcome.chunks] == [0, 1]
+
+    data, content_type = download(result.url)
+    assert content_type == "audio/wav"
+    assert len(data) == result.bytes
+    pcm, rate = decode(data)
+    assert rate == result.sample_rate == 22050
+    assert len(pcm) / rate == pytest.approx(result.duration_s, abs=0.01)
+
+    # The same audio the engine makes locally, joined with the default pause.
+    engine = Engine(registry)
+    chunks = split_into_chunks(normalize_text(text))
+    local = [c.pcm for c in engine.synthesize(chunks, "joe", SynthesisParams(**SILENT))]
+    expected = join_pcm(local, 22050, pause_s=0.2)
+    assert len(pcm) == len(expected)
+    assert np.corrcoef(pcm.astype(float), expected.astype(float))[0, 1] >= 0.999
+
+
+def test_repeat_is_a_cache_hit_without_synthesis(stack: LocalStack, client: VoxflowClient) -> None:
+    text = "A phrase worth caching."
+    first = completed(client.synthesize(text, format="mp3"))
+    before = chunk_objects(stack)
+    again = client.synthesize(text, format="mp3")
+    hit = completed(again)
+
+    assert hit.cache == "hit"
+    assert hit.key == first.key
+    assert again.chunks == []  # nothing was synthesized
+    assert chunk_objects(stack) == before
+    assert download(hit.url)[0] == download(first.url)[0]
+    entry = stack.client("dynamodb").get_item(
+        TableName=stack.stack.resources["CacheTable"], Key={"key": {"S": hit.key}}
+    )["Item"]
+    assert int(entry["hits"]["N"]) >= 1
+
+
+def test_shared_chunks_are_synthesized_once(stack: LocalStack, client: VoxflowClient) -> None:
+    tag = uuid.uuid4().hex[:6]
+    first = f"Shared sentence {tag} one. Shared sentence {tag} two."
+    second = f"Shared sentence {tag} two. A new sentence {tag} three."
+    completed(client.synthesize(first, format="wav"))
+    before = chunk_objects(stack)
+    outcome = client.synthesize(second, format="flac")
+
+    completed(outcome)
+    after = chunk_objects(stack)
+    new = set(after) - set(before)
+    assert len(new) == 1  # only "three" was synthesized
+    assert all(after[key] == before[key] for key in before)  # "two" was not rewritten
+    assert sorted(chunk.index for chunk in outcome.chunks) == [0, 1]
+
+
+def test_long_text_streams_ordered_chunk_events(client: VoxflowClient) -> None:
+    text = " ".join([(CORPUS / "long.txt").read_text()] * 2)
+    assert len(text) >= 5000
+    outcome = client.synthesize(text, format="opus", timeout_s=600)
+    result = completed(outcome)
+
+    count = outcome.chunks[0].count
+    assert count == len(split_into_chunks(normalize_text(text)))
+    assert [chunk.index for chunk in outcome.chunks] == list(range(count))
+    assert result.sample_rate == 48000
+    # The chunks' audio plus the pauses between them is the whole.
+    expected = sum(chunk.duration_s for chunk in outcome.chunks) + 0.2 * (count - 1)
+    assert result.duration_s == pytest.approx(expected, abs=0.05)
+    pcm, rate = decode(download(result.url)[0])
+    assert len(pcm) / rate == pytest.approx(result.duration_s, rel=0.01)
+
+
+def test_batch_request_gives_one_result_per_item(client: VoxflowClient) -> None:
+    request_id = client.publish(
+        items=[
+            {"text": "First item.", "format": "wav"},
+            {"text": "Second item.", "format": "ogg"},
+            {"text": "   ", "item_id": "empty"},
+        ]
+    )
+    ids = [f"{request_id}:0", f"{request_id}:1", f"{request_id}:empty"]
+    outcomes = client.wait(ids, timeout_s=120)
+    assert isinstance(outcomes[ids[0]].terminal, SynthesisCompleted)
+    assert isinstance(outcomes[ids[1]].terminal, SynthesisCompleted)
+    failed = outcomes[ids[2]].terminal
+    assert isinstance(failed, SynthesisFailed)
+    assert failed.code == "EMPTY_TEXT"
+    assert failed.batch_id == request_id
+
+
+def test_direct_sqs_message_and_duplicate_delivery(
+    stack: LocalStack, client: VoxflowClient, bus_tap: str
+) -> None:
+    request_id = f"dup-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"request_id": request_id, "text": "Delivered twice.", "format": "wav"})
+    queue = stack.stack.resources["RequestsQueue"]
+    sqs = stack.client("sqs")
+    sqs.send_message(QueueUrl=queue, MessageBody=body)
+    sqs.send_message(QueueUrl=queue, MessageBody=body)
+
+    events = tapped(stack, bus_tap, request_id, wait_s=15)
+    kinds = [event["detail-type"] for event in events]
+    assert kinds.count("SynthesisCompleted") == 1
+    assert kinds.count("ChunkSynthesized") == 1
+    assert "SynthesisFailed" not in kinds
+
+
+def test_poison_chunk_ends_in_dlq_and_synthesis_failed(stack: LocalStack, bus_tap: str) -> None:
+    request_id = f"poison-{uuid.uuid4().hex[:8]}"
+    task = {
+        "request_id": request_id,
+        "index": 0,
+        "count": 1,
+        "text": "This chunk names a model this deployment does not have.",
+        "chunk_key": "0" * 64,
+        "voice": "joe",
+        "model_version": "f" * 64,
+        "params": {
+            "length_scale": 1.0,
+            "noise_scale": 0.667,
+            "noise_w": 0.8,
+            "sentence_pause_s": 0.2,
+        },
+        "sample_rate": 22050,
+    }
+    sqs = stack.client("sqs")
+    sqs.send_message(QueueUrl=stack.stack.resources["ChunksQueue"], MessageBody=json.dumps(task))
+
+    events = tapped(stack, bus_tap, request_id, wait_s=20)
+    failures = [event for event in events if event["detail-type"] == "SynthesisFailed"]
+    assert len(failures) == 1
+    assert failures[0]["detail"]["code"] == "SYNTHESIS_FAILED"
+    assert failures[0]["detail"]["retryable"] is True
+
+    dlq = stack.stack.resources["ChunksDLQ"]
+    deadline = time.monotonic() + 20
+    bodies: list[str] = []
+    while time.monotonic() < deadline and not bodies:
+        messages = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
+        bodies = [message["Body"] for message in messages]
+    assert [json.loads(body)["request_id"] for body in bodies] == [request_id]
+
+
+def test_presigned_url_serves_exactly_the_stored_bytes(
+    stack: LocalStack, client: VoxflowClient
+) -> None:
+    result = completed(client.synthesize("Bytes for bytes.", format="mp3"))
+    data, content_type = download(result.url)
+    stored = (
+        stack.client("s3")
+        .get_object(Bucket=stack.stack.resources["AudioBucket"], Key=f"audio/{result.key}.mp3")[
+            "Body"
+        ]
+        .read()
+    )
+    assert data == stored
+    assert content_type == "audio/mpeg"
+
+
+def test_documented_put_events_entry(stack: LocalStack, client: VoxflowClient) -> None:
+    """The entry README.md gives to `aws events put-events`, sent through boto3."""
+    request_id = f"cli-{uuid.uuid4().hex[:8]}"
+    detail = {
+        "request_id": request_id,
+        "text": "Hello from the AWS CLI.",
+        "format": "mp3",
+        "reply_to": {"queue_url": client.reply_queue_url},
+    }
+    entry = {
+        "Source": "voxflow.client",
+        "DetailType": "SynthesisRequested",
+        "EventBusName": client.target.bus_name,
+        "Detail": json.dumps(detail),
+    }
+    assert stack.client("events").put_events(Entries=[entry])["FailedEntryCount"] == 0
+    assert isinstance(client.wait([request_id], 60)[request_id].terminal, SynthesisCompleted)

@@ -1,0 +1,481 @@
+"""template.yaml: cfn-lint clean, translated offline by samtranslator, true to docs/pipeline.md.
+
+Everything here runs without an AWS account: cfn-lint and samtranslator read the
+template locally; the managed-policy lookup samtranslator would make against IAM
+is a stub. The numbers checked against each other (visibility timeouts, function
+timeouts, redrive counts) are read from the template, not repeated here.
+"""
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pynamodb.attributes import TTLAttribute
+from pynamodb.models import Model
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from voxflow.store.audio import AUDIO_PREFIX, CHUNK_PREFIX
+from voxflow.store.models import CacheEntry, Job
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+CONTRACT = ROOT / "docs" / "pipeline.md"
+
+PSEUDO_PARAMETERS = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::StackName": "voxflow",
+}
+# What samtranslator would look up in IAM by name; these fixed ARNs stand in for it.
+MANAGED_POLICIES = {
+    "AWSLambdaBasicExecutionRole": (
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    ),
+    "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+    "AWSLambdaSQSQueueExecutionRole": (
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+    ),
+}
+# The managed policies SAM itself attaches: basic logging, X-Ray (Tracing: Active)
+# and the SQS poller of the SQS events. Anything more must be a scoped statement.
+SAM_MANAGED_POLICY_ARNS = set(MANAGED_POLICIES.values())
+# The function consuming each queue, per docs/pipeline.md.
+CONSUMERS = {"RequestsQueue": "PlanFunction", "ChunksQueue": "SynthesizeFunction"}
+BATCH_SIZES = {"PlanFunction": 10, "SynthesizeFunction": 4}
+
+
+class OfflinePolicyLoader:
+    """Stands in for samtranslator's ManagedPolicyLoader, which asks IAM."""
+
+    def load(self) -> dict[str, str]:
+        return dict(MANAGED_POLICIES)
+
+
+# ---------------------------------------------------------------------------------
+# Fixtures and helpers
+# ---------------------------------------------------------------------------------
+
+
+def load_sam() -> dict[str, Any]:
+    template: dict[str, Any] = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+    return template
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    return load_sam()
+
+
+@pytest.fixture(scope="module")
+def translated() -> dict[str, Any]:
+    """The template as CloudFormation, as `sam deploy` would submit it after packaging."""
+    template = load_sam()
+    for logical_id, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        for uri in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(uri), str) and "://" not in properties[uri]:
+                local = ROOT / properties[uri]
+                assert local.is_dir(), f"{logical_id}.{uri}: {local} does not exist"
+                properties[uri] = f"s3://packaged/{properties[uri].strip('/')}.zip"
+    with pytest.MonkeyPatch.context() as patch:
+        # samtranslator builds a boto3 session for the region, even when it is given.
+        patch.setenv("AWS_DEFAULT_REGION", PSEUDO_PARAMETERS["AWS::Region"])
+        patch.delenv("AWS_PROFILE", raising=False)
+        result: dict[str, Any] = transform(template, dict(PSEUDO_PARAMETERS), OfflinePolicyLoader())
+    return result
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def props(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    properties: dict[str, Any] = template["Resources"][logical_id].get("Properties", {})
+    return properties
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def contract_rows(section: str) -> Iterator[list[str]]:
+    """The table rows of a '## section' of docs/pipeline.md, as lists of cells."""
+    text = CONTRACT.read_text(encoding="utf-8")
+    match = re.search(rf"^## {re.escape(section)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, f"docs/pipeline.md has no section {section!r}"
+    for line in match.group(1).splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] not in ("", "---") and not cells[0].startswith("-"):
+            if cells[0] in ("logical id", "variable"):
+                continue
+            yield cells
+
+
+def contract_resources() -> dict[str, tuple[str, str]]:
+    """docs/pipeline.md's logical ids: id -> (type, notes)."""
+    found: dict[str, tuple[str, str]] = {}
+    for cells in contract_rows("Resources (logical ids in template.yaml)"):
+        for logical_id in re.findall(r"`(\w+)`", cells[0]):
+            found[logical_id] = (cells[1], cells[2])
+    return found
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(statement) for statement in as_list(document["Statement"])]
+
+
+def role_statements(translated: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    role = props(translated, role_id)
+    return [
+        statement
+        for policy in role.get("Policies", [])
+        for statement in statements(policy["PolicyDocument"])
+    ]
+
+
+def function_role(translated: dict[str, Any], function_id: str) -> str:
+    role = props(translated, function_id)["Role"]
+    assert isinstance(role, dict), role
+    assert "Fn::GetAtt" in role, role
+    return str(role["Fn::GetAtt"][0])
+
+
+def getatt(logical_id: str, attribute: str = "Arn") -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def ref(logical_id: str) -> dict[str, str]:
+    return {"Ref": logical_id}
+
+
+# ---------------------------------------------------------------------------------
+# Linters
+# ---------------------------------------------------------------------------------
+
+
+def test_cfn_lint_reports_nothing() -> None:
+    """Zero errors, warnings and even informational matches: no rule is ignored."""
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(
+        [str(cfn_lint), "--include-checks", "I", "--format", "parseable", "--", str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_template_ignores_no_cfn_lint_rule(sam: dict[str, Any]) -> None:
+    # Ignoring a rule needs its reason written next to it in the template's Metadata.
+    config = sam.get("Metadata", {}).get("cfn-lint", {}).get("config", {})
+    assert not config.get("ignore_checks"), "document why, then update this test"
+
+
+def test_translates_to_plain_cloudformation(translated: dict[str, Any]) -> None:
+    types = {resource["Type"] for resource in translated["Resources"].values()}
+    assert not [kind for kind in types if kind.startswith("AWS::Serverless::")]
+    assert "Transform" not in translated
+
+
+# ---------------------------------------------------------------------------------
+# The contract: logical ids, types, environment
+# ---------------------------------------------------------------------------------
+
+
+def test_every_contract_logical_id_exists_with_its_type(sam: dict[str, Any]) -> None:
+    expected = contract_resources()
+    assert len(expected) >= 11, expected
+    for logical_id, (kind, _) in expected.items():
+        assert logical_id in sam["Resources"], f"{logical_id} is missing"
+        assert sam["Resources"][logical_id]["Type"] == kind, logical_id
+
+
+def test_parameters_and_their_defaults(sam: dict[str, Any]) -> None:
+    parameters = sam["Parameters"]
+    assert parameters["UrlExpirySeconds"]["Default"] == 3600
+    assert parameters["ChunkRetentionDays"]["Default"] == 7
+    assert parameters["LogLevel"]["Default"] in parameters["LogLevel"]["AllowedValues"]
+    # S3 presigns for at most 7 days.
+    assert parameters["UrlExpirySeconds"]["MaxValue"] <= 7 * 86400
+
+
+def test_function_environment_follows_the_contract(translated: dict[str, Any]) -> None:
+    names = {
+        name
+        for cells in contract_rows("Function environment")
+        for name in re.findall(r"`(\w+)`", cells[0])
+    }
+    expected_values = {
+        "VOXFLOW_BUS_NAME": ref("EventBus"),
+        "VOXFLOW_CHUNKS_QUEUE_URL": ref("ChunksQueue"),
+        "VOXFLOW_BUCKET": ref("AudioBucket"),
+        "VOXFLOW_CACHE_TABLE": ref("CacheTable"),
+        "VOXFLOW_JOBS_TABLE": ref("JobsTable"),
+        "VOXFLOW_URL_EXPIRY_S": ref("UrlExpirySeconds"),
+        "VOXFLOW_REGION_NAME": ref("AWS::Region"),
+        "POWERTOOLS_SERVICE_NAME": "voxflow",
+        "POWERTOOLS_METRICS_NAMESPACE": "voxflow",
+        "LOG_LEVEL": ref("LogLevel"),
+    }
+    # Only the local stack points the functions at a moto endpoint.
+    local_only = {"VOXFLOW_AWS_ENDPOINT_URL"}
+    assert names - local_only <= set(expected_values), names
+    for function_id in CONSUMERS.values():
+        variables = props(translated, function_id)["Environment"]["Variables"]
+        for name, value in expected_values.items():
+            assert variables.get(name) == value, f"{function_id}: {name}"
+        assert not local_only & set(variables)
+
+
+def test_functions_run_the_contract_handlers(sam: dict[str, Any]) -> None:
+    globals_ = sam["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.12"
+    assert globals_["Architectures"] == ["x86_64"]
+    assert globals_["Tracing"] == "Active"
+    layers = [ref("VoxflowLayer"), ref("EngineLayer"), ref("VoiceLayer")]
+    for function_id, folder in (("PlanFunction", "plan"), ("SynthesizeFunction", "synthesize")):
+        function = props(sam, function_id)
+        assert function["CodeUri"].rstrip("/") == f"functions/{folder}"
+        assert function["Handler"] == "app.handler"
+        assert function["Layers"] == layers
+        handler = ROOT / "functions" / folder / "app.py"
+        assert re.search(r"^def handler\(", handler.read_text(encoding="utf-8"), re.M), handler
+    assert props(sam, "PlanFunction")["Timeout"] == 30
+    assert props(sam, "PlanFunction")["MemorySize"] == 1024
+    assert props(sam, "SynthesizeFunction")["Timeout"] == 120
+    assert props(sam, "SynthesizeFunction")["MemorySize"] == 3008
+
+
+def test_outputs_name_every_resource_a_client_or_operator_needs(sam: dict[str, Any]) -> None:
+    outputs = sam["Outputs"]
+    expected = {
+        "EventBusName": ref("EventBus"),
+        "EventBusArn": getatt("EventBus"),
+        "RequestsQueueUrl": ref("RequestsQueue"),
+        "RequestsDLQUrl": ref("RequestsDLQ"),
+        "ChunksQueueUrl": ref("ChunksQueue"),
+        "ChunksDLQUrl": ref("ChunksDLQ"),
+        "AudioBucketName": ref("AudioBucket"),
+        "CacheTableName": ref("CacheTable"),
+        "JobsTableName": ref("JobsTable"),
+        "PlanFunctionArn": getatt("PlanFunction"),
+        "SynthesizeFunctionArn": getatt("SynthesizeFunction"),
+    }
+    for name, value in expected.items():
+        assert outputs[name]["Value"] == value, name
+
+
+# ---------------------------------------------------------------------------------
+# Events and queues
+# ---------------------------------------------------------------------------------
+
+
+def test_requests_rule_routes_client_requests_to_the_requests_queue(
+    translated: dict[str, Any],
+) -> None:
+    rule = props(translated, "RequestsRule")
+    assert rule["EventBusName"] == ref("EventBus")
+    assert rule["EventPattern"] == {
+        "source": ["voxflow.client"],
+        "detail-type": ["SynthesisRequested"],
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"] == getatt("RequestsQueue")
+    dead_letters = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    assert props(translated, dead_letters)["MessageRetentionPeriod"] == 14 * 86400
+
+    # EventBridge may send to both queues, and only on behalf of this rule.
+    allowed: set[str] = set()
+    for policy in resources_of(translated, "AWS::SQS::QueuePolicy").values():
+        for statement in statements(policy["Properties"]["PolicyDocument"]):
+            if statement["Principal"] == {"Service": "events.amazonaws.com"}:
+                assert statement["Action"] == "sqs:SendMessage"
+                assert statement["Condition"] == {
+                    "ArnEquals": {"aws:SourceArn": getatt("RequestsRule")}
+                }
+                allowed.add(statement["Resource"]["Fn::GetAtt"][0])
+    assert allowed == {"RequestsQueue", dead_letters}
+
+
+def test_event_source_mappings(translated: dict[str, Any]) -> None:
+    mappings = resources_of(translated, "AWS::Lambda::EventSourceMapping")
+    wired = {
+        mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: mapping["Properties"]
+        for mapping in mappings.values()
+    }
+    assert set(wired) == set(CONSUMERS)
+    for queue_id, function_id in CONSUMERS.items():
+        mapping = wired[queue_id]
+        assert mapping["FunctionName"] == ref(function_id)
+        assert mapping["BatchSize"] == BATCH_SIZES[function_id]
+        assert mapping["MaximumBatchingWindowInSeconds"] == 1
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_visibility_timeout_is_six_times_the_consumer_timeout(translated: dict[str, Any]) -> None:
+    """AWS's rule for SQS event sources: >= 6x the function timeout (plus the window)."""
+    for mapping in resources_of(translated, "AWS::Lambda::EventSourceMapping").values():
+        queue_id = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+        function_id = mapping["Properties"]["FunctionName"]["Ref"]
+        timeout = int(props(translated, function_id)["Timeout"])
+        window = int(mapping["Properties"].get("MaximumBatchingWindowInSeconds", 0))
+        visibility = int(props(translated, queue_id)["VisibilityTimeout"])
+        print(f"{queue_id}: visibility {visibility} s >= 6 x {function_id} {timeout} s + {window}")
+        assert visibility >= 6 * timeout + window, queue_id
+
+
+def test_consumed_queues_redrive_to_their_dead_letter_queues(translated: dict[str, Any]) -> None:
+    for function_id in CONSUMERS.values():
+        variables = props(translated, function_id)["Environment"]["Variables"]
+        # The handlers report a failure on the last attempt: they must know which it is.
+        max_receive = int(variables["VOXFLOW_MAX_RECEIVE_COUNT"])
+        for queue_id in (q for q, f in CONSUMERS.items() if f == function_id):
+            queue = props(translated, queue_id)
+            redrive = queue["RedrivePolicy"]
+            assert redrive["maxReceiveCount"] == 3 == max_receive
+            dlq_id = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            assert dlq_id == queue_id.replace("Queue", "DLQ")
+            dlq = props(translated, dlq_id)
+            # A message keeps its first enqueue time in the DLQ: the DLQ must keep it longer.
+            assert dlq["MessageRetentionPeriod"] == 14 * 86400
+            assert dlq["MessageRetentionPeriod"] > queue.get("MessageRetentionPeriod", 345600)
+            assert "RedrivePolicy" not in dlq
+
+
+def test_every_queue_is_encrypted(translated: dict[str, Any]) -> None:
+    for queue_id, queue in resources_of(translated, "AWS::SQS::Queue").items():
+        assert queue["Properties"].get("SqsManagedSseEnabled") is True, queue_id
+
+
+# ---------------------------------------------------------------------------------
+# Storage
+# ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("table_id", "model"), [("CacheTable", CacheEntry), ("JobsTable", Job)])
+def test_table_matches_the_contract_and_its_model(
+    translated: dict[str, Any], table_id: str, model: type[Model]
+) -> None:
+    notes = contract_resources()[table_id][1]
+    match = re.search(r"hash key `(\w+)` \((\w)\); TTL attribute `(\w+)`", notes)
+    assert match, notes
+    hash_key, key_type, ttl = match.groups()
+
+    table = props(translated, table_id)
+    assert table["KeySchema"] == [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": hash_key, "AttributeType": key_type}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+
+    # The PynamoDB model the handlers use agrees with the table.
+    attributes = model.get_attributes()
+    assert [(a.attr_name, a.attr_type) for a in attributes.values() if a.is_hash_key] == [
+        (hash_key, key_type)
+    ]
+    assert [a.attr_name for a in attributes.values() if isinstance(a, TTLAttribute)] == [ttl]
+
+
+def test_audio_bucket_is_private_encrypted_and_expires_chunks(translated: dict[str, Any]) -> None:
+    bucket = props(translated, "AudioBucket")
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    expiring = [
+        rule
+        for rule in bucket["LifecycleConfiguration"]["Rules"]
+        if rule["Status"] == "Enabled" and "ExpirationInDays" in rule
+    ]
+    # Only chunk audio expires, after the parameter's days: chunks/ is where voxflow puts it.
+    assert [(rule["Prefix"], rule["ExpirationInDays"]) for rule in expiring] == [
+        (CHUNK_PREFIX, ref("ChunkRetentionDays"))
+    ]
+
+    (policy,) = resources_of(translated, "AWS::S3::BucketPolicy").values()
+    assert policy["Properties"]["Bucket"] == ref("AudioBucket")
+    (deny,) = statements(policy["Properties"]["PolicyDocument"])
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert len(deny["Resource"]) == 2  # the bucket and its objects
+
+
+# ---------------------------------------------------------------------------------
+# IAM: least privilege
+# ---------------------------------------------------------------------------------
+
+
+def test_no_iam_statement_allows_a_wildcard_action(translated: dict[str, Any]) -> None:
+    checked = 0
+    for role_id in resources_of(translated, "AWS::IAM::Role"):
+        for statement in role_statements(translated, role_id):
+            for action in as_list(statement.get("Action", [])):
+                assert "*" not in action, f"{role_id}: {action}"
+            assert "NotAction" not in statement, role_id
+            if statement["Effect"] == "Allow":
+                assert statement["Resource"] != "*", f"{role_id}: {statement}"
+            checked += 1
+    assert checked >= 10
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        assert not resources_of(translated, kind), f"check the statements of {kind} too"
+
+
+def test_roles_attach_only_sams_own_managed_policies(translated: dict[str, Any]) -> None:
+    roles = resources_of(translated, "AWS::IAM::Role")
+    assert set(roles) == {f"{function}Role" for function in CONSUMERS.values()}
+    for role_id, role in roles.items():
+        assert set(role["Properties"]["ManagedPolicyArns"]) == SAM_MANAGED_POLICY_ARNS, role_id
+
+
+def _allowed(translated: dict[str, Any], function_id: str) -> list[tuple[str, str]]:
+    """(action, resource) pairs a function's role allows, resources as text."""
+    pairs: list[tuple[str, str]] = []
+    for statement in role_statements(translated, function_role(translated, function_id)):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            pairs.extend((action, str(resource)) for resource in as_list(statement["Resource"]))
+    return pairs
+
+
+def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any]) -> None:
+    for function_id in CONSUMERS.values():
+        allowed = _allowed(translated, function_id)
+        actions = {action for action, _ in allowed}
+        assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= actions
+        for table in ("CacheTable", "JobsTable"):
+            assert any(f"'Ref': '{table}'" in resource for _, resource in allowed), table
+        assert any(
+            action == "events:PutEvents" and "'Ref': 'EventBus'" in resource
+            for action, resource in allowed
+        )
+        # Audio objects: read and write under voxflow's two prefixes only.
+        for prefix in (CHUNK_PREFIX, AUDIO_PREFIX):
+            for action in ("s3:GetObject", "s3:PutObject"):
+                assert (action, str({"Fn::Sub": f"${{AudioBucket.Arn}}/{prefix}*"})) in allowed
+        assert not [a for a in actions if a.startswith("s3:") and "Delete" in a]
+        # Replies go only to queues and buses named with the reply prefix.
+        for action, resource in allowed:
+            if action == "sqs:SendMessage" and "ChunksQueue" not in resource:
+                assert "${ReplyTargetPrefix}*" in resource, resource
+
+    # Only plan queues chunk tasks.
+    chunk_senders = [
+        function_id
+        for function_id in CONSUMERS.values()
+        if ("sqs:SendMessage", str(getatt("ChunksQueue"))) in _allowed(translated, function_id)
+    ]
+    assert chunk_senders == ["PlanFunction"]
