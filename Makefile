@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint lock bench layers clean sam-validate
+.PHONY: install demo speak test lint lock bench layers clean sam-validate
 
 install: $(STAMP)
 
@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# The main job: the whole service on the local stack, from publish to audio files in out/.
 demo: $(STAMP)
-	$(BIN)/voxflow voices
+	$(BIN)/python -m voxflow.local.demo --out out
+
+# The engine alone, no AWS: one text to one file.
+speak: $(STAMP)
 	$(BIN)/voxflow synth --file benchmarks/corpus/demo.txt -o out/demo.mp3
-	$(BIN)/voxflow synth "The quick brown fox jumps over the lazy dog at 8:00 for \$$49.95." -o out/fox.wav
-	@echo "wrote out/demo.mp3 and out/fox.wav"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -28,10 +30,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint sam-validate
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist loadfile -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/pipeline.py
 
 # Regenerates the exact pins from pyproject.toml's ranges (needs the network).
 lock:

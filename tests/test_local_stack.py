@@ -20,7 +20,7 @@ import pytest
 from voxflow.local.deploy import deploy_stack
 from voxflow.local.intrinsics import Resolver
 from voxflow.local.model import DeployedStack, LocalFunction
-from voxflow.local.moto_server import MotoServer, free_port
+from voxflow.local.moto_server import MotoServer, answers_http, free_port
 from voxflow.local.poller import batch_item_failures, lambda_event
 from voxflow.local.runner import FunctionRunner, FunctionTimeoutError
 from voxflow.local.stack import LocalStack
@@ -51,6 +51,17 @@ def _gone(pid: int) -> bool:
         return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
+
+
+def test_moto_server_answers_then_stops_without_leftovers() -> None:
+    server = MotoServer(free_port(), REGION)
+    with server:
+        pid = server.pid
+        assert pid is not None
+        assert answers_http(server.url)
+    assert _gone(pid)
+    assert not answers_http(server.url)
+    server.stop()  # stopping twice is harmless
 
 
 # ---- template.yaml, deployed without running its functions ----
@@ -360,6 +371,7 @@ def test_stopping_finishes_the_batch_and_leaves_no_process() -> None:
     finally:
         stack.stop()
     assert all(_gone(pid) for pid in pids)
+    assert stack.state_file is not None
     assert not stack.state_file.exists()
 
 

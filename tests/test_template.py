@@ -224,6 +224,7 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_CACHE_TABLE": ref("CacheTable"),
         "VOXFLOW_JOBS_TABLE": ref("JobsTable"),
         "VOXFLOW_URL_EXPIRY_S": ref("UrlExpirySeconds"),
+        "VOXFLOW_CHUNK_RETENTION_DAYS": ref("ChunkRetentionDays"),
         "VOXFLOW_REGION_NAME": ref("AWS::Region"),
         "POWERTOOLS_SERVICE_NAME": "voxflow",
         "POWERTOOLS_METRICS_NAMESPACE": "voxflow",

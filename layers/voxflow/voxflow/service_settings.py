@@ -21,6 +21,9 @@ class ServiceSettings:
     region_name: str
     url_expiry_s: int = 3600
     cache_ttl_s: int = 30 * 86400
+    # Chunk audio under chunks/ expires by the bucket's lifecycle (ChunkRetentionDays,
+    # 7 by default): its index entries must expire before the objects do.
+    chunk_ttl_s: int = 6 * 86400
     job_ttl_s: int = 7 * 86400
     # The queues' redrive maxReceiveCount: the last attempt reports the failure.
     max_receive_count: int = 3
@@ -59,4 +62,10 @@ class ServiceSettings:
                     values[field] = int(env[name])
                 except ValueError as error:
                     raise SettingsError(f"{name}={env[name]!r} is not an integer") from error
+        if env.get("VOXFLOW_CHUNK_RETENTION_DAYS"):
+            try:
+                days = int(env["VOXFLOW_CHUNK_RETENTION_DAYS"])
+            except ValueError as error:
+                raise SettingsError("VOXFLOW_CHUNK_RETENTION_DAYS is not an integer") from error
+            values["chunk_ttl_s"] = max(1, days - 1) * 86400
         return cls(**values)  # type: ignore[arg-type]

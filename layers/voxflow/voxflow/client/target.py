@@ -1,7 +1,7 @@
 """Which deployment a client talks to: its bus and jobs table, found from the stack."""
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from voxflow.errors import SettingsError

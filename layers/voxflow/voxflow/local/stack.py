@@ -2,7 +2,9 @@
 
 Start order is moto, deploy, state file, runners; stop order is the reverse:
 runners get SIGTERM and finish the batch they hold (up to their function's
-timeout), then moto stops. Every child is reaped, none is left behind.
+timeout), then moto stops. Every child is reaped, none is left behind. If this
+process is killed outright, its runners notice and exit; moto is left, and
+``python -m voxflow.local down`` stops it from the state file.
 """
 
 import os
@@ -65,12 +67,16 @@ class LocalStack:
         self.moto = MotoServer(
             port, region, log_path=log_dir / "moto.log" if log_dir is not None else None
         )
-        self._own_state_file = state_file is None
-        self.state_file = state_file or Path(
-            tempfile.mkstemp(prefix="voxflow-local-", suffix=".json")[1]
-        )
+        # None: a temporary file, made on start. The runners read their function from it.
+        self.state_file = state_file
         self._stack: DeployedStack | None = None
         self._runners: list[_Runner] = []
+
+    @property
+    def _state_path(self) -> Path:
+        if self.state_file is None:
+            raise RuntimeError("the local stack is not started")
+        return self.state_file
 
     @property
     def url(self) -> str:
@@ -95,6 +101,8 @@ class LocalStack:
         return [*moto, *self.runner_pids]
 
     def start(self) -> Self:
+        if self.state_file is None:
+            self.state_file = _temporary_path()
         try:
             self.moto.start()
             self._stack = deploy_stack(
@@ -108,6 +116,9 @@ class LocalStack:
         return self
 
     def start_functions(self) -> None:
+        unknown = (self.function_ids or set()) - {f.logical_id for f in self.stack.functions}
+        if unknown:
+            raise ValueError(f"no such functions in {self.template_path}: {sorted(unknown)}")
         for function in self.stack.functions:
             if self.function_ids is not None and function.logical_id not in self.function_ids:
                 continue
@@ -135,7 +146,7 @@ class LocalStack:
             "-m",
             "voxflow.local.runner",
             "--state-file",
-            str(self.state_file.resolve()),
+            str(self._state_path.resolve()),
             "--function",
             function,
             "--event-source",
@@ -185,7 +196,7 @@ class LocalStack:
     def stop(self) -> None:
         self.stop_functions()
         self.moto.stop()
-        if self._own_state_file or self.state_file.exists():
+        if self.state_file is not None:
             self.state_file.unlink(missing_ok=True)
 
     def _write_state(self) -> None:
@@ -210,7 +221,7 @@ class LocalStack:
             extra_env=self.extra_env,
             retry_visibility_s=self.retry_visibility_s,
         )
-        write_state(self.state_file, state)
+        write_state(self._state_path, state)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -222,6 +233,12 @@ class LocalStack:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _temporary_path() -> Path:
+    descriptor, path = tempfile.mkstemp(prefix="voxflow-local-", suffix=".json")
+    os.close(descriptor)
+    return Path(path)
 
 
 def _create_time(pid: int) -> float:

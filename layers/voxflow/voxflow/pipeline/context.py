@@ -68,7 +68,11 @@ class Pipeline:
             engine_settings=engine_settings,
             registry=registry,
             audio=AudioStore(clients.s3, service.bucket, service.url_expiry_s),
-            cache=CacheIndex(bind(CacheEntry, service.cache_table, aws), service.cache_ttl_s),
+            cache=CacheIndex(
+                bind(CacheEntry, service.cache_table, aws),
+                service.cache_ttl_s,
+                service.chunk_ttl_s,
+            ),
             jobs=JobStore(bind(Job, service.jobs_table, aws), service.job_ttl_s),
             publisher=EventPublisher(clients.events, clients.sqs, service.bus_name),
             chunk_queue=ChunkQueue(clients.sqs, service.chunks_queue_url),

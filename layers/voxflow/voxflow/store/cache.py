@@ -8,19 +8,20 @@ from voxflow.store.models import CacheEntry
 
 
 class CacheIndex:
-    def __init__(self, model: type[CacheEntry], ttl_s: int) -> None:
+    def __init__(self, model: type[CacheEntry], ttl_s: int, chunk_ttl_s: int) -> None:
         self._model = model
-        self._ttl = timedelta(seconds=ttl_s)
+        self._ttl = {"request": timedelta(seconds=ttl_s), "chunk": timedelta(seconds=chunk_ttl_s)}
 
     def lookup(self, key: str) -> CacheEntry | None:
         try:
-            return self._model.get(key, consistent_read=True)
+            entry = self._model.get(key, consistent_read=True)
         except DoesNotExist:
             return None
+        return entry if _live(entry) else None
 
     def lookup_many(self, keys: list[str]) -> dict[str, CacheEntry]:
         unique = list(dict.fromkeys(keys))
-        return {entry.key: entry for entry in self._model.batch_get(unique)}
+        return {entry.key: entry for entry in self._model.batch_get(unique) if _live(entry)}
 
     def record(
         self,
@@ -46,7 +47,7 @@ class CacheIndex:
             bytes=size,
             hits=0,
             created_at=now,
-            expires_at=now + self._ttl,
+            expires_at=now + self._ttl[kind],
         )
         entry.save()
         return entry
@@ -58,6 +59,12 @@ class CacheIndex:
             actions=[
                 self._model.hits.add(1),
                 self._model.last_hit_at.set(now),
-                self._model.expires_at.set(now + self._ttl),
+                self._model.expires_at.set(now + self._ttl[entry.kind]),
             ]
         )
+
+
+def _live(entry: CacheEntry) -> bool:
+    # DynamoDB deletes expired items up to days late: an expired entry is a miss,
+    # its S3 object may already be gone.
+    return entry.expires_at is None or entry.expires_at > datetime.now(UTC)
