@@ -47,6 +47,8 @@ MANAGED_POLICIES = {
 SAM_MANAGED_POLICY_ARNS = set(MANAGED_POLICIES.values())
 # The function consuming each queue, per docs/pipeline.md.
 CONSUMERS = {"RequestsQueue": "PlanFunction", "ChunksQueue": "SynthesizeFunction"}
+# Plan answers cache hits: no window. Synthesis gathers a second's chunks for batching.
+BATCH_WINDOWS = {"PlanFunction": 0, "SynthesizeFunction": 1}
 BATCH_SIZES = {"PlanFunction": 10, "SynthesizeFunction": 4}
 
 
@@ -321,7 +323,7 @@ def test_event_source_mappings(translated: dict[str, Any]) -> None:
         mapping = wired[queue_id]
         assert mapping["FunctionName"] == ref(function_id)
         assert mapping["BatchSize"] == BATCH_SIZES[function_id]
-        assert mapping["MaximumBatchingWindowInSeconds"] == 1
+        assert mapping["MaximumBatchingWindowInSeconds"] == BATCH_WINDOWS[function_id]
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
