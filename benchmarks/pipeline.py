@@ -11,7 +11,6 @@ Usage: python benchmarks/pipeline.py [--hits 200] [--misses 3]
 """
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
@@ -60,8 +59,6 @@ def main() -> None:
     parser.add_argument("--hits", type=int, default=200)
     parser.add_argument("--misses", type=int, default=3)
     args = parser.parse_args()
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
     engine = Engine(VoiceRegistry.default(), EngineSettings())
     engine.warm_up("joe")
@@ -69,7 +66,7 @@ def main() -> None:
     default = SynthesisParams()
 
     with LocalStack(retry_visibility_s=1) as stack:
-        clients = AwsClients(AwsSettings(region=stack.region, endpoint_url=stack.url))
+        clients = AwsClients(AwsSettings.local(stack.url, stack.region))
         with VoxflowClient(clients, StackTarget.from_resources(stack.stack.resources)) as client:
             client.synthesize("Warm up the runners.", timeout_s=120)
 

@@ -34,19 +34,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="module")
-def client(stack: LocalStack, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[VoxflowClient]:
-    monkeypatch_module.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch_module.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    clients = AwsClients(AwsSettings(region=stack.region, endpoint_url=stack.url))
+def client(stack: LocalStack) -> Iterator[VoxflowClient]:
+    clients = AwsClients(AwsSettings.local(stack.url, stack.region))
     target = StackTarget.from_resources(stack.stack.resources)
     with VoxflowClient(clients, target) as voxflow:
         yield voxflow
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 @pytest.fixture(scope="module")

@@ -25,12 +25,19 @@ class AwsClients:
         self._lock = threading.Lock()
         self._session: boto3.Session | None = None
 
+    def client(self, service: str) -> Any:
+        """Any other service's client, built the same way."""
+        return self._client(service, _S3_CONFIG if service == "s3" else None)
+
     def _client(self, service: str, config: Config | None = None) -> Any:
         with self._lock:
             if service not in self._clients:
                 if self._session is None:
                     self._session = boto3.Session(
-                        profile_name=self.settings.profile, region_name=self.settings.region
+                        profile_name=self.settings.profile,
+                        region_name=self.settings.region,
+                        aws_access_key_id=self.settings.access_key_id,
+                        aws_secret_access_key=self.settings.secret_access_key,
                     )
                 merged = _RETRIES.merge(config) if config else _RETRIES
                 self._clients[service] = self._session.client(

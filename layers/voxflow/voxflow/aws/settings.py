@@ -2,11 +2,12 @@
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from voxflow.errors import SettingsError
 
 DEFAULT_REGION = "us-east-1"
+LOCAL_KEY = "testing"  # moto accepts any credentials
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,9 @@ class AwsSettings:
     region: str = DEFAULT_REGION
     endpoint_url: str | None = None
     profile: str | None = None
+    # Only for local endpoints: explicit dummy keys keep real credentials away from them.
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.region:
@@ -22,6 +26,11 @@ class AwsSettings:
             ("http://", "https://")
         ):
             raise SettingsError(f"endpoint URL must be http(s): {self.endpoint_url!r}")
+
+    @classmethod
+    def local(cls, endpoint_url: str, region: str = DEFAULT_REGION) -> "AwsSettings":
+        """A local emulator (moto server): fixed dummy keys, never a profile."""
+        return cls(region, endpoint_url, None, LOCAL_KEY, LOCAL_KEY)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "AwsSettings":

@@ -33,11 +33,7 @@ def _aws_settings(args: argparse.Namespace) -> AwsSettings:
                 f"no local stack state at {LOCAL_STATE} ({error}); start it with "
                 "'python -m voxflow.local up', or pass --aws or --endpoint-url"
             ) from None
-        endpoint = state["endpoint_url"]
-        region = args.region or state.get("region", region)
-        # moto accepts any credentials; real ones must never be sent to it.
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        return AwsSettings.local(state["endpoint_url"], args.region or state.get("region", region))
     return AwsSettings(region=region, endpoint_url=endpoint, profile=args.profile or base.profile)
 
 

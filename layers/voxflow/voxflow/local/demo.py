@@ -7,7 +7,6 @@ coming back from the cache, and stops the stack.
 """
 
 import argparse
-import os
 import sys
 import time
 import urllib.request
@@ -48,17 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    # moto accepts any credentials; real ones must never be sent to it.
-    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-
     print("starting the local stack (moto server + template.yaml + handlers)...", flush=True)
     started = time.monotonic()
     logs = Path("build/local-logs")
     logs.mkdir(parents=True, exist_ok=True)
     with LocalStack(retry_visibility_s=2, log_dir=logs) as stack:
         print(f"up in {time.monotonic() - started:.1f} s at {stack.url} (logs in {logs})\n")
-        clients = AwsClients(AwsSettings(region=stack.region, endpoint_url=stack.url))
+        clients = AwsClients(AwsSettings.local(stack.url, stack.region))
         with VoxflowClient(clients, StackTarget.from_resources(stack.stack.resources)) as client:
             jobs = [*PHRASES, ("long", args.long_text.read_text(encoding="utf-8"), "mp3")]
             jobs.append(("welcome2", PHRASES[0][1], PHRASES[0][2]))  # the repeat: a cache hit

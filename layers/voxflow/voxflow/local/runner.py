@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from voxflow.local._clients import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, _client
+from voxflow.aws.settings import LOCAL_KEY
+from voxflow.local._clients import _client
 from voxflow.local.model import DeployedStack, LocalFunction
 from voxflow.local.poller import SqsPoller
 from voxflow.local.state import read_state
@@ -53,8 +54,8 @@ def lambda_environment(
     env.update(
         AWS_ENDPOINT_URL=stack.endpoint_url,
         VOXFLOW_AWS_ENDPOINT_URL=stack.endpoint_url,
-        AWS_ACCESS_KEY_ID=LOCAL_ACCESS_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=LOCAL_SECRET_ACCESS_KEY,
+        AWS_ACCESS_KEY_ID=LOCAL_KEY,
+        AWS_SECRET_ACCESS_KEY=LOCAL_KEY,
         AWS_REGION=stack.region,
         AWS_DEFAULT_REGION=stack.region,
         # No X-Ray daemon locally: the tracer would only log send failures.
