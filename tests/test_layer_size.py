@@ -282,6 +282,7 @@ def handler_environment(cache: Path) -> dict[str, str]:
         VOXFLOW_CHUNKS_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/chunks",
         VOXFLOW_REGION_NAME="us-east-1",
         VOXFLOW_URL_EXPIRY_S="3600",
+        VOXFLOW_CHUNK_RETENTION_DAYS="7",
         LOG_LEVEL="INFO",
         VOXFLOW_CACHE_DIR=str(cache),
         AWS_REGION="us-east-1",

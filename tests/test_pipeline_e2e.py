@@ -2,7 +2,11 @@
 the real handlers in runner processes, the real voice.
 """
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -15,7 +19,7 @@ import pytest
 
 from voxflow.audio import decode, join_pcm
 from voxflow.aws import AwsClients, AwsSettings
-from voxflow.client import Outcome, StackTarget, VoxflowClient
+from voxflow.client import AsyncVoxflowClient, Outcome, StackTarget, VoxflowClient
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.events import SynthesisCompleted, SynthesisFailed
 from voxflow.local.stack import LocalStack
@@ -268,3 +272,48 @@ def test_documented_put_events_entry(stack: LocalStack, client: VoxflowClient) -
     }
     assert stack.client("events").put_events(Entries=[entry])["FailedEntryCount"] == 0
     assert isinstance(client.wait([request_id], 60)[request_id].terminal, SynthesisCompleted)
+
+
+def test_cli_publish_wait_save_and_status(stack: LocalStack, tmp_path: Path) -> None:
+    env = {**os.environ, "VOXFLOW_LOCAL_STATE": str(stack.state_file)}
+    audio = tmp_path / "cli.mp3"
+    command = [sys.executable, "-m", "voxflow", "publish", "Published from the command line."]
+    published = subprocess.run(
+        [*command, "--wait", "--save", str(audio)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert published.returncode == 0, published.stderr
+    request_id, cache, duration, url = published.stdout.strip().split("\t")
+    assert cache == "miss"
+    assert url.startswith(stack.url)
+    pcm, rate = decode(audio.read_bytes())
+    assert len(pcm) / rate == pytest.approx(float(duration.split()[0]), abs=0.01)
+
+    status = subprocess.run(
+        [sys.executable, "-m", "voxflow", "status", request_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    job = json.loads(status.stdout)
+    assert job["status"] == "completed"
+    assert job["cache"] == "miss"
+
+
+def test_async_client(stack: LocalStack) -> None:
+    async def synthesize() -> Outcome:
+        settings = AwsSettings.local(stack.url, stack.region)
+        target = StackTarget.from_resources(stack.stack.resources)
+        async with AsyncVoxflowClient(settings, target) as client:
+            return await client.synthesize("Asynchronous hello.", format="ogg", timeout_s=120)
+
+    result = completed(asyncio.run(synthesize()))
+    assert result.format.value == "ogg"
+    assert download(result.url)[1] == "audio/ogg"

@@ -66,3 +66,15 @@ class AwsClients:
     @property
     def cloudformation(self) -> Any:
         return self._client("cloudformation")
+
+
+def async_session(settings: AwsSettings) -> Any:
+    """An aioboto3 session for the asyncio client, from the same settings."""
+    import aioboto3  # only the async client needs it
+
+    return aioboto3.Session(
+        profile_name=settings.profile,
+        region_name=settings.region,
+        aws_access_key_id=settings.access_key_id,
+        aws_secret_access_key=settings.secret_access_key,
+    )

@@ -5,9 +5,8 @@ import uuid
 from contextlib import AsyncExitStack
 from typing import Any
 
-import aioboto3
-
 from voxflow.aws import AwsSettings
+from voxflow.aws.clients import async_session
 from voxflow.client.messages import Outcome, parse_reply, record_reply, request_entry
 from voxflow.client.target import StackTarget
 from voxflow.errors import VoxflowError
@@ -23,9 +22,7 @@ class AsyncVoxflowClient:
         self._reply_queue_url: str | None = None
 
     async def __aenter__(self) -> "AsyncVoxflowClient":
-        session = aioboto3.Session(
-            profile_name=self.settings.profile, region_name=self.settings.region
-        )
+        session = async_session(self.settings)
         endpoint = self.settings.endpoint_url
         self._events = await self._stack.enter_async_context(
             session.client("events", endpoint_url=endpoint)
