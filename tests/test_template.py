@@ -47,8 +47,8 @@ MANAGED_POLICIES = {
 SAM_MANAGED_POLICY_ARNS = set(MANAGED_POLICIES.values())
 # The function consuming each queue, per docs/pipeline.md.
 CONSUMERS = {"RequestsQueue": "PlanFunction", "ChunksQueue": "SynthesizeFunction"}
-# Plan answers cache hits: no window. Synthesis gathers a second's chunks for batching.
-BATCH_WINDOWS = {"PlanFunction": 0, "SynthesizeFunction": 1}
+# No batching windows: plan answers cache hits, and CPU synthesis gains nothing from batches.
+BATCH_WINDOWS = {"PlanFunction": 0, "SynthesizeFunction": 0}
 BATCH_SIZES = {"PlanFunction": 10, "SynthesizeFunction": 4}
 
 

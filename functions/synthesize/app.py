@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voxflow.events import ChunkTask
-from voxflow.pipeline.chunks import BatchResult, complete_chunk, synthesize_missing
+from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.powertools import PowertoolsMeter, receive_count
 from voxflow.voices import BUILTIN_VOICE_ID
@@ -28,7 +28,7 @@ pipeline.engine.warm_up(BUILTIN_VOICE_ID)
 
 
 @tracer.capture_method
-def record_handler(batch: BatchResult, record: SQSRecord) -> None:
+def record_handler(batch: BatchSynthesis, record: SQSRecord) -> None:
     task = ChunkTask.model_validate_json(record.body)
     complete_chunk(task, batch, receive_count(record), pipeline)
 
@@ -43,7 +43,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             tasks.append(ChunkTask.model_validate_json(record["body"]))
         except ValueError:
             logger.exception("malformed chunk task", extra={"message_id": record["messageId"]})
-    batch = synthesize_missing(tasks, pipeline)
+    batch = BatchSynthesis(tasks, pipeline)
     return process_partial_response(
         event=event,
         record_handler=partial(record_handler, batch),

@@ -325,6 +325,8 @@ class ChunkTask(_Contract):
     model_version: Name
     params: dict[str, Number] = Field(description="Resolved parameters, as ResolvedParams.")
     sample_rate: Annotated[int, Field(strict=True, gt=0)]
+    # The request's own reply target, so each chunk event needs no job lookup.
+    reply_to: ReplyTo | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

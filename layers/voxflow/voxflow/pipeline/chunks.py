@@ -1,78 +1,109 @@
 """The chunks queue: batched synthesis, then per-chunk bookkeeping.
 
-``synthesize_missing`` runs once per batch, so chunks of one voice and one set
-of parameters share inference runs; ``complete_chunk`` then runs per message,
-so one failing chunk fails only its own message.
+A BatchSynthesis serves one batch of messages, so chunks of one voice and one
+set of parameters share inference runs; ``complete_chunk`` runs per message, so
+one failing chunk fails only its own message.
 """
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 from voxflow.audio import AudioFormat, encode
-from voxflow.engine import SynthesisParams
+from voxflow.engine import SpeechChunk, SynthesisParams
 from voxflow.errors import SynthesisError
 from voxflow.events import ChunkSynthesized, ChunkTask
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_request, is_final
-from voxflow.pipeline.terminal import reply_target
 from voxflow.store import CacheEntry
 
 GroupKey = tuple[str, str, tuple[tuple[str, float], ...]]
 
 
-@dataclass
-class BatchResult:
-    stored: dict[str, CacheEntry] = field(default_factory=dict)
-    errors: dict[str, Exception] = field(default_factory=dict)
+class BatchSynthesis:
+    """The chunk audio of one batch of messages, synthesized as it is asked for.
 
+    Chunks of one voice and one set of parameters share a generator, so the
+    engine can batch them; each chunk is stored the moment it comes out, so the
+    first chunk's event does not wait for the rest of the batch.
+    """
 
-def synthesize_missing(tasks: list[ChunkTask], pipeline: Pipeline) -> BatchResult:
-    """Synthesize and store every chunk of the batch that has no cached audio yet."""
-    result = BatchResult(stored=pipeline.cache.lookup_many([task.chunk_key for task in tasks]))
-    groups: dict[GroupKey, dict[str, ChunkTask]] = defaultdict(dict)
-    for task in tasks:
-        if task.chunk_key not in result.stored:
-            group = (task.voice, task.model_version, tuple(sorted(task.params.items())))
-            groups[group][task.chunk_key] = task  # a chunk repeated in a batch runs once
-    for (voice_id, model_version, _), by_key in groups.items():
-        try:
-            _synthesize_group(list(by_key.values()), voice_id, model_version, pipeline, result)
-        except Exception as error:  # each task of the group reports it for its own message
-            for key in by_key:
-                result.errors[key] = error
-    return result
-
-
-def _synthesize_group(
-    tasks: list[ChunkTask],
-    voice_id: str,
-    model_version: str,
-    pipeline: Pipeline,
-    result: BatchResult,
-) -> None:
-    voice = pipeline.registry.get(voice_id)
-    if voice.model_version != model_version:
-        raise SynthesisError(
-            f"chunk wants model {model_version[:12]} of voice {voice_id!r}; "
-            f"this deployment has {voice.model_version[:12]}"
+    def __init__(self, tasks: list[ChunkTask], pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+        self.stored: dict[str, CacheEntry] = pipeline.cache.lookup_many(
+            [task.chunk_key for task in tasks]
         )
-    params = tasks[0].params
-    synthesis = SynthesisParams(
-        length_scale=params["length_scale"],
-        noise_scale=params["noise_scale"],
-        noise_w=params["noise_w"],
-    )
-    started = time.perf_counter()
-    audio_s = 0.0
-    for task, chunk in zip(
-        tasks, pipeline.engine.synthesize([t.text for t in tasks], voice_id, synthesis), strict=True
-    ):
+        self.errors: dict[str, Exception] = {}
+        groups: dict[GroupKey, dict[str, ChunkTask]] = defaultdict(dict)
+        for task in tasks:
+            if task.chunk_key not in self.stored:
+                group = (task.voice, task.model_version, tuple(sorted(task.params.items())))
+                groups[group][task.chunk_key] = task  # a chunk repeated in a batch runs once
+        self._groups = iter([list(by_key.values()) for by_key in groups.values()])
+        self._running: Iterator[tuple[ChunkTask, SpeechChunk]] | None = None
+        self._running_keys: list[str] = []
+
+    def entry(self, task: ChunkTask) -> CacheEntry:
+        """The chunk's cache entry, synthesizing up to it; raises what its synthesis raised."""
+        key = task.chunk_key
+        while key not in self.stored and key not in self.errors and self._advance():
+            pass
+        if key in self.errors:
+            raise self.errors[key]
+        return self.stored[key]
+
+    def _advance(self) -> bool:
+        """Store one more chunk (or record why its group failed); False when none is left."""
+        if self._running is None:
+            group = next(self._groups, None)
+            if group is None:
+                return False
+            self._running_keys = [task.chunk_key for task in group]
+            self._running = self._synthesize(group)
+        try:
+            task, chunk = next(self._running)
+        except StopIteration:
+            self._running = None
+            return True
+        except Exception as error:  # each task of the group reports it for its own message
+            for key in self._running_keys:
+                if key not in self.stored:
+                    self.errors[key] = error
+            self._running = None
+            return True
+        self._store(task, chunk)
+        return True
+
+    def _synthesize(self, tasks: list[ChunkTask]) -> Iterator[tuple[ChunkTask, SpeechChunk]]:
+        voice = self._pipeline.registry.get(tasks[0].voice)
+        if voice.model_version != tasks[0].model_version:
+            raise SynthesisError(
+                f"chunk wants model {tasks[0].model_version[:12]} of voice {voice.voice_id!r}; "
+                f"this deployment has {voice.model_version[:12]}"
+            )
+        params = tasks[0].params
+        synthesis = SynthesisParams(
+            length_scale=params["length_scale"],
+            noise_scale=params["noise_scale"],
+            noise_w=params["noise_w"],
+        )
+        chunks = self._pipeline.engine.synthesize(
+            [t.text for t in tasks], voice.voice_id, synthesis
+        )
+        started = time.perf_counter()
+        for task, chunk in zip(tasks, chunks, strict=True):
+            if chunk.duration_s > 0:
+                elapsed = time.perf_counter() - started
+                self._pipeline.meter.ratio("RealTimeFactor", elapsed / chunk.duration_s)
+            yield task, chunk
+            started = time.perf_counter()
+
+    def _store(self, task: ChunkTask, chunk: SpeechChunk) -> None:
         encoded = encode(chunk.pcm, chunk.sample_rate, AudioFormat.WAV)
-        s3_key = pipeline.audio.chunk_object(task.chunk_key)
-        pipeline.audio.put(s3_key, encoded.data, encoded.content_type)
-        result.stored[task.chunk_key] = pipeline.cache.record(
+        s3_key = self._pipeline.audio.chunk_object(task.chunk_key)
+        self._pipeline.audio.put(s3_key, encoded.data, encoded.content_type)
+        self.stored[task.chunk_key] = self._pipeline.cache.record(
             task.chunk_key,
             kind="chunk",
             s3_key=s3_key,
@@ -82,19 +113,16 @@ def _synthesize_group(
             duration_s=chunk.duration_s,
             size=len(encoded.data),
         )
-        audio_s += chunk.duration_s
-    elapsed = time.perf_counter() - started
-    pipeline.meter.count("ChunksSynthesized", len(tasks))
-    if audio_s > 0:
-        pipeline.meter.ratio("RealTimeFactor", elapsed / audio_s)
+        self._pipeline.meter.count("ChunksSynthesized")
 
 
 def complete_chunk(
-    task: ChunkTask, batch: BatchResult, receive_count: int, pipeline: Pipeline
+    task: ChunkTask, batch: BatchSynthesis, receive_count: int, pipeline: Pipeline
 ) -> None:
     """Count the chunk into its job; the one that completes the job assembles it."""
-    error = batch.errors.get(task.chunk_key)
-    if error is not None:
+    try:
+        entry = batch.entry(task)
+    except Exception as error:
         last_attempt = receive_count >= pipeline.settings.max_receive_count
         if is_final(error) or last_attempt:
             fail_request(
@@ -105,12 +133,10 @@ def complete_chunk(
                 retryable=not is_final(error),
             )
         if not is_final(error):
-            raise error
+            raise
         return
-    entry = batch.stored[task.chunk_key]
     progress = pipeline.jobs.record_chunk(task.request_id, task.index)
     if progress.newly_recorded:
-        job = pipeline.jobs.get(task.request_id)
         url = pipeline.audio.presign(entry.s3_key, entry.content_type)
         event = ChunkSynthesized(
             request_id=task.request_id,
@@ -120,6 +146,6 @@ def complete_chunk(
             expires_at=url.expires_at,
             duration_s=float(entry.duration_s),
         )
-        pipeline.publisher.publish(event, reply_target(job) if job else None)
+        pipeline.publisher.publish(event, task.reply_to)
     if progress.complete:
         assemble(task.request_id, pipeline)

@@ -73,6 +73,7 @@ def plan_item(item: ItemRequest, pipeline: Pipeline) -> None:
             model_version=voice.model_version,
             params=resolved.as_dict(),
             sample_rate=voice.sample_rate,
+            reply_to=item.reply_to,
         )
         for index, chunk in enumerate(chunks)
         if chunk_keys[index] not in cached and index not in (job.done or set())
