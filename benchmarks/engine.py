@@ -62,12 +62,32 @@ def voxflow_run(engine: Engine, text: str) -> Timing:
     return timed_samples(len(chunk.pcm) for chunk in engine.synthesize_text(text, "joe"))
 
 
-def measure(run: Callable[[], Timing], repeats: int) -> dict[str, float]:
-    runs = [run() for _ in range(repeats)]
+def summarize(runs: list[Timing]) -> dict[str, float]:
     first = statistics.median(r[0] for r in runs)
     wall = statistics.median(r[1] for r in runs)
     audio_s = runs[0][2] / 22050
     return {"first_s": first, "wall_s": wall, "audio_s": audio_s, "throughput": audio_s / wall}
+
+
+def measure(run: Callable[[], Timing], repeats: int) -> dict[str, float]:
+    return summarize([run() for _ in range(repeats)])
+
+
+def measure_pair(
+    run_a: Callable[[], Timing], run_b: Callable[[], Timing], repeats: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Interleaved, first one then the other going first: run order moved either
+    engine by about 5 % on this machine, so neither gets the favoured slot."""
+    runs_a: list[Timing] = []
+    runs_b: list[Timing] = []
+    for repeat in range(repeats):
+        if repeat % 2:
+            runs_b.append(run_b())
+            runs_a.append(run_a())
+        else:
+            runs_a.append(run_a())
+            runs_b.append(run_b())
+    return summarize(runs_a), summarize(runs_b)
 
 
 def warm_comparison(repeats: int, texts: list[str]) -> dict[str, dict[str, dict[str, float]]]:
@@ -80,14 +100,13 @@ def warm_comparison(repeats: int, texts: list[str]) -> dict[str, dict[str, dict[
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in texts:
         text = corpus(name)
-        results[name] = {
-            "piper": measure(partial(piper_run, piper_voice, text), repeats),
-            "voxflow": measure(partial(voxflow_run, engine, text), repeats),
-        }
+        piper, voxflow = measure_pair(
+            partial(piper_run, piper_voice, text), partial(voxflow_run, engine, text), repeats
+        )
+        results[name] = {"piper": piper, "voxflow": voxflow}
     return results
 
 
-# (execution mode, batch size, fast start)
 VARIANTS: list[tuple[ExecutionMode, int, bool]] = [
     ("sequential", 1, False),
     ("sequential", 1, True),
@@ -190,7 +209,7 @@ def overall_throughput(warm: dict[str, dict[str, dict[str, float]]], engine: str
 
 
 def print_warm(warm: dict[str, dict[str, dict[str, float]]], repeats: int) -> None:
-    print(f"\nwarm synthesis (median of {repeats})")
+    print(f"\nwarm synthesis (median of {repeats}, interleaved)")
     print(
         f"{'text':8} {'chars':>5} {'audio s':>8} | {'piper x RT':>10} {'voxflow x RT':>12} "
         f"{'ratio':>6} | {'piper 1st s':>11} {'voxflow 1st s':>13}"
@@ -224,7 +243,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="skip the long text and the variants")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
