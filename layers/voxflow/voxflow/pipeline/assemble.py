@@ -16,10 +16,13 @@ def assemble(request_id: str, pipeline: Pipeline) -> None:
     job = pipeline.jobs.get(request_id)
     if job is None or job.status != PENDING:
         return
-    entries = pipeline.cache.lookup_many(list(job.chunk_keys))
+    kept = {key: pipeline.recent.get(key) for key in job.chunk_keys}
+    entries = pipeline.cache.lookup_many([key for key, pcm in kept.items() if pcm is None])
     pieces = []
     for key in job.chunk_keys:
-        pcm, _ = decode(pipeline.audio.get(entries[key].s3_key))
+        pcm = kept[key]
+        if pcm is None:
+            pcm, _ = decode(pipeline.audio.get(entries[key].s3_key))
         pieces.append(pcm)
     params = json.loads(job.params_json)
     joined = join_pcm(pieces, int(job.sample_rate), pause_s=float(params["sentence_pause_s"]))

@@ -100,6 +100,7 @@ class BatchSynthesis:
             started = time.perf_counter()
 
     def _store(self, task: ChunkTask, chunk: SpeechChunk) -> None:
+        self._pipeline.recent.put(task.chunk_key, chunk.pcm)
         encoded = encode(chunk.pcm, chunk.sample_rate, AudioFormat.WAV)
         s3_key = self._pipeline.audio.chunk_object(task.chunk_key)
         self._pipeline.audio.put(s3_key, encoded.data, encoded.content_type)

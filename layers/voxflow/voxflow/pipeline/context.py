@@ -8,6 +8,7 @@ from voxflow.engine import Engine
 from voxflow.events import ChunkTask
 from voxflow.pipeline.observe import Meter, NullMeter
 from voxflow.pipeline.publisher import EventPublisher, PublishFailed
+from voxflow.pipeline.recent import RecentChunks
 from voxflow.service_settings import ServiceSettings
 from voxflow.settings import EngineSettings
 from voxflow.store import AudioStore, CacheIndex, JobStore
@@ -47,6 +48,7 @@ class Pipeline:
     publisher: EventPublisher
     chunk_queue: ChunkQueue
     meter: Meter = field(default_factory=NullMeter)
+    recent: RecentChunks = field(default_factory=RecentChunks)
     _engine: Engine | None = None
 
     @property
