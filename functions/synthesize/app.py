@@ -44,9 +44,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         except ValueError:
             logger.exception("malformed chunk task", extra={"message_id": record["messageId"]})
     batch = BatchSynthesis(tasks, pipeline)
-    return process_partial_response(
-        event=event,
-        record_handler=partial(record_handler, batch),
-        processor=processor,
-        context=context,
-    )
+    try:
+        return process_partial_response(
+            event=event,
+            record_handler=partial(record_handler, batch),
+            processor=processor,
+            context=context,
+        )
+    finally:
+        batch.close()

@@ -5,6 +5,8 @@ set of parameters share inference runs; ``complete_chunk`` runs per message, so
 one failing chunk fails only its own message.
 """
 
+import queue
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -18,6 +20,8 @@ from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_request, is_final
 from voxflow.store import CacheEntry
 
+# Chunks synthesized ahead of the one being stored: bounds the memory held.
+_AHEAD = 2
 GroupKey = tuple[str, str, tuple[tuple[str, float], ...]]
 
 
@@ -43,6 +47,7 @@ class BatchSynthesis:
         self._groups = iter([list(by_key.values()) for by_key in groups.values()])
         self._running: Iterator[tuple[ChunkTask, SpeechChunk]] | None = None
         self._running_keys: list[str] = []
+        self._closed = threading.Event()
 
     def entry(self, task: ChunkTask) -> CacheEntry:
         """The chunk's cache entry, synthesizing up to it; raises what its synthesis raised."""
@@ -60,7 +65,7 @@ class BatchSynthesis:
             if group is None:
                 return False
             self._running_keys = [task.chunk_key for task in group]
-            self._running = self._synthesize(group)
+            self._running = self._synthesize_ahead(group)
         try:
             task, chunk = next(self._running)
         except StopIteration:
@@ -74,6 +79,42 @@ class BatchSynthesis:
             return True
         self._store(task, chunk)
         return True
+
+    def close(self) -> None:
+        """Stop a synthesis thread whose chunks nobody will ask for (an aborted batch)."""
+        self._closed.set()
+
+    def _synthesize_ahead(self, tasks: list[ChunkTask]) -> Iterator[tuple[ChunkTask, SpeechChunk]]:
+        """The group's chunks, synthesized on a thread while this one stores and reports
+        the previous chunk: onnxruntime and the AWS calls both release the GIL."""
+        results: queue.Queue[tuple[ChunkTask, SpeechChunk] | Exception | None] = queue.Queue(
+            maxsize=_AHEAD
+        )
+
+        def offer(item: tuple[ChunkTask, SpeechChunk] | Exception | None) -> bool:
+            while not self._closed.is_set():
+                try:
+                    results.put(item, timeout=0.1)
+                except queue.Full:
+                    continue
+                return True
+            return False
+
+        def produce() -> None:
+            try:
+                for item in self._synthesize(tasks):
+                    if not offer(item):
+                        return
+            except Exception as error:  # handed to the consumer, raised for its tasks
+                offer(error)
+                return
+            offer(None)
+
+        threading.Thread(target=produce, name="voxflow-synthesis", daemon=True).start()
+        while (item := results.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
 
     def _synthesize(self, tasks: list[ChunkTask]) -> Iterator[tuple[ChunkTask, SpeechChunk]]:
         voice = self._pipeline.registry.get(tasks[0].voice)
