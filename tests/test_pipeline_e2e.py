@@ -317,3 +317,30 @@ def test_async_client(stack: LocalStack) -> None:
     result = completed(asyncio.run(synthesize()))
     assert result.format.value == "ogg"
     assert download(result.url)[1] == "audio/ogg"
+
+
+@pytest.mark.parametrize(
+    ("detail", "code"),
+    [
+        ({"text": "Hi.", "format": "aiff"}, "INVALID_REQUEST"),
+        ({"text": "Hi.", "voice": "nobody"}, "UNKNOWN_VOICE"),
+        ({"text": "x" * 100_001}, "INVALID_REQUEST"),
+        ({"text": "Hi.", "params": {"length_scale": -1}}, "INVALID_REQUEST"),
+    ],
+)
+def test_bad_requests_end_in_synthesis_failed_at_the_reply_target(
+    stack: LocalStack, client: VoxflowClient, detail: dict[str, Any], code: str
+) -> None:
+    request_id = f"bad-{uuid.uuid4().hex[:8]}"
+    detail = {**detail, "request_id": request_id, "reply_to": {"queue_url": client.reply_queue_url}}
+    entry = {
+        "Source": "voxflow.client",
+        "DetailType": "SynthesisRequested",
+        "EventBusName": client.target.bus_name,
+        "Detail": json.dumps(detail),
+    }
+    assert stack.client("events").put_events(Entries=[entry])["FailedEntryCount"] == 0
+    failed = client.wait([request_id], 60)[request_id].terminal
+    assert isinstance(failed, SynthesisFailed)
+    assert failed.code == code
+    assert failed.retryable is False

@@ -21,6 +21,7 @@ def handle_request_message(
             str(error),
             tenant=error.tenant or "default",
             metadata=dict(error.metadata or {}),
+            reply_to=error.reply_to,
         )
         return
     for item in request.expand():
