@@ -67,6 +67,10 @@ class AwsClients:
     def cloudformation(self) -> Any:
         return self._client("cloudformation")
 
+    @property
+    def cloudwatch(self) -> Any:
+        return self._client("cloudwatch")
+
 
 def async_session(settings: AwsSettings) -> Any:
     """An aioboto3 session for the asyncio client, from the same settings."""

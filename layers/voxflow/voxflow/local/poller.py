@@ -9,15 +9,18 @@ receives (moto implements the RedrivePolicy on receive; a test checks it).
 ``retry_visibility_s`` shortens that wait for tests; Lambda has no such knob.
 """
 
-import base64
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from voxflow.aws.sqs_batch import batch_item_failures, lambda_event
 from voxflow.local.model import SqsEventSource
 
+# batch_item_failures and lambda_event are re-exported: they lived here before the
+# container worker (voxflow.worker) came to share them.
+__all__ = ["BatchOutcome", "SqsPoller", "batch_item_failures", "lambda_event"]
 logger = logging.getLogger(__name__)
 
 Invoke = Callable[[dict[str, Any]], Any]  # the event → the handler's return value
@@ -153,72 +156,6 @@ class SqsPoller:
                     for n, m in enumerate(chunk)
                 ],
             )
-
-
-def batch_item_failures(result: Any, message_ids: set[str]) -> set[str] | None:
-    """The failed message ids of a ReportBatchItemFailures response; None if it is invalid.
-
-    Lambda's rules: no response, an empty one or an empty/null list means complete
-    success; a malformed response or an unknown/empty itemIdentifier means complete
-    failure.
-    """
-    if result is None:
-        return set()
-    if not isinstance(result, dict):
-        return None
-    failures = result.get("batchItemFailures")
-    if not failures:
-        return set() if failures is None or isinstance(failures, list) else None
-    if not isinstance(failures, list):
-        return None
-    failed = set()
-    for failure in failures:
-        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-        if not isinstance(identifier, str) or identifier not in message_ids:
-            return None
-        failed.add(identifier)
-    return failed
-
-
-def lambda_event(messages: Sequence[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
-    """The event Lambda sends for a batch of SQS messages, field for field."""
-    return {"Records": [_record(message, queue_arn, region) for message in messages]}
-
-
-def _record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": dict(message.get("Attributes", {})),
-        "messageAttributes": {
-            name: _message_attribute(value)
-            for name, value in message.get("MessageAttributes", {}).items()
-        },
-        "md5OfBody": message["MD5OfBody"],
-    }
-    if "MD5OfMessageAttributes" in message:
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    record.update(eventSource="aws:sqs", eventSourceARN=queue_arn, awsRegion=region)
-    return record
-
-
-def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
-    # Lambda spells these in camelCase and sends binary values base64-encoded.
-    converted: dict[str, Any] = {}
-    if "StringValue" in value:
-        converted["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        converted["binaryValue"] = _base64(value["BinaryValue"])
-    converted["stringListValues"] = list(value.get("StringListValues", []))
-    converted["binaryListValues"] = [_base64(v) for v in value.get("BinaryListValues", [])]
-    converted["dataType"] = value["DataType"]
-    return converted
-
-
-def _base64(value: bytes | str) -> str:
-    raw = value.encode() if isinstance(value, str) else value
-    return base64.b64encode(raw).decode("ascii")
 
 
 def _chunks(items: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
