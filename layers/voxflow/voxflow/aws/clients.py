@@ -19,8 +19,12 @@ _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 class AwsClients:
-    def __init__(self, settings: AwsSettings) -> None:
+    def __init__(self, settings: AwsSettings, *, config: Config | None = None) -> None:
+        """``config`` goes into every client: short timeouts and fewer attempts where
+        an unreachable region must be noticed fast (the two-region client, the
+        local replicator)."""
         self.settings = settings
+        self._base_config = _RETRIES.merge(config) if config else _RETRIES
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._session: boto3.Session | None = None
@@ -39,7 +43,7 @@ class AwsClients:
                         aws_access_key_id=self.settings.access_key_id,
                         aws_secret_access_key=self.settings.secret_access_key,
                     )
-                merged = _RETRIES.merge(config) if config else _RETRIES
+                merged = self._base_config.merge(config) if config else self._base_config
                 self._clients[service] = self._session.client(
                     service,
                     endpoint_url=self.settings.endpoint_url,
