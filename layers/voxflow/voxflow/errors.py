@@ -59,3 +59,30 @@ class SynthesisError(VoxflowError):
     """The engine failed on input that passed validation."""
 
     code = "SYNTHESIS_FAILED"
+
+
+class ContentRejected(InvalidInput):
+    """The text breaks the deployment's content policy; the message never quotes it."""
+
+    code = "CONTENT_REJECTED"
+
+    def __init__(self, rule: str) -> None:
+        super().__init__(f"text rejected by the content policy (rule {rule})")
+        self.rule = rule
+
+
+class Throttled(VoxflowError):
+    """The tenant is over its quota: the same request may succeed later."""
+
+    code = "THROTTLED"
+
+    def __init__(self, tenant: str, retry_after_s: float | None) -> None:
+        later = (
+            f"; retry after {retry_after_s:.1f} s"
+            if retry_after_s is not None
+            else "; the request is larger than the tenant's burst allows"
+        )
+        super().__init__(f"tenant {tenant!r} is over its quota{later}")
+        self.tenant = tenant
+        # None: never, at the current limits (the request exceeds a bucket's capacity).
+        self.retry_after_s = retry_after_s
