@@ -1,0 +1,493 @@
+"""Cross-region replication between two moto servers, as AWS would do it between regions.
+
+moto has no S3 replication, no global-table replication and no global endpoint, so
+this stands in for all three, in one thread per direction:
+
+- S3: objects under ``audio/`` and ``chunks/`` are copied to the peer's bucket
+  (found by listing: keys are content hashes, so a key the peer already has is
+  never copied again; copies carry the metadata ``voxflow-replica-of``).
+- DynamoDB global tables: each table's stream (NEW_AND_OLD_IMAGES) is read and its
+  puts and deletes are applied to the peer's table of the same name, last writer
+  wins. A write the replicator made itself is recognized in the peer's stream by its
+  image and not sent back.
+- Events: a rule on each bus taps ``SynthesisRequested`` into a queue; each event is
+  put on the peer's bus with a ``resources`` entry marking it as a replica, so it is
+  not replicated again (what a global endpoint's event replication does).
+
+Every change is delivered ``lag_s`` after it was seen. A peer that does not answer
+(its moto frozen) keeps its deliveries waiting, in order, until it answers again; a
+source that does not answer is read again later. Nothing here stops the thread but
+``stop()``.
+"""
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.events import SOURCE_CLIENT
+
+logger = logging.getLogger("voxflow.local.replicator")
+
+REPLICATED_PREFIXES = ("audio/", "chunks/")
+REPLICA_METADATA = "voxflow-replica-of"  # on object copies: the region they came from
+# On replicated events: resources = [EVENT_REPLICA_PREFIX + source region].
+EVENT_REPLICA_PREFIX = "arn:aws:voxflow:replicator:"
+TAP_NAME = "voxflow-replicator-tap"
+TAP_PATTERN = {"source": [SOURCE_CLIENT], "detail-type": ["SynthesisRequested"]}
+DEFAULT_LAG_S = 0.5
+
+# Short timeouts, one attempt: a frozen region must cost a round, not a minute.
+_CLIENT_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 1}
+)
+# Unreachable (timeouts, refused connections): retry later. ClientError: the request
+# itself was refused; retrying it unchanged cannot help.
+_UNREACHABLE = (BotoCoreError,)
+
+
+@dataclass(frozen=True)
+class ReplicaSite:
+    """One region's replicated resources; the names of tables are the same in both."""
+
+    region: str
+    endpoint_url: str
+    bucket: str
+    bus_name: str
+    tables: tuple[str, ...]
+
+
+@dataclass
+class ReplicationStats:
+    objects: int = 0
+    items: int = 0
+    events: int = 0
+    skipped_older: int = 0  # item writes lost to a newer write in the peer (last writer wins)
+    refused: int = 0  # deliveries the peer refused (ClientError): logged and dropped
+
+
+@dataclass
+class _Delivery:
+    due: float
+    what: str
+    apply: Callable[[], None]
+
+
+@dataclass
+class _Shared:
+    """What both directions read and write, under one lock."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    listed: dict[str, set[str]] = field(default_factory=dict)  # keys seen per region
+    replicas: dict[str, set[str]] = field(default_factory=dict)  # keys we wrote there
+    natives: dict[str, set[str]] = field(default_factory=dict)  # keys written there first
+    # (table, key json) → fingerprints of images we wrote there and have not seen back yet
+    echoes: dict[str, dict[tuple[str, str], list[str]]] = field(default_factory=dict)
+    # (table, key json) → time of the latest write made there by the service itself
+    native_writes: dict[str, dict[tuple[str, str], datetime]] = field(default_factory=dict)
+    stats: ReplicationStats = field(default_factory=ReplicationStats)
+
+
+class _Site:
+    def __init__(self, site: ReplicaSite) -> None:
+        self.site = site
+        self.region = site.region
+        self.clients = AwsClients(
+            AwsSettings.local(site.endpoint_url, site.region), config=_CLIENT_CONFIG
+        )
+        self.tap_url = ""
+        self.streams: dict[str, str] = {}  # table → stream ARN
+
+    def client(self, service: str) -> Any:
+        return self.clients.client(service)
+
+    def prepare(self) -> None:
+        """The bus tap and the table streams; needs the region to answer."""
+        sqs, events = self.client("sqs"), self.client("events")
+        self.tap_url = sqs.create_queue(QueueName=TAP_NAME)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.tap_url, AttributeNames=["QueueArn"])
+        events.put_rule(
+            Name=TAP_NAME, EventBusName=self.site.bus_name, EventPattern=json.dumps(TAP_PATTERN)
+        )
+        events.put_targets(
+            Rule=TAP_NAME,
+            EventBusName=self.site.bus_name,
+            Targets=[{"Id": "replicator", "Arn": arn["Attributes"]["QueueArn"]}],
+        )
+        dynamodb = self.client("dynamodb")
+        for table in self.site.tables:
+            description = dynamodb.describe_table(TableName=table)["Table"]
+            if not description.get("StreamSpecification", {}).get("StreamEnabled"):
+                # A global table always has its stream; turn it on where the deployment did not.
+                logger.warning("%s %s: no stream; enabling NEW_AND_OLD_IMAGES", self.region, table)
+                description = dynamodb.update_table(
+                    TableName=table,
+                    StreamSpecification={
+                        "StreamEnabled": True,
+                        "StreamViewType": "NEW_AND_OLD_IMAGES",
+                    },
+                )["TableDescription"]
+            self.streams[table] = description["LatestStreamArn"]
+
+
+class _Direction:
+    """Reads one region's changes and delivers them to the other, in order."""
+
+    def __init__(
+        self, source: _Site, dest: _Site, shared: _Shared, lag_s: float, object_poll_s: float
+    ) -> None:
+        self.source, self.dest, self.shared = source, dest, shared
+        self.lag_s = lag_s
+        self.object_poll_s = object_poll_s
+        self.pending: deque[_Delivery] = deque()
+        self._iterators: dict[tuple[str, str], str] = {}  # (table, shard) → iterator
+        self._last_listing = 0.0
+        self._source_retry_at = 0.0
+        self._dest_retry_at = 0.0
+
+    # -- one round --------------------------------------------------------------
+
+    def step(self) -> None:
+        now = time.monotonic()
+        if now >= self._source_retry_at:
+            try:
+                self._read_source(now)
+            except _UNREACHABLE as error:
+                logger.info("%s unreachable (%s); read again later", self.source.region, error)
+                self._source_retry_at = time.monotonic() + 1.0
+            except ClientError as error:
+                logger.warning("reading %s: %s", self.source.region, error)
+                self._source_retry_at = time.monotonic() + 1.0
+        if time.monotonic() >= self._dest_retry_at:
+            self._deliver_due()
+
+    def _read_source(self, now: float) -> None:
+        self._read_events()
+        self._read_streams()
+        if now - self._last_listing >= self.object_poll_s:
+            self._read_objects()
+            self._last_listing = now
+
+    def _deliver_due(self) -> None:
+        while self.pending and self.pending[0].due <= time.monotonic():
+            delivery = self.pending[0]
+            try:
+                delivery.apply()
+            except _UNREACHABLE as error:
+                logger.info("%s unreachable (%s); %d waiting", self.dest.region, error, len(self))
+                self._dest_retry_at = time.monotonic() + 1.0
+                return
+            except ClientError as error:
+                logger.warning("%s refused %s: %s", self.dest.region, delivery.what, error)
+                with self.shared.lock:
+                    self.shared.stats.refused += 1
+            self.pending.popleft()
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def _later(self, what: str, apply: Callable[[], None]) -> None:
+        self.pending.append(_Delivery(time.monotonic() + self.lag_s, what, apply))
+
+    # -- events -------------------------------------------------------------------
+
+    def _read_events(self) -> None:
+        sqs = self.source.client("sqs")
+        for _ in range(10):  # at most 100 events a round, so deliveries keep up
+            messages = sqs.receive_message(
+                QueueUrl=self.source.tap_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                if not any(
+                    str(r).startswith(EVENT_REPLICA_PREFIX) for r in envelope.get("resources", [])
+                ):
+                    self._later(f"event {envelope.get('id')}", self._event_delivery(envelope))
+            sqs.delete_message_batch(
+                QueueUrl=self.source.tap_url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                    for n, m in enumerate(messages)
+                ],
+            )
+
+    def _event_delivery(self, envelope: dict[str, Any]) -> Callable[[], None]:
+        entry = {
+            "Source": envelope["source"],
+            "DetailType": envelope["detail-type"],
+            "Detail": json.dumps(envelope["detail"]),
+            "EventBusName": self.dest.site.bus_name,
+            "Resources": [f"{EVENT_REPLICA_PREFIX}{self.source.region}"],
+        }
+
+        def deliver() -> None:
+            response = self.dest.client("events").put_events(Entries=[entry])
+            if response.get("FailedEntryCount"):
+                raise ClientError(
+                    {"Error": {"Code": "FailedEntry", "Message": str(response["Entries"])}},
+                    "PutEvents",
+                )
+            with self.shared.lock:
+                self.shared.stats.events += 1
+
+        return deliver
+
+    # -- table streams ------------------------------------------------------------
+
+    def _read_streams(self) -> None:
+        streams = self.source.client("dynamodbstreams")
+        for table, arn in self.source.streams.items():
+            for shard in self._shards(streams, table, arn):
+                iterator = self._iterators[table, shard]
+                response = streams.get_records(ShardIterator=iterator, Limit=1000)
+                for record in response.get("Records", []):
+                    self._on_record(table, record)
+                if response.get("NextShardIterator"):
+                    self._iterators[table, shard] = response["NextShardIterator"]
+
+    def _shards(self, streams: Any, table: str, arn: str) -> list[str]:
+        known = [shard for (name, shard) in self._iterators if name == table]
+        if known:
+            return known
+        description = streams.describe_stream(StreamArn=arn)["StreamDescription"]
+        for shard in description["Shards"]:
+            self._iterators[table, shard["ShardId"]] = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        return [shard["ShardId"] for shard in description["Shards"]]
+
+    def _on_record(self, table: str, record: dict[str, Any]) -> None:
+        change = record["dynamodb"]
+        key = (table, _fingerprint(change["Keys"]))
+        image = change.get("NewImage") if record["eventName"] != "REMOVE" else None
+        mark = _fingerprint(image)
+        written_at = _as_datetime(change.get("ApproximateCreationDateTime"))
+        with self.shared.lock:
+            echoes = self.shared.echoes.setdefault(self.source.region, {}).get(key, [])
+            if mark in echoes:
+                echoes.remove(mark)  # our own replicated write coming back: not a change
+                return
+            self.shared.native_writes.setdefault(self.source.region, {})[key] = written_at
+        self._later(
+            f"{record['eventName']} {table} {key[1]}",
+            self._item_delivery(table, key, change["Keys"], image, written_at),
+        )
+
+    def _item_delivery(
+        self,
+        table: str,
+        key: tuple[str, str],
+        keys: dict[str, Any],
+        image: dict[str, Any] | None,
+        written_at: datetime,
+    ) -> Callable[[], None]:
+        mark = _fingerprint(image)
+        region = self.dest.region
+
+        def deliver() -> None:
+            with self.shared.lock:
+                newer = self.shared.native_writes.get(region, {}).get(key)
+                if newer is not None and newer > written_at:
+                    self.shared.stats.skipped_older += 1
+                    return
+                self.shared.echoes.setdefault(region, {}).setdefault(key, []).append(mark)
+            dynamodb = self.dest.client("dynamodb")
+            try:
+                if image is None:
+                    dynamodb.delete_item(TableName=table, Key=keys)
+                else:
+                    dynamodb.put_item(TableName=table, Item=image)
+            except (*_UNREACHABLE, ClientError):
+                with self.shared.lock:
+                    self.shared.echoes[region][key].remove(mark)
+                raise
+            with self.shared.lock:
+                self.shared.stats.items += 1
+
+        return deliver
+
+    # -- objects ------------------------------------------------------------------
+
+    def _read_objects(self) -> None:
+        region = self.source.region
+        keys = set(_list_keys(self.source.client("s3"), self.source.site.bucket))
+        with self.shared.lock:
+            listed = self.shared.listed.setdefault(region, set())
+            fresh = keys - listed
+            listed |= fresh
+            replicas = self.shared.replicas.setdefault(region, set())
+            natives = fresh - replicas
+            self.shared.natives.setdefault(region, set()).update(natives)
+        for key in sorted(natives):
+            self._later(f"object {key}", self._object_delivery(key))
+
+    def _object_delivery(self, key: str) -> Callable[[], None]:
+        region = self.dest.region
+
+        def deliver() -> None:
+            with self.shared.lock:
+                if key in self.shared.listed.get(region, set()):
+                    return  # content-addressed: the peer has the same object already
+            s3 = self.dest.client("s3")
+            if _exists(s3, self.dest.site.bucket, key):
+                return
+            with self.shared.lock:
+                self.shared.replicas.setdefault(region, set()).add(key)
+            original = self.source.client("s3").get_object(Bucket=self.source.site.bucket, Key=key)
+            s3.put_object(
+                Bucket=self.dest.site.bucket,
+                Key=key,
+                Body=original["Body"].read(),
+                ContentType=original.get("ContentType", "application/octet-stream"),
+                Metadata={**original.get("Metadata", {}), REPLICA_METADATA: self.source.region},
+            )
+            with self.shared.lock:
+                self.shared.stats.objects += 1
+
+        return deliver
+
+
+class Replicator:
+    """Replicates between two sites until stopped; a context manager."""
+
+    def __init__(
+        self,
+        first: ReplicaSite,
+        second: ReplicaSite,
+        *,
+        lag_s: float = DEFAULT_LAG_S,
+        poll_s: float = 0.1,
+        object_poll_s: float = 0.5,
+    ) -> None:
+        self.lag_s = lag_s
+        self.poll_s = poll_s
+        self._sites = (_Site(first), _Site(second))
+        self._shared = _Shared()
+        a, b = self._sites
+        self._directions = (
+            _Direction(a, b, self._shared, lag_s, object_poll_s),
+            _Direction(b, a, self._shared, lag_s, object_poll_s),
+        )
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> Self:
+        for site in self._sites:
+            site.prepare()
+        self._stop.clear()
+        for direction in self._directions:
+            name = f"replicator-{direction.source.region}-to-{direction.dest.region}"
+            thread = threading.Thread(target=self._run, args=(direction,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _run(self, direction: _Direction) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                direction.step()
+            except Exception:  # the replicator must outlive anything a round runs into
+                logger.exception("replication round failed; going on")
+            self._stop.wait(max(0.0, self.poll_s - (time.monotonic() - started)))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            # A round waits at most a client timeout (2 s) per call it is in.
+            thread.join(timeout=10.0)
+        self._threads = []
+
+    @property
+    def stats(self) -> ReplicationStats:
+        with self._shared.lock:
+            return ReplicationStats(**vars(self._shared.stats))
+
+    def backlog(self) -> dict[str, int]:
+        """Deliveries waiting, by destination region."""
+        return {d.dest.region: len(d) for d in self._directions}
+
+    def native_objects(self, region: str, prefix: str = "") -> set[str]:
+        """Keys under ``prefix`` written in ``region`` by the service, not copied there."""
+        with self._shared.lock:
+            return {k for k in self._shared.natives.get(region, set()) if k.startswith(prefix)}
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """True once nothing waits for delivery (after at least one more round)."""
+        deadline = time.monotonic() + timeout_s
+        time.sleep(2 * self.poll_s + self.lag_s)
+        while time.monotonic() < deadline:
+            if not any(self.backlog().values()):
+                return True
+            time.sleep(self.poll_s)
+        return False
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _list_keys(s3: Any, bucket: str) -> Iterable[str]:
+    for prefix in REPLICATED_PREFIXES:
+        token: str | None = None
+        while True:
+            page = s3.list_objects_v2(
+                Bucket=bucket, Prefix=prefix, **({"ContinuationToken": token} if token else {})
+            )
+            yield from (item["Key"] for item in page.get("Contents", []))
+            token = page.get("NextContinuationToken")
+            if not token:
+                break
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def _fingerprint(image: dict[str, Any] | None) -> str:
+    """The same for equal DynamoDB images, whatever the order of their sets."""
+
+    def canonical(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                kind: sorted(inner) if kind in ("SS", "NS", "BS") else canonical(inner)
+                for kind, inner in value.items()
+            }
+        if isinstance(value, list):
+            return [canonical(inner) for inner in value]
+        return value
+
+    return json.dumps(canonical(image), sort_keys=True, default=str)
+
+
+def _as_datetime(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value).astimezone()
+    return datetime.now().astimezone()
