@@ -357,6 +357,11 @@ class SynthesisCompleted(_Outbound):
     metadata: Metadata = Field(default_factory=dict)
     tenant: Tenant = DEFAULT_TENANT
     batch_id: RequestId | None = None
+    degraded: Annotated[bool, Field(strict=True)] = Field(
+        default=False,
+        description="True: synthesis was impossible and url is the pre-rendered "
+        "'service busy' clip, not the requested speech.",
+    )
 
 
 class ChunkSynthesized(_Outbound):
