@@ -13,16 +13,13 @@ import pytest
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.errors import SettingsError, Throttled
 from voxflow.local.moto_server import MotoServer
-from voxflow.quotas import QuotaMode, QuotaSettings, TenantLimits, TokenBucket
-
-
-def create_quotas_table(dynamodb: Any, name: str) -> None:
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "tenant", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "tenant", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+from voxflow.quotas import (
+    QuotaMode,
+    QuotaSettings,
+    TenantLimits,
+    TokenBucket,
+    create_quotas_table,
+)
 
 
 @pytest.fixture(scope="module")

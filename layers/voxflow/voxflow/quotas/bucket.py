@@ -142,3 +142,13 @@ class TokenBucket:
 def _decimal(value: float) -> str:
     # Fixed point: DynamoDB numbers take no exponent such as 1e-07.
     return f"{value:.6f}"
+
+
+def create_quotas_table(dynamodb: Any, name: str) -> None:
+    """The table as template.yaml declares it, for stacks that lack it (tests, local)."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "tenant", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "tenant", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )

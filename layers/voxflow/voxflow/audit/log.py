@@ -1,0 +1,143 @@
+"""Writing and reading audit records.
+
+Two writes per request, each an UpdateItem of its own attributes, so either may come
+first, and a redelivery writes the same values again: idempotent without conditions.
+``at`` and ``expires_at`` are set only if absent, so they keep the first sighting.
+"""
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.update import Action
+
+from voxflow.audit.models import TENANT_INDEX, AuditRecord
+from voxflow.aws.settings import AwsSettings
+from voxflow.errors import SettingsError
+from voxflow.store.models import bind
+
+COMPLETED = "completed"
+DEGRADED = "degraded"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    table: str
+    keep_text: bool = False
+    ttl_days: int = 90
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "AuditSettings | None":
+        """None when VOXFLOW_AUDIT_TABLE is unset: no audit."""
+        env = os.environ if environ is None else environ
+        table = env.get("VOXFLOW_AUDIT_TABLE")
+        if not table:
+            return None
+        flag = env.get("VOXFLOW_AUDIT_TEXT", "0")
+        if flag not in {"0", "1"}:
+            raise SettingsError("VOXFLOW_AUDIT_TEXT must be 0 or 1")
+        try:
+            ttl_days = int(env.get("VOXFLOW_AUDIT_TTL_DAYS", "90"))
+        except ValueError as error:
+            raise SettingsError("VOXFLOW_AUDIT_TTL_DAYS is not an integer") from error
+        if ttl_days < 1:
+            raise SettingsError("VOXFLOW_AUDIT_TTL_DAYS must be >= 1")
+        return cls(table, keep_text=flag == "1", ttl_days=ttl_days)
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class AuditLog:
+    def __init__(self, model: type[AuditRecord], settings: AuditSettings) -> None:
+        self._model = model
+        self.settings = settings
+
+    @classmethod
+    def bound(cls, settings: AuditSettings, aws: AwsSettings) -> "AuditLog":
+        model = bind(AuditRecord, settings.table, aws)
+        if aws.access_key_id is not None:
+            # A local endpoint's dummy keys (AwsSettings.local); on AWS, the role's.
+            setattr(model.Meta, "aws_access_key_id", aws.access_key_id)  # noqa: B010
+            setattr(model.Meta, "aws_secret_access_key", aws.secret_access_key)  # noqa: B010
+        return cls(model, settings)
+
+    def received(
+        self,
+        request_id: str,
+        *,
+        tenant: str,
+        text: str,
+        voice: str,
+        format: str,
+        batch_id: str | None,
+    ) -> None:
+        """What was asked: the text's hash and length (the text itself only if configured)."""
+        model = self._model
+        actions: list[Action] = [
+            *self._identity(tenant),
+            model.text_sha256.set(text_sha256(text)),
+            model.chars.set(len(text)),
+            model.voice.set(voice),
+            model.format.set(format),
+        ]
+        if batch_id is not None:
+            actions.append(model.batch_id.set(batch_id))
+        if self.settings.keep_text:
+            actions.append(model.text.set(text))
+        model(request_id).update(actions=actions)
+
+    def finished(
+        self,
+        request_id: str,
+        *,
+        tenant: str,
+        status: str,
+        region: str,
+        timings: Mapping[str, float],
+        code: str | None = None,
+        retryable: bool | None = None,
+        cache: str | None = None,
+    ) -> None:
+        """How it ended: one terminal outcome (a redelivery writes the same one again)."""
+        model = self._model
+        actions: list[Action] = [
+            *self._identity(tenant),
+            model.status.set(status),
+            model.region.set(region),
+            model.timings.set(dict(timings)),
+            model.finished_at.set(model.finished_at | datetime.now(UTC)),
+        ]
+        if code is not None:
+            actions.append(model.code.set(code))
+        if retryable is not None:
+            actions.append(model.retryable.set(retryable))
+        if cache is not None:
+            actions.append(model.cache.set(cache))
+        model(request_id).update(actions=actions)
+
+    def _identity(self, tenant: str) -> list[Action]:
+        now = datetime.now(UTC)
+        model = self._model
+        return [
+            model.tenant.set(tenant),
+            model.at.set(model.at | now),
+            model.expires_at.set(model.expires_at | now + timedelta(days=self.settings.ttl_days)),
+        ]
+
+    def get(self, request_id: str) -> AuditRecord | None:
+        try:
+            return self._model.get(request_id, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def query(self, tenant: str, start: datetime, end: datetime) -> Iterator[AuditRecord]:
+        """The tenant's records first seen in [start, end], oldest first."""
+        return self._model.query(
+            tenant, self._model.at.between(start, end), index_name=TENANT_INDEX
+        )
