@@ -1,0 +1,72 @@
+"""Fallback audio: the shipped busy clip, stored per format in S3 on moto server over HTTP."""
+
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from voxflow.audio import AudioFormat, decode
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.engine import Engine
+from voxflow.errors import SettingsError
+from voxflow.events import SynthesisCompleted
+from voxflow.fallback import CLIP_PATH, FallbackAudio, fallback_enabled, load_clip, render_clip
+from voxflow.local.moto_server import MotoServer
+from voxflow.store.audio import AudioStore
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[AudioStore]:
+    with MotoServer() as moto:
+        s3 = AwsClients(AwsSettings.local(moto.url)).s3
+        bucket = f"audio-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket)
+        yield AudioStore(s3, bucket, 600)
+
+
+def test_shipped_clip_is_the_engines_busy_message(engine: Engine) -> None:
+    pcm, rate = load_clip()
+    assert rate == 22050
+    assert 1.5 < len(pcm) / rate < 6
+    assert np.abs(pcm).max() > 1000  # speech, not silence
+    # The engine renders a clip of about the same length (the voice's noise varies it).
+    fresh, fresh_rate = decode(render_clip(engine))
+    assert fresh_rate == rate
+    assert len(fresh) == pytest.approx(len(pcm), rel=0.15)
+
+
+@pytest.mark.parametrize("audio_format", [AudioFormat.MP3, AudioFormat.OPUS, AudioFormat.WAV])
+def test_degraded_result_serves_the_clip(store: AudioStore, audio_format: AudioFormat) -> None:
+    fallback = FallbackAudio(store)
+    result = fallback.result(
+        "r1", audio_format, region="us-east-1", tenant="acme", metadata={"a": 1}, batch_id=None
+    )
+    assert isinstance(result, SynthesisCompleted)
+    assert result.degraded is True
+    assert result.key == f"fallback/joe/{audio_format.value}/busy{audio_format.extension}"
+    assert (result.tenant, result.metadata) == ("acme", {"a": 1})
+    with urllib.request.urlopen(result.url, timeout=30) as response:
+        data = response.read()
+    assert len(data) == result.bytes
+    pcm, rate = decode(data)
+    assert rate == result.sample_rate
+    assert len(pcm) / rate == pytest.approx(result.duration_s, abs=0.05)
+    assert len(pcm) / rate == pytest.approx(len(load_clip()[0]) / 22050, abs=0.05)
+
+
+def test_clip_is_stored_once(store: AudioStore) -> None:
+    clip = FallbackAudio(store).stored(AudioFormat.FLAC)
+    assert decode(store.get(clip.s3_key))[0].size > 0
+    store.put(clip.s3_key, b"marker", clip.content_type)
+    FallbackAudio(store).stored(AudioFormat.FLAC)  # a new process finds it there
+    assert store.get(clip.s3_key) == b"marker"  # and does not write it again
+
+
+def test_switch() -> None:
+    assert CLIP_PATH.is_file()
+    assert fallback_enabled({}) is False
+    assert fallback_enabled({"VOXFLOW_FALLBACK_AUDIO": "1"}) is True
+    with pytest.raises(SettingsError):
+        fallback_enabled({"VOXFLOW_FALLBACK_AUDIO": "on"})
