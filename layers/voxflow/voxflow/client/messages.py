@@ -28,6 +28,11 @@ class Outcome:
     # time.monotonic() when each chunk event and the terminal event arrived.
     chunk_arrivals: list[float] = field(default_factory=list)
     terminal_arrival: float | None = None
+    # Across regions (GlobalVoxflowClient): who answered first, and every terminal event
+    # that came (more than one means both regions finished the request).
+    region: str | None = None
+    terminal_regions: list[str] = field(default_factory=list)
+    terminal_at: float | None = None  # time.time() of the first terminal event
 
     @property
     def completed(self) -> SynthesisCompleted | None:
@@ -56,13 +61,20 @@ def parse_reply(body: str) -> ChunkSynthesized | Terminal | None:
     return None
 
 
-def record_reply(outcomes: dict[str, Outcome], reply: ChunkSynthesized | Terminal) -> None:
+def record_reply(
+    outcomes: dict[str, Outcome], reply: ChunkSynthesized | Terminal, region: str | None = None
+) -> None:
     outcome = outcomes.get(reply.request_id)
     if outcome is None:
         return  # a reply for a request this client is not waiting on
     if isinstance(reply, ChunkSynthesized):
         outcome.chunks.append(reply)
         outcome.chunk_arrivals.append(time.monotonic())
-    elif outcome.terminal is None:
+        return
+    if region is not None:
+        outcome.terminal_regions.append(region)
+    if outcome.terminal is None:
         outcome.terminal = reply
         outcome.terminal_arrival = time.monotonic()
+        outcome.terminal_at = time.time()
+        outcome.region = region

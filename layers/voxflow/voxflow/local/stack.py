@@ -30,10 +30,14 @@ _STOP_SLACK_S = 10.0
 @dataclass
 class _Runner:
     function: str
-    event_source: str
+    event_source: str  # "" for a worker process: it consumes the function's queue itself
     worker: int
     process: "subprocess.Popen[bytes]"
     log: IO[bytes] | None
+
+    @property
+    def role(self) -> str:
+        return "worker" if not self.event_source else "runner"
 
 
 class LocalStack:
@@ -51,10 +55,17 @@ class LocalStack:
         extra_env: Mapping[str, str] | None = None,
         state_file: Path | None = None,
         log_dir: Path | None = None,
+        region_endpoints: Mapping[str, str] | None = None,
+        workers: int = 0,
+        worker_function: str = "SynthesizeFunction",
     ) -> None:
         """``concurrency``: runner processes per event source, for all functions or by
         logical id; ``functions``: which functions to run (all by default, none with
-        an empty list); ``extra_env`` goes into every function's environment."""
+        an empty list); ``extra_env`` goes into every function's environment.
+        ``region_endpoints``: the other regions' moto servers, for global-table
+        replicas. ``workers``: worker processes (``python -m voxflow.worker``) that
+        serve ``worker_function``'s queue instead of its runners, as the primary's
+        GPU containers do."""
         self.region = region
         self.stack_name = stack_name
         self.template_path = template_path
@@ -64,6 +75,9 @@ class LocalStack:
         self.retry_visibility_s = retry_visibility_s
         self.extra_env = dict(extra_env or {})
         self.log_dir = log_dir
+        self.region_endpoints = dict(region_endpoints or {})
+        self.workers = workers
+        self.worker_function = worker_function
         self.moto = MotoServer(
             port, region, log_path=log_dir / "moto.log" if log_dir is not None else None
         )
@@ -93,20 +107,26 @@ class LocalStack:
 
     @property
     def runner_pids(self) -> list[int]:
-        return [runner.process.pid for runner in self._runners]
+        return [runner.process.pid for runner in self._runners if runner.role == "runner"]
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [runner.process.pid for runner in self._runners if runner.role == "worker"]
 
     @property
     def pids(self) -> list[int]:
         moto = [self.moto.pid] if self.moto.pid is not None else []
-        return [*moto, *self.runner_pids]
+        return [*moto, *(runner.process.pid for runner in self._runners)]
 
     def start(self) -> Self:
         if self.state_file is None:
             self.state_file = _temporary_path()
         try:
             self.moto.start()
+            # Only when asked: a single region deploys exactly as before.
+            peers = {"region_endpoints": self.region_endpoints} if self.region_endpoints else {}
             self._stack = deploy_stack(
-                self.url, self.region, self.stack_name, self.template_path, self.parameters
+                self.url, self.region, self.stack_name, self.template_path, self.parameters, **peers
             )
             self._write_state()
             self.start_functions()
@@ -121,6 +141,10 @@ class LocalStack:
             raise ValueError(f"no such functions in {self.template_path}: {sorted(unknown)}")
         for function in self.stack.functions:
             if self.function_ids is not None and function.logical_id not in self.function_ids:
+                continue
+            if self.workers and function.logical_id == self.worker_function:
+                for worker in range(self.workers):
+                    self._runners.append(self._start_worker(function.logical_id, worker))
                 continue
             for source in function.event_sources:
                 if not source.enabled:
@@ -158,6 +182,48 @@ class LocalStack:
         )
         return _Runner(function, event_source, worker, process, log)
 
+    def _start_worker(self, function: str, worker: int) -> _Runner:
+        log: IO[bytes] | None = None
+        env = dict(os.environ)
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = (self.log_dir / f"{function}-worker-{worker}.log").open("ab")
+        # One ready file per worker: they share this machine's /tmp.
+        env["VOXFLOW_READY_FILE"] = str(
+            Path(tempfile.gettempdir()) / f"voxflow-ready-{self.region}-{os.getpid()}-{worker}"
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "voxflow.worker",
+            "--state-file",
+            str(self._state_path.resolve()),
+            "--function",
+            function,
+        ]
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+        )
+        return _Runner(function, "", worker, process, log)
+
+    def kill_functions(self) -> None:
+        """SIGKILL every runner and worker, as a lost region or host would: no batch is
+        finished, whatever they held comes back after its visibility timeout."""
+        runners, self._runners = self._runners, []
+        for runner in runners:
+            if runner.process.poll() is None:
+                runner.process.kill()
+        for runner in runners:
+            runner.process.wait()
+            if runner.log is not None:
+                runner.log.close()
+        self._write_state()
+
     def restart_dead_runners(self) -> list[str]:
         """Starts a fresh runner for each one that exited; says which, for the log."""
         restarted = []
@@ -167,8 +233,10 @@ class LocalStack:
                 continue
             if runner.log is not None:
                 runner.log.close()
-            self._runners[index] = self._start_runner(
-                runner.function, runner.event_source, runner.worker
+            self._runners[index] = (
+                self._start_runner(runner.function, runner.event_source, runner.worker)
+                if runner.role == "runner"
+                else self._start_worker(runner.function, runner.worker)
             )
             restarted.append(
                 f"{runner.function}/{runner.event_source}#{runner.worker} (exit {code})"
@@ -205,11 +273,11 @@ class LocalStack:
             processes.append(ProcessRecord("moto", self.moto.pid, _create_time(self.moto.pid)))
         processes.extend(
             ProcessRecord(
-                "runner",
+                runner.role,
                 runner.process.pid,
                 _create_time(runner.process.pid),
                 runner.function,
-                runner.event_source,
+                runner.event_source or None,
                 runner.worker,
             )
             for runner in self._runners

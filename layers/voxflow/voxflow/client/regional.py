@@ -1,0 +1,220 @@
+"""The client across two regions: publishes like a global endpoint, hears both regions.
+
+Publishing goes to the primary's bus while its health alarm (read in the primary,
+through ``voxflow.regions.health``) is OK, else to the secondary's bus; a publish
+the primary does not take in time goes to the secondary. The reply queue has the
+same name in both regions (each region answers on its own, docs/regions.md), and
+one thread per region receives from it, so a region that does not answer never
+delays the other's replies. Replies are deduplicated by request id; the outcome
+says which region answered and how many terminal events came.
+"""
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from voxflow.aws import AwsClients
+from voxflow.client.messages import Outcome, parse_reply, record_reply, request_entry
+from voxflow.client.sync_client import WaitTimedOut
+from voxflow.client.target import StackTarget
+from voxflow.errors import VoxflowError
+
+logger = logging.getLogger("voxflow.client")
+
+# For the clients of both regions: a region that does not answer must fail fast.
+FAST_FAIL = Config(
+    connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 1}
+)
+
+
+@dataclass(frozen=True)
+class RegionalStack:
+    """One region of a deployment: where it is and its resource names."""
+
+    clients: AwsClients
+    target: StackTarget
+
+    @property
+    def region(self) -> str:
+        return self.clients.settings.region
+
+
+@dataclass(frozen=True)
+class GlobalTarget:
+    primary: RegionalStack
+    secondary: RegionalStack
+    health_alarm: str  # in the primary: OK means the primary takes the requests
+
+    def regions(self) -> tuple[RegionalStack, RegionalStack]:
+        return self.primary, self.secondary
+
+
+@dataclass(frozen=True)
+class Published:
+    request_id: str
+    region: str  # whose bus took it
+    at: float  # time.time()
+
+
+class GlobalVoxflowClient:
+    def __init__(self, target: GlobalTarget, *, health_cache_s: float = 1.0) -> None:
+        from voxflow.regions.health import AlarmHealth
+
+        self.target = target
+        self.health = AlarmHealth(
+            lambda: target.primary.clients.client("cloudwatch"),
+            target.health_alarm,
+            cache_s=health_cache_s,
+        )
+        self.reply_queue_name = f"voxflow-replies-{uuid.uuid4().hex[:16]}"
+        self._reply_urls: dict[str, str] = {}
+        self._replies: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._outcomes: dict[str, Outcome] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> "GlobalVoxflowClient":
+        return self.open()
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def open(self) -> "GlobalVoxflowClient":
+        for stack in self.target.regions():
+            self._reply_urls[stack.region] = stack.clients.sqs.create_queue(
+                QueueName=self.reply_queue_name
+            )["QueueUrl"]
+        for stack in self.target.regions():
+            thread = threading.Thread(
+                target=self._receive, args=(stack,), name=f"replies-{stack.region}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def active(self) -> RegionalStack:
+        """Where a request goes now: the primary while healthy, else the secondary."""
+        return self.target.primary if self.health.is_healthy() else self.target.secondary
+
+    def publish(self, text: str | None = None, **fields: Any) -> Published:
+        """Publish one request where the global endpoint would; say where it went."""
+        if text is not None:
+            fields["text"] = text
+        first = self.active()
+        order = [first] if first is self.target.secondary else list(self.target.regions())
+        request_id = fields.setdefault("request_id", uuid.uuid4().hex)
+        with self._lock:
+            self._outcomes.setdefault(request_id, Outcome(request_id))
+        errors = []
+        for stack in order:
+            # The reply queue named as the region that takes it; the other answers on its own.
+            _, entry = request_entry(
+                stack.target.bus_name, self._reply_urls[stack.region], **fields
+            )
+            try:
+                response = stack.clients.events.put_events(Entries=[entry])
+            except (BotoCoreError, ClientError) as error:
+                errors.append(f"{stack.region}: {error}")
+                continue
+            if response.get("FailedEntryCount"):
+                errors.append(f"{stack.region}: {response['Entries']}")
+                continue
+            return Published(request_id, stack.region, time.time())
+        raise VoxflowError(f"no region took the request: {'; '.join(errors)}")
+
+    def outcome(self, request_id: str) -> Outcome:
+        with self._lock:
+            return self._outcomes.setdefault(request_id, Outcome(request_id))
+
+    def wait(
+        self,
+        request_ids: list[str],
+        timeout_s: float = 300.0,
+        on_terminal: Callable[[Outcome], None] | None = None,
+    ) -> dict[str, Outcome]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._drain(deadline, on_terminal)
+            outcomes = {request_id: self.outcome(request_id) for request_id in request_ids}
+            pending = [r for r, o in outcomes.items() if o.terminal is None]
+            if not pending:
+                return outcomes
+            if time.monotonic() >= deadline:
+                raise WaitTimedOut(f"no terminal event within {timeout_s:.0f} s for {pending}")
+
+    def _drain(self, deadline: float, on_terminal: Callable[[Outcome], None] | None) -> None:
+        try:
+            region, reply = self._replies.get(
+                timeout=max(0.0, min(0.5, deadline - time.monotonic()))
+            )
+        except queue.Empty:
+            return
+        while True:
+            with self._lock:
+                outcome = self._outcomes.setdefault(reply.request_id, Outcome(reply.request_id))
+                had_terminal = outcome.terminal is not None
+                record_reply(self._outcomes, reply, region)
+            if on_terminal is not None and not had_terminal and outcome.terminal is not None:
+                on_terminal(outcome)
+            try:
+                region, reply = self._replies.get_nowait()
+            except queue.Empty:
+                return
+
+    def _receive(self, stack: RegionalStack) -> None:
+        sqs, url = stack.clients.sqs, self._reply_urls[stack.region]
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                ).get("Messages", [])
+                for message in messages:
+                    reply = parse_reply(message["Body"])
+                    if reply is not None:
+                        self._replies.put((stack.region, reply))
+                if messages:
+                    sqs.delete_message_batch(
+                        QueueUrl=url,
+                        Entries=[
+                            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                            for n, m in enumerate(messages)
+                        ],
+                    )
+            except (BotoCoreError, ClientError) as error:
+                logger.debug("replies from %s: %s", stack.region, error)
+                self._stop.wait(0.5)  # the region is down: ask again shortly
+
+    def status(self, request_id: str) -> dict[str, Any] | None:
+        """The job record from the active region's replica of the jobs table."""
+        stack = self.active()
+        item = stack.clients.dynamodb.get_item(
+            TableName=stack.target.jobs_table,
+            Key={"request_id": {"S": request_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return None
+        return {name: next(iter(value.values())) for name, value in item.items()}
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10.0)
+        self._threads = []
+        for stack in self.target.regions():
+            url = self._reply_urls.pop(stack.region, None)
+            if url is None:
+                continue
+            try:
+                stack.clients.sqs.delete_queue(QueueUrl=url)
+            except (BotoCoreError, ClientError) as error:  # a region that is down keeps it
+                logger.warning("reply queue in %s not deleted: %s", stack.region, error)

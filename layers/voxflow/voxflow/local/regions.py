@@ -1,0 +1,226 @@
+"""Two regions on this machine: the primary and the secondary stack, each on its own moto.
+
+Start order follows docs/regions.md and the deployer: the secondary first (it has
+no tables of its own), then the primary with ``region_endpoints`` (its global
+tables put their replicas in the secondary's moto); then the replicator (objects,
+items, events) and the health checker (the primary's alarm from worker
+heartbeats). In the primary the chunks queue is served by worker processes
+(``python -m voxflow.worker``), as the GPU containers do on AWS.
+
+An outage is ``fail_primary()``: the primary's moto frozen (SIGSTOP: requests to it
+time out, as to a region that is down) and its workers and runners killed
+(SIGKILL). ``recover_primary()`` thaws moto and starts fresh workers and runners.
+
+Each region has its state file: the primary's at ``state_file`` (what ``voxflow
+publish`` and ``python -m voxflow.local down`` read), the secondary's beside it
+(``<name>-secondary.json``); ``down`` stops both.
+"""
+
+import logging
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from voxflow.local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
+from voxflow.local.health import DEFAULT_HEARTBEAT_S, HeartbeatHealthChecker, health_alarm_name
+from voxflow.local.model import DeployedStack
+from voxflow.local.replicator import DEFAULT_LAG_S, ReplicaSite, Replicator
+from voxflow.local.stack import LocalStack
+
+logger = logging.getLogger("voxflow.local.regions")
+
+PRIMARY_REGION = "us-east-1"
+SECONDARY_REGION = "us-west-2"
+PRIMARY_PORT = 5000
+SECONDARY_PORT = 5001
+
+
+def secondary_state_file(state_file: Path) -> Path:
+    return state_file.with_name(f"{state_file.stem}-secondary{state_file.suffix}")
+
+
+class TwoRegionStack:
+    def __init__(
+        self,
+        *,
+        primary_port: int | None = PRIMARY_PORT,
+        secondary_port: int | None = SECONDARY_PORT,
+        primary_region: str = PRIMARY_REGION,
+        secondary_region: str = SECONDARY_REGION,
+        stack_name: str = DEFAULT_STACK_NAME,
+        template_path: Path = DEFAULT_TEMPLATE,
+        workers: int = 1,
+        concurrency: int | Mapping[str, int] = 1,
+        lag_s: float = DEFAULT_LAG_S,
+        heartbeat_s: float = DEFAULT_HEARTBEAT_S,
+        standby_retry_s: int = 1,
+        retry_visibility_s: int | None = 1,
+        extra_env: Mapping[str, str] | None = None,
+        state_file: Path | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        """``workers``: worker processes on the primary's chunks queue;
+        ``concurrency``: runners per event source of the other functions (both regions);
+        ``lag_s``: replication lag; ``heartbeat_s``: the workers' heartbeat period (the
+        alarm fires after three missed)."""
+        self.primary_region = primary_region
+        self.secondary_region = secondary_region
+        self.stack_name = stack_name
+        self.lag_s = lag_s
+        self.heartbeat_s = heartbeat_s
+        self.state_file = state_file if state_file is not None else _temporary_path()
+        regions = {
+            "PrimaryRegion": primary_region,
+            "SecondaryRegion": secondary_region,
+            "PeerReady": "true",
+        }
+        common_env = {
+            "VOXFLOW_STANDBY_RETRY_S": str(standby_retry_s),
+            "VOXFLOW_HEARTBEAT_S": f"{heartbeat_s:g}",
+            **(extra_env or {}),
+        }
+        self.secondary = LocalStack(
+            port=secondary_port,
+            region=secondary_region,
+            stack_name=stack_name,
+            template_path=template_path,
+            parameters={"Role": "secondary", **regions},
+            concurrency=concurrency,
+            retry_visibility_s=retry_visibility_s,
+            extra_env=common_env,  # the primary's endpoint is added once it is known
+            state_file=secondary_state_file(self.state_file),
+            log_dir=log_dir / secondary_region if log_dir is not None else None,
+        )
+        self.primary = LocalStack(
+            port=primary_port,
+            region=primary_region,
+            stack_name=stack_name,
+            template_path=template_path,
+            parameters={"Role": "primary", **regions},
+            concurrency=concurrency,
+            retry_visibility_s=retry_visibility_s,
+            extra_env=common_env,
+            state_file=self.state_file,
+            log_dir=log_dir / primary_region if log_dir is not None else None,
+            region_endpoints={secondary_region: self.secondary.url},
+            workers=workers,
+        )
+        self.secondary.extra_env["VOXFLOW_PRIMARY_ENDPOINT_URL"] = self.primary.url
+        self.replicator: Replicator | None = None
+        self.health: HeartbeatHealthChecker | None = None
+        self.primary_down = False
+
+    @property
+    def alarm_name(self) -> str:
+        return health_alarm_name(self.stack_name)
+
+    def stacks(self) -> dict[str, LocalStack]:
+        return {self.primary_region: self.primary, self.secondary_region: self.secondary}
+
+    def start(self) -> Self:
+        try:
+            # The secondary's functions start only once the primary exists: they read its
+            # alarm, and their tables are the replicas the primary's deployment makes.
+            self.secondary.function_ids, wanted = set(), self.secondary.function_ids
+            self.secondary.start()
+            self.primary.start()
+            self.secondary.function_ids = wanted
+            self.secondary.start_functions()
+            self.replicator = Replicator(
+                self._site(self.primary.stack), self._site(self.secondary.stack), lag_s=self.lag_s
+            ).start()
+            self.health = HeartbeatHealthChecker(
+                self.primary.url,
+                self.primary_region,
+                self.alarm_name,
+                heartbeat_s=self.heartbeat_s,
+            )
+            self.health.check()  # ALARM until the workers are warm: requests go to the secondary
+            self.health.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _site(self, stack: DeployedStack) -> ReplicaSite:
+        return ReplicaSite(
+            region=stack.region,
+            endpoint_url=stack.endpoint_url,
+            bucket=stack.resources["AudioBucket"],
+            bus_name=stack.resources["EventBus"].rsplit("/", 1)[-1],
+            # The same names in both regions; the secondary's are the primary's replicas.
+            tables=(f"{self.stack_name}-cache", f"{self.stack_name}-jobs"),
+        )
+
+    def wait_primary_healthy(self, timeout_s: float = 120.0) -> float:
+        """Seconds until the health checker saw heartbeats (the workers are warm)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_s:
+            if self.health is not None and self.health.check() == "OK":
+                return time.monotonic() - started
+            for line in self.primary.restart_dead_runners():
+                logger.warning("restarted %s", line)
+            time.sleep(0.5)
+        raise TimeoutError(f"no worker heartbeat in {self.primary_region} within {timeout_s} s")
+
+    def fail_primary(self) -> float:
+        """The primary region goes down; returns the time.time() it did."""
+        pid = self.primary.moto.pid
+        if pid is None:
+            raise RuntimeError("the primary is not running")
+        os.kill(pid, signal.SIGSTOP)
+        failed_at = time.time()
+        self.primary_down = True
+        self.primary.kill_functions()
+        return failed_at
+
+    def recover_primary(self) -> float:
+        """The primary comes back (moto thawed, fresh workers and runners); returns when."""
+        pid = self.primary.moto.pid
+        if pid is None:
+            raise RuntimeError("the primary is not running")
+        os.kill(pid, signal.SIGCONT)
+        recovered_at = time.time()
+        self.primary_down = False
+        if self.health is not None:
+            # CloudWatch would have kept evaluating through the outage: the alarm is ALARM
+            # now, and turns OK once the fresh workers beat.
+            self.health.set_state("ALARM", "the region was down")
+        self.primary.start_functions()
+        return recovered_at
+
+    def client(self, region: str, service: str) -> Any:
+        return self.stacks()[region].client(service)
+
+    def stop(self) -> None:
+        if self.health is not None:
+            self.health.stop()
+        if self.replicator is not None:
+            self.replicator.stop()
+        if self.primary_down and self.primary.moto.pid is not None:
+            os.kill(self.primary.moto.pid, signal.SIGCONT)  # a frozen process cannot stop
+            self.primary_down = False
+        self.primary.stop()
+        self.secondary.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _temporary_path() -> Path:
+    descriptor, path = tempfile.mkstemp(prefix="voxflow-regions-", suffix=".json")
+    os.close(descriptor)
+    return Path(path)
