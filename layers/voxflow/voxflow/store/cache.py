@@ -8,8 +8,11 @@ from voxflow.store.models import CacheEntry
 
 
 class CacheIndex:
-    def __init__(self, model: type[CacheEntry], ttl_s: int, chunk_ttl_s: int) -> None:
+    def __init__(
+        self, model: type[CacheEntry], ttl_s: int, chunk_ttl_s: int, region: str | None = None
+    ) -> None:
         self._model = model
+        self.region = region  # recorded on every entry: where its audio was stored first
         self._ttl = {"request": timedelta(seconds=ttl_s), "chunk": timedelta(seconds=chunk_ttl_s)}
 
     def lookup(self, key: str) -> CacheEntry | None:
@@ -48,6 +51,7 @@ class CacheIndex:
             hits=0,
             created_at=now,
             expires_at=now + self._ttl[kind],
+            region=self.region,
         )
         entry.save()
         return entry

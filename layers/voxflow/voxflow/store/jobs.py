@@ -35,12 +35,14 @@ def _lost_race(error: PutError | UpdateError) -> bool:
 
 
 class JobStore:
-    def __init__(self, model: type[Job], ttl_s: int) -> None:
+    def __init__(self, model: type[Job], ttl_s: int, region: str | None = None) -> None:
         self._model = model
         self._ttl = timedelta(seconds=ttl_s)
+        self.region = region  # owner_region of the jobs this store creates
 
     def new(self, request_id: str, **fields: Any) -> Job:
         now = datetime.now(UTC)
+        fields.setdefault("owner_region", self.region)
         return self._model(
             request_id, status=PENDING, created_at=now, expires_at=now + self._ttl, **fields
         )
@@ -60,6 +62,31 @@ class JobStore:
             return self._model.get(request_id, consistent_read=True)
         except DoesNotExist:
             return None
+
+    def get_many(self, request_ids: list[str]) -> dict[str, Job]:
+        """The jobs that exist among ``request_ids``, in one batched, consistent read."""
+        unique = list(dict.fromkeys(request_ids))
+        return {job.request_id: job for job in self._model.batch_get(unique, consistent_read=True)}
+
+    def take_over(self, request_id: str, from_region: str | None, to_region: str) -> Job | None:
+        """Make ``to_region`` the owner of a pending job still owned by ``from_region``
+        (None: a job with no owner recorded). The updated job for the one caller that
+        did; None if the job moved on or someone else took it first."""
+        owner = self._model.owner_region
+        still_theirs = owner.does_not_exist() if from_region is None else owner == from_region
+        job = self._model(request_id)
+        try:
+            job.update(
+                actions=[owner.set(to_region)],
+                condition=self._model.request_id.exists()
+                & (self._model.status == PENDING)
+                & still_theirs,
+            )
+        except UpdateError as error:
+            if _lost_race(error):
+                return None
+            raise
+        return job
 
     def record_chunk(self, request_id: str, index: int) -> ChunkProgress:
         job = self._model(request_id)

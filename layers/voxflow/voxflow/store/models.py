@@ -36,6 +36,9 @@ class CacheEntry(Model):
     created_at = UTCDateTimeAttribute()
     last_hit_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    # Where the audio was stored first; elsewhere the object may not have replicated yet.
+    # Nullable: entries written before regions existed are the writer's own region's.
+    region = UnicodeAttribute(null=True)
 
 
 class Job(Model):
@@ -66,6 +69,8 @@ class Job(Model):
     created_at = UTCDateTimeAttribute()
     completed_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    # The region working on the job; nullable: jobs written before regions existed.
+    owner_region = UnicodeAttribute(null=True)
 
 
 def bind[M: Model](model: type[M], table_name: str, aws: AwsSettings) -> type[M]:
@@ -78,6 +83,15 @@ def bind[M: Model](model: type[M], table_name: str, aws: AwsSettings) -> type[M]
             "region": aws.region,
             "host": aws.endpoint_url,
             "max_retry_attempts": 5,
+            # Set only for local endpoints (AwsSettings.local); otherwise boto's chain.
+            **(
+                {
+                    "aws_access_key_id": aws.access_key_id,
+                    "aws_secret_access_key": aws.secret_access_key,
+                }
+                if aws.access_key_id
+                else {}
+            ),
         },
     )
     return type(model.__name__, (model,), {"Meta": meta})

@@ -1,0 +1,31 @@
+"""Two regions: roles, the primary's health, and who works on a request (docs/regions.md)."""
+
+from voxflow.regions.config import RegionConfig, Role
+from voxflow.regions.decision import Decision, JobState, decide, owner_of
+from voxflow.regions.health import (
+    AlarmHealth,
+    PrimaryHealth,
+    StaticHealth,
+    active_region,
+    primary_health,
+)
+from voxflow.regions.regions import Regions
+from voxflow.regions.standby import FIRST_SEEN_ATTRIBUTE, StandbyQueue, first_seen_of
+
+__all__ = [
+    "FIRST_SEEN_ATTRIBUTE",
+    "AlarmHealth",
+    "Decision",
+    "JobState",
+    "PrimaryHealth",
+    "RegionConfig",
+    "Regions",
+    "Role",
+    "StandbyQueue",
+    "StaticHealth",
+    "active_region",
+    "decide",
+    "first_seen_of",
+    "owner_of",
+    "primary_health",
+]

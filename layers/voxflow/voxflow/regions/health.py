@@ -1,0 +1,105 @@
+"""Is the primary healthy? The health alarm's state, read in the primary region.
+
+An unreachable primary counts as unhealthy, and must say so fast: the client has
+~1 s timeouts and no retries, and the answer is kept for a second so that a batch
+of requests asks CloudWatch once.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Protocol
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.regions.config import RegionConfig
+
+logger = logging.getLogger(__name__)
+
+HEALTHY_STATE = "OK"  # ALARM and INSUFFICIENT_DATA both mean "not known to be healthy"
+FAST_FAIL = Config(
+    connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1}
+)
+
+
+class PrimaryHealth(Protocol):
+    def is_healthy(self) -> bool: ...
+
+
+class StaticHealth:
+    """A fixed answer: standalone (always healthy) and tests."""
+
+    def __init__(self, healthy: bool = True) -> None:
+        self.healthy = healthy
+
+    def is_healthy(self) -> bool:
+        return self.healthy
+
+
+class AlarmHealth:
+    """The health alarm's state through ``cloudwatch()``, a client for the primary region."""
+
+    def __init__(
+        self,
+        cloudwatch: Callable[[], Any],
+        alarm_name: str,
+        *,
+        cache_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cloudwatch = cloudwatch
+        self.alarm_name = alarm_name
+        self._cache_s = cache_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._answer: tuple[float, bool] | None = None
+
+    def is_healthy(self) -> bool:
+        with self._lock:  # one caller asks; the others wait a second at most and reuse it
+            now = self._clock()
+            if self._answer is not None and now - self._answer[0] < self._cache_s:
+                return self._answer[1]
+            healthy = self._ask()
+            self._answer = (self._clock(), healthy)
+            return healthy
+
+    def _ask(self) -> bool:
+        try:
+            response = self._cloudwatch().describe_alarms(
+                AlarmNames=[self.alarm_name], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+            )
+        except (BotoCoreError, ClientError) as error:
+            logger.warning("primary health unknown (%s): counted as unhealthy", error)
+            return False
+        alarms = [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]
+        if not alarms:
+            logger.warning(
+                "health alarm %r not found: primary counted as unhealthy", self.alarm_name
+            )
+            return False
+        return all(alarm.get("StateValue") == HEALTHY_STATE for alarm in alarms)
+
+
+def primary_health(config: RegionConfig, aws: AwsSettings) -> PrimaryHealth:
+    """The health source for ``config``'s role; builds no client until first asked."""
+    if not config.regional or config.health_alarm is None:
+        return StaticHealth(True)
+    primary = replace(
+        aws,
+        region=config.primary_region,
+        # Locally the primary is another endpoint; on AWS the region implies it.
+        endpoint_url=config.primary_endpoint_url or aws.endpoint_url,
+    )
+    clients = AwsClients(primary, config=FAST_FAIL)
+    return AlarmHealth(lambda: clients.cloudwatch, config.health_alarm)
+
+
+def active_region(config: RegionConfig, health: PrimaryHealth) -> str:
+    """The region that creates new jobs right now."""
+    if not config.regional:
+        return config.region
+    return config.active_region(health.is_healthy())

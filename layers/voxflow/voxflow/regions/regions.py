@@ -1,0 +1,57 @@
+"""The regional side of one deployment, as the pipeline uses it."""
+
+import time
+from dataclasses import dataclass, field
+
+from voxflow.regions.config import RegionConfig
+from voxflow.regions.decision import Decision, JobState, decide, owner_of
+from voxflow.regions.health import PrimaryHealth, StaticHealth
+from voxflow.regions.standby import StandbyQueue
+
+
+@dataclass
+class Regions:
+    config: RegionConfig = field(default_factory=RegionConfig)
+    health: PrimaryHealth = field(default_factory=StaticHealth)
+    standby_queue: StandbyQueue | None = None
+
+    @property
+    def here(self) -> str:
+        return self.config.region
+
+    @property
+    def regional(self) -> bool:
+        return self.config.regional
+
+    def primary_healthy(self) -> bool:
+        return self.health.is_healthy()
+
+    def active_here(self, primary_healthy: bool) -> bool:
+        return self.config.active_region(primary_healthy) == self.here
+
+    def decide(
+        self, job: JobState | None, primary_healthy: bool, standby_expired: bool
+    ) -> Decision:
+        return decide(
+            job,
+            self.here,
+            primary_healthy,
+            primary_region=self.config.primary_region,
+            secondary_region=self.config.secondary_region,
+            standby_expired=standby_expired,
+        )
+
+    def owns(self, job: JobState) -> bool:
+        if not self.regional:
+            return True
+        return owner_of(job, self.config.primary_region) == self.here
+
+    def standby_expired(self, first_seen: float, now: float | None = None) -> bool:
+        if not self.regional:
+            return False
+        return (time.time() if now is None else now) - first_seen >= self.config.standby_max_s
+
+    def send_to_standby(self, body: str, first_seen: float) -> None:
+        if self.standby_queue is None:
+            raise RuntimeError("standby needs VOXFLOW_REQUESTS_QUEUE_URL")
+        self.standby_queue.send_again(body, first_seen)
