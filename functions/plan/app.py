@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.powertools import PowertoolsMeter, receive_count
 from voxflow.pipeline.requests import handle_request_message
+from voxflow.regions import first_seen_of
 
 logger = Logger()
 tracer = Tracer()
@@ -25,7 +26,13 @@ pipeline = Pipeline.from_env(PowertoolsMeter(metrics))
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
-    handle_request_message(record.body, record.message_id, receive_count(record), pipeline)
+    handle_request_message(
+        record.body,
+        record.message_id,
+        receive_count(record),
+        pipeline,
+        first_seen=first_seen_of(record.raw_event.get("messageAttributes") or {}),
+    )
 
 
 @logger.inject_lambda_context

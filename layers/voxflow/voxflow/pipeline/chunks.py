@@ -18,6 +18,7 @@ from voxflow.events import ChunkSynthesized, ChunkTask
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_request, is_final
+from voxflow.pipeline.regional import foreign_tasks, usable_many
 from voxflow.store import CacheEntry
 
 # Chunks synthesized ahead of the one being stored: bounds the memory held.
@@ -35,8 +36,11 @@ class BatchSynthesis:
 
     def __init__(self, tasks: list[ChunkTask], pipeline: Pipeline) -> None:
         self._pipeline = pipeline
-        self.stored: dict[str, CacheEntry] = pipeline.cache.lookup_many(
-            [task.chunk_key for task in tasks]
+        # Jobs another region owns (or that are over): their chunks are not synthesized here.
+        self.dropped: set[str] = foreign_tasks(tasks, pipeline)
+        tasks = [task for task in tasks if task.request_id not in self.dropped]
+        self.stored: dict[str, CacheEntry] = usable_many(
+            pipeline.cache.lookup_many([task.chunk_key for task in tasks]), pipeline
         )
         self.errors: dict[str, Exception] = {}
         groups: dict[GroupKey, dict[str, ChunkTask]] = defaultdict(dict)
@@ -162,6 +166,9 @@ def complete_chunk(
     task: ChunkTask, batch: BatchSynthesis, receive_count: int, pipeline: Pipeline
 ) -> None:
     """Count the chunk into its job; the one that completes the job assembles it."""
+    if task.request_id in batch.dropped:
+        pipeline.meter.count("ChunksDropped")
+        return
     try:
         entry = batch.entry(task)
     except Exception as error:

@@ -6,9 +6,17 @@ from typing import Any
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.engine import Engine
 from voxflow.events import ChunkTask
+from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.observe import Meter, NullMeter
-from voxflow.pipeline.publisher import EventPublisher, PublishFailed
+from voxflow.pipeline.publisher import EventPublisher, PublishFailed, ReplyQueues
 from voxflow.pipeline.recent import RecentChunks
+from voxflow.regions import (
+    PrimaryHealth,
+    RegionConfig,
+    Regions,
+    StandbyQueue,
+    primary_health,
+)
 from voxflow.service_settings import ServiceSettings
 from voxflow.settings import EngineSettings
 from voxflow.store import AudioStore, CacheIndex, JobStore
@@ -23,13 +31,18 @@ class ChunkQueue:
         self._sqs = sqs
         self.queue_url = queue_url
 
-    def send(self, tasks: list[ChunkTask]) -> None:
+    def send(self, tasks: list[ChunkTask], delay_s: int = 0) -> None:
         for start in range(0, len(tasks), _SQS_BATCH):
             batch = tasks[start : start + _SQS_BATCH]
             response = self._sqs.send_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
-                    {"Id": str(number), "MessageBody": task.model_dump_json()}
+                    {
+                        "Id": str(number),
+                        "MessageBody": task.model_dump_json(),
+                        # Quota delay mode: the tenant's tokens are there only later.
+                        **({"DelaySeconds": delay_s} if delay_s else {}),
+                    }
                     for number, task in enumerate(batch)
                 ],
             )
@@ -49,6 +62,10 @@ class Pipeline:
     chunk_queue: ChunkQueue
     meter: Meter = field(default_factory=NullMeter)
     recent: RecentChunks = field(default_factory=RecentChunks)
+    # Standalone by default: no health check, no ownership check, no extra AWS call.
+    regions: Regions = field(default_factory=Regions)
+    # Quotas, content policy, audit, fallback audio: all off by default.
+    controls: Controls = field(default_factory=Controls)
     _engine: Engine | None = None
 
     @property
@@ -60,11 +77,32 @@ class Pipeline:
 
     @classmethod
     def from_env(cls, meter: Meter | None = None) -> "Pipeline":
-        service = ServiceSettings.from_env()
-        engine_settings = EngineSettings.from_env()
-        aws = AwsSettings.from_env()
+        return cls.create(
+            ServiceSettings.from_env(),
+            EngineSettings.from_env(),
+            AwsSettings.from_env(),
+            RegionConfig.from_env(),
+            meter=meter,
+        )
+
+    @classmethod
+    def create(
+        cls,
+        service: ServiceSettings,
+        engine_settings: EngineSettings,
+        aws: AwsSettings,
+        region: RegionConfig,
+        *,
+        meter: Meter | None = None,
+        registry: VoiceRegistry | None = None,
+        health: PrimaryHealth | None = None,
+        engine: Engine | None = None,
+    ) -> "Pipeline":
+        """One deployment's pipeline; ``health`` replaces the alarm and ``engine`` shares
+        a loaded voice (tests)."""
         clients = AwsClients(aws)
-        registry = VoiceRegistry.default(engine_settings.voices_file, engine_settings.cache_dir)
+        if registry is None:
+            registry = VoiceRegistry.default(engine_settings.voices_file, engine_settings.cache_dir)
         return cls(
             settings=service,
             engine_settings=engine_settings,
@@ -74,9 +112,28 @@ class Pipeline:
                 bind(CacheEntry, service.cache_table, aws),
                 service.cache_ttl_s,
                 service.chunk_ttl_s,
+                region=region.region,
             ),
-            jobs=JobStore(bind(Job, service.jobs_table, aws), service.job_ttl_s),
-            publisher=EventPublisher(clients.events, clients.sqs, service.bus_name),
+            jobs=JobStore(
+                bind(Job, service.jobs_table, aws), service.job_ttl_s, region=region.region
+            ),
+            publisher=EventPublisher(
+                clients.events,
+                clients.sqs,
+                service.bus_name,
+                replies=ReplyQueues(clients.sqs, region.region) if region.regional else None,
+            ),
             chunk_queue=ChunkQueue(clients.sqs, service.chunks_queue_url),
             meter=meter or NullMeter(),
+            regions=Regions(
+                config=region,
+                health=health or primary_health(region, aws),
+                standby_queue=(
+                    StandbyQueue(clients.sqs, region.requests_queue_url, region.standby_retry_s)
+                    if region.requests_queue_url
+                    else None
+                ),
+            ),
+            controls=Controls.from_env(service, aws, clients),
+            _engine=engine,
         )

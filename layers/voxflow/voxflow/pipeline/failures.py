@@ -5,8 +5,9 @@ import json
 from voxflow.errors import InvalidInput, VoiceLoadError, VoxflowError
 from voxflow.events import ReplyTo
 from voxflow.pipeline.context import Pipeline
-from voxflow.pipeline.terminal import failed_event, finish, resend_if_unsent
-from voxflow.store.jobs import PENDING
+from voxflow.pipeline.regional import claim
+from voxflow.pipeline.terminal import failed_event, finish
+from voxflow.regions import Decision
 
 INTERNAL = "INTERNAL"
 
@@ -31,30 +32,31 @@ def fail_request(
     batch_id: str | None = None,
     reply_to: ReplyTo | None = None,
     retryable: bool = False,
-) -> None:
-    """End a request in SynthesisFailed, whether or not plan got to create its job."""
-    job = pipeline.jobs.get(request_id)
-    if job is None:
-        job = pipeline.jobs.new(
-            request_id,
-            tenant=tenant,
-            voice="",
-            format="",
-            key="",
-            sample_rate=0,
-            params_json="{}",
-            chunk_keys=[],
-            chunk_count=0,
-            metadata_json=json.dumps(metadata or {}, default=str),
-            reply_to_json=reply_to.model_dump_json() if reply_to else None,
-            batch_id=batch_id,
-        )
-        if not pipeline.jobs.create(job):
-            job = pipeline.jobs.get(request_id)
-            if job is None:
-                return
-    if job.status != PENDING:
-        resend_if_unsent(pipeline, request_id)
-        return
+    standby_expired: bool = False,
+) -> Decision:
+    """End a request in SynthesisFailed, whether or not plan got to create its job.
+
+    With two regions, only the region that works on the request fails it; the
+    decision says which (STANDBY: the caller sends the message again later)."""
+    new_job = pipeline.jobs.new(
+        request_id,
+        tenant=tenant,
+        voice="",
+        format="",
+        key="",
+        sample_rate=0,
+        params_json="{}",
+        chunk_keys=[],
+        chunk_count=0,
+        metadata_json=json.dumps(metadata or {}, default=str),
+        reply_to_json=reply_to.model_dump_json() if reply_to else None,
+        batch_id=batch_id,
+    )
+    claimed = claim(pipeline, new_job, standby_expired=standby_expired)
+    if claimed.job is None:
+        return claimed.decision
     pipeline.meter.count("RequestsFailed")
-    finish(pipeline, job, failed_event(job, code, message, retryable), None)
+    job, region = claimed.job, pipeline.settings.region_name
+    fallback = pipeline.controls.fallback_event(job, retryable, region)
+    finish(pipeline, job, fallback or failed_event(job, code, message, retryable), None)
+    return claimed.decision

@@ -6,17 +6,21 @@ import time
 from voxflow.audio import OPUS_SAMPLE_RATES, AudioFormat
 from voxflow.events import ChunkSynthesized, ChunkTask, ItemRequest
 from voxflow.keys import KeyInput, chunk_key, request_key
+from voxflow.pipeline.admission import admit
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
-from voxflow.pipeline.terminal import completed_event, finish, reply_target, resend_if_unsent
+from voxflow.pipeline.regional import claim, usable, usable_many
+from voxflow.pipeline.terminal import completed_event, finish, reply_target
+from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
-from voxflow.store.jobs import PENDING
 from voxflow.text import normalize_text, split_into_chunks
 
 OPUS_RATE = max(OPUS_SAMPLE_RATES)
 
 
-def plan_item(item: ItemRequest, pipeline: Pipeline) -> None:
+def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = False) -> Decision:
+    """Plan one request; the decision says whether this region works on it (STANDBY:
+    the caller sends the message again later)."""
     started = time.perf_counter()
     voice = pipeline.registry.get(item.voice)
     resolved = item.params.to_params().resolve(voice.config)
@@ -44,24 +48,25 @@ def plan_item(item: ItemRequest, pipeline: Pipeline) -> None:
         reply_to_json=item.reply_to.model_dump_json() if item.reply_to else None,
         batch_id=item.batch_id,
     )
-    if not pipeline.jobs.create(job):
-        existing = pipeline.jobs.get(item.request_id)
-        if existing is None or existing.status != PENDING:
-            resend_if_unsent(pipeline, item.request_id)
-            return
-        # A redelivery of a request still in progress: a crash may have cut the
-        # dispatch short, so queue again whatever is not done (the synthesize
-        # step skips chunks that are cached by then).
-        job = existing
-    hit = pipeline.cache.lookup(key)
+    claimed = claim(pipeline, job, standby_expired=standby_expired)
+    if claimed.job is None:
+        return claimed.decision
+    # PROCEED is a redelivery of a request still in progress (a crash may have cut the
+    # dispatch short) and TAKE_OVER a job its owner left: either way queue again only
+    # what is not done (the synthesize step skips chunks that are cached by then).
+    job = claimed.job
+    delay_s = admit(item, claimed.decision, pipeline)
+    if delay_s is None:
+        return claimed.decision  # over quota: answered already
+    hit = usable(pipeline.cache.lookup(key), pipeline)
     if hit is not None:
         pipeline.meter.count("CacheHits")
         timings = {"plan_s": time.perf_counter() - started}
         finish(pipeline, job, completed_event(pipeline, job, hit, "hit", timings), "hit")
         pipeline.cache.count_hit(hit)
-        return
+        return claimed.decision
     pipeline.meter.count("CacheMisses")
-    cached = pipeline.cache.lookup_many(chunk_keys)
+    cached = usable_many(pipeline.cache.lookup_many(chunk_keys), pipeline)
     tasks = [
         ChunkTask(
             request_id=job.request_id,
@@ -78,8 +83,9 @@ def plan_item(item: ItemRequest, pipeline: Pipeline) -> None:
         for index, chunk in enumerate(chunks)
         if chunk_keys[index] not in cached and index not in (job.done or set())
     ]
-    pipeline.chunk_queue.send(tasks)
+    pipeline.chunk_queue.send(tasks, delay_s=delay_s)
     _count_cached_chunks(job, cached, chunk_keys, pipeline)
+    return claimed.decision
 
 
 def _count_cached_chunks(

@@ -1,41 +1,66 @@
 """The requests queue: one message holds one request or a batch of items."""
 
+import time
+
 from voxflow.events import InvalidRequest, ItemRequest, parse_request
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_request, is_final
 from voxflow.pipeline.plan import plan_item
+from voxflow.regions import Decision
 
 
 def handle_request_message(
-    body: str, message_id: str, receive_count: int, pipeline: Pipeline
-) -> None:
-    """Plan every item; raise only for errors worth a retry (the message then stays queued)."""
+    body: str,
+    message_id: str,
+    receive_count: int,
+    pipeline: Pipeline,
+    *,
+    first_seen: float | None = None,
+) -> list[Decision]:
+    """Plan every item; raise only for errors worth a retry (the message then stays queued).
+
+    ``first_seen``: when this region first saw the request (the standby attribute; None
+    for a first delivery). A request another region works on (standby) is sent again
+    with a delay, once per message, and this message succeeds. Returns each item's
+    decision.
+    """
+    now = time.time()
+    first_seen = now if first_seen is None else first_seen
+    expired = pipeline.regions.standby_expired(first_seen, now)
     try:
         request = parse_request(body)
     except InvalidRequest as error:
         # Unparseable bodies still get an id, stable across redeliveries of the message.
-        fail_request(
-            pipeline,
-            error.request_id or f"sqs-{message_id}",
-            error.code,
-            str(error),
-            tenant=error.tenant or "default",
-            metadata=dict(error.metadata or {}),
-            reply_to=error.reply_to,
-        )
-        return
-    for item in request.expand():
-        _plan_one(item, receive_count, pipeline)
+        decisions = [
+            fail_request(
+                pipeline,
+                error.request_id or f"sqs-{message_id}",
+                error.code,
+                str(error),
+                tenant=error.tenant or "default",
+                metadata=dict(error.metadata or {}),
+                reply_to=error.reply_to,
+                standby_expired=expired,
+            )
+        ]
+    else:
+        decisions = [_plan_one(item, receive_count, pipeline, expired) for item in request.expand()]
+    if Decision.STANDBY in decisions:
+        pipeline.regions.send_to_standby(body, first_seen)
+        pipeline.meter.count("RequestsOnStandby")
+    return decisions
 
 
-def _plan_one(item: ItemRequest, receive_count: int, pipeline: Pipeline) -> None:
+def _plan_one(
+    item: ItemRequest, receive_count: int, pipeline: Pipeline, standby_expired: bool
+) -> Decision:
     try:
-        plan_item(item, pipeline)
+        return plan_item(item, pipeline, standby_expired=standby_expired)
     except Exception as error:
         last_attempt = receive_count >= pipeline.settings.max_receive_count
         if not (is_final(error) or last_attempt):
             raise
-        fail_request(
+        decision = fail_request(
             pipeline,
             item.request_id,
             error_code(error),
@@ -45,6 +70,8 @@ def _plan_one(item: ItemRequest, receive_count: int, pipeline: Pipeline) -> None
             batch_id=item.batch_id,
             reply_to=item.reply_to,
             retryable=not is_final(error),
+            standby_expired=standby_expired,
         )
-        if not is_final(error):
+        if not is_final(error) and decision is not Decision.STANDBY:
             raise  # the last attempt still goes to the DLQ, for redrive
+        return decision

@@ -63,6 +63,7 @@ def finish(
     if not pipeline.jobs.finish(job, status, document, cache):
         resend_if_unsent(pipeline, job.request_id)
         return False
+    pipeline.controls.record_outcome(job, event, pipeline.settings.region_name)
     pipeline.publisher.publish(event, reply_target(job))
     pipeline.jobs.mark_terminal_sent(job)
     return True
@@ -79,5 +80,7 @@ def resend_if_unsent(pipeline: Pipeline, request_id: str) -> None:
         event = SynthesisFailed.model_validate_json(job.result_json)
     else:
         return
+    # The winner's audit write may be what failed: write it again (same values).
+    pipeline.controls.record_outcome(job, event, pipeline.settings.region_name)
     pipeline.publisher.publish(event, reply_target(job))
     pipeline.jobs.mark_terminal_sent(job)

@@ -1,0 +1,45 @@
+"""Admission: what plan does before any work on a request this region works on.
+
+The audit record's first half, the content policy, then the tenant's quota (charged
+once, when the job is created, so a redelivery is not charged again).
+"""
+
+import math
+
+from voxflow.errors import Throttled
+from voxflow.events import ItemRequest
+from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.failures import fail_request
+from voxflow.regions import Decision
+
+
+def admit(item: ItemRequest, decision: Decision, pipeline: Pipeline) -> int | None:
+    """DelaySeconds for the request's chunk tasks (0: at once; >0: quota delay mode);
+    None: over quota, and already answered (THROTTLED, or the fallback clip).
+    Raises ContentRejected (final) for text the policy rejects."""
+    controls = pipeline.controls
+    controls.record_received(item)
+    if controls.policy is not None:
+        controls.policy.check(item.text, item.tenant).raise_if_rejected()
+    if controls.quotas is None or decision is not Decision.CREATE:
+        return 0
+    try:
+        grant = controls.quotas.take(item.tenant, len(item.text))
+    except Throttled as error:
+        pipeline.meter.count("RequestsThrottled")
+        fail_request(
+            pipeline,
+            item.request_id,
+            error.code,
+            str(error),
+            tenant=item.tenant,
+            metadata=dict(item.metadata),
+            batch_id=item.batch_id,
+            reply_to=item.reply_to,
+            # Worth a retry later, unless the request exceeds the tenant's burst.
+            retryable=error.retry_after_s is not None,
+        )
+        return None
+    if grant.wait_s > 0:
+        pipeline.meter.count("RequestsDelayed")
+    return math.ceil(grant.wait_s)

@@ -1,0 +1,111 @@
+"""Tenant quotas, content policy, audit and fallback audio, as the pipeline holds them.
+
+Each is off unless its setting is there (VOXFLOW_QUOTAS_TABLE, VOXFLOW_POLICY_FILE,
+VOXFLOW_AUDIT_TABLE, VOXFLOW_FALLBACK_AUDIO=1); off, it makes no AWS call at all.
+"""
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from voxflow.audio import AudioFormat
+from voxflow.audit import COMPLETED, DEGRADED, FAILED, AuditLog, AuditSettings
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.events import ItemRequest, SynthesisCompleted, SynthesisFailed
+from voxflow.fallback import FallbackAudio, fallback_enabled
+from voxflow.policy import ContentPolicy, policy_from_env
+from voxflow.quotas import QuotaSettings, TokenBucket
+from voxflow.service_settings import ServiceSettings
+from voxflow.store import AudioStore, Job
+
+
+@dataclass(frozen=True)
+class Controls:
+    quotas: TokenBucket | None = None
+    policy: ContentPolicy | None = None
+    audit: AuditLog | None = None
+    fallback: FallbackAudio | None = None
+
+    @classmethod
+    def from_env(
+        cls,
+        service: ServiceSettings,
+        aws: AwsSettings,
+        clients: AwsClients,
+        environ: Mapping[str, str] | None = None,
+    ) -> "Controls":
+        env = os.environ if environ is None else environ
+        quotas = QuotaSettings.from_env(env)
+        audit = AuditSettings.from_env(env)
+        return cls(
+            quotas=TokenBucket(clients.dynamodb, quotas) if quotas else None,
+            policy=policy_from_env(env),
+            audit=AuditLog.bound(audit, aws) if audit else None,
+            fallback=(
+                FallbackAudio(AudioStore(clients.s3, service.bucket, service.url_expiry_s))
+                if fallback_enabled(env)
+                else None
+            ),
+        )
+
+    def record_received(self, item: ItemRequest) -> None:
+        if self.audit is not None:
+            self.audit.received(
+                item.request_id,
+                tenant=item.tenant,
+                text=item.text,
+                voice=item.voice,
+                format=AudioFormat.parse(str(item.format)).value,
+                batch_id=item.batch_id,
+            )
+
+    def record_outcome(
+        self, job: Job, event: SynthesisCompleted | SynthesisFailed, region: str
+    ) -> None:
+        """The audit record's terminal half; the same values again on a redelivery."""
+        if self.audit is None:
+            return
+        ended = job.completed_at or datetime.now(UTC)
+        timings = {"total_s": (ended - job.created_at).total_seconds()}
+        if isinstance(event, SynthesisCompleted):
+            self.audit.finished(
+                job.request_id,
+                tenant=job.tenant,
+                status=DEGRADED if event.degraded else COMPLETED,
+                region=region,
+                timings={**timings, **event.timings},
+                cache=None if event.degraded else event.cache,
+            )
+        else:
+            self.audit.finished(
+                job.request_id,
+                tenant=job.tenant,
+                status=FAILED,
+                region=region,
+                timings=timings,
+                code=event.code,
+                retryable=event.retryable,
+            )
+
+    def fallback_event(
+        self,
+        job: Job,
+        retryable: bool,
+        region: str,
+    ) -> SynthesisCompleted | None:
+        """The busy clip instead of SynthesisFailed when synthesis is impossible for now
+        (``retryable``: retries exhausted, or over quota) and fallback audio is on; else
+        None. Final failures (bad input, content rejected, a request larger than the
+        tenant's burst) stay failures: "try again shortly" would not be true."""
+        if self.fallback is None or not job.format or not retryable:
+            return None
+        return self.fallback.result(
+            job.request_id,
+            AudioFormat.parse(job.format),
+            region=region,
+            tenant=job.tenant,
+            metadata=json.loads(job.metadata_json),
+            batch_id=job.batch_id,
+        )

@@ -1,0 +1,730 @@
+"""Two regions (docs/regions.md): the decision table, then the pipeline core of a primary
+(us-east-1) and a secondary (us-west-2) against one moto server over HTTP, which serves
+every region, with the real voice. Replication is done by hand, item by item, so each
+test chooses exactly what has replicated.
+"""
+
+import json
+import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from voxflow.audio import decode, join_pcm
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.engine import Engine, SynthesisParams
+from voxflow.errors import SettingsError
+from voxflow.events import ChunkTask, ReplyTo, SynthesisCompleted
+from voxflow.local.moto_server import MotoServer, free_port
+from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
+from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.publisher import ReplyQueues
+from voxflow.pipeline.requests import handle_request_message
+from voxflow.regions import (
+    FIRST_SEEN_ATTRIBUTE,
+    AlarmHealth,
+    Decision,
+    RegionConfig,
+    Role,
+    StaticHealth,
+    decide,
+    first_seen_of,
+    primary_health,
+)
+from voxflow.service_settings import ServiceSettings
+from voxflow.settings import EngineSettings
+from voxflow.text import normalize_text, split_into_chunks
+from voxflow.voices import VoiceRegistry
+
+PRIMARY, SECONDARY = "us-east-1", "us-west-2"
+ALARM = "voxflow-primary-health"
+SILENT = {"noise_scale": 0.0, "noise_w": 0.0}
+
+
+# --- the decision table, row by row ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    status: str
+    owner_region: str | None
+
+
+def _decide(job: _Job | None, here: str, healthy: bool, expired: bool = False) -> Decision:
+    return decide(
+        job,
+        here,
+        healthy,
+        primary_region=PRIMARY,
+        secondary_region=SECONDARY,
+        standby_expired=expired,
+    )
+
+
+@pytest.mark.parametrize("status", ["completed", "failed"])
+@pytest.mark.parametrize("here", [PRIMARY, SECONDARY])
+@pytest.mark.parametrize("owner", [PRIMARY, SECONDARY])
+@pytest.mark.parametrize("healthy", [True, False])
+def test_row1_terminal_job_is_dropped(status: str, here: str, owner: str, healthy: bool) -> None:
+    assert _decide(_Job(status, owner), here, healthy) is Decision.DROP
+    assert _decide(_Job(status, owner), here, healthy, expired=True) is Decision.DROP
+
+
+@pytest.mark.parametrize("here", [PRIMARY, SECONDARY])
+@pytest.mark.parametrize("healthy", [True, False])
+def test_row2_pending_job_owned_here_proceeds(here: str, healthy: bool) -> None:
+    assert _decide(_Job("pending", here), here, healthy) is Decision.PROCEED
+
+
+def test_row3_pending_job_of_a_healthy_owner_means_standby() -> None:
+    assert _decide(_Job("pending", PRIMARY), SECONDARY, True) is Decision.STANDBY
+    # The secondary has no health signal: its jobs count as in good hands.
+    assert _decide(_Job("pending", SECONDARY), PRIMARY, True) is Decision.STANDBY
+    assert _decide(_Job("pending", SECONDARY), PRIMARY, False) is Decision.STANDBY
+
+
+def test_row4_pending_job_of_an_unhealthy_owner_is_taken_over() -> None:
+    assert _decide(_Job("pending", PRIMARY), SECONDARY, False) is Decision.TAKE_OVER
+    # A job written before regions existed was the primary's.
+    assert _decide(_Job("pending", None), SECONDARY, False) is Decision.TAKE_OVER
+    assert _decide(_Job("pending", None), SECONDARY, True) is Decision.STANDBY
+    assert _decide(_Job("pending", None), PRIMARY, True) is Decision.PROCEED
+
+
+def test_row5_no_job_in_the_active_region_is_created() -> None:
+    assert _decide(None, PRIMARY, True) is Decision.CREATE
+    assert _decide(None, SECONDARY, False) is Decision.CREATE
+
+
+def test_row6_no_job_elsewhere_means_standby() -> None:
+    assert _decide(None, SECONDARY, True) is Decision.STANDBY
+    assert _decide(None, PRIMARY, False) is Decision.STANDBY
+
+
+def test_standby_ends_after_its_maximum() -> None:
+    assert _decide(None, SECONDARY, True, expired=True) is Decision.CREATE
+    assert _decide(_Job("pending", PRIMARY), SECONDARY, True, expired=True) is Decision.TAKE_OVER
+
+
+# --- settings -------------------------------------------------------------------------
+
+_SECONDARY_ENV = {
+    "VOXFLOW_ROLE": "secondary",
+    "AWS_REGION": SECONDARY,
+    "VOXFLOW_HEALTH_ALARM": ALARM,
+    "VOXFLOW_REQUESTS_QUEUE_URL": "https://sqs.us-west-2.amazonaws.com/123456789012/requests",
+}
+
+
+def test_region_config_from_env() -> None:
+    assert RegionConfig.from_env({}) == RegionConfig()
+    assert not RegionConfig.from_env({}).regional
+    config = RegionConfig.from_env({**_SECONDARY_ENV, "VOXFLOW_STANDBY_RETRY_S": "7"})
+    assert config.role is Role.SECONDARY
+    assert (config.region, config.other_region, config.standby_retry_s) == (SECONDARY, PRIMARY, 7)
+    assert config.standby_max_s == 900
+    assert config.active_region(True) == PRIMARY
+    assert config.active_region(False) == SECONDARY
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"VOXFLOW_ROLE": "tertiary"}, "VOXFLOW_ROLE"),
+        ({"VOXFLOW_HEALTH_ALARM": ""}, "VOXFLOW_HEALTH_ALARM"),
+        ({"VOXFLOW_REQUESTS_QUEUE_URL": ""}, "VOXFLOW_REQUESTS_QUEUE_URL"),
+        ({"VOXFLOW_STANDBY_RETRY_S": "901"}, "VOXFLOW_STANDBY_RETRY_S"),
+        ({"VOXFLOW_STANDBY_MAX_S": "soon"}, "VOXFLOW_STANDBY_MAX_S"),
+        ({"VOXFLOW_PRIMARY_ENDPOINT_URL": "ftp://x"}, "VOXFLOW_PRIMARY_ENDPOINT_URL"),
+        ({"VOXFLOW_SECONDARY_REGION": PRIMARY}, "must differ"),
+        ({"AWS_REGION": "eu-west-1"}, "runs in us-west-2"),
+    ],
+)
+def test_region_config_names_what_is_wrong(change: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        RegionConfig.from_env({**_SECONDARY_ENV, **change})
+
+
+def test_first_seen_attribute_of_a_lambda_record() -> None:
+    assert first_seen_of({}) is None
+    record = {FIRST_SEEN_ATTRIBUTE: {"stringValue": "1700000000.250", "dataType": "Number"}}
+    assert first_seen_of(record) == 1700000000.25
+    assert first_seen_of({FIRST_SEEN_ATTRIBUTE: {"stringValue": "x"}}) is None
+
+
+# --- health ---------------------------------------------------------------------------
+
+
+def _secondary_config(**changes: Any) -> RegionConfig:
+    base = RegionConfig(
+        role=Role.SECONDARY,
+        region=SECONDARY,
+        health_alarm=ALARM,
+        requests_queue_url="unused",
+    )
+    return replace(base, **changes)
+
+
+def test_standalone_health_makes_no_client() -> None:
+    health = primary_health(RegionConfig(), AwsSettings.local("http://127.0.0.1:1"))
+    assert isinstance(health, StaticHealth)
+    assert health.is_healthy()
+
+
+def test_unreachable_primary_is_unhealthy_fast() -> None:
+    refused = f"http://127.0.0.1:{free_port()}"
+    health = primary_health(_secondary_config(primary_endpoint_url=refused), _local(SECONDARY))
+    started = time.monotonic()
+    assert not health.is_healthy()
+    assert time.monotonic() - started < 2.5
+
+
+def test_frozen_primary_is_unhealthy_within_its_read_timeout() -> None:
+    # A frozen (SIGSTOPped) server: the kernel accepts the connection, nobody answers.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        frozen = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        health = primary_health(_secondary_config(primary_endpoint_url=frozen), _local(SECONDARY))
+        started = time.monotonic()
+        assert not health.is_healthy()
+        assert time.monotonic() - started < 3.0
+
+
+# --- the two regions on one moto server -------------------------------------------------
+
+
+def _local(region: str, url: str = "http://127.0.0.1:1") -> AwsSettings:
+    return AwsSettings.local(url, region)
+
+
+@dataclass
+class Region:
+    name: str
+    clients: AwsClients
+    service: ServiceSettings
+    requests_url: str
+    replies_url: str
+
+    def client(self, service: str) -> Any:
+        return self.clients.client(service)
+
+
+class CountingMeter:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def count(self, name: str, value: float = 1) -> None:
+        self.counts[name] += int(value)
+
+    def seconds(self, name: str, value: float) -> None:
+        pass
+
+    def ratio(self, name: str, value: float) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with MotoServer(log_path=log) as server:
+        yield server
+
+
+def _create_region(url: str, name: str) -> Region:
+    clients = AwsClients(AwsSettings.local(url, name))
+    bucket = f"voxflow-audio-123456789012-{name}"
+    location = (
+        {} if name == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": name}}
+    )
+    clients.s3.create_bucket(Bucket=bucket, **location)
+    for table, key in (("voxflow-cache", "key"), ("voxflow-jobs", "request_id")):
+        clients.dynamodb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    queues = {
+        queue: clients.sqs.create_queue(QueueName=f"voxflow-{queue}")["QueueUrl"]
+        for queue in ("requests", "chunks")
+    }
+    replies = clients.sqs.create_queue(QueueName="client-replies")["QueueUrl"]
+    clients.events.create_event_bus(Name="voxflow-bus")
+    service = ServiceSettings(
+        bus_name="voxflow-bus",
+        chunks_queue_url=queues["chunks"],
+        bucket=bucket,
+        cache_table="voxflow-cache",
+        jobs_table="voxflow-jobs",
+        region_name=name,
+    )
+    return Region(name, clients, service, queues["requests"], replies)
+
+
+@pytest.fixture(scope="module")
+def regions(moto: MotoServer) -> dict[str, Region]:
+    created = {name: _create_region(moto.url, name) for name in (PRIMARY, SECONDARY)}
+    created[PRIMARY].client("cloudwatch").put_metric_alarm(
+        AlarmName=ALARM,
+        Namespace="voxflow",
+        MetricName="WorkerHeartbeat",
+        Dimensions=[{"Name": "Region", "Value": PRIMARY}],
+        Statistic="SampleCount",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="LessThanThreshold",
+    )
+    return created
+
+
+def _set_primary(regions: dict[str, Region], healthy: bool) -> None:
+    regions[PRIMARY].client("cloudwatch").set_alarm_state(
+        AlarmName=ALARM, StateValue="OK" if healthy else "ALARM", StateReason="test"
+    )
+
+
+def _pipeline(
+    region: Region, role: Role, moto: MotoServer, registry: VoiceRegistry, engine: Engine
+) -> Pipeline:
+    config = RegionConfig(
+        role=role,
+        region=region.name,
+        health_alarm=ALARM,
+        standby_retry_s=1,
+        requests_queue_url=region.requests_url,
+        primary_endpoint_url=moto.url,
+    )
+    aws = AwsSettings.local(moto.url, region.name)
+    pipeline = Pipeline.create(
+        region.service,
+        EngineSettings(),
+        aws,
+        config,
+        meter=CountingMeter(),
+        registry=registry,
+        engine=engine,
+    )
+    # The real alarm, read without the one-second cache: each step sees the state just set.
+    assert isinstance(pipeline.regions.health, AlarmHealth)
+    pipeline.regions.health = primary_health_uncached(moto.url)
+    return pipeline
+
+
+def primary_health_uncached(url: str) -> AlarmHealth:
+    clients = AwsClients(AwsSettings.local(url, PRIMARY))
+    return AlarmHealth(lambda: clients.cloudwatch, ALARM, cache_s=0)
+
+
+@pytest.fixture(scope="module")
+def primary(
+    regions: dict[str, Region], moto: MotoServer, registry: VoiceRegistry, engine: Engine
+) -> Pipeline:
+    return _pipeline(regions[PRIMARY], Role.PRIMARY, moto, registry, engine)
+
+
+@pytest.fixture(scope="module")
+def secondary(
+    regions: dict[str, Region], moto: MotoServer, registry: VoiceRegistry, engine: Engine
+) -> Pipeline:
+    return _pipeline(regions[SECONDARY], Role.SECONDARY, moto, registry, engine)
+
+
+def counts(pipeline: Pipeline) -> Counter[str]:
+    assert isinstance(pipeline.meter, CountingMeter)
+    return pipeline.meter.counts
+
+
+# --- driving the queues by hand, as the plan and synthesize functions do -------------------
+
+
+def receive(region: Region, queue_url: str, wait_s: int = 0) -> list[dict[str, Any]]:
+    return list(
+        region.client("sqs")
+        .receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_s,
+            MessageAttributeNames=["All"],
+        )
+        .get("Messages", [])
+    )
+
+
+def delete(region: Region, queue_url: str, message: dict[str, Any]) -> None:
+    region.client("sqs").delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def plan_queued(region: Region, pipeline: Pipeline, wait_s: int = 0) -> list[Decision]:
+    """Every request message queued in ``region`` through plan, deleted as Lambda would."""
+    decisions: list[Decision] = []
+    for message in receive(region, region.requests_url, wait_s):
+        attributes = {
+            name: {"stringValue": value.get("StringValue")}
+            for name, value in message.get("MessageAttributes", {}).items()
+        }
+        decisions += handle_request_message(
+            message["Body"], message["MessageId"], 1, pipeline, first_seen=first_seen_of(attributes)
+        )
+        delete(region, region.requests_url, message)
+    return decisions
+
+
+def synthesize_queued(
+    region: Region, pipeline: Pipeline, request_id: str | None = None, only: int | None = None
+) -> int:
+    """Chunk tasks queued in ``region`` through synthesize, deleted as Lambda would.
+
+    ``request_id``: only that request's tasks (others, left by earlier tests, are
+    deleted), and ``only``: of those, only that index (the rest go back to the queue).
+    Returns how many were handled."""
+    sqs, queue = region.client("sqs"), region.service.chunks_queue_url
+    handled = 0
+    while messages := receive(region, queue, wait_s=1):
+        chosen, back = [], []
+        for message in messages:
+            task = ChunkTask.model_validate_json(message["Body"])
+            if request_id not in (None, task.request_id):
+                delete(region, queue, message)
+            elif only in (None, task.index):
+                chosen.append((task, message))
+            else:
+                back.append(message)
+        batch = BatchSynthesis([task for task, _ in chosen], pipeline)
+        try:
+            for task, message in chosen:
+                complete_chunk(task, batch, 1, pipeline)
+                delete(region, queue, message)
+                handled += 1
+        finally:
+            batch.close()
+        for message in back:  # visible again at once, not after the visibility timeout
+            sqs.change_message_visibility(
+                QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+        if back or not chosen:
+            break
+    return handled
+
+
+def replies(region: Region, request_id: str, wait_s: int = 2) -> list[dict[str, Any]]:
+    seen = []
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        for message in receive(region, region.replies_url, wait_s=1):
+            event = json.loads(message["Body"])
+            if event["detail"].get("request_id") == request_id:
+                seen.append(event)
+            delete(region, region.replies_url, message)
+    return seen
+
+
+# --- replication by hand ---------------------------------------------------------------------
+
+
+def replicate_item(regions: dict[str, Region], table: str, key: dict[str, Any]) -> dict[str, Any]:
+    item = (
+        regions[PRIMARY]
+        .client("dynamodb")
+        .get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    )
+    regions[SECONDARY].client("dynamodb").put_item(TableName=table, Item=item)
+    return dict(item)
+
+
+def replicate_object(regions: dict[str, Region], key: str) -> None:
+    body = (
+        regions[PRIMARY]
+        .client("s3")
+        .get_object(Bucket=regions[PRIMARY].service.bucket, Key=key)["Body"]
+        .read()
+    )
+    regions[SECONDARY].client("s3").put_object(
+        Bucket=regions[SECONDARY].service.bucket, Key=key, Body=body, ContentType="audio/wav"
+    )
+
+
+def job_item(region: Region, request_id: str) -> dict[str, Any] | None:
+    item = region.client("dynamodb").get_item(
+        TableName="voxflow-jobs", Key={"request_id": {"S": request_id}}, ConsistentRead=True
+    )
+    found: dict[str, Any] | None = item.get("Item")
+    return found
+
+
+def chunk_objects(region: Region) -> set[str]:
+    listing = region.client("s3").list_objects_v2(Bucket=region.service.bucket, Prefix="chunks/")
+    return {item["Key"] for item in listing.get("Contents", [])}
+
+
+def request_body(request_id: str, text: str, reply_url: str) -> str:
+    return json.dumps(
+        {
+            "request_id": request_id,
+            "text": text,
+            "format": "wav",
+            "params": SILENT,
+            "reply_to": {"queue_url": reply_url},
+        }
+    )
+
+
+def engine_audio(engine: Engine, text: str) -> Any:
+    chunks = split_into_chunks(normalize_text(text))
+    local = [c.pcm for c in engine.synthesize(chunks, "joe", SynthesisParams(**SILENT))]
+    return join_pcm(local, 22050, pause_s=0.2)
+
+
+# --- (a) standby, then drop ---------------------------------------------------------------------
+
+
+def test_secondary_stands_by_while_the_primary_works_then_drops(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    _set_primary(regions, healthy=True)
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    request_id = f"standby-{uuid.uuid4().hex[:8]}"
+    body = request_body(request_id, "Wait for the primary.", east.replies_url)
+    # The primary plans it (its chunk tasks stay queued there) and the job replicates.
+    assert handle_request_message(body, "m-1", 1, primary) == [Decision.CREATE]
+    replicate_item(regions, "voxflow-jobs", {"request_id": {"S": request_id}})
+    objects_before = chunk_objects(west)
+
+    west.client("sqs").send_message(QueueUrl=west.requests_url, MessageBody=body)
+    assert plan_queued(west, secondary) == [Decision.STANDBY]
+    # Sent again with a delay: not visible at once, then carrying the first-seen time.
+    assert receive(west, west.requests_url) == []
+    time.sleep(1.2)
+    again = receive(west, west.requests_url, wait_s=2)
+    assert [json.loads(m["Body"])["request_id"] for m in again] == [request_id]
+    first_seen = float(again[0]["MessageAttributes"][FIRST_SEEN_ATTRIBUTE]["StringValue"])
+    assert time.time() - 10 < first_seen <= time.time()
+    for message in again:  # back to the queue, to be planned below
+        west.client("sqs").change_message_visibility(
+            QueueUrl=west.requests_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    assert receive(west, west.service.chunks_queue_url) == []
+    assert chunk_objects(west) == objects_before
+    assert job_item(west, request_id)["owner_region"]["S"] == PRIMARY  # type: ignore[index]
+
+    # The primary finishes; its terminal state replicates (its event not yet marked sent).
+    west.client("dynamodb").update_item(
+        TableName="voxflow-jobs",
+        Key={"request_id": {"S": request_id}},
+        UpdateExpression="SET #s = :done, result_json = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":done": {"S": "completed"}, ":r": {"S": "{}"}},
+    )
+    assert plan_queued(west, secondary) == [Decision.DROP]
+    assert receive(west, west.requests_url, wait_s=2) == []  # not sent again
+    assert replies(west, request_id, wait_s=1) == []  # the secondary sent no terminal event
+    assert counts(secondary)["ChunksSynthesized"] == 0
+
+
+# --- (b) takeover -------------------------------------------------------------------------------
+
+
+def test_takeover_synthesizes_only_the_missing_chunks(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline, engine: Engine
+) -> None:
+    _set_primary(regions, healthy=True)
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    tag = uuid.uuid4().hex[:4]
+    text = f"First part {tag}. Second part {tag}. Third part {tag}."
+    request_id = f"takeover-{tag}"
+    body = request_body(request_id, text, east.replies_url)
+    assert handle_request_message(body, "m-2", 1, primary) == [Decision.CREATE]
+    # The primary stores chunks 0 and 1, then stops before chunk 2.
+    assert synthesize_queued(east, primary, request_id, only=0) == 1
+    job_after_0 = replicate_item(regions, "voxflow-jobs", {"request_id": {"S": request_id}})
+    assert synthesize_queued(east, primary, request_id, only=1) == 1
+    # What replicated: the job as it was after chunk 0, both chunks' index entries and audio.
+    assert {int(n) for n in job_after_0["done"]["NS"]} == {0}
+    chunk_keys = [key["S"] for key in job_after_0["chunk_keys"]["L"]]
+    for key in chunk_keys[:2]:
+        entry = replicate_item(regions, "voxflow-cache", {"key": {"S": key}})
+        assert entry["region"]["S"] == PRIMARY
+        replicate_object(regions, entry["s3_key"]["S"])
+    west_objects = chunk_objects(west)
+
+    _set_primary(regions, healthy=False)
+    synthesized = counts(secondary)["ChunksSynthesized"]
+    west.client("sqs").send_message(QueueUrl=west.requests_url, MessageBody=body)
+    assert plan_queued(west, secondary) == [Decision.TAKE_OVER]
+    assert job_item(west, request_id)["owner_region"]["S"] == SECONDARY  # type: ignore[index]
+    assert synthesize_queued(west, secondary) == 1  # only chunk 2 was queued
+    assert counts(secondary)["ChunksSynthesized"] - synthesized == 1
+    assert chunk_objects(west) - west_objects == {f"chunks/{chunk_keys[2]}.wav"}
+
+    # The reply goes to this region's queue of the same name as the one the client named.
+    events = replies(west, request_id)
+    kinds = Counter(event["detail-type"] for event in events)
+    assert kinds["SynthesisCompleted"] == 1
+    assert "SynthesisFailed" not in kinds
+    completed = SynthesisCompleted.model_validate(
+        next(e["detail"] for e in events if e["detail-type"] == "SynthesisCompleted")
+    )
+    assert completed.region == SECONDARY
+    key = f"audio/{completed.key}.wav"
+    data = west.client("s3").get_object(Bucket=west.service.bucket, Key=key)["Body"].read()
+    pcm, rate = decode(data)
+    expected = engine_audio(engine, text)
+    assert rate == 22050
+    assert len(pcm) == len(expected)
+    assert np.corrcoef(pcm.astype(float), expected.astype(float))[0, 1] >= 0.999
+    # A redelivery after the takeover finds the job done: dropped, nothing sent again.
+    west.client("sqs").send_message(QueueUrl=west.requests_url, MessageBody=body)
+    assert plan_queued(west, secondary) == [Decision.DROP]
+    assert replies(west, request_id, wait_s=1) == []
+
+
+# --- (c) chunk tasks of another region's job ---------------------------------------------------
+
+
+def test_chunk_task_of_a_job_owned_elsewhere_is_dropped_unsynthesized(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    _set_primary(regions, healthy=True)
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    request_id = f"foreign-chunk-{uuid.uuid4().hex[:8]}"
+    handle_request_message(
+        request_body(request_id, "Not yours.", east.replies_url), "m-3", 1, primary
+    )
+    replicate_item(regions, "voxflow-jobs", {"request_id": {"S": request_id}})
+    tasks = receive(east, east.service.chunks_queue_url, wait_s=1)
+    mine = [m for m in tasks if json.loads(m["Body"])["request_id"] == request_id]
+    assert len(mine) == 1
+    west.client("sqs").send_message(
+        QueueUrl=west.service.chunks_queue_url, MessageBody=mine[0]["Body"]
+    )
+    for message in tasks:
+        delete(east, east.service.chunks_queue_url, message)
+    objects = chunk_objects(west)
+    dropped = counts(secondary)["ChunksDropped"]
+
+    assert synthesize_queued(west, secondary) == 1  # handled: the message is deleted
+    assert counts(secondary)["ChunksDropped"] - dropped == 1
+    assert chunk_objects(west) == objects
+    assert receive(west, west.service.chunks_queue_url) == []
+    job = job_item(west, request_id)
+    assert job is not None
+    assert "done" not in job
+    assert job["status"]["S"] == "pending"
+
+
+# --- (d) regional reply queues -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        "https://sqs.us-east-1.amazonaws.com/123456789012/client-replies",
+        f"http://127.0.0.1:{free_port()}/123456789012/client-replies",
+    ],
+    ids=["aws-url-of-the-primary", "another-endpoint"],
+)
+def test_reply_goes_to_the_same_named_queue_in_this_region(
+    regions: dict[str, Region], secondary: Pipeline, named: str
+) -> None:
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    request_id = f"reply-{uuid.uuid4().hex[:8]}"
+    event = SynthesisCompleted(
+        request_id=request_id,
+        url="https://example.com/a.wav",
+        expires_at="2030-01-01T00:00:00Z",  # type: ignore[arg-type]
+        key="0" * 64,
+        duration_s=1.0,
+        bytes=10,
+        format="wav",  # type: ignore[arg-type]
+        sample_rate=22050,
+        cache="hit",
+        region=SECONDARY,
+    )
+    assert secondary.publisher.replies is not None
+    assert secondary.publisher.replies.resolve(named) == west.replies_url
+    secondary.publisher.publish(event, ReplyTo(queue_url=named))
+    arrived = replies(west, request_id, wait_s=2)
+    assert [e["detail"]["request_id"] for e in arrived] == [request_id]
+    assert replies(east, request_id, wait_s=1) == []
+
+
+def test_reply_queue_resolves_once_and_only_for_other_regions(
+    regions: dict[str, Region], moto: MotoServer
+) -> None:
+    west = regions[SECONDARY]
+    sqs = AwsClients(AwsSettings.local(moto.url, SECONDARY)).sqs
+    lookups: list[str] = []
+    sqs.meta.events.register(
+        "provide-client-params.sqs.GetQueueUrl", lambda params, **_: lookups.append(params["QueueName"])
+    )
+    queues = ReplyQueues(sqs, SECONDARY)
+    here = "https://sqs.us-west-2.amazonaws.com/123456789012/client-replies"
+    assert queues.resolve(here) == here
+    assert queues.resolve(west.replies_url) == west.replies_url  # this endpoint's own URL
+    assert lookups == []
+    east = "https://sqs.us-east-1.amazonaws.com/123456789012/client-replies"
+    assert queues.resolve(east) == west.replies_url
+    assert queues.resolve(east) == west.replies_url
+    assert lookups == ["client-replies"]
+    # No such queue here: the URL as named (and asked again next time, it may be created).
+    missing = "https://sqs.us-east-1.amazonaws.com/123456789012/nowhere"
+    assert queues.resolve(missing) == missing
+    assert lookups == ["client-replies", "nowhere"]
+
+
+# --- (e) a cache entry whose audio has not replicated ------------------------------------------
+
+
+def test_cache_entry_from_the_other_region_without_its_object_is_a_miss(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    _set_primary(regions, healthy=True)
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    text = f"Cached in the east {uuid.uuid4().hex[:4]}."
+    first = f"east-{uuid.uuid4().hex[:8]}"
+    handle_request_message(request_body(first, text, east.replies_url), "m-4", 1, primary)
+    assert synthesize_queued(east, primary, first) == 1
+    done = job_item(east, first)
+    assert done is not None
+    assert done["status"]["S"] == "completed"
+    # The index replicates ahead of the objects: request entry and chunk entry, no audio.
+    request_key = done["key"]["S"]
+    chunk_key = done["chunk_keys"]["L"][0]["S"]
+    for key in (request_key, chunk_key):
+        entry = replicate_item(regions, "voxflow-cache", {"key": {"S": key}})
+        assert entry["region"]["S"] == PRIMARY
+
+    _set_primary(regions, healthy=False)
+    synthesized = counts(secondary)["ChunksSynthesized"]
+    second = f"west-{uuid.uuid4().hex[:8]}"
+    west.client("sqs").send_message(
+        QueueUrl=west.requests_url, MessageBody=request_body(second, text, west.replies_url)
+    )
+    assert plan_queued(west, secondary) == [Decision.CREATE]
+    assert synthesize_queued(west, secondary) == 1
+    assert counts(secondary)["ChunksSynthesized"] - synthesized == 1
+    [completed] = [e for e in replies(west, second) if e["detail-type"] == "SynthesisCompleted"]
+    assert completed["detail"]["cache"] == "miss"
+    assert completed["detail"]["key"] == request_key
+    _set_primary(regions, healthy=True)
+
+
+def test_standalone_pipeline_makes_no_regional_calls(tmp_path: Path) -> None:
+    pipeline = Pipeline.create(
+        ServiceSettings("bus", "http://127.0.0.1:1/q", "b", "c", "j", "us-east-1"),
+        EngineSettings(),
+        AwsSettings.local("http://127.0.0.1:1"),
+        RegionConfig(),
+        registry=VoiceRegistry.default(cache_dir=tmp_path),
+    )
+    assert isinstance(pipeline.regions.health, StaticHealth)
+    assert pipeline.regions.standby_queue is None
+    assert not pipeline.regions.standby_expired(0.0)
