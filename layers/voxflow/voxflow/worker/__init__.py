@@ -1,0 +1,1 @@
+"""The container worker: ``python -m voxflow.worker`` (see __main__)."""

@@ -1,0 +1,195 @@
+"""``python -m voxflow.worker``: the chunks queue's consumer in the primary's GPU containers.
+
+    python -m voxflow.worker                      # settings from the environment (ECS)
+    python -m voxflow.worker --check-ready        # exit 0 if warm and beating (health check)
+    python -m voxflow.worker --state-file build/local-stack.json --function SynthesizeFunction
+
+Start: settings, handler import (loads the voice), one warm-up synthesis, then
+the ready file and the heartbeat, then batches. SIGTERM or SIGINT: finish the
+batch in hand, release what was received but not started, exit 0; a second
+signal releases the batch in hand too and exits 128 + the signal number.
+"""
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from voxflow.errors import SettingsError
+
+logger = logging.getLogger("voxflow.worker")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m voxflow.worker")
+    parser.add_argument(
+        "--check-ready", action="store_true", help="exit 0 if ready and beating, else 1"
+    )
+    parser.add_argument("--state-file", type=Path, help="local mode: a local stack's state file")
+    parser.add_argument(
+        "--function", default="SynthesizeFunction", help="local mode: the function to run"
+    )
+    args = parser.parse_args(argv)
+    if args.check_ready:
+        return _check_ready()  # before anything heavy is imported: it runs every few seconds
+
+    _configure_logging()
+    worker = _Worker()
+    signal.signal(signal.SIGTERM, worker.on_signal)
+    signal.signal(signal.SIGINT, worker.on_signal)
+    if args.state_file is not None:
+        environment = local_environment(args.state_file, args.function)
+        # Before the handler is imported: modules read their settings at import time.
+        os.environ.clear()
+        os.environ.update(environment)
+    try:
+        return worker.run()
+    except SettingsError as error:
+        logger.error("bad settings", extra={"fields": {"error": str(error)}})
+        return 2
+    except Exception:  # a broken image or an unreachable queue: ECS starts a fresh task
+        logger.exception("start failed")
+        return 1
+
+
+def _check_ready() -> int:
+    from voxflow.worker.heartbeat import is_ready
+    from voxflow.worker.settings import ReadinessSettings
+
+    try:
+        readiness = ReadinessSettings.from_env()
+    except SettingsError as error:
+        print(f"voxflow.worker: {error}", file=sys.stderr)
+        return 1
+    return 0 if is_ready(readiness.ready_file, readiness.heartbeat_s) else 1
+
+
+def local_environment(state_file: Path, function_id: str) -> dict[str, str]:
+    """The environment a local stack's runner gives ``function_id``, plus where its code is."""
+    from voxflow.local.runner import lambda_environment
+    from voxflow.local.state import read_state
+
+    state = read_state(state_file)
+    function = state.stack.function(function_id)
+    env = lambda_environment(state.stack, function, os.environ, state.extra_env)
+    env.update(VOXFLOW_HANDLER_DIR=str(function.code_dir), VOXFLOW_HANDLER=function.handler)
+    if state.retry_visibility_s is not None:
+        env.setdefault("VOXFLOW_WORKER_RETRY_VISIBILITY_S", str(state.retry_visibility_s))
+    return env
+
+
+class _Worker:
+    def __init__(self) -> None:
+        from voxflow.worker.loop import StopSignal
+
+        parent = os.getppid()
+        # Re-parented means whoever started us died without stopping us (the local stack).
+        self.stop = StopSignal(also_stop_when=lambda: os.getppid() != parent)
+        self.warming = True
+        self.last_signal = signal.SIGTERM
+
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.last_signal = signal.Signals(signum)
+        if self.warming:
+            os._exit(0)  # nothing received yet, nothing to finish or release
+        self.stop.request()
+
+    def run(self) -> int:
+        from voxflow.aws import AwsClients, AwsSettings
+        from voxflow.worker.handler import load_handler, warm_up
+        from voxflow.worker.heartbeat import Heartbeat, write_ready_file
+        from voxflow.worker.loop import Aborted, BatchLoop, WorkerContext
+        from voxflow.worker.settings import WorkerSettings
+
+        settings = WorkerSettings.from_env()
+        aws = AwsSettings.from_env()
+        clients = AwsClients(aws)
+        settings.ready_file.unlink(missing_ok=True)  # a previous run's, in the same container
+        started = time.perf_counter()
+        queue_arn = clients.sqs.get_queue_attributes(
+            QueueUrl=settings.chunks_queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        loaded = load_handler(settings)
+        warm = warm_up(loaded.pipeline)
+        ready = {
+            "pid": os.getpid(),
+            "provider": warm.provider,
+            "import_s": round(loaded.import_s, 3),
+            "warm_up_s": round(warm.synthesis_s, 3),
+            "ready_s": round(time.perf_counter() - started, 3),
+            "queue": settings.chunks_queue_url,
+        }
+        write_ready_file(settings.ready_file, ready)
+        self.warming = False
+        logger.info("ready", extra={"fields": ready})
+
+        heartbeat = Heartbeat(
+            clients.cloudwatch,
+            region=aws.region,
+            provider=warm.provider,
+            interval_s=settings.heartbeat_s,
+            ready_file=settings.ready_file,
+        )
+        name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "voxflow-worker"
+        loop = BatchLoop(
+            clients.sqs,
+            settings,
+            loaded.handler,
+            queue_arn=queue_arn,
+            region=aws.region,
+            stop=self.stop,
+            new_context=lambda: WorkerContext(
+                name, f"voxflow-worker:{socket.gethostname()}:{os.getpid()}"
+            ),
+            describe=lambda _: {"provider": warm.provider},
+        )
+        heartbeat.start()
+        code = 0
+        try:
+            loop.run()
+        except Aborted as aborted:
+            logger.warning("aborted", extra={"fields": {"reason": str(aborted)}})
+            code = 128 + self.last_signal
+        finally:
+            heartbeat.stop()
+            settings.ready_file.unlink(missing_ok=True)
+        logger.info("stopped", extra={"fields": {"heartbeats": heartbeat.sent, "code": code}})
+        if code:
+            logging.shutdown()
+            os._exit(code)  # the handler's thread is still running the released batch
+        return code
+
+
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def _configure_logging() -> None:
+    # Our own lines, one JSON object each, whatever the handler's Logger does with its own.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLines())
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
