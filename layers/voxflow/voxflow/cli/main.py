@@ -1,4 +1,4 @@
-"""voxflow synth | voices | publish | status: argument parsing; the work is elsewhere."""
+"""voxflow synth | voices | publish | status | drill: argument parsing; the work is elsewhere."""
 
 import argparse
 import sys
@@ -53,6 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show a request's job record")
     status.add_argument("request_id")
     add_target_arguments(status)
+
+    drill = commands.add_parser(
+        "drill", help="failover drill on a local two-region stack (docs/failover.md)"
+    )
+    drill.add_argument("--requests", type=int, default=200, help="requests to send (200)")
+    drill.add_argument("--rate", type=float, default=4.0, help="requests per second (4)")
+    drill.add_argument("--kill-after", type=int, help="kill the primary after N (half)")
+    drill.add_argument("--long-fraction", type=float, default=0.1, help="long texts (0.1)")
+    drill.add_argument("--failback-requests", type=int, default=3)
+    drill.add_argument("--workers", type=int, default=1, help="primary worker processes")
+    drill.add_argument("--lag", type=float, default=0.5, help="replication lag in seconds")
+    drill.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all")
+    drill.add_argument("--log-dir", type=Path, help="moto, runner and worker logs")
+    drill.add_argument("--out", type=Path, help="write the figures as JSON here")
     return parser
 
 
@@ -73,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Imported per command: `synth` must not pay for boto3 and pydantic at cold start.
     try:
+        if args.command == "drill":
+            from voxflow.cli.drill import run_drill_command
+
+            return run_drill_command(args)
         if args.command in ("publish", "status"):
             from voxflow.cli.remote import run_publish, run_status
 

@@ -1,5 +1,6 @@
 """``python -m voxflow.local up`` runs the local stack in the foreground until Ctrl-C
-or SIGTERM; ``python -m voxflow.local down`` stops the one a state file describes."""
+or SIGTERM (``--regions 2``: primary and secondary, docs/regions.md);
+``python -m voxflow.local down`` stops the one a state file describes."""
 
 import argparse
 import contextlib
@@ -21,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start moto, deploy template.yaml, run the functions")
     up.add_argument("--port", type=int, default=5000)
+    up.add_argument(
+        "--regions", type=int, choices=(1, 2), default=1, help="2: primary and secondary"
+    )
+    up.add_argument("--secondary-port", type=int, default=5001, help="with --regions 2")
+    up.add_argument("--workers", type=int, default=1, help="with --regions 2: primary workers")
+    up.add_argument("--lag", type=float, default=0.5, help="with --regions 2: replication lag")
     up.add_argument("--region", default="us-east-1")
     up.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
     up.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
@@ -56,6 +63,8 @@ def _up(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, request_stop)
+    if args.regions == 2:
+        return _up_two_regions(args, stopping)
     stack = LocalStack(
         port=args.port,
         region=args.region,
@@ -73,6 +82,40 @@ def _up(args: argparse.Namespace) -> int:
             for runner in stack.restart_dead_runners():
                 print(f"restarted {runner}", file=sys.stderr, flush=True)
         print("stopping the local stack", file=sys.stderr, flush=True)
+    return 0
+
+
+def _up_two_regions(args: argparse.Namespace, stopping: threading.Event) -> int:
+    from voxflow.local.regions import TwoRegionStack, secondary_state_file
+
+    regions = TwoRegionStack(
+        primary_port=args.port,
+        secondary_port=args.secondary_port,
+        stack_name=args.stack_name,
+        template_path=args.template,
+        workers=args.workers,
+        concurrency=args.concurrency,
+        lag_s=args.lag,
+        retry_visibility_s=args.retry_visibility_s or 1,
+        state_file=args.state_file,
+        log_dir=args.log_dir,
+    )
+    with regions:
+        for stack, state in (
+            (regions.primary, args.state_file),
+            (regions.secondary, secondary_state_file(args.state_file)),
+        ):
+            _print_summary(stack.stack, state)
+        print(
+            f"replicating objects, items and events with {args.lag:g} s lag; "
+            f"health alarm {regions.alarm_name} in {regions.primary_region}",
+            flush=True,
+        )
+        while not stopping.wait(1.0):
+            for stack in regions.stacks().values():
+                for runner in stack.restart_dead_runners():
+                    print(f"restarted {runner}", file=sys.stderr, flush=True)
+        print("stopping the local stacks", file=sys.stderr, flush=True)
     return 0
 
 
@@ -131,11 +174,22 @@ def _wait_gone(processes: list[Any], timeout_s: float) -> list[Any]:
 
 
 def _down(state_file: Path, timeout: float | None) -> int:
-    import psutil
+    from voxflow.local.regions import secondary_state_file
 
     if not state_file.exists():
         print(f"no local stack: {state_file} does not exist", file=sys.stderr)
         return 1
+    code = _down_one(state_file, timeout)
+    # Two regions: the owner stopped both; this stops what outlived a killed owner.
+    secondary = secondary_state_file(state_file)
+    if secondary.exists():
+        code = _down_one(secondary, timeout) or code
+    return code
+
+
+def _down_one(state_file: Path, timeout: float | None) -> int:
+    import psutil
+
     state = read_state(state_file)
     if timeout is None:
         timeout = 30.0 + max((f.timeout_s for f in state.stack.functions), default=0)

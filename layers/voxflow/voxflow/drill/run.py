@@ -1,0 +1,334 @@
+"""The failover drill: load on two regions, the primary lost midway, then failback.
+
+1. Wait until the primary is healthy (its workers warm and beating).
+2. Publish ``requests`` requests at ``rate_per_s`` through the global client; after
+   ``kill_after`` of them the primary fails (moto frozen, workers and runners killed).
+3. Wait for every accepted request's terminal event. Requests that only the frozen
+   primary holds (published to it just before the kill, not yet tapped by the
+   replicator) cannot finish until it is back: after ``stall_s`` without progress
+   the drill recovers the primary and waits for them there.
+4. Failback: the primary recovers (if not already), becomes healthy, and
+   ``failback_requests`` more requests must complete in it.
+
+Figures (DrillReport): RPO (accepted requests that never got a terminal event), RTO
+(kill → first request completed by the secondary), time until every accepted request
+had its terminal event, requests with more than one terminal event, and chunk
+synthesis counted from the chunk objects each region wrote itself (the replicator
+tells its copies from the service's own writes): chunks synthesized in both regions
+for requests finished before the kill (duplicates in normal operation), and chunks
+the secondary synthesized again for requests interrupted by the kill against the
+minimum (their chunks whose audio had not replicated to the secondary at the kill).
+"""
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.client import GlobalTarget, GlobalVoxflowClient, Outcome, Published, RegionalStack
+from voxflow.client.regional import FAST_FAIL
+from voxflow.client.target import StackTarget
+from voxflow.drill.load import drill_texts
+from voxflow.errors import VoxflowError
+from voxflow.local.regions import TwoRegionStack
+from voxflow.local.replicator import REPLICATED_PREFIXES
+
+logger = logging.getLogger("voxflow.drill")
+CHUNK_PREFIX = REPLICATED_PREFIXES[1]
+DUPLICATES_METHOD = (
+    "chunk objects under chunks/ that each region's service wrote itself (the replicator's "
+    "copies carry voxflow-replica-of and are not counted), mapped to requests through the "
+    "jobs' chunk_keys"
+)
+
+
+@dataclass(frozen=True)
+class DrillSettings:
+    requests: int = 200
+    rate_per_s: float = 4.0
+    kill_after: int | None = None  # default: half of the requests
+    long_fraction: float = 0.1
+    failback_requests: int = 3
+    timeout_s: float = 900.0  # for all terminal events after the last publish
+    stall_s: float = 60.0  # no progress this long during the outage: recover, wait there
+    seed: int = 0
+
+    @property
+    def kill_index(self) -> int:
+        return self.kill_after if self.kill_after is not None else self.requests // 2
+
+
+@dataclass
+class FailbackResult:
+    ok: bool = False
+    recovered_to_healthy_s: float | None = None
+    requests: int = 0
+    completed_in_primary: int = 0
+    regions: list[str | None] = field(default_factory=list)
+
+
+@dataclass
+class DrillReport:
+    requests: int = 0
+    accepted: int = 0
+    accepted_by_region: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0
+    terminal: int = 0
+    completed: int = 0
+    failed: int = 0
+    answered_by_region: dict[str, int] = field(default_factory=dict)
+    rpo: int = 0  # accepted requests with no terminal event
+    rto_s: float | None = None  # kill → first request completed by the secondary
+    all_terminal_after_kill_s: float | None = None
+    all_terminal_after_start_s: float | None = None
+    finished_only_after_failback: int = 0  # stranded in the frozen primary
+    multiple_terminal: int = 0  # requests with more than one terminal event
+    duplicated_chunks_normal: int = 0  # requests finished before the kill
+    interrupted_requests: int = 0
+    resynthesized_chunks: int = 0  # by the secondary, for requests interrupted by the kill
+    resynthesized_minimum: int = 0  # their chunks not replicated to the secondary at the kill
+    duplicates_method: str = DUPLICATES_METHOD
+    killed_at_request: int = 0
+    failback: FailbackResult = field(default_factory=FailbackResult)
+    wall_s: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    def summary(self) -> str:
+        rto = "n/a" if self.rto_s is None else f"{self.rto_s:.1f} s"
+        after = self.all_terminal_after_kill_s
+        return "\n".join(
+            [
+                f"accepted {self.accepted}/{self.requests} {self.accepted_by_region}, "
+                f"terminal {self.terminal} (answered by {self.answered_by_region})",
+                f"RPO {self.rpo} requests without a terminal event; RTO {rto}",
+                f"every terminal event {after if after is None else round(after, 1)} s after "
+                f"the kill; {self.finished_only_after_failback} finished only after failback",
+                f"more than one terminal event: {self.multiple_terminal}; chunks synthesized "
+                f"in both regions before the kill: {self.duplicated_chunks_normal}",
+                f"interrupted requests {self.interrupted_requests}: chunks synthesized again "
+                f"{self.resynthesized_chunks} (minimum {self.resynthesized_minimum})",
+                f"failback: {'ok' if self.failback.ok else 'FAILED'} "
+                f"({self.failback.completed_in_primary}/{self.failback.requests} in the primary)",
+            ]
+        )
+
+
+def global_target(stack: TwoRegionStack) -> GlobalTarget:
+    def regional(region: str) -> RegionalStack:
+        local = stack.stacks()[region]
+        clients = AwsClients(AwsSettings.local(local.url, region), config=FAST_FAIL)
+        resources = dict(local.stack.resources)
+        # The secondary has no tables of its own: the primary's replicas, same names.
+        resources.setdefault("JobsTable", f"{stack.stack_name}-jobs")
+        return RegionalStack(clients, StackTarget.from_resources(resources, stack.stack_name))
+
+    return GlobalTarget(
+        regional(stack.primary_region), regional(stack.secondary_region), stack.alarm_name
+    )
+
+
+class Drill:
+    def __init__(
+        self,
+        stack: TwoRegionStack,
+        settings: DrillSettings,
+        progress: Callable[[str], None] = lambda _line: None,
+    ) -> None:
+        self.stack = stack
+        self.settings = settings
+        self.progress = progress
+        self.report = DrillReport(requests=settings.requests)
+        self.published: dict[str, Published] = {}
+        self.failed_at: float | None = None
+        self.recovered_at: float | None = None
+        self._replicated_at_kill: set[str] = set()
+
+    def run(self) -> DrillReport:
+        started = time.time()
+        healthy_s = self.stack.wait_primary_healthy()
+        self.progress(f"primary healthy after {healthy_s:.1f} s")
+        with GlobalVoxflowClient(global_target(self.stack)) as client:
+            time.sleep(1.5)  # past the health cache, the alarm now OK
+            self._load(client)
+            self._wait_all(client)
+            self._failback(client)
+            self._count(client, started)
+        self.report.wall_s = round(time.time() - started, 1)
+        return self.report
+
+    # -- phases --------------------------------------------------------------------
+
+    def _load(self, client: GlobalVoxflowClient) -> None:
+        texts = drill_texts(self.settings.requests, self.settings.long_fraction, self.settings.seed)
+        interval = 1.0 / self.settings.rate_per_s
+        next_at = time.monotonic()
+        for index, text in enumerate(texts):
+            if index == self.settings.kill_index:
+                self._kill()
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += interval
+            try:
+                published = client.publish(text, format="mp3")
+            except VoxflowError as error:
+                self.report.rejected += 1
+                logger.warning("request %d not accepted: %s", index, error)
+                continue
+            self.published[published.request_id] = published
+        self.progress(f"published {len(self.published)} of {len(texts)}")
+
+    def _kill(self) -> None:
+        assert self.stack.replicator is not None
+        secondary = self.stack.secondary
+        self.failed_at = self.stack.fail_primary()
+        self.report.killed_at_request = len(self.published)
+        # What the secondary holds at the kill: the chunks it need not synthesize again.
+        self._replicated_at_kill = _chunk_objects(secondary.client("s3"), _bucket(secondary))
+        self.progress(f"primary killed after {len(self.published)} requests")
+
+    def _wait_all(self, client: GlobalVoxflowClient) -> None:
+        ids = list(self.published)
+        deadline = time.monotonic() + self.settings.timeout_s
+        progress_at, done = time.monotonic(), 0
+        while time.monotonic() < deadline:
+            try:
+                client.wait(ids, timeout_s=2.0)
+                return
+            except VoxflowError:
+                pass
+            now_done = sum(client.outcome(r).terminal is not None for r in ids)
+            if now_done != done:
+                progress_at, done = time.monotonic(), now_done
+            stalled = time.monotonic() - progress_at > self.settings.stall_s
+            if stalled and self.stack.primary_down:
+                self.progress(f"{len(ids) - done} requests stalled: recovering the primary")
+                self._recover()
+
+    def _recover(self) -> None:
+        self.recovered_at = self.stack.recover_primary()
+
+    def _failback(self, client: GlobalVoxflowClient) -> None:
+        result = self.report.failback
+        if self.stack.primary_down:
+            self._recover()
+        assert self.recovered_at is not None
+        result.recovered_to_healthy_s = round(
+            self.stack.wait_primary_healthy() + (time.time() - self.recovered_at), 1
+        )
+        time.sleep(1.5)  # past the client's health cache
+        ids = []
+        for n in range(self.settings.failback_requests):
+            published = client.publish(f"Failback request {n + 1}.", format="mp3")
+            ids.append(published.request_id)
+        result.requests = len(ids)
+        try:
+            outcomes = client.wait(ids, timeout_s=120)
+        except VoxflowError as error:
+            logger.warning("failback requests: %s", error)
+            outcomes = {r: client.outcome(r) for r in ids}
+        result.regions = [o.region for o in outcomes.values()]
+        result.completed_in_primary = sum(
+            o.completed is not None and o.region == self.stack.primary_region
+            for o in outcomes.values()
+        )
+        result.ok = result.completed_in_primary == result.requests
+        self.progress(f"failback: {result.completed_in_primary}/{result.requests} in the primary")
+
+    # -- figures -------------------------------------------------------------------
+
+    def _count(self, client: GlobalVoxflowClient, started: float) -> None:
+        assert self.failed_at is not None
+        assert self.stack.replicator is not None
+        report = self.report
+        # Late duplicates (the thawed primary's replies) arrive after the failback.
+        assert self.stack.replicator.wait_idle(30)
+        time.sleep(2)
+        outcomes = {r: client.outcome(r) for r in self.published}
+        report.accepted = len(outcomes)
+        for published in self.published.values():
+            report.accepted_by_region[published.region] = (
+                report.accepted_by_region.get(published.region, 0) + 1
+            )
+        terminal = [o for o in outcomes.values() if o.terminal is not None]
+        report.terminal = len(terminal)
+        report.completed = sum(o.completed is not None for o in terminal)
+        report.failed = report.terminal - report.completed
+        report.rpo = report.accepted - report.terminal
+        for outcome in terminal:
+            region = outcome.region or "?"
+            report.answered_by_region[region] = report.answered_by_region.get(region, 0) + 1
+        report.multiple_terminal = sum(len(o.terminal_regions) > 1 for o in terminal)
+        by_secondary = sorted(
+            o.terminal_at
+            for o in terminal
+            if o.region == self.stack.secondary_region
+            and o.completed is not None
+            and o.terminal_at is not None
+            and o.terminal_at >= self.failed_at
+        )
+        report.rto_s = round(by_secondary[0] - self.failed_at, 2) if by_secondary else None
+        if terminal and report.rpo == 0:
+            last = max(o.terminal_at for o in terminal if o.terminal_at is not None)
+            report.all_terminal_after_kill_s = round(last - self.failed_at, 1)
+            report.all_terminal_after_start_s = round(last - started, 1)
+        if self.recovered_at is not None:
+            report.finished_only_after_failback = sum(
+                o.terminal_at is not None and o.terminal_at >= self.recovered_at for o in terminal
+            )
+        self._count_chunks(outcomes)
+
+    def _count_chunks(self, outcomes: dict[str, Outcome]) -> None:
+        assert self.failed_at is not None
+        assert self.stack.replicator is not None
+        replicator = self.stack.replicator
+        in_primary = replicator.native_objects(self.stack.primary_region, CHUNK_PREFIX)
+        in_secondary = replicator.native_objects(self.stack.secondary_region, CHUNK_PREFIX)
+        jobs = _JobChunks(self.stack)
+        report = self.report
+        for request_id, outcome in outcomes.items():
+            published = self.published[request_id]
+            chunks = jobs.chunk_objects(request_id)
+            if outcome.terminal_at is not None and outcome.terminal_at < self.failed_at:
+                report.duplicated_chunks_normal += len(chunks & in_primary & in_secondary)
+            elif published.at < self.failed_at:
+                report.interrupted_requests += 1
+                report.resynthesized_chunks += len(chunks & in_secondary)
+                report.resynthesized_minimum += len(chunks - self._replicated_at_kill)
+
+
+class _JobChunks:
+    """The chunk objects of each job, from the jobs table (either region's replica)."""
+
+    def __init__(self, stack: TwoRegionStack) -> None:
+        self.dynamodb = stack.primary.client("dynamodb")
+        self.table = f"{stack.stack_name}-jobs"
+
+    def chunk_objects(self, request_id: str) -> set[str]:
+        item: dict[str, Any] = self.dynamodb.get_item(
+            TableName=self.table, Key={"request_id": {"S": request_id}}, ConsistentRead=True
+        ).get("Item", {})
+        keys = item.get("chunk_keys", {}).get("L", [])
+        return {f"{CHUNK_PREFIX}{key['S']}.wav" for key in keys}
+
+
+def _bucket(stack: Any) -> str:
+    return str(stack.stack.resources["AudioBucket"])
+
+
+def _chunk_objects(s3: Any, bucket: str) -> set[str]:
+    keys: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=CHUNK_PREFIX):
+        keys.update(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def run_drill(
+    stack: TwoRegionStack,
+    settings: DrillSettings,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> DrillReport:
+    return Drill(stack, settings, progress).run()

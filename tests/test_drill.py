@@ -1,0 +1,45 @@
+"""A small failover drill on the local two-region stack: two moto servers over HTTP,
+the real handlers and worker, the real voice. The primary is lost midway (moto
+frozen, workers and runners killed); every accepted request must still end in
+exactly one terminal event, the secondary must take over, and after failback new
+requests must complete in the primary again.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from voxflow.drill import DrillSettings, run_drill
+from voxflow.local.regions import TwoRegionStack
+
+pytestmark = pytest.mark.slow
+
+
+def test_small_drill_loses_nothing_and_fails_back(tmp_path: Path) -> None:
+    settings = DrillSettings(
+        requests=24,
+        rate_per_s=2.0,
+        kill_after=8,
+        long_fraction=2 / 24,
+        failback_requests=2,
+        timeout_s=180,
+        stall_s=30,
+    )
+    with TwoRegionStack(primary_port=None, secondary_port=None, log_dir=tmp_path / "logs") as stack:
+        report = run_drill(stack, settings, print)
+    (tmp_path / "drill.json").write_text(report.to_json())
+    print(report.summary())
+
+    assert report.accepted == 24
+    assert report.rpo == 0
+    assert report.terminal == 24
+    assert report.failed == 0
+    assert report.multiple_terminal == 0
+    # The secondary took over: it answered requests, and the first one soon after the kill.
+    assert report.answered_by_region.get("us-west-2", 0) > 0
+    assert report.rto_s is not None
+    assert report.rto_s <= 30
+    assert report.duplicated_chunks_normal == 0
+    assert report.failback.ok, report.failback
+    assert json.loads(report.to_json())["rpo"] == 0
