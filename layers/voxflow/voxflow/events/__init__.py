@@ -23,7 +23,13 @@ from voxflow.events.models import (
     SynthesisRequested,
     detail_type,
 )
-from voxflow.events.parse import InvalidRequest, parse_request, to_event_entry
+from voxflow.events.parse import (
+    InvalidRequest,
+    ParsedBatch,
+    parse_request,
+    parse_request_items,
+    to_event_entry,
+)
 
 __all__ = [
     "DEFAULT_TENANT",
@@ -38,6 +44,7 @@ __all__ = [
     "EventModel",
     "InvalidRequest",
     "ItemRequest",
+    "ParsedBatch",
     "ReplyTo",
     "SynthesisCompleted",
     "SynthesisFailed",
@@ -46,5 +53,6 @@ __all__ = [
     "SynthesisRequested",
     "detail_type",
     "parse_request",
+    "parse_request_items",
     "to_event_entry",
 ]

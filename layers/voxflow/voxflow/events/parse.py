@@ -8,6 +8,7 @@ answer every bad message with a SynthesisFailed instead of retrying it into the 
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
 import pydantic_core
@@ -18,6 +19,7 @@ from voxflow.events.models import (
     DEFAULT_TENANT,
     SOURCE_CLIENT,
     SOURCE_SERVICE,
+    ItemId,
     Metadata,
     MetadataValue,
     ReplyTo,
@@ -69,13 +71,132 @@ class InvalidRequest(InvalidInput):
         )
 
 
-def parse_request(body: str | bytes | bytearray | Mapping[str, Any]) -> SynthesisRequested:
-    """The request in a RequestsQueue message body: direct JSON or an EventBridge envelope."""
-    detail = _unwrap(_load(body), detail_type(SynthesisRequested))
+def parse_request(
+    body: str | bytes | bytearray | Mapping[str, Any], default_request_id: str | None = None
+) -> SynthesisRequested:
+    """The request in a RequestsQueue message body: direct JSON or an EventBridge envelope.
+
+    A body without a request_id takes ``default_request_id`` (say, derived from the SQS
+    message id), else the EventBridge event's id: either is the same on every delivery
+    of the message, so a redelivery is recognized as one. Only without both is a
+    random id made up.
+    """
+    detail = _detail(body, default_request_id)
     try:
         return SynthesisRequested.model_validate(detail)
     except ValidationError as error:
         raise InvalidRequest(_describe(error), **_salvage(detail)) from error
+
+
+@dataclass(frozen=True)
+class ParsedBatch:
+    """A request with the items that are valid, and one InvalidRequest per item that is not.
+
+    Each rejected item carries its own result id (``request_id:item_id`` or
+    ``request_id:index``), so a client waiting for that item hears about it.
+    """
+
+    request: SynthesisRequested | None
+    rejected: list[InvalidRequest]
+    batch_id: str | None = None
+
+
+def parse_request_items(
+    body: str | bytes | bytearray | Mapping[str, Any], default_request_id: str | None = None
+) -> ParsedBatch:
+    """parse_request, except that a batch whose only problems are in some of its items
+    keeps the others: one bad item does not take the rest of the batch down.
+
+    Items keep their result ids (an item left without an item_id is given its index),
+    so dropping a bad item never renames the ones after it.
+    """
+    detail = _detail(body, default_request_id)
+    try:
+        return ParsedBatch(SynthesisRequested.model_validate(detail), [])
+    except ValidationError as error:
+        whole = InvalidRequest(_describe(error), **_salvage(detail))
+        whole.__cause__ = error
+        bad = _bad_items(error, detail)
+    address = _salvage(detail)
+    request_id = address.get("request_id")
+    # Only a batch with a valid id can address its items' failures.
+    if bad is None or request_id is None:
+        raise whole
+    items: list[dict[str, Any]] = detail["items"]
+    rejected = [
+        InvalidRequest(message, **_addressed(address, f"{request_id}:{name}"))
+        for index, (name, message) in sorted(bad.items())
+    ]
+    kept = [
+        item if item.get("item_id") is not None else {**item, "item_id": str(index)}
+        for index, item in enumerate(items)
+        if index not in bad
+    ]
+    if {str(item["item_id"]) for item in kept} & {name for name, _ in bad.values()}:
+        raise whole  # a kept item would share its result id with a rejected one
+    if not kept:
+        return ParsedBatch(None, rejected, request_id)
+    try:
+        request = SynthesisRequested.model_validate({**detail, "items": kept})
+    except ValidationError:
+        raise whole from None
+    return ParsedBatch(request, rejected, request_id)
+
+
+def _detail(body: object, default_request_id: str | None) -> dict[str, Any]:
+    document = _load(body)
+    detail = _unwrap(document, detail_type(SynthesisRequested))
+    if "request_id" in detail:
+        return detail
+    event_id = document.get("id") if isinstance(document, dict) and detail is not document else None
+    fallback = default_request_id or (f"evt-{event_id}" if isinstance(event_id, str) else None)
+    if _valid(_REQUEST_ID, fallback) is None:
+        return detail
+    return {**detail, "request_id": fallback}
+
+
+def _addressed(address: _Address, request_id: str) -> _Address:
+    item = address.copy()
+    item["request_id"] = request_id
+    return item
+
+
+def _bad_items(error: ValidationError, detail: dict[str, Any]) -> dict[int, tuple[str, str]] | None:
+    """Each invalid item's result name and problems, by index, if every problem lies
+    inside an item that can be named."""
+    items = detail.get("items")
+    if not isinstance(items, list):
+        return None
+    problems: dict[int, list[str]] = {}
+    names: dict[int, str] = {}
+    for problem in error.errors(include_url=False, include_input=False, include_context=False):
+        loc = problem["loc"]
+        if len(loc) < 2 or loc[0] != "items" or not isinstance(loc[1], int):
+            return None
+        index = loc[1]
+        if not isinstance(items[index], dict) or _item_name(items[index], index) is None:
+            return None
+        names[index] = str(_item_name(items[index], index))
+        path = ".".join(str(part) for part in loc[2:])
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.setdefault(index, []).append(_clip(f"{path}: {message}" if path else message))
+    if not problems:
+        return None
+    return {index: (names[index], _join_problems(found)) for index, found in problems.items()}
+
+
+def _join_problems(parts: list[str]) -> str:
+    shown = parts[:_SHOWN_ERRORS]
+    if len(parts) > _SHOWN_ERRORS:
+        shown.append(f"and {len(parts) - _SHOWN_ERRORS} more")
+    return "; ".join(shown)
+
+
+def _item_name(item: dict[str, Any], index: int) -> str | None:
+    """What names the item's result: its item_id if that is valid, else its index."""
+    if "item_id" not in item or item["item_id"] is None:
+        return str(index)
+    return _valid(_ITEM_ID, item["item_id"])
 
 
 def to_event_entry(model: BaseModel, bus_name: str, source: str | None = None) -> dict[str, str]:
@@ -136,6 +257,7 @@ def _json_type(value: object) -> str:
 
 
 _REQUEST_ID: TypeAdapter[str] = TypeAdapter(RequestId)
+_ITEM_ID: TypeAdapter[str] = TypeAdapter(ItemId)
 _TENANT: TypeAdapter[str] = TypeAdapter(Tenant)
 _METADATA: TypeAdapter[dict[str, MetadataValue]] = TypeAdapter(Metadata)
 _REPLY_TO: TypeAdapter[ReplyTo] = TypeAdapter(ReplyTo)

@@ -1,0 +1,1 @@
+"""Operations on a running deployment: redrive dead letters, sweep stuck jobs."""

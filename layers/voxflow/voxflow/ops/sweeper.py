@@ -1,0 +1,214 @@
+"""Jobs left pending: finish them, give their lost chunks one more chance, or fail them.
+
+A job can stay ``pending`` when a worker died between storing the last chunk and
+assembling (all chunks done), or when a chunk task was lost or dead-lettered
+(some chunks missing). The sweeper looks at jobs older than a threshold:
+
+- every chunk done: assemble it (assembly's own conditional finish picks one winner);
+- chunks missing, first sweep: queue their tasks again, and count the sweep on the job;
+- chunks missing, a later sweep: fail it with ``STUCK``, through the same conditional
+  finish, so exactly one terminal event goes out.
+
+It finds them with a Scan of the jobs table filtered on status and created_at:
+jobs expire in days, so the table stays small enough that a scan every few
+minutes is cheap; a sparse index on pending jobs is the step up if it is not.
+"""
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
+
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.engine.params import ResolvedParams
+from voxflow.errors import SettingsError, VoxflowError
+from voxflow.events import ChunkTask
+from voxflow.keys import KeyInput, chunk_key
+from voxflow.pipeline.assemble import assemble
+from voxflow.pipeline.context import ChunkQueue, Pipeline
+from voxflow.pipeline.publisher import EventPublisher
+from voxflow.pipeline.terminal import failed_event, finish, reply_target
+from voxflow.service_settings import ServiceSettings
+from voxflow.settings import EngineSettings
+from voxflow.store import AudioStore, CacheEntry, CacheIndex, Job, JobStore
+from voxflow.store.jobs import PENDING
+from voxflow.store.models import bind
+from voxflow.voices import VoiceRegistry
+
+STUCK = "STUCK"
+DEFAULT_OLDER_THAN_S = 900.0
+# Sweeps that may re-queue a job's missing chunks before it is failed.
+REQUEUE_SWEEPS = 1
+
+
+class SweptJob(Job):
+    """A job as the sweeper reads it: with its sweep count and its chunk texts."""
+
+    sweeps = NumberAttribute(null=True)
+    # Written by plan (the texts of chunk_keys, in order); None on jobs planned before.
+    chunk_texts: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
+
+
+@dataclass
+class SweepReport:
+    assembled: list[str] = field(default_factory=list)
+    requeued: dict[str, list[int]] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # swept once, nothing to re-queue yet
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "assembled": self.assembled,
+            "requeued": self.requeued,
+            "failed": self.failed,
+            "waiting": self.waiting,
+        }
+
+
+class Sweeper:
+    def __init__(self, pipeline: Pipeline, jobs: type[SweptJob]) -> None:
+        """``jobs``: SweptJob bound to the pipeline's jobs table."""
+        self._pipeline = pipeline
+        self._jobs = jobs
+
+    def stuck(self, older_than_s: float, now: datetime | None = None) -> Iterator[SweptJob]:
+        cutoff = (now or datetime.now(UTC)) - timedelta(seconds=older_than_s)
+        condition = (self._jobs.status == PENDING) & (self._jobs.created_at < cutoff)
+        yield from self._jobs.scan(filter_condition=condition)
+
+    def sweep(self, older_than_s: float = DEFAULT_OLDER_THAN_S) -> SweepReport:
+        report = SweepReport()
+        for found in self.stuck(older_than_s):
+            job = self._fresh(found.request_id)
+            if job is None or not self._ours(job):
+                continue
+            self.sweep_job(job, report)
+        return report
+
+    def sweep_job(self, job: SweptJob, report: SweepReport) -> None:
+        count = int(job.chunk_count)
+        missing = sorted(set(range(count)) - {int(index) for index in job.done or ()})
+        if count and not missing:
+            assemble(job.request_id, self._pipeline)
+            report.assembled.append(job.request_id)
+            return
+        sweeps = int(job.sweeps or 0)
+        if count and sweeps < REQUEUE_SWEEPS:
+            if not self._count_sweep(job, sweeps):
+                return  # another sweeper has it, or it finished meanwhile
+            tasks = self._tasks(job, missing)
+            if tasks is None:
+                report.waiting.append(job.request_id)
+                return
+            self._pipeline.chunk_queue.send(tasks)
+            report.requeued[job.request_id] = missing
+            return
+        message = (
+            f"stuck: {len(missing)} of {count} chunks not done after {sweeps} sweeps"
+            if count
+            else "stuck: planned without chunks"
+        )
+        self._pipeline.meter.count("RequestsStuck")
+        if finish(self._pipeline, job, failed_event(job, STUCK, message, retryable=True), None):
+            report.failed.append(job.request_id)
+
+    def _fresh(self, request_id: str) -> SweptJob | None:
+        try:
+            job: SweptJob = self._jobs.get(request_id, consistent_read=True)
+        except self._jobs.DoesNotExist:
+            return None
+        return job if job.status == PENDING else None
+
+    def _ours(self, job: Job) -> bool:
+        # Two regions share the jobs table: each sweeps only the jobs it owns.
+        owner = getattr(job, "owner_region", None)
+        return owner is None or owner == self._pipeline.settings.region_name
+
+    def _count_sweep(self, job: SweptJob, sweeps: int) -> bool:
+        """Count this sweep on the job; False if someone else counted it first."""
+        unswept = self._jobs.sweeps.does_not_exist() | (self._jobs.sweeps == sweeps)
+        try:
+            job.update(
+                actions=[self._jobs.sweeps.set(sweeps + 1)],
+                condition=(self._jobs.status == PENDING) & unswept,
+            )
+        except UpdateError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _tasks(self, job: SweptJob, indices: list[int]) -> list[ChunkTask] | None:
+        """The missing chunks' tasks, as plan made them; None when they cannot be made
+        again (texts not stored, or the voice changed since the job was planned)."""
+        texts = list(job.chunk_texts or [])
+        if len(texts) != int(job.chunk_count):
+            return None
+        try:
+            voice = self._pipeline.registry.get(job.voice)
+        except VoxflowError:
+            return None
+        resolved = ResolvedParams(**json.loads(job.params_json))
+        rate = int(job.sample_rate)
+        tasks = []
+        for index in indices:
+            key = chunk_key(
+                KeyInput(texts[index], voice.voice_id, voice.model_version, resolved, rate)
+            )
+            if key != job.chunk_keys[index]:
+                return None
+            tasks.append(
+                ChunkTask(
+                    request_id=job.request_id,
+                    index=index,
+                    count=int(job.chunk_count),
+                    text=texts[index],
+                    chunk_key=key,
+                    voice=voice.voice_id,
+                    model_version=voice.model_version,
+                    params=resolved.as_dict(),
+                    sample_rate=rate,
+                    reply_to=reply_target(job),
+                )
+            )
+        return tasks
+
+
+def pipeline_for(
+    resources: Mapping[str, str], aws: AwsSettings, registry: VoiceRegistry | None = None
+) -> Pipeline:
+    """The pipeline of a deployed stack, from its logical → physical ids (the CLI's view;
+    a function builds its own from the environment)."""
+    try:
+        service = ServiceSettings(
+            bus_name=resources["EventBus"].rsplit("/", 1)[-1],
+            chunks_queue_url=resources["ChunksQueue"],
+            bucket=resources["AudioBucket"],
+            cache_table=resources["CacheTable"],
+            jobs_table=resources["JobsTable"],
+            region_name=aws.region,
+        )
+    except KeyError as error:
+        raise SettingsError(f"the stack has no {error.args[0]} resource") from None
+    engine_settings = EngineSettings.from_env()
+    clients = AwsClients(aws)
+    return Pipeline(
+        settings=service,
+        engine_settings=engine_settings,
+        registry=registry
+        or VoiceRegistry.default(engine_settings.voices_file, engine_settings.cache_dir),
+        audio=AudioStore(clients.s3, service.bucket, service.url_expiry_s),
+        cache=CacheIndex(
+            bind(CacheEntry, service.cache_table, aws), service.cache_ttl_s, service.chunk_ttl_s
+        ),
+        jobs=JobStore(bind(Job, service.jobs_table, aws), service.job_ttl_s),
+        publisher=EventPublisher(clients.events, clients.sqs, service.bus_name),
+        chunk_queue=ChunkQueue(clients.sqs, service.chunks_queue_url),
+    )
+
+
+def sweeper_for(pipeline: Pipeline, aws: AwsSettings) -> Sweeper:
+    return Sweeper(pipeline, bind(SweptJob, pipeline.settings.jobs_table, aws))
