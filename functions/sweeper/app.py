@@ -19,7 +19,7 @@ OLDER_THAN_S = float(os.environ.get("VOXFLOW_SWEEP_OLDER_THAN_S", DEFAULT_OLDER_
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
+def handler(_event: dict[str, Any], _context: LambdaContext) -> dict[str, object]:
     report = sweeper.sweep(OLDER_THAN_S).as_dict()
     logger.info("swept", extra=report)
     return report

@@ -5,6 +5,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from voxflow.cli.ops import add_ops_commands
 from voxflow.errors import VoxflowError
 
 EXIT_BAD_INPUT = 2
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all")
     drill.add_argument("--log-dir", type=Path, help="moto, runner and worker logs")
     drill.add_argument("--out", type=Path, help="write the figures as JSON here")
+    add_ops_commands(commands, add_target_arguments)
     return parser
 
 
@@ -91,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from voxflow.cli.drill import run_drill_command
 
             return run_drill_command(args)
+        if args.command in ("redrive", "sweep"):
+            from voxflow.cli.ops import run_redrive, run_sweep
+
+            return run_redrive(args) if args.command == "redrive" else run_sweep(args)
         if args.command in ("publish", "status"):
             from voxflow.cli.remote import run_publish, run_status
 
