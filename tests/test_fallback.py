@@ -1,19 +1,24 @@
 """Fallback audio: the shipped busy clip, stored per format in S3 on moto server over HTTP."""
 
+import json
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from voxflow.audio import AudioFormat, decode
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.client import StackTarget, VoxflowClient
 from voxflow.engine import Engine
 from voxflow.errors import SettingsError
 from voxflow.events import SynthesisCompleted
 from voxflow.fallback import CLIP_PATH, FallbackAudio, fallback_enabled, load_clip, render_clip
 from voxflow.local.moto_server import MotoServer
+from voxflow.local.stack import LocalStack
+from voxflow.quotas import create_quotas_table
 from voxflow.store.audio import AudioStore
 
 
@@ -70,3 +75,34 @@ def test_switch() -> None:
     assert fallback_enabled({"VOXFLOW_FALLBACK_AUDIO": "1"}) is True
     with pytest.raises(SettingsError):
         fallback_enabled({"VOXFLOW_FALLBACK_AUDIO": "on"})
+
+
+@pytest.mark.slow
+def test_over_quota_with_fallback_gives_the_degraded_clip(tmp_path: Path) -> None:
+    """Plan alone on the local stack (no synthesis needed): over quota, fallback on."""
+    quotas = tmp_path / "quotas.json"
+    quotas.write_text(json.dumps({"default": {"requests_burst": 1, "requests_per_s": 0.001}}))
+    env = {
+        "VOXFLOW_QUOTAS_TABLE": "voxflow-quotas-fallback",
+        "VOXFLOW_QUOTAS_FILE": str(quotas),
+        "VOXFLOW_FALLBACK_AUDIO": "1",
+    }
+    with LocalStack(functions=["PlanFunction"], extra_env=env, log_dir=tmp_path) as stack:
+        create_quotas_table(stack.client("dynamodb"), env["VOXFLOW_QUOTAS_TABLE"])
+        clients = AwsClients(AwsSettings.local(stack.url, stack.region))
+        target = StackTarget.from_resources(stack.stack.resources)
+        with VoxflowClient(clients, target) as client:
+            first = client.publish("Takes the only token.", format="mp3")
+            second = client.publish("Finds the bucket empty.", format="mp3", metadata={"k": "v"})
+            outcome = client.wait([second], timeout_s=60)[second]
+            # No synthesize function runs: the first request stays pending, unanswered.
+            assert client.status(first)["status"] == "pending"  # type: ignore[index]
+        result = outcome.terminal
+        assert isinstance(result, SynthesisCompleted)
+        with urllib.request.urlopen(result.url, timeout=30) as response:
+            pcm, rate = decode(response.read())
+
+    assert result.degraded is True
+    assert result.metadata == {"k": "v"}
+    assert result.key == "fallback/joe/mp3/busy.mp3"
+    assert len(pcm) / rate == pytest.approx(len(load_clip()[0]) / 22050, abs=0.1)

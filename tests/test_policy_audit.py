@@ -1,6 +1,7 @@
 """Content policy (pattern file) and audit records (DynamoDB on moto server over HTTP)."""
 
 import hashlib
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,9 +13,13 @@ import pytest
 import voxflow.policy
 from voxflow.audit import AuditLog, AuditSettings, create_audit_table
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.client import StackTarget, VoxflowClient
 from voxflow.errors import ContentRejected, InvalidInput, SettingsError
+from voxflow.events import SynthesisCompleted, SynthesisFailed
 from voxflow.local.moto_server import MotoServer
+from voxflow.local.stack import LocalStack
 from voxflow.policy import PatternPolicy, policy_from_env
+from voxflow.quotas import create_quotas_table
 
 SAMPLE = Path(voxflow.policy.__file__).parent / "sample_blocklist.txt"
 
@@ -169,3 +174,94 @@ def test_audit_settings_from_env() -> None:
     assert settings == AuditSettings("a", keep_text=True, ttl_days=90)
     with pytest.raises(SettingsError):
         AuditSettings.from_env({"VOXFLOW_AUDIT_TABLE": "a", "VOXFLOW_AUDIT_TEXT": "yes"})
+
+
+# End to end: template.yaml on moto server, the real handlers, quotas, policy and audit on.
+QUOTAS_TABLE = "voxflow-quotas-e2e"
+AUDIT_TABLE = "voxflow-audit-e2e"
+
+
+@pytest.fixture(scope="module")
+def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, AuditLog]]:
+    folder = tmp_path_factory.mktemp("governed")
+    quotas = folder / "quotas.json"
+    quotas.write_text(
+        json.dumps(
+            {
+                "tenants": {
+                    # One request, then none for a long while.
+                    "tiny": {"requests_burst": 1, "requests_per_s": 0.001},
+                    # Never more than 10 characters at once.
+                    "small": {"chars_burst": 10},
+                }
+            }
+        )
+    )
+    env = {
+        "VOXFLOW_QUOTAS_TABLE": QUOTAS_TABLE,
+        "VOXFLOW_QUOTAS_FILE": str(quotas),
+        "VOXFLOW_POLICY_FILE": str(SAMPLE),
+        "VOXFLOW_AUDIT_TABLE": AUDIT_TABLE,
+    }
+    with LocalStack(retry_visibility_s=1, extra_env=env, log_dir=folder / "logs") as stack:
+        # The functions build their clients lazily: the tables only need to exist in time.
+        dynamodb = stack.client("dynamodb")
+        create_quotas_table(dynamodb, QUOTAS_TABLE)
+        create_audit_table(dynamodb, AUDIT_TABLE)
+        aws = AwsSettings.local(stack.url, stack.region)
+        yield stack, AuditLog.bound(AuditSettings(AUDIT_TABLE), aws)
+
+
+@pytest.mark.slow
+def test_quota_policy_and_audit_end_to_end(governed: tuple[LocalStack, AuditLog]) -> None:
+    stack, audit = governed
+    started = datetime.now(UTC)
+    clients = AwsClients(AwsSettings.local(stack.url, stack.region))
+    target = StackTarget.from_resources(stack.stack.resources)
+    with VoxflowClient(clients, target) as client:
+        texts = {
+            "tiny-1": ("tiny", "Within the quota, maybe."),
+            "tiny-2": ("tiny", "Over the quota, maybe."),
+            "too_big": ("small", "Longer than ten characters."),
+            "rejected": ("acme", "Say the forbidden phrase."),
+        }
+        ids = {name: client.publish(text, tenant=tenant) for name, (tenant, text) in texts.items()}
+        outcomes = client.wait(list(ids.values()), timeout_s=120)
+    results = {name: outcomes[request_id].terminal for name, request_id in ids.items()}
+
+    # Tenant tiny has one token: whichever of its requests came first takes it.
+    tiny = sorted([results["tiny-1"], results["tiny-2"]], key=lambda event: type(event).__name__)
+    completed, throttled = tiny
+    assert isinstance(completed, SynthesisCompleted)
+    assert completed.degraded is False
+    assert isinstance(throttled, SynthesisFailed)
+    assert (throttled.code, throttled.retryable) == ("THROTTLED", True)
+    too_big = results["too_big"]
+    assert isinstance(too_big, SynthesisFailed)
+    assert (too_big.code, too_big.retryable) == ("THROTTLED", False)
+    rejected = results["rejected"]
+    assert isinstance(rejected, SynthesisFailed)
+    assert (rejected.code, rejected.retryable) == ("CONTENT_REJECTED", False)
+    assert "forbidden" not in rejected.message
+
+    # One audit record per request, with its outcome, hash and length, never its text.
+    expected = {
+        completed.request_id: ("completed", None, "miss"),
+        throttled.request_id: ("failed", "THROTTLED", None),
+        ids["too_big"]: ("failed", "THROTTLED", None),
+        ids["rejected"]: ("failed", "CONTENT_REJECTED", None),
+    }
+    for name, request_id in ids.items():
+        tenant, text = texts[name]
+        record = audit.get(request_id)
+        assert record is not None, name
+        assert record.tenant == tenant
+        assert (record.status, record.code, record.cache) == expected[request_id]
+        assert record.text_sha256 == hashlib.sha256(text.encode()).hexdigest()
+        assert record.chars == len(text)
+        assert record.text is None
+        assert record.region == stack.region
+        assert record.timings is not None
+        assert record.timings.as_dict()["total_s"] >= 0
+    window = {r.request_id for r in audit.query("tiny", started, datetime.now(UTC))}
+    assert window == {ids["tiny-1"], ids["tiny-2"]}
