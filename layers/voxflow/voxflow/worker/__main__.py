@@ -80,6 +80,9 @@ def local_environment(state_file: Path, function_id: str) -> dict[str, str]:
     function = state.stack.function(function_id)
     env = lambda_environment(state.stack, function, os.environ, state.extra_env)
     env.update(VOXFLOW_HANDLER_DIR=str(function.code_dir), VOXFLOW_HANDLER=function.handler)
+    # Several workers share a machine locally: one ready file each, beside the state file.
+    ready_file = state_file.parent / f"{state_file.stem}-worker-{os.getpid()}.ready"
+    env.setdefault("VOXFLOW_READY_FILE", str(ready_file))
     if state.retry_visibility_s is not None:
         env.setdefault("VOXFLOW_WORKER_RETRY_VISIBILITY_S", str(state.retry_visibility_s))
     return env
@@ -126,8 +129,8 @@ class _Worker:
             "ready_s": round(time.perf_counter() - started, 3),
             "queue": settings.chunks_queue_url,
         }
+        self.warming = False  # from here a signal stops the loop, which removes the file
         write_ready_file(settings.ready_file, ready)
-        self.warming = False
         logger.info("ready", extra={"fields": ready})
 
         heartbeat = Heartbeat(
