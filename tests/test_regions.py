@@ -663,7 +663,8 @@ def test_reply_queue_resolves_once_and_only_for_other_regions(
     sqs = AwsClients(AwsSettings.local(moto.url, SECONDARY)).sqs
     lookups: list[str] = []
     sqs.meta.events.register(
-        "provide-client-params.sqs.GetQueueUrl", lambda params, **_: lookups.append(params["QueueName"])
+        "provide-client-params.sqs.GetQueueUrl",
+        lambda params, **_: lookups.append(params["QueueName"]),
     )
     queues = ReplyQueues(sqs, SECONDARY)
     here = "https://sqs.us-west-2.amazonaws.com/123456789012/client-replies"
@@ -727,4 +728,5 @@ def test_standalone_pipeline_makes_no_regional_calls(tmp_path: Path) -> None:
     )
     assert isinstance(pipeline.regions.health, StaticHealth)
     assert pipeline.regions.standby_queue is None
+    assert pipeline.publisher.replies is None  # reply URLs are used as given: no GetQueueUrl
     assert not pipeline.regions.standby_expired(0.0)
