@@ -47,12 +47,16 @@ def test_concurrent_takes_never_exceed_burst_plus_refill(clients: AwsClients, ta
     granted: list[int] = []
     throttled: list[float] = []
     lock = threading.Lock()
+    # One client per thread, as separate workers would have; built before the clock starts.
+    buckets = [
+        TokenBucket(AwsClients(clients.settings).dynamodb, quotas.settings) for _ in range(8)
+    ]
+    for own in buckets:
+        own.take("warm-up", 1)  # connects
     started = time.time()
     deadline = started + 2.5
 
-    def hammer() -> None:
-        # One client per thread, as separate workers would have.
-        own = TokenBucket(AwsClients(clients.settings).dynamodb, quotas.settings)
+    def hammer(own: TokenBucket) -> None:
         while time.time() < deadline:
             try:
                 own.take("busy", 40)
@@ -63,7 +67,7 @@ def test_concurrent_takes_never_exceed_burst_plus_refill(clients: AwsClients, ta
                 with lock:
                     granted.append(40)
 
-    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    threads = [threading.Thread(target=hammer, args=(own,)) for own in buckets]
     for thread in threads:
         thread.start()
     for thread in threads:
