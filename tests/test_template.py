@@ -6,6 +6,7 @@ is a stub. The numbers checked against each other (visibility timeouts, function
 timeouts, redrive counts) are read from the template, not repeated here.
 """
 
+import json
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pynamodb.models import Model
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
+from voxflow.local.intrinsics import Key, apply_conditions, evaluate_conditions
 from voxflow.store.audio import AUDIO_PREFIX, CHUNK_PREFIX
 from voxflow.store.models import CacheEntry, Job
 
@@ -50,6 +52,31 @@ CONSUMERS = {"RequestsQueue": "PlanFunction", "ChunksQueue": "SynthesizeFunction
 # No batching windows: plan answers cache hits, and CPU synthesis gains nothing from batches.
 BATCH_WINDOWS = {"PlanFunction": 0, "SynthesizeFunction": 0}
 BATCH_SIZES = {"PlanFunction": 10, "SynthesizeFunction": 4}
+ROLES = ("standalone", "primary", "secondary")
+# What each role creates beyond what all roles share (docs/regions.md).
+PRIMARY_ONLY = {
+    "HealthFunction",
+    "PrimaryHealthAlarm",
+    "HeartbeatAlarm",
+    "CanaryAlarm",
+    "PrimaryHealthCheck",
+    "GlobalEndpoint",
+}
+WORKERS = {
+    "WorkerCluster",
+    "WorkerTaskDefinition",
+    "WorkerService",
+    "WorkerCapacityProvider",
+    "WorkerAutoScalingGroup",
+    "WorkerLaunchTemplate",
+    "WorkerScalingPolicy",
+}
+WORKER_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/voxflow-worker:1"
+# AWS managed policies that roles other than the functions' may attach, by role.
+AWS_MANAGED_POLICIES = {
+    "WorkerInstanceRole": "service-role/AmazonEC2ContainerServiceforEC2Role",
+    "WorkerExecutionRole": "service-role/AmazonECSTaskExecutionRolePolicy",
+}
 
 
 class OfflinePolicyLoader:
@@ -91,6 +118,26 @@ def translated() -> dict[str, Any]:
         patch.delenv("AWS_PROFILE", raising=False)
         result: dict[str, Any] = transform(template, dict(PSEUDO_PARAMETERS), OfflinePolicyLoader())
     return result
+
+
+def for_role(translated: dict[str, Any], role: str, **parameters: str) -> dict[str, Any]:
+    """The translated template as CloudFormation creates it for one Role."""
+    values: dict[Key, str] = {(name, None): value for name, value in PSEUDO_PARAMETERS.items()}
+    for name, spec in translated["Parameters"].items():
+        if "Default" in spec:
+            values[name, None] = str(spec["Default"])
+    values.update({(name, None): value for name, value in {"Role": role, **parameters}.items()})
+    conditions = evaluate_conditions(translated.get("Conditions", {}), values)
+    resolved: dict[str, Any] = apply_conditions(translated, conditions)
+    return resolved
+
+
+@pytest.fixture(scope="module")
+def roles(translated: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        role: for_role(translated, role, WorkerImageUri=WORKER_IMAGE, PeerReady="true")
+        for role in ROLES
+    }
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -179,6 +226,48 @@ def test_cfn_lint_reports_nothing() -> None:
     assert result.stdout.strip() == ""
 
 
+@pytest.mark.parametrize("role", ROLES)
+def test_cfn_lint_reports_nothing_on_each_role(
+    roles: dict[str, dict[str, Any]], role: str, tmp_path: Path
+) -> None:
+    """Each role's concrete template (conditions applied, as CloudFormation creates it)."""
+    concrete = tmp_path / f"{role}.json"
+    concrete.write_text(json.dumps(roles[role]), encoding="utf-8")
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    # W1020: samtranslator substitutes the stack name given to it, leaving Subs of
+    # plain text in the layers' names. W2001: a role leaves the other roles' parameters
+    # unused. template.yaml itself is linted with every rule (above).
+    ignored = "W1020,W2001"
+    arguments = ["--include-checks", "I", "--ignore-checks", ignored, "--format", "parseable"]
+    result = subprocess.run(
+        [str(cfn_lint), *arguments, "--", str(concrete)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_role_creates_its_share(
+    translated: dict[str, Any], roles: dict[str, dict[str, Any]]
+) -> None:
+    created = {role: set(template["Resources"]) for role, template in roles.items()}
+    for role in ROLES:
+        assert {"PlanFunction", "SynthesizeFunction", "AudioBucket", "EventBus"} <= created[role]
+    assert created["primary"] >= PRIMARY_ONLY | WORKERS
+    assert not (PRIMARY_ONLY | WORKERS) & (created["standalone"] | created["secondary"])
+    # The secondary uses the primary's replicas; the others create the global tables.
+    assert {"CacheTable", "JobsTable"} <= created["standalone"] & created["primary"]
+    assert not {"CacheTable", "JobsTable"} & created["secondary"]
+    # No worker image: no worker capacity (and no heartbeats: the primary stays unhealthy).
+    no_image = for_role(translated, "primary")
+    assert not WORKERS & set(no_image["Resources"])
+    # Replication waits until the peer's bucket exists (PeerReady); never when standalone.
+    assert "ReplicationConfiguration" not in props(roles["standalone"], "AudioBucket")
+    for role in ("primary", "secondary"):
+        assert "ReplicationConfiguration" in props(roles[role], "AudioBucket")
+
+
 def test_template_ignores_no_cfn_lint_rule(sam: dict[str, Any]) -> None:
     # Ignoring a rule needs its reason written next to it in the template's Metadata.
     config = sam.get("Metadata", {}).get("cfn-lint", {}).get("config", {})
@@ -223,14 +312,23 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_BUS_NAME": ref("EventBus"),
         "VOXFLOW_CHUNKS_QUEUE_URL": ref("ChunksQueue"),
         "VOXFLOW_BUCKET": ref("AudioBucket"),
-        "VOXFLOW_CACHE_TABLE": ref("CacheTable"),
-        "VOXFLOW_JOBS_TABLE": ref("JobsTable"),
+        # Names: the secondary has no tables of its own but uses replicas of the same name.
+        "VOXFLOW_CACHE_TABLE": {"Fn::Sub": "${AWS::StackName}-cache"},
+        "VOXFLOW_JOBS_TABLE": {"Fn::Sub": "${AWS::StackName}-jobs"},
         "VOXFLOW_URL_EXPIRY_S": ref("UrlExpirySeconds"),
         "VOXFLOW_CHUNK_RETENTION_DAYS": ref("ChunkRetentionDays"),
         "VOXFLOW_REGION_NAME": ref("AWS::Region"),
         "POWERTOOLS_SERVICE_NAME": "voxflow",
         "POWERTOOLS_METRICS_NAMESPACE": "voxflow",
         "LOG_LEVEL": ref("LogLevel"),
+        # docs/regions.md
+        "VOXFLOW_ROLE": ref("Role"),
+        "VOXFLOW_PRIMARY_REGION": ref("PrimaryRegion"),
+        "VOXFLOW_SECONDARY_REGION": ref("SecondaryRegion"),
+        "VOXFLOW_HEALTH_ALARM": {"Fn::Sub": "${AWS::StackName}-primary-health"},
+        "VOXFLOW_STANDBY_RETRY_S": "5",
+        "VOXFLOW_STANDBY_MAX_S": "900",
+        "VOXFLOW_REQUESTS_QUEUE_URL": ref("RequestsQueue"),
     }
     # Only the local stack points the functions at a moto endpoint.
     local_only = {"VOXFLOW_AWS_ENDPOINT_URL"}
@@ -271,8 +369,12 @@ def test_outputs_name_every_resource_a_client_or_operator_needs(sam: dict[str, A
         "ChunksQueueUrl": ref("ChunksQueue"),
         "ChunksDLQUrl": ref("ChunksDLQ"),
         "AudioBucketName": ref("AudioBucket"),
-        "CacheTableName": ref("CacheTable"),
-        "JobsTableName": ref("JobsTable"),
+        "CacheTableName": {"Fn::Sub": "${AWS::StackName}-cache"},
+        "JobsTableName": {"Fn::Sub": "${AWS::StackName}-jobs"},
+        "HealthAlarmName": ref("PrimaryHealthAlarm"),
+        "PrimaryHealthCheckId": ref("PrimaryHealthCheck"),
+        "GlobalEndpointId": getatt("GlobalEndpoint", "EndpointId"),
+        "GlobalEndpointUrl": getatt("GlobalEndpoint", "EndpointUrl"),
         "PlanFunctionArn": getatt("PlanFunction"),
         "SynthesizeFunctionArn": getatt("SynthesizeFunction"),
     }
@@ -325,6 +427,15 @@ def test_event_source_mappings(translated: dict[str, Any]) -> None:
         assert mapping["BatchSize"] == BATCH_SIZES[function_id]
         assert mapping["MaximumBatchingWindowInSeconds"] == BATCH_WINDOWS[function_id]
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # In the primary the GPU workers consume ChunksQueue; SynthesizeFunction stands by.
+    enabled = {
+        function_id: mapping["Properties"].get("Enabled", True)
+        for function_id, mapping in (
+            (m["Properties"]["FunctionName"]["Ref"], m) for m in mappings.values()
+        )
+    }
+    assert enabled["PlanFunction"] is True
+    assert enabled["SynthesizeFunction"] == {"Fn::If": ["IsPrimary", False, True]}
 
 
 def test_visibility_timeout_is_six_times_the_consumer_timeout(translated: dict[str, Any]) -> None:
@@ -377,12 +488,26 @@ def test_table_matches_the_contract_and_its_model(
     hash_key, key_type, ttl = match.groups()
 
     table = props(translated, table_id)
+    assert translated["Resources"][table_id]["Type"] == "AWS::DynamoDB::GlobalTable"
+    assert translated["Resources"][table_id]["Condition"] == "CreatesTables"
+    suffix = {"CacheTable": "cache", "JobsTable": "jobs"}[table_id]
+    assert table["TableName"] == {"Fn::Sub": f"${{AWS::StackName}}-{suffix}"}
     assert table["KeySchema"] == [{"AttributeName": hash_key, "KeyType": "HASH"}]
     assert table["AttributeDefinitions"] == [{"AttributeName": hash_key, "AttributeType": key_type}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    # One replica here; the primary adds one in SecondaryRegion. Each keeps PITR.
+    here, other = table["Replicas"]
+    recovery = {"PointInTimeRecoveryEnabled": True}
+    assert here == {"Region": ref("AWS::Region"), "PointInTimeRecoverySpecification": recovery}
+    assert other["Fn::If"][0] == "IsPrimary"
+    assert other["Fn::If"][1] == {
+        "Region": ref("SecondaryRegion"),
+        "PointInTimeRecoverySpecification": recovery,
+    }
+    assert other["Fn::If"][2] == ref("AWS::NoValue")
 
     # The PynamoDB model the handlers use agrees with the table.
     attributes = model.get_attributes()
@@ -394,6 +519,16 @@ def test_table_matches_the_contract_and_its_model(
 
 def test_audio_bucket_is_private_encrypted_and_expires_chunks(translated: dict[str, Any]) -> None:
     bucket = props(translated, "AudioBucket")
+    assert bucket["BucketName"] == {
+        "Fn::Sub": "${AWS::StackName}-audio-${AWS::AccountId}-${AWS::Region}"
+    }
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    noncurrent = [
+        rule
+        for rule in bucket["LifecycleConfiguration"]["Rules"]
+        if "NoncurrentVersionExpiration" in rule
+    ]
+    assert [rule["Prefix"] for rule in noncurrent] == [""]
     assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
     assert len(bucket["PublicAccessBlockConfiguration"]) == 4
     (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
@@ -422,6 +557,40 @@ def test_audio_bucket_is_private_encrypted_and_expires_chunks(translated: dict[s
 # ---------------------------------------------------------------------------------
 
 
+def test_audio_replicates_to_the_peer_regions_bucket(roles: dict[str, dict[str, Any]]) -> None:
+    for role, peer in (("primary", "SecondaryRegion"), ("secondary", "PrimaryRegion")):
+        template = roles[role]
+        replication = props(template, "AudioBucket")["ReplicationConfiguration"]
+        assert replication["Role"] == getatt("AudioReplicationRole")
+        destination = {
+            "Fn::Sub": [
+                "arn:${AWS::Partition}:s3:::${AWS::StackName}-audio-${AWS::AccountId}-${Peer}",
+                {"Peer": ref(peer)},
+            ]
+        }
+        rules = {rule["Filter"]["Prefix"]: rule for rule in replication["Rules"]}
+        assert set(rules) == {AUDIO_PREFIX, CHUNK_PREFIX}
+        for rule in rules.values():
+            assert rule["Status"] == "Enabled"
+            assert rule["Destination"]["Bucket"] == destination
+        # Least privilege: read this bucket's two prefixes, write the peer's.
+        allowed = {
+            action
+            for statement in role_statements(template, "AudioReplicationRole")
+            for action in as_list(statement["Action"])
+        }
+        assert allowed == {
+            "s3:GetReplicationConfiguration",
+            "s3:ListBucket",
+            "s3:GetObjectVersionForReplication",
+            "s3:GetObjectVersionAcl",
+            "s3:GetObjectVersionTagging",
+            "s3:ReplicateObject",
+            "s3:ReplicateDelete",
+            "s3:ReplicateTags",
+        }
+
+
 def test_no_iam_statement_allows_a_wildcard_action(translated: dict[str, Any]) -> None:
     checked = 0
     for role_id in resources_of(translated, "AWS::IAM::Role"):
@@ -429,8 +598,12 @@ def test_no_iam_statement_allows_a_wildcard_action(translated: dict[str, Any]) -
             for action in as_list(statement.get("Action", [])):
                 assert "*" not in action, f"{role_id}: {action}"
             assert "NotAction" not in statement, role_id
-            if statement["Effect"] == "Allow":
-                assert statement["Resource"] != "*", f"{role_id}: {statement}"
+            if statement["Effect"] == "Allow" and statement["Resource"] == "*":
+                # PutMetricData has no resource-level permissions: scoped by namespace.
+                assert statement["Action"] == "cloudwatch:PutMetricData", f"{role_id}: {statement}"
+                assert statement["Condition"] == {
+                    "StringEquals": {"cloudwatch:namespace": "voxflow"}
+                }
             checked += 1
     assert checked >= 10
     for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
@@ -439,9 +612,21 @@ def test_no_iam_statement_allows_a_wildcard_action(translated: dict[str, Any]) -
 
 def test_roles_attach_only_sams_own_managed_policies(translated: dict[str, Any]) -> None:
     roles = resources_of(translated, "AWS::IAM::Role")
-    assert set(roles) == {f"{function}Role" for function in CONSUMERS.values()}
+    function_roles = {f"{function}Role" for function in (*CONSUMERS.values(), "HealthFunction")}
+    assert function_roles <= set(roles)
     for role_id, role in roles.items():
-        assert set(role["Properties"]["ManagedPolicyArns"]) == SAM_MANAGED_POLICY_ARNS, role_id
+        attached = role["Properties"].get("ManagedPolicyArns", [])
+        if role_id == "HealthFunctionRole":  # no SQS event: no SQS poller policy
+            assert set(attached) == SAM_MANAGED_POLICY_ARNS - {
+                MANAGED_POLICIES["AWSLambdaSQSQueueExecutionRole"]
+            }
+        elif role_id in function_roles:
+            assert set(attached) == SAM_MANAGED_POLICY_ARNS, role_id
+        elif role_id in AWS_MANAGED_POLICIES:
+            policy = AWS_MANAGED_POLICIES[role_id]
+            assert attached == [{"Fn::Sub": f"arn:${{AWS::Partition}}:iam::aws:policy/{policy}"}]
+        else:
+            assert attached == [], role_id
 
 
 def _allowed(translated: dict[str, Any], function_id: str) -> list[tuple[str, str]]:
@@ -459,8 +644,8 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
         allowed = _allowed(translated, function_id)
         actions = {action for action, _ in allowed}
         assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= actions
-        for table in ("CacheTable", "JobsTable"):
-            assert any(f"'Ref': '{table}'" in resource for _, resource in allowed), table
+        for table in ("cache", "jobs"):
+            assert any(f"'${{AWS::StackName}}-{table}'" in resource for _, resource in allowed)
         assert any(
             action == "events:PutEvents" and "'Ref': 'EventBus'" in resource
             for action, resource in allowed
@@ -472,7 +657,7 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
         assert not [a for a in actions if a.startswith("s3:") and "Delete" in a]
         # Replies go only to queues and buses named with the reply prefix.
         for action, resource in allowed:
-            if action == "sqs:SendMessage" and "ChunksQueue" not in resource:
+            if action == "sqs:SendMessage" and "Queue'" not in resource:
                 assert "${ReplyTargetPrefix}*" in resource, resource
 
     # Only plan queues chunk tasks.
@@ -482,3 +667,12 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
         if ("sqs:SendMessage", str(getatt("ChunksQueue"))) in _allowed(translated, function_id)
     ]
     assert chunk_senders == ["PlanFunction"]
+
+    # Plan re-queues standby requests and reads the primary's health alarm.
+    plan = _allowed(translated, "PlanFunction")
+    assert ("sqs:SendMessage", str(getatt("RequestsQueue"))) in plan
+    alarm = (
+        "arn:${AWS::Partition}:cloudwatch:${PrimaryRegion}:${AWS::AccountId}:alarm:"
+        "${AWS::StackName}-primary-health"
+    )
+    assert ("cloudwatch:DescribeAlarms", str({"Fn::Sub": alarm})) in plan

@@ -10,6 +10,13 @@ Values moto resolves but never shows (a queue's ARN, a bus name) are read back
 through extra stack outputs named ``VoxflowLocal*``; ``Resolver`` then uses them
 for the function environments and the resources moto cannot create
 (voxflow.local.moto_gaps).
+
+The template's ``Conditions`` are evaluated first, from the parameters (``Role``
+above all, docs/regions.md): the stack holds what CloudFormation would create
+for them. Resources moto cannot create whose properties need nothing from moto
+(global tables, alarms) are created before the stack, so the stack's own
+references to them get their real names. ``region_endpoints`` names the other
+regions' moto servers, for global table replicas.
 """
 
 import json
@@ -19,7 +26,15 @@ from typing import Any
 
 from voxflow.local import moto_gaps
 from voxflow.local._clients import _client
-from voxflow.local.intrinsics import IntrinsicError, Key, Resolver, references, replace_references
+from voxflow.local.intrinsics import (
+    IntrinsicError,
+    Key,
+    Resolver,
+    apply_conditions,
+    evaluate_conditions,
+    references,
+    replace_references,
+)
 from voxflow.local.model import DeployedStack, LocalFunction, SqsEventSource
 from voxflow.local.template import TranslatedTemplate, translate_template
 
@@ -49,9 +64,20 @@ def deploy_stack(
     stack_name: str = DEFAULT_STACK_NAME,
     template_path: Path = DEFAULT_TEMPLATE,
     parameters: Mapping[str, str] | None = None,
+    *,
+    region_endpoints: Mapping[str, str] | None = None,
 ) -> DeployedStack:
+    """``region_endpoints``: region → moto URL of the other regions (global table replicas)."""
     translated = translate_template(template_path, region, dict(parameters or {}))
-    return _Deployment(endpoint_url, region, stack_name, translated, parameters or {}).run()
+    deployment = _Deployment(
+        endpoint_url,
+        region,
+        stack_name,
+        translated,
+        parameters or {},
+        region_endpoints=region_endpoints or {},
+    )
+    return deployment.run()
 
 
 class _Deployment:
@@ -62,28 +88,47 @@ class _Deployment:
         stack_name: str,
         translated: TranslatedTemplate,
         parameters: Mapping[str, str],
+        *,
+        region_endpoints: Mapping[str, str],
     ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.stack_name = stack_name
         self.translated = translated
         self.parameters = dict(parameters)
+        self.region_endpoints = dict(region_endpoints)
+        # Until the conditions are applied (run), the template as translated.
+        self.cfn: dict[str, Any] = translated.cfn
         self.resources: dict[str, Any] = translated.cfn["Resources"]
         self.types = {logical_id: r["Type"] for logical_id, r in self.resources.items()}
         self.warnings: list[str] = []
         self._clients: dict[str, Any] = {}
+
+    @property
+    def region_clients(self) -> "_RegionClients":
+        return _RegionClients(self)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = _client(service, self.endpoint_url, self.region)
         return self._clients[service]
 
+    def client_in(self, region: str, service: str) -> Any | None:
+        if region == self.region:
+            return self.client(service)
+        endpoint = self.region_endpoints.get(region)
+        return None if endpoint is None else _client(service, endpoint, region)
+
     def run(self) -> DeployedStack:
         account_id: str = self.client("sts").get_caller_identity()["Account"]
-        not_deployed, missing = self._partition()
-        local_values = self._not_deployed_values(not_deployed, missing, account_id)
-        needed = self._needed_references(not_deployed, missing)
-        template, hidden = self._moto_template(not_deployed | missing.keys(), local_values, needed)
+        self._apply_conditions(self._pseudo_parameters(account_id, None))
+        not_deployed, not_emulated, missing = self._partition()
+        left_out = not_deployed | not_emulated
+        local_values = self._not_deployed_values(left_out, missing, account_id)
+        early = self._create_early(missing, local_values, account_id)
+        late = {lid: create for lid, create in missing.items() if lid not in early}
+        needed = self._needed_references(left_out, missing)
+        template, hidden = self._moto_template(left_out | missing.keys(), local_values, needed)
         stack_id, outputs = self._create_stack(template)
 
         values: dict[Key, str] = {
@@ -92,12 +137,20 @@ class _Deployment:
             **local_values,
         }
         physical = self._physical_ids(values)
+        physical.update(early)
         values.update(
             {(logical_id, None): physical_id for logical_id, physical_id in physical.items()}
         )
         resolver = Resolver(values)
-        physical.update(self._create_missing(missing, resolver))
+        physical.update(self._create_missing(late, resolver))
         self._complete(physical, resolver)
+        reasons = {
+            **{lid: NOT_DEPLOYED_TYPES[self.types[lid]] for lid in not_deployed},
+            **{
+                lid: f"not emulated locally: {moto_gaps.NOT_EMULATED[self.types[lid]]}"
+                for lid in not_emulated
+            },
+        }
         return DeployedStack(
             endpoint_url=self.endpoint_url,
             region=self.region,
@@ -108,17 +161,27 @@ class _Deployment:
             resource_types=dict(self.types),
             outputs=self._outputs(resolver, outputs),
             functions=self._functions(resolver, physical),
-            not_deployed={
-                logical_id: NOT_DEPLOYED_TYPES[self.types[logical_id]]
-                for logical_id in sorted(not_deployed)
-            },
+            not_deployed=dict(sorted(reasons.items())),
             warnings=tuple(self.warnings),
-            template=self.translated.cfn,
+            template=self.cfn,
         )
 
-    def _partition(self) -> tuple[set[str], dict[str, moto_gaps.Creator]]:
+    def _apply_conditions(self, values: Mapping[Key, str]) -> None:
+        """The template of this Role: resources whose condition is false are gone."""
+        conditions = evaluate_conditions(self.translated.cfn.get("Conditions", {}), values)
+        self.cfn = apply_conditions(self.translated.cfn, conditions)
+        self.resources = self.cfn["Resources"]
+        self.types = {logical_id: r["Type"] for logical_id, r in self.resources.items()}
+
+    def _partition(self) -> tuple[set[str], set[str], dict[str, moto_gaps.Creator]]:
         supported = moto_gaps.moto_cloudformation_types()
         not_deployed = {lid for lid, kind in self.types.items() if kind in NOT_DEPLOYED_TYPES}
+        not_emulated = {lid for lid, kind in self.types.items() if kind in moto_gaps.NOT_EMULATED}
+        self.warnings.extend(
+            f"{lid} ({self.types[lid]}): not emulated locally, "
+            f"{moto_gaps.NOT_EMULATED[self.types[lid]]}"
+            for lid in sorted(not_emulated)
+        )
         missing = {
             lid: moto_gaps.CREATE_MISSING[kind]
             for lid, kind in self.types.items()
@@ -127,14 +190,39 @@ class _Deployment:
         unsupported = sorted(
             f"{lid} ({kind})"
             for lid, kind in self.types.items()
-            if kind not in supported and lid not in not_deployed and lid not in missing
+            if kind not in supported
+            and lid not in not_deployed
+            and lid not in not_emulated
+            and lid not in missing
         )
         if unsupported:
             raise LocalDeployError(
                 "moto cannot create these resources and voxflow.local.moto_gaps has no "
                 f"workaround for them: {', '.join(unsupported)}"
             )
-        return not_deployed, missing
+        return not_deployed, not_emulated, missing
+
+    def _create_early(
+        self,
+        missing: Mapping[str, moto_gaps.Creator],
+        local_values: dict[Key, str],
+        account_id: str,
+    ) -> dict[str, str]:
+        """Creates what needs nothing from moto's stack; its values go into ``local_values``."""
+        resolver = Resolver({**self._pseudo_parameters(account_id, None), **local_values})
+        created: dict[str, str] = {}
+        for logical_id, create in missing.items():
+            try:
+                properties = resolver.resolve(self.resources[logical_id].get("Properties", {}))
+            except IntrinsicError:  # it refers to something in the stack: after the stack
+                continue
+            result = create(self.region_clients, logical_id, properties)
+            self.warnings.extend(result.warnings)
+            created[logical_id] = result.physical_id
+            local_values[logical_id, None] = result.physical_id
+            for attribute, value in result.attributes.items():
+                local_values[logical_id, attribute] = value
+        return created
 
     def _not_deployed_values(
         self, not_deployed: set[str], missing: Iterable[str], account_id: str
@@ -163,7 +251,7 @@ class _Deployment:
         local_side = [*not_deployed, *missing]
         local_side += [lid for lid, kind in self.types.items() if kind in moto_gaps.COMPLETE]
         needed = references([self.resources[lid].get("Properties", {}) for lid in local_side])
-        needed |= references(self.translated.cfn.get("Outputs", {}))
+        needed |= references(self.cfn.get("Outputs", {}))
         # A bus has no physical id in moto: its name comes back through an output.
         needed |= {
             (lid, None) for lid, kind in self.types.items() if kind in moto_gaps.REF_ATTRIBUTE
@@ -177,7 +265,7 @@ class _Deployment:
     def _moto_template(
         self, removed: set[str], local_values: Mapping[Key, str], needed: set[Key]
     ) -> tuple[dict[str, Any], dict[str, Key]]:
-        cfn = self.translated.cfn
+        cfn = self.cfn
         resources = {}
         for logical_id, resource in self.resources.items():
             if logical_id in removed:
@@ -191,7 +279,14 @@ class _Deployment:
         hidden = {
             f"{HIDDEN_OUTPUT_PREFIX}{n}": key for n, key in enumerate(sorted(needed, key=str))
         }
-        outputs = dict(cfn.get("Outputs", {}))
+        # An output on what moto never sees (a GetAtt of the global endpoint) would fail the
+        # stack; _outputs resolves those locally where it can.
+        outputs = {
+            name: output
+            for name, output in cfn.get("Outputs", {}).items()
+            if not {lid for lid, _ in references(replace_references(output, local_values))}
+            & removed
+        }
         for name, (logical_id, attribute) in hidden.items():
             value = (
                 {"Ref": logical_id}
@@ -224,7 +319,8 @@ class _Deployment:
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         return str(stack["StackId"]), outputs
 
-    def _pseudo_parameters(self, account_id: str, stack_id: str) -> dict[Key, str]:
+    def _pseudo_parameters(self, account_id: str, stack_id: str | None) -> dict[Key, str]:
+        """Parameters and pseudo parameters; AWS::StackId only once the stack exists."""
         defaults = {
             name: str(spec["Default"])
             for name, spec in self.translated.cfn.get("Parameters", {}).items()
@@ -234,10 +330,11 @@ class _Deployment:
             "AWS::Region": self.region,
             "AWS::AccountId": account_id,
             "AWS::StackName": self.stack_name,
-            "AWS::StackId": stack_id,
             "AWS::Partition": _partition(self.region),
             "AWS::URLSuffix": "amazonaws.com",
         }
+        if stack_id is not None:
+            pseudo["AWS::StackId"] = stack_id
         return {
             (name, None): value for name, value in {**defaults, **self.parameters, **pseudo}.items()
         }
@@ -245,7 +342,7 @@ class _Deployment:
     def _outputs(self, resolver: Resolver, from_moto: Mapping[str, str]) -> dict[str, str]:
         """The template's outputs with local values (queue URLs that point at moto)."""
         outputs = {}
-        for name, spec in self.translated.cfn.get("Outputs", {}).items():
+        for name, spec in self.cfn.get("Outputs", {}).items():
             try:
                 outputs[name] = str(resolver.resolve(spec["Value"]))
             except IntrinsicError:  # a condition or a function the resolver lacks
@@ -281,8 +378,9 @@ class _Deployment:
         created = {}
         for logical_id, create in missing.items():
             properties = resolver.resolve(self.resources[logical_id].get("Properties", {}))
-            created[logical_id], warnings = create(self.client, logical_id, properties)
-            self.warnings.extend(warnings)
+            result = create(self.region_clients, logical_id, properties)
+            created[logical_id] = result.physical_id
+            self.warnings.extend(result.warnings)
         return created
 
     def _complete(self, physical: Mapping[str, str], resolver: Resolver) -> None:
@@ -298,6 +396,8 @@ class _Deployment:
         queues = {url: lid for lid, url in physical.items() if self.types[lid] == "AWS::SQS::Queue"}
         functions = []
         for logical_id, code_dir in self.translated.code_dirs.items():
+            if logical_id not in self.resources:  # its condition is false in this Role
+                continue
             properties = self.resources[logical_id]["Properties"]
             variables = properties.get("Environment", {}).get("Variables", {})
             functions.append(
@@ -359,6 +459,20 @@ class _Deployment:
             else None,
             max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
         )
+
+
+class _RegionClients:
+    """moto_gaps.RegionClients over a deployment's clients and region endpoints."""
+
+    def __init__(self, deployment: _Deployment) -> None:
+        self.region = deployment.region
+        self._deployment = deployment
+
+    def __call__(self, service: str) -> Any:
+        return self._deployment.client(service)
+
+    def in_region(self, region: str, service: str) -> Any | None:
+        return self._deployment.client_in(region, service)
 
 
 def _partition(region: str) -> str:

@@ -185,3 +185,82 @@ class _NoValue:
 
 
 _NO_VALUE = _NoValue()
+
+
+# ---- Conditions: what a stack of one Role contains ----
+
+
+def evaluate_conditions(
+    conditions: Mapping[str, Any], values: Mapping[Key, str]
+) -> dict[str, bool]:
+    """Each condition of the template's ``Conditions``, from parameter and pseudo values."""
+    resolver = Resolver(values)
+    evaluated: dict[str, bool] = {}
+
+    def condition(name: str, seen: tuple[str, ...]) -> bool:
+        if name in seen:
+            raise IntrinsicError(f"condition {name} refers to itself")
+        if name not in evaluated:
+            if name not in conditions:
+                raise IntrinsicError(f"no condition {name}")
+            evaluated[name] = evaluate(conditions[name], (*seen, name))
+        return evaluated[name]
+
+    def evaluate(node: Any, seen: tuple[str, ...]) -> bool:
+        if not isinstance(node, dict) or len(node) != 1:
+            raise IntrinsicError(f"not a condition: {node!r}")
+        (function, argument), *_ = node.items()
+        if function == "Condition":
+            return condition(str(argument), seen)
+        if function == "Fn::Equals":
+            left, right = (str(resolver.resolve(side)) for side in argument)
+            return left == right
+        if function == "Fn::Not":
+            return not evaluate(argument[0], seen)
+        if function == "Fn::And":
+            return all(evaluate(item, seen) for item in argument)
+        if function == "Fn::Or":
+            return any(evaluate(item, seen) for item in argument)
+        raise IntrinsicError(f"{function} is not a condition function")
+
+    for name in conditions:
+        condition(name, ())
+    return evaluated
+
+
+def apply_conditions(template: Mapping[str, Any], conditions: Mapping[str, bool]) -> dict[str, Any]:
+    """The template as CloudFormation creates it for these condition values.
+
+    Resources and outputs whose condition is false go, ``Fn::If`` becomes the
+    branch taken, ``AWS::NoValue`` removes what holds it, and ``Conditions``
+    goes: what is left needs no condition to be understood.
+    """
+    applied = {key: value for key, value in template.items() if key != "Conditions"}
+    for section in ("Resources", "Outputs"):
+        kept = {
+            name: {key: value for key, value in entry.items() if key != "Condition"}
+            for name, entry in template.get(section, {}).items()
+            if conditions.get(entry.get("Condition", ""), True)
+        }
+        applied[section] = kept
+    resolved: dict[str, Any] = _choose_branches(applied, conditions)
+    return resolved
+
+
+def _choose_branches(node: Any, conditions: Mapping[str, bool]) -> Any:
+    if isinstance(node, list):
+        items = [_choose_branches(item, conditions) for item in node]
+        return [item for item in items if item is not _NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        (function, argument), *_ = node.items()
+        if function == "Fn::If":
+            name, if_true, if_false = argument
+            if name not in conditions:
+                raise IntrinsicError(f"Fn::If on an unknown condition {name}")
+            return _choose_branches(if_true if conditions[name] else if_false, conditions)
+        if function == "Ref" and argument == NO_VALUE:
+            return _NO_VALUE
+    chosen = {key: _choose_branches(value, conditions) for key, value in node.items()}
+    return {key: value for key, value in chosen.items() if value is not _NO_VALUE}

@@ -18,21 +18,54 @@ here. Gaps found (moto 5.2.5; tests/test_local_stack.py keeps them honest):
   bus yields an object and a rule on that bus crashes stack creation. →
   ``use_attribute_for_ref`` rewrites ``Ref`` to ``Fn::GetAtt <bus>.Name``, which
   is what Ref returns on AWS.
+* ``AWS::DynamoDB::GlobalTable``: not in moto's CloudFormation. →
+  ``create_global_table`` creates the table (stream, TTL, PITR) in this region
+  and in every replica region the deployment has an endpoint for.
+* ``AWS::CloudWatch::Alarm``: not in moto's CloudFormation. → ``create_alarm``
+  calls PutMetricAlarm (the local health checker sets the alarm's state).
+* ``AWS::S3::Bucket`` ``ReplicationConfiguration``: → PutBucketReplication. moto
+  stores it; copying objects is voxflow.local's replicator's job.
+* ``NOT_EMULATED``: types that have no local meaning or no moto support at all
+  (the global endpoint, ECS capacity providers, Application Auto Scaling). They
+  are left out and listed in ``DeployedStack.warnings`` as "not emulated locally".
 """
 
 import functools
 import json
 import subprocess
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from voxflow.local.intrinsics import Key, replace_references
 
 Clients = Callable[[str], Any]  # service name → boto3 client against moto
-# (clients, logical id, resolved properties) → physical id of what was created, and
-# warnings about what differs locally
-Creator = Callable[[Clients, str, dict[str, Any]], tuple[str, list[str]]]
+
+
+class RegionClients(Protocol):
+    """Clients of this region's moto, and of the other regions' where there is one."""
+
+    region: str
+
+    def __call__(self, service: str) -> Any: ...
+
+    def in_region(self, region: str, service: str) -> Any | None:
+        """A client against ``region``'s moto, or None without an endpoint for it."""
+        ...
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a creator made: Ref's value, GetAtt's values, and what differs locally."""
+
+    physical_id: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+# (clients, logical id, resolved properties) → what was created
+Creator = Callable[[RegionClients, str, dict[str, Any]], Created]
 # (clients, physical id, resolved properties) → warnings about what stays unapplied
 Completer = Callable[[Clients, str, dict[str, Any]], list[str]]
 
@@ -108,25 +141,188 @@ def local_policy(document: Any, owner: str) -> tuple[str, list[str]]:
 
 
 def create_queue_policy(
-    clients: Clients, logical_id: str, properties: dict[str, Any]
-) -> tuple[str, list[str]]:
+    clients: RegionClients, logical_id: str, properties: dict[str, Any]
+) -> Created:
     policy, warnings = local_policy(properties["PolicyDocument"], logical_id)
     for queue_url in properties["Queues"]:
         clients("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": policy})
-    return logical_id, warnings
+    return Created(logical_id, warnings=tuple(warnings))
 
 
 def create_bucket_policy(
-    clients: Clients, logical_id: str, properties: dict[str, Any]
-) -> tuple[str, list[str]]:
+    clients: RegionClients, logical_id: str, properties: dict[str, Any]
+) -> Created:
     policy, warnings = local_policy(properties["PolicyDocument"], logical_id)
     clients("s3").put_bucket_policy(Bucket=properties["Bucket"], Policy=policy)
-    return logical_id, warnings
+    return Created(logical_id, warnings=tuple(warnings))
+
+
+_GLOBAL_TABLE_HANDLED = {
+    "TableName",
+    "BillingMode",
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "StreamSpecification",
+    "TimeToLiveSpecification",
+    "SSESpecification",
+    "Replicas",
+}
+
+
+def create_global_table(
+    clients: RegionClients, _logical_id: str, properties: dict[str, Any]
+) -> Created:
+    """One table per replica region, each with its stream: what a global table is.
+
+    Replication itself is voxflow.local's replicator's job (it reads the streams).
+    A replica in a region without a local endpoint is reported, not created.
+    """
+    name = str(properties["TableName"])
+    warnings = [
+        f"global table {name}: {key} is not applied locally"
+        for key in sorted(set(properties) - _GLOBAL_TABLE_HANDLED)
+    ]
+    replicas = {str(r["Region"]): r for r in properties.get("Replicas", [])}
+    if clients.region not in replicas:
+        raise MotoGapError(f"global table {name} has no replica in {clients.region}")
+    attributes: dict[str, str] = {}
+    for region, replica in replicas.items():
+        dynamodb = clients("dynamodb") if region == clients.region else None
+        dynamodb = dynamodb or clients.in_region(region, "dynamodb")
+        if dynamodb is None:
+            warnings.append(
+                f"global table {name}: no local endpoint for replica region {region}; "
+                "that replica is not created"
+            )
+            continue
+        description = _create_replica(dynamodb, name, properties, replica)
+        if region == clients.region:
+            attributes = {
+                "Arn": description["TableArn"],
+                "StreamArn": description.get("LatestStreamArn", ""),
+                "TableId": description.get("TableId", ""),
+            }
+    return Created(name, attributes, tuple(warnings))
+
+
+def _create_replica(
+    dynamodb: Any, name: str, properties: dict[str, Any], replica: dict[str, Any]
+) -> dict[str, Any]:
+    stream = properties.get("StreamSpecification")
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+        "BillingMode": properties.get("BillingMode", "PROVISIONED"),
+    }
+    if stream is not None:
+        request["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": stream["StreamViewType"],
+        }
+    for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if index_kind in properties:
+            request[index_kind] = properties[index_kind]
+    try:
+        description: dict[str, Any] = dynamodb.create_table(**request)["TableDescription"]
+    except dynamodb.exceptions.ResourceInUseException:
+        # Deployed again onto the same servers: the replica is there already.
+        description = dynamodb.describe_table(TableName=name)["Table"]
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl is not None and _bool(ttl.get("Enabled", False)):
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
+    recovery = replica.get("PointInTimeRecoverySpecification")
+    if recovery is not None:
+        enabled = _bool(recovery.get("PointInTimeRecoveryEnabled", False))
+        dynamodb.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": enabled},
+        )
+    return description
+
+
+_ALARM_INTEGERS = ("Period", "EvaluationPeriods", "DatapointsToAlarm")
+_ALARM_PASSED = (
+    "AlarmName",
+    "AlarmDescription",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "ExtendedStatistic",
+    "Dimensions",
+    "Unit",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "EvaluateLowSampleCountPercentile",
+    "ThresholdMetricId",
+    "Tags",
+)
+
+
+def create_alarm(clients: RegionClients, logical_id: str, properties: dict[str, Any]) -> Created:
+    """PutMetricAlarm from the resource's properties (both have the same shape)."""
+    request: dict[str, Any] = {key: properties[key] for key in _ALARM_PASSED if key in properties}
+    request.setdefault("AlarmName", logical_id)
+    for key in _ALARM_INTEGERS:
+        if key in properties:
+            request[key] = int(properties[key])
+    if "Threshold" in properties:
+        request["Threshold"] = float(properties["Threshold"])
+    if "ActionsEnabled" in request:
+        request["ActionsEnabled"] = _bool(request["ActionsEnabled"])
+    if "Metrics" in properties:
+        request["Metrics"] = [_metric_query(query) for query in properties["Metrics"]]
+    unknown = set(properties) - set(request) - {"Metrics"}
+    name = request["AlarmName"]
+    warnings = tuple(f"alarm {name}: {key} is not applied locally" for key in sorted(unknown))
+    cloudwatch = clients("cloudwatch")
+    cloudwatch.put_metric_alarm(**request)
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[request["AlarmName"]])["MetricAlarms"]
+    return Created(request["AlarmName"], {"Arn": alarm["AlarmArn"]}, warnings)
+
+
+def _metric_query(query: dict[str, Any]) -> dict[str, Any]:
+    converted = dict(query)
+    if "ReturnData" in converted:
+        converted["ReturnData"] = _bool(converted["ReturnData"])
+    if "Period" in converted:
+        converted["Period"] = int(converted["Period"])
+    if "MetricStat" in converted:
+        stat = dict(converted["MetricStat"])
+        stat["Period"] = int(stat["Period"])
+        converted["MetricStat"] = stat
+    return converted
 
 
 CREATE_MISSING: dict[str, Creator] = {
     "AWS::SQS::QueuePolicy": create_queue_policy,
     "AWS::S3::BucketPolicy": create_bucket_policy,
+    "AWS::DynamoDB::GlobalTable": create_global_table,
+    "AWS::CloudWatch::Alarm": create_alarm,
+}
+
+# Types left out of the local stack altogether: what stands in for them, or why they
+# need no stand-in. tests/test_local_stack.py checks this list against the template.
+NOT_EMULATED = {
+    "AWS::Events::Endpoint": (
+        "the local client routes between the two regions' buses like the global endpoint, "
+        "and the replicator copies events"
+    ),
+    "AWS::ECS::CapacityProvider": "worker processes stand in for the ECS service",
+    "AWS::ECS::ClusterCapacityProviderAssociations": (
+        "worker processes stand in for the ECS service"
+    ),
+    "AWS::ApplicationAutoScaling::ScalableTarget": "the local worker count is fixed",
+    "AWS::ApplicationAutoScaling::ScalingPolicy": "the local worker count is fixed",
 }
 
 # Applied by moto itself (moto/s3/models.py, moto/dynamodb/models/table.py).
@@ -167,11 +363,19 @@ def complete_bucket(clients: Clients, bucket: str, properties: dict[str, Any]) -
         s3.put_bucket_lifecycle_configuration(
             Bucket=bucket, LifecycleConfiguration={"Rules": rules}
         )
+    if "ReplicationConfiguration" in properties:
+        s3.put_bucket_replication(
+            Bucket=bucket,
+            ReplicationConfiguration=replication_configuration(
+                properties["ReplicationConfiguration"]
+            ),
+        )
     handled = _MOTO_BUCKET_PROPERTIES | {
         "PublicAccessBlockConfiguration",
         "VersioningConfiguration",
         "OwnershipControls",
         "LifecycleConfiguration",
+        "ReplicationConfiguration",
     }
     return [f"bucket {bucket}: {name} is not applied locally" for name in set(properties) - handled]
 
@@ -253,6 +457,19 @@ def _transition(transition: dict[str, Any]) -> dict[str, Any]:
     return converted
 
 
+def replication_configuration(configuration: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation ReplicationConfiguration in PutBucketReplication's shape."""
+    rules = []
+    for rule in configuration["Rules"]:
+        converted = {key: value for key, value in rule.items() if key != "Id"}
+        if "Id" in rule:
+            converted["ID"] = rule["Id"]
+        if "Priority" in converted:
+            converted["Priority"] = int(converted["Priority"])
+        rules.append(converted)
+    return {"Role": configuration["Role"], "Rules": rules}
+
+
 def complete_table(clients: Clients, table: str, properties: dict[str, Any]) -> list[str]:
     dynamodb = clients("dynamodb")
     ttl = properties.get("TimeToLiveSpecification")
@@ -275,7 +492,17 @@ def complete_table(clients: Clients, table: str, properties: dict[str, Any]) -> 
     return [f"table {table}: {name} is not applied locally" for name in set(properties) - handled]
 
 
+def complete_rule(_clients: Clients, rule: str, properties: dict[str, Any]) -> list[str]:
+    if "ScheduleExpression" not in properties:
+        return []
+    return [
+        f"rule {rule}: {properties['ScheduleExpression']} exists in moto, but moto fires no "
+        "schedules: not emulated locally"
+    ]
+
+
 COMPLETE: dict[str, Completer] = {
     "AWS::S3::Bucket": complete_bucket,
     "AWS::DynamoDB::Table": complete_table,
+    "AWS::Events::Rule": complete_rule,
 }
