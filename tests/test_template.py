@@ -676,3 +676,147 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
         "${AWS::StackName}-primary-health"
     )
     assert ("cloudwatch:DescribeAlarms", str({"Fn::Sub": alarm})) in plan
+
+
+# ---------------------------------------------------------------------------------
+# Two regions: health, the global endpoint, GPU workers (docs/regions.md)
+# ---------------------------------------------------------------------------------
+
+
+def test_health_alarms_are_ones_route_53_can_watch(translated: dict[str, Any]) -> None:
+    """Route 53 takes alarms on one standard-resolution metric with a plain statistic."""
+    checks = resources_of(translated, "AWS::Route53::HealthCheck")
+    watched = {
+        check["Properties"]["HealthCheckConfig"]["AlarmIdentifier"]["Name"]["Ref"]
+        for check in checks.values()
+        if check["Properties"]["HealthCheckConfig"]["Type"] == "CLOUDWATCH_METRIC"
+    }
+    assert watched == {"HeartbeatAlarm", "CanaryAlarm"}
+    for alarm_id in watched:
+        alarm = props(translated, alarm_id)
+        assert "Metrics" not in alarm
+        assert alarm["Namespace"] == "voxflow"
+        assert alarm["Dimensions"] == [{"Name": "Region", "Value": ref("AWS::Region")}]
+        assert alarm["Statistic"] in {"Average", "Minimum", "Maximum", "Sum", "SampleCount"}
+        assert alarm["Period"] >= 60
+    calculated = props(translated, "PrimaryHealthCheck")["HealthCheckConfig"]
+    assert calculated["Type"] == "CALCULATED"
+    assert calculated["HealthThreshold"] == len(calculated["ChildHealthChecks"]) == 2
+    # The contract's alarm says the same as the calculated check, in one alarm.
+    health = props(translated, "PrimaryHealthAlarm")
+    assert health["AlarmName"] == {"Fn::Sub": "${AWS::StackName}-primary-health"}
+    metrics = {query["Id"]: query for query in health["Metrics"]}
+    names = {q["MetricStat"]["Metric"]["MetricName"] for q in metrics.values() if "MetricStat" in q}
+    assert names == {"WorkerHeartbeat", "CanarySuccess"}
+    for alarm_id in ("PrimaryHealthAlarm", *watched):
+        alarm = props(translated, alarm_id)
+        assert alarm["TreatMissingData"] == "breaching", alarm_id
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (2, 2), alarm_id
+        assert alarm["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_global_endpoint_fails_over_on_the_health_check(translated: dict[str, Any]) -> None:
+    endpoint = props(translated, "GlobalEndpoint")
+    failover = endpoint["RoutingConfig"]["FailoverConfig"]
+    assert failover["Primary"]["HealthCheck"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:route53:::healthcheck/${PrimaryHealthCheck}"
+    }
+    assert failover["Secondary"]["Route"] == ref("SecondaryRegion")
+    assert endpoint["ReplicationConfig"] == {"State": "ENABLED"}
+    buses = [bus["EventBusArn"] for bus in endpoint["EventBuses"]]
+    assert buses[0] == getatt("EventBus")
+    secondary_bus = (
+        "arn:${AWS::Partition}:events:${SecondaryRegion}:${AWS::AccountId}:event-bus/"
+        "${AWS::StackName}-bus"
+    )
+    assert buses[1] == {"Fn::Sub": secondary_bus}
+    role = endpoint["RoleArn"]["Fn::GetAtt"][0]
+    (statement,) = role_statements(translated, role)
+    assert statement["Action"] == "events:PutEvents"
+    assert {"Fn::Sub": secondary_bus} in statement["Resource"]
+
+
+def test_worker_task_runs_like_synthesize_function(translated: dict[str, Any]) -> None:
+    (container,) = props(translated, "WorkerTaskDefinition")["ContainerDefinitions"]
+    assert container["ResourceRequirements"] == [{"Type": "GPU", "Value": "1"}]
+    assert container["HealthCheck"]["Command"] == [
+        "CMD",
+        "python",
+        "-m",
+        "voxflow.worker",
+        "--check-ready",
+    ]
+    environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+    functions = props(translated, "SynthesizeFunction")["Environment"]["Variables"]
+    assert functions.items() <= environment.items()
+    assert environment["VOXFLOW_CHUNKS_QUEUE_URL"] == ref("ChunksQueue")
+    # The task role consumes the chunks queue and nothing else of SQS but replies.
+    statements = {s["Sid"]: s for s in role_statements(translated, "WorkerTaskRole")}
+    assert statements["ConsumeChunkTasks"]["Resource"] == getatt("ChunksQueue")
+    assert set(statements["ConsumeChunkTasks"]["Action"]) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }
+
+
+def test_workers_scale_on_backlog_per_task(translated: dict[str, Any]) -> None:
+    policy = props(translated, "WorkerScalingPolicy")
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["TargetValue"] == ref("BacklogPerTaskTarget")
+    queries = {q["Id"]: q for q in tracking["CustomizedMetricSpecification"]["Metrics"]}
+    backlog = queries["backlog"]["MetricStat"]["Metric"]
+    assert (backlog["Namespace"], backlog["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert backlog["Dimensions"] == [
+        {"Name": "QueueName", "Value": getatt("ChunksQueue", "QueueName")}
+    ]
+    tasks = queries["tasks"]["MetricStat"]["Metric"]
+    assert (tasks["Namespace"], tasks["MetricName"]) == (
+        "ECS/ContainerInsights",
+        "RunningTaskCount",
+    )
+    returned = [q for q in queries.values() if q.get("ReturnData")]
+    assert [q["Id"] for q in returned] == ["backlog_per_task"]
+    assert "backlog" in returned[0]["Expression"]
+    assert "tasks" in returned[0]["Expression"]
+
+
+CONTAINER = ROOT / "infra" / "container"
+
+
+def test_gpu_image_pins_are_exact_and_its_copies_exist() -> None:
+    lines = [
+        line.strip()
+        for line in (CONTAINER / "requirements-gpu.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    pins = dict(line.split("==") for line in lines)
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+==[0-9][A-Za-z0-9.]*", line) for line in lines)
+    assert "onnxruntime-gpu" in pins
+    assert "onnxruntime" not in pins  # --no-deps keeps piper's CPU onnxruntime out
+    # The same releases as the local venv and the layers (requirements.lock).
+    locked = {
+        name.lower().replace("_", "-"): version
+        for name, _, version in (
+            line.partition("==")
+            for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
+            if "==" in line
+        )
+    }
+    for name, version in pins.items():
+        expected = locked["onnxruntime"] if name == "onnxruntime-gpu" else locked[name]
+        assert version == expected, name
+
+    dockerfile = (CONTAINER / "Dockerfile").read_text(encoding="utf-8")
+    copies = re.findall(r"^COPY\s+(\S+)\s+\S+$", dockerfile, re.M)
+    assert len(copies) >= 3
+    for source in copies:
+        assert (ROOT / source).exists(), source
+    assert "pip install --no-deps -r" in dockerfile
+    assert 'CMD ["python", "-m", "voxflow.worker"]' in dockerfile
+    assert "--check-ready" in dockerfile.split("HEALTHCHECK", 1)[1]
