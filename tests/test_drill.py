@@ -23,8 +23,8 @@ def test_small_drill_loses_nothing_and_fails_back(tmp_path: Path) -> None:
         kill_after=8,
         long_fraction=2 / 24,
         failback_requests=2,
-        timeout_s=180,
-        stall_s=30,
+        timeout_s=240,
+        stall_s=90,
     )
     with TwoRegionStack(primary_port=None, secondary_port=None, log_dir=tmp_path / "logs") as stack:
         report = run_drill(stack, settings, print)
@@ -35,7 +35,7 @@ def test_small_drill_loses_nothing_and_fails_back(tmp_path: Path) -> None:
     assert report.rpo == 0
     assert report.terminal == 24
     assert report.failed == 0
-    assert report.multiple_terminal == 0
+    assert report.multiple_terminal == 0, report.multiple_terminal_regions
     # The secondary took over: it answered requests, and the first one soon after the kill.
     assert report.answered_by_region.get("us-west-2", 0) > 0
     assert report.rto_s is not None

@@ -66,11 +66,13 @@ class Published:
 
 class GlobalVoxflowClient:
     def __init__(self, target: GlobalTarget, *, health_cache_s: float = 1.0) -> None:
-        from voxflow.regions.health import AlarmHealth
+        from voxflow.regions import health
 
         self.target = target
-        self.health = AlarmHealth(
-            lambda: target.primary.clients.client("cloudwatch"),
+        # Its own client: the shortest timeouts, as the services' health checks use.
+        cloudwatch = AwsClients(target.primary.clients.settings, config=health.FAST_FAIL)
+        self.health = health.AlarmHealth(
+            lambda: cloudwatch.client("cloudwatch"),
             target.health_alarm,
             cache_s=health_cache_s,
         )

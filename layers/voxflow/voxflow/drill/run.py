@@ -86,6 +86,8 @@ class DrillReport:
     all_terminal_after_start_s: float | None = None
     finished_only_after_failback: int = 0  # stranded in the frozen primary
     multiple_terminal: int = 0  # requests with more than one terminal event
+    # request id → regions whose terminal events came, in order of arrival
+    multiple_terminal_regions: dict[str, list[str]] = field(default_factory=dict)
     duplicated_chunks_normal: int = 0  # requests finished before the kill
     interrupted_requests: int = 0
     resynthesized_chunks: int = 0  # by the secondary, for requests interrupted by the kill
@@ -261,7 +263,10 @@ class Drill:
         for outcome in terminal:
             region = outcome.region or "?"
             report.answered_by_region[region] = report.answered_by_region.get(region, 0) + 1
-        report.multiple_terminal = sum(len(o.terminal_regions) > 1 for o in terminal)
+        report.multiple_terminal_regions = {
+            o.request_id: o.terminal_regions for o in terminal if len(o.terminal_regions) > 1
+        }
+        report.multiple_terminal = len(report.multiple_terminal_regions)
         by_secondary = sorted(
             o.terminal_at
             for o in terminal

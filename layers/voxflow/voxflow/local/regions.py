@@ -114,6 +114,7 @@ class TwoRegionStack:
         self.replicator: Replicator | None = None
         self.health: HeartbeatHealthChecker | None = None
         self.primary_down = False
+        self.recovery_drain_s = 60.0
 
     @property
     def alarm_name(self) -> str:
@@ -191,6 +192,13 @@ class TwoRegionStack:
             # CloudWatch would have kept evaluating through the outage: the alarm is ALARM
             # now, and turns OK once the fresh workers beat.
             self.health.set_state("ALARM", "the region was down")
+        if self.replicator is not None:
+            # What the secondary did meanwhile (jobs it took over and finished) reaches
+            # the primary before its functions look at their queues again; otherwise a
+            # fresh worker could finish a job the secondary already answered.
+            drained = self.replicator.wait_idle(self.recovery_drain_s, self.primary_region)
+            if not drained:
+                logger.warning("replication to %s still behind", self.primary_region)
         self.primary.start_functions()
         return recovered_at
 

@@ -301,6 +301,7 @@ class _Direction:
                 newer = self.shared.native_writes.get(region, {}).get(key)
                 if newer is not None and newer > written_at:
                     self.shared.stats.skipped_older += 1
+                    logger.info("%s: %s is newer in %s; not applied", table, key[1], region)
                     return
                 self.shared.echoes.setdefault(region, {}).setdefault(key, []).append(mark)
             dynamodb = self.dest.client("dynamodb")
@@ -309,10 +310,12 @@ class _Direction:
                     dynamodb.delete_item(TableName=table, Key=keys)
                 else:
                     dynamodb.put_item(TableName=table, Item=image)
-            except (*_UNREACHABLE, ClientError):
+            except ClientError:
                 with self.shared.lock:
                     self.shared.echoes[region][key].remove(mark)
                 raise
+            # Unreachable: the mark stays. A frozen server may still apply the write when
+            # it thaws, and that record must not pass for a write of the service.
             with self.shared.lock:
                 self.shared.stats.items += 1
 
@@ -424,12 +427,14 @@ class Replicator:
         with self._shared.lock:
             return {k for k in self._shared.natives.get(region, set()) if k.startswith(prefix)}
 
-    def wait_idle(self, timeout_s: float) -> bool:
-        """True once nothing waits for delivery (after at least one more round)."""
+    def wait_idle(self, timeout_s: float, region: str | None = None) -> bool:
+        """True once nothing waits for delivery (to ``region`` only, if given), after at
+        least one more round."""
         deadline = time.monotonic() + timeout_s
         time.sleep(2 * self.poll_s + self.lag_s)
         while time.monotonic() < deadline:
-            if not any(self.backlog().values()):
+            backlog = self.backlog()
+            if not any(backlog.values() if region is None else [backlog[region]]):
                 return True
             time.sleep(self.poll_s)
         return False
