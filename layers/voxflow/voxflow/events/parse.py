@@ -122,7 +122,7 @@ def parse_request_items(
     # Only a batch with a valid id can address its items' failures.
     if bad is None or request_id is None:
         raise whole
-    items: list[dict[str, Any]] = detail["items"]
+    items: list[Any] = detail["items"]
     rejected = [
         InvalidRequest(message, **_addressed(address, f"{request_id}:{name}"))
         for index, (name, message) in sorted(bad.items())
@@ -174,9 +174,10 @@ def _bad_items(error: ValidationError, detail: dict[str, Any]) -> dict[int, tupl
         if len(loc) < 2 or loc[0] != "items" or not isinstance(loc[1], int):
             return None
         index = loc[1]
-        if not isinstance(items[index], dict) or _item_name(items[index], index) is None:
+        name = _item_name(items[index], index) if isinstance(items[index], dict) else str(index)
+        if name is None:
             return None
-        names[index] = str(_item_name(items[index], index))
+        names[index] = name
         path = ".".join(str(part) for part in loc[2:])
         message = problem["msg"].removeprefix("Value error, ")
         problems.setdefault(index, []).append(_clip(f"{path}: {message}" if path else message))

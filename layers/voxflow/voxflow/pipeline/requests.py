@@ -2,7 +2,7 @@
 
 import time
 
-from voxflow.events import InvalidRequest, ItemRequest, parse_request
+from voxflow.events import InvalidRequest, ItemRequest, parse_request_items
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_request, is_final
 from voxflow.pipeline.plan import plan_item
@@ -28,7 +28,8 @@ def handle_request_message(
     first_seen = now if first_seen is None else first_seen
     expired = pipeline.regions.standby_expired(first_seen, now)
     try:
-        request = parse_request(body)
+        # A body without its own request_id takes one that every redelivery shares.
+        parsed = parse_request_items(body, default_request_id=f"sqs-{message_id}")
     except InvalidRequest as error:
         # Unparseable bodies still get an id, stable across redeliveries of the message.
         decisions = [
@@ -44,7 +45,22 @@ def handle_request_message(
             )
         ]
     else:
-        decisions = [_plan_one(item, receive_count, pipeline, expired) for item in request.expand()]
+        # A batch's invalid items fail one by one; its valid items are planned.
+        decisions = [
+            fail_request(
+                pipeline,
+                str(rejected.request_id),
+                rejected.code,
+                str(rejected),
+                tenant=rejected.tenant or "default",
+                batch_id=parsed.batch_id,
+                reply_to=rejected.reply_to,
+                standby_expired=expired,
+            )
+            for rejected in parsed.rejected
+        ]
+        items = parsed.request.expand() if parsed.request is not None else []
+        decisions += [_plan_one(item, receive_count, pipeline, expired) for item in items]
     if Decision.STANDBY in decisions:
         pipeline.regions.send_to_standby(body, first_seen)
         pipeline.meter.count("RequestsOnStandby")
