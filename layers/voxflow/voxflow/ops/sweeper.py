@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import UpdateError
 
 from voxflow.aws import AwsClients, AwsSettings
@@ -45,11 +45,9 @@ REQUEUE_SWEEPS = 1
 
 
 class SweptJob(Job):
-    """A job as the sweeper reads it: with its sweep count and its chunk texts."""
+    """A job as the sweeper reads it: with its sweep count (only the sweeper writes it)."""
 
     sweeps = NumberAttribute(null=True)
-    # Written by plan (the texts of chunk_keys, in order); None on jobs planned before.
-    chunk_texts: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -44,6 +44,7 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
         params_json=json.dumps(resolved.as_dict()),
         chunk_keys=chunk_keys,
         chunk_count=len(chunks),
+        chunk_texts=chunks if len(text) <= 50_000 else None,  # sweeper; 400 KB item limit
         metadata_json=json.dumps(item.metadata),
         reply_to_json=item.reply_to.model_dump_json() if item.reply_to else None,
         batch_id=item.batch_id,

@@ -57,6 +57,8 @@ class Job(Model):
     params_json = UnicodeAttribute()
     # pynamodb types "of" as the element type, but stores UnicodeAttribute values as str.
     chunk_keys: ListAttribute[str] = ListAttribute(of=UnicodeAttribute)  # type: ignore[arg-type]
+    # The chunks' texts, for the sweeper to queue lost chunk tasks again (voxflow.ops.sweeper).
+    chunk_texts: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
     # Not "count": pynamodb's Model has a count() query method.
     chunk_count = NumberAttribute()
     done = NumberSetAttribute(null=True)  # indices of chunks with audio stored
