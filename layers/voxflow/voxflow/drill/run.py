@@ -86,6 +86,11 @@ class DrillReport:
     all_terminal_after_start_s: float | None = None
     finished_only_after_failback: int = 0  # stranded in the frozen primary
     multiple_terminal: int = 0  # requests with more than one terminal event
+    # Accepted but without a terminal event when the primary was lost. Only these can be
+    # answered twice: replication is asynchronous, so the secondary may take over a job
+    # the primary finished within the replication lag before the loss.
+    in_flight_at_kill: int = 0
+    in_flight_at_kill_ids: list[str] = field(default_factory=list)
     # request id → regions whose terminal events came, in order of arrival
     multiple_terminal_regions: dict[str, list[str]] = field(default_factory=dict)
     duplicated_chunks_normal: int = 0  # requests finished before the kill
@@ -110,7 +115,8 @@ class DrillReport:
                 f"RPO {self.rpo} requests without a terminal event; RTO {rto}",
                 f"every terminal event {after if after is None else round(after, 1)} s after "
                 f"the kill; {self.finished_only_after_failback} finished only after failback",
-                f"more than one terminal event: {self.multiple_terminal}; chunks synthesized "
+                f"more than one terminal event: {self.multiple_terminal} (of "
+                f"{self.in_flight_at_kill} in flight at the kill); chunks synthesized "
                 f"in both regions before the kill: {self.duplicated_chunks_normal}",
                 f"interrupted requests {self.interrupted_requests}: chunks synthesized again "
                 f"{self.resynthesized_chunks} (minimum {self.resynthesized_minimum})",
@@ -171,7 +177,7 @@ class Drill:
         next_at = time.monotonic()
         for index, text in enumerate(texts):
             if index == self.settings.kill_index:
-                self._kill()
+                self._kill(client)
             time.sleep(max(0.0, next_at - time.monotonic()))
             next_at += interval
             try:
@@ -183,11 +189,14 @@ class Drill:
             self.published[published.request_id] = published
         self.progress(f"published {len(self.published)} of {len(texts)}")
 
-    def _kill(self) -> None:
+    def _kill(self, client: GlobalVoxflowClient) -> None:
         assert self.stack.replicator is not None
         secondary = self.stack.secondary
         self.failed_at = self.stack.fail_primary()
         self.report.killed_at_request = len(self.published)
+        in_flight = [r for r in self.published if client.outcome(r).terminal is None]
+        self.report.in_flight_at_kill_ids = in_flight
+        self.report.in_flight_at_kill = len(in_flight)
         # What the secondary holds at the kill: the chunks it need not synthesize again.
         self._replicated_at_kill = _chunk_objects(secondary.client("s3"), _bucket(secondary))
         self.progress(f"primary killed after {len(self.published)} requests")

@@ -2,7 +2,9 @@
 
 An unreachable primary counts as unhealthy, and must say so fast: the client has
 ~1 s timeouts and no retries, and the answer is kept for a second so that a batch
-of requests asks CloudWatch once.
+of requests asks CloudWatch once. "Unreachable" is kept longer: every fresh probe of
+a region that does not answer costs a whole timeout, which the secondary would
+otherwise pay every other second while it is taking over.
 """
 
 import logging
@@ -49,39 +51,44 @@ class AlarmHealth:
         alarm_name: str,
         *,
         cache_s: float = 1.0,
+        unreachable_cache_s: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._cloudwatch = cloudwatch
         self.alarm_name = alarm_name
         self._cache_s = cache_s
+        self._unreachable_cache_s = unreachable_cache_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._answer: tuple[float, bool] | None = None
+        # (answered at, healthy, for how long the answer holds)
+        self._answer: tuple[float, bool, float] | None = None
 
     def is_healthy(self) -> bool:
         with self._lock:  # one caller asks; the others wait a second at most and reuse it
             now = self._clock()
-            if self._answer is not None and now - self._answer[0] < self._cache_s:
+            if self._answer is not None and now - self._answer[0] < self._answer[2]:
                 return self._answer[1]
-            healthy = self._ask()
-            self._answer = (self._clock(), healthy)
+            healthy, reachable = self._ask()
+            hold = self._cache_s if reachable else self._unreachable_cache_s
+            self._answer = (self._clock(), healthy, hold)
             return healthy
 
-    def _ask(self) -> bool:
+    def _ask(self) -> tuple[bool, bool]:
+        """(healthy, reachable)."""
         try:
             response = self._cloudwatch().describe_alarms(
                 AlarmNames=[self.alarm_name], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
             )
         except (BotoCoreError, ClientError) as error:
             logger.warning("primary health unknown (%s): counted as unhealthy", error)
-            return False
+            return False, False
         alarms = [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]
         if not alarms:
             logger.warning(
                 "health alarm %r not found: primary counted as unhealthy", self.alarm_name
             )
-            return False
-        return all(alarm.get("StateValue") == HEALTHY_STATE for alarm in alarms)
+            return False, True
+        return all(alarm.get("StateValue") == HEALTHY_STATE for alarm in alarms), True
 
 
 def primary_health(config: RegionConfig, aws: AwsSettings) -> PrimaryHealth:
