@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo speak test lint lock bench layers clean sam-validate
+.PHONY: install demo speak test lint lock bench layers clean sam-validate checkov
 
 install: $(STAMP)
 
@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint sam-validate
+test: lint sam-validate checkov
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
 bench: $(STAMP)
@@ -67,3 +67,25 @@ $(SAM_VENV)/.installed-stamp: $(SAM_LOCK)
 sam-validate: $(SAM_VENV)/.installed-stamp
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
 		$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+
+# checkov on the template as CloudFormation creates it for each Role (rendered by
+# infra/ci/render_templates.py into build/checkov-templates) and on the worker image's
+# Dockerfile. Its own venv from the exact pins of infra/ci/requirements-checkov.lock
+# (checkov pins clash with .venv's too). --skip-download: no calls to Prisma Cloud;
+# skips are only `Metadata: checkov: skip` entries in template.yaml, each with a comment.
+CHECKOV_VENV := build/checkov-venv
+CHECKOV_LOCK := infra/ci/requirements-checkov.lock
+
+$(CHECKOV_VENV)/.installed-stamp: $(CHECKOV_LOCK)
+	@test -n "$(PYTHON)" || { echo "python3.12 not found: set PYTHON=/path/to/python3.12" >&2; exit 1; }
+	rm -rf $(CHECKOV_VENV) && $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r $(CHECKOV_LOCK)
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed-stamp $(STAMP)
+	rm -rf build/checkov-templates
+	$(BIN)/python infra/ci/render_templates.py build/checkov-templates
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+		-d build/checkov-templates
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework dockerfile \
+		-f infra/container/Dockerfile
