@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from voxflow.events import ChunkTask
 from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
@@ -41,8 +42,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for record in event["Records"]:
         try:
             tasks.append(ChunkTask.model_validate_json(record["body"]))
-        except ValueError:
-            logger.exception("malformed chunk task", extra={"message_id": record["messageId"]})
+        except ValidationError as error:
+            # Where and why only: the error's text quotes the body, which holds the text.
+            problems = error.errors(include_url=False, include_input=False, include_context=False)
+            logger.error(
+                "malformed chunk task",
+                extra={"message_id": record["messageId"], "errors": problems},
+            )
     batch = BatchSynthesis(tasks, pipeline)
     try:
         return process_partial_response(

@@ -44,7 +44,11 @@ def answers_http(url: str, timeout_s: float = 0.5) -> bool:
 
 
 class MotoServer:
-    """``python -m moto.server`` from this interpreter's environment, for one region."""
+    """moto's server from this interpreter's environment, for one region.
+
+    It runs ``python -m voxflow.local.moto_app``: ``python -m moto.server``'s app,
+    except that presigned S3 URLs are checked (signature and expiry) as S3 does.
+    """
 
     def __init__(
         self,
@@ -90,7 +94,8 @@ class MotoServer:
             self._log = self.log_path.open("ab")
         output: IO[bytes] | int = self._log if self._log is not None else subprocess.DEVNULL
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            # moto's server app behind the presigned-URL check (voxflow.local.moto_app).
+            [sys.executable, "-m", "voxflow.local.moto_app", "-H", self.host, "-p", str(self.port)],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=output,

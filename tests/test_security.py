@@ -1,0 +1,305 @@
+"""Security: presigned URLs hold as S3 holds them, no secrets in code, no text in logs.
+
+The presigned URL tests run over HTTP against the local stack's moto server
+(voxflow.local.moto_app checks signatures and expiry, which moto alone does not),
+with the template deployed into it, so the bucket is the stack's own (SSE-KMS)
+and the URL lifetime is the stack's VOXFLOW_URL_EXPIRY_S.
+"""
+
+import ast
+import json
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.local.deploy import deploy_stack
+from voxflow.local.model import DeployedStack
+from voxflow.local.moto_app import PresignedUrlError, check_presigned
+from voxflow.local.moto_server import MotoServer
+from voxflow.store.audio import AudioStore
+
+ROOT = Path(__file__).resolve().parent.parent
+URL_EXPIRY_S = 900  # the stack's UrlExpirySeconds here: not the default, so it is read
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MotoServer, DeployedStack]]:
+    logs = tmp_path_factory.mktemp("security")
+    with MotoServer(log_path=logs / "moto.log") as moto:
+        deployed = deploy_stack(
+            moto.url, moto.region, parameters={"UrlExpirySeconds": str(URL_EXPIRY_S)}
+        )
+        yield moto, deployed
+
+
+@pytest.fixture(scope="module")
+def store(stack: tuple[MotoServer, DeployedStack]) -> AudioStore:
+    """The bucket and URL lifetime as the stack's functions see them."""
+    moto, deployed = stack
+    (plan,) = [f for f in deployed.functions if f.logical_id == "PlanFunction"]
+    s3 = AwsClients(AwsSettings.local(moto.url, moto.region)).s3
+    return AudioStore(
+        s3, plan.environment["VOXFLOW_BUCKET"], int(plan.environment["VOXFLOW_URL_EXPIRY_S"])
+    )
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def error_code(body: bytes) -> str:
+    match = re.search(rb"<Code>(\w+)</Code>", body)
+    assert match, body
+    return match.group(1).decode()
+
+
+# ---------------------------------------------------------------------------------
+# Presigned URLs, over HTTP
+# ---------------------------------------------------------------------------------
+
+
+def test_fresh_url_downloads_the_stored_bytes_encrypted_at_rest(store: AudioStore) -> None:
+    store.put("audio/security/fresh.mp3", b"stored bytes", "audio/mpeg")
+    status, body = fetch(store.presign("audio/security/fresh.mp3", "audio/mpeg").url)
+    assert (status, body) == (200, b"stored bytes")
+    # The bucket's default encryption is the stack's KMS key (SSE-KMS, bucket key on).
+    head = store._s3.head_object(Bucket=store.bucket, Key="audio/security/fresh.mp3")
+    assert head["ServerSideEncryption"] == "aws:kms"
+
+
+def test_url_expiry_is_the_stacks(store: AudioStore) -> None:
+    store.put("audio/security/expiry.mp3", b"x", "audio/mpeg")
+    before = datetime.now(UTC)
+    presigned = store.presign("audio/security/expiry.mp3", "audio/mpeg")
+    query = parse_qs(urlsplit(presigned.url).query)
+    assert query["X-Amz-Expires"] == [str(URL_EXPIRY_S)]
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    lifetime = (presigned.expires_at - before).total_seconds()
+    assert URL_EXPIRY_S - 2 <= lifetime <= URL_EXPIRY_S + 1
+
+
+def test_tampered_signature_is_refused(store: AudioStore) -> None:
+    store.put("audio/security/tampered.mp3", b"secret audio", "audio/mpeg")
+    url = store.presign("audio/security/tampered.mp3", "audio/mpeg").url
+    signature = parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
+    flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
+    status, body = fetch(url.replace(signature, flipped))
+    assert status == 403
+    assert error_code(body) == "SignatureDoesNotMatch"
+    assert b"secret audio" not in body
+    assert fetch(url) == (200, b"secret audio")  # the untouched URL still works
+
+
+def test_url_for_one_key_does_not_open_another(store: AudioStore) -> None:
+    store.put("audio/security/mine.mp3", b"mine", "audio/mpeg")
+    store.put("audio/security/theirs.mp3", b"theirs", "audio/mpeg")
+    url = store.presign("audio/security/mine.mp3", "audio/mpeg").url
+    status, body = fetch(url.replace("/mine.mp3?", "/theirs.mp3?"))
+    assert status == 403
+    assert error_code(body) == "SignatureDoesNotMatch"
+    # Nor another response type than the one signed.
+    status, _ = fetch(url.replace("audio%2Fmpeg", "text%2Fhtml"))
+    assert status == 403
+
+
+def test_expired_url_is_refused(store: AudioStore) -> None:
+    store.put("audio/security/expired.mp3", b"soon gone", "audio/mpeg")
+    short = AudioStore(store._s3, store.bucket, 1)
+    url = short.presign("audio/security/expired.mp3", "audio/mpeg").url
+    time.sleep(2.1)
+    status, body = fetch(url)
+    assert status == 403
+    assert error_code(body) == "AccessDenied"
+    assert b"expired" in body
+
+
+def test_signature_check_needs_the_local_secret() -> None:
+    """The check recomputes the signature: a URL signed with another secret fails."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="not-the-local-secret",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    url = urlsplit(s3.generate_presigned_url("get_object", {"Bucket": "b", "Key": "k"}, 60))
+    with pytest.raises(PresignedUrlError) as refused:
+        check_presigned("GET", url.netloc, url.path, url.query, {})
+    assert refused.value.code == "SignatureDoesNotMatch"
+    check_presigned(  # the same URL with the secret it was signed with passes
+        "GET", url.netloc, url.path, url.query, {}, secret_key="not-the-local-secret"
+    )
+
+
+# ---------------------------------------------------------------------------------
+# No secrets in code
+# ---------------------------------------------------------------------------------
+
+# AWS access key ids, and a secret access key's shape (40 base64 characters) next to
+# a name that says what it is.
+KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}\b")
+SECRET = re.compile(
+    r"(?i)(?:secret|password|passwd|token|aws_secret_access_key)[\w-]*[\"']?\s*[:=]\s*"
+    r"[\"']([^\"'\s]{8,})[\"']"
+)
+# The dummy credentials of the local stack and tests (docs: infra/local/README.md).
+ALLOWED_VALUES = {"testing", "not-the-local-secret"}
+PRIVATE_KEY = re.compile(r"-----BEGIN (?:RSA |EC |OPENSSH )?PRIVATE KEY-----")
+
+
+def tracked_text_files() -> list[Path]:
+    names = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    files = []
+    for name in names:
+        path = ROOT / name.decode()
+        if name and path.is_file() and path.suffix not in {".wav", ".onnx", ".mp3", ".flac"}:
+            files.append(path)
+    return files
+
+
+def test_no_aws_keys_or_secrets_in_the_repository() -> None:
+    files = tracked_text_files()
+    assert len(files) > 50
+    found = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        found += [f"{path}: key id {m.group(0)}" for m in KEY_ID.finditer(text)]
+        found += [f"{path}: private key" for m in PRIVATE_KEY.finditer(text)]
+        for match in SECRET.finditer(text):
+            value = match.group(1)
+            # References and placeholders are not secrets: ${X}, env lookups, names.
+            if value in ALLOWED_VALUES or value.startswith(("$", "{", "<", "os.")):
+                continue
+            if re.fullmatch(r"[A-Za-z0-9/+]{40}", value) or len(value) >= 16:
+                found.append(f"{path}: {match.group(0)[:60]}")
+    assert found == []
+
+
+def test_secret_pattern_finds_what_it_should() -> None:
+    """The scanner above is not vacuous: it catches a planted key and secret."""
+    planted = 'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"'
+    assert SECRET.search(planted)
+    assert KEY_ID.search("AKIA" + "IOSFODNN7EXAMPLE")
+
+
+# ---------------------------------------------------------------------------------
+# No request text in logs
+# ---------------------------------------------------------------------------------
+
+HANDLERS = sorted((ROOT / "functions").glob("*/app.py"))
+
+
+def test_handlers_never_log_the_event() -> None:
+    """Powertools logs the whole event (texts included) only with log_event on."""
+    assert len(HANDLERS) >= 4
+    for handler in HANDLERS:
+        tree = ast.parse(handler.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg == "log_event":
+                pytest.fail(f"{handler}: log_event")
+            # Logging calls carry ids and counts: never a body, a record or an event.
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "logger"
+            ):
+                assert node.func.attr != "exception", f"{handler}: tracebacks quote inputs"
+                # record["messageId"] is an id; anything else of an event is content.
+                ids = {
+                    id(n.value)
+                    for n in ast.walk(node)
+                    if isinstance(n, ast.Subscript)
+                    and isinstance(n.slice, ast.Constant)
+                    and n.slice.value == "messageId"
+                }
+                names = {
+                    n.id for n in ast.walk(node) if isinstance(n, ast.Name) and id(n) not in ids
+                }
+                strings = {n.value for n in ast.walk(node) if isinstance(n, ast.Constant)}
+                assert not names & {"event", "record", "body", "text"}, handler
+                assert not {"body", "text"} & strings, handler
+    template = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    assert "POWERTOOLS_LOGGER_LOG_EVENT" not in template
+
+
+def test_malformed_chunk_task_is_logged_without_its_text(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The synthesize handler on a malformed task: the log says where, never the text."""
+    import importlib.util
+    import sys
+
+    for name, value in {
+        "VOXFLOW_BUS_NAME": "bus",
+        "VOXFLOW_CHUNKS_QUEUE_URL": "http://127.0.0.1:1/123456789012/chunks",
+        "VOXFLOW_BUCKET": "bucket",
+        "VOXFLOW_CACHE_TABLE": "cache",
+        "VOXFLOW_JOBS_TABLE": "jobs",
+        "VOXFLOW_AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "voxflow",
+        "POWERTOOLS_METRICS_NAMESPACE": "voxflow",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location(
+        "synthesize_app_under_test", ROOT / "functions" / "synthesize" / "app.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+
+    marker = "Private words the log must not hold"
+    body = json.dumps({"request_id": "r-1", "index": "not a number", "text": marker})
+    record: dict[str, Any] = {
+        "messageId": "m-1",
+        "receiptHandle": "h",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:chunks",
+    }
+
+    class Context:
+        function_name = "synthesize"
+        memory_limit_in_mb = 3008
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:synthesize"
+        aws_request_id = "req-1"
+
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    capsys.readouterr()
+    # Every record of the batch failed: powertools raises (Lambda then retries them all).
+    with pytest.raises(BatchProcessingError):
+        module.handler({"Records": [record]}, Context())
+    logged = capsys.readouterr()
+    assert "malformed chunk task" in logged.out
+    assert "m-1" in logged.out
+    assert marker not in logged.out + logged.err
