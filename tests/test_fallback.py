@@ -1,6 +1,5 @@
 """Fallback audio: the shipped busy clip, stored per format in S3 on moto server over HTTP."""
 
-import json
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -80,11 +79,12 @@ def test_switch() -> None:
 @pytest.mark.slow
 def test_over_quota_with_fallback_gives_the_degraded_clip(tmp_path: Path) -> None:
     """Plan alone on the local stack (no synthesis needed): over quota, fallback on."""
-    quotas = tmp_path / "quotas.json"
-    quotas.write_text(json.dumps({"default": {"requests_burst": 1, "requests_per_s": 0.001}}))
+    # The template sets the default limits' variables, and variables win over a quota
+    # file's defaults (voxflow.quotas.limits): one request, then none for a long while.
     env = {
         "VOXFLOW_QUOTAS_TABLE": "voxflow-quotas-fallback",
-        "VOXFLOW_QUOTAS_FILE": str(quotas),
+        "VOXFLOW_QUOTA_REQUESTS_BURST": "1",
+        "VOXFLOW_QUOTA_REQUESTS_PER_S": "0.001",
         "VOXFLOW_FALLBACK_AUDIO": "1",
     }
     with LocalStack(functions=["PlanFunction"], extra_env=env, log_dir=tmp_path) as stack:
