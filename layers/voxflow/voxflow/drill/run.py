@@ -91,6 +91,9 @@ class DrillReport:
     # the primary finished within the replication lag before the loss.
     in_flight_at_kill: int = 0
     in_flight_at_kill_ids: list[str] = field(default_factory=list)
+    # For each request without a terminal event: where it was published and its job
+    # record in each region (status, owner, chunks done), to tell where it stopped.
+    missing: dict[str, dict[str, Any]] = field(default_factory=dict)
     # request id → regions whose terminal events came, in order of arrival
     multiple_terminal_regions: dict[str, list[str]] = field(default_factory=dict)
     duplicated_chunks_normal: int = 0  # requests finished before the kill
@@ -219,6 +222,9 @@ class Drill:
                 self.progress(f"{len(ids) - done} requests stalled: recovering the primary")
                 self._recover()
 
+    def _stacks(self) -> list[tuple[str, Any]]:
+        return list(self.stack.stacks().items())
+
     def _recover(self) -> None:
         self.recovered_at = self.stack.recover_primary()
 
@@ -269,6 +275,14 @@ class Drill:
         report.completed = sum(o.completed is not None for o in terminal)
         report.failed = report.terminal - report.completed
         report.rpo = report.accepted - report.terminal
+        report.missing = {
+            request_id: {
+                "published_to": self.published[request_id].region,
+                **{region: _job_summary(stack, request_id) for region, stack in self._stacks()},
+            }
+            for request_id, outcome in outcomes.items()
+            if outcome.terminal is None
+        }
         for outcome in terminal:
             region = outcome.region or "?"
             report.answered_by_region[region] = report.answered_by_region.get(region, 0) + 1
@@ -327,6 +341,25 @@ class _JobChunks:
         ).get("Item", {})
         keys = item.get("chunk_keys", {}).get("L", [])
         return {f"{CHUNK_PREFIX}{key['S']}.wav" for key in keys}
+
+
+def _job_summary(stack: Any, request_id: str) -> dict[str, Any]:
+    try:
+        item: dict[str, Any] = (
+            stack.client("dynamodb")
+            .get_item(
+                TableName=f"{stack.stack_name}-jobs",
+                Key={"request_id": {"S": request_id}},
+                ConsistentRead=True,
+            )
+            .get("Item", {})
+        )
+    except Exception as error:  # diagnostics only: a region may still be down
+        return {"error": str(error)}
+    fields = ("status", "owner_region", "chunk_count", "terminal_sent")
+    summary = {name: next(iter(item[name].values())) for name in fields if name in item}
+    summary["done"] = len(item.get("done", {}).get("NS", []))
+    return summary
 
 
 def _bucket(stack: Any) -> str:
