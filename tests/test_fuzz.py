@@ -341,8 +341,9 @@ class Recorder:
 
     def failures(self) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}
+        # The service's own bus: a reply_to.event_bus gets a copy of the same outcome.
         for entry in self.events:
-            if entry["DetailType"] == "SynthesisFailed":
+            if entry["DetailType"] == "SynthesisFailed" and entry["EventBusName"] == "bus":
                 detail = json.loads(entry["Detail"])
                 found.setdefault(detail["request_id"], []).append(detail)
         return found

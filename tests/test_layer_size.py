@@ -109,7 +109,12 @@ def test_every_function_with_its_layers_fits_lambdas_limit(layer_dirs: dict[str,
     for layer, size in sizes.items():
         print(f"{layer:20} {mb(size)}")
     functions = list(functions_and_layers())
-    assert {logical_id for logical_id, _, _ in functions} == {"PlanFunction", "SynthesizeFunction"}
+    assert {logical_id for logical_id, _, _ in functions} == {
+        "PlanFunction",
+        "SynthesizeFunction",
+        "SweeperFunction",
+        "HealthFunction",
+    }
     for logical_id, code_dir, layers in functions:
         assert set(layers) <= set(LAYERS), layers
         code = unzipped_bytes(code_dir, skip_pycache=True)
@@ -276,9 +281,27 @@ def handler_environment(cache: Path) -> dict[str, str]:
     """The template's function environment, with made-up resource names."""
     template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    defaults = {
+        name: str(parameter["Default"])
+        for name, parameter in template["Parameters"].items()
+        if "Default" in parameter
+    }
     env = {name: value for name, value in variables.items() if isinstance(value, str)}
+    # A parameter's default where the template says so; conditional ones (Fn::If) left
+    # out, as their conditions may be; resource names made up.
     env.update(
-        {name: f"test-{name.lower()}" for name, value in variables.items() if name not in env},
+        {
+            name: defaults[value["Ref"]]
+            for name, value in variables.items()
+            if isinstance(value, dict) and value.get("Ref") in defaults
+        }
+    )
+    env.update(
+        {
+            name: f"test-{name.lower()}"
+            for name, value in variables.items()
+            if name not in env and not (isinstance(value, dict) and "Fn::If" in value)
+        },
         VOXFLOW_CHUNKS_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/chunks",
         VOXFLOW_REGION_NAME="us-east-1",
         VOXFLOW_URL_EXPIRY_S="3600",
@@ -295,7 +318,7 @@ def handler_environment(cache: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("function", ["plan", "synthesize"])
+@pytest.mark.parametrize("function", ["plan", "synthesize", "sweeper", "health"])
 def test_handler_imports_on_the_layers_and_the_runtime(
     layer_dirs: dict[str, Path], lambda_runtime: Path, tmp_path: Path, function: str
 ) -> None:

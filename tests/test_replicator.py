@@ -115,9 +115,12 @@ def replicator(regions: tuple[Region, Region]) -> Iterator[Replicator]:
         yield running
 
 
-def eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> float:
-    """Seconds until ``check()`` held; fails the test if it never did."""
-    started = time.monotonic()
+def eventually(
+    check: Callable[[], bool], timeout_s: float = 10.0, since: float | None = None
+) -> float:
+    """Seconds until ``check()`` held (counted from ``since``, a monotonic time, if
+    given); fails the test if it never did."""
+    started = time.monotonic() if since is None else since
     while time.monotonic() - started < timeout_s:
         if check():
             return time.monotonic() - started
@@ -145,10 +148,12 @@ def test_objects_replicate_both_ways_after_the_lag(
     east.client("s3").put_object(
         Bucket=east.bucket, Key="chunks/aa.wav", Body=b"east", ContentType="audio/wav"
     )
+    # From the first put: the lag runs while the next two are made (slow on a busy machine).
+    stored_at = time.monotonic()
     west.client("s3").put_object(Bucket=west.bucket, Key="audio/bb.mp3", Body=b"west")
     east.client("s3").put_object(Bucket=east.bucket, Key="other/cc", Body=b"not replicated")
 
-    took = eventually(lambda: west.has_object("chunks/aa.wav"))
+    took = eventually(lambda: west.has_object("chunks/aa.wav"), since=stored_at)
     assert took >= LAG_S * 0.8
     eventually(lambda: east.has_object("audio/bb.mp3"))
     copy = west.client("s3").get_object(Bucket=west.bucket, Key="chunks/aa.wav")

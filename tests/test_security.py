@@ -200,7 +200,8 @@ def test_no_aws_keys_or_secrets_in_the_repository() -> None:
 
 def test_secret_pattern_finds_what_it_should() -> None:
     """The scanner above is not vacuous: it catches a planted key and secret."""
-    planted = 'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"'
+    # Put together here, so that this file itself holds no key-shaped literal.
+    planted = 'aws_secret_access_key = "' + "wJalrXUtnFEMI/K7MDENG" + '/bPxRfiCYzEXAMPLEKEY"'
     assert SECRET.search(planted)
     assert KEY_ID.search("AKIA" + "IOSFODNN7EXAMPLE")
 

@@ -94,6 +94,11 @@ class DrillReport:
     # For each request without a terminal event: where it was published and its job
     # record in each region (status, owner, chunks done), to tell where it stopped.
     missing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # On AWS SweeperFunction runs every 5 minutes; locally no schedule fires, so the
+    # drill sweeps both regions itself if requests are still without an answer after
+    # the failback. What it did, and which requests only it brought to an end:
+    sweeps: list[dict[str, object]] = field(default_factory=list)
+    finished_by_sweeper: list[str] = field(default_factory=list)
     # request id → regions whose terminal events came, in order of arrival
     multiple_terminal_regions: dict[str, list[str]] = field(default_factory=dict)
     duplicated_chunks_normal: int = 0  # requests finished before the kill
@@ -117,7 +122,8 @@ class DrillReport:
                 f"terminal {self.terminal} (answered by {self.answered_by_region})",
                 f"RPO {self.rpo} requests without a terminal event; RTO {rto}",
                 f"every terminal event {after if after is None else round(after, 1)} s after "
-                f"the kill; {self.finished_only_after_failback} finished only after failback",
+                f"the kill; {self.finished_only_after_failback} finished only after failback, "
+                f"{len(self.finished_by_sweeper)} only by the sweeper",
                 f"more than one terminal event: {self.multiple_terminal} (of "
                 f"{self.in_flight_at_kill} in flight at the kill); chunks synthesized "
                 f"in both regions before the kill: {self.duplicated_chunks_normal}",
@@ -168,6 +174,7 @@ class Drill:
             self._load(client)
             self._wait_all(client)
             self._failback(client)
+            self._sweep_stragglers(client)
             self._count(client, started)
         self.report.wall_s = round(time.time() - started, 1)
         return self.report
@@ -221,6 +228,31 @@ class Drill:
             if stalled and self.stack.primary_down:
                 self.progress(f"{len(ids) - done} requests stalled: recovering the primary")
                 self._recover()
+
+    def _sweep_stragglers(self, client: GlobalVoxflowClient) -> None:
+        """What SweeperFunction does on AWS: finish, re-queue, then fail stuck jobs."""
+        from voxflow.ops.sweeper import pipeline_for, sweeper_for
+
+        unanswered = [r for r in self.published if client.outcome(r).terminal is None]
+        for attempt in range(2):  # the first sweep re-queues, the second fails what is left
+            waiting = [r for r in unanswered if client.outcome(r).terminal is None]
+            if not waiting:
+                break
+            self.progress(f"{len(waiting)} requests without an answer: sweeping")
+            for region, local in self._stacks():
+                aws = AwsSettings.local(local.url, region)
+                resources = dict(local.stack.resources)
+                resources.setdefault("JobsTable", f"{local.stack_name}-jobs")
+                resources.setdefault("CacheTable", f"{local.stack_name}-cache")
+                swept = sweeper_for(pipeline_for(resources, aws), aws).sweep(older_than_s=0)
+                self.report.sweeps.append({"attempt": attempt, "region": region, **swept.as_dict()})
+            try:
+                client.wait(waiting, timeout_s=60)
+            except VoxflowError:
+                continue
+        self.report.finished_by_sweeper = [
+            r for r in unanswered if client.outcome(r).terminal is not None
+        ]
 
     def _stacks(self) -> list[tuple[str, Any]]:
         return list(self.stack.stacks().items())
