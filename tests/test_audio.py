@@ -479,3 +479,14 @@ def test_decode_mixes_stereo_down_to_mono() -> None:
     expected = np.rint((left.astype(np.float64) + right) / 2).astype(np.int16)
     assert rate == RATE
     assert np.array_equal(decoded, expected)
+
+
+def test_long_audio_encodes_in_every_format() -> None:
+    """Two minutes in one call: libsndfile's Vorbis encoder crashed the process (SIGSEGV)
+    on writes of more than about a minute, so a long text in ogg killed its worker."""
+    rate = 22050
+    pcm = (np.sin(np.arange(rate * 120) * 0.05) * 8000).astype(np.int16)
+    for audio_format in AudioFormat:
+        encoded = encode(pcm, rate, audio_format)
+        decoded, decoded_rate = decode(encoded.data)
+        assert abs(decoded.size / decoded_rate - 120.0) < 0.05, audio_format

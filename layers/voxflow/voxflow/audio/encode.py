@@ -26,6 +26,8 @@ _MPEG2_KBPS = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
 # MPEG-1 frame, 13 in MPEG-2 and 2.5.
 _LAME_TAG_BYTES = 156
 
+_WRITE_BLOCK_FRAMES = 16_384
+
 _SOUNDFILE_TYPES: dict[AudioFormat, tuple[str, str]] = {
     AudioFormat.WAV: ("WAV", "PCM_16"),
     AudioFormat.FLAC: ("FLAC", "PCM_16"),
@@ -81,15 +83,20 @@ def encode(
             bitrate_mode = "CONSTANT"
     container, subtype = _SOUNDFILE_TYPES[audio_format]
     buffer = io.BytesIO()
-    sf.write(
+    with sf.SoundFile(
         buffer,
-        np.ascontiguousarray(samples),
+        "w",
         rate,
+        1,
         subtype=subtype,
         format=container,
         compression_level=compression_level,
         bitrate_mode=bitrate_mode,
-    )
+    ) as output:
+        # In blocks: libsndfile's Vorbis encoder overflows its stack (SIGSEGV) when one
+        # write holds more than about a minute of audio.
+        for start in range(0, samples.size, _WRITE_BLOCK_FRAMES):
+            output.write(np.ascontiguousarray(samples[start : start + _WRITE_BLOCK_FRAMES]))
     return EncodedAudio(
         buffer.getvalue(), audio_format, rate, duration_s, audio_format.content_type
     )
