@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bus_tap import tap_bus, tapped
 
 from voxflow.audio import decode, join_pcm
 from voxflow.aws import AwsClients, AwsSettings
@@ -56,30 +57,7 @@ def client(stack: LocalStack) -> Iterator[VoxflowClient]:
 @pytest.fixture(scope="module")
 def bus_tap(stack: LocalStack, client: VoxflowClient) -> str:
     """A queue receiving every event the service puts on its bus."""
-    sqs, events = stack.client("sqs"), stack.client("events")
-    url = sqs.create_queue(QueueName="worker-bus-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
-    bus = client.target.bus_name
-    events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": ["voxflow"]}))
-    events.put_targets(
-        Rule="tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn["QueueArn"]}]
-    )
-    return str(url)
-
-
-def tapped(stack: LocalStack, tap_url: str, request_id: str, wait_s: float) -> list[dict[str, Any]]:
-    sqs = stack.client("sqs")
-    seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        for message in sqs.receive_message(
-            QueueUrl=tap_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", []):
-            event = json.loads(message["Body"])
-            if event["detail"].get("request_id") == request_id:
-                seen.append(event)
-            sqs.delete_message(QueueUrl=tap_url, ReceiptHandle=message["ReceiptHandle"])
-    return seen
+    return tap_bus(stack, client.target.bus_name, "worker-bus-tap")
 
 
 class WorkerProcess:

@@ -15,13 +15,13 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any, Literal, Self
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.local.lifecycle import Lifecycle
 
 logger = logging.getLogger("voxflow.local.health")
 
@@ -36,7 +36,7 @@ def health_alarm_name(stack_name: str) -> str:
     return f"{stack_name}-primary-health"
 
 
-class HeartbeatHealthChecker:
+class HeartbeatHealthChecker(Lifecycle):
     def __init__(
         self,
         endpoint_url: str,
@@ -136,14 +136,3 @@ class HeartbeatHealthChecker:
         if self._thread is not None:
             self._thread.join(timeout=5.0)
             self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -15,8 +15,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
+
+from voxflow.local.lifecycle import Lifecycle
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -43,7 +44,7 @@ def answers_http(url: str, timeout_s: float = 0.5) -> bool:
         return False
 
 
-class MotoServer:
+class MotoServer(Lifecycle):
     """moto's server from this interpreter's environment, for one region.
 
     It runs ``python -m voxflow.local.moto_app``: ``python -m moto.server``'s app,
@@ -125,17 +126,6 @@ class MotoServer:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def stop_process(process: "subprocess.Popen[bytes]", timeout_s: float) -> int:

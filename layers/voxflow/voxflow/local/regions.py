@@ -23,11 +23,11 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from voxflow.local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
 from voxflow.local.health import DEFAULT_HEARTBEAT_S, HeartbeatHealthChecker, health_alarm_name
+from voxflow.local.lifecycle import Lifecycle
 from voxflow.local.model import DeployedStack
 from voxflow.local.replicator import DEFAULT_LAG_S, ReplicaSite, Replicator
 from voxflow.local.stack import LocalStack
@@ -44,7 +44,7 @@ def secondary_state_file(state_file: Path) -> Path:
     return state_file.with_name(f"{state_file.stem}-secondary{state_file.suffix}")
 
 
-class TwoRegionStack:
+class TwoRegionStack(Lifecycle):
     def __init__(
         self,
         *,
@@ -215,17 +215,6 @@ class TwoRegionStack:
             self.primary_down = False
         self.primary.stop()
         self.secondary.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _temporary_path() -> Path:

@@ -28,7 +28,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Self
 
 from botocore.config import Config
@@ -36,6 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.events import SOURCE_CLIENT
+from voxflow.local.lifecycle import Lifecycle
 
 logger = logging.getLogger("voxflow.local.replicator")
 
@@ -362,7 +362,7 @@ class _Direction:
         return deliver
 
 
-class Replicator:
+class Replicator(Lifecycle):
     """Replicates between two sites until stopped; a context manager."""
 
     def __init__(
@@ -438,17 +438,6 @@ class Replicator:
                 return True
             time.sleep(self.poll_s)
         return False
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _list_keys(s3: Any, bucket: str) -> Iterable[str]:

@@ -14,11 +14,11 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Self
 
 from voxflow.local._clients import _client
 from voxflow.local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, deploy_stack
+from voxflow.local.lifecycle import Lifecycle
 from voxflow.local.model import DeployedStack
 from voxflow.local.moto_server import MotoServer, stop_process
 from voxflow.local.state import ProcessRecord, StackState, write_state
@@ -40,7 +40,7 @@ class _Runner:
         return "worker" if not self.event_source else "runner"
 
 
-class LocalStack:
+class LocalStack(Lifecycle):
     def __init__(
         self,
         *,
@@ -290,17 +290,6 @@ class LocalStack:
             retry_visibility_s=self.retry_visibility_s,
         )
         write_state(self._state_path, state)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _temporary_path() -> Path:
