@@ -21,6 +21,7 @@ from bus_tap import tap_bus, tapped
 from voxflow.audio import decode, join_pcm
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import AsyncVoxflowClient, Outcome, StackTarget, VoxflowClient
+from voxflow.client.sync_client import WaitTimedOut
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.events import SynthesisCompleted, SynthesisFailed
 from voxflow.local.stack import LocalStack
@@ -110,6 +111,19 @@ def test_repeat_is_a_cache_hit_without_synthesis(stack: LocalStack, client: Voxf
         TableName=stack.stack.resources["CacheTable"], Key={"key": {"S": hit.key}}
     )["Item"]
     assert int(entry["hits"]["N"]) >= 1
+
+
+def test_reply_arriving_during_another_wait_is_kept(client: VoxflowClient) -> None:
+    """A reply read while waiting on another request is deleted from the queue: the
+    client keeps it for the wait that asks for it, instead of dropping it."""
+    first = client.publish("Kept for later.", format="wav")
+    with pytest.raises(WaitTimedOut):
+        client.wait([first], timeout_s=0.01)
+    second = client.publish("Waited on now.", format="wav")
+    time.sleep(0.5)
+    client.wait([second], timeout_s=120)  # reads the first request's reply on the way
+    outcome = client.wait([first], timeout_s=120)[first]
+    assert completed(outcome).request_id == first
 
 
 def test_shared_chunks_are_synthesized_once(stack: LocalStack, client: VoxflowClient) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from voxflow.aws import AwsSettings
 from voxflow.aws.clients import async_session
-from voxflow.client.messages import Outcome, parse_reply, record_reply, request_entry
+from voxflow.client.messages import Outcome, ReplyBook, parse_reply, request_entry
 from voxflow.client.target import StackTarget
 from voxflow.errors import VoxflowError
 
@@ -20,6 +20,7 @@ class AsyncVoxflowClient:
         self._events: Any = None
         self._sqs: Any = None
         self._reply_queue_url: str | None = None
+        self._replies = ReplyBook()
 
     async def __aenter__(self) -> "AsyncVoxflowClient":
         session = async_session(self.settings)
@@ -50,19 +51,23 @@ class AsyncVoxflowClient:
         return request.request_id
 
     async def wait(self, request_ids: list[str], timeout_s: float = 300.0) -> dict[str, Outcome]:
-        outcomes = {request_id: Outcome(request_id) for request_id in request_ids}
-        async with asyncio.timeout(timeout_s):
-            while any(outcome.terminal is None for outcome in outcomes.values()):
-                response = await self._sqs.receive_message(
-                    QueueUrl=self._reply_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-                )
-                for message in response.get("Messages", []):
-                    reply = parse_reply(message["Body"])
-                    if reply is not None:
-                        record_reply(outcomes, reply)
-                    await self._sqs.delete_message(
-                        QueueUrl=self._reply_queue_url, ReceiptHandle=message["ReceiptHandle"]
+        outcomes = self._replies.claim(request_ids)
+        try:
+            async with asyncio.timeout(timeout_s):
+                while any(outcome.terminal is None for outcome in outcomes.values()):
+                    response = await self._sqs.receive_message(
+                        QueueUrl=self._reply_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
                     )
+                    for message in response.get("Messages", []):
+                        reply = parse_reply(message["Body"])
+                        if reply is not None:
+                            self._replies.record(outcomes, reply)
+                        await self._sqs.delete_message(
+                            QueueUrl=self._reply_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                        )
+        except TimeoutError:
+            self._replies.release(outcomes)  # what came so far, for the next wait
+            raise
         return outcomes
 
     async def synthesize(self, text: str, timeout_s: float = 300.0, **fields: Any) -> Outcome:

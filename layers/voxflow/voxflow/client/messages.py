@@ -78,3 +78,35 @@ def record_reply(
         outcome.terminal_arrival = time.monotonic()
         outcome.terminal_at = time.time()
         outcome.region = region
+
+
+class ReplyBook:
+    """Outcomes by request id, across waits.
+
+    A reply queue is read and emptied by whichever wait runs: a reply for a request
+    that wait does not ask for (one whose own wait timed out, or one not waited on
+    yet) is kept here for the wait that does, never dropped.
+    """
+
+    def __init__(self) -> None:
+        self._unclaimed: dict[str, Outcome] = {}
+
+    def claim(self, request_ids: list[str]) -> dict[str, Outcome]:
+        """The outcomes a wait watches, with whatever came for them already."""
+        return {
+            request_id: (
+                self._unclaimed.pop(request_id)
+                if request_id in self._unclaimed
+                else Outcome(request_id)
+            )
+            for request_id in request_ids
+        }
+
+    def record(self, outcomes: dict[str, Outcome], reply: ChunkSynthesized | Terminal) -> None:
+        target = outcomes if reply.request_id in outcomes else self._unclaimed
+        target.setdefault(reply.request_id, Outcome(reply.request_id))
+        record_reply(target, reply)
+
+    def release(self, outcomes: dict[str, Outcome]) -> None:
+        """A wait gave up: keep what it gathered for the next one."""
+        self._unclaimed.update(outcomes)

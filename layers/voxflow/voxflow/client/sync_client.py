@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 from voxflow.aws import AwsClients
-from voxflow.client.messages import Outcome, parse_reply, record_reply, request_entry
+from voxflow.client.messages import Outcome, ReplyBook, parse_reply, request_entry
 from voxflow.client.target import StackTarget
 from voxflow.errors import VoxflowError
 
@@ -21,6 +21,7 @@ class VoxflowClient:
         self._clients = clients
         self.target = target
         self._reply_queue_url: str | None = None
+        self._replies = ReplyBook()
 
     def __enter__(self) -> "VoxflowClient":
         return self
@@ -46,12 +47,13 @@ class VoxflowClient:
         return request.request_id
 
     def wait(self, request_ids: list[str], timeout_s: float = 300.0) -> dict[str, Outcome]:
-        outcomes = {request_id: Outcome(request_id) for request_id in request_ids}
+        outcomes = self._replies.claim(request_ids)
         deadline = time.monotonic() + timeout_s
         while any(outcome.terminal is None for outcome in outcomes.values()):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 pending = [r for r, o in outcomes.items() if o.terminal is None]
+                self._replies.release(outcomes)
                 raise WaitTimedOut(f"no terminal event within {timeout_s:.0f} s for {pending}")
             response = self._clients.sqs.receive_message(
                 QueueUrl=self.reply_queue_url,
@@ -61,7 +63,7 @@ class VoxflowClient:
             for message in response.get("Messages", []):
                 reply = parse_reply(message["Body"])
                 if reply is not None:
-                    record_reply(outcomes, reply)
+                    self._replies.record(outcomes, reply)
                 self._clients.sqs.delete_message(
                     QueueUrl=self.reply_queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
