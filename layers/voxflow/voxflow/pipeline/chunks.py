@@ -179,6 +179,9 @@ def complete_chunk(
                 task.request_id,
                 error_code(error),
                 str(error),
+                # For a task whose job is gone (or never was): the job made here for the
+                # failure must still answer where the request asked.
+                reply_to=task.reply_to,
                 retryable=not is_final(error),
             )
         if not is_final(error):
