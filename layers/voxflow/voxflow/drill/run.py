@@ -82,6 +82,9 @@ class DrillReport:
     answered_by_region: dict[str, int] = field(default_factory=dict)
     rpo: int = 0  # accepted requests with no terminal event
     rto_s: float | None = None  # kill → first request completed by the secondary
+    # Seconds after the kill of the secondary's first completions, for requests
+    # published after the kill ("new") and before it ("interrupted"): what RTO measured.
+    secondary_first_completions_s: dict[str, list[float]] = field(default_factory=dict)
     all_terminal_after_kill_s: float | None = None
     all_terminal_after_start_s: float | None = None
     finished_only_after_failback: int = 0  # stranded in the frozen primary
@@ -331,6 +334,7 @@ class Drill:
             and o.terminal_at >= self.failed_at
         )
         report.rto_s = round(by_secondary[0] - self.failed_at, 2) if by_secondary else None
+        report.secondary_first_completions_s = self._first_completions(terminal)
         if terminal and report.rpo == 0:
             last = max(o.terminal_at for o in terminal if o.terminal_at is not None)
             report.all_terminal_after_kill_s = round(last - self.failed_at, 1)
@@ -340,6 +344,19 @@ class Drill:
                 o.terminal_at is not None and o.terminal_at >= self.recovered_at for o in terminal
             )
         self._count_chunks(outcomes)
+
+    def _first_completions(self, terminal: list[Outcome], first: int = 5) -> dict[str, list[float]]:
+        assert self.failed_at is not None
+        timeline: dict[str, list[float]] = {"new": [], "interrupted": []}
+        for outcome in terminal:
+            at = outcome.terminal_at
+            by_secondary = outcome.region == self.stack.secondary_region
+            if not by_secondary or outcome.completed is None or at is None or at < self.failed_at:
+                continue
+            published_at = self.published[outcome.request_id].at
+            kind = "new" if published_at >= self.failed_at else "interrupted"
+            timeline[kind].append(round(at - self.failed_at, 2))
+        return {kind: sorted(times)[:first] for kind, times in timeline.items()}
 
     def _count_chunks(self, outcomes: dict[str, Outcome]) -> None:
         assert self.failed_at is not None

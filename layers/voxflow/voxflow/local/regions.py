@@ -25,8 +25,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from voxflow.local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
-from voxflow.local.health import DEFAULT_HEARTBEAT_S, HeartbeatHealthChecker, health_alarm_name
+from voxflow.local.health import (
+    DEFAULT_HEARTBEAT_S,
+    HeartbeatHealthChecker,
+    State,
+    health_alarm_name,
+)
 from voxflow.local.lifecycle import Lifecycle
 from voxflow.local.model import DeployedStack
 from voxflow.local.replicator import DEFAULT_LAG_S, ReplicaSite, Replicator
@@ -191,7 +198,7 @@ class TwoRegionStack(Lifecycle):
         if self.health is not None:
             # CloudWatch would have kept evaluating through the outage: the alarm is ALARM
             # now, and turns OK once the fresh workers beat.
-            self.health.set_state("ALARM", "the region was down")
+            self._set_alarm_after_thaw("ALARM", "the region was down")
         if self.replicator is not None:
             # What the secondary did meanwhile (jobs it took over and finished) reaches
             # the primary before its functions look at their queues again; otherwise a
@@ -201,6 +208,21 @@ class TwoRegionStack(Lifecycle):
                 logger.warning("replication to %s still behind", self.primary_region)
         self.primary.start_functions()
         return recovered_at
+
+    def _set_alarm_after_thaw(self, state: State, reason: str, timeout_s: float = 60.0) -> None:
+        """A thawed moto first works through the connections queued while it was frozen;
+        calls to it time out until then."""
+        assert self.health is not None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.health.set_state(state, reason)
+                return
+            except (BotoCoreError, ClientError) as error:
+                if time.monotonic() > deadline:
+                    raise
+                logger.info("primary not answering yet after the thaw: %s", error)
+                time.sleep(0.5)
 
     def client(self, region: str, service: str) -> Any:
         return self.stacks()[region].client(service)
