@@ -27,12 +27,18 @@ class ServiceSettings:
     job_ttl_s: int = 7 * 86400
     # The queues' redrive maxReceiveCount: the last attempt reports the failure.
     max_receive_count: int = 3
+    # The long lane (docs/pipeline.md): chunks of jobs with more than short_job_chunks
+    # chunks go there, so short requests never wait behind them. None: one lane.
+    long_chunks_queue_url: str | None = None
+    short_job_chunks: int = 3
 
     def __post_init__(self) -> None:
         if not 1 <= self.url_expiry_s <= 7 * 86400:
             raise SettingsError("VOXFLOW_URL_EXPIRY_S must be 1..604800 (S3's presign limit)")
         if self.max_receive_count < 1:
             raise SettingsError("VOXFLOW_MAX_RECEIVE_COUNT must be >= 1")
+        if self.short_job_chunks < 1:
+            raise SettingsError("VOXFLOW_SHORT_JOB_CHUNKS must be >= 1")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "ServiceSettings":
@@ -56,12 +62,15 @@ class ServiceSettings:
             ("cache_ttl_s", "VOXFLOW_CACHE_TTL_S"),
             ("job_ttl_s", "VOXFLOW_JOB_TTL_S"),
             ("max_receive_count", "VOXFLOW_MAX_RECEIVE_COUNT"),
+            ("short_job_chunks", "VOXFLOW_SHORT_JOB_CHUNKS"),
         ):
             if env.get(name):
                 try:
                     values[field] = int(env[name])
                 except ValueError as error:
                     raise SettingsError(f"{name}={env[name]!r} is not an integer") from error
+        if env.get("VOXFLOW_LONG_CHUNKS_QUEUE_URL"):
+            values["long_chunks_queue_url"] = env["VOXFLOW_LONG_CHUNKS_QUEUE_URL"]
         if env.get("VOXFLOW_CHUNK_RETENTION_DAYS"):
             try:
                 days = int(env["VOXFLOW_CHUNK_RETENTION_DAYS"])

@@ -184,6 +184,8 @@ def pipeline_for(
         service = ServiceSettings(
             bus_name=resources["EventBus"].rsplit("/", 1)[-1],
             chunks_queue_url=resources["ChunksQueue"],
+            # An older stack has one lane only.
+            long_chunks_queue_url=resources.get("LongChunksQueue"),
             bucket=resources["AudioBucket"],
             cache_table=resources["CacheTable"],
             jobs_table=resources["JobsTable"],
@@ -204,7 +206,7 @@ def pipeline_for(
         ),
         jobs=JobStore(bind(Job, service.jobs_table, aws), service.job_ttl_s),
         publisher=EventPublisher(clients.events, clients.sqs, service.bus_name),
-        chunk_queue=ChunkQueue(clients.sqs, service.chunks_queue_url),
+        chunk_queue=ChunkQueue.for_service(clients.sqs, service),
     )
 
 

@@ -26,16 +26,49 @@ from voxflow.voices import VoiceRegistry
 _SQS_BATCH = 10
 
 
+def route_by_count(
+    tasks: list[ChunkTask], short_url: str, long_url: str | None, short_job_chunks: int
+) -> dict[str, list[ChunkTask]]:
+    """Tasks by queue URL: a job of at most ``short_job_chunks`` chunks goes to the short
+    lane, a longer one to the long lane (docs/pipeline.md); without a long lane, all short."""
+    lanes: dict[str, list[ChunkTask]] = {}
+    for task in tasks:
+        url = long_url if long_url and task.count > short_job_chunks else short_url
+        lanes.setdefault(url, []).append(task)
+    return lanes
+
+
 class ChunkQueue:
-    def __init__(self, sqs: Any, queue_url: str) -> None:
+    """Where chunk tasks are sent: ChunksQueue, or LongChunksQueue for long jobs."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        long_queue_url: str | None = None,
+        short_job_chunks: int = 3,
+    ) -> None:
         self._sqs = sqs
         self.queue_url = queue_url
+        self.long_queue_url = long_queue_url
+        self.short_job_chunks = short_job_chunks
+
+    @classmethod
+    def for_service(cls, sqs: Any, service: ServiceSettings) -> "ChunkQueue":
+        return cls(
+            sqs, service.chunks_queue_url, service.long_chunks_queue_url, service.short_job_chunks
+        )
 
     def send(self, tasks: list[ChunkTask], delay_s: int = 0) -> None:
+        lanes = route_by_count(tasks, self.queue_url, self.long_queue_url, self.short_job_chunks)
+        for queue_url, lane in lanes.items():
+            self._send(queue_url, lane, delay_s)
+
+    def _send(self, queue_url: str, tasks: list[ChunkTask], delay_s: int) -> None:
         for start in range(0, len(tasks), _SQS_BATCH):
             batch = tasks[start : start + _SQS_BATCH]
             response = self._sqs.send_message_batch(
-                QueueUrl=self.queue_url,
+                QueueUrl=queue_url,
                 Entries=[
                     {
                         "Id": str(number),
@@ -123,7 +156,7 @@ class Pipeline:
                 service.bus_name,
                 replies=ReplyQueues(clients.sqs, region.region) if region.regional else None,
             ),
-            chunk_queue=ChunkQueue(clients.sqs, service.chunks_queue_url),
+            chunk_queue=ChunkQueue.for_service(clients.sqs, service),
             meter=meter or NullMeter(),
             regions=Regions(
                 config=region,
