@@ -116,9 +116,9 @@ class _Worker:
         clients = AwsClients(aws)
         settings.ready_file.unlink(missing_ok=True)  # a previous run's, in the same container
         started = time.perf_counter()
-        queue_arn = clients.sqs.get_queue_attributes(
-            QueueUrl=settings.chunks_queue_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        queue_arn = _queue_arn(clients.sqs, settings.chunks_queue_url)
+        long_url = settings.long_chunks_queue_url
+        long_queue_arn = _queue_arn(clients.sqs, long_url) if long_url else None
         loaded = load_handler(settings)
         warm = warm_up(loaded.pipeline)
         ready = {
@@ -128,6 +128,7 @@ class _Worker:
             "warm_up_s": round(warm.synthesis_s, 3),
             "ready_s": round(time.perf_counter() - started, 3),
             "queue": settings.chunks_queue_url,
+            "long_queue": long_url,
         }
         self.warming = False  # from here a signal stops the loop, which removes the file
         write_ready_file(settings.ready_file, ready)
@@ -152,6 +153,7 @@ class _Worker:
                 name, f"voxflow-worker:{socket.gethostname()}:{os.getpid()}"
             ),
             describe=lambda _: {"provider": warm.provider},
+            long_queue_arn=long_queue_arn,
         )
         heartbeat.start()
         code = 0
@@ -168,6 +170,13 @@ class _Worker:
             logging.shutdown()
             os._exit(code)  # the handler's thread is still running the released batch
         return code
+
+
+def _queue_arn(sqs: Any, queue_url: str) -> str:
+    arn: str = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    return arn
 
 
 class _JsonLines(logging.Formatter):

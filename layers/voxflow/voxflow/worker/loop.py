@@ -6,6 +6,11 @@ the queue's redrive policy still moves a poison message to the DLQ. While the
 handler runs, a thread extends the visibility of the batch's messages, so a
 long batch is not handed to another worker halfway through.
 
+Two lanes (docs/pipeline.md), strict priority: each gather asks ChunksQueue first
+and takes from LongChunksQueue only when the short lane has nothing, so a short
+request waits behind at most the one long batch in hand. A batch holds one queue's
+messages; they are deleted, extended and released on that queue.
+
 Stopping: ``StopSignal.stop`` ends the loop after the batch in hand; messages
 received but not handed to the handler are released (visibility 0) for another
 worker. ``abort`` releases the batch being handled too: the handler is not
@@ -31,6 +36,9 @@ Message = dict[str, Any]
 Handler = Callable[[dict[str, Any], Any], Any]
 # An idle receive waits this long: it bounds how late a stop is noticed.
 POLL_WAIT_S = 2
+# With two lanes, the long lane's receive is the one that waits, and briefly: a short
+# task arriving meanwhile is received at most about this late.
+LONG_LANE_WAIT_S = 1
 # How often the main thread looks up from a running batch to check for an abort.
 _ABORT_CHECK_S = 0.2
 # Nothing kills a worker's batch at a deadline; handlers that budget by the
@@ -85,6 +93,25 @@ class WorkerContext:
 
 
 @dataclass(frozen=True)
+class Lane:
+    name: str  # "short" or "long", for the log
+    queue_url: str
+    queue_arn: str
+    wait_s: int  # how long its first receive long-polls
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Messages received from one lane's queue."""
+
+    lane: Lane
+    messages: list[Message]
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+
+@dataclass(frozen=True)
 class BatchOutcome:
     received: int
     failed: int
@@ -108,11 +135,12 @@ class BatchLoop:
         stop: StopSignal,
         new_context: Callable[[], Any],
         describe: Callable[[BatchOutcome], dict[str, Any]] = lambda _: {},
+        long_queue_arn: str | None = None,
     ) -> None:
         self.sqs = sqs
         self.settings = settings
         self.handler = handler
-        self.queue_arn = queue_arn
+        self.lanes = _lanes(settings, queue_arn, long_queue_arn)
         self.region = region
         self.stop = stop
         self.new_context = new_context
@@ -120,10 +148,6 @@ class BatchLoop:
         # One long-lived thread runs every batch, so the main thread stays free to
         # notice signals; the handler sees the same thread each time, as on Lambda.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxflow-handler")
-
-    @property
-    def queue_url(self) -> str:
-        return self.settings.chunks_queue_url
 
     def run(self) -> None:
         """Handles batches until stopped; raises Aborted on a second signal mid-batch."""
@@ -141,34 +165,41 @@ class BatchLoop:
             self._executor.shutdown(wait=False)
 
     def _step(self) -> None:
-        messages = self.gather()
-        if not messages:
+        batch = self.gather()
+        if batch is None:
             return
         if self.stop.stopping:
-            self.release(messages)  # received but not started: another worker's now
+            self.release(batch)  # received but not started: another worker's now
             return
-        self.process(messages)
+        self.process(batch)
 
-    def gather(self) -> list[Message]:
-        """Up to batch_size messages: the first long-polled, the rest within batch_wait_s."""
+    def gather(self) -> Batch | None:
+        """Up to batch_size messages of the first lane that has any, short lane first:
+        the first receive waits the lane's wait_s, the rest come within batch_wait_s."""
+        for lane in self.lanes:
+            messages = self._receive(lane, self.settings.batch_size, lane.wait_s)
+            if messages:
+                return Batch(lane, self._fill(lane, messages))
+            if self.stop.stopping:
+                break
+        return None
+
+    def _fill(self, lane: Lane, messages: list[Message]) -> list[Message]:
         wanted = self.settings.batch_size
-        messages = self._receive(wanted, POLL_WAIT_S)
-        if not messages:
-            return messages
         deadline = time.monotonic() + self.settings.batch_wait_s
         while len(messages) < wanted and not self.stop.stopping:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            more = self._receive(wanted - len(messages), 0)
+            more = self._receive(lane, wanted - len(messages), 0)
             if not more:
                 time.sleep(min(remaining, 0.01))  # a short poll came back empty: do not spin
             messages.extend(more)
         return messages
 
-    def _receive(self, count: int, wait_s: int) -> list[Message]:
+    def _receive(self, lane: Lane, count: int, wait_s: int) -> list[Message]:
         response = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
+            QueueUrl=lane.queue_url,
             MaxNumberOfMessages=min(count, SQS_BATCH_LIMIT),
             WaitTimeSeconds=wait_s,
             # Shorter than the queue's own timeout: a worker that dies (SIGKILL, a lost
@@ -180,20 +211,22 @@ class BatchLoop:
         messages: list[Message] = response.get("Messages", [])
         return messages
 
-    def process(self, messages: Sequence[Message]) -> BatchOutcome:
+    def process(self, batch: Batch) -> BatchOutcome:
         started = time.monotonic()
+        lane, messages = batch.lane, batch.messages
         everything = {message["MessageId"] for message in messages}
-        event = lambda_event(messages, self.queue_arn, self.region)
-        with VisibilityKeeper(self.sqs, self.queue_url, messages, self.settings.visibility_s):
+        event = lambda_event(messages, lane.queue_arn, self.region)
+        with VisibilityKeeper(self.sqs, lane.queue_url, messages, self.settings.visibility_s):
             future = self._executor.submit(self.handler, event, self.new_context())
             while not _wait(future, _ABORT_CHECK_S):
                 if self.stop.abort.is_set():
-                    self.release(messages)
+                    self.release(batch)
                     raise Aborted(f"released a batch of {len(messages)} being handled")
         failed, error_text = _failures(future, everything)
-        self.settle(messages, failed)
+        self.settle(batch, failed)
         outcome = BatchOutcome(len(messages), len(failed), time.monotonic() - started, error_text)
         fields = {
+            "lane": lane.name,
             "received": outcome.received,
             "failed": outcome.failed,
             "seconds": round(outcome.seconds, 3),
@@ -203,12 +236,13 @@ class BatchLoop:
         logger.info("batch", extra={"fields": fields})
         return outcome
 
-    def settle(self, messages: Sequence[Message], failed_ids: set[str]) -> None:
+    def settle(self, batch: Batch, failed_ids: set[str]) -> None:
         """Delete what succeeded; leave what failed for SQS to redeliver (and redrive)."""
+        messages, queue_url = batch.messages, batch.lane.queue_url
         succeeded = [m for m in messages if m["MessageId"] not in failed_ids]
         for chunk in in_batches(succeeded):
             response = self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
+                QueueUrl=queue_url,
                 Entries=[
                     {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)
                 ],
@@ -218,11 +252,26 @@ class BatchLoop:
         retry_s = self.settings.retry_visibility_s
         if retry_s is not None:
             failed = [m for m in messages if m["MessageId"] in failed_ids]
-            change_visibility(self.sqs, self.queue_url, failed, retry_s)
+            change_visibility(self.sqs, queue_url, failed, retry_s)
 
-    def release(self, messages: Sequence[Message]) -> None:
-        change_visibility(self.sqs, self.queue_url, messages, 0)
-        logger.info("released", extra={"fields": {"messages": len(messages)}})
+    def release(self, batch: Batch) -> None:
+        change_visibility(self.sqs, batch.lane.queue_url, batch.messages, 0)
+        logger.info("released", extra={"fields": {"lane": batch.lane.name, "messages": len(batch)}})
+
+
+def _lanes(settings: WorkerSettings, queue_arn: str, long_queue_arn: str | None) -> list[Lane]:
+    """The lanes in the order they are asked: short, then long (when there is one)."""
+    long_url = settings.long_chunks_queue_url
+    if long_url is None:
+        return [Lane("short", settings.chunks_queue_url, queue_arn, POLL_WAIT_S)]
+    if long_queue_arn is None:
+        raise ValueError("a long lane needs its queue's ARN (long_queue_arn)")
+    # The short lane is asked without waiting, so a long backlog is served at full
+    # speed; the long lane's brief wait is what an idle worker spends.
+    return [
+        Lane("short", settings.chunks_queue_url, queue_arn, 0),
+        Lane("long", long_url, long_queue_arn, LONG_LANE_WAIT_S),
+    ]
 
 
 def _wait(future: "Future[Any]", seconds: float) -> bool:

@@ -44,6 +44,9 @@ class ReadinessSettings:
 @dataclass(frozen=True)
 class WorkerSettings:
     chunks_queue_url: str
+    # The long lane (docs/pipeline.md), served only when the short one is empty.
+    # None: an older stack with one lane.
+    long_chunks_queue_url: str | None = None
     batch_size: int = 8  # messages per handler call, gathered over receives of up to 10
     batch_wait_s: float = 0.05  # how long to gather after the first message
     visibility_s: int = 60  # extended every visibility_s / 2 while a batch runs
@@ -59,6 +62,13 @@ class WorkerSettings:
         if not self.chunks_queue_url.startswith(("http://", "https://")):
             raise WorkerSettingsError(
                 f"VOXFLOW_CHUNKS_QUEUE_URL must be a queue URL, not {self.chunks_queue_url!r}"
+            )
+        if self.long_chunks_queue_url is not None and not self.long_chunks_queue_url.startswith(
+            ("http://", "https://")
+        ):
+            raise WorkerSettingsError(
+                "VOXFLOW_LONG_CHUNKS_QUEUE_URL must be a queue URL, "
+                f"not {self.long_chunks_queue_url!r}"
             )
         if not 1 <= self.batch_size <= 100:
             raise WorkerSettingsError(
@@ -109,6 +119,7 @@ class WorkerSettings:
             raise WorkerSettingsError("missing environment variable: VOXFLOW_CHUNKS_QUEUE_URL")
         return cls(
             chunks_queue_url=queue_url,
+            long_chunks_queue_url=env.get("VOXFLOW_LONG_CHUNKS_QUEUE_URL", str, None),
             batch_size=env.get("VOXFLOW_WORKER_BATCH_SIZE", int, cls.batch_size),
             batch_wait_s=env.get("VOXFLOW_WORKER_BATCH_WAIT_S", float, cls.batch_wait_s),
             visibility_s=env.get("VOXFLOW_WORKER_VISIBILITY_S", int, cls.visibility_s),
