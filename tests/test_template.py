@@ -47,7 +47,11 @@ MANAGED_POLICIES = {
     ),
 }
 # The function consuming each queue, per docs/pipeline.md.
-CONSUMERS = {"RequestsQueue": "PlanFunction", "ChunksQueue": "SynthesizeFunction"}
+CONSUMERS = {
+    "RequestsQueue": "PlanFunction",
+    "ChunksQueue": "SynthesizeFunction",
+    "LongChunksQueue": "SynthesizeFunction",
+}
 # Every function has a hand-written role (template.yaml), never SAM's generated one.
 FUNCTIONS = ("PlanFunction", "SynthesizeFunction", "SweeperFunction", "HealthFunction")
 # The only actions allowed on every resource: none of them has resource-level permissions.
@@ -322,6 +326,8 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
     expected_values = {
         "VOXFLOW_BUS_NAME": ref("EventBus"),
         "VOXFLOW_CHUNKS_QUEUE_URL": ref("ChunksQueue"),
+        "VOXFLOW_LONG_CHUNKS_QUEUE_URL": ref("LongChunksQueue"),
+        "VOXFLOW_SHORT_JOB_CHUNKS": ref("ShortJobChunks"),
         "VOXFLOW_BUCKET": ref("AudioBucket"),
         # Names: the secondary has no tables of its own but uses replicas of the same name.
         "VOXFLOW_CACHE_TABLE": {"Fn::Sub": "${AWS::StackName}-cache"},
@@ -379,6 +385,8 @@ def test_outputs_name_every_resource_a_client_or_operator_needs(sam: dict[str, A
         "RequestsDLQUrl": ref("RequestsDLQ"),
         "ChunksQueueUrl": ref("ChunksQueue"),
         "ChunksDLQUrl": ref("ChunksDLQ"),
+        "LongChunksQueueUrl": ref("LongChunksQueue"),
+        "LongChunksDLQUrl": ref("LongChunksDLQ"),
         "AudioBucketName": ref("AudioBucket"),
         "CacheTableName": {"Fn::Sub": "${AWS::StackName}-cache"},
         "JobsTableName": {"Fn::Sub": "${AWS::StackName}-jobs"},
@@ -446,7 +454,38 @@ def test_event_source_mappings(translated: dict[str, Any]) -> None:
         )
     }
     assert enabled["PlanFunction"] is True
-    assert enabled["SynthesizeFunction"] == {"Fn::If": ["IsPrimary", False, True]}
+    assert wired["ChunksQueue"]["Enabled"] == {"Fn::If": ["IsPrimary", False, True]}
+    assert wired["LongChunksQueue"]["Enabled"] == {"Fn::If": ["IsPrimary", False, True]}
+    # Long work is capped so it never takes all concurrency from the short lane.
+    assert wired["LongChunksQueue"]["ScalingConfig"] == {
+        "MaximumConcurrency": ref("LongChunksMaxConcurrency")
+    }
+    assert "ScalingConfig" not in wired["ChunksQueue"]
+
+
+def test_lane_parameters(sam: dict[str, Any]) -> None:
+    parameters = sam["Parameters"]
+    assert (parameters["ShortJobChunks"]["Default"], parameters["ShortJobChunks"]["MinValue"]) == (
+        3,
+        1,
+    )
+    concurrency = parameters["LongChunksMaxConcurrency"]
+    # Lambda's ScalingConfig accepts 2..1000.
+    assert (concurrency["Default"], concurrency["MinValue"], concurrency["MaxValue"]) == (
+        50,
+        2,
+        1000,
+    )
+    # The long lane is the short one's twin.
+    short, long = props(sam, "ChunksQueue"), props(sam, "LongChunksQueue")
+    assert {k: v for k, v in short.items() if k != "RedrivePolicy"} == {
+        k: v for k, v in long.items() if k != "RedrivePolicy"
+    }
+    assert long["RedrivePolicy"] == {
+        "deadLetterTargetArn": getatt("LongChunksDLQ"),
+        "maxReceiveCount": short["RedrivePolicy"]["maxReceiveCount"],
+    }
+    assert props(sam, "ChunksDLQ") == props(sam, "LongChunksDLQ")
 
 
 def test_visibility_timeout_is_six_times_the_consumer_timeout(translated: dict[str, Any]) -> None:
@@ -828,13 +867,14 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
         )
         assert quotas == expected, function_id
 
-    # Plan and the sweeper queue chunk tasks; synthesis never does.
-    chunk_senders = [
-        function_id
-        for function_id, pairs in allowed.items()
-        if ("sqs:SendMessage", str(getatt("ChunksQueue"))) in pairs
-    ]
-    assert chunk_senders == ["PlanFunction", "SweeperFunction"]
+    # Plan and the sweeper queue chunk tasks, on both lanes; synthesis never does.
+    for lane in [getatt("ChunksQueue"), getatt("LongChunksQueue")]:
+        chunk_senders = [
+            function_id
+            for function_id, pairs in allowed.items()
+            if ("sqs:SendMessage", str(lane)) in pairs
+        ]
+        assert chunk_senders == ["PlanFunction", "SweeperFunction"], lane
     # Only the sweeper scans, and only the jobs table.
     scans = {
         (function_id, resource)
@@ -984,9 +1024,13 @@ def test_worker_task_runs_like_synthesize_function(roles: dict[str, dict[str, An
     functions = props(translated, "SynthesizeFunction")["Environment"]["Variables"]
     assert functions.items() <= environment.items()
     assert environment["VOXFLOW_CHUNKS_QUEUE_URL"] == ref("ChunksQueue")
-    # The task role consumes the chunks queue and nothing else of SQS but replies.
+    assert environment["VOXFLOW_LONG_CHUNKS_QUEUE_URL"] == ref("LongChunksQueue")
+    # The task role consumes both chunk lanes and nothing else of SQS but replies.
     statements = {s["Sid"]: s for s in role_statements(translated, "WorkerTaskRole")}
-    assert statements["ConsumeChunkTasks"]["Resource"] == getatt("ChunksQueue")
+    assert statements["ConsumeChunkTasks"]["Resource"] == [
+        getatt("ChunksQueue"),
+        getatt("LongChunksQueue"),
+    ]
     assert set(statements["ConsumeChunkTasks"]["Action"]) == {
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
@@ -1001,14 +1045,19 @@ def test_workers_scale_on_backlog_per_task(translated: dict[str, Any]) -> None:
     tracking = policy["TargetTrackingScalingPolicyConfiguration"]
     assert tracking["TargetValue"] == ref("BacklogPerTaskTarget")
     queries = {q["Id"]: q for q in tracking["CustomizedMetricSpecification"]["Metrics"]}
-    backlog = queries["backlog"]["MetricStat"]["Metric"]
-    assert (backlog["Namespace"], backlog["MetricName"]) == (
-        "AWS/SQS",
-        "ApproximateNumberOfMessagesVisible",
-    )
-    assert backlog["Dimensions"] == [
-        {"Name": "QueueName", "Value": getatt("ChunksQueue", "QueueName")}
-    ]
+    # Both lanes' visible messages count as backlog.
+    for query_id, queue_id in (
+        ("short_backlog", "ChunksQueue"),
+        ("long_backlog", "LongChunksQueue"),
+    ):
+        backlog = queries[query_id]["MetricStat"]["Metric"]
+        assert (backlog["Namespace"], backlog["MetricName"]) == (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+        )
+        assert backlog["Dimensions"] == [
+            {"Name": "QueueName", "Value": getatt(queue_id, "QueueName")}
+        ]
     tasks = queries["tasks"]["MetricStat"]["Metric"]
     assert (tasks["Namespace"], tasks["MetricName"]) == (
         "ECS/ContainerInsights",
@@ -1016,7 +1065,8 @@ def test_workers_scale_on_backlog_per_task(translated: dict[str, Any]) -> None:
     )
     returned = [q for q in queries.values() if q.get("ReturnData")]
     assert [q["Id"] for q in returned] == ["backlog_per_task"]
-    assert "backlog" in returned[0]["Expression"]
+    assert "short_backlog" in returned[0]["Expression"]
+    assert "long_backlog" in returned[0]["Expression"]
     assert "tasks" in returned[0]["Expression"]
 
 
