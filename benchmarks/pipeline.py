@@ -4,6 +4,8 @@ Prints figures; asserts nothing. On the local stack (moto server, the real
 handlers in runner processes, the real voice):
 - cache-miss end-to-end time vs the engine alone, same 1,000-character text;
 - cache-hit latency p50 and p99 over N requests vs the engine's time for the phrase;
+- the transport floor: the same round trip through bus, queue and reply queue with no
+  work at all (benchmarks/transport_floor.py), the least any hit can take here;
 - time to the first ChunkSynthesized of a ~3,000-character text vs the engine's
   time for its first sentence.
 
@@ -14,6 +16,8 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+
+from transport_floor import TransportFloor
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
@@ -54,6 +58,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def ms(values: list[float], fraction: float) -> str:
+    return f"{percentile(values, fraction) * 1000:.0f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hits", type=int, default=200)
@@ -81,14 +89,18 @@ def main() -> None:
             engine_1k = engine_seconds(engine, text_1k, default)
 
             client.synthesize(PHRASE, format="mp3", timeout_s=120)
-            hit_s = []
+            hit_s, hit_plan_s = [], []
             for _ in range(args.hits):
                 started = time.monotonic()
                 outcome = client.synthesize(PHRASE, format="mp3", timeout_s=60)
                 assert isinstance(outcome.terminal, SynthesisCompleted)
                 assert outcome.terminal.cache == "hit"
                 hit_s.append(time.monotonic() - started)
+                hit_plan_s.append(outcome.terminal.timings["plan_s"])
             engine_phrase = engine_seconds(engine, PHRASE, default, repeats=5)
+            with TransportFloor(clients) as floor:
+                floor.round_trip_s()
+                floor_s = [floor.round_trip_s() for _ in range(args.hits)]
 
             started = time.monotonic()
             outcome = client.synthesize(text_3k, format="mp3", timeout_s=900)
@@ -104,6 +116,11 @@ def main() -> None:
     print(f"  p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
     print(f"  engine for the phrase {engine_phrase * 1000:.0f} ms")
     print(f"  p99 ratio {p99 / engine_phrase:.2f} (target <= 0.3)")
+    print(f"  plan's work before the reply (job, quota, audit, lookup): p50 {ms(hit_plan_s, 0.5)}")
+    print(
+        f"  transport floor, {len(floor_s)} round trips with no work: p50 {ms(floor_s, 0.5)}, "
+        f"p99 {ms(floor_s, 0.99)}; p99 ratio {percentile(floor_s, 0.99) / engine_phrase:.2f}"
+    )
     print(f"first ChunkSynthesized of {len(text_3k)} chars: {first_chunk_s:.2f} s")
     print(f"  engine for its first sentence {engine_first:.2f} s")
     print(f"  ratio {first_chunk_s / engine_first:.2f} (target <= 2)")

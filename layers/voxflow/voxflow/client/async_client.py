@@ -7,7 +7,13 @@ from typing import Any
 
 from voxflow.aws import AwsSettings
 from voxflow.aws.clients import async_session
-from voxflow.client.messages import Outcome, ReplyBook, parse_reply, request_entry
+from voxflow.client.messages import (
+    Outcome,
+    ReplyBook,
+    delete_entries,
+    parse_reply,
+    request_entry,
+)
 from voxflow.client.target import StackTarget
 from voxflow.errors import VoxflowError
 
@@ -58,12 +64,14 @@ class AsyncVoxflowClient:
                     response = await self._sqs.receive_message(
                         QueueUrl=self._reply_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
                     )
-                    for message in response.get("Messages", []):
+                    messages = response.get("Messages", [])
+                    for message in messages:
                         reply = parse_reply(message["Body"])
                         if reply is not None:
                             self._replies.record(outcomes, reply)
-                        await self._sqs.delete_message(
-                            QueueUrl=self._reply_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                    if messages:
+                        await self._sqs.delete_message_batch(
+                            QueueUrl=self._reply_queue_url, Entries=delete_entries(messages)
                         )
         except TimeoutError:
             self._replies.release(outcomes)  # what came so far, for the next wait

@@ -48,6 +48,11 @@ def request_entry(
     return request, to_event_entry(request, bus_name, SOURCE_CLIENT)
 
 
+def delete_entries(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """DeleteMessageBatch entries for received messages (at most 10, as received)."""
+    return [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+
+
 def parse_reply(body: str) -> ChunkSynthesized | Terminal | None:
     envelope = json.loads(body)
     detail = envelope.get("detail", {})

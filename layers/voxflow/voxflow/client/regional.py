@@ -22,7 +22,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients
-from voxflow.client.messages import Outcome, parse_reply, record_reply, request_entry
+from voxflow.client.messages import (
+    Outcome,
+    delete_entries,
+    parse_reply,
+    record_reply,
+    request_entry,
+)
 from voxflow.client.sync_client import WaitTimedOut
 from voxflow.client.target import StackTarget
 from voxflow.errors import VoxflowError
@@ -186,13 +192,7 @@ class GlobalVoxflowClient:
                     if reply is not None:
                         self._replies.put((stack.region, reply))
                 if messages:
-                    sqs.delete_message_batch(
-                        QueueUrl=url,
-                        Entries=[
-                            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
-                            for n, m in enumerate(messages)
-                        ],
-                    )
+                    sqs.delete_message_batch(QueueUrl=url, Entries=delete_entries(messages))
             except (BotoCoreError, ClientError) as error:
                 logger.debug("replies from %s: %s", stack.region, error)
                 self._stop.wait(0.5)  # the region is down: ask again shortly

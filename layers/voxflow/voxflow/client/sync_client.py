@@ -5,7 +5,13 @@ import uuid
 from typing import Any
 
 from voxflow.aws import AwsClients
-from voxflow.client.messages import Outcome, ReplyBook, parse_reply, request_entry
+from voxflow.client.messages import (
+    Outcome,
+    ReplyBook,
+    delete_entries,
+    parse_reply,
+    request_entry,
+)
 from voxflow.client.target import StackTarget
 from voxflow.errors import VoxflowError
 
@@ -60,12 +66,14 @@ class VoxflowClient:
                 MaxNumberOfMessages=10,
                 WaitTimeSeconds=max(1, min(20, int(remaining))),
             )
-            for message in response.get("Messages", []):
+            messages = response.get("Messages", [])
+            for message in messages:
                 reply = parse_reply(message["Body"])
                 if reply is not None:
                     self._replies.record(outcomes, reply)
-                self._clients.sqs.delete_message(
-                    QueueUrl=self.reply_queue_url, ReceiptHandle=message["ReceiptHandle"]
+            if messages:
+                self._clients.sqs.delete_message_batch(
+                    QueueUrl=self.reply_queue_url, Entries=delete_entries(messages)
                 )
         return outcomes
 

@@ -85,6 +85,9 @@ class DrillReport:
     # Seconds after the kill of the secondary's first completions, for requests
     # published after the kill ("new") and before it ("interrupted"): what RTO measured.
     secondary_first_completions_s: dict[str, list[float]] = field(default_factory=dict)
+    # Publish → terminal event of requests published after the kill: what users of the
+    # service met once it had failed over (p50, p99, max; seconds).
+    after_kill_latency_s: dict[str, float] = field(default_factory=dict)
     all_terminal_after_kill_s: float | None = None
     all_terminal_after_start_s: float | None = None
     finished_only_after_failback: int = 0  # stranded in the frozen primary
@@ -124,6 +127,8 @@ class DrillReport:
                 f"accepted {self.accepted}/{self.requests} {self.accepted_by_region}, "
                 f"terminal {self.terminal} (answered by {self.answered_by_region})",
                 f"RPO {self.rpo} requests without a terminal event; RTO {rto}",
+                f"requests published after the kill, publish to terminal event: "
+                f"{self.after_kill_latency_s}",
                 f"every terminal event {after if after is None else round(after, 1)} s after "
                 f"the kill; {self.finished_only_after_failback} finished only after failback, "
                 f"{len(self.finished_by_sweeper)} only by the sweeper",
@@ -335,6 +340,7 @@ class Drill:
         )
         report.rto_s = round(by_secondary[0] - self.failed_at, 2) if by_secondary else None
         report.secondary_first_completions_s = self._first_completions(terminal)
+        report.after_kill_latency_s = self._after_kill_latency(terminal)
         if terminal and report.rpo == 0:
             last = max(o.terminal_at for o in terminal if o.terminal_at is not None)
             report.all_terminal_after_kill_s = round(last - self.failed_at, 1)
@@ -357,6 +363,23 @@ class Drill:
             kind = "new" if published_at >= self.failed_at else "interrupted"
             timeline[kind].append(round(at - self.failed_at, 2))
         return {kind: sorted(times)[:first] for kind, times in timeline.items()}
+
+    def _after_kill_latency(self, terminal: list[Outcome]) -> dict[str, float]:
+        assert self.failed_at is not None
+        latencies = sorted(
+            outcome.terminal_at - self.published[outcome.request_id].at
+            for outcome in terminal
+            if outcome.terminal_at is not None
+            and self.published[outcome.request_id].at >= self.failed_at
+        )
+        if not latencies:
+            return {}
+
+        def at(fraction: float) -> float:
+            index = min(len(latencies) - 1, round(fraction * (len(latencies) - 1)))
+            return round(latencies[index], 2)
+
+        return {"p50": at(0.5), "p99": at(0.99), "max": round(latencies[-1], 2)}
 
     def _count_chunks(self, outcomes: dict[str, Outcome]) -> None:
         assert self.failed_at is not None
