@@ -32,7 +32,14 @@ from voxflow.local.stack import LocalStack
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.voices import VoiceRegistry
 from voxflow.worker.heartbeat import is_ready, provider_label
-from voxflow.worker.loop import Aborted, BatchLoop, StopSignal, VisibilityKeeper, WorkerContext
+from voxflow.worker.loop import (
+    Aborted,
+    Batch,
+    BatchLoop,
+    StopSignal,
+    VisibilityKeeper,
+    WorkerContext,
+)
 from voxflow.worker.settings import WorkerSettings, WorkerSettingsError
 
 SILENT = {"noise_scale": 0.0, "noise_w": 0.0}
@@ -275,6 +282,31 @@ def test_poison_message_fails_alone_and_stays_for_redrive(
     assert worker.stop()[0] == 0
 
 
+def test_short_lane_is_served_first_then_the_long_lane(
+    stack: LocalStack, client: VoxflowClient, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    # Both planned before any worker runs: a long job's tasks on LongChunksQueue, then a
+    # short one's on ChunksQueue. The worker takes the short lane first.
+    tag = uuid.uuid4().hex[:6]
+    long_text = " ".join(f"Long lane sentence {n} of {tag}." for n in range(5))
+    long_id = client.publish(long_text, format="wav", params=SILENT)
+    short_id = client.publish(f"Short lane {tag}.", format="wav", params=SILENT)
+    deadline = time.monotonic() + 60
+    while any((client.status(r) or {}).get("chunk_count") is None for r in (long_id, short_id)):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    worker = start_worker(stack, workers, tmp_path, VOXFLOW_WORKER_BATCH_SIZE="2")
+    ready = worker.wait_ready()
+    assert ready["long_queue"] == stack.stack.resources["LongChunksQueue"]
+    outcomes = client.wait([short_id, long_id], timeout_s=180)
+    for outcome in outcomes.values():
+        assert isinstance(outcome.terminal, SynthesisCompleted), outcome.terminal
+    lanes = [batch["lane"] for batch in worker.batches(received=6)]
+    assert lanes == ["short", "long", "long", "long"]  # 1 short chunk, then 5 long in twos
+    assert worker.stop()[0] == 0
+
+
 # ---- unit tests: the loop against an in-process fake queue ----
 
 
@@ -337,10 +369,18 @@ def make_loop(
     )
 
 
+def gathered(loop: BatchLoop) -> Batch:
+    batch = loop.gather()
+    assert batch is not None
+    return batch
+
+
 def test_gather_fills_the_batch_across_receives_of_at_most_ten() -> None:
     sqs = FakeSqs(15)
     loop = make_loop(sqs, succeed, batch_size=12, batch_wait_s=1.0)
-    assert [m["MessageId"] for m in loop.gather()] == [f"m{n}" for n in range(12)]
+    batch = loop.gather()
+    assert batch is not None
+    assert [m["MessageId"] for m in batch.messages] == [f"m{n}" for n in range(12)]
     assert sqs.receives == [10, 2]
 
 
@@ -354,7 +394,7 @@ def test_settle_deletes_the_successes_and_leaves_the_failures() -> None:
         return {"batchItemFailures": [{"itemIdentifier": "m1"}]}
 
     loop = make_loop(sqs, handler)
-    outcome = loop.process(loop.gather())
+    outcome = loop.process(gathered(loop))
     assert (outcome.received, outcome.failed) == (3, 1)
     assert [record["messageId"] for record in seen[0]["Records"]] == ["m0", "m1", "m2"]
     assert seen[0]["Records"][0]["eventSource"] == "aws:sqs"
@@ -369,7 +409,7 @@ def test_a_raising_handler_fails_the_whole_batch() -> None:
         raise RuntimeError("init failed")
 
     loop = make_loop(sqs, handler, retry_visibility_s=1)
-    outcome = loop.process(loop.gather())
+    outcome = loop.process(gathered(loop))
     assert outcome.failed == 2
     assert outcome.error == "RuntimeError: init failed"
     assert sqs.deleted == []
@@ -406,7 +446,7 @@ def test_first_signal_finishes_the_batch_second_releases_it() -> None:
         finish.wait(10)
 
     loop = make_loop(sqs, slow, stop)
-    messages = loop.gather()
+    batch = gathered(loop)
 
     def signal_twice() -> None:
         started.wait(5)
@@ -415,7 +455,7 @@ def test_first_signal_finishes_the_batch_second_releases_it() -> None:
 
     threading.Thread(target=signal_twice).start()
     with pytest.raises(Aborted):
-        loop.process(messages)
+        loop.process(batch)
     finish.set()
     assert sorted(sqs.visibility) == [("r0", 0), ("r1", 0)]
     assert sqs.deleted == []
@@ -446,6 +486,10 @@ def test_settings_from_env_are_validated() -> None:
     assert (settings.heartbeat_s, settings.handler) == (10.0, "app.handler")
     assert settings.ready_file == Path("/tmp/voxflow-worker-ready")
     assert settings.handler_dir == Path("/var/task")
+    assert settings.long_chunks_queue_url is None  # an older stack: one lane
+    long_url = "http://localhost:5000/123456789012/long-chunks"
+    two_lanes = WorkerSettings.from_env({**env, "VOXFLOW_LONG_CHUNKS_QUEUE_URL": long_url})
+    assert two_lanes.long_chunks_queue_url == long_url
     for name, value in [
         ("VOXFLOW_WORKER_BATCH_SIZE", "0"),
         ("VOXFLOW_WORKER_BATCH_SIZE", "eight"),
@@ -453,6 +497,7 @@ def test_settings_from_env_are_validated() -> None:
         ("VOXFLOW_WORKER_VISIBILITY_S", "1"),
         ("VOXFLOW_HEARTBEAT_S", "0"),
         ("VOXFLOW_HANDLER", "handler"),
+        ("VOXFLOW_LONG_CHUNKS_QUEUE_URL", "long-chunks"),
     ]:
         with pytest.raises(WorkerSettingsError, match=name):
             WorkerSettings.from_env({**env, name: value})

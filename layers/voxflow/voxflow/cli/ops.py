@@ -46,7 +46,12 @@ def run_redrive(args: argparse.Namespace) -> int:
 
     aws, resources = stack_resources(args)
     clients = AwsClients(aws)
-    names = list(ROUTES) if args.queue == "all" else [args.queue]
+    # `all` skips what an older stack lacks (one chunk lane, no LongChunksDLQ).
+    names = (
+        [name for name, route in ROUTES.items() if route.dlq in resources]
+        if args.queue == "all"
+        else [args.queue]
+    )
     left = 0
     for name in names:
         count = redrive(
@@ -90,7 +95,8 @@ def add_ops_commands(commands: Any, add_target_arguments: Any) -> None:
         "queue",
         choices=[*ROUTES, "all"],
         help="requests: RequestsDLQ → RequestsQueue; chunks: ChunksDLQ → ChunksQueue; "
-        "rule: RequestsRuleDLQ → the bus",
+        "long-chunks: LongChunksDLQ → LongChunksQueue; rule: RequestsRuleDLQ → the bus; "
+        "all: every route the stack has",
     )
     redrive_parser.add_argument("--max", type=int, help="move at most this many messages")
     redrive_parser.add_argument(

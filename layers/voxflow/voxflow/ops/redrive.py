@@ -1,9 +1,10 @@
 """Dead letters back to where they came from.
 
-RequestsDLQ and ChunksDLQ hold SQS messages their queue gave up on: they go back
-to RequestsQueue and ChunksQueue as they are. RequestsRuleDLQ holds EventBridge
-events the rule could not deliver: they are put on the bus again, so the rule
-routes them once more. A message leaves its DLQ only after its send succeeded.
+RequestsDLQ, ChunksDLQ and LongChunksDLQ hold SQS messages their queue gave up on:
+they go back to RequestsQueue, ChunksQueue and LongChunksQueue as they are.
+RequestsRuleDLQ holds EventBridge events the rule could not deliver: they are put on
+the bus again, so the rule routes them once more. A message leaves its DLQ only
+after its send succeeded.
 """
 
 import json
@@ -33,6 +34,7 @@ ROUTES = {
     for route in (
         Route("requests", "RequestsDLQ", "RequestsQueue"),
         Route("chunks", "ChunksDLQ", "ChunksQueue"),
+        Route("long-chunks", "LongChunksDLQ", "LongChunksQueue"),
         Route("rule", "RequestsRuleDLQ", "EventBus", to_bus=True),
     )
 }
