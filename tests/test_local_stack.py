@@ -350,13 +350,20 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
         assert health["TreatMissingData"] == "breaching"
         assert in_b("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"] == []
 
-        # Chunks: GPU workers in A (SynthesizeFunction stands by), Lambda in B.
-        def chunks_enabled(stack: DeployedStack) -> bool:
-            (source,) = stack.function("SynthesizeFunction").event_sources
-            return source.enabled
+        # Chunks: GPU workers in A (SynthesizeFunction stands by), Lambda in B; one
+        # event source per lane, each with its own runner where enabled.
+        def chunks_enabled(stack: DeployedStack) -> dict[str, bool]:
+            sources = stack.function("SynthesizeFunction").event_sources
+            return {source.queue_logical_id: source.enabled for source in sources}
 
-        assert not chunks_enabled(primary)
-        assert chunks_enabled(secondary)
+        assert chunks_enabled(primary) == {"ChunksQueue": False, "LongChunksQueue": False}
+        assert chunks_enabled(secondary) == {"ChunksQueue": True, "LongChunksQueue": True}
+        # The primary's workers take SynthesizeFunction's environment: both lanes' URLs.
+        for stack in (primary, secondary):
+            environment = stack.function("SynthesizeFunction").environment
+            assert environment["VOXFLOW_CHUNKS_QUEUE_URL"] == stack.resources["ChunksQueue"]
+            long_lane = stack.resources["LongChunksQueue"]
+            assert environment["VOXFLOW_LONG_CHUNKS_QUEUE_URL"] == long_lane
         assert "HealthFunction" in {f.logical_id for f in primary.functions}
         assert "HealthFunction" not in {f.logical_id for f in secondary.functions}
         assert primary.outputs["Role"] == "primary"
