@@ -1,4 +1,4 @@
-"""``python -m voxflow.worker``: the chunks queue's consumer in the primary's GPU containers.
+"""``python -m voxflow.worker``: the chunk queues' consumer in the primary's GPU containers.
 
     python -m voxflow.worker                      # settings from the environment (ECS)
     python -m voxflow.worker --check-ready        # exit 0 if warm and beating (health check)
