@@ -86,7 +86,8 @@ class GlobalVoxflowClient:
         )
         self.reply_queue_name = f"voxflow-replies-{uuid.uuid4().hex[:16]}"
         self._reply_urls: dict[str, str] = {}
-        self._replies: queue.Queue[tuple[str, Any]] = queue.Queue()
+        # Outcomes that became terminal, for waits and their on_terminal callbacks.
+        self._terminals: queue.Queue[Outcome] = queue.Queue()
         self._outcomes: dict[str, Outcome] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -162,23 +163,27 @@ class GlobalVoxflowClient:
                 raise WaitTimedOut(f"no terminal event within {timeout_s:.0f} s for {pending}")
 
     def _drain(self, deadline: float, on_terminal: Callable[[Outcome], None] | None) -> None:
+        """Wait up to 0.5 s for outcomes that became terminal; hand each to ``on_terminal``."""
         try:
-            region, reply = self._replies.get(
-                timeout=max(0.0, min(0.5, deadline - time.monotonic()))
-            )
+            outcome = self._terminals.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
         except queue.Empty:
             return
         while True:
-            with self._lock:
-                outcome = self._outcomes.setdefault(reply.request_id, Outcome(reply.request_id))
-                had_terminal = outcome.terminal is not None
-                record_reply(self._outcomes, reply, region)
-            if on_terminal is not None and not had_terminal and outcome.terminal is not None:
+            if on_terminal is not None:
                 on_terminal(outcome)
             try:
-                region, reply = self._replies.get_nowait()
+                outcome = self._terminals.get_nowait()
             except queue.Empty:
                 return
+
+    def _record(self, region: str, reply: Any) -> None:
+        """Recorded as it arrives (the times in Outcome are arrival times, whoever waits)."""
+        with self._lock:
+            outcome = self._outcomes.setdefault(reply.request_id, Outcome(reply.request_id))
+            had_terminal = outcome.terminal is not None
+            record_reply(self._outcomes, reply, region)
+        if not had_terminal and outcome.terminal is not None:
+            self._terminals.put(outcome)
 
     def _receive(self, stack: RegionalStack) -> None:
         sqs, url = stack.clients.sqs, self._reply_urls[stack.region]
@@ -190,7 +195,7 @@ class GlobalVoxflowClient:
                 for message in messages:
                     reply = parse_reply(message["Body"])
                     if reply is not None:
-                        self._replies.put((stack.region, reply))
+                        self._record(stack.region, reply)
                 if messages:
                     sqs.delete_message_batch(QueueUrl=url, Entries=delete_entries(messages))
             except (BotoCoreError, ClientError) as error:
