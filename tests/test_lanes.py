@@ -71,6 +71,13 @@ def test_a_job_of_at_most_short_job_chunks_goes_short_a_longer_one_long() -> Non
     assert route_by_count(tasks, SHORT, LONG, short_job_chunks=1)[SHORT] == [tasks[0]]
 
 
+def test_recovery_work_goes_to_the_long_lane_whatever_its_size() -> None:
+    tasks = [task(1), task(2, 1), task(30, 29)]
+    assert route_by_count(tasks, SHORT, LONG, short_job_chunks=3, recovery=True) == {LONG: tasks}
+    # One lane only: recovery work still has somewhere to go.
+    assert route_by_count(tasks, SHORT, None, short_job_chunks=3, recovery=True) == {SHORT: tasks}
+
+
 def test_without_a_long_lane_everything_goes_to_chunks_queue() -> None:
     tasks = [task(1), task(30, 29)]
     assert route_by_count(tasks, SHORT, None, short_job_chunks=3) == {SHORT: tasks}

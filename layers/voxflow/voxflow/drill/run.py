@@ -108,6 +108,7 @@ class DrillReport:
     # request id → regions whose terminal events came, in order of arrival
     multiple_terminal_regions: dict[str, list[str]] = field(default_factory=dict)
     duplicated_chunks_normal: int = 0  # requests finished before the kill
+    duplicated_normal_requests: dict[str, list[str]] = field(default_factory=dict)  # id → chunks
     interrupted_requests: int = 0
     resynthesized_chunks: int = 0  # by the secondary, for requests interrupted by the kill
     resynthesized_minimum: int = 0  # their chunks not replicated to the secondary at the kill
@@ -393,7 +394,10 @@ class Drill:
             published = self.published[request_id]
             chunks = jobs.chunk_objects(request_id)
             if outcome.terminal_at is not None and outcome.terminal_at < self.failed_at:
-                report.duplicated_chunks_normal += len(chunks & in_primary & in_secondary)
+                both = sorted(chunks & in_primary & in_secondary)
+                report.duplicated_chunks_normal += len(both)
+                if both:
+                    report.duplicated_normal_requests[request_id] = both
             elif published.at < self.failed_at:
                 report.interrupted_requests += 1
                 report.resynthesized_chunks += len(chunks & in_secondary)

@@ -101,7 +101,7 @@ class Sweeper:
             if tasks is None:
                 report.waiting.append(job.request_id)
                 return
-            self._pipeline.chunk_queue.send(tasks)
+            self._pipeline.chunk_queue.send(tasks, recovery=True)
             report.requeued[job.request_id] = missing
             return
         message = (

@@ -27,13 +27,22 @@ _SQS_BATCH = 10
 
 
 def route_by_count(
-    tasks: list[ChunkTask], short_url: str, long_url: str | None, short_job_chunks: int
+    tasks: list[ChunkTask],
+    short_url: str,
+    long_url: str | None,
+    short_job_chunks: int,
+    *,
+    recovery: bool = False,
 ) -> dict[str, list[ChunkTask]]:
     """Tasks by queue URL: a job of at most ``short_job_chunks`` chunks goes to the short
-    lane, a longer one to the long lane (docs/pipeline.md); without a long lane, all short."""
+    lane, a longer one to the long lane (docs/pipeline.md); without a long lane, all short.
+    ``recovery``: work resumed for a job another worker or region left (a takeover, the
+    sweeper) goes to the long lane whatever its size, so that after a failover the
+    backlog does not hold up new short requests."""
     lanes: dict[str, list[ChunkTask]] = {}
     for task in tasks:
-        url = long_url if long_url and task.count > short_job_chunks else short_url
+        to_long = recovery or task.count > short_job_chunks
+        url = long_url if long_url and to_long else short_url
         lanes.setdefault(url, []).append(task)
     return lanes
 
@@ -59,8 +68,10 @@ class ChunkQueue:
             sqs, service.chunks_queue_url, service.long_chunks_queue_url, service.short_job_chunks
         )
 
-    def send(self, tasks: list[ChunkTask], delay_s: int = 0) -> None:
-        lanes = route_by_count(tasks, self.queue_url, self.long_queue_url, self.short_job_chunks)
+    def send(self, tasks: list[ChunkTask], delay_s: int = 0, *, recovery: bool = False) -> None:
+        lanes = route_by_count(
+            tasks, self.queue_url, self.long_queue_url, self.short_job_chunks, recovery=recovery
+        )
         for queue_url, lane in lanes.items():
             self._send(queue_url, lane, delay_s)
 

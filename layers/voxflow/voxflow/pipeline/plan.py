@@ -84,7 +84,8 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
         for index, chunk in enumerate(chunks)
         if chunk_keys[index] not in cached and index not in (job.done or set())
     ]
-    pipeline.chunk_queue.send(tasks, delay_s=delay_s)
+    recovery = claimed.decision is Decision.TAKE_OVER
+    pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
     _count_cached_chunks(job, cached, chunk_keys, pipeline)
     return claimed.decision
 
