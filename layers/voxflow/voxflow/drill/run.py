@@ -35,6 +35,7 @@ from voxflow.drill.load import drill_texts
 from voxflow.errors import VoxflowError
 from voxflow.local.regions import TwoRegionStack
 from voxflow.local.replicator import REPLICATED_PREFIXES
+from voxflow.store.jobs import PENDING
 
 logger = logging.getLogger("voxflow.drill")
 CHUNK_PREFIX = REPLICATED_PREFIXES[1]
@@ -97,6 +98,11 @@ class DrillReport:
     # the primary finished within the replication lag before the loss.
     in_flight_at_kill: int = 0
     in_flight_at_kill_ids: list[str] = field(default_factory=list)
+    # Answered by the primary before the kill, but the finished job had not replicated
+    # to the secondary yet (asynchronous replication): the secondary may take it over,
+    # synthesize its chunks again and answer it too. Counted apart from normal operation.
+    unreplicated_at_kill_ids: list[str] = field(default_factory=list)
+    duplicated_chunks_unreplicated: int = 0
     # For each request without a terminal event: where it was published and its job
     # record in each region (status, owner, chunks done), to tell where it stopped.
     missing: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -134,8 +140,11 @@ class DrillReport:
                 f"the kill; {self.finished_only_after_failback} finished only after failback, "
                 f"{len(self.finished_by_sweeper)} only by the sweeper",
                 f"more than one terminal event: {self.multiple_terminal} (of "
-                f"{self.in_flight_at_kill} in flight at the kill); chunks synthesized "
-                f"in both regions before the kill: {self.duplicated_chunks_normal}",
+                f"{self.in_flight_at_kill} in flight at the kill and "
+                f"{len(self.unreplicated_at_kill_ids)} answered but not replicated); chunks "
+                f"synthesized in both regions in normal operation: "
+                f"{self.duplicated_chunks_normal}, for answers not replicated at the kill: "
+                f"{self.duplicated_chunks_unreplicated}",
                 f"interrupted requests {self.interrupted_requests}: chunks synthesized again "
                 f"{self.resynthesized_chunks} (minimum {self.resynthesized_minimum})",
                 f"failback: {'ok' if self.failback.ok else 'FAILED'} "
@@ -218,6 +227,8 @@ class Drill:
         self.report.in_flight_at_kill = len(in_flight)
         # What the secondary holds at the kill: the chunks it need not synthesize again.
         self._replicated_at_kill = _chunk_objects(secondary.client("s3"), _bucket(secondary))
+        answered = sorted(set(self.published) - set(in_flight))
+        self.report.unreplicated_at_kill_ids = _not_finished_in(secondary, answered)
         self.progress(f"primary killed after {len(self.published)} requests")
 
     def _wait_all(self, client: GlobalVoxflowClient) -> None:
@@ -393,8 +404,12 @@ class Drill:
         for request_id, outcome in outcomes.items():
             published = self.published[request_id]
             chunks = jobs.chunk_objects(request_id)
+            unreplicated = request_id in self.report.unreplicated_at_kill_ids
             if outcome.terminal_at is not None and outcome.terminal_at < self.failed_at:
                 both = sorted(chunks & in_primary & in_secondary)
+                if unreplicated:
+                    report.duplicated_chunks_unreplicated += len(both)
+                    continue
                 report.duplicated_chunks_normal += len(both)
                 if both:
                     report.duplicated_normal_requests[request_id] = both
@@ -436,6 +451,30 @@ def _job_summary(stack: Any, request_id: str) -> dict[str, Any]:
     summary = {name: next(iter(item[name].values())) for name in fields if name in item}
     summary["done"] = len(item.get("done", {}).get("NS", []))
     return summary
+
+
+def _not_finished_in(stack: Any, request_ids: list[str]) -> list[str]:
+    """Those of ``request_ids`` whose job in ``stack``'s region is missing or pending."""
+    dynamodb, table = stack.client("dynamodb"), f"{stack.stack_name}-jobs"
+    finished: set[str] = set()
+    for start in range(0, len(request_ids), 100):
+        keys = [{"request_id": {"S": r}} for r in request_ids[start : start + 100]]
+        request: dict[str, Any] = {
+            table: {
+                "Keys": keys,
+                "ProjectionExpression": "request_id, #s",
+                "ExpressionAttributeNames": {"#s": "status"},
+            }
+        }
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            finished.update(
+                item["request_id"]["S"]
+                for item in response["Responses"].get(table, [])
+                if item.get("status", {}).get("S") != PENDING
+            )
+            request = response.get("UnprocessedKeys") or {}
+    return [r for r in request_ids if r not in finished]
 
 
 def _bucket(stack: Any) -> str:
