@@ -6,9 +6,7 @@ text finishes first, and the long text's chunks go through the long lane's runne
 """
 
 import json
-import os
 import re
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from bus_tap import tap_bus
+from stack_cli import queue_depth, voxflow_cli
 
 from voxflow.audio import decode, join_pcm
 from voxflow.aws import AwsClients, AwsSettings
@@ -36,7 +35,6 @@ from voxflow.worker.settings import WorkerSettings
 SHORT, LONG = "http://sqs.local/123456789012/chunks", "http://sqs.local/123456789012/long-chunks"
 SILENT = {"noise_scale": 0.0, "noise_w": 0.0}
 CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "corpus"
-VOXFLOW = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "voxflow"
 REQUIRED_ENV = {
     "VOXFLOW_BUS_NAME": "bus",
     "VOXFLOW_CHUNKS_QUEUE_URL": SHORT,
@@ -272,21 +270,6 @@ def test_a_short_request_after_a_long_text_finishes_first(
     )
     assert handled(logs, "SynthesizeFunctionChunks")[0] == before["SynthesizeFunctionChunks"] + 1
     stack.client("sqs").delete_queue(QueueUrl=tap)
-
-
-def queue_depth(stack: LocalStack, logical_id: str) -> int:
-    attributes = stack.client("sqs").get_queue_attributes(
-        QueueUrl=stack.stack.resources[logical_id],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(value) for value in attributes.values())
-
-
-def voxflow_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VOXFLOW_LOCAL_STATE": str(stack.state_file)}
-    return subprocess.run(
-        [str(VOXFLOW), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 @pytest.mark.slow

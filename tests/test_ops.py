@@ -6,15 +6,13 @@ every chunk and died before assembling.
 """
 
 import json
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from stack_cli import queue_depth, voxflow_cli
 
 from voxflow.audio import AudioFormat
 from voxflow.aws import AwsClients, AwsSettings
@@ -28,7 +26,6 @@ from voxflow.store.models import bind
 from voxflow.voices import VoiceRegistry
 
 pytestmark = pytest.mark.slow
-VOXFLOW = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "voxflow"
 TERMINAL = {"SynthesisCompleted", "SynthesisFailed"}
 
 
@@ -39,7 +36,13 @@ class LostTasks(ChunkQueue):
         super().__init__(None, "lost")
         self.lost: list[ChunkTask] = []
 
-    def send(self, tasks: list[ChunkTask], delay_s: int = 0) -> None:  # noqa: ARG002
+    def send(
+        self,
+        tasks: list[ChunkTask],
+        delay_s: int = 0,  # noqa: ARG002
+        *,
+        recovery: bool = False,  # noqa: ARG002
+    ) -> None:
         self.lost.extend(tasks)
 
 
@@ -112,21 +115,6 @@ def plan_with_lost_tasks(pipeline: Pipeline, request_id: str, text: str) -> list
     (item,) = SynthesisRequested(request_id=request_id, text=text, format=AudioFormat.WAV).expand()
     plan_item(item, planning)
     return lost.lost
-
-
-def queue_depth(stack: LocalStack, logical_id: str) -> int:
-    attributes = stack.client("sqs").get_queue_attributes(
-        QueueUrl=stack.stack.resources[logical_id],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(value) for value in attributes.values())
-
-
-def voxflow_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VOXFLOW_LOCAL_STATE": str(stack.state_file)}
-    return subprocess.run(
-        [str(VOXFLOW), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def test_a_dead_lettered_chunk_is_redriven_and_completes(
