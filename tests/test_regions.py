@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from voxflow.audio import decode, join_pcm
 from voxflow.aws import AwsClients, AwsSettings
@@ -730,3 +731,68 @@ def test_standalone_pipeline_makes_no_regional_calls(tmp_path: Path) -> None:
     assert pipeline.regions.standby_queue is None
     assert pipeline.publisher.replies is None  # reply URLs are used as given: no GetQueueUrl
     assert not pipeline.regions.standby_expired(0.0)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _CloudWatch:
+    """describe_alarms answers with the state, or raises while ``down``."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.calls = 0
+
+    def describe_alarms(self, **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        if self.down:
+            raise EndpointConnectionError(endpoint_url="http://primary")
+        return {"MetricAlarms": [{"StateValue": "OK"}]}
+
+
+def _probe_times(
+    health: AlarmHealth, cloudwatch: _CloudWatch, clock: _Clock, until: float
+) -> list[float]:
+    """The clock readings at which ``is_healthy`` asked CloudWatch, asking every 0.5 s."""
+    asked: list[float] = []
+    while clock.now <= until:
+        before = cloudwatch.calls
+        health.is_healthy()
+        if cloudwatch.calls > before:
+            asked.append(clock.now)
+        clock.now += 0.5
+    return asked
+
+
+def test_an_unreachable_primary_is_probed_less_and_less_often() -> None:
+    clock, cloudwatch = _Clock(), _CloudWatch()
+    health = AlarmHealth(
+        lambda: cloudwatch,
+        ALARM,
+        unreachable_cache_s=3.0,
+        unreachable_cache_max_s=10.0,
+        clock=clock,
+    )
+    cloudwatch.down = True
+    # Held 3, 6, then 10 s (the cap): each probe of a dead region costs a timeout.
+    assert _probe_times(health, cloudwatch, clock, until=40.0) == [0.0, 3.0, 9.0, 19.0, 29.0, 39.0]
+    assert not health.is_healthy()
+    cloudwatch.down = False
+    clock.now = 49.0
+    assert health.is_healthy()
+    # Back to the short hold: the next outage starts at 3 s again.
+    cloudwatch.down = True
+    clock.now = 50.0
+    assert not health.is_healthy()
+    assert _probe_times(health, cloudwatch, clock, until=54.0) == [53.0]
+
+
+def test_a_healthy_primary_is_asked_again_after_the_short_hold() -> None:
+    clock, cloudwatch = _Clock(), _CloudWatch()
+    health = AlarmHealth(lambda: cloudwatch, ALARM, cache_s=1.0, clock=clock)
+    assert _probe_times(health, cloudwatch, clock, until=3.0) == [0.0, 1.0, 2.0, 3.0]

@@ -19,6 +19,8 @@ from voxflow.local.replicator import (
     REPLICA_METADATA,
     ReplicaSite,
     Replicator,
+    _Direction,
+    _Shared,
 )
 
 LAG_S = 1.0
@@ -244,3 +246,26 @@ def test_a_frozen_region_gets_its_backlog_after_it_thaws(
     assert [e["detail"]["text"] for e in events] == ["while the west is frozen"]
     assert replicator.wait_idle(10)
     assert replicator.stats.objects == 20
+
+
+def test_items_and_events_are_delivered_before_objects() -> None:
+    """After an outage the backlog holds thousands of chunk objects: the jobs a region
+    took over must reach the recovered one first (AWS's global tables are faster than
+    S3 replication too)."""
+    direction = _Direction(None, None, _Shared(), lag_s=0.0, object_poll_s=1.0)  # type: ignore[arg-type]
+    delivered: list[str] = []
+
+    def later(what: str, *, bulky: bool = False) -> None:
+        queue = direction.pending_objects if bulky else None
+        direction._later(what, lambda: delivered.append(what), queue=queue)
+
+    later("object 1", bulky=True)
+    later("object 2", bulky=True)
+    later("item a")
+    later("event b")
+    later("object 3", bulky=True)
+    later("item c")
+    assert len(direction) == 6
+    direction._deliver_due()
+    assert delivered == ["item a", "event b", "item c", "object 1", "object 2", "object 3"]
+    assert len(direction) == 0

@@ -27,6 +27,7 @@ def run_drill_command(args: argparse.Namespace) -> int:
         primary_port=None,
         secondary_port=None,
         workers=args.workers,
+        concurrency={"PlanFunction": args.plan_runners},
         lag_s=args.lag,
         log_dir=args.log_dir,
     ) as stack:

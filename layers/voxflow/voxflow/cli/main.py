@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--long-fraction", type=float, default=0.1, help="long texts (0.1)")
     drill.add_argument("--failback-requests", type=int, default=3)
     drill.add_argument("--workers", type=int, default=1, help="primary worker processes")
+    drill.add_argument(
+        "--plan-runners",
+        type=int,
+        default=2,
+        help="plan runners per region (2): Lambda scales plan out with the backlog",
+    )
     drill.add_argument("--lag", type=float, default=0.5, help="replication lag in seconds")
     drill.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all")
     drill.add_argument("--log-dir", type=Path, help="moto, runner and worker logs")

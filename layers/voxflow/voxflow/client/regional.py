@@ -83,6 +83,7 @@ class GlobalVoxflowClient:
             cache_s=health_cache_s,
             # Publishing finds out about a frozen primary anyway; failback should be quick.
             unreachable_cache_s=health_cache_s,
+            unreachable_cache_max_s=health_cache_s,
         )
         self.reply_queue_name = f"voxflow-replies-{uuid.uuid4().hex[:16]}"
         self._reply_urls: dict[str, str] = {}

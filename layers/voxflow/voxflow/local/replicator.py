@@ -14,7 +14,11 @@ this stands in for all three, in one thread per direction:
   put on the peer's bus with a ``resources`` entry marking it as a replica, so it is
   not replicated again (what a global endpoint's event replication does).
 
-Every change is delivered ``lag_s`` after it was seen. A peer that does not answer
+Every change is delivered ``lag_s`` after it was seen; items and events before
+objects, as on AWS, where global tables replicate in about a second and S3 in
+seconds to minutes. After an outage this matters: the jobs a region took over
+(their new owner, their completion) reach the recovered region before the many
+chunk objects do, so its fresh functions leave those jobs alone. A peer that does not answer
 (its moto frozen) keeps its deliveries waiting, in order, until it answers again; a
 source that does not answer is read again later. Nothing here stops the thread but
 ``stop()``.
@@ -54,6 +58,9 @@ _CLIENT_CONFIG = Config(
 # Unreachable (timeouts, refused connections): retry later. ClientError: the request
 # itself was refused; retrying it unchanged cannot help.
 _UNREACHABLE = (BotoCoreError,)
+# A delivery that must not be repeated goes only to a peer heard from this recently;
+# otherwise a cheap probe goes first, and times out in its place.
+_PROBE_AFTER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,9 @@ class _Delivery:
     due: float
     what: str
     apply: Callable[[], None]
+    # False for events: a put sent to a frozen region is queued there and runs when it
+    # thaws, after the replicator gave up on it and sent it again.
+    repeatable: bool = True
 
 
 @dataclass
@@ -149,11 +159,13 @@ class _Direction:
         self.source, self.dest, self.shared = source, dest, shared
         self.lag_s = lag_s
         self.object_poll_s = object_poll_s
-        self.pending: deque[_Delivery] = deque()
+        self.pending: deque[_Delivery] = deque()  # items and events, in order
+        self.pending_objects: deque[_Delivery] = deque()
         self._iterators: dict[tuple[str, str], str] = {}  # (table, shard) → iterator
         self._last_listing = 0.0
         self._source_retry_at = 0.0
         self._dest_retry_at = 0.0
+        self._dest_answered_at = 0.0
 
     # -- one round --------------------------------------------------------------
 
@@ -179,25 +191,49 @@ class _Direction:
             self._last_listing = now
 
     def _deliver_due(self) -> None:
-        while self.pending and self.pending[0].due <= time.monotonic():
-            delivery = self.pending[0]
+        if self._deliver_from(self.pending):
+            self._deliver_from(self.pending_objects, until_item_due=True)
+
+    def _deliver_from(self, queue: deque[_Delivery], *, until_item_due: bool = False) -> bool:
+        """Delivers what is due in ``queue``, in order; False if the peer stopped answering."""
+        while queue and queue[0].due <= time.monotonic():
+            if until_item_due and self.pending and self.pending[0].due <= time.monotonic():
+                return True  # an item came due meanwhile: it goes first, next round
+            delivery = queue[0]
             try:
+                if not delivery.repeatable:
+                    self._make_sure_dest_answers()
                 delivery.apply()
+                self._dest_answered_at = time.monotonic()
             except _UNREACHABLE as error:
                 logger.info("%s unreachable (%s); %d waiting", self.dest.region, error, len(self))
                 self._dest_retry_at = time.monotonic() + 1.0
-                return
+                return False
             except ClientError as error:
                 logger.warning("%s refused %s: %s", self.dest.region, delivery.what, error)
                 with self.shared.lock:
                     self.shared.stats.refused += 1
-            self.pending.popleft()
+            queue.popleft()
+        return True
+
+    def _make_sure_dest_answers(self) -> None:
+        if time.monotonic() - self._dest_answered_at > _PROBE_AFTER_S:
+            self.dest.client("events").describe_event_bus(Name=self.dest.site.bus_name)
+            self._dest_answered_at = time.monotonic()
 
     def __len__(self) -> int:
-        return len(self.pending)
+        return len(self.pending) + len(self.pending_objects)
 
-    def _later(self, what: str, apply: Callable[[], None]) -> None:
-        self.pending.append(_Delivery(time.monotonic() + self.lag_s, what, apply))
+    def _later(
+        self,
+        what: str,
+        apply: Callable[[], None],
+        *,
+        queue: deque[_Delivery] | None = None,
+        repeatable: bool = True,
+    ) -> None:
+        target = self.pending if queue is None else queue
+        target.append(_Delivery(time.monotonic() + self.lag_s, what, apply, repeatable))
 
     # -- events -------------------------------------------------------------------
 
@@ -214,7 +250,11 @@ class _Direction:
                 if not any(
                     str(r).startswith(EVENT_REPLICA_PREFIX) for r in envelope.get("resources", [])
                 ):
-                    self._later(f"event {envelope.get('id')}", self._event_delivery(envelope))
+                    self._later(
+                        f"event {envelope.get('id')}",
+                        self._event_delivery(envelope),
+                        repeatable=False,
+                    )
             sqs.delete_message_batch(
                 QueueUrl=self.source.tap_url,
                 Entries=[
@@ -334,7 +374,7 @@ class _Direction:
             natives = fresh - replicas
             self.shared.natives.setdefault(region, set()).update(natives)
         for key in sorted(natives):
-            self._later(f"object {key}", self._object_delivery(key))
+            self._later(f"object {key}", self._object_delivery(key), queue=self.pending_objects)
 
     def _object_delivery(self, key: str) -> Callable[[], None]:
         region = self.dest.region

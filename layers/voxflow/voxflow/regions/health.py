@@ -2,9 +2,12 @@
 
 An unreachable primary counts as unhealthy, and must say so fast: the client has
 ~1 s timeouts and no retries, and the answer is kept for a second so that a batch
-of requests asks CloudWatch once. "Unreachable" is kept longer: every fresh probe of
-a region that does not answer costs a whole timeout, which the secondary would
-otherwise pay every other second while it is taking over.
+of requests asks CloudWatch once. "Unreachable" is kept longer, and longer again
+each time in a row: every probe of a region that does not answer costs a whole
+timeout, which a secondary taking over would otherwise pay every few seconds (in
+the drill, a second of every plan batch). The first verdict is kept only a few
+seconds, so that a blip costs little; a region that stays down is probed every
+``UNREACHABLE_HOLD_MAX_S`` at most, which is also how late its recovery is seen.
 """
 
 import logging
@@ -23,6 +26,8 @@ from voxflow.regions.config import RegionConfig
 logger = logging.getLogger(__name__)
 
 HEALTHY_STATE = "OK"  # ALARM and INSUFFICIENT_DATA both mean "not known to be healthy"
+UNREACHABLE_HOLD_S = 3.0
+UNREACHABLE_HOLD_MAX_S = 30.0
 FAST_FAIL = Config(
     connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1}
 )
@@ -51,13 +56,16 @@ class AlarmHealth:
         alarm_name: str,
         *,
         cache_s: float = 1.0,
-        unreachable_cache_s: float = 3.0,
+        unreachable_cache_s: float = UNREACHABLE_HOLD_S,
+        unreachable_cache_max_s: float = UNREACHABLE_HOLD_MAX_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._cloudwatch = cloudwatch
         self.alarm_name = alarm_name
         self._cache_s = cache_s
         self._unreachable_cache_s = unreachable_cache_s
+        self._unreachable_cache_max_s = max(unreachable_cache_s, unreachable_cache_max_s)
+        self._unreachable_in_a_row = 0
         self._clock = clock
         self._lock = threading.Lock()
         # (answered at, healthy, for how long the answer holds)
@@ -69,9 +77,17 @@ class AlarmHealth:
             if self._answer is not None and now - self._answer[0] < self._answer[2]:
                 return self._answer[1]
             healthy, reachable = self._ask()
-            hold = self._cache_s if reachable else self._unreachable_cache_s
-            self._answer = (self._clock(), healthy, hold)
+            self._answer = (self._clock(), healthy, self._hold(reachable))
             return healthy
+
+    def _hold(self, reachable: bool) -> float:
+        """How long this answer is kept: doubling while the region stays unreachable."""
+        if reachable:
+            self._unreachable_in_a_row = 0
+            return self._cache_s
+        self._unreachable_in_a_row += 1
+        doubled = self._unreachable_cache_s * 2.0 ** (self._unreachable_in_a_row - 1)
+        return min(doubled, self._unreachable_cache_max_s)
 
     def _ask(self) -> tuple[bool, bool]:
         """(healthy, reachable)."""
