@@ -42,6 +42,10 @@ class EngineSettings:
     fast_start: bool = True
     intra_op_threads: int = 0
     inter_op_threads: int = 0
+    # onnxruntime's idle threads spin between operators: a little lower latency when
+    # the process has its cores to itself, CPU taken from every other process when
+    # it shares them (the local stack runs a dozen processes on a few cores).
+    allow_spinning: bool = True
     batch_size: int = 1
     max_chars: int = 100_000
     chunk_max_chars: int = 400
@@ -75,6 +79,7 @@ class EngineSettings:
             ("fast_start", _flag),
             ("intra_op_threads", int),
             ("inter_op_threads", int),
+            ("allow_spinning", _flag),
             ("batch_size", int),
             ("max_chars", int),
             ("chunk_max_chars", int),

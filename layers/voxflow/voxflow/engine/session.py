@@ -102,6 +102,9 @@ def _session_options(settings: EngineSettings, parallel: bool) -> ort.SessionOpt
     options = ort.SessionOptions()
     options.intra_op_num_threads = settings.intra_op_threads
     options.inter_op_num_threads = settings.inter_op_threads
+    if not settings.allow_spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     # Every sentence has another length: cached memory patterns only hold memory.
     options.enable_mem_pattern = False
     if parallel:
