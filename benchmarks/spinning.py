@@ -25,9 +25,10 @@ from voxflow.voices import VoiceRegistry
 
 CORPUS = Path(__file__).parent / "corpus"
 SAMPLE_RATE = 22_050  # joe-medium
+Row = tuple[float, float, float]  # audio seconds, wall seconds, CPU seconds
 
 
-def _synthesize(allow_spinning: bool, barrier: Barrier, results: "mp.Queue[tuple]") -> None:
+def _synthesize(allow_spinning: bool, barrier: Barrier, results: "mp.Queue[Row]") -> None:
     engine = Engine(
         VoiceRegistry.default(), replace(EngineSettings(), allow_spinning=allow_spinning)
     )
@@ -47,7 +48,7 @@ def run(processes: int, allow_spinning: bool) -> tuple[float, float]:
     """(audio seconds per wall second, CPU seconds per audio second) of ``processes`` at once."""
     context = mp.get_context("spawn")
     barrier = context.Barrier(processes)
-    results: mp.Queue[tuple] = context.Queue()
+    results: mp.Queue[Row] = context.Queue()
     workers = [
         context.Process(target=_synthesize, args=(allow_spinning, barrier, results))
         for _ in range(processes)

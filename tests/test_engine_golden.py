@@ -6,6 +6,7 @@ from numpy.typing import NDArray
 from piper import PiperVoice, SynthesisConfig
 
 from voxflow.engine import Engine, SynthesisParams
+from voxflow.engine.session import _session_options
 from voxflow.settings import EngineSettings
 from voxflow.voices import VoiceRegistry
 
@@ -118,3 +119,17 @@ def test_one_inference_starts_no_upgrade(registry: VoiceRegistry) -> None:
     assert fresh.model("joe").upgraded
     again = next(fresh.synthesize(["Only one sentence."], "joe", SILENT))
     assert correlation(first.pcm, again.pcm) >= 0.999
+
+
+def test_without_spinning_the_audio_is_the_same(registry: VoiceRegistry, engine: Engine) -> None:
+    settings = EngineSettings.from_env({"VOXFLOW_ALLOW_SPINNING": "0", "VOXFLOW_FAST_START": "0"})
+    assert not settings.allow_spinning
+    options = _session_options(settings, parallel=False)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    quiet = Engine(registry, settings)
+    for text in SENTENCES[:2]:
+        expected = [c.pcm for c in engine.synthesize([text], "joe", SILENT)]
+        got = [c.pcm for c in quiet.synthesize([text], "joe", SILENT)]
+        assert [len(g) for g in got] == [len(e) for e in expected]
+        for first, second in zip(expected, got, strict=True):
+            assert correlation(first, second) >= 0.999

@@ -73,7 +73,10 @@ class LocalStack(Lifecycle):
         self.concurrency = concurrency
         self.function_ids = None if functions is None else set(functions)
         self.retry_visibility_s = retry_visibility_s
-        self.extra_env = dict(extra_env or {})
+        # Every engine process here shares this machine's cores with moto and the other
+        # runners: onnxruntime's spin-waiting threads would take CPU from them
+        # (benchmarks/spinning.py: 3 engines on 2 cores make 15 % more audio without it).
+        self.extra_env = {"VOXFLOW_ALLOW_SPINNING": "0", **(extra_env or {})}
         self.log_dir = log_dir
         self.region_endpoints = dict(region_endpoints or {})
         self.workers = workers
