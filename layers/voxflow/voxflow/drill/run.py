@@ -117,7 +117,12 @@ class DrillReport:
     duplicated_normal_requests: dict[str, list[str]] = field(default_factory=dict)  # id → chunks
     interrupted_requests: int = 0
     resynthesized_chunks: int = 0  # by the secondary, for requests interrupted by the kill
-    resynthesized_minimum: int = 0  # their chunks not replicated to the secondary at the kill
+    # Their chunks not replicated to the secondary at the kill, for those the secondary
+    # answered (the stranded ones are the primary's after the failback).
+    resynthesized_minimum: int = 0
+    # Deliveries the replicator still held at the kill, by destination region: what
+    # asynchronous replication had not carried yet (events, items and objects).
+    replication_backlog_at_kill: dict[str, dict[str, int]] = field(default_factory=dict)
     duplicates_method: str = DUPLICATES_METHOD
     killed_at_request: int = 0
     failback: FailbackResult = field(default_factory=FailbackResult)
@@ -134,6 +139,7 @@ class DrillReport:
                 f"accepted {self.accepted}/{self.requests} {self.accepted_by_region}, "
                 f"terminal {self.terminal} (answered by {self.answered_by_region})",
                 f"RPO {self.rpo} requests without a terminal event; RTO {rto}",
+                f"replication backlog at the kill: {self.replication_backlog_at_kill}",
                 f"requests published after the kill, publish to terminal event: "
                 f"{self.after_kill_latency_s}",
                 f"every terminal event {after if after is None else round(after, 1)} s after "
@@ -220,7 +226,9 @@ class Drill:
     def _kill(self, client: GlobalVoxflowClient) -> None:
         assert self.stack.replicator is not None
         secondary = self.stack.secondary
+        backlog = self.stack.replicator.backlog_by_kind()
         self.failed_at = self.stack.fail_primary()
+        self.report.replication_backlog_at_kill = backlog
         self.report.killed_at_request = len(self.published)
         in_flight = [r for r in self.published if client.outcome(r).terminal is None]
         self.report.in_flight_at_kill_ids = in_flight
@@ -416,7 +424,10 @@ class Drill:
             elif published.at < self.failed_at:
                 report.interrupted_requests += 1
                 report.resynthesized_chunks += len(chunks & in_secondary)
-                report.resynthesized_minimum += len(chunks - self._replicated_at_kill)
+                # Requests stranded in the frozen primary are finished there after the
+                # failback: the secondary never had them to synthesize.
+                if outcome.region == self.stack.secondary_region:
+                    report.resynthesized_minimum += len(chunks - self._replicated_at_kill)
 
 
 class _JobChunks:

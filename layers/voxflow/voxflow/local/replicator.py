@@ -471,6 +471,13 @@ class Replicator(Lifecycle):
         """Deliveries waiting, by destination region."""
         return {d.dest.region: len(d) for d in self._directions}
 
+    def backlog_by_kind(self) -> dict[str, dict[str, int]]:
+        """Deliveries waiting, by destination region: items and events, and objects."""
+        return {
+            d.dest.region: {"items_and_events": len(d.pending), "objects": len(d.pending_objects)}
+            for d in self._directions
+        }
+
     def native_objects(self, region: str, prefix: str = "") -> set[str]:
         """Keys under ``prefix`` written in ``region`` by the service, not copied there."""
         with self._shared.lock:
