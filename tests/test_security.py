@@ -277,7 +277,8 @@ def test_malformed_chunk_task_is_logged_without_its_text(
     spec.loader.exec_module(module)
 
     marker = "Private words the log must not hold"
-    body = json.dumps({"request_id": "r-1", "index": "not a number", "text": marker})
+    # The invalid field holds the text: pydantic quotes the input of the field it refuses.
+    body = json.dumps({"request_id": "r-1", "index": 0, "text": [marker]})
     record: dict[str, Any] = {
         "messageId": "m-1",
         "receiptHandle": "h",
@@ -298,9 +299,15 @@ def test_malformed_chunk_task_is_logged_without_its_text(
 
     capsys.readouterr()
     # Every record of the batch failed: powertools raises (Lambda then retries them all).
-    with pytest.raises(BatchProcessingError):
+    with pytest.raises(BatchProcessingError) as raised:
         module.handler({"Records": [record]}, Context())
     logged = capsys.readouterr()
     assert "malformed chunk task" in logged.out
     assert "m-1" in logged.out
     assert marker not in logged.out + logged.err
+    # Lambda logs the uncaught error with its message and its causes' tracebacks.
+    import traceback
+
+    printed = "".join(traceback.format_exception(raised.value))
+    assert "m-1" in printed or "ValidationError" in printed or "Malformed" in printed
+    assert marker not in printed

@@ -11,9 +11,8 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
-from voxflow.events import ChunkTask
+from voxflow.events import MalformedChunkTask, parse_chunk_task
 from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.powertools import PowertoolsMeter, receive_count
@@ -30,7 +29,7 @@ pipeline.engine.warm_up(BUILTIN_VOICE_ID)
 
 @tracer.capture_method
 def record_handler(batch: BatchSynthesis, record: SQSRecord) -> None:
-    task = ChunkTask.model_validate_json(record.body)
+    task = parse_chunk_task(record.body)
     complete_chunk(task, batch, receive_count(record), pipeline)
 
 
@@ -41,13 +40,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     tasks = []
     for record in event["Records"]:
         try:
-            tasks.append(ChunkTask.model_validate_json(record["body"]))
-        except ValidationError as error:
-            # Where and why only: the error's text quotes the body, which holds the text.
-            problems = error.errors(include_url=False, include_input=False, include_context=False)
+            tasks.append(parse_chunk_task(record["body"]))
+        except MalformedChunkTask as error:
             logger.error(
                 "malformed chunk task",
-                extra={"message_id": record["messageId"], "errors": problems},
+                extra={"message_id": record["messageId"], "errors": str(error)},
             )
     batch = BatchSynthesis(tasks, pipeline)
     try:

@@ -25,7 +25,9 @@ from voxflow.events.models import (
 )
 from voxflow.events.parse import (
     InvalidRequest,
+    MalformedChunkTask,
     ParsedBatch,
+    parse_chunk_task,
     parse_request,
     parse_request_items,
     to_event_entry,
@@ -44,6 +46,7 @@ __all__ = [
     "EventModel",
     "InvalidRequest",
     "ItemRequest",
+    "MalformedChunkTask",
     "ParsedBatch",
     "ReplyTo",
     "SynthesisCompleted",
@@ -52,6 +55,7 @@ __all__ = [
     "SynthesisParamsModel",
     "SynthesisRequested",
     "detail_type",
+    "parse_chunk_task",
     "parse_request",
     "parse_request_items",
     "to_event_entry",

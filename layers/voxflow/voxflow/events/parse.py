@@ -19,6 +19,7 @@ from voxflow.events.models import (
     DEFAULT_TENANT,
     SOURCE_CLIENT,
     SOURCE_SERVICE,
+    ChunkTask,
     ItemId,
     Metadata,
     MetadataValue,
@@ -198,6 +199,19 @@ def _item_name(item: dict[str, Any], index: int) -> str | None:
     if "item_id" not in item or item["item_id"] is None:
         return str(index)
     return _valid(_ITEM_ID, item["item_id"])
+
+
+class MalformedChunkTask(InvalidInput):
+    """A chunk queue message that is not a ChunkTask. Says where and why, never the
+    values: pydantic's own error quotes the input it refused, which can be the text."""
+
+
+def parse_chunk_task(body: str) -> ChunkTask:
+    try:
+        return ChunkTask.model_validate_json(body)
+    except ValidationError as error:
+        # from None: Lambda logs an uncaught error's causes too, and this one quotes input.
+        raise MalformedChunkTask(f"malformed chunk task: {_describe(error)}") from None
 
 
 def to_event_entry(model: BaseModel, bus_name: str, source: str | None = None) -> dict[str, str]:
