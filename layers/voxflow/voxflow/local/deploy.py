@@ -20,6 +20,7 @@ regions' moto servers, for global table replicas.
 """
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,11 @@ from voxflow.local.intrinsics import (
     references,
     replace_references,
 )
-from voxflow.local.model import DeployedStack, LocalFunction, SqsEventSource
+from voxflow.local.model import DeployedStack, LocalFunction, ScheduleSource, SqsEventSource
+from voxflow.local.scheduler import UnsupportedScheduleError, schedule_period_s
 from voxflow.local.template import TranslatedTemplate, translate_template
+
+logger = logging.getLogger("voxflow.local.deploy")
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[4] / "template.yaml"
 DEFAULT_STACK_NAME = "voxflow"
@@ -412,6 +416,7 @@ class _Deployment:
                     memory_mb=int(properties.get("MemorySize", 128)),
                     environment={k: str(v) for k, v in resolver.resolve(variables).items()},
                     event_sources=self._event_sources(logical_id, resolver, queues),
+                    schedules=self._schedules(logical_id, resolver, physical),
                 )
             )
         return tuple(functions)
@@ -435,6 +440,52 @@ class _Deployment:
                 self._sqs_source(logical_id, properties, queues[queue_url], queue_url, arn)
             )
         return tuple(sources)
+
+    def _schedules(
+        self, function_id: str, resolver: Resolver, physical: Mapping[str, str]
+    ) -> tuple[ScheduleSource, ...]:
+        """The scheduled rules that target the function: SAM's ``Type: Schedule`` events."""
+        arn = resolver.resolve({"Fn::GetAtt": [function_id, "Arn"]})
+        schedules = []
+        for logical_id, kind in self.types.items():
+            properties = self.resources[logical_id].get("Properties", {})
+            if kind != "AWS::Events::Rule" or "ScheduleExpression" not in properties:
+                continue
+            try:
+                targets = resolver.resolve(properties.get("Targets", []))
+                expression = str(resolver.resolve(properties["ScheduleExpression"]))
+                state = str(resolver.resolve(properties.get("State", "ENABLED")))
+            except IntrinsicError as error:
+                self._warn(f"{logical_id}: schedule not run locally, {error}")
+                continue
+            if arn not in [target.get("Arn") for target in targets]:
+                continue
+            try:
+                schedule_period_s(expression)
+            except UnsupportedScheduleError as error:
+                self._warn(f"{logical_id}: {error}")
+                continue
+            schedules.append(
+                ScheduleSource(
+                    logical_id=logical_id,
+                    event_id=logical_id.removeprefix(function_id) or logical_id,
+                    expression=expression,
+                    rule_arn=self._rule_arn(physical.get(logical_id, logical_id), resolver),
+                    enabled=state.upper() != "DISABLED",
+                )
+            )
+        return tuple(schedules)
+
+    def _rule_arn(self, physical_id: str, resolver: Resolver) -> str:
+        if physical_id.startswith("arn:"):
+            return physical_id
+        # A scheduled rule is always on the default bus: rule/<name>.
+        account_id = resolver.resolve({"Ref": "AWS::AccountId"})
+        return f"arn:{_partition(self.region)}:events:{self.region}:{account_id}:rule/{physical_id}"
+
+    def _warn(self, warning: str) -> None:
+        logger.warning("%s", warning)
+        self.warnings.append(warning)
 
     def _sqs_source(
         self, logical_id: str, properties: dict[str, Any], queue_id: str, queue_url: str, arn: str

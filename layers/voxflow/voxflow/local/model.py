@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from voxflow.local.scheduler import schedule_period_s
+
 
 @dataclass(frozen=True)
 class SqsEventSource:
@@ -36,6 +38,25 @@ class SqsEventSource:
 
 
 @dataclass(frozen=True)
+class ScheduleSource:
+    """A scheduled rule whose target is the function (SAM's ``Type: Schedule`` event)."""
+
+    logical_id: str  # the AWS::Events::Rule: <function id><event name>
+    event_id: str  # the event's name under the function's Events ("Sweep")
+    expression: str  # rate(...): the deployer keeps no other kind
+    rule_arn: str  # what the scheduled event names in "resources"
+    enabled: bool = True  # the rule's State is not DISABLED
+
+    @property
+    def period_s(self) -> float:
+        return schedule_period_s(self.expression)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class LocalFunction:
     """An AWS::Serverless::Function, as the local runner runs it."""
 
@@ -49,6 +70,7 @@ class LocalFunction:
     memory_mb: int
     environment: dict[str, str] = field(default_factory=dict)
     event_sources: tuple[SqsEventSource, ...] = ()
+    schedules: tuple[ScheduleSource, ...] = ()
 
     @property
     def module(self) -> str:
@@ -68,6 +90,12 @@ class LocalFunction:
                 return source
         raise KeyError(f"{self.logical_id} has no event source {logical_id}")
 
+    def schedule(self, logical_id: str) -> ScheduleSource:
+        for schedule in self.schedules:
+            if schedule.logical_id == logical_id:
+                return schedule
+        raise KeyError(f"{self.logical_id} has no schedule {logical_id}")
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "code_dir": str(self.code_dir)}
 
@@ -78,6 +106,8 @@ class LocalFunction:
                 **data,
                 "code_dir": Path(data["code_dir"]),
                 "event_sources": tuple(SqsEventSource.from_dict(s) for s in data["event_sources"]),
+                # State files written before schedules were run locally have none.
+                "schedules": tuple(ScheduleSource.from_dict(s) for s in data.get("schedules", ())),
             }
         )
 

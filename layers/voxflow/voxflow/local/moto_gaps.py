@@ -496,8 +496,8 @@ def complete_rule(_clients: Clients, rule: str, properties: dict[str, Any]) -> l
     if "ScheduleExpression" not in properties:
         return []
     return [
-        f"rule {rule}: {properties['ScheduleExpression']} exists in moto, but moto fires no "
-        "schedules: not emulated locally"
+        f"rule {rule}: moto fires no schedules; {properties['ScheduleExpression']} is run "
+        "by a local schedule process when the stack runs schedules (voxflow.local.scheduler)"
     ]
 
 
