@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     up.add_argument("--no-functions", action="store_true", help="deploy only, run no function")
     up.add_argument(
+        "--no-schedules",
+        action="store_true",
+        help="do not run the template's scheduled rules (the sweeper, the canary)",
+    )
+    up.add_argument(
         "--retry-visibility-s",
         type=int,
         help="make failed messages visible again after this long (default: the queue's)",
@@ -75,6 +80,7 @@ def _up(args: argparse.Namespace) -> int:
         retry_visibility_s=args.retry_visibility_s,
         state_file=args.state_file,
         log_dir=args.log_dir,
+        schedules=not args.no_schedules,
     )
     with stack:
         _print_summary(stack.stack, args.state_file)
@@ -99,6 +105,7 @@ def _up_two_regions(args: argparse.Namespace, stopping: threading.Event) -> int:
         retry_visibility_s=args.retry_visibility_s or 1,
         state_file=args.state_file,
         log_dir=args.log_dir,
+        schedules=not args.no_schedules,
     )
     with regions:
         for stack, state in (
@@ -127,6 +134,12 @@ def _print_summary(stack: DeployedStack, state_file: Path) -> None:
             for lid, pid in stack.resources.items()
         ),
         *(f"  {f.logical_id:28} runs {f.handler_file}" for f in stack.functions),
+        *(
+            f"  {f.logical_id:28} on {s.expression} ({s.logical_id})"
+            for f in stack.functions
+            for s in f.schedules
+            if s.enabled
+        ),
         *(f"  warning: {warning}" for warning in stack.warnings),
         f"state: {state_file}; stop with Ctrl-C or: python -m voxflow.local down",
         f"export VOXFLOW_AWS_ENDPOINT_URL={stack.endpoint_url} AWS_REGION={stack.region}",

@@ -70,11 +70,13 @@ class TwoRegionStack(Lifecycle):
         extra_env: Mapping[str, str] | None = None,
         state_file: Path | None = None,
         log_dir: Path | None = None,
+        schedules: bool = False,
     ) -> None:
         """``workers``: worker processes on the primary's chunks queue;
         ``concurrency``: runners per event source of the other functions (both regions);
         ``lag_s``: replication lag; ``heartbeat_s``: the workers' heartbeat period (the
-        alarm fires after three missed)."""
+        alarm fires after three missed); ``schedules``: run each region's scheduled rules
+        (LocalStack)."""
         self.primary_region = primary_region
         self.secondary_region = secondary_region
         self.stack_name = stack_name
@@ -102,6 +104,7 @@ class TwoRegionStack(Lifecycle):
             extra_env=common_env,  # the primary's endpoint is added once it is known
             state_file=secondary_state_file(self.state_file),
             log_dir=log_dir / secondary_region if log_dir is not None else None,
+            schedules=schedules,
         )
         self.primary = LocalStack(
             port=primary_port,
@@ -116,6 +119,7 @@ class TwoRegionStack(Lifecycle):
             log_dir=log_dir / primary_region if log_dir is not None else None,
             region_endpoints={secondary_region: self.secondary.url},
             workers=workers,
+            schedules=schedules,
         )
         self.secondary.extra_env["VOXFLOW_PRIMARY_ENDPOINT_URL"] = self.primary.url
         self.replicator: Replicator | None = None

@@ -1,13 +1,18 @@
 """One function's execution environment: ``python -m voxflow.local.runner``.
 
-A process per function (per event source and worker), like Lambda: the handler
+A process per function (per event source and worker, or per schedule), like
+Lambda: the handler
 module is imported in a fresh interpreter whose environment is the function's,
 resolved by the deployment, with every AWS client pointed at moto. Two functions
 whose handlers are both ``app.handler`` can therefore never clash.
 
-SIGTERM or SIGINT asks it to stop: a batch being handled is finished (deleted
-or left for retry) before the process exits. It also stops when its parent dies,
-so a killed ``up`` leaves no runner behind.
+With ``--event-source`` it polls that SQS queue (voxflow.local.poller); with
+``--schedule`` it is the scheduled rule, invoking the function every period
+(voxflow.local.scheduler).
+
+SIGTERM or SIGINT asks it to stop: a batch or scheduled invocation being handled
+is finished (a batch deleted or left for retry) before the process exits. It also
+stops when its parent dies, so a killed ``up`` leaves no runner behind.
 """
 
 import argparse
@@ -27,7 +32,8 @@ from voxflow.aws.settings import LOCAL_KEY
 from voxflow.local._clients import _client
 from voxflow.local.model import DeployedStack, LocalFunction
 from voxflow.local.poller import SqsPoller
-from voxflow.local.state import read_state
+from voxflow.local.scheduler import ScheduleLoop
+from voxflow.local.state import StackState, read_state
 
 logger = logging.getLogger("voxflow.local.runner")
 
@@ -154,7 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m voxflow.local.runner")
     parser.add_argument("--state-file", required=True)
     parser.add_argument("--function", required=True, help="logical id of the function")
-    parser.add_argument("--event-source", required=True, help="logical id of its event source")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--event-source", help="logical id of its SQS event source")
+    mode.add_argument("--schedule", help="logical id of a scheduled rule that targets it")
+    parser.add_argument(
+        "--period-s", type=float, help="with --schedule: seconds between invocations"
+    )
     args = parser.parse_args(argv)
 
     stop = _StopFlag()
@@ -166,7 +177,6 @@ def main(argv: list[str] | None = None) -> int:
 
     state = read_state(args.state_file)
     function = state.stack.function(args.function)
-    source = function.event_source(args.event_source)
     # Before the handler is imported: modules read their settings at import time.
     environment = lambda_environment(state.stack, function, os.environ, state.extra_env)
     os.environ.clear()
@@ -176,15 +186,44 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runner.load()
     except Exception:  # Lambda reports an init error on every invocation; so do we
-        logger.exception("init failed; every batch will fail until the import works")
+        logger.exception("init failed; every invocation will fail until the import works")
+    if args.schedule is not None:
+        _run_schedule(state, runner, args.schedule, args.period_s, stop)
+    else:
+        _poll(state, runner, args.event_source, stop)
+    logger.info("stopped")
+    return 0
+
+
+def _poll(state: StackState, runner: FunctionRunner, event_source: str, stop: _StopFlag) -> None:
+    source = runner.function.event_source(event_source)
     sqs = _client("sqs", state.stack.endpoint_url, state.stack.region)
     poller = SqsPoller(
         source, runner.invoke, sqs, state.stack.region, retry_visibility_s=state.retry_visibility_s
     )
     logger.info("polling %s (%s)", source.queue_logical_id, source.queue_url)
     poller.run(stop)
-    logger.info("stopped")
-    return 0
+
+
+def _run_schedule(
+    state: StackState,
+    runner: FunctionRunner,
+    schedule_id: str,
+    period_s: float | None,
+    stop: _StopFlag,
+) -> None:
+    schedule = runner.function.schedule(schedule_id)
+    loop = ScheduleLoop(
+        runner.invoke,
+        schedule.rule_arn,
+        state.stack.account_id,
+        state.stack.region,
+        schedule.period_s if period_s is None else period_s,
+    )
+    logger.info(
+        "scheduled by %s: %s, every %g s", schedule.logical_id, schedule.expression, loop.period_s
+    )
+    loop.run(stop)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
 """The whole local stack: moto server, the deployed template, the function runners.
 
+With ``schedules=True`` each enabled scheduled rule of the template (SAM's ``Type:
+Schedule`` events) gets a runner process too, which invokes its function every
+period as EventBridge would (voxflow.local.scheduler).
+
 Start order is moto, deploy, state file, runners; stop order is the reverse:
 runners get SIGTERM and finish the batch they hold (up to their function's
 timeout), then moto stops. Every child is reaped, none is left behind. If this
@@ -34,10 +38,18 @@ class _Runner:
     worker: int
     process: "subprocess.Popen[bytes]"
     log: IO[bytes] | None
+    schedule: str = ""  # the scheduled rule it stands in for; "" for the others
 
     @property
     def role(self) -> str:
+        if self.schedule:
+            return "schedule"
         return "worker" if not self.event_source else "runner"
+
+    @property
+    def source(self) -> str:
+        """What invokes the function: its event source or scheduled rule ("" for a worker)."""
+        return self.event_source or self.schedule
 
 
 class LocalStack(Lifecycle):
@@ -58,6 +70,8 @@ class LocalStack(Lifecycle):
         region_endpoints: Mapping[str, str] | None = None,
         workers: int = 0,
         worker_function: str = "SynthesizeFunction",
+        schedules: bool = False,
+        schedule_periods: Mapping[str, float] | None = None,
     ) -> None:
         """``concurrency``: runner processes per event source, for all functions or by
         logical id; ``functions``: which functions to run (all by default, none with
@@ -65,7 +79,10 @@ class LocalStack(Lifecycle):
         ``region_endpoints``: the other regions' moto servers, for global-table
         replicas. ``workers``: worker processes (``python -m voxflow.worker``) that
         serve ``worker_function``'s queue instead of its runners, as the primary's
-        GPU containers do."""
+        GPU containers do. ``schedules``: run the template's scheduled rules, one
+        process each; ``schedule_periods``: seconds between their invocations by rule
+        or event logical id ("SweeperFunctionSweep" or "Sweep"), instead of their
+        expression's."""
         self.region = region
         self.stack_name = stack_name
         self.template_path = template_path
@@ -81,6 +98,8 @@ class LocalStack(Lifecycle):
         self.region_endpoints = dict(region_endpoints or {})
         self.workers = workers
         self.worker_function = worker_function
+        self.schedules = schedules
+        self.schedule_periods = dict(schedule_periods or {})
         self.moto = MotoServer(
             port, region, log_path=log_dir / "moto.log" if log_dir is not None else None
         )
@@ -113,6 +132,10 @@ class LocalStack(Lifecycle):
         return [runner.process.pid for runner in self._runners if runner.role == "runner"]
 
     @property
+    def schedule_pids(self) -> list[int]:
+        return [runner.process.pid for runner in self._runners if runner.role == "schedule"]
+
+    @property
     def worker_pids(self) -> list[int]:
         return [runner.process.pid for runner in self._runners if runner.role == "worker"]
 
@@ -142,9 +165,15 @@ class LocalStack(Lifecycle):
         unknown = (self.function_ids or set()) - {f.logical_id for f in self.stack.functions}
         if unknown:
             raise ValueError(f"no such functions in {self.template_path}: {sorted(unknown)}")
+        self._check_schedule_periods()
         for function in self.stack.functions:
             if self.function_ids is not None and function.logical_id not in self.function_ids:
                 continue
+            for schedule in function.schedules if self.schedules else ():
+                if schedule.enabled:
+                    self._runners.append(
+                        self._start_schedule(function.logical_id, schedule.logical_id)
+                    )
             if self.workers and function.logical_id == self.worker_function:
                 for worker in range(self.workers):
                     self._runners.append(self._start_worker(function.logical_id, worker))
@@ -158,16 +187,48 @@ class LocalStack(Lifecycle):
                     )
         self._write_state()
 
+    def _check_schedule_periods(self) -> None:
+        known = {
+            name
+            for function in self.stack.functions
+            for schedule in function.schedules
+            for name in (schedule.logical_id, schedule.event_id)
+        }
+        unknown = self.schedule_periods.keys() - known
+        if unknown:
+            raise ValueError(f"no such schedules in this stack: {sorted(unknown)}")
+
+    def _schedule_period_s(self, function: str, schedule_id: str) -> float | None:
+        schedule = self.stack.function(function).schedule(schedule_id)
+        period = self.schedule_periods.get(schedule.logical_id)
+        return self.schedule_periods.get(schedule.event_id) if period is None else period
+
     def _concurrency(self, function_id: str) -> int:
         if isinstance(self.concurrency, int):
             return self.concurrency
         return self.concurrency.get(function_id, 1)
 
     def _start_runner(self, function: str, event_source: str, worker: int) -> _Runner:
+        process, log = self._runner_process(
+            function, ["--event-source", event_source], f"{function}-{event_source}-{worker}"
+        )
+        return _Runner(function, event_source, worker, process, log)
+
+    def _start_schedule(self, function: str, schedule_id: str) -> _Runner:
+        period = self._schedule_period_s(function, schedule_id)
+        arguments = ["--schedule", schedule_id]
+        if period is not None:
+            arguments += ["--period-s", f"{period:g}"]
+        process, log = self._runner_process(function, arguments, f"{function}-{schedule_id}")
+        return _Runner(function, "", 0, process, log, schedule=schedule_id)
+
+    def _runner_process(
+        self, function: str, arguments: list[str], log_name: str
+    ) -> "tuple[subprocess.Popen[bytes], IO[bytes] | None]":
         log: IO[bytes] | None = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            log = (self.log_dir / f"{function}-{event_source}-{worker}.log").open("ab")
+            log = (self.log_dir / f"{log_name}.log").open("ab")
         command = [
             sys.executable,
             "-m",
@@ -176,14 +237,13 @@ class LocalStack(Lifecycle):
             str(self._state_path.resolve()),
             "--function",
             function,
-            "--event-source",
-            event_source,
+            *arguments,
         ]
         # Own session: a Ctrl-C in the terminal reaches the stack, which stops runners in order.
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
-        return _Runner(function, event_source, worker, process, log)
+        return process, log
 
     def _start_worker(self, function: str, worker: int) -> _Runner:
         log: IO[bytes] | None = None
@@ -215,8 +275,8 @@ class LocalStack(Lifecycle):
         return _Runner(function, "", worker, process, log)
 
     def kill_functions(self) -> None:
-        """SIGKILL every runner and worker, as a lost region or host would: no batch is
-        finished, whatever they held comes back after its visibility timeout."""
+        """SIGKILL every runner, worker and schedule, as a lost region or host would: no
+        batch is finished, whatever they held comes back after its visibility timeout."""
         runners, self._runners = self._runners, []
         for runner in runners:
             if runner.process.poll() is None:
@@ -236,14 +296,15 @@ class LocalStack(Lifecycle):
                 continue
             if runner.log is not None:
                 runner.log.close()
-            self._runners[index] = (
-                self._start_runner(runner.function, runner.event_source, runner.worker)
-                if runner.role == "runner"
-                else self._start_worker(runner.function, runner.worker)
-            )
-            restarted.append(
-                f"{runner.function}/{runner.event_source}#{runner.worker} (exit {code})"
-            )
+            if runner.role == "schedule":
+                self._runners[index] = self._start_schedule(runner.function, runner.schedule)
+            elif runner.role == "runner":
+                self._runners[index] = self._start_runner(
+                    runner.function, runner.event_source, runner.worker
+                )
+            else:
+                self._runners[index] = self._start_worker(runner.function, runner.worker)
+            restarted.append(f"{runner.function}/{runner.source}#{runner.worker} (exit {code})")
         if restarted:
             self._write_state()
         return restarted
@@ -280,7 +341,7 @@ class LocalStack(Lifecycle):
                 runner.process.pid,
                 _create_time(runner.process.pid),
                 runner.function,
-                runner.event_source or None,
+                runner.source or None,
                 runner.worker,
             )
             for runner in self._runners
