@@ -4,7 +4,9 @@ The SAM template is translated offline (voxflow.local.template), and the
 resulting CloudFormation goes to moto's CloudFormation as one stack, minus what
 Lambda would run: functions, layers, event source mappings and permissions.
 The functions come back as data (``LocalFunction``) with their environment
-resolved to the local physical ids, for the runner processes to run.
+resolved to the local physical ids, their SQS event sources and their scheduled
+rules (SAM's ``Type: Schedule`` events: an ``AWS::Events::Rule`` whose target is
+the function), for the runner processes to run.
 
 Values moto resolves but never shows (a queue's ARN, a bus name) are read back
 through extra stack outputs named ``VoxflowLocal*``; ``Resolver`` then uses them
