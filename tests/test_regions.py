@@ -34,10 +34,12 @@ from voxflow.regions import (
     Decision,
     RegionConfig,
     Role,
+    StandbyQueue,
     StaticHealth,
     decide,
     first_seen_of,
     primary_health,
+    standby_delay_s,
 )
 from voxflow.service_settings import ServiceSettings
 from voxflow.settings import EngineSettings
@@ -142,6 +144,7 @@ def test_region_config_from_env() -> None:
         ({"VOXFLOW_HEALTH_ALARM": ""}, "VOXFLOW_HEALTH_ALARM"),
         ({"VOXFLOW_REQUESTS_QUEUE_URL": ""}, "VOXFLOW_REQUESTS_QUEUE_URL"),
         ({"VOXFLOW_STANDBY_RETRY_S": "901"}, "VOXFLOW_STANDBY_RETRY_S"),
+        ({"VOXFLOW_STANDBY_RETRY_MAX_S": "2"}, "VOXFLOW_STANDBY_RETRY_MAX_S"),
         ({"VOXFLOW_STANDBY_MAX_S": "soon"}, "VOXFLOW_STANDBY_MAX_S"),
         ({"VOXFLOW_PRIMARY_ENDPOINT_URL": "ftp://x"}, "VOXFLOW_PRIMARY_ENDPOINT_URL"),
         ({"VOXFLOW_SECONDARY_REGION": PRIMARY}, "must differ"),
@@ -796,3 +799,34 @@ def test_a_healthy_primary_is_asked_again_after_the_short_hold() -> None:
     clock, cloudwatch = _Clock(), _CloudWatch()
     health = AlarmHealth(lambda: cloudwatch, ALARM, cache_s=1.0, clock=clock)
     assert _probe_times(health, cloudwatch, clock, until=3.0) == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_standby_waits_longer_the_longer_a_request_has_waited() -> None:
+    assert [standby_delay_s(w, 5, 30) for w in (0, 9, 10, 30, 59, 60, 600)] == [
+        5,
+        5,
+        5,
+        15,
+        29,
+        30,
+        30,
+    ]
+    assert standby_delay_s(100, 1, 1) == 1  # a fixed period, as before
+
+
+class _Sqs:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send_message(self, **request: Any) -> dict[str, Any]:
+        self.sent.append(request)
+        return {}
+
+
+def test_standby_queue_sends_again_with_the_grown_delay() -> None:
+    sqs, now = _Sqs(), 1_000.0
+    queue = StandbyQueue(sqs, "url", 1, 10, clock=lambda: now)
+    for first_seen in (now, now - 6, now - 40):
+        queue.send_again("{}", first_seen)
+    assert [m["DelaySeconds"] for m in sqs.sent] == [1, 3, 10]
+    assert sqs.sent[2]["MessageAttributes"][FIRST_SEEN_ATTRIBUTE]["StringValue"] == "960.000"

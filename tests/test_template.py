@@ -344,6 +344,7 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_SECONDARY_REGION": ref("SecondaryRegion"),
         "VOXFLOW_HEALTH_ALARM": {"Fn::Sub": "${AWS::StackName}-primary-health"},
         "VOXFLOW_STANDBY_RETRY_S": "5",
+        "VOXFLOW_STANDBY_RETRY_MAX_S": "30",
         "VOXFLOW_STANDBY_MAX_S": "900",
         "VOXFLOW_REQUESTS_QUEUE_URL": ref("RequestsQueue"),
     }

@@ -66,6 +66,7 @@ class TwoRegionStack(Lifecycle):
         lag_s: float = DEFAULT_LAG_S,
         heartbeat_s: float = DEFAULT_HEARTBEAT_S,
         standby_retry_s: int = 1,
+        standby_retry_max_s: int = 10,
         retry_visibility_s: int | None = 1,
         extra_env: Mapping[str, str] | None = None,
         state_file: Path | None = None,
@@ -90,6 +91,7 @@ class TwoRegionStack(Lifecycle):
         }
         common_env = {
             "VOXFLOW_STANDBY_RETRY_S": str(standby_retry_s),
+            "VOXFLOW_STANDBY_RETRY_MAX_S": str(standby_retry_max_s),
             "VOXFLOW_HEARTBEAT_S": f"{heartbeat_s:g}",
             **(extra_env or {}),
         }

@@ -173,7 +173,12 @@ class Pipeline:
                 config=region,
                 health=health or primary_health(region, aws),
                 standby_queue=(
-                    StandbyQueue(clients.sqs, region.requests_queue_url, region.standby_retry_s)
+                    StandbyQueue(
+                        clients.sqs,
+                        region.requests_queue_url,
+                        region.standby_retry_s,
+                        region.standby_retry_max_s,
+                    )
                     if region.requests_queue_url
                     else None
                 ),

@@ -10,7 +10,12 @@ from voxflow.regions.health import (
     primary_health,
 )
 from voxflow.regions.regions import Regions
-from voxflow.regions.standby import FIRST_SEEN_ATTRIBUTE, StandbyQueue, first_seen_of
+from voxflow.regions.standby import (
+    FIRST_SEEN_ATTRIBUTE,
+    StandbyQueue,
+    first_seen_of,
+    standby_delay_s,
+)
 
 __all__ = [
     "FIRST_SEEN_ATTRIBUTE",
@@ -28,4 +33,5 @@ __all__ = [
     "first_seen_of",
     "owner_of",
     "primary_health",
+    "standby_delay_s",
 ]

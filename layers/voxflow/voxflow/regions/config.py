@@ -31,6 +31,7 @@ class RegionConfig:
     secondary_region: str = DEFAULT_SECONDARY_REGION
     health_alarm: str | None = None
     standby_retry_s: int = 5
+    standby_retry_max_s: int = 30
     standby_max_s: int = 900
     requests_queue_url: str | None = None
     # Locally only: where the primary region's CloudWatch answers (on AWS the region implies it).
@@ -39,6 +40,10 @@ class RegionConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.standby_retry_s <= MAX_DELAY_S:
             raise SettingsError(f"VOXFLOW_STANDBY_RETRY_S must be 0..{MAX_DELAY_S}")
+        if not self.standby_retry_s <= self.standby_retry_max_s <= MAX_DELAY_S:
+            raise SettingsError(
+                f"VOXFLOW_STANDBY_RETRY_MAX_S must be VOXFLOW_STANDBY_RETRY_S..{MAX_DELAY_S}"
+            )
         if self.standby_max_s < 0:
             raise SettingsError("VOXFLOW_STANDBY_MAX_S must be >= 0")
         if self.primary_endpoint_url is not None and not self.primary_endpoint_url.startswith(
@@ -102,6 +107,7 @@ class RegionConfig:
             secondary_region=env.get("VOXFLOW_SECONDARY_REGION") or DEFAULT_SECONDARY_REGION,
             health_alarm=env.get("VOXFLOW_HEALTH_ALARM") or None,
             standby_retry_s=_integer(env, "VOXFLOW_STANDBY_RETRY_S", 5),
+            standby_retry_max_s=_integer(env, "VOXFLOW_STANDBY_RETRY_MAX_S", 30),
             standby_max_s=_integer(env, "VOXFLOW_STANDBY_MAX_S", 900),
             requests_queue_url=env.get("VOXFLOW_REQUESTS_QUEUE_URL") or None,
             primary_endpoint_url=env.get("VOXFLOW_PRIMARY_ENDPOINT_URL") or None,

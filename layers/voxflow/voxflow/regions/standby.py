@@ -2,26 +2,48 @@
 
 The original message then succeeds: a redelivery would count towards the queue's
 maxReceiveCount and end in the DLQ. The first time this region saw the request
-travels with it, so VOXFLOW_STANDBY_MAX_S can end the wait.
+travels with it, so VOXFLOW_STANDBY_MAX_S can end the wait, and so that the wait
+between looks grows with it: half the time waited so far, from VOXFLOW_STANDBY_RETRY_S
+up to VOXFLOW_STANDBY_RETRY_MAX_S. Every look is a plan invocation and a few table
+reads in the standby region; at a fixed period a long job costs a look every few
+seconds for as long as it runs, and in the drill those looks took the secondary's
+CPU from replication. A request that has waited long is taken over up to
+VOXFLOW_STANDBY_RETRY_MAX_S after its owner is lost.
 """
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 FIRST_SEEN_ATTRIBUTE = "voxflow-first-seen"  # epoch seconds, an SQS Number attribute
 
 
+def standby_delay_s(waited_s: float, retry_s: int, retry_max_s: int) -> int:
+    """Seconds until a request that has waited ``waited_s`` is looked at again."""
+    return max(retry_s, min(retry_max_s, int(waited_s / 2)))
+
+
 class StandbyQueue:
-    def __init__(self, sqs: Any, queue_url: str, delay_s: int) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        delay_s: int,
+        max_delay_s: int | None = None,
+        clock: Any = time.time,
+    ) -> None:
         self._sqs = sqs
         self.queue_url = queue_url
         self.delay_s = delay_s
+        self.max_delay_s = delay_s if max_delay_s is None else max(delay_s, max_delay_s)
+        self._clock = clock
 
     def send_again(self, body: str, first_seen: float) -> None:
+        waited = max(0.0, self._clock() - first_seen)
         self._sqs.send_message(
             QueueUrl=self.queue_url,
             MessageBody=body,
-            DelaySeconds=self.delay_s,
+            DelaySeconds=standby_delay_s(waited, self.delay_s, self.max_delay_s),
             MessageAttributes={
                 FIRST_SEEN_ATTRIBUTE: {"DataType": "Number", "StringValue": f"{first_seen:.3f}"}
             },
