@@ -19,8 +19,19 @@ def tap_bus(stack: LocalStack, bus: str, queue_name: str) -> str:
     return str(url)
 
 
-def tapped(stack: LocalStack, tap_url: str, request_id: str, wait_s: float) -> list[dict[str, Any]]:
-    """Every bus event for ``request_id`` seen within ``wait_s`` seconds."""
+TERMINAL = ("SynthesisCompleted", "SynthesisFailed")
+
+
+def tapped(
+    stack: LocalStack,
+    tap_url: str,
+    request_id: str,
+    wait_s: float,
+    *,
+    until_terminal: bool = False,
+) -> list[dict[str, Any]]:
+    """Every bus event for ``request_id`` seen within ``wait_s`` seconds (or, with
+    ``until_terminal``, until its terminal event)."""
     sqs = stack.client("sqs")
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + wait_s
@@ -32,4 +43,6 @@ def tapped(stack: LocalStack, tap_url: str, request_id: str, wait_s: float) -> l
             if event["detail"].get("request_id") == request_id:
                 seen.append(event)
             sqs.delete_message(QueueUrl=tap_url, ReceiptHandle=message["ReceiptHandle"])
+        if until_terminal and any(event["detail-type"] in TERMINAL for event in seen):
+            break
     return seen

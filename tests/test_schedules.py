@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 import pytest
+from bus_tap import TERMINAL, tap_bus, tapped
 
 from voxflow.audio import AudioFormat
 from voxflow.aws import AwsSettings
@@ -180,15 +181,7 @@ def pipeline(stack: LocalStack, aws: AwsSettings, registry: VoiceRegistry) -> Pi
 @pytest.fixture(scope="module")
 def tap(stack: LocalStack) -> str:
     """A queue receiving every event the service puts on its bus."""
-    sqs, events = stack.client("sqs"), stack.client("events")
-    url = sqs.create_queue(QueueName="schedules-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
-    bus = stack.stack.resources["EventBus"].rsplit("/", 1)[-1]
-    events.put_rule(Name="schedules-tap", EventBusName=bus, EventPattern='{"source": ["voxflow"]}')
-    events.put_targets(
-        Rule="schedules-tap", EventBusName=bus, Targets=[{"Id": "t", "Arn": arn["QueueArn"]}]
-    )
-    return str(url)
+    return tap_bus(stack, stack.stack.resources["EventBus"].rsplit("/", 1)[-1], "schedules-tap")
 
 
 class LostTasks(ChunkQueue):
@@ -213,19 +206,10 @@ def _stuck_job(stack: LocalStack, pipeline: Pipeline, aws: AwsSettings) -> str:
 
 
 def _terminal_event(stack: LocalStack, tap: str, request_id: str, timeout_s: float) -> Any:
-    sqs = stack.client("sqs")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for message in sqs.receive_message(
-            QueueUrl=tap, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", []):
-            event = json.loads(message["Body"])
-            if event["detail"].get("request_id") == request_id and event["detail-type"] in (
-                "SynthesisCompleted",
-                "SynthesisFailed",
-            ):
-                return event
-    raise AssertionError(f"no terminal event for {request_id} within {timeout_s} s")
+    events = tapped(stack, tap, request_id, timeout_s, until_terminal=True)
+    terminal = [event for event in events if event["detail-type"] in TERMINAL]
+    assert terminal, f"no terminal event for {request_id} within {timeout_s} s"
+    return terminal[0]
 
 
 def test_the_template_schedules_are_found_for_this_role(stack: LocalStack) -> None:
