@@ -248,24 +248,26 @@ def test_a_frozen_region_gets_its_backlog_after_it_thaws(
     assert replicator.stats.objects == 20
 
 
-def test_items_and_events_are_delivered_before_objects() -> None:
+def test_each_channel_is_delivered_on_its_own() -> None:
     """After an outage the backlog holds thousands of chunk objects: the jobs a region
-    took over must reach the recovered one first (AWS's global tables are faster than
-    S3 replication too)."""
+    took over, and new request events, must not wait behind them (on AWS, S3
+    replication, global tables and event replication are independent)."""
     direction = _Direction(None, None, _Shared(), lag_s=0.0, object_poll_s=1.0)  # type: ignore[arg-type]
     delivered: list[str] = []
+    channels = {channel.name: channel for channel in direction.channels}
+    assert set(channels) == {"events", "items", "objects"}
 
-    def later(what: str, *, bulky: bool = False) -> None:
-        queue = direction.pending_objects if bulky else None
-        direction._later(what, lambda: delivered.append(what), queue=queue)
+    def later(channel: str, what: str) -> None:
+        direction._later(channels[channel], what, lambda: delivered.append(what))
 
-    later("object 1", bulky=True)
-    later("object 2", bulky=True)
-    later("item a")
-    later("event b")
-    later("object 3", bulky=True)
-    later("item c")
+    for n in range(3):
+        later("objects", f"object {n}")
+    later("items", "item a")
+    later("events", "event b")
+    later("items", "item c")
     assert len(direction) == 6
-    direction._deliver_due()
-    assert delivered == ["item a", "event b", "item c", "object 1", "object 2", "object 3"]
-    assert len(direction) == 0
+    direction._deliver_due(channels["items"])
+    assert delivered == ["item a", "item c"]
+    direction._deliver_due(channels["events"])
+    assert delivered == ["item a", "item c", "event b"]
+    assert len(direction) == 3

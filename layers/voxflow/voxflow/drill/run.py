@@ -409,12 +409,28 @@ class Drill:
         in_secondary = replicator.native_objects(self.stack.secondary_region, CHUNK_PREFIX)
         jobs = _JobChunks(self.stack)
         report = self.report
+        chunks_of = {request_id: jobs.chunk_objects(request_id) for request_id in outcomes}
+        answered_before = {
+            request_id
+            for request_id, outcome in outcomes.items()
+            if outcome.terminal_at is not None and outcome.terminal_at < self.failed_at
+        }
+        # Chunks are content-addressed: a sentence shared with a request the secondary
+        # worked on after the kill is that request's work if its audio had not reached
+        # the secondary yet, not a duplicate of the request answered before.
+        failover_work: set[str] = set().union(
+            *(
+                chunks
+                for request_id, chunks in chunks_of.items()
+                if request_id not in answered_before
+            )
+        )
         for request_id, outcome in outcomes.items():
             published = self.published[request_id]
-            chunks = jobs.chunk_objects(request_id)
+            chunks = chunks_of[request_id]
             unreplicated = request_id in self.report.unreplicated_at_kill_ids
-            if outcome.terminal_at is not None and outcome.terminal_at < self.failed_at:
-                both = sorted(chunks & in_primary & in_secondary)
+            if request_id in answered_before:
+                both = sorted((chunks & in_primary & in_secondary) - failover_work)
                 if unreplicated:
                     report.duplicated_chunks_unreplicated += len(both)
                     continue

@@ -1,7 +1,8 @@
 """Cross-region replication between two moto servers, as AWS would do it between regions.
 
 moto has no S3 replication, no global-table replication and no global endpoint, so
-this stands in for all three, in one thread per direction:
+this stands in for all three, each in its own thread per direction (on AWS they are
+independent mechanisms: a backlog of objects never holds up events or items):
 
 - S3: objects under ``audio/`` and ``chunks/`` are copied to the peer's bucket
   (found by listing: keys are content hashes, so a key the peer already has is
@@ -14,14 +15,15 @@ this stands in for all three, in one thread per direction:
   put on the peer's bus with a ``resources`` entry marking it as a replica, so it is
   not replicated again (what a global endpoint's event replication does).
 
-Every change is delivered ``lag_s`` after it was seen; items and events before
-objects, as on AWS, where global tables replicate in about a second and S3 in
-seconds to minutes. After an outage this matters: the jobs a region took over
-(their new owner, their completion) reach the recovered region before the many
-chunk objects do, so its fresh functions leave those jobs alone. A peer that does not answer
-(its moto frozen) keeps its deliveries waiting, in order, until it answers again; a
-source that does not answer is read again later. Nothing here stops the thread but
-``stop()``.
+Every change is delivered ``lag_s`` after it was seen, in order within its channel.
+After an outage the channels' independence matters: the jobs a region took over
+(their new owner, their completion) reach the recovered region while the many chunk
+objects are still being copied, so its fresh functions leave those jobs alone; and
+under load, request events reach the other region while job updates queue.
+
+A peer that does not answer (its moto frozen) keeps its deliveries waiting, in order,
+until it answers again; a source that does not answer is read again later. Nothing
+here stops the threads but ``stop()``.
 """
 
 import json
@@ -155,8 +157,19 @@ class _Site:
             self.streams[table] = description["LatestStreamArn"]
 
 
+@dataclass
+class _Channel:
+    """One replication mechanism in one direction: read and delivered by its own thread."""
+
+    name: str  # events, items or objects
+    read: Callable[[], None]
+    pending: deque[_Delivery] = field(default_factory=deque)
+    source_retry_at: float = 0.0
+    dest_retry_at: float = 0.0
+
+
 class _Direction:
-    """Reads one region's changes and delivers them to the other, in order."""
+    """Reads one region's changes and delivers them to the other, in order per channel."""
 
     def __init__(
         self, source: _Site, dest: _Site, shared: _Shared, lag_s: float, object_poll_s: float
@@ -164,46 +177,36 @@ class _Direction:
         self.source, self.dest, self.shared = source, dest, shared
         self.lag_s = lag_s
         self.object_poll_s = object_poll_s
-        self.pending: deque[_Delivery] = deque()  # items and events, in order
-        self.pending_objects: deque[_Delivery] = deque()
+        self.events = _Channel("events", self._read_events)
+        self.items = _Channel("items", self._read_streams)
+        self.objects = _Channel("objects", self._read_objects_when_due)
         self._iterators: dict[tuple[str, str], str] = {}  # (table, shard) → iterator
         self._last_listing = 0.0
-        self._source_retry_at = 0.0
-        self._dest_retry_at = 0.0
         self._dest_answered_at = 0.0
 
-    # -- one round --------------------------------------------------------------
+    @property
+    def channels(self) -> tuple[_Channel, ...]:
+        return (self.events, self.items, self.objects)
 
-    def step(self) -> None:
-        now = time.monotonic()
-        if now >= self._source_retry_at:
+    # -- one round of one channel -------------------------------------------------
+
+    def step(self, channel: _Channel) -> None:
+        if time.monotonic() >= channel.source_retry_at:
             try:
-                self._read_source(now)
+                channel.read()
             except _UNREACHABLE as error:
                 logger.info("%s unreachable (%s); read again later", self.source.region, error)
-                self._source_retry_at = time.monotonic() + 1.0
+                channel.source_retry_at = time.monotonic() + 1.0
             except ClientError as error:
                 logger.warning("reading %s: %s", self.source.region, error)
-                self._source_retry_at = time.monotonic() + 1.0
-        if time.monotonic() >= self._dest_retry_at:
-            self._deliver_due()
+                channel.source_retry_at = time.monotonic() + 1.0
+        if time.monotonic() >= channel.dest_retry_at:
+            self._deliver_due(channel)
 
-    def _read_source(self, now: float) -> None:
-        self._read_events()
-        self._read_streams()
-        if now - self._last_listing >= self.object_poll_s:
-            self._read_objects()
-            self._last_listing = now
-
-    def _deliver_due(self) -> None:
-        if self._deliver_from(self.pending):
-            self._deliver_from(self.pending_objects, until_item_due=True)
-
-    def _deliver_from(self, queue: deque[_Delivery], *, until_item_due: bool = False) -> bool:
-        """Delivers what is due in ``queue``, in order; False if the peer stopped answering."""
+    def _deliver_due(self, channel: _Channel) -> None:
+        """Delivers what is due, in order, until the peer stops answering."""
+        queue = channel.pending
         while queue and queue[0].due <= time.monotonic():
-            if until_item_due and self.pending and self.pending[0].due <= time.monotonic():
-                return True  # an item came due meanwhile: it goes first, next round
             delivery = queue[0]
             try:
                 if not delivery.repeatable:
@@ -211,15 +214,20 @@ class _Direction:
                 delivery.apply()
                 self._dest_answered_at = time.monotonic()
             except _UNREACHABLE as error:
-                logger.info("%s unreachable (%s); %d waiting", self.dest.region, error, len(self))
-                self._dest_retry_at = time.monotonic() + 1.0
-                return False
+                logger.info(
+                    "%s unreachable (%s); %d %s waiting",
+                    self.dest.region,
+                    error,
+                    len(queue),
+                    channel.name,
+                )
+                channel.dest_retry_at = time.monotonic() + 1.0
+                return
             except ClientError as error:
                 logger.warning("%s refused %s: %s", self.dest.region, delivery.what, error)
                 with self.shared.lock:
                     self.shared.stats.refused += 1
             queue.popleft()
-        return True
 
     def _make_sure_dest_answers(self) -> None:
         if time.monotonic() - self._dest_answered_at > _PROBE_AFTER_S:
@@ -227,18 +235,12 @@ class _Direction:
             self._dest_answered_at = time.monotonic()
 
     def __len__(self) -> int:
-        return len(self.pending) + len(self.pending_objects)
+        return sum(len(channel.pending) for channel in self.channels)
 
     def _later(
-        self,
-        what: str,
-        apply: Callable[[], None],
-        *,
-        queue: deque[_Delivery] | None = None,
-        repeatable: bool = True,
+        self, channel: _Channel, what: str, apply: Callable[[], None], *, repeatable: bool = True
     ) -> None:
-        target = self.pending if queue is None else queue
-        target.append(_Delivery(time.monotonic() + self.lag_s, what, apply, repeatable))
+        channel.pending.append(_Delivery(time.monotonic() + self.lag_s, what, apply, repeatable))
 
     # -- events -------------------------------------------------------------------
 
@@ -256,6 +258,7 @@ class _Direction:
                     str(r).startswith(EVENT_REPLICA_PREFIX) for r in envelope.get("resources", [])
                 ):
                     self._later(
+                        self.events,
                         f"event {envelope.get('id')}",
                         self._event_delivery(envelope),
                         repeatable=False,
@@ -330,6 +333,7 @@ class _Direction:
                 return
             self.shared.native_writes.setdefault(self.source.region, {})[key] = written_at
         self._later(
+            self.items,
             f"{record['eventName']} {table} {key[1]}",
             self._item_delivery(table, key, change["Keys"], image, written_at),
         )
@@ -372,6 +376,13 @@ class _Direction:
 
     # -- objects ------------------------------------------------------------------
 
+    def _read_objects_when_due(self) -> None:
+        # A listing reads every key: once per object_poll_s, not every round.
+        now = time.monotonic()
+        if now - self._last_listing >= self.object_poll_s:
+            self._read_objects()
+            self._last_listing = now
+
     def _read_objects(self) -> None:
         region = self.source.region
         keys = set(_list_keys(self.source.client("s3"), self.source.site.bucket))
@@ -383,7 +394,7 @@ class _Direction:
             natives = fresh - replicas
             self.shared.natives.setdefault(region, set()).update(natives)
         for key in sorted(natives):
-            self._later(f"object {key}", self._object_delivery(key), queue=self.pending_objects)
+            self._later(self.objects, f"object {key}", self._object_delivery(key))
 
     def _object_delivery(self, key: str) -> Callable[[], None]:
         region = self.dest.region
@@ -440,17 +451,23 @@ class Replicator(Lifecycle):
             site.prepare()
         self._stop.clear()
         for direction in self._directions:
-            name = f"replicator-{direction.source.region}-to-{direction.dest.region}"
-            thread = threading.Thread(target=self._run, args=(direction,), name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            for channel in direction.channels:
+                name = (
+                    f"replicator-{direction.source.region}-to-{direction.dest.region}-"
+                    f"{channel.name}"
+                )
+                thread = threading.Thread(
+                    target=self._run, args=(direction, channel), name=name, daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
         return self
 
-    def _run(self, direction: _Direction) -> None:
+    def _run(self, direction: _Direction, channel: _Channel) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                direction.step()
+                direction.step(channel)
             except Exception:  # the replicator must outlive anything a round runs into
                 logger.exception("replication round failed; going on")
             self._stop.wait(max(0.0, self.poll_s - (time.monotonic() - started)))
@@ -472,9 +489,9 @@ class Replicator(Lifecycle):
         return {d.dest.region: len(d) for d in self._directions}
 
     def backlog_by_kind(self) -> dict[str, dict[str, int]]:
-        """Deliveries waiting, by destination region: items and events, and objects."""
+        """Deliveries waiting, by destination region and channel."""
         return {
-            d.dest.region: {"items_and_events": len(d.pending), "objects": len(d.pending_objects)}
+            d.dest.region: {channel.name: len(channel.pending) for channel in d.channels}
             for d in self._directions
         }
 
