@@ -127,7 +127,7 @@ class TwoRegionStack(Lifecycle):
         self.replicator: Replicator | None = None
         self.health: HeartbeatHealthChecker | None = None
         self.primary_down = False
-        self.recovery_drain_s = 60.0
+        self.recovery_drain_s = 120.0
 
     @property
     def alarm_name(self) -> str:
@@ -206,10 +206,14 @@ class TwoRegionStack(Lifecycle):
             # now, and turns OK once the fresh workers beat.
             self._set_alarm_after_thaw("ALARM", "the region was down")
         if self.replicator is not None:
-            # What the secondary did meanwhile (jobs it took over and finished) reaches
-            # the primary before its functions look at their queues again; otherwise a
-            # fresh worker could finish a job the secondary already answered.
-            drained = self.replicator.wait_idle(self.recovery_drain_s, self.primary_region)
+            # What the secondary did meanwhile (jobs it took over, finished or created for
+            # new requests) reaches the primary before its functions look at their queues
+            # again; otherwise a fresh worker could finish a job the secondary already
+            # answered, or plan a replicated request whose job has not arrived yet. Objects
+            # need not wait: a cache entry counts here only once its audio is here too.
+            drained = self.replicator.wait_idle(
+                self.recovery_drain_s, self.primary_region, channels=("events", "items")
+            )
             if not drained:
                 logger.warning("replication to %s still behind", self.primary_region)
         self.primary.start_functions()

@@ -500,14 +500,25 @@ class Replicator(Lifecycle):
         with self._shared.lock:
             return {k for k in self._shared.natives.get(region, set()) if k.startswith(prefix)}
 
-    def wait_idle(self, timeout_s: float, region: str | None = None) -> bool:
-        """True once nothing waits for delivery (to ``region`` only, if given), after at
-        least one more round."""
+    def wait_idle(
+        self,
+        timeout_s: float,
+        region: str | None = None,
+        channels: tuple[str, ...] = ("events", "items", "objects"),
+    ) -> bool:
+        """True once nothing waits for delivery in ``channels`` (to ``region`` only, if
+        given), after at least one more round."""
         deadline = time.monotonic() + timeout_s
         time.sleep(2 * self.poll_s + self.lag_s)
         while time.monotonic() < deadline:
-            backlog = self.backlog()
-            if not any(backlog.values() if region is None else [backlog[region]]):
+            waiting = [
+                count
+                for dest, by_channel in self.backlog_by_kind().items()
+                if region is None or dest == region
+                for name, count in by_channel.items()
+                if name in channels
+            ]
+            if not any(waiting):
                 return True
             time.sleep(self.poll_s)
         return False
