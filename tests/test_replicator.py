@@ -6,6 +6,7 @@ wait out a frozen region (SIGSTOP) to arrive after it thaws (SIGCONT).
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -271,3 +272,47 @@ def test_each_channel_is_delivered_on_its_own() -> None:
     direction._deliver_due(channels["events"])
     assert delivered == ["item a", "item c", "event b"]
     assert len(direction) == 3
+
+
+def test_both_regions_keep_the_last_write_across_a_thaw(
+    regions: tuple[Region, Region], replicator: Replicator
+) -> None:
+    """The drill's split brain: while the east is frozen, the west takes a job over; a
+    write the east had queued runs when it thaws, after the west's. Both regions must
+    end with that last write (global tables' last writer wins), whatever order the
+    replicator's deliveries and the thawed server's queued requests land in."""
+    east, west = regions
+    key = {"request_id": {"S": "split"}}
+    east.client("dynamodb").put_item(
+        TableName=TABLE, Item={**key, "owner": {"S": "us-east-1"}, "step": {"S": "created"}}
+    )
+    eventually(lambda: west.item("split") is not None, timeout_s=15)
+    assert east.moto.pid is not None
+    os.kill(east.moto.pid, signal.SIGSTOP)
+    queued: threading.Thread | None = None
+    try:
+        west.client("dynamodb").put_item(
+            TableName=TABLE, Item={**key, "owner": {"S": "us-west-2"}, "step": {"S": "taken over"}}
+        )
+        time.sleep(LAG_S + 2.5)  # the replicator's deliveries to the east time out meanwhile
+
+        def write_in_the_east() -> None:  # waits in the frozen server's backlog
+            east.client("dynamodb").put_item(
+                TableName=TABLE, Item={**key, "owner": {"S": "us-east-1"}, "step": {"S": "last"}}
+            )
+
+        queued = threading.Thread(target=write_in_the_east)
+        queued.start()
+        time.sleep(1.5)
+    finally:
+        os.kill(east.moto.pid, signal.SIGCONT)
+    if queued is not None:
+        queued.join(timeout=30)
+
+    def converged() -> bool:
+        first, second = east.item("split"), west.item("split")
+        return first is not None and first == second and first["step"]["S"] == "last"
+
+    eventually(converged, timeout_s=30)
+    time.sleep(3 * LAG_S)  # and it stays so
+    assert converged(), (east.item("split"), west.item("split"))

@@ -112,6 +112,10 @@ class _Shared:
     echoes: dict[str, dict[tuple[str, str], list[str]]] = field(default_factory=dict)
     # (table, key json) → time of the latest write made there by the service itself
     native_writes: dict[str, dict[tuple[str, str], datetime]] = field(default_factory=dict)
+    # (table, key json) → (time of the write whose image we put there, when we put it)
+    applied: dict[str, dict[tuple[str, str], tuple[datetime, datetime]]] = field(
+        default_factory=dict
+    )
     stats: ReplicationStats = field(default_factory=ReplicationStats)
 
 
@@ -332,6 +336,19 @@ class _Direction:
                 echoes.remove(mark)  # our own replicated write coming back: not a change
                 return
             self.shared.native_writes.setdefault(self.source.region, {})[key] = written_at
+            applied = self.shared.applied.get(self.source.region, {}).get(key)
+        if applied is not None and applied[0] < written_at <= applied[1]:
+            # An older image we delivered landed on this newer write before we had read it
+            # (two regions writing one item across a thaw): put it back, or the two
+            # regions would keep different versions for good. Last writer wins, as in
+            # global tables.
+            self._later(
+                self.items,
+                f"restore {table} {key[1]} in {self.source.region}",
+                self._item_delivery(
+                    table, key, change["Keys"], image, written_at, into=self.source
+                ),
+            )
         self._later(
             self.items,
             f"{record['eventName']} {table} {key[1]}",
@@ -345,19 +362,26 @@ class _Direction:
         keys: dict[str, Any],
         image: dict[str, Any] | None,
         written_at: datetime,
+        *,
+        into: "_Site | None" = None,
     ) -> Callable[[], None]:
+        """Applies ``image`` to the peer (or to ``into``) unless a newer write is there."""
         mark = _fingerprint(image)
-        region = self.dest.region
+        site = self.dest if into is None else into
+        region = site.region
 
         def deliver() -> None:
             with self.shared.lock:
                 newer = self.shared.native_writes.get(region, {}).get(key)
-                if newer is not None and newer > written_at:
+                ours = self.shared.applied.get(region, {}).get(key)
+                if (newer is not None and newer > written_at) or (
+                    ours is not None and ours[0] > written_at
+                ):
                     self.shared.stats.skipped_older += 1
                     logger.info("%s: %s is newer in %s; not applied", table, key[1], region)
                     return
                 self.shared.echoes.setdefault(region, {}).setdefault(key, []).append(mark)
-            dynamodb = self.dest.client("dynamodb")
+            dynamodb = site.client("dynamodb")
             try:
                 if image is None:
                     dynamodb.delete_item(TableName=table, Key=keys)
@@ -371,6 +395,7 @@ class _Direction:
             # it thaws, and that record must not pass for a write of the service.
             with self.shared.lock:
                 self.shared.stats.items += 1
+                self.shared.applied.setdefault(region, {})[key] = (written_at, _now())
 
         return deliver
 
@@ -561,6 +586,11 @@ def _fingerprint(image: dict[str, Any] | None) -> str:
         return value
 
     return json.dumps(canonical(image), sort_keys=True, default=str)
+
+
+def _now() -> datetime:
+    """Now, comparable with the stream records' times (_as_datetime)."""
+    return datetime.now().astimezone()
 
 
 def _as_datetime(value: object) -> datetime:
