@@ -255,6 +255,7 @@ def test_each_channel_is_delivered_on_its_own() -> None:
     replication, global tables and event replication are independent)."""
     direction = _Direction(None, None, _Shared(), lag_s=0.0, object_poll_s=1.0)  # type: ignore[arg-type]
     delivered: list[str] = []
+    direction._dest_answered_at = float("inf")  # no peer here to probe: it "just answered"
     channels = {channel.name: channel for channel in direction.channels}
     assert set(channels) == {"events", "items", "objects"}
 

@@ -65,7 +65,7 @@ _UNREACHABLE = (BotoCoreError,)
 # records behind it pile up (seen in the drill: moto at 90 % CPU, plan timing out).
 _STREAM_PAGE = 100
 _STREAM_PAGES_PER_ROUND = 10
-# A delivery that must not be repeated goes only to a peer heard from this recently;
+# Events and item writes go only to a peer heard from this recently;
 # otherwise a cheap probe goes first, and times out in its place.
 _PROBE_AFTER_S = 1.0
 
@@ -95,9 +95,6 @@ class _Delivery:
     due: float
     what: str
     apply: Callable[[], None]
-    # False for events: a put sent to a frozen region is queued there and runs when it
-    # thaws, after the replicator gave up on it and sent it again.
-    repeatable: bool = True
 
 
 @dataclass
@@ -167,6 +164,10 @@ class _Channel:
 
     name: str  # events, items or objects
     read: Callable[[], None]
+    # A request sent to a frozen region waits in its backlog and runs when it thaws,
+    # after the replicator gave up on it: an event arrives twice, an item write lands
+    # late on a newer one. Such channels send only to a peer heard from just now.
+    probe_first: bool
     pending: deque[_Delivery] = field(default_factory=deque)
     source_retry_at: float = 0.0
     dest_retry_at: float = 0.0
@@ -181,9 +182,10 @@ class _Direction:
         self.source, self.dest, self.shared = source, dest, shared
         self.lag_s = lag_s
         self.object_poll_s = object_poll_s
-        self.events = _Channel("events", self._read_events)
-        self.items = _Channel("items", self._read_streams)
-        self.objects = _Channel("objects", self._read_objects_when_due)
+        self.events = _Channel("events", self._read_events, probe_first=True)
+        self.items = _Channel("items", self._read_streams, probe_first=True)
+        # Objects are content-addressed: a late copy is the same copy.
+        self.objects = _Channel("objects", self._read_objects_when_due, probe_first=False)
         self._iterators: dict[tuple[str, str], str] = {}  # (table, shard) → iterator
         self._last_listing = 0.0
         self._dest_answered_at = 0.0
@@ -213,7 +215,7 @@ class _Direction:
         while queue and queue[0].due <= time.monotonic():
             delivery = queue[0]
             try:
-                if not delivery.repeatable:
+                if channel.probe_first:
                     self._make_sure_dest_answers()
                 delivery.apply()
                 self._dest_answered_at = time.monotonic()
@@ -241,10 +243,8 @@ class _Direction:
     def __len__(self) -> int:
         return sum(len(channel.pending) for channel in self.channels)
 
-    def _later(
-        self, channel: _Channel, what: str, apply: Callable[[], None], *, repeatable: bool = True
-    ) -> None:
-        channel.pending.append(_Delivery(time.monotonic() + self.lag_s, what, apply, repeatable))
+    def _later(self, channel: _Channel, what: str, apply: Callable[[], None]) -> None:
+        channel.pending.append(_Delivery(time.monotonic() + self.lag_s, what, apply))
 
     # -- events -------------------------------------------------------------------
 
@@ -265,7 +265,6 @@ class _Direction:
                         self.events,
                         f"event {envelope.get('id')}",
                         self._event_delivery(envelope),
-                        repeatable=False,
                     )
             sqs.delete_message_batch(
                 QueueUrl=self.source.tap_url,
