@@ -304,6 +304,9 @@ def test_malformed_chunk_task_is_logged_without_its_text(
     logged = capsys.readouterr()
     assert "malformed chunk task" in logged.out
     assert "m-1" in logged.out
+    # The failed record is named with its error's type: why it went back to the queue.
+    failures = [json.loads(line) for line in logged.out.splitlines() if "record failed" in line]
+    assert [(f["message_id"], f["error"]) for f in failures] == [("m-1", "MalformedChunkTask")]
     assert marker not in logged.out + logged.err
     # Lambda logs the uncaught error with its message and its causes' tracebacks.
     import traceback

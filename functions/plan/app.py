@@ -3,23 +3,19 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voxflow.pipeline.context import Pipeline
-from voxflow.pipeline.powertools import PowertoolsMeter, receive_count
+from voxflow.pipeline.powertools import PowertoolsMeter, SqsBatchProcessor, receive_count
 from voxflow.pipeline.requests import handle_request_message
 from voxflow.regions import first_seen_of
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = SqsBatchProcessor(logger)
 # Settings are validated here, once per cold start; AWS clients are built on first use.
 pipeline = Pipeline.from_env(PowertoolsMeter(metrics))
 

@@ -4,24 +4,20 @@ from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voxflow.events import MalformedChunkTask, parse_chunk_task
 from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import Pipeline
-from voxflow.pipeline.powertools import PowertoolsMeter, receive_count
+from voxflow.pipeline.powertools import PowertoolsMeter, SqsBatchProcessor, receive_count
 from voxflow.voices import BUILTIN_VOICE_ID
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = SqsBatchProcessor(logger)
 pipeline = Pipeline.from_env(PowertoolsMeter(metrics))
 # Load the voice during the cold start, not inside the first batch's time budget.
 pipeline.engine.warm_up(BUILTIN_VOICE_ID)

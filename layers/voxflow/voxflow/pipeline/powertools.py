@@ -1,7 +1,13 @@
-"""What both handlers share: powertools Metrics behind the core's Meter."""
+"""What both handlers share: powertools Metrics behind the core's Meter, and a batch
+processor that says which records failed and why."""
 
-from aws_lambda_powertools import Metrics
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.base import FailureResponse
+from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
@@ -21,3 +27,24 @@ class PowertoolsMeter:
 
 def receive_count(record: SQSRecord) -> int:
     return int(record.attributes.approximate_receive_count or 1)
+
+
+class SqsBatchProcessor(BatchProcessor):
+    """Logs each failed record's message id and error type. Powertools logs nothing at
+    INFO (or, given a logger, the whole traceback, whose messages can quote the text):
+    a request that failed its way into the DLQ left no trace of why."""
+
+    def __init__(self, logger: Logger) -> None:
+        super().__init__(event_type=EventType.SQS)
+        self._log = logger
+
+    def failure_handler(self, record: Any, exception: ExceptionInfo) -> FailureResponse:
+        error_type = exception[0]
+        self._log.warning(
+            "record failed",
+            extra={
+                "message_id": getattr(record, "message_id", None),
+                "error": error_type.__name__ if error_type is not None else None,
+            },
+        )
+        return super().failure_handler(record, exception)
