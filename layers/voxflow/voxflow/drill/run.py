@@ -256,6 +256,13 @@ class Drill:
             if stalled and self.stack.primary_down:
                 self.progress(f"{len(ids) - done} requests stalled: recovering the primary")
                 self._recover()
+                progress_at = time.monotonic()
+            elif time.monotonic() - progress_at > 4 * self.settings.stall_s:
+                # Both regions up and still no progress (longer than a killed runner's
+                # messages stay invisible): what is left waits for the sweeper (on AWS
+                # its schedule), not for the timeout.
+                self.progress(f"{len(ids) - done} requests stalled with both regions up")
+                return
 
     def _sweep_stragglers(self, client: GlobalVoxflowClient) -> None:
         """What SweeperFunction does on AWS: finish, re-queue, then fail stuck jobs."""
