@@ -590,6 +590,43 @@ def test_takeover_synthesizes_only_the_missing_chunks(
     assert replies(west, request_id, wait_s=1) == []
 
 
+def test_takeover_synthesizes_chunks_done_elsewhere_whose_audio_has_not_arrived(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline, engine: Engine
+) -> None:
+    """The job's item replicates before the chunk objects do: a chunk the old owner
+    finished counts as done here only once its audio is here (the drill's NoSuchKey)."""
+    _set_primary(regions, healthy=True)
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    tag = uuid.uuid4().hex[:4]
+    text = f"Early part {tag}. Late part {tag}."
+    request_id = f"takeover-noaudio-{tag}"
+    body = request_body(request_id, text, east.replies_url)
+    assert handle_request_message(body, "m-3", 1, primary) == [Decision.CREATE]
+    assert synthesize_queued(east, primary, request_id, only=0) == 1
+    job = replicate_item(regions, "voxflow-jobs", {"request_id": {"S": request_id}})
+    assert {int(n) for n in job["done"]["NS"]} == {0}
+    first_key = job["chunk_keys"]["L"][0]["S"]
+    replicate_item(regions, "voxflow-cache", {"key": {"S": first_key}})  # not its audio
+
+    _set_primary(regions, healthy=False)
+    west.client("sqs").send_message(QueueUrl=west.requests_url, MessageBody=body)
+    assert plan_queued(west, secondary) == [Decision.TAKE_OVER]
+    assert synthesize_queued(west, secondary) == 2  # chunk 0 again, and chunk 1
+    events = replies(west, request_id)
+    kinds = Counter(event["detail-type"] for event in events)
+    assert kinds["SynthesisCompleted"] == 1, kinds
+    assert "SynthesisFailed" not in kinds
+    completed = SynthesisCompleted.model_validate(
+        next(e["detail"] for e in events if e["detail-type"] == "SynthesisCompleted")
+    )
+    key = f"audio/{completed.key}.wav"
+    data = west.client("s3").get_object(Bucket=west.service.bucket, Key=key)["Body"].read()
+    pcm, _ = decode(data)
+    expected = engine_audio(engine, text)
+    assert len(pcm) == len(expected)
+    assert np.corrcoef(pcm.astype(float), expected.astype(float))[0, 1] >= 0.999
+
+
 # --- (c) chunk tasks of another region's job ---------------------------------------------------
 
 

@@ -68,6 +68,8 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
         return claimed.decision
     pipeline.meter.count("CacheMisses")
     cached = usable_many(pipeline.cache.lookup_many(chunk_keys), pipeline)
+    if claimed.decision is Decision.TAKE_OVER:
+        _forget_chunks_without_audio_here(job, chunk_keys, cached, pipeline)
     tasks = [
         ChunkTask(
             request_id=job.request_id,
@@ -88,6 +90,19 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
     pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
     _count_cached_chunks(job, cached, chunk_keys, pipeline)
     return claimed.decision
+
+
+def _forget_chunks_without_audio_here(
+    job: Job, chunk_keys: list[str], cached: dict[str, CacheEntry], pipeline: Pipeline
+) -> None:
+    """Chunks the old owner finished count only once their audio has replicated here:
+    the job's item replicates before the objects do, and assembling would find them
+    missing (NoSuchKey: the request failed after its retries)."""
+    done = {int(index) for index in (job.done or set())}
+    missing = {index for index in done if chunk_keys[index] not in cached}
+    if missing:
+        pipeline.jobs.forget_chunks(job.request_id, missing)
+        job.done = {float(index) for index in done - missing} or None
 
 
 def _count_cached_chunks(

@@ -88,6 +88,13 @@ class JobStore:
             raise
         return job
 
+    def forget_chunks(self, request_id: str, indices: set[int]) -> None:
+        """Count ``indices`` as not done again (their audio is not where the job is now)."""
+        self._model(request_id).update(
+            actions=[self._model.done.delete(indices)],
+            condition=self._model.request_id.exists() & (self._model.status == PENDING),
+        )
+
     def record_chunk(self, request_id: str, index: int) -> ChunkProgress:
         job = self._model(request_id)
         try:
