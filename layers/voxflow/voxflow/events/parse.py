@@ -14,7 +14,7 @@ from typing import Any, TypedDict, Unpack
 import pydantic_core
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from voxflow.errors import InvalidInput
+from voxflow.errors import InvalidInput, TextTooLong
 from voxflow.events.models import (
     DEFAULT_TENANT,
     SOURCE_CLIENT,
@@ -52,8 +52,10 @@ class InvalidRequest(InvalidInput):
 
     code = "INVALID_REQUEST"
 
-    def __init__(self, message: str, **address: Unpack[_Address]) -> None:
+    def __init__(self, message: str, code: str | None = None, **address: Unpack[_Address]) -> None:
         super().__init__(message)
+        if code is not None:
+            self.code = code  # a more precise code than INVALID_REQUEST (TEXT_TOO_LONG)
         self.request_id = address.get("request_id")
         self.tenant = address.get("tenant")
         self.metadata = address.get("metadata")
@@ -77,16 +79,16 @@ def parse_request(
 ) -> SynthesisRequested:
     """The request in a RequestsQueue message body: direct JSON or an EventBridge envelope.
 
-    A body without a request_id takes ``default_request_id`` (say, derived from the SQS
-    message id), else the EventBridge event's id: either is the same on every delivery
-    of the message, so a redelivery is recognized as one. Only without both is a
-    random id made up.
+    A body without a request_id takes the EventBridge event's id (``evt-<id>``, the
+    EventId that PutEvents returned), else ``default_request_id`` (say, derived from the
+    SQS message id): either is the same on every delivery, so a redelivery is
+    recognized as one. Only without both is a random id made up.
     """
     detail = _detail(body, default_request_id)
     try:
         return SynthesisRequested.model_validate(detail)
     except ValidationError as error:
-        raise InvalidRequest(_describe(error), **_salvage(detail)) from error
+        raise InvalidRequest(_describe(error), _code(error), **_salvage(detail)) from error
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def parse_request_items(
     try:
         return ParsedBatch(SynthesisRequested.model_validate(detail), [])
     except ValidationError as error:
-        whole = InvalidRequest(_describe(error), **_salvage(detail))
+        whole = InvalidRequest(_describe(error), _code(error), **_salvage(detail))
         whole.__cause__ = error
         bad = _bad_items(error, detail)
     address = _salvage(detail)
@@ -125,15 +127,15 @@ def parse_request_items(
         raise whole
     items: list[Any] = detail["items"]
     rejected = [
-        InvalidRequest(message, **_addressed(address, f"{request_id}:{name}"))
-        for index, (name, message) in sorted(bad.items())
+        InvalidRequest(message, code, **_addressed(address, f"{request_id}:{name}"))
+        for index, (name, message, code) in sorted(bad.items())
     ]
     kept = [
         item if item.get("item_id") is not None else {**item, "item_id": str(index)}
         for index, item in enumerate(items)
         if index not in bad
     ]
-    if {str(item["item_id"]) for item in kept} & {name for name, _ in bad.values()}:
+    if {str(item["item_id"]) for item in kept} & {name for name, _, _ in bad.values()}:
         raise whole  # a kept item would share its result id with a rejected one
     if not kept:
         return ParsedBatch(None, rejected, request_id)
@@ -150,7 +152,9 @@ def _detail(body: object, default_request_id: str | None) -> dict[str, Any]:
     if "request_id" in detail:
         return detail
     event_id = document.get("id") if isinstance(document, dict) and detail is not document else None
-    fallback = default_request_id or (f"evt-{event_id}" if isinstance(event_id, str) else None)
+    # The event's id first: the publisher knows it (PutEvents returns it) and every
+    # delivery of the event carries it, while each delivery is a new SQS message.
+    fallback = (f"evt-{event_id}" if isinstance(event_id, str) else None) or default_request_id
     if _valid(_REQUEST_ID, fallback) is None:
         return detail
     return {**detail, "request_id": fallback}
@@ -162,14 +166,17 @@ def _addressed(address: _Address, request_id: str) -> _Address:
     return item
 
 
-def _bad_items(error: ValidationError, detail: dict[str, Any]) -> dict[int, tuple[str, str]] | None:
-    """Each invalid item's result name and problems, by index, if every problem lies
-    inside an item that can be named."""
+def _bad_items(
+    error: ValidationError, detail: dict[str, Any]
+) -> dict[int, tuple[str, str, str | None]] | None:
+    """Each invalid item's result name, problems and code, by index, if every problem
+    lies inside an item that can be named."""
     items = detail.get("items")
     if not isinstance(items, list):
         return None
     problems: dict[int, list[str]] = {}
     names: dict[int, str] = {}
+    kinds: dict[int, list[tuple[str, tuple[int | str, ...]]]] = {}
     for problem in error.errors(include_url=False, include_input=False, include_context=False):
         loc = problem["loc"]
         if len(loc) < 2 or loc[0] != "items" or not isinstance(loc[1], int):
@@ -179,12 +186,31 @@ def _bad_items(error: ValidationError, detail: dict[str, Any]) -> dict[int, tupl
         if name is None:
             return None
         names[index] = name
+        kinds.setdefault(index, []).append((problem["type"], problem["loc"]))
         path = ".".join(str(part) for part in loc[2:])
         message = problem["msg"].removeprefix("Value error, ")
         problems.setdefault(index, []).append(_clip(f"{path}: {message}" if path else message))
     if not problems:
         return None
-    return {index: (names[index], _join_problems(found)) for index, found in problems.items()}
+    return {
+        index: (names[index], _join_problems(found), _code_of(kinds[index]))
+        for index, found in problems.items()
+    }
+
+
+def _code(error: ValidationError) -> str | None:
+    problems = error.errors(include_url=False, include_input=False, include_context=False)
+    return _code_of([(problem["type"], problem["loc"]) for problem in problems])
+
+
+def _code_of(problems: list[tuple[str, tuple[int | str, ...]]]) -> str | None:
+    """TEXT_TOO_LONG when the text's length is the only problem (as the engine says for
+    a text over the deployment's limit); None leaves INVALID_REQUEST."""
+    if problems and all(
+        kind == "string_too_long" and loc and loc[-1] == "text" for kind, loc in problems
+    ):
+        return TextTooLong.code
+    return None
 
 
 def _join_problems(parts: list[str]) -> str:

@@ -7,7 +7,9 @@ assembling (all chunks done), or when a chunk task was lost or dead-lettered
 - every chunk done: assemble it (assembly's own conditional finish picks one winner);
 - chunks missing, first sweep: queue their tasks again, and count the sweep on the job;
 - chunks missing, a later sweep: fail it with ``STUCK``, through the same conditional
-  finish, so exactly one terminal event goes out.
+  finish, so exactly one terminal event goes out;
+- terminal, but its event not marked sent after the writer's lease: the writer crashed
+  between the two steps, so send the stored event (voxflow.pipeline.terminal).
 
 It finds them with a Scan of the jobs table filtered on status and created_at:
 jobs expire in days, so the table stays small enough that a scan every few
@@ -30,7 +32,13 @@ from voxflow.keys import KeyInput, chunk_key
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import ChunkQueue, Pipeline
 from voxflow.pipeline.publisher import EventPublisher
-from voxflow.pipeline.terminal import failed_event, finish, reply_target
+from voxflow.pipeline.terminal import (
+    failed_event,
+    finish,
+    reply_target,
+    resend_if_unsent,
+    stored_event,
+)
 from voxflow.service_settings import ServiceSettings
 from voxflow.settings import EngineSettings
 from voxflow.store import AudioStore, CacheEntry, CacheIndex, Job, JobStore
@@ -56,6 +64,7 @@ class SweepReport:
     requeued: dict[str, list[int]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)  # swept once, nothing to re-queue yet
+    resent: list[str] = field(default_factory=list)  # terminal events a crash left unsent
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -63,6 +72,7 @@ class SweepReport:
             "requeued": self.requeued,
             "failed": self.failed,
             "waiting": self.waiting,
+            "resent": self.resent,
         }
 
 
@@ -77,6 +87,11 @@ class Sweeper:
         condition = (self._jobs.status == PENDING) & (self._jobs.created_at < cutoff)
         yield from self._jobs.scan(filter_condition=condition)
 
+    def unsent(self) -> Iterator[SweptJob]:
+        """Terminal jobs whose event nobody marked sent (the lease is checked on send)."""
+        unsent = self._jobs.terminal_sent.does_not_exist() | (self._jobs.terminal_sent == False)  # noqa: E712
+        yield from self._jobs.scan(filter_condition=(self._jobs.status != PENDING) & unsent)
+
     def sweep(self, older_than_s: float = DEFAULT_OLDER_THAN_S) -> SweepReport:
         report = SweepReport()
         for found in self.stuck(older_than_s):
@@ -84,9 +99,19 @@ class Sweeper:
             if job is None or not self._ours(job):
                 continue
             self.sweep_job(job, report)
+        for found in self.unsent():
+            if self._ours(found) and resend_if_unsent(self._pipeline, found.request_id):
+                report.resent.append(found.request_id)
         return report
 
     def sweep_job(self, job: SweptJob, report: SweepReport) -> None:
+        if job.copy_of is not None:
+            # A copy whose creator crashed before sending: it has nothing to synthesize.
+            owner = self._pipeline.jobs.get(job.copy_of)
+            event = stored_event(owner) if owner is not None else None
+            if event is not None and finish(self._pipeline, job, event, None):
+                report.resent.append(job.request_id)
+                return
         count = int(job.chunk_count)
         missing = sorted(set(range(count)) - {int(index) for index in job.done or ()})
         if count and not missing:

@@ -10,6 +10,7 @@ from voxflow.errors import Throttled
 from voxflow.events import ItemRequest
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import fail_request
+from voxflow.pipeline.identity import item_fingerprint
 from voxflow.regions import Decision
 
 
@@ -36,6 +37,7 @@ def admit(item: ItemRequest, decision: Decision, pipeline: Pipeline) -> int | No
             metadata=dict(item.metadata),
             batch_id=item.batch_id,
             reply_to=item.reply_to,
+            fingerprint=item_fingerprint(item),
             # Worth a retry later, unless the request exceeds the tenant's burst.
             retryable=error.retry_after_s is not None,
         )

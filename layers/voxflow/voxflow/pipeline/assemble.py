@@ -7,14 +7,18 @@ import numpy as np
 
 from voxflow.audio import AudioFormat, decode, encode, join_pcm
 from voxflow.pipeline.context import Pipeline
-from voxflow.pipeline.terminal import completed_event, finish
+from voxflow.pipeline.terminal import completed_event, finish, resend_if_unsent
 from voxflow.store.jobs import PENDING
 
 
 def assemble(request_id: str, pipeline: Pipeline) -> None:
     started = time.perf_counter()
     job = pipeline.jobs.get(request_id)
-    if job is None or job.status != PENDING:
+    if job is None:
+        return
+    if job.status != PENDING:
+        # A redelivery of the last chunk: its writer may have crashed before sending.
+        resend_if_unsent(pipeline, request_id)
         return
     kept = {key: pipeline.recent.get(key) for key in job.chunk_keys}
     entries = pipeline.cache.lookup_many([key for key, pcm in kept.items() if pcm is None])

@@ -17,7 +17,7 @@ from voxflow.errors import SynthesisError
 from voxflow.events import ChunkSynthesized, ChunkTask
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
-from voxflow.pipeline.failures import error_code, fail_request, is_final
+from voxflow.pipeline.failures import error_code, fail_job, is_final
 from voxflow.pipeline.regional import foreign_tasks, usable_many
 from voxflow.store import CacheEntry
 
@@ -174,15 +174,13 @@ def complete_chunk(
     except Exception as error:
         last_attempt = receive_count >= pipeline.settings.max_receive_count
         if is_final(error) or last_attempt:
-            fail_request(
+            fail_job(
                 pipeline,
                 task.request_id,
                 error_code(error),
                 str(error),
-                # For a task whose job is gone (or never was): the job made here for the
-                # failure must still answer where the request asked.
-                reply_to=task.reply_to,
                 retryable=not is_final(error),
+                reply_to=task.reply_to,
             )
         if not is_final(error):
             raise

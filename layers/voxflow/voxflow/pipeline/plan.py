@@ -9,6 +9,8 @@ from voxflow.keys import KeyInput, chunk_key, request_key
 from voxflow.pipeline.admission import admit
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.failures import answer_conflict
+from voxflow.pipeline.identity import item_fingerprint
 from voxflow.pipeline.regional import claim, usable, usable_many
 from voxflow.pipeline.terminal import completed_event, finish, reply_target
 from voxflow.regions import Decision
@@ -48,14 +50,21 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
         metadata_json=json.dumps(item.metadata),
         reply_to_json=item.reply_to.model_dump_json() if item.reply_to else None,
         batch_id=item.batch_id,
+        fingerprint=item_fingerprint(item),
     )
     claimed = claim(pipeline, job, standby_expired=standby_expired)
+    if claimed.conflict is not None:
+        return answer_conflict(pipeline, job, standby_expired=standby_expired)
     if claimed.job is None:
         return claimed.decision
-    # PROCEED is a redelivery of a request still in progress (a crash may have cut the
-    # dispatch short) and TAKE_OVER a job its owner left: either way queue again only
-    # what is not done (the synthesize step skips chunks that are cached by then).
     job = claimed.job
+    if claimed.decision is Decision.PROCEED and job.dispatched:
+        # A duplicate of a request whose chunks are queued: the work is under way, and
+        # its own steps finish it (assembling here too would race them).
+        return claimed.decision
+    # PROCEED is a redelivery of a request whose dispatch a crash may have cut short,
+    # and TAKE_OVER a job its owner left: either way queue again only what is not done
+    # (the synthesize step skips chunks that are cached by then).
     delay_s = admit(item, claimed.decision, pipeline)
     if delay_s is None:
         return claimed.decision  # over quota: answered already
@@ -88,6 +97,7 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
     ]
     recovery = claimed.decision is Decision.TAKE_OVER
     pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
+    pipeline.jobs.mark_dispatched(job)
     _count_cached_chunks(job, cached, chunk_keys, pipeline)
     return claimed.decision
 

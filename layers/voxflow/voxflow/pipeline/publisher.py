@@ -82,8 +82,11 @@ class EventPublisher:
 
     def publish(self, event: BaseModel, reply_to: ReplyTo | None = None) -> None:
         self._put(to_event_entry(event, self.bus_name, SOURCE_SERVICE))
-        if reply_to is None:
-            return
+        if reply_to is not None:
+            self.deliver(event, reply_to)
+
+    def deliver(self, event: BaseModel, reply_to: ReplyTo) -> None:
+        """Send ``event`` to a reply target only (the service's bus has it already)."""
         if reply_to.event_bus:
             self._put(to_event_entry(event, reply_to.event_bus, SOURCE_SERVICE))
         if reply_to.queue_url:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from voxflow.events import ChunkTask
 from voxflow.pipeline.context import Pipeline
-from voxflow.pipeline.terminal import resend_if_unsent
+from voxflow.pipeline.identity import conflicts, copy_job_id
+from voxflow.pipeline.terminal import answered_id, finish, resend_if_unsent, stored_event
 from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
 from voxflow.store.jobs import PENDING
@@ -24,6 +25,8 @@ class JobVanished(RuntimeError):
 class Claim:
     decision: Decision
     job: Job | None = None  # the job to work on: set for CREATE, PROCEED and TAKE_OVER
+    # The job that holds this request id is another request's (tenant or content differ).
+    conflict: Job | None = None
 
     @property
     def works_here(self) -> bool:
@@ -31,22 +34,40 @@ class Claim:
 
 
 def claim(pipeline: Pipeline, new_job: Job, *, standby_expired: bool = False) -> Claim:
-    """Create ``new_job``, or decide what to do with the one that exists (docs/regions.md)."""
-    jobs, regions = pipeline.jobs, pipeline.regions
-    if not regions.regional:
-        if jobs.create(new_job):
-            return Claim(Decision.CREATE, new_job)
-        existing = jobs.get(new_job.request_id)
-        if existing is None or existing.status != PENDING:
-            resend_if_unsent(pipeline, new_job.request_id)
-            return Claim(Decision.DROP)
-        return Claim(Decision.PROCEED, existing)
+    """Create ``new_job``, or decide what to do with the one that exists (docs/regions.md).
 
+    A job under this id that is another request's is never worked on: the claim says
+    so (``conflict``), and the caller answers the new request on its own."""
+    if not pipeline.regions.regional:
+        return _claim_standalone(pipeline, new_job)
+    return _claim_regional(pipeline, new_job, standby_expired)
+
+
+def _claim_standalone(pipeline: Pipeline, new_job: Job) -> Claim:
+    jobs = pipeline.jobs
+    if jobs.create(new_job):
+        return Claim(Decision.CREATE, new_job)
+    existing = jobs.get(new_job.request_id)
+    if existing is None:
+        raise JobVanished(f"job {new_job.request_id} changed while it was claimed")
+    if conflicts(existing, new_job):
+        return Claim(Decision.DROP, conflict=existing)
+    _add_reply_target(pipeline, existing, new_job)
+    if existing.status != PENDING:
+        resend_if_unsent(pipeline, existing.request_id)
+        return Claim(Decision.DROP)
+    return Claim(Decision.PROCEED, existing)
+
+
+def _claim_regional(pipeline: Pipeline, new_job: Job, standby_expired: bool) -> Claim:
+    jobs, regions = pipeline.jobs, pipeline.regions
     healthy = regions.primary_healthy()
     # The active region creates first and reads only if the job exists: one call, not two.
     if (regions.active_here(healthy) or standby_expired) and jobs.create(new_job):
         return Claim(Decision.CREATE, new_job)
     existing = jobs.get(new_job.request_id)
+    if existing is not None and conflicts(existing, new_job):
+        return Claim(Decision.DROP, conflict=existing)
     decision = regions.decide(existing, healthy, standby_expired)
     if decision is Decision.CREATE:
         if jobs.create(new_job):
@@ -55,15 +76,71 @@ def claim(pipeline: Pipeline, new_job: Job, *, standby_expired: bool = False) ->
     if existing is None:  # decide() answers CREATE or STANDBY without a job
         return Claim(decision)
     if decision is Decision.PROCEED:
+        _add_reply_target(pipeline, existing, new_job)
         return Claim(decision, existing)
     if decision is Decision.TAKE_OVER:
         taken = jobs.take_over(existing.request_id, existing.owner_region, regions.here)
         pipeline.meter.count("JobsTakenOver" if taken else "TakeOversLost")
+        if taken is not None:
+            _add_reply_target(pipeline, taken, new_job)
         # Lost: it went terminal, or another worker here took it first and works on it.
         return Claim(decision, taken) if taken is not None else Claim(Decision.DROP)
     if decision is Decision.DROP and regions.owns(existing):
+        _add_reply_target(pipeline, existing, new_job)
         resend_if_unsent(pipeline, existing.request_id)
     return Claim(decision)
+
+
+def _add_reply_target(pipeline: Pipeline, existing: Job, duplicate: Job) -> None:
+    """A duplicate that names another reply target gets the result there too: added to
+    a pending job (its writer sends to every target), or copied from a finished one."""
+    target = duplicate.reply_to_json
+    if target is None or target == existing.reply_to_json:
+        return
+    if target in (existing.extra_reply_to or ()):
+        return  # the writer sends there (or has)
+    if existing.status == PENDING and pipeline.jobs.add_reply_target(existing.request_id, target):
+        return
+    finished = existing if existing.status != PENDING else pipeline.jobs.get(existing.request_id)
+    if finished is None or finished.status == PENDING:
+        raise JobVanished(f"job {existing.request_id} changed while a target was added")
+    if target in (finished.extra_reply_to or ()):
+        return
+    _copy_result(pipeline, finished, duplicate, target)
+
+
+def _copy_result(pipeline: Pipeline, finished: Job, duplicate: Job, target: str) -> None:
+    """Send a finished job's event to one more target, as a job of its own: created by
+    one caller, sent under the same lease as any terminal event, so once."""
+    event = stored_event(finished)
+    if event is None:
+        return
+    jobs = pipeline.jobs
+    copy = jobs.new(
+        copy_job_id(finished.request_id, target),
+        tenant=duplicate.tenant,
+        voice="",
+        format="",
+        key="",
+        sample_rate=0,
+        params_json="{}",
+        chunk_keys=[],
+        chunk_count=0,
+        metadata_json=finished.metadata_json,
+        reply_to_json=target,
+        fingerprint=duplicate.fingerprint,
+        answers_request_id=answered_id(finished),
+        copy_of=finished.request_id,
+    )
+    if not jobs.create(copy):
+        found = jobs.get(copy.request_id)
+        if found is None:
+            raise JobVanished(f"job {copy.request_id} changed while it was claimed")
+        if found.status != PENDING:
+            resend_if_unsent(pipeline, found.request_id)
+            return
+        copy = found  # its creator crashed before sending: finish it here
+    finish(pipeline, copy, event, finished.cache)
 
 
 def foreign_tasks(tasks: list[ChunkTask], pipeline: Pipeline) -> set[str]:

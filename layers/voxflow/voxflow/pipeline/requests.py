@@ -5,6 +5,7 @@ import time
 from voxflow.events import InvalidRequest, ItemRequest, parse_request_items
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_request, is_final
+from voxflow.pipeline.identity import item_fingerprint
 from voxflow.pipeline.plan import plan_item
 from voxflow.regions import Decision
 
@@ -86,6 +87,7 @@ def _plan_one(
             batch_id=item.batch_id,
             reply_to=item.reply_to,
             retryable=not is_final(error),
+            fingerprint=item_fingerprint(item),
             standby_expired=standby_expired,
         )
         if not is_final(error) and decision is not Decision.STANDBY:

@@ -1,8 +1,10 @@
 """Terminal events: each job ends in exactly one SynthesisCompleted or SynthesisFailed.
 
-The conditional move out of ``pending`` picks one winner, who publishes and then
-marks the event sent. A crash between the two leaves ``terminal_sent`` false,
-and the next delivery of the message publishes the stored event again.
+The conditional move out of ``pending`` picks one writer, who publishes and then marks
+the event sent. Nobody else sends it while the writer's lease runs (a PutEvents call
+takes far less), so a slow writer is never doubled; after the lease, a writer that
+crashed between the two steps is replaced: the next delivery of a message of the job,
+or the sweeper, sends the stored event again, once (the lease is taken conditionally).
 """
 
 import json
@@ -17,7 +19,18 @@ _MESSAGE_LIMIT = 1000
 
 
 def reply_target(job: Job) -> ReplyTo | None:
+    """The reply target the request was first sent with."""
     return ReplyTo.model_validate_json(job.reply_to_json) if job.reply_to_json else None
+
+
+def extra_targets(job: Job) -> list[ReplyTo]:
+    """Targets that duplicates of the request named besides the first (sorted: stable)."""
+    return [ReplyTo.model_validate_json(target) for target in sorted(job.extra_reply_to or ())]
+
+
+def answered_id(job: Job) -> str:
+    """The request id the job's events carry."""
+    return job.answers_request_id or job.request_id
 
 
 def completed_event(
@@ -25,7 +38,7 @@ def completed_event(
 ) -> SynthesisCompleted:
     url = pipeline.audio.presign(entry.s3_key, entry.content_type)
     return SynthesisCompleted(
-        request_id=job.request_id,
+        request_id=answered_id(job),
         url=url.url,
         expires_at=url.expires_at,
         key=entry.key,
@@ -44,7 +57,7 @@ def completed_event(
 
 def failed_event(job: Job, code: str, message: str, retryable: bool) -> SynthesisFailed:
     return SynthesisFailed(
-        request_id=job.request_id,
+        request_id=answered_id(job),
         code=code,
         message=message[:_MESSAGE_LIMIT],
         tenant=job.tenant,
@@ -63,24 +76,49 @@ def finish(
     if not pipeline.jobs.finish(job, status, document, cache):
         resend_if_unsent(pipeline, job.request_id)
         return False
-    pipeline.controls.record_outcome(job, event, pipeline.settings.region_name)
-    pipeline.publisher.publish(event, reply_target(job))
-    pipeline.jobs.mark_terminal_sent(job)
+    if job.copy_of is None:  # a copy's request has its audit record already
+        pipeline.controls.record_outcome(job, event, pipeline.settings.region_name)
+    _send(pipeline, job, event)
     return True
 
 
-def resend_if_unsent(pipeline: Pipeline, request_id: str) -> None:
-    job = pipeline.jobs.get(request_id)
-    if job is None or job.terminal_sent or not job.result_json:
-        return
-    event: SynthesisCompleted | SynthesisFailed
+def resend_if_unsent(pipeline: Pipeline, request_id: str) -> bool:
+    """Send a terminal job's stored event whose writer did not mark it sent and whose
+    lease has run out; True if this caller sent it."""
+    job = pipeline.jobs.lease_resend(request_id)
+    if job is None:
+        return False
+    event = stored_event(job)
+    if event is None:
+        return False
+    if job.copy_of is None:
+        # The writer's audit write may be what failed: write it again (same values).
+        pipeline.controls.record_outcome(job, event, pipeline.settings.region_name)
+    pipeline.meter.count("TerminalEventsResent")
+    _send(pipeline, job, event)
+    return True
+
+
+def stored_event(job: Job) -> SynthesisCompleted | SynthesisFailed | None:
+    if not job.result_json:
+        return None
     if job.status == COMPLETED:
-        event = SynthesisCompleted.model_validate_json(job.result_json)
-    elif job.status == FAILED:
-        event = SynthesisFailed.model_validate_json(job.result_json)
-    else:
+        return SynthesisCompleted.model_validate_json(job.result_json)
+    if job.status == FAILED:
+        return SynthesisFailed.model_validate_json(job.result_json)
+    return None
+
+
+def _send(pipeline: Pipeline, job: Job, event: SynthesisCompleted | SynthesisFailed) -> None:
+    # ``job`` is the item as the conditional write left it: a duplicate's target added
+    # before that write is here, and one added after it is sent by that duplicate.
+    target = reply_target(job)
+    if job.copy_of is not None:
+        if target is not None:
+            pipeline.publisher.deliver(event, target)
+        pipeline.jobs.mark_terminal_sent(job)
         return
-    # The winner's audit write may be what failed: write it again (same values).
-    pipeline.controls.record_outcome(job, event, pipeline.settings.region_name)
-    pipeline.publisher.publish(event, reply_target(job))
+    pipeline.publisher.publish(event, target)
+    for target in extra_targets(job):
+        pipeline.publisher.deliver(event, target)
     pipeline.jobs.mark_terminal_sent(job)

@@ -5,6 +5,7 @@ already happened and a race between two workers has exactly one winner.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,13 @@ PENDING = "pending"
 COMPLETED = "completed"
 FAILED = "failed"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+# How long the writer of a terminal event has to publish it before anyone else may send
+# it again: far above a PutEvents call, so only a writer that crashed is ever repeated.
+SEND_LEASE_S = 30.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -35,13 +43,23 @@ def _lost_race(error: PutError | UpdateError) -> bool:
 
 
 class JobStore:
-    def __init__(self, model: type[Job], ttl_s: int, region: str | None = None) -> None:
+    def __init__(
+        self,
+        model: type[Job],
+        ttl_s: int,
+        region: str | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        send_lease_s: float = SEND_LEASE_S,
+    ) -> None:
         self._model = model
         self._ttl = timedelta(seconds=ttl_s)
         self.region = region  # owner_region of the jobs this store creates
+        self._clock = clock
+        self._send_lease = timedelta(seconds=send_lease_s)
 
     def new(self, request_id: str, **fields: Any) -> Job:
-        now = datetime.now(UTC)
+        now = self._clock()
         fields.setdefault("owner_region", self.region)
         return self._model(
             request_id, status=PENDING, created_at=now, expires_at=now + self._ttl, **fields
@@ -118,7 +136,8 @@ class JobStore:
                 actions=[
                     self._model.status.set(status),
                     self._model.result_json.set(json.dumps(result, default=str)),
-                    self._model.completed_at.set(datetime.now(UTC)),
+                    self._model.completed_at.set(self._clock()),
+                    self._model.send_lease_until.set(self._clock() + self._send_lease),
                     *([self._model.cache.set(cache)] if cache else []),
                 ],
                 condition=self._model.status == PENDING,
@@ -127,7 +146,49 @@ class JobStore:
             if _lost_race(error):
                 return False
             raise
+        return True  # ``job`` now holds the item as written, reply targets included
+
+    def lease_resend(self, request_id: str) -> Job | None:
+        """The terminal job, leased to this caller for sending its event again; None if
+        it is sent, not terminal, or its writer may still be sending it."""
+        now = self._clock()
+        model = self._model
+        lease = model.send_lease_until
+        job = model(request_id)
+        try:
+            job.update(
+                actions=[lease.set(now + self._send_lease)],
+                condition=model.request_id.exists()
+                & (model.status != PENDING)
+                & model.result_json.exists()
+                & (model.terminal_sent.does_not_exist() | (model.terminal_sent == False))  # noqa: E712
+                & (lease.does_not_exist() | (lease < now)),
+            )
+        except UpdateError as error:
+            if _lost_race(error):
+                return None
+            raise
+        return job
+
+    def add_reply_target(self, request_id: str, target: str) -> bool:
+        """Add a duplicate's reply target to a pending job, whose writer sends to every
+        target; False if the job is no longer pending (or the target is there)."""
+        model = self._model
+        try:
+            model(request_id).update(
+                actions=[model.extra_reply_to.add({target})],
+                condition=model.request_id.exists()
+                & (model.status == PENDING)
+                & ~model.extra_reply_to.contains(target),
+            )
+        except UpdateError as error:
+            if _lost_race(error):
+                return False
+            raise
         return True
+
+    def mark_dispatched(self, job: Job) -> None:
+        job.update(actions=[self._model.dispatched.set(True)])
 
     def mark_terminal_sent(self, job: Job) -> None:
         job.update(actions=[self._model.terminal_sent.set(True)])

@@ -11,6 +11,7 @@ from pynamodb.attributes import (
     NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.models import Model
@@ -73,6 +74,23 @@ class Job(Model):
     expires_at = TTLAttribute(null=True)
     # The region working on the job; nullable: jobs written before regions existed.
     owner_region = UnicodeAttribute(null=True)
+    # What the request asked for (voxflow.pipeline.identity): a reuse of the request id
+    # with other content or by another tenant is a conflict, never this job's business.
+    # Nullable: jobs written before it existed compare on tenant and key only.
+    fingerprint = UnicodeAttribute(null=True)
+    # Reply targets of duplicates that named another target than reply_to_json.
+    extra_reply_to = UnicodeSetAttribute(null=True)
+    # The id the terminal event answers, where it is not the job's own: a conflict's
+    # answer is kept under a derived key, so it never touches the owner's job.
+    answers_request_id = UnicodeAttribute(null=True)
+    # A copy of that request's terminal event for one more reply target (a duplicate's,
+    # after the request finished): sent there only, never to the bus again.
+    copy_of = UnicodeAttribute(null=True)
+    # Chunk tasks are queued: a duplicate of the request need not queue them again.
+    dispatched = BooleanAttribute(null=True)
+    # Until when the writer of the terminal event may still be publishing it: nobody
+    # else sends it again before then (a crashed writer's event is sent after it).
+    send_lease_until = UTCDateTimeAttribute(null=True)
 
 
 def bind[M: Model](model: type[M], table_name: str, aws: AwsSettings) -> type[M]:
