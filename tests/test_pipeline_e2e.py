@@ -315,7 +315,7 @@ def test_async_client(stack: LocalStack) -> None:
     [
         ({"text": "Hi.", "format": "aiff"}, "INVALID_REQUEST"),
         ({"text": "Hi.", "voice": "nobody"}, "UNKNOWN_VOICE"),
-        ({"text": "x" * 100_001}, "INVALID_REQUEST"),
+        ({"text": "x" * 100_001}, "TEXT_TOO_LONG"),
         ({"text": "Hi.", "params": {"length_scale": -1}}, "INVALID_REQUEST"),
     ],
 )
