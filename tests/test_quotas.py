@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from plan_harness import plan_harness
 
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.client import StackTarget, VoxflowClient
 from voxflow.errors import SettingsError, Throttled
+from voxflow.events import SynthesisCompleted, SynthesisFailed
 from voxflow.local.moto_server import MotoServer
+from voxflow.local.stack import LocalStack
 from voxflow.quotas import (
     QuotaMode,
     QuotaSettings,
@@ -20,12 +24,19 @@ from voxflow.quotas import (
     TokenBucket,
     create_quotas_table,
 )
+from voxflow.text import normalize_text
+from voxflow.voices import VoiceRegistry
 
 
 @pytest.fixture(scope="module")
-def clients() -> Iterator[AwsClients]:
-    with MotoServer() as moto:
-        yield AwsClients(AwsSettings.local(moto.url))
+def moto() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def clients(moto: MotoServer) -> AwsClients:
+    return AwsClients(AwsSettings.local(moto.url))
 
 
 @pytest.fixture
@@ -148,3 +159,82 @@ def test_settings_from_env_and_file(tmp_path: Path) -> None:
         QuotaSettings.from_env({"VOXFLOW_QUOTAS_TABLE": "q", "VOXFLOW_QUOTA_MODE": "maybe"})
     with pytest.raises(SettingsError):
         QuotaSettings.from_env({"VOXFLOW_QUOTAS_TABLE": "q", "VOXFLOW_QUOTA_CHARS_PER_S": "-1"})
+
+
+# ---- what a request costs: plan's charge, on the real token bucket ----
+
+PADDED = " " * 99_998 + "Hi"  # the longest text accepted: 100,000 characters
+DIGITS = "1234567890" * 40  # read digit by digit: "one two three ..."
+
+
+def chars_left(clients: AwsClients, table: str, tenant: str) -> float | None:
+    """None: the tenant has never been granted a token."""
+    item = clients.dynamodb.get_item(TableName=table, Key={"tenant": {"S": tenant}}).get("Item")
+    return None if item is None else float(item["chars"]["N"])
+
+
+def test_plan_charges_the_spoken_characters(
+    moto: MotoServer, clients: AwsClients, table: str, registry: VoiceRegistry
+) -> None:
+    """Padding is free and digits cost the words they become, under a burst of 3,000
+    that the padded text's raw length (100,000) would exceed."""
+    quotas = bucket(clients, table, TenantLimits(chars_per_s=1, chars_burst=3000))
+    harness = plan_harness(moto.url, registry, quotas=quotas)
+
+    padded = harness.plan(PADDED, tenant="padded")
+    assert padded.status == "pending"  # admitted, not THROTTLED
+    assert [task.text for task in harness.outbox.tasks] == ["Hi"]
+    # A tenant's first take starts from a full bucket at that moment: exact to the token.
+    assert chars_left(clients, table, "padded") == 3000 - 2
+
+    spoken = normalize_text(DIGITS)
+    assert len(spoken) == 1999  # 400 digits are 400 words
+    harness.plan(DIGITS, tenant="digits")
+    assert chars_left(clients, table, "digits") == 3000 - len(spoken)
+    assert harness.outbox.details("SynthesisFailed") == []
+
+
+def test_digits_over_the_burst_in_speech_are_throttled(
+    moto: MotoServer, clients: AwsClients, table: str, registry: VoiceRegistry
+) -> None:
+    """400 digits fit a burst of 1,000 as characters, not as the 1,999 spoken ones."""
+    quotas = bucket(clients, table, TenantLimits(chars_burst=1000))
+    harness = plan_harness(moto.url, registry, quotas=quotas)
+    job = harness.plan(DIGITS, tenant="digits")
+    (failed,) = harness.outbox.details("SynthesisFailed")
+    assert (failed["request_id"], failed["code"]) == (job.request_id, "THROTTLED")
+    assert failed["retryable"] is False  # larger than the burst: never admitted
+    assert harness.outbox.tasks == []
+
+
+@pytest.mark.slow
+def test_quotas_charge_speech_end_to_end(tmp_path: Path) -> None:
+    """template.yaml on moto server, plan and synthesize running: the padded text is
+    spoken under a burst its raw length exceeds 100-fold, the digits are refused for
+    the speech they would become."""
+    limits = {"chars_burst": 1000, "chars_per_s": 1}
+    quotas_file = tmp_path / "quotas.json"
+    quotas_file.write_text(json.dumps({"tenants": {"padded": limits, "digits": limits}}))
+    env = {"VOXFLOW_QUOTAS_TABLE": "voxflow-quotas-spoken", "VOXFLOW_QUOTAS_FILE": str(quotas_file)}
+    with LocalStack(
+        functions=["PlanFunction", "SynthesizeFunction"],
+        retry_visibility_s=1,
+        extra_env=env,
+        log_dir=tmp_path / "logs",
+    ) as stack:
+        create_quotas_table(stack.client("dynamodb"), env["VOXFLOW_QUOTAS_TABLE"])
+        clients = AwsClients(AwsSettings.local(stack.url, stack.region))
+        target = StackTarget.from_resources(stack.stack.resources)
+        with VoxflowClient(clients, target) as client:
+            padded = client.publish(PADDED, tenant="padded", format="wav")
+            digits = client.publish(DIGITS, tenant="digits", format="wav")
+            outcomes = client.wait([padded, digits], timeout_s=180)
+        left = chars_left(clients, env["VOXFLOW_QUOTAS_TABLE"], "padded")
+
+    spoken = outcomes[padded].terminal
+    assert isinstance(spoken, SynthesisCompleted), spoken
+    assert spoken.duration_s < 2  # "Hi"
+    assert left == 1000 - 2
+    refused = outcomes[digits].terminal
+    assert isinstance(refused, SynthesisFailed)
+    assert (refused.code, refused.retryable) == ("THROTTLED", False)

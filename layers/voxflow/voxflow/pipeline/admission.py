@@ -1,7 +1,9 @@
 """Admission: what plan does before any work on a request this region works on.
 
 The audit record's first half, the content policy, then the tenant's quota (charged
-once, when the job is created, so a redelivery is not charged again).
+once, when the job is created, so a redelivery is not charged again). Quota tokens are
+the spoken characters, the normalized text's length: what synthesis costs. Whitespace
+padding is free, and a digit string costs the words it is read as.
 """
 
 import math
@@ -14,9 +16,12 @@ from voxflow.pipeline.identity import item_fingerprint
 from voxflow.regions import Decision
 
 
-def admit(item: ItemRequest, decision: Decision, pipeline: Pipeline) -> int | None:
+def admit(
+    item: ItemRequest, decision: Decision, pipeline: Pipeline, *, spoken_chars: int
+) -> int | None:
     """DelaySeconds for the request's chunk tasks (0: at once; >0: quota delay mode);
     None: over quota, and already answered (THROTTLED, or the fallback clip).
+    ``spoken_chars``: the length of the text plan normalized, the quota's charge.
     Raises ContentRejected (final) for text the policy rejects."""
     controls = pipeline.controls
     controls.record_received(item)
@@ -25,7 +30,7 @@ def admit(item: ItemRequest, decision: Decision, pipeline: Pipeline) -> int | No
     if controls.quotas is None or decision is not Decision.CREATE:
         return 0
     try:
-        grant = controls.quotas.take(item.tenant, len(item.text))
+        grant = controls.quotas.take(item.tenant, spoken_chars)
     except Throttled as error:
         pipeline.meter.count("RequestsThrottled")
         fail_request(

@@ -1,0 +1,107 @@
+"""plan in this process, on moto server over HTTP: real stores, quotas and voice registry.
+
+What plan sends out (chunk tasks, events, replies) goes to an ``Outbox`` that keeps it,
+so a test sees the jobs, keys and charges plan made without running synthesis.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from voxflow.aws import AwsSettings
+from voxflow.events import ChunkTask, SynthesisRequested
+from voxflow.pipeline.context import ChunkQueue, Pipeline
+from voxflow.pipeline.controls import Controls
+from voxflow.pipeline.plan import plan_item
+from voxflow.pipeline.publisher import EventPublisher
+from voxflow.quotas import TokenBucket
+from voxflow.service_settings import ServiceSettings
+from voxflow.settings import EngineSettings
+from voxflow.store import AudioStore, CacheIndex, JobStore
+from voxflow.store.models import CacheEntry, Job, bind
+from voxflow.voices import VoiceRegistry
+
+
+@dataclass
+class Outbox:
+    """Stands in for the SQS, EventBridge and S3 clients plan sends through."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[ChunkTask] = field(default_factory=list)
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        self.events.extend(Entries)
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "e"} for _ in Entries]}
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        assert QueueUrl == "chunks"
+        self.tasks.extend(ChunkTask.model_validate_json(e["MessageBody"]) for e in Entries)
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+    def send_message(self, QueueUrl: str, MessageBody: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+        self.events.append({"QueueUrl": QueueUrl, **json.loads(MessageBody)})
+        return {"MessageId": "m"}
+
+    def generate_presigned_url(self, *_: Any, **__: Any) -> str:
+        return "https://bucket.example/audio"
+
+    def details(self, detail_type: str) -> list[dict[str, Any]]:
+        return [
+            json.loads(entry["Detail"])
+            for entry in self.events
+            if entry.get("DetailType") == detail_type
+        ]
+
+
+@dataclass
+class PlanHarness:
+    pipeline: Pipeline
+    outbox: Outbox
+
+    def plan(self, text: str, tenant: str = "acme", **fields: Any) -> Job:
+        """Plans one request; returns its job as stored."""
+        request = SynthesisRequested.model_validate(
+            {"request_id": uuid.uuid4().hex, "tenant": tenant, "text": text, **fields}
+        )
+        (item,) = request.expand()
+        plan_item(item, self.pipeline)
+        job = self.pipeline.jobs.get(item.request_id)
+        assert job is not None
+        return job
+
+
+def plan_harness(
+    moto_url: str,
+    registry: VoiceRegistry,
+    *,
+    quotas: TokenBucket | None = None,
+) -> PlanHarness:
+    """A pipeline over new, empty cache and jobs tables."""
+    aws = AwsSettings.local(moto_url)
+    suffix = uuid.uuid4().hex[:8]
+    service = ServiceSettings(
+        bus_name="bus",
+        chunks_queue_url="chunks",
+        bucket="bucket",
+        cache_table=f"cache-{suffix}",
+        jobs_table=f"jobs-{suffix}",
+        region_name=aws.region,
+    )
+    cache_model = bind(CacheEntry, service.cache_table, aws)
+    jobs_model = bind(Job, service.jobs_table, aws)
+    for model in (cache_model, jobs_model):
+        model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    outbox = Outbox()
+    pipeline = Pipeline(
+        settings=service,
+        engine_settings=EngineSettings(),
+        registry=registry,
+        audio=AudioStore(outbox, service.bucket, service.url_expiry_s),
+        cache=CacheIndex(cache_model, service.cache_ttl_s, service.chunk_ttl_s),
+        jobs=JobStore(jobs_model, service.job_ttl_s),
+        publisher=EventPublisher(outbox, outbox, service.bus_name),
+        chunk_queue=ChunkQueue(outbox, service.chunks_queue_url),
+        controls=Controls(quotas=quotas),
+    )
+    return PlanHarness(pipeline, outbox)
