@@ -16,7 +16,7 @@ from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.plan import plan_item
 from voxflow.pipeline.publisher import EventPublisher
 from voxflow.quotas import TokenBucket
-from voxflow.service_settings import ServiceSettings
+from voxflow.service_settings import CacheIsolation, ServiceSettings
 from voxflow.settings import EngineSettings
 from voxflow.store import AudioStore, CacheIndex, JobStore
 from voxflow.store.models import CacheEntry, Job, bind
@@ -76,6 +76,7 @@ def plan_harness(
     registry: VoiceRegistry,
     *,
     quotas: TokenBucket | None = None,
+    cache_isolation: CacheIsolation = CacheIsolation.SHARED,
 ) -> PlanHarness:
     """A pipeline over new, empty cache and jobs tables."""
     aws = AwsSettings.local(moto_url)
@@ -87,6 +88,7 @@ def plan_harness(
         cache_table=f"cache-{suffix}",
         jobs_table=f"jobs-{suffix}",
         region_name=aws.region,
+        cache_isolation=cache_isolation,
     )
     cache_model = bind(CacheEntry, service.cache_table, aws)
     jobs_model = bind(Job, service.jobs_table, aws)

@@ -82,3 +82,15 @@ def test_text_is_hashed_exactly(text: str, other: str) -> None:
     assert (chunk_key(a) == chunk_key(b)) == (text == other)
     # The canonical JSON is valid JSON that round-trips the text.
     assert json.loads(canonical_json(a.document("chunk")))["text"] == text
+
+
+def test_a_tenant_salts_both_keys() -> None:
+    """VOXFLOW_CACHE_ISOLATION=tenant: a key per tenant; unsalted, the documented form."""
+    alpha = dataclasses.replace(BASE, tenant="alpha")
+    beta = dataclasses.replace(BASE, tenant="beta")
+    assert json.loads(canonical_json(alpha.document("chunk")))["tenant"] == "alpha"
+    assert "tenant" not in BASE.document("request")
+    for one, other in ((alpha, beta), (alpha, BASE)):
+        assert chunk_key(one) != chunk_key(other)
+        assert request_key(one, "wav") != request_key(other, "wav")
+    assert chunk_key(alpha) == chunk_key(dataclasses.replace(BASE, tenant="alpha"))

@@ -315,6 +315,9 @@ def test_parameters_and_their_defaults(sam: dict[str, Any]) -> None:
     assert parameters["LogLevel"]["Default"] in parameters["LogLevel"]["AllowedValues"]
     # S3 presigns for at most 7 days.
     assert parameters["UrlExpirySeconds"]["MaxValue"] <= 7 * 86400
+    # As before the setting existed: every tenant's hits serve every tenant.
+    assert parameters["CacheIsolation"]["Default"] == "shared"
+    assert parameters["CacheIsolation"]["AllowedValues"] == ["shared", "tenant"]
 
 
 def test_function_environment_follows_the_contract(translated: dict[str, Any]) -> None:
@@ -329,6 +332,7 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_LONG_CHUNKS_QUEUE_URL": ref("LongChunksQueue"),
         "VOXFLOW_SHORT_JOB_CHUNKS": ref("ShortJobChunks"),
         "VOXFLOW_BUCKET": ref("AudioBucket"),
+        "VOXFLOW_CACHE_ISOLATION": ref("CacheIsolation"),
         # Names: the secondary has no tables of its own but uses replicas of the same name.
         "VOXFLOW_CACHE_TABLE": {"Fn::Sub": "${AWS::StackName}-cache"},
         "VOXFLOW_JOBS_TABLE": {"Fn::Sub": "${AWS::StackName}-jobs"},

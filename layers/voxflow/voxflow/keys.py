@@ -54,13 +54,15 @@ class KeyInput:
     model_version: str
     params: ResolvedParams
     sample_rate: int
+    # Salts the key so that only this tenant's requests find its audio; None: shared.
+    tenant: str | None = None
 
     def document(self, kind: str) -> dict[str, object]:
         params = _canonical_params(self.params)
         if kind == "chunk":
             # The pause lies between chunks: it shapes a request's audio, not a chunk's.
             params.pop("sentence_pause_s", None)
-        return {
+        document: dict[str, object] = {
             "v": KEY_SCHEMA_VERSION,
             "kind": kind,
             "text": self.text,
@@ -69,6 +71,9 @@ class KeyInput:
             "params": params,
             "sample_rate": int(self.sample_rate),
         }
+        if self.tenant is not None:
+            document["tenant"] = self.tenant
+        return document
 
 
 def chunk_key(key_input: KeyInput) -> str:

@@ -7,8 +7,20 @@ with a message that names the variable, not the first request with a KeyError.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from voxflow.errors import SettingsError
+
+
+class CacheIsolation(StrEnum):
+    """Whose cache a request's keys are in (docs/operations.md has the tradeoff)."""
+
+    SHARED = "shared"  # every tenant's audio serves every tenant
+    TENANT = "tenant"  # keys salted with the tenant: no hit crosses tenants
+
+    def key_tenant(self, tenant: str) -> str | None:
+        """The tenant the request and chunk keys are salted with; None: no salt."""
+        return tenant if self is CacheIsolation.TENANT else None
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class ServiceSettings:
     # chunks go there, so short requests never wait behind them. None: one lane.
     long_chunks_queue_url: str | None = None
     short_job_chunks: int = 3
+    cache_isolation: CacheIsolation = CacheIsolation.SHARED
 
     def __post_init__(self) -> None:
         if not 1 <= self.url_expiry_s <= 7 * 86400:
@@ -53,7 +66,9 @@ class ServiceSettings:
         missing = [name for name in required.values() if not env.get(name)]
         if missing:
             raise SettingsError(f"missing environment variables: {', '.join(missing)}")
-        values: dict[str, str | int] = {field: env[name] for field, name in required.items()}
+        values: dict[str, str | int | CacheIsolation] = {
+            field: env[name] for field, name in required.items()
+        }
         values["region_name"] = (
             env.get("VOXFLOW_REGION_NAME") or env.get("AWS_REGION") or "us-east-1"
         )
@@ -77,4 +92,12 @@ class ServiceSettings:
             except ValueError as error:
                 raise SettingsError("VOXFLOW_CHUNK_RETENTION_DAYS is not an integer") from error
             values["chunk_ttl_s"] = max(1, days - 1) * 86400
+        if env.get("VOXFLOW_CACHE_ISOLATION"):
+            isolation = env["VOXFLOW_CACHE_ISOLATION"]
+            try:
+                values["cache_isolation"] = CacheIsolation(isolation)
+            except ValueError as error:
+                raise SettingsError(
+                    f"VOXFLOW_CACHE_ISOLATION={isolation!r} is not shared or tenant"
+                ) from error
         return cls(**values)  # type: ignore[arg-type]

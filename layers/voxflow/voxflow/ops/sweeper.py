@@ -178,10 +178,18 @@ class Sweeper:
         rate = int(job.sample_rate)
         tasks = []
         for index in indices:
-            key = chunk_key(
-                KeyInput(texts[index], voice.voice_id, voice.model_version, resolved, rate)
-            )
-            if key != job.chunk_keys[index]:
+            key = job.chunk_keys[index]
+            # Keys salted with the tenant or not (VOXFLOW_CACHE_ISOLATION): a job keeps
+            # the keys it was planned with, whatever the setting is now.
+            made_again = {
+                chunk_key(
+                    KeyInput(
+                        texts[index], voice.voice_id, voice.model_version, resolved, rate, salt
+                    )
+                )
+                for salt in (None, job.tenant)
+            }
+            if key not in made_again:
                 return None
             tasks.append(
                 ChunkTask(

@@ -29,11 +29,14 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
     audio_format = AudioFormat.parse(str(item.format))
     output_rate = OPUS_RATE if audio_format is AudioFormat.OPUS else voice.sample_rate
     text = normalize_text(item.text, max_chars=pipeline.engine_settings.max_chars)
-    key_input = KeyInput(text, voice.voice_id, voice.model_version, resolved, output_rate)
+    salt = pipeline.settings.cache_isolation.key_tenant(item.tenant)
+    key_input = KeyInput(text, voice.voice_id, voice.model_version, resolved, output_rate, salt)
     key = request_key(key_input, audio_format.value)
     chunks = split_into_chunks(text, pipeline.engine_settings.chunk_max_chars)
     chunk_keys = [
-        chunk_key(KeyInput(chunk, voice.voice_id, voice.model_version, resolved, voice.sample_rate))
+        chunk_key(
+            KeyInput(chunk, voice.voice_id, voice.model_version, resolved, voice.sample_rate, salt)
+        )
         for chunk in chunks
     ]
     job = pipeline.jobs.new(
