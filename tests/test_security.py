@@ -53,9 +53,11 @@ def store(stack: tuple[MotoServer, DeployedStack]) -> AudioStore:
     )
 
 
-def fetch(url: str) -> tuple[int, bytes]:
+def fetch(url: str, method: str = "GET", data: bytes | None = None) -> tuple[int, bytes]:
+    """A plain HTTP request, as a browser or curl would send it: no AWS credentials."""
+    request = urllib.request.Request(url, data=data, method=method)
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -147,6 +149,56 @@ def test_signature_check_needs_the_local_secret() -> None:
     check_presigned(  # the same URL with the secret it was signed with passes
         "GET", url.netloc, url.path, url.query, {}, secret_key="not-the-local-secret"
     )
+
+
+# ---------------------------------------------------------------------------------
+# Anonymous requests, over HTTP: the bucket is private, as with Block Public Access
+# ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("GET", "audio/security/anonymous.mp3", None),  # read an object
+        ("HEAD", "audio/security/anonymous.mp3", None),
+        ("PUT", "audio/security/anonymous.mp3", b"poisoned"),  # overwrite it
+        ("PUT", "audio/security/planted.mp3", b"poisoned"),  # plant a new one
+        ("DELETE", "audio/security/anonymous.mp3", None),
+        ("GET", "", None),  # list the bucket
+        ("GET", "?list-type=2&prefix=audio/", None),
+    ],
+)
+def test_unsigned_requests_are_refused(
+    stack: tuple[MotoServer, DeployedStack],
+    store: AudioStore,
+    method: str,
+    path: str,
+    data: bytes | None,
+) -> None:
+    moto, _ = stack
+    store.put("audio/security/anonymous.mp3", b"private audio", "audio/mpeg")
+    separator = "" if path.startswith("?") else "/"
+    status, body = fetch(f"{moto.url}/{store.bucket}{separator}{path}", method, data)
+    assert status == 403
+    if method != "HEAD":  # a HEAD answer has no body
+        assert error_code(body) == "AccessDenied"
+        assert b"private audio" not in body
+        assert b"anonymous.mp3" not in body
+    # Nothing changed, as boto3 (signed) sees it; its calls still work.
+    assert store.get("audio/security/anonymous.mp3") == b"private audio"
+    listed = store._s3.list_objects_v2(Bucket=store.bucket, Prefix="audio/security/")
+    assert "audio/security/planted.mp3" not in {item["Key"] for item in listed["Contents"]}
+    # The presigned URL still opens the object.
+    url = store.presign("audio/security/anonymous.mp3", "audio/mpeg").url
+    assert fetch(url) == (200, b"private audio")
+
+
+def test_unsigned_listing_of_buckets_is_refused(stack: tuple[MotoServer, DeployedStack]) -> None:
+    moto, _ = stack
+    status, body = fetch(f"{moto.url}/")
+    assert status == 403
+    assert error_code(body) == "AccessDenied"
+    assert fetch(f"{moto.url}/moto-api/")[0] == 200  # moto's own page is not S3
 
 
 # ---------------------------------------------------------------------------------

@@ -1,14 +1,23 @@
-"""moto server with presigned S3 URLs checked as S3 checks them.
+"""moto server with S3 requests authorized as a private bucket on AWS authorizes them.
 
-moto serves a presigned GET whatever its signature and however old it is, so a
-test of "the URL expires" or "a tampered URL is refused" would pass against it
-without proving anything. ``python -m voxflow.local.moto_app`` runs moto's own
-WSGI application (what ``python -m moto.server`` runs) behind
-``PresignedUrlGuard``: a request whose query carries ``X-Amz-Signature`` has its
-SigV4 query signature computed again with the local stack's dummy credentials
-(botocore's own signer) and its ``X-Amz-Date`` + ``X-Amz-Expires`` compared with
-the clock; a mismatch or an expired URL gets S3's 403 XML error. Every other
-request goes to moto untouched, in the same process.
+moto serves a presigned GET whatever its signature and however old it is, and
+lists a bucket and stores new objects for requests that carry no signature at all,
+so a test of "the URL expires", "a tampered URL is refused" or "nobody reads the
+bucket without a URL" would pass against it without proving anything, and an
+unsigned PUT could poison the cache. ``python -m voxflow.local.moto_app`` runs
+moto's own WSGI application (what ``python -m moto.server`` runs) behind
+``S3RequestGuard``:
+
+- a request whose query carries ``X-Amz-Signature`` has its SigV4 query signature
+  computed again with the local stack's dummy credentials (botocore's own signer)
+  and its ``X-Amz-Date`` + ``X-Amz-Expires`` compared with the clock; a mismatch or
+  an expired URL gets S3's 403 XML error;
+- a request that moto would hand to S3 with neither that nor an ``Authorization``
+  header is anonymous: 403 ``AccessDenied``, as S3 answers for a bucket with Block
+  Public Access and no public policy (GET, HEAD, PUT, DELETE, LIST alike);
+- everything else (SigV4-signed API calls, other services, moto's own
+  ``/moto-api``) goes to moto untouched, in the same process. A signed header is not
+  verified: boto3 and the local functions sign with the dummy credentials anyway.
 """
 
 import argparse
@@ -17,6 +26,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 from calendar import timegm
 from collections.abc import Callable, Iterable
 from types import FrameType
@@ -108,16 +118,34 @@ def check_presigned(
         raise PresignedUrlError("AccessDenied", "Request has expired")
 
 
-class PresignedUrlGuard:
-    """WSGI middleware: presigned S3 requests are checked, the rest pass straight on."""
+# moto's own endpoints, which moto answers itself (DomainDispatcherApplication).
+MOTO_OWN_PATHS = ("/moto-api", "/favicon.ico", "/latest/meta-data/", "/latest/api/")
+ANONYMOUS = PresignedUrlError("AccessDenied", "Access Denied")
 
-    def __init__(self, app: WsgiApp, *, secret_key: str = LOCAL_KEY) -> None:
+
+class S3RequestGuard:
+    """WSGI middleware: presigned S3 requests are checked, anonymous S3 requests are
+    refused, the rest pass straight on."""
+
+    def __init__(
+        self,
+        app: WsgiApp,
+        *,
+        secret_key: str = LOCAL_KEY,
+        route: Callable[[Environ, str], str | None] | None = None,
+    ) -> None:
+        """``route``: the host moto dispatches a request to, from its environ and path
+        (DomainDispatcherApplication.infer_service_region_host); None, or a host
+        starting with ``s3``, means S3. Without it, every request is S3's."""
         self.app = app
         self.secret_key = secret_key
+        self.route = route
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         raw_query: str = environ.get("QUERY_STRING", "")
         if SIGNATURE not in raw_query:
+            if not environ.get("HTTP_AUTHORIZATION") and self._for_s3(environ):
+                return _s3_error(start_response, ANONYMOUS, environ)
             return self.app(environ, start_response)
         try:
             check_presigned(
@@ -129,8 +157,15 @@ class PresignedUrlGuard:
                 secret_key=self.secret_key,
             )
         except PresignedUrlError as error:
-            return _s3_error(start_response, error)
+            return _s3_error(start_response, error, environ)
         return self.app(environ, start_response)
+
+    def _for_s3(self, environ: Environ) -> bool:
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith(MOTO_OWN_PATHS):
+            return False
+        host = None if self.route is None else self.route(environ, path)
+        return host is None or host.startswith("s3")
 
 
 def _raw_path(environ: Environ) -> str:
@@ -153,17 +188,20 @@ def _headers(environ: Environ) -> dict[str, str]:
     return headers
 
 
-def _s3_error(start_response: StartResponse, error: PresignedUrlError) -> list[bytes]:
+def _s3_error(
+    start_response: StartResponse, error: PresignedUrlError, environ: Environ
+) -> list[bytes]:
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
-        "</Error>"
+        f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
     ).encode()
     start_response(
         "403 Forbidden",
         [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
     )
-    return [body]
+    # A HEAD answer has the status and headers only.
+    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
 
 def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -188,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    app = PresignedUrlGuard(DomainDispatcherApplication(create_backend_app))
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    app = S3RequestGuard(dispatcher, route=dispatcher.infer_service_region_host)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -48,7 +48,8 @@ class MotoServer(Lifecycle):
     """moto's server from this interpreter's environment, for one region.
 
     It runs ``python -m voxflow.local.moto_app``: ``python -m moto.server``'s app,
-    except that presigned S3 URLs are checked (signature and expiry) as S3 does.
+    except that presigned S3 URLs are checked (signature and expiry) as S3 does, and
+    unsigned S3 requests are refused as a private bucket on AWS refuses them.
     """
 
     def __init__(
@@ -95,7 +96,7 @@ class MotoServer(Lifecycle):
             self._log = self.log_path.open("ab")
         output: IO[bytes] | int = self._log if self._log is not None else subprocess.DEVNULL
         self._process = subprocess.Popen(
-            # moto's server app behind the presigned-URL check (voxflow.local.moto_app).
+            # moto's server app behind S3's request checks (voxflow.local.moto_app).
             [sys.executable, "-m", "voxflow.local.moto_app", "-H", self.host, "-p", str(self.port)],
             stdin=subprocess.DEVNULL,
             stdout=output,
