@@ -50,8 +50,9 @@ from voxflow.store import AudioStore, CacheEntry, CacheIndex, Job, JobStore
 from voxflow.store.models import bind
 from voxflow.voices import VoiceRegistry
 
-# The only code parsing may end in; the plan path adds the engine's input codes.
-PARSE_CODES = {InvalidRequest.code}
+# The codes parsing may end in; the plan path adds the engine's input codes.
+# A text over the wire limit is the engine's TEXT_TOO_LONG; every other problem INVALID_REQUEST.
+PARSE_CODES = {InvalidRequest.code, TextTooLong.code}
 PLAN_CODES = PARSE_CODES | {
     InvalidInput.code,
     EmptyText.code,
