@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo speak test lint lock bench layers clean sam-validate checkov
+.PHONY: install demo speak test lint lock bench layers clean sam-validate checkov wheels sam-build
 
 install: $(STAMP)
 
@@ -29,8 +29,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint sam-validate checkov
-	$(BIN)/pytest -n 2 --dist loadfile -q
+# SAM_BUILD_DIR: tests/test_layer_size.py measures and runs what `make sam-build` built.
+test: lint sam-validate checkov sam-build
+	SAM_BUILD_DIR=build/sam $(BIN)/pytest -n 2 --dist loadfile -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
@@ -67,6 +68,32 @@ $(SAM_VENV)/.installed-stamp: $(SAM_LOCK)
 sam-validate: $(SAM_VENV)/.installed-stamp
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
 		$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+
+# Every file the layers install, downloaded once into build/wheels (needs the network;
+# again when the lock or a layer's requirements change): layers/Makefile's `wheels`.
+WHEELHOUSE := build/wheels
+LAYER_REQUIREMENTS := requirements.lock layers/Makefile $(wildcard layers/*/requirements*.txt)
+
+$(WHEELHOUSE)/.downloaded-stamp: $(LAYER_REQUIREMENTS) $(STAMP)
+	rm -rf $(WHEELHOUSE)
+	$(MAKE) -C layers wheels WHEELHOUSE=$(CURDIR)/$(WHEELHOUSE)
+	touch $@
+
+wheels: $(WHEELHOUSE)/.downloaded-stamp
+
+# `sam build` of template.yaml into build/sam, what `sam deploy` packages: each layer
+# through layers/Makefile (BuildMethod: makefile), each function's folder as it is
+# (python3.12, no requirements.txt). Offline: pip sees build/wheels and nothing else
+# (no index, no pip config), so a build that would need the network fails here. .venv's
+# pip and python do the layers' installs and .pyc; .venv/bin on PATH gives SAM its
+# python3.12. samconfig.toml's `cached` reuses build/sam-cache for unchanged sources.
+sam-build: $(SAM_VENV)/.installed-stamp $(WHEELHOUSE)/.downloaded-stamp
+	env -u MAKEFLAGS PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1 PIP_FIND_LINKS=$(CURDIR)/$(WHEELHOUSE) \
+		PIP=$(CURDIR)/$(BIN)/pip PYTHON=$(CURDIR)/$(BIN)/python PATH=$(CURDIR)/$(BIN):$$PATH \
+		AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
+		$(SAM_VENV)/bin/sam build --template template.yaml --build-dir build/sam \
+			--cache-dir build/sam-cache
+	du -sh build/sam/*/
 
 # checkov on the template as CloudFormation creates it for each Role (rendered by
 # infra/ci/render_templates.py into build/checkov-templates) and on the worker image's

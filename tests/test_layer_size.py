@@ -1,14 +1,19 @@
 """The Lambda layers: each function with its layers fits in 250 MB, and they still work.
 
-Builds the three layers exactly as `sam build` does (layers/Makefile, pip fetching
-manylinux x86_64 wheels for python 3.12), then:
+Measures and runs what `sam build` built into build/sam (`make sam-build`, which `make
+test` runs first and names in SAM_BUILD_DIR), the folders `sam deploy` zips: each
+function's code and layers as the built template names them. With SAM_BUILD_DIR unset
+and no build/sam as new as the sources, it builds the three layers itself, as `sam
+build` does (layers/Makefile, pip fetching manylinux x86_64 wheels for python 3.12),
+with the functions' folders as their code. Then:
 
 - adds up each function's unzipped bytes, its own code plus every layer it takes,
   against Lambda's limit of 250 MB (262,144,000 bytes) for the two together;
 - synthesizes speech in an interpreter that sees only the three layers and the
-  standard library (`python -I -S`), so nothing comes from the dev venv, and checks
+  standard library (`python -I -S`), so nothing comes from the dev venv (and `-B`:
+  it writes no .pyc into the build it measures), and checks
   that the trimmed espeak data phonemizes exactly as piper's full data does;
-- imports each handler in a Lambda-like interpreter: the function's folder, the
+- imports each handler in a Lambda-like interpreter: the function's code, the
   layers, then the runtime's own boto3/botocore, which the layers leave out.
 """
 
@@ -19,6 +24,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,10 @@ from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("VoxflowLayer", "EngineLayer", "VoiceLayer")
+FUNCTIONS = ("PlanFunction", "SynthesizeFunction", "SweeperFunction", "HealthFunction")
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # "250 MB": code and all layers, unzipped
+# What a sam build is built from: a file here newer than the build makes it stale.
+BUILD_SOURCES = ("template.yaml", "requirements.lock", "layers", "functions")
 SENTENCE = "Hello world, this is a test of the trimmed engine layer."
 # English words, and words in the alphabets that make espeak's English switch language
 # (Devanagari, Tamil, Georgian, Armenian, Hangul, ...) or spell letters (Cyrillic, Greek,
@@ -49,8 +58,63 @@ pytestmark = pytest.mark.slow
 # ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def layer_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+@dataclass(frozen=True)
+class Build:
+    """What Lambda would get: each layer's folder, each function's code and layers."""
+
+    origin: str
+    layers: dict[str, Path]
+    code: dict[str, Path]
+    function_layers: dict[str, list[str]]
+
+
+def functions_and_layers(template_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
+    """Each function in a template: its code folder and the layers it takes."""
+    template = yaml_parse(template_path.read_text(encoding="utf-8"))
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        layers = [layer["Ref"] for layer in properties.get("Layers", [])]
+        yield logical_id, template_path.parent / properties["CodeUri"], layers
+
+
+def source_files() -> Iterator[Path]:
+    for name in BUILD_SOURCES:
+        path = ROOT / name
+        if path.is_file():
+            yield path
+        for folder, dirs, files in os.walk(path):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            yield from (Path(folder) / file for file in files if not file.endswith(".pyc"))
+
+
+def stale_because(build_dir: Path) -> str | None:
+    """Why build_dir is not a sam build of the sources as they are now, or None."""
+    built = build_dir / "template.yaml"
+    if not built.is_file():
+        return f"{built} does not exist"
+    built_at = built.stat().st_mtime
+    newer = [path for path in source_files() if path.stat().st_mtime > built_at]
+    if newer:
+        return f"{newer[0].relative_to(ROOT)} is newer than {built}"
+    return None
+
+
+def sam_build(build_dir: Path) -> Build:
+    """The folders the built template names: what `sam deploy` zips and uploads."""
+    template_path = build_dir / "template.yaml"
+    resources = yaml_parse(template_path.read_text(encoding="utf-8"))["Resources"]
+    functions = list(functions_and_layers(template_path))
+    return Build(
+        origin=f"sam build ({build_dir})",
+        layers={name: build_dir / resources[name]["Properties"]["ContentUri"] for name in LAYERS},
+        code={logical_id: code for logical_id, code, _ in functions},
+        function_layers={logical_id: layers for logical_id, _, layers in functions},
+    )
+
+
+def makefile_layers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The three layers, built once per test session (xdist workers share one build)."""
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -75,8 +139,27 @@ def layer_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {layer: root / layer for layer in LAYERS}
 
 
-def python_dirs(layer_dirs: dict[str, Path]) -> list[str]:
-    return [str(layer_dirs[layer] / "python") for layer in LAYERS]
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """SAM_BUILD_DIR's sam build (which must then be current), else build/sam if
+    current, else the layers from layers/Makefile and the functions' own folders."""
+    required = os.environ.get("SAM_BUILD_DIR")
+    build_dir = ROOT / (required or "build/sam")
+    stale = stale_because(build_dir)
+    if stale is None:
+        return sam_build(build_dir)
+    assert not required, f"SAM_BUILD_DIR={required}: {stale} (run `make sam-build`)"
+    functions = list(functions_and_layers(ROOT / "template.yaml"))
+    return Build(
+        origin=f"layers/Makefile ({stale})",
+        layers=makefile_layers(tmp_path_factory),
+        code={logical_id: code for logical_id, code, _ in functions},
+        function_layers={logical_id: layers for logical_id, _, layers in functions},
+    )
+
+
+def python_dirs(built: Build) -> list[str]:
+    return [str(built.layers[layer] / "python") for layer in LAYERS]
 
 
 def unzipped_bytes(path: Path, *, skip_pycache: bool = False) -> int:
@@ -93,31 +176,18 @@ def mb(size: int) -> str:
     return f"{size / 1e6:7.1f} MB"
 
 
-def functions_and_layers() -> Iterator[tuple[str, Path, list[str]]]:
-    """Each function in template.yaml: its code folder and the layers it takes."""
-    template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        properties = resource["Properties"]
-        layers = [layer["Ref"] for layer in properties.get("Layers", [])]
-        yield logical_id, ROOT / properties["CodeUri"], layers
-
-
-def test_every_function_with_its_layers_fits_lambdas_limit(layer_dirs: dict[str, Path]) -> None:
-    sizes = {layer: unzipped_bytes(path) for layer, path in layer_dirs.items()}
+def test_every_function_with_its_layers_fits_lambdas_limit(built: Build) -> None:
+    print(f"measured: {built.origin}")
+    sizes = {layer: unzipped_bytes(path) for layer, path in built.layers.items()}
     for layer, size in sizes.items():
         print(f"{layer:20} {mb(size)}")
-    functions = list(functions_and_layers())
-    assert {logical_id for logical_id, _, _ in functions} == {
-        "PlanFunction",
-        "SynthesizeFunction",
-        "SweeperFunction",
-        "HealthFunction",
-    }
-    for logical_id, code_dir, layers in functions:
+    assert set(built.code) == set(FUNCTIONS)
+    for logical_id, code_dir in built.code.items():
+        layers = built.function_layers[logical_id]
         assert set(layers) <= set(LAYERS), layers
+        # A function's folder in the sources may hold __pycache__, which sam build leaves out.
         code = unzipped_bytes(code_dir, skip_pycache=True)
+        assert code > 0, code_dir
         total = code + sum(sizes[layer] for layer in layers)
         print(
             f"{logical_id:20} {mb(total)} = code {mb(code)} + {', '.join(layers)}"
@@ -126,10 +196,8 @@ def test_every_function_with_its_layers_fits_lambdas_limit(layer_dirs: dict[str,
         assert total < LAMBDA_UNZIPPED_LIMIT, logical_id
 
 
-def test_engine_layer_keeps_only_what_english_synthesis_loads(
-    layer_dirs: dict[str, Path],
-) -> None:
-    site = layer_dirs["EngineLayer"] / "python"
+def test_engine_layer_keeps_only_what_english_synthesis_loads(built: Build) -> None:
+    site = built.layers["EngineLayer"] / "python"
     espeak = site / "piper" / "espeak-ng-data"
     dictionaries = {path.name.removesuffix("_dict") for path in espeak.glob("*_dict")}
     assert "en" in dictionaries
@@ -140,8 +208,8 @@ def test_engine_layer_keeps_only_what_english_synthesis_loads(
         assert not (site / gone).exists(), gone
     # No boto3/botocore: the Lambda runtime has them.
     for layer in LAYERS:
-        assert not (layer_dirs[layer] / "python" / "botocore").exists(), layer
-        assert not (layer_dirs[layer] / "python" / "boto3").exists(), layer
+        assert not (built.layers[layer] / "python" / "botocore").exists(), layer
+        assert not (built.layers[layer] / "python" / "boto3").exists(), layer
 
 
 # ---------------------------------------------------------------------------------
@@ -212,12 +280,10 @@ def outside(files: list[str], allowed: list[str]) -> list[str]:
     ]
 
 
-def test_trimmed_layers_alone_synthesize_speech(
-    layer_dirs: dict[str, Path], tmp_path: Path
-) -> None:
-    layers = python_dirs(layer_dirs)
+def test_trimmed_layers_alone_synthesize_speech(built: Build, tmp_path: Path) -> None:
+    layers = python_dirs(built)
     payload = json.dumps([layers, str(tmp_path), SENTENCE, PHONEME_TEXTS])
-    result = run_probe(["-I", "-S", "-c", SYNTHESIS_PROBE, payload])
+    result = run_probe(["-I", "-S", "-B", "-c", SYNTHESIS_PROBE, payload])
     probe: dict[str, Any] = json.loads(result.stdout)
 
     # Everything imported came from the layers or the standard library.
@@ -318,14 +384,31 @@ def handler_environment(cache: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("function", ["plan", "synthesize", "sweeper", "health"])
+# HealthFunction takes VoxflowLayer alone, and voxflow.health imports voxflow.events,
+# whose models import voxflow.audio, which imports numpy (EngineLayer): on Lambda its
+# cold start fails with ModuleNotFoundError. Strict: once the template or the package
+# fixes that, this marker has to go.
+HEALTH_NEEDS_NUMPY = pytest.mark.xfail(
+    strict=True, reason="voxflow.health -> events -> audio imports numpy, not in VoxflowLayer"
+)
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        pytest.param(name, marks=HEALTH_NEEDS_NUMPY) if name == "HealthFunction" else name
+        for name in FUNCTIONS
+    ],
+)
 def test_handler_imports_on_the_layers_and_the_runtime(
-    layer_dirs: dict[str, Path], lambda_runtime: Path, tmp_path: Path, function: str
+    built: Build, lambda_runtime: Path, tmp_path: Path, function: str
 ) -> None:
-    function_dir = str(ROOT / "functions" / function)
-    paths = [*python_dirs(layer_dirs), str(lambda_runtime)]
+    function_dir = str(built.code[function])
+    # Only the layers this function takes (HealthFunction: the voxflow layer alone).
+    layers = [str(built.layers[layer] / "python") for layer in built.function_layers[function]]
+    paths = [*layers, str(lambda_runtime)]
     result = run_probe(
-        ["-I", "-S", "-c", HANDLER_PROBE, json.dumps([function_dir, paths])],
+        ["-I", "-S", "-B", "-c", HANDLER_PROBE, json.dumps([function_dir, paths])],
         env=handler_environment(tmp_path),
     )
     # The last line: powertools logs to stdout too.
