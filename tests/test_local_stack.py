@@ -89,6 +89,7 @@ def _translated(stack: DeployedStack, resource_type: str) -> set[str]:
 # Left out of moto on purpose (moto_gaps.NOT_EMULATED, infra/local/README.md).
 NOT_EMULATED_TYPES = {
     "AWS::Events::Endpoint",
+    "AWS::Events::EventBusPolicy",
     "AWS::ECS::CapacityProvider",
     "AWS::ECS::ClusterCapacityProviderAssociations",
     "AWS::ApplicationAutoScaling::ScalableTarget",
@@ -375,6 +376,7 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
         }
         assert not_emulated == {
             "GlobalEndpoint",
+            "ServiceSourceBusPolicy",
             "WorkerCapacityProvider",
             "WorkerClusterCapacityProviders",
             "WorkerScalableTarget",
