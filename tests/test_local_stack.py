@@ -315,14 +315,16 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
         # The primary's global tables have a replica in each region, streams on.
         assert set(secondary.of_type("AWS::DynamoDB::GlobalTable")) == set()
         tables = primary.of_type("AWS::DynamoDB::GlobalTable")
-        assert set(tables) == {"CacheTable", "JobsTable"}
+        assert set(tables) == {"CacheTable", "JobsTable", "TenantsTable"}
         for clients in (in_a, in_b):
-            for name in tables.values():
+            for logical_id, name in tables.items():
                 table = clients("dynamodb").describe_table(TableName=name)["Table"]
                 assert table["StreamSpecification"] == {
                     "StreamEnabled": True,
                     "StreamViewType": "NEW_AND_OLD_IMAGES",
                 }
+                if logical_id == "TenantsTable":
+                    continue  # bindings do not expire
                 ttl = clients("dynamodb").describe_time_to_live(TableName=name)
                 assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
         # Both sides name the same tables (the secondary's functions use the replicas).
@@ -330,6 +332,7 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
             environment = stack.function("PlanFunction").environment
             assert environment["VOXFLOW_JOBS_TABLE"] == tables["JobsTable"]
             assert environment["VOXFLOW_CACHE_TABLE"] == tables["CacheTable"]
+            assert environment["VOXFLOW_TENANTS_TABLE"] == tables["TenantsTable"]
 
         # Each bucket is versioned and replicates audio/ and chunks/ to the other's.
         for stack, clients, peer in ((primary, in_a, secondary), (secondary, in_b, primary)):
