@@ -52,8 +52,9 @@ from voxflow.store import AudioStore, CacheEntry, CacheIndex, Job, JobStore
 from voxflow.store.models import bind
 from voxflow.voices import VoiceRegistry
 
-# The only code parsing may end in; the plan path adds the engine's input codes.
-PARSE_CODES = {InvalidRequest.code}
+# The codes parsing may end in (a text over the wire limit is TEXT_TOO_LONG); the plan
+# path adds the engine's input codes.
+PARSE_CODES = {InvalidRequest.code, TextTooLong.code}
 PLAN_CODES = PARSE_CODES | {
     InvalidInput.code,
     EmptyText.code,
