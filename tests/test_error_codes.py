@@ -79,6 +79,10 @@ END_TO_END: dict[str, tuple[str, str]] = {
         "test_request_identity.py",
         "test_another_tenant_reusing_an_id_gets_a_conflict_and_never_touches_the_owner",
     ),
+    "TENANT_MISMATCH": (
+        "test_tenants_e2e.py",
+        "test_an_event_naming_another_tenant_fails_tenant_mismatch",
+    ),
 }
 # Shown end to end as well as raised above.
 ALSO_END_TO_END = {

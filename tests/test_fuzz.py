@@ -28,6 +28,7 @@ from voxflow.errors import (
     EmptyText,
     InvalidInput,
     InvalidParameter,
+    TenantMismatch,
     TextTooLong,
     UnknownVoice,
     UnsupportedFormat,
@@ -42,6 +43,7 @@ from voxflow.events import (
     parse_request_items,
 )
 from voxflow.pipeline.context import ChunkQueue, Pipeline
+from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.publisher import EventPublisher
 from voxflow.pipeline.requests import handle_request_message
 from voxflow.service_settings import ServiceSettings
@@ -50,8 +52,8 @@ from voxflow.store import AudioStore, CacheEntry, CacheIndex, Job, JobStore
 from voxflow.store.models import bind
 from voxflow.voices import VoiceRegistry
 
-# The codes parsing may end in; the plan path adds the engine's input codes.
-# A text over the wire limit is the engine's TEXT_TOO_LONG; every other problem INVALID_REQUEST.
+# The codes parsing may end in (a text over the wire limit is TEXT_TOO_LONG); the plan
+# path adds the engine's input codes.
 PARSE_CODES = {InvalidRequest.code, TextTooLong.code}
 PLAN_CODES = PARSE_CODES | {
     InvalidInput.code,
@@ -60,8 +62,11 @@ PLAN_CODES = PARSE_CODES | {
     UnknownVoice.code,
     UnsupportedFormat.code,
     InvalidParameter.code,
+    TenantMismatch.code,  # a fuzzed tenant other than the sender's (FUZZ_SENDER's)
 }
 REGION = "us-east-1"
+# The SQS sender of the plan path's messages, bound to VALID_SINGLE's tenant.
+FUZZ_SENDER = "AIDAFUZZSENDER"
 
 
 def fuzz(examples: int) -> settings:
@@ -363,6 +368,13 @@ def aws() -> Iterator[None]:
             yield
 
 
+class Bindings(dict[str, str]):
+    """The tenant directory: principal -> tenant."""
+
+    def tenant_of(self, principal: str) -> str | None:
+        return self.get(principal)
+
+
 @dataclass
 class Stores:
     registry: VoiceRegistry
@@ -390,6 +402,7 @@ class Stores:
             jobs=JobStore(self.jobs_model, service.job_ttl_s),
             publisher=EventPublisher(recorder, recorder, "bus"),
             chunk_queue=ChunkQueue(recorder, "chunks"),
+            controls=Controls(tenants=Bindings({FUZZ_SENDER: "acme"})),
         )
 
 
@@ -408,7 +421,7 @@ def plan_outcomes(body: str | bytes, stores: Stores) -> Recorder:
     recorder = Recorder()
     message_id = str(uuid.uuid4())
     pipeline = stores.pipeline(recorder)
-    handle_request_message(body, message_id, 1, pipeline)  # type: ignore[arg-type]
+    handle_request_message(body, message_id, 1, pipeline, sender_id=FUZZ_SENDER)  # type: ignore[arg-type]
     failures = recorder.failures()
     queued = {task.request_id for task in recorder.tasks}
     assert recorder.kinds() <= {"SynthesisFailed"}  # nothing was cached: no hit

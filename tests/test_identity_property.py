@@ -39,7 +39,7 @@ from hypothesis.stateful import (
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.engine import SpeechChunk, SynthesisParams
-from voxflow.events import ChunkTask, ReplyTo, parse_chunk_task
+from voxflow.events import ChunkTask, ReplyTo, parse_chunk_task, request_source
 from voxflow.keys import KeyInput, request_key
 from voxflow.local.deploy import deploy_stack
 from voxflow.local.moto_server import MotoServer
@@ -323,7 +323,13 @@ class Crowd(RuleBasedStateMachine):
             "metadata": {"content": content},
             **({"reply_to": {"queue_url": url}} if url else {}),
         }
-        self.messages.append(Message("request", json.dumps(body)))
+        # As the rule delivers the tenant's event: its source authenticates the tenant.
+        envelope = {
+            "source": request_source(tenant),
+            "detail-type": "SynthesisRequested",
+            "detail": body,
+        }
+        self.messages.append(Message("request", json.dumps(envelope)))
         self.accepted.append(Accepted(rid, tenant, content, url))
 
     # -- workers ----------------------------------------------------------

@@ -89,6 +89,7 @@ def _translated(stack: DeployedStack, resource_type: str) -> set[str]:
 # Left out of moto on purpose (moto_gaps.NOT_EMULATED, infra/local/README.md).
 NOT_EMULATED_TYPES = {
     "AWS::Events::Endpoint",
+    "AWS::Events::EventBusPolicy",
     "AWS::ECS::CapacityProvider",
     "AWS::ECS::ClusterCapacityProviderAssociations",
     "AWS::ApplicationAutoScaling::ScalableTarget",
@@ -314,7 +315,7 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
         # The primary's global tables have a replica in each region, streams on.
         assert set(secondary.of_type("AWS::DynamoDB::GlobalTable")) == set()
         tables = primary.of_type("AWS::DynamoDB::GlobalTable")
-        assert set(tables) == {"CacheTable", "JobsTable"}
+        assert set(tables) == {"CacheTable", "JobsTable", "TenantsTable"}
         for clients in (in_a, in_b):
             for name in tables.values():
                 table = clients("dynamodb").describe_table(TableName=name)["Table"]
@@ -322,13 +323,24 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
                     "StreamEnabled": True,
                     "StreamViewType": "NEW_AND_OLD_IMAGES",
                 }
-                ttl = clients("dynamodb").describe_time_to_live(TableName=name)
-                assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
+            ttls = {
+                logical_id: clients("dynamodb")
+                .describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+                .get("AttributeName")
+                for logical_id, name in tables.items()
+            }
+            # Bindings do not expire.
+            assert ttls == {
+                "CacheTable": "expires_at",
+                "JobsTable": "expires_at",
+                "TenantsTable": None,
+            }
         # Both sides name the same tables (the secondary's functions use the replicas).
         for stack in (primary, secondary):
             environment = stack.function("PlanFunction").environment
             assert environment["VOXFLOW_JOBS_TABLE"] == tables["JobsTable"]
             assert environment["VOXFLOW_CACHE_TABLE"] == tables["CacheTable"]
+            assert environment["VOXFLOW_TENANTS_TABLE"] == tables["TenantsTable"]
 
         # Each bucket is versioned and replicates audio/ and chunks/ to the other's.
         for stack, clients, peer in ((primary, in_a, secondary), (secondary, in_b, primary)):
@@ -375,6 +387,7 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
         }
         assert not_emulated == {
             "GlobalEndpoint",
+            "ServiceSourceBusPolicy",
             "WorkerCapacityProvider",
             "WorkerClusterCapacityProviders",
             "WorkerScalableTarget",

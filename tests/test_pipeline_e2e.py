@@ -256,13 +256,14 @@ def test_documented_put_events_entry(stack: LocalStack, client: VoxflowClient) -
         "reply_to": {"queue_url": client.reply_queue_url},
     }
     entry = {
-        "Source": "voxflow.client",
+        "Source": "voxflow.tenant.acme",
         "DetailType": "SynthesisRequested",
         "EventBusName": client.target.bus_name,
         "Detail": json.dumps(detail),
     }
     assert stack.client("events").put_events(Entries=[entry])["FailedEntryCount"] == 0
-    assert isinstance(client.wait([request_id], 60)[request_id].terminal, SynthesisCompleted)
+    result = completed(client.wait([request_id], 60)[request_id])
+    assert result.tenant == "acme"  # the source's tenant
 
 
 def test_cli_publish_wait_save_and_status(stack: LocalStack, tmp_path: Path) -> None:

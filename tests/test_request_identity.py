@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from voxflow.audio import decode
+from voxflow.events import request_source
 from voxflow.local.stack import LocalStack
 
 pytestmark = pytest.mark.slow
@@ -67,7 +68,16 @@ class Inbox:
 
 
 def send(stack: LocalStack, body: dict[str, Any] | str) -> str:
-    """Send a request straight to the stack's RequestsQueue; the SQS message id."""
+    """Send a request straight to the stack's RequestsQueue; the SQS message id. A
+    request naming a tenant goes as the rule delivers that tenant's event (its source
+    authenticates the tenant; a plain direct send would be the default tenant's)."""
+    if isinstance(body, dict) and "tenant" in body:
+        body = {
+            "id": str(uuid.uuid4()),
+            "source": request_source(body["tenant"]),
+            "detail-type": "SynthesisRequested",
+            "detail": body,
+        }
     text = body if isinstance(body, str) else json.dumps(body)
     queue = stack.stack.resources["RequestsQueue"]
     return str(stack.client("sqs").send_message(QueueUrl=queue, MessageBody=text)["MessageId"])

@@ -21,6 +21,8 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 from voxflow.audit.models import TENANT_INDEX, AuditRecord
+from voxflow.events import SOURCE_CLIENT, SOURCE_SERVICE, SOURCE_TENANT_PREFIX, request_source
+from voxflow.health.canary import TENANT
 from voxflow.local.intrinsics import Key, apply_conditions, evaluate_conditions
 from voxflow.settings import EngineSettings
 from voxflow.store.audio import AUDIO_PREFIX, CHUNK_PREFIX
@@ -416,8 +418,9 @@ def test_requests_rule_routes_client_requests_to_the_requests_queue(
 ) -> None:
     rule = props(translated, "RequestsRule")
     assert rule["EventBusName"] == ref("EventBus")
+    # The default tenant's source and every tenant's (voxflow.tenant.<tenant>).
     assert rule["EventPattern"] == {
-        "source": ["voxflow.client"],
+        "source": [SOURCE_CLIENT, {"prefix": SOURCE_TENANT_PREFIX}],
         "detail-type": ["SynthesisRequested"],
     }
     (target,) = rule["Targets"]
@@ -436,6 +439,90 @@ def test_requests_rule_routes_client_requests_to_the_requests_queue(
                 }
                 allowed.add(statement["Resource"]["Fn::GetAtt"][0])
     assert allowed == {"RequestsQueue", dead_letters}
+
+
+def test_only_the_services_roles_may_publish_as_the_service(
+    roles: dict[str, dict[str, Any]],
+) -> None:
+    writers = [f"{function_id}Role" for function_id in TERMINAL_WRITERS]
+    for role, template in roles.items():
+        (policy,) = resources_of(template, "AWS::Events::EventBusPolicy").values()
+        properties = policy["Properties"]
+        assert properties["EventBusName"] == ref("EventBus")
+        statement = properties["Statement"]
+        assert (statement["Effect"], statement["Principal"]) == ("Deny", "*"), role
+        assert statement["Action"] == "events:PutEvents"
+        assert statement["Resource"] == getatt("EventBus")
+        condition = statement["Condition"]
+        assert condition["StringEquals"] == {"events:source": SOURCE_SERVICE}
+        exempt = [arn["Fn::GetAtt"][0] for arn in condition["ArnNotEquals"]["aws:PrincipalArn"]]
+        # Exactly the roles that publish results: the functions', and the GPU workers'.
+        expected = [*writers, "WorkerTaskRole"] if role == "primary" else writers
+        assert exempt == expected, role
+        for role_id in exempt:
+            assert any(
+                s["Action"] == "events:PutEvents" and getatt("EventBus") in as_list(s["Resource"])
+                for s in role_statements(template, role_id)
+            ), role_id
+
+
+def test_tenant_publisher_policy_binds_a_principal_to_its_tenants_source(
+    translated: dict[str, Any],
+) -> None:
+    (policy_id,) = resources_of(translated, "AWS::IAM::ManagedPolicy")
+    assert policy_id == "TenantPublisherPolicy"
+    found = {s["Sid"]: s for s in statements(props(translated, policy_id)["PolicyDocument"])}
+    assert set(found) == {"PublishAsOwnTenant", "SendDirectRequests"}
+    publish = found["PublishAsOwnTenant"]
+    assert (publish["Effect"], publish["Action"]) == ("Allow", "events:PutEvents")
+    assert publish["Resource"] == getatt("EventBus")
+    # An IAM policy variable, not a CloudFormation one: the principal's own tag.
+    assert publish["Condition"] == {
+        "StringEquals": {
+            "events:source": f"{SOURCE_TENANT_PREFIX}${{aws:PrincipalTag/voxflow-tenant}}",
+            "events:detail-type": "SynthesisRequested",
+        }
+    }
+    direct = found["SendDirectRequests"]
+    assert (direct["Effect"], direct["Action"]) == ("Allow", "sqs:SendMessage")
+    assert direct["Resource"] == getatt("RequestsQueue")
+    assert direct["Condition"] == {"Null": {"aws:PrincipalTag/voxflow-tenant": "false"}}
+    outputs = load_sam()["Outputs"]
+    assert outputs["TenantPublisherPolicyArn"]["Value"] == ref(policy_id)
+
+
+def test_tenants_table_matches_create_tenants_table(
+    translated: dict[str, Any], roles: dict[str, dict[str, Any]]
+) -> None:
+    from voxflow.tenants import create_tenants_table
+
+    class Recorder:
+        def create_table(self, **kwargs: Any) -> None:
+            self.kwargs = kwargs
+
+    recorder = Recorder()
+    create_tenants_table(recorder, "tenants")
+    resource = translated["Resources"]["TenantsTable"]
+    # Global, like the jobs: IAM ids are account-wide; the secondary reads the replica.
+    assert (resource["Type"], resource["Condition"]) == (
+        "AWS::DynamoDB::GlobalTable",
+        "CreatesTables",
+    )
+    table = resource["Properties"]
+    assert table["TableName"] == {"Fn::Sub": "${AWS::StackName}-tenants"}
+    for name in ("KeySchema", "AttributeDefinitions", "BillingMode"):
+        assert table[name] == recorder.kwargs[name], name
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert [replica.get("Fn::If", [None])[0] for replica in table["Replicas"]] == [
+        None,
+        "IsPrimary",
+    ]
+    assert "TenantsTable" not in roles["secondary"]["Resources"]
+    # Only plan reads it.
+    for function_id in FUNCTIONS:
+        variables = props(translated, function_id)["Environment"]["Variables"]
+        expected = table["TableName"] if function_id == "PlanFunction" else None
+        assert variables.get("VOXFLOW_TENANTS_TABLE") == expected, function_id
 
 
 def test_event_source_mappings(translated: dict[str, Any]) -> None:
@@ -772,8 +859,13 @@ def test_no_iam_statement_allows_a_wildcard_action(translated: dict[str, Any]) -
                     }
             checked += 1
     assert checked >= 10
-    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-        assert not resources_of(translated, kind), f"check the statements of {kind} too"
+    # The tenants' publisher policy: scoped actions on the service's own resources.
+    for policy in resources_of(translated, "AWS::IAM::ManagedPolicy").values():
+        for statement in statements(policy["Properties"]["PolicyDocument"]):
+            assert "*" not in str(statement["Action"])
+            assert statement["Resource"] != "*"
+            assert statement["Condition"], statement["Sid"]
+    assert not resources_of(translated, "AWS::IAM::Policy"), "check its statements too"
 
 
 def test_function_roles_are_written_out_and_attach_no_managed_policy(
@@ -888,6 +980,16 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
         if action == "dynamodb:Scan"
     }
     assert scans == {("SweeperFunction", _table("jobs"))}
+
+    # Only plan reads the tenant bindings, and only reads them.
+    for function_id, pairs in allowed.items():
+        tenants = {action for action, resource in pairs if resource == _table("tenants")}
+        assert tenants == ({"dynamodb:GetItem"} if function_id == "PlanFunction" else set())
+    # The canary publishes as its own tenant only (voxflow.health.canary.TENANT).
+    (canary,) = [
+        s for s in role_statements(translated, "HealthFunctionRole") if s["Sid"] == "PublishCanary"
+    ]
+    assert canary["Condition"] == {"StringEquals": {"events:source": request_source(TENANT)}}
 
     # Plan re-queues standby requests and reads the primary's health alarm.
     plan = allowed["PlanFunction"]

@@ -28,6 +28,8 @@ def record_handler(record: SQSRecord) -> None:
         receive_count(record),
         pipeline,
         first_seen=first_seen_of(record.raw_event.get("messageAttributes") or {}),
+        # Who sent it: with the event's source, the request's tenant (pipeline.tenancy).
+        sender_id=(record.raw_event.get("attributes") or {}).get("SenderId"),
     )
 
 

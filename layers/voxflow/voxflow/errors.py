@@ -86,3 +86,17 @@ class Throttled(VoxflowError):
         self.tenant = tenant
         # None: never, at the current limits (the request exceeds a bucket's capacity).
         self.retry_after_s = retry_after_s
+
+
+class TenantMismatch(InvalidInput):
+    """The request names a tenant other than the one its sender is authenticated as
+    (the event's source, or the SQS sender's binding: voxflow.pipeline.tenancy)."""
+
+    code = "TENANT_MISMATCH"
+
+    def __init__(self, declared: str, authenticated: str) -> None:
+        super().__init__(
+            f"the request names tenant {declared!r}, but its sender is tenant {authenticated!r}"
+        )
+        self.declared = declared
+        self.authenticated = authenticated

@@ -44,6 +44,8 @@ class ServiceSettings:
     long_chunks_queue_url: str | None = None
     short_job_chunks: int = 3
     cache_isolation: CacheIsolation = CacheIsolation.SHARED
+    # Direct SQS senders' tenants (voxflow.tenants); None: no sender is bound.
+    tenants_table: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.url_expiry_s <= 7 * 86400:
@@ -86,6 +88,8 @@ class ServiceSettings:
                     raise SettingsError(f"{name}={env[name]!r} is not an integer") from error
         if env.get("VOXFLOW_LONG_CHUNKS_QUEUE_URL"):
             values["long_chunks_queue_url"] = env["VOXFLOW_LONG_CHUNKS_QUEUE_URL"]
+        if env.get("VOXFLOW_TENANTS_TABLE"):
+            values["tenants_table"] = env["VOXFLOW_TENANTS_TABLE"]
         if env.get("VOXFLOW_CHUNK_RETENTION_DAYS"):
             try:
                 days = int(env["VOXFLOW_CHUNK_RETENTION_DAYS"])

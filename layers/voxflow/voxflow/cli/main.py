@@ -1,4 +1,5 @@
-"""voxflow synth | voices | publish | status | drill: argument parsing; the work is elsewhere."""
+"""voxflow synth | voices | publish | status | drill | redrive | sweep | tenants: argument
+parsing; the work is elsewhere."""
 
 import argparse
 import sys
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from voxflow.cli.ops import add_ops_commands
+from voxflow.cli.tenants import add_tenants_commands
 from voxflow.errors import VoxflowError
 
 EXIT_BAD_INPUT = 2
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--log-dir", type=Path, help="moto, runner and worker logs")
     drill.add_argument("--out", type=Path, help="write the figures as JSON here")
     add_ops_commands(commands, add_target_arguments)
+    add_tenants_commands(commands, add_target_arguments)
     return parser
 
 
@@ -99,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from voxflow.cli.drill import run_drill_command
 
             return run_drill_command(args)
+        if args.command == "tenants":
+            from voxflow.cli.tenants import run_tenants
+
+            return run_tenants(args)
         if args.command in ("redrive", "sweep"):
             from voxflow.cli.ops import run_redrive, run_sweep
 

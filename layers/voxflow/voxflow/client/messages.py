@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxflow.events import (
-    SOURCE_CLIENT,
     ChunkSynthesized,
     ReplyTo,
     SynthesisCompleted,
@@ -45,7 +44,9 @@ def request_entry(
     if reply_queue_url:
         fields["reply_to"] = ReplyTo(queue_url=reply_queue_url)
     request = SynthesisRequested.model_validate(fields)
-    return request, to_event_entry(request, bus_name, SOURCE_CLIENT)
+    # The source names the tenant (voxflow.client for the default one): IAM may hold
+    # a publisher to it, and plan checks the request's tenant against it.
+    return request, to_event_entry(request, bus_name)
 
 
 def delete_entries(messages: list[dict[str, Any]]) -> list[dict[str, str]]:

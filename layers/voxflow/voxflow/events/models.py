@@ -8,6 +8,7 @@ them, so consumers keep working when the service adds a field.
 
 import dataclasses
 import math
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
@@ -27,8 +28,11 @@ from pydantic import (
 from voxflow.audio.formats import AudioFormat
 from voxflow.engine.params import PARAM_LIMITS, ResolvedParams, SynthesisParams
 
-SOURCE_CLIENT = "voxflow.client"
+SOURCE_CLIENT = "voxflow.client"  # requests of the default tenant
 SOURCE_SERVICE = "voxflow"
+# Requests of any other tenant: the source names it, so IAM's events:source condition
+# can bind a publisher to its tenant (docs/operations.md, "Tenants").
+SOURCE_TENANT_PREFIX = "voxflow.tenant."
 DEFAULT_VOICE = "joe"
 DEFAULT_TENANT = "default"
 # A hard ceiling for the wire format; the deployment's own limit is applied later by
@@ -46,13 +50,29 @@ RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$"
 ItemId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 # What results and chunk tasks carry: a request id, or "<request_id>:<item id or index>".
 ResultId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,193}$")]
-Tenant = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+_TENANT_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+Tenant = Annotated[str, StringConstraints(pattern=rf"^{_TENANT_PATTERN.pattern}$")]
 VoiceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 # Strict: JSON numbers only, so "1.5" and true are errors rather than quietly coerced.
 Number = Annotated[float, Field(strict=True)]
 Count = Annotated[int, Field(strict=True, ge=0)]
+
+
+def request_source(tenant: str) -> str:
+    """The EventBridge source a tenant's requests are published with."""
+    return SOURCE_CLIENT if tenant == DEFAULT_TENANT else f"{SOURCE_TENANT_PREFIX}{tenant}"
+
+
+def source_tenant(source: object) -> str | None:
+    """The tenant a request source stands for; None for any other source."""
+    if source == SOURCE_CLIENT:
+        return DEFAULT_TENANT
+    if not isinstance(source, str) or not source.startswith(SOURCE_TENANT_PREFIX):
+        return None
+    tenant = source.removeprefix(SOURCE_TENANT_PREFIX)
+    return tenant if _TENANT_PATTERN.fullmatch(tenant) else None
 
 
 def _audio_format(value: object) -> object:

@@ -9,7 +9,7 @@ answer every bad message with a SynthesisFailed instead of retrying it into the 
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeGuard, Unpack
 
 import pydantic_core
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -17,7 +17,6 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from voxflow.errors import InvalidInput, TextTooLong
 from voxflow.events.models import (
     DEFAULT_TENANT,
-    SOURCE_CLIENT,
     SOURCE_SERVICE,
     ChunkTask,
     ItemId,
@@ -29,6 +28,7 @@ from voxflow.events.models import (
     SynthesisRequested,
     Tenant,
     detail_type,
+    request_source,
 )
 
 _SHOWN_ERRORS = 3
@@ -241,9 +241,13 @@ def parse_chunk_task(body: str) -> ChunkTask:
 
 
 def to_event_entry(model: BaseModel, bus_name: str, source: str | None = None) -> dict[str, str]:
-    """A PutEvents entry; the source defaults to the client's for requests, else the service's."""
+    """A PutEvents entry; the source defaults to the request's tenant's for requests
+    (voxflow.client for the default tenant), else the service's."""
     if source is None:
-        source = SOURCE_CLIENT if isinstance(model, SynthesisRequested) else SOURCE_SERVICE
+        if isinstance(model, SynthesisRequested):
+            source = request_source(model.tenant)
+        else:
+            source = SOURCE_SERVICE
     return {
         "Source": source,
         "DetailType": detail_type(model),
@@ -275,10 +279,15 @@ def _load(body: object) -> object:
         raise InvalidRequest(f"request is not valid JSON: {_clip(str(error))}") from error
 
 
+def is_envelope(document: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a parsed body is an EventBridge envelope (its request is the detail)."""
+    return isinstance(document, dict) and not _ENVELOPE_KEYS.isdisjoint(document)
+
+
 def _unwrap(document: object, expected: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidRequest(f"request must be a JSON object, not {_json_type(document)}")
-    if _ENVELOPE_KEYS.isdisjoint(document):
+    if not is_envelope(document):
         return document
     detail = document.get("detail")
     kind = document.get("detail-type")

@@ -21,7 +21,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.errors import SettingsError
-from voxflow.events import SOURCE_CLIENT, SynthesisRequested, to_event_entry
+from voxflow.events import SynthesisRequested, to_event_entry
 from voxflow.store import JobStore
 from voxflow.store.jobs import COMPLETED, FAILED
 from voxflow.store.models import Job, bind
@@ -129,7 +129,8 @@ class Canary:
 
     def _publish(self, request: SynthesisRequested) -> str | None:
         """None once published; else the status to report."""
-        entry = to_event_entry(request, self.settings.bus_name, SOURCE_CLIENT)
+        # Source voxflow.tenant.voxflow-canary: the canary is a tenant like any other.
+        entry = to_event_entry(request, self.settings.bus_name)
         try:
             response = self._clients.events.put_events(Entries=[entry])
         except Exception as error:  # botocore raises per-service error classes

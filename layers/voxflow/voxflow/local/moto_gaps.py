@@ -26,7 +26,8 @@ here. Gaps found (moto 5.2.5; tests/test_local_stack.py keeps them honest):
 * ``AWS::S3::Bucket`` ``ReplicationConfiguration``: → PutBucketReplication. moto
   stores it; copying objects is voxflow.local's replicator's job.
 * ``NOT_EMULATED``: types that have no local meaning or no moto support at all
-  (the global endpoint, ECS capacity providers, Application Auto Scaling). They
+  (the global endpoint, the bus policy, ECS capacity providers, Application Auto
+  Scaling). They
   are left out and listed in ``DeployedStack.warnings`` as "not emulated locally".
 """
 
@@ -313,6 +314,10 @@ CREATE_MISSING: dict[str, Creator] = {
 # Types left out of the local stack altogether: what stands in for them, or why they
 # need no stand-in. tests/test_local_stack.py checks this list against the template.
 NOT_EMULATED = {
+    "AWS::Events::EventBusPolicy": (
+        "moto enforces no bus policy: locally anyone may put events with the service's "
+        "source (plan's check of a request's tenant against its source does not depend on it)"
+    ),
     "AWS::Events::Endpoint": (
         "the local client routes between the two regions' buses like the global endpoint, "
         "and the replicator copies events"

@@ -40,7 +40,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients, AwsSettings
-from voxflow.events import SOURCE_CLIENT
+from voxflow.events import SOURCE_CLIENT, SOURCE_TENANT_PREFIX
 from voxflow.local.lifecycle import Lifecycle
 
 logger = logging.getLogger("voxflow.local.replicator")
@@ -50,7 +50,11 @@ REPLICA_METADATA = "voxflow-replica-of"  # on object copies: the region they cam
 # On replicated events: resources = [EVENT_REPLICA_PREFIX + source region].
 EVENT_REPLICA_PREFIX = "arn:aws:voxflow:replicator:"
 TAP_NAME = "voxflow-replicator-tap"
-TAP_PATTERN = {"source": [SOURCE_CLIENT], "detail-type": ["SynthesisRequested"]}
+# The requests RequestsRule routes: every tenant's.
+TAP_PATTERN = {
+    "source": [SOURCE_CLIENT, {"prefix": SOURCE_TENANT_PREFIX}],
+    "detail-type": ["SynthesisRequested"],
+}
 DEFAULT_LAG_S = 0.5
 
 # Short timeouts, one attempt: a frozen region must cost a round, not a minute.

@@ -1,7 +1,10 @@
-"""Tenant quotas, content policy, audit and fallback audio, as the pipeline holds them.
+"""Tenant quotas, content policy, audit, fallback audio and the tenant table, as the
+pipeline holds them.
 
 Each is off unless its setting is there (VOXFLOW_QUOTAS_TABLE, VOXFLOW_POLICY_FILE,
-VOXFLOW_AUDIT_TABLE, VOXFLOW_FALLBACK_AUDIO=1); off, it makes no AWS call at all.
+VOXFLOW_AUDIT_TABLE, VOXFLOW_FALLBACK_AUDIO=1, VOXFLOW_TENANTS_TABLE); off, it makes no
+AWS call at all. Without a tenant table no direct sender is bound: requests are still
+held to the tenant their event source names (voxflow.pipeline.tenancy).
 """
 
 import json
@@ -19,6 +22,7 @@ from voxflow.policy import ContentPolicy, policy_from_env
 from voxflow.quotas import QuotaSettings, TokenBucket
 from voxflow.service_settings import ServiceSettings
 from voxflow.store import AudioStore, Job
+from voxflow.tenants import TenantDirectory, TenantTable
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Controls:
     policy: ContentPolicy | None = None
     audit: AuditLog | None = None
     fallback: FallbackAudio | None = None
+    tenants: TenantDirectory | None = None
 
     @classmethod
     def from_env(
@@ -46,6 +51,11 @@ class Controls:
             fallback=(
                 FallbackAudio(AudioStore(clients.s3, service.bucket, service.url_expiry_s))
                 if fallback_enabled(env)
+                else None
+            ),
+            tenants=(
+                TenantTable(clients.dynamodb, service.tenants_table)
+                if service.tenants_table
                 else None
             ),
         )

@@ -2,11 +2,12 @@
 
 import time
 
-from voxflow.events import InvalidRequest, ItemRequest, parse_request_items
+from voxflow.events import InvalidRequest, ItemRequest
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_request, is_final
 from voxflow.pipeline.identity import item_fingerprint
 from voxflow.pipeline.plan import plan_item
+from voxflow.pipeline.tenancy import identify
 from voxflow.regions import Decision
 
 
@@ -17,20 +18,23 @@ def handle_request_message(
     pipeline: Pipeline,
     *,
     first_seen: float | None = None,
+    sender_id: str | None = None,
 ) -> list[Decision]:
     """Plan every item; raise only for errors worth a retry (the message then stays queued).
 
     ``first_seen``: when this region first saw the request (the standby attribute; None
     for a first delivery). A request another region works on (standby) is sent again
     with a delay, once per message, and this message succeeds. Returns each item's
-    decision.
+    decision. ``sender_id``: the record's SQS SenderId, which with the envelope's source
+    says which tenant sent it (voxflow.pipeline.tenancy).
     """
     now = time.time()
     first_seen = now if first_seen is None else first_seen
     expired = pipeline.regions.standby_expired(first_seen, now)
+    sender = identify(body, sender_id, pipeline.controls.tenants)
     try:
         # A body without its own request_id takes one that every redelivery shares.
-        parsed = parse_request_items(body, default_request_id=f"sqs-{message_id}")
+        parsed = sender.parse(body, default_request_id=f"sqs-{message_id}")
     except InvalidRequest as error:
         # Unparseable bodies still get an id, stable across redeliveries of the message.
         decisions = [
@@ -63,7 +67,7 @@ def handle_request_message(
         items = parsed.request.expand() if parsed.request is not None else []
         decisions += [_plan_one(item, receive_count, pipeline, expired) for item in items]
     if Decision.STANDBY in decisions:
-        pipeline.regions.send_to_standby(body, first_seen)
+        pipeline.regions.send_to_standby(sender.vouched(body), first_seen)
         pipeline.meter.count("RequestsOnStandby")
     return decisions
 
