@@ -384,22 +384,9 @@ def handler_environment(cache: Path) -> dict[str, str]:
     return env
 
 
-# HealthFunction takes VoxflowLayer alone, and voxflow.health imports voxflow.events,
-# whose models import voxflow.audio, which imports numpy (EngineLayer): on Lambda its
-# cold start fails with ModuleNotFoundError. Strict: once the template or the package
-# fixes that, this marker has to go.
-HEALTH_NEEDS_NUMPY = pytest.mark.xfail(
-    strict=True, reason="voxflow.health -> events -> audio imports numpy, not in VoxflowLayer"
-)
-
-
-@pytest.mark.parametrize(
-    "function",
-    [
-        pytest.param(name, marks=HEALTH_NEEDS_NUMPY) if name == "HealthFunction" else name
-        for name in FUNCTIONS
-    ],
-)
+# HealthFunction takes VoxflowLayer alone: the event contract it imports must load
+# without numpy, onnxruntime and piper (voxflow.audio and voxflow.engine load lazily).
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_handler_imports_on_the_layers_and_the_runtime(
     built: Build, lambda_runtime: Path, tmp_path: Path, function: str
 ) -> None:

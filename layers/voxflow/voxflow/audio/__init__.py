@@ -1,15 +1,37 @@
-"""Audio for voxflow: joining the voice's int16 chunks, resampling, encoding, decoding."""
+"""Audio for voxflow: joining the voice's int16 chunks, resampling, encoding, decoding.
 
-from voxflow.audio.encode import (
-    MP3_SAMPLE_RATES,
-    OPUS_SAMPLE_RATES,
-    EncodedAudio,
-    decode,
-    encode,
-    mp3_bitrates,
-)
+The formats load without numpy and the codecs: the event contract names them in
+functions that carry no engine layer (HealthFunction).
+"""
+
+import importlib
+from typing import TYPE_CHECKING
+
 from voxflow.audio.formats import AudioFormat
-from voxflow.audio.pcm import PcmJoiner, float_to_int16, join_pcm, resample
+
+if TYPE_CHECKING:
+    from voxflow.audio.encode import (
+        MP3_SAMPLE_RATES,
+        OPUS_SAMPLE_RATES,
+        EncodedAudio,
+        decode,
+        encode,
+        mp3_bitrates,
+    )
+    from voxflow.audio.pcm import PcmJoiner, float_to_int16, join_pcm, resample
+
+_ENCODE = ("MP3_SAMPLE_RATES", "OPUS_SAMPLE_RATES", "EncodedAudio", "decode", "encode")
+_HEAVY = {
+    **dict.fromkeys((*_ENCODE, "mp3_bitrates"), "voxflow.audio.encode"),
+    **dict.fromkeys(("PcmJoiner", "float_to_int16", "join_pcm", "resample"), "voxflow.audio.pcm"),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HEAVY:
+        raise AttributeError(f"module 'voxflow.audio' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HEAVY[name]), name)
+
 
 __all__ = [
     "MP3_SAMPLE_RATES",

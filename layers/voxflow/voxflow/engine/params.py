@@ -2,9 +2,12 @@
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from voxflow.errors import InvalidParameter
-from voxflow.voices.config import VoiceConfig
+
+if TYPE_CHECKING:  # piper (the engine layer) only where a voice is resolved
+    from voxflow.voices.config import VoiceConfig
 
 PARAM_LIMITS: dict[str, tuple[float, float]] = {
     "length_scale": (0.25, 4.0),
@@ -44,7 +47,7 @@ class SynthesisParams:
             raise InvalidParameter(f"rate must be a positive number, not {rate}")
         return cls(length_scale=1.0 / rate, **others)  # type: ignore[arg-type]
 
-    def resolve(self, config: VoiceConfig) -> "ResolvedParams":
+    def resolve(self, config: "VoiceConfig") -> "ResolvedParams":
         return ResolvedParams(
             length_scale=_defaulted(self.length_scale, config.length_scale),
             noise_scale=_defaulted(self.noise_scale, config.noise_scale),
