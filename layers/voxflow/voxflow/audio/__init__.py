@@ -7,10 +7,12 @@ functions that carry no engine layer (HealthFunction).
 import importlib
 from typing import TYPE_CHECKING
 
+# No submodule shares a name with what it exports: importing it would set the package's
+# attribute to the module (``encode`` was both once).
 from voxflow.audio.formats import AudioFormat
 
 if TYPE_CHECKING:
-    from voxflow.audio.encode import (
+    from voxflow.audio.codec import (
         MP3_SAMPLE_RATES,
         OPUS_SAMPLE_RATES,
         EncodedAudio,
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 _ENCODE = ("MP3_SAMPLE_RATES", "OPUS_SAMPLE_RATES", "EncodedAudio", "decode", "encode")
 _HEAVY = {
-    **dict.fromkeys((*_ENCODE, "mp3_bitrates"), "voxflow.audio.encode"),
+    **dict.fromkeys((*_ENCODE, "mp3_bitrates"), "voxflow.audio.codec"),
     **dict.fromkeys(("PcmJoiner", "float_to_int16", "join_pcm", "resample"), "voxflow.audio.pcm"),
 }
 
