@@ -1182,9 +1182,9 @@ CONTAINER = ROOT / "infra" / "container"
 
 def test_gpu_image_pins_are_exact_and_its_copies_exist() -> None:
     lines = [
-        line.strip()
+        line.strip().removesuffix(" \\")
         for line in (CONTAINER / "requirements-gpu.txt").read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
+        if line.strip() and not line.lstrip().startswith(("#", "--hash="))
     ]
     pins = dict(line.split("==") for line in lines)
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+==[0-9][A-Za-z0-9.]*", line) for line in lines)
@@ -1192,7 +1192,7 @@ def test_gpu_image_pins_are_exact_and_its_copies_exist() -> None:
     assert "onnxruntime" not in pins  # --no-deps keeps piper's CPU onnxruntime out
     # The same releases as the local venv and the layers (requirements.lock).
     locked = {
-        name.lower().replace("_", "-"): version
+        name.lower().replace("_", "-"): version.split()[0]  # before the hashes' " \\"
         for name, _, version in (
             line.partition("==")
             for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
@@ -1208,6 +1208,6 @@ def test_gpu_image_pins_are_exact_and_its_copies_exist() -> None:
     assert len(copies) >= 3
     for source in copies:
         assert (ROOT / source).exists(), source
-    assert "pip install --no-deps -r" in dockerfile
+    assert "pip install --no-deps --require-hashes -r" in dockerfile
     assert 'CMD ["python", "-m", "voxflow.worker"]' in dockerfile
     assert "--check-ready" in dockerfile.split("HEALTHCHECK", 1)[1]
