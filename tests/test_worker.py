@@ -31,7 +31,7 @@ from voxflow.events import SynthesisCompleted
 from voxflow.local.stack import LocalStack
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.voices import VoiceRegistry
-from voxflow.worker.heartbeat import is_ready, provider_label
+from voxflow.worker.heartbeat import provider_label
 from voxflow.worker.loop import (
     Aborted,
     Batch,
@@ -40,9 +40,12 @@ from voxflow.worker.loop import (
     VisibilityKeeper,
     WorkerContext,
 )
+from voxflow.worker.readiness import is_ready
 from voxflow.worker.settings import WorkerSettings, WorkerSettingsError
 
 SILENT = {"noise_scale": 0.0, "noise_w": 0.0}
+# What every line of powertools' Logger carries, on Lambda as in the worker.
+POWERTOOLS_KEYS = {"level", "location", "message", "timestamp", "service"}
 CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "corpus"
 READY_TIMEOUT_S = 120
 
@@ -108,15 +111,14 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def entries(self) -> list[dict[str, Any]]:
+        """Every JSON log line, the worker's own and the handler's (not the metrics that
+        powertools' Metrics prints as JSON too: EMF blobs, under "_aws")."""
+        parsed = [json.loads(line) for line in self.log().splitlines() if line.startswith("{")]
+        return [entry for entry in parsed if "_aws" not in entry]
+
     def lines(self, message: str) -> list[dict[str, Any]]:
-        """The worker's own JSON log lines with this message."""
-        found = []
-        for line in self.log().splitlines():
-            if line.startswith("{") and '"logger": "voxflow.worker' in line:
-                entry = json.loads(line)
-                if entry["message"] == message:
-                    found.append(entry)
-        return found
+        return [entry for entry in self.entries() if entry["message"] == message]
 
     def batches(self, received: int, timeout_s: float = 10) -> list[dict[str, Any]]:
         """The batch log lines, once they account for ``received`` messages (the line
@@ -180,8 +182,12 @@ def test_worker_warms_up_then_synthesizes_the_engines_audio_and_beats(
     assert ready["provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider")
     assert ready["import_s"] > 0
     assert ready["warm_up_s"] > 0
-    log = worker.log()
-    assert log.index("voice model loaded") < log.index('"message": "ready"')
+    entries = worker.entries()
+    messages = [entry["message"] for entry in entries]
+    assert messages.index("voice model loaded") < messages.index("ready")
+    # One schema: the engine's line (through the handler's Logger) and the worker's own.
+    assert all(entry.keys() >= POWERTOOLS_KEYS for entry in entries)
+    assert {entry["service"] for entry in entries} == {"voxflow"}
     assert worker.check_ready() == 0
 
     text = "The worker speaks. Every word of it comes back as audio!"
@@ -511,3 +517,63 @@ def test_ready_means_the_file_exists_and_was_touched_recently(tmp_path: Path) ->
     ready.write_text("{}")
     assert is_ready(ready, heartbeat_s=10)
     assert not is_ready(ready, heartbeat_s=10, now=time.time() + 31)
+
+
+# One script, in a fresh interpreter: logging's configuration is process-wide.
+LOG_SCHEMA_PROBE = """
+import json, sys
+from voxflow.worker.__main__ import _service_logger
+worker = _service_logger()
+from aws_lambda_powertools import Logger
+from voxflow.worker import heartbeat, loop
+worker.info("ready", extra={"provider": "CPUExecutionProvider"})
+loop.logger.info("batch", extra={"lane": "short", "received": 2})
+heartbeat.logger.warning("heartbeat: put_metric_data failed", extra={"error_type": "E"})
+Logger().info("what a function logs", extra={"message_id": "m-1"})  # as functions/*/app.py
+"""
+
+
+def test_worker_lines_have_the_functions_schema() -> None:
+    """The worker's lines on ECS and the handler's on Lambda: one powertools format, one
+    service, one stream, so one log query reads both."""
+    env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "voxflow"}
+    probe = subprocess.run(
+        [sys.executable, "-c", LOG_SCHEMA_PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    entries = [json.loads(line) for line in probe.stdout.splitlines()]
+    assert [entry["message"] for entry in entries] == [
+        "ready",
+        "batch",
+        "heartbeat: put_metric_data failed",
+        "what a function logs",
+    ]
+    for entry in entries:
+        assert entry.keys() - POWERTOOLS_KEYS <= {
+            "provider",
+            "lane",
+            "received",
+            "error_type",
+            "message_id",
+        }
+        assert entry.keys() >= POWERTOOLS_KEYS
+        assert entry["service"] == "voxflow"
+    assert (entries[1]["lane"], entries[1]["received"]) == ("short", 2)  # fields at the top
+    assert entries[2]["level"] == "WARNING"
+
+
+def test_health_check_imports_no_logger() -> None:
+    """--check-ready runs every few seconds: powertools (about 0.2 s to import) stays out."""
+    probe = (
+        "import sys; from voxflow.worker.__main__ import _check_ready; _check_ready(); "
+        "print('aws_lambda_powertools' in sys.modules)"
+    )
+    env = {**os.environ, "VOXFLOW_READY_FILE": "/nonexistent/ready"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

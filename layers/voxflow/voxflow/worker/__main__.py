@@ -11,7 +11,6 @@ signal releases the batch in hand too and exits 128 + the signal number.
 """
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -20,11 +19,12 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voxflow.errors import SettingsError
 
-logger = logging.getLogger("voxflow.worker")
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,19 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_ready:
         return _check_ready()  # before anything heavy is imported: it runs every few seconds
 
-    _configure_logging()
-    worker = _Worker()
-    signal.signal(signal.SIGTERM, worker.on_signal)
-    signal.signal(signal.SIGINT, worker.on_signal)
     if args.state_file is not None:
         environment = local_environment(args.state_file, args.function)
-        # Before the handler is imported: modules read their settings at import time.
+        # Before the logger and the handler: they read their settings at import time.
         os.environ.clear()
         os.environ.update(environment)
+    logger = _service_logger()
+    worker = _Worker(logger)
+    signal.signal(signal.SIGTERM, worker.on_signal)
+    signal.signal(signal.SIGINT, worker.on_signal)
     try:
         return worker.run()
     except SettingsError as error:
-        logger.error("bad settings", extra={"fields": {"error": str(error)}})
+        logger.error("bad settings", extra={"error": str(error)})
         return 2
     except Exception:  # a broken image or an unreachable queue: ECS starts a fresh task
         logger.exception("start failed")
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check_ready() -> int:
-    from voxflow.worker.heartbeat import is_ready
+    from voxflow.worker.readiness import is_ready
     from voxflow.worker.settings import ReadinessSettings
 
     try:
@@ -89,9 +89,10 @@ def local_environment(state_file: Path, function_id: str) -> dict[str, str]:
 
 
 class _Worker:
-    def __init__(self) -> None:
+    def __init__(self, logger: "Logger") -> None:
         from voxflow.worker.loop import StopSignal
 
+        self.logger = logger
         parent = os.getppid()
         # Re-parented means whoever started us died without stopping us (the local stack).
         self.stop = StopSignal(also_stop_when=lambda: os.getppid() != parent)
@@ -107,8 +108,9 @@ class _Worker:
     def run(self) -> int:
         from voxflow.aws import AwsClients, AwsSettings
         from voxflow.worker.handler import load_handler, warm_up
-        from voxflow.worker.heartbeat import Heartbeat, write_ready_file
+        from voxflow.worker.heartbeat import Heartbeat
         from voxflow.worker.loop import Aborted, BatchLoop, WorkerContext
+        from voxflow.worker.readiness import write_ready_file
         from voxflow.worker.settings import WorkerSettings
 
         settings = WorkerSettings.from_env()
@@ -132,7 +134,7 @@ class _Worker:
         }
         self.warming = False  # from here a signal stops the loop, which removes the file
         write_ready_file(settings.ready_file, ready)
-        logger.info("ready", extra={"fields": ready})
+        self.logger.info("ready", extra=ready)
 
         heartbeat = Heartbeat(
             clients.cloudwatch,
@@ -160,12 +162,12 @@ class _Worker:
         try:
             loop.run()
         except Aborted as aborted:
-            logger.warning("aborted", extra={"fields": {"reason": str(aborted)}})
+            self.logger.warning("aborted", extra={"reason": str(aborted)})
             code = 128 + self.last_signal
         finally:
             heartbeat.stop()
             settings.ready_file.unlink(missing_ok=True)
-        logger.info("stopped", extra={"fields": {"heartbeats": heartbeat.sent, "code": code}})
+        self.logger.info("stopped", extra={"heartbeats": heartbeat.sent, "code": code})
         if code:
             logging.shutdown()
             os._exit(code)  # the handler's thread is still running the released batch
@@ -179,28 +181,14 @@ def _queue_arn(sqs: Any, queue_url: str) -> str:
     return arn
 
 
-class _JsonLines(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "pid": record.process,
-            "message": record.getMessage(),
-            **getattr(record, "fields", {}),
-        }
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+def _service_logger() -> "Logger":
+    """The functions' powertools Logger (service from POWERTOOLS_SERVICE_NAME, level from
+    LOG_LEVEL), so the worker's lines on ECS have the schema of the same code's lines on
+    Lambda. The handler's own Logger() and the worker modules' child loggers find it
+    configured and write through its handler: one stream, one format."""
+    from aws_lambda_powertools import Logger
 
-
-def _configure_logging() -> None:
-    # Our own lines, one JSON object each, whatever the handler's Logger does with its own.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonLines())
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    return Logger()
 
 
 if __name__ == "__main__":

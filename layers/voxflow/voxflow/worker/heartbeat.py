@@ -1,49 +1,27 @@
-"""Readiness and liveness: the ready file, its freshness, and the WorkerHeartbeat metric.
+"""Liveness: the WorkerHeartbeat metric, and a touch of the ready file on every beat.
 
-The ready file is written once warm-up is done and touched on every beat, so
-``--check-ready`` (the ECS container health check) can tell a warm, live worker
-from one still loading or one that hung. The metric is what the primary's
-health alarm watches (docs/regions.md); a failed put is logged and retried on
-the next beat, never fatal: CloudWatch being slow must not stop synthesis.
+The metric is what the primary's health alarm watches (docs/regions.md); a failed put
+is logged and retried on the next beat, never fatal: CloudWatch being slow must not
+stop synthesis. The ready file and its freshness are in readiness.py.
 """
 
-import json
-import logging
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from aws_lambda_powertools import Logger
+
+# A child of the service Logger python -m voxflow.worker sets up: its handler and schema.
+logger = Logger(child=True)
 
 NAMESPACE = "voxflow"
 METRIC = "WorkerHeartbeat"
-# A beat may be late by a slow PutMetricData call; three missed beats is not late.
-_STALE_AFTER_BEATS = 3
 
 
 def provider_label(provider: str) -> str:
     """``CUDAExecutionProvider`` → ``CUDA``: the Provider dimension's value."""
     return provider.removesuffix("ExecutionProvider") or provider
-
-
-def write_ready_file(path: Path, details: dict[str, Any]) -> None:
-    # Atomic: a health check never reads half a file.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps(details, sort_keys=True), encoding="utf-8")
-    os.replace(partial, path)
-
-
-def is_ready(path: Path, heartbeat_s: float, now: float | None = None) -> bool:
-    """The ready file exists and was touched by a beat recently enough."""
-    try:
-        touched = path.stat().st_mtime
-    except OSError:
-        return False
-    age = (time.time() if now is None else now) - touched
-    return age <= _STALE_AFTER_BEATS * heartbeat_s
 
 
 class Heartbeat:
@@ -73,12 +51,17 @@ class Heartbeat:
         try:
             os.utime(self.ready_file)
         except OSError:
-            logger.warning("heartbeat: cannot touch %s", self.ready_file)
+            logger.warning(
+                "heartbeat: cannot touch the ready file", extra={"path": str(self.ready_file)}
+            )
         try:
             self._cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=self._datums())
         except Exception as error:  # botocore raises per-service error classes
             self.failed += 1
-            logger.warning("heartbeat: put_metric_data failed: %s: %s", type(error).__name__, error)
+            logger.warning(
+                "heartbeat: put_metric_data failed",
+                extra={"error_type": type(error).__name__, "error": str(error)},
+            )
             return False
         self.sent += 1
         return True

@@ -18,7 +18,6 @@ interrupted, so its finished chunks may be redelivered, which the pipeline
 treats as duplicates (conditional writes in voxflow.store.jobs).
 """
 
-import logging
 import threading
 import time
 import uuid
@@ -27,10 +26,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from voxflow.aws.sqs_batch import SQS_BATCH_LIMIT, batch_item_failures, in_batches, lambda_event
 from voxflow.worker.settings import WorkerSettings
 
-logger = logging.getLogger(__name__)
+# A child of the service Logger python -m voxflow.worker sets up: its handler and schema.
+logger = Logger(child=True)
 
 Message = dict[str, Any]
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -159,7 +161,10 @@ class BatchLoop:
                     raise
                 except Exception as error:  # SQS unreachable, say: keep trying, as Lambda does
                     # What this batch held comes back when its visibility step expires.
-                    logger.error("polling failed: %s: %s", type(error).__name__, error)
+                    logger.error(
+                        "polling failed",
+                        extra={"error_type": type(error).__name__, "error": str(error)},
+                    )
                     self.stop.stop.wait(1)
         finally:
             self._executor.shutdown(wait=False)
@@ -233,7 +238,7 @@ class BatchLoop:
             **({"error": outcome.error} if outcome.error else {}),
             **self.describe(outcome),
         }
-        logger.info("batch", extra={"fields": fields})
+        logger.info("batch", extra=fields)
         return outcome
 
     def settle(self, batch: Batch, failed_ids: set[str]) -> None:
@@ -248,7 +253,7 @@ class BatchLoop:
                 ],
             )
             for failure in response.get("Failed", []):
-                logger.warning("delete failed: %s", failure)
+                logger.warning("delete failed", extra={"failure": failure})
         retry_s = self.settings.retry_visibility_s
         if retry_s is not None:
             failed = [m for m in messages if m["MessageId"] in failed_ids]
@@ -256,7 +261,7 @@ class BatchLoop:
 
     def release(self, batch: Batch) -> None:
         change_visibility(self.sqs, batch.lane.queue_url, batch.messages, 0)
-        logger.info("released", extra={"fields": {"lane": batch.lane.name, "messages": len(batch)}})
+        logger.info("released", extra={"lane": batch.lane.name, "messages": len(batch)})
 
 
 def _lanes(settings: WorkerSettings, queue_arn: str, long_queue_arn: str | None) -> list[Lane]:
@@ -304,7 +309,9 @@ def change_visibility(sqs: Any, queue_url: str, messages: Sequence[Message], sec
             ],
         )
         for failure in response.get("Failed", []):
-            logger.warning("visibility change to %d s failed: %s", seconds, failure)
+            logger.warning(
+                "visibility change failed", extra={"visibility_s": seconds, "failure": failure}
+            )
 
 
 class VisibilityKeeper:
@@ -335,6 +342,9 @@ class VisibilityKeeper:
             try:
                 change_visibility(self._sqs, self._queue_url, self._messages, self.visibility_s)
             except Exception as error:  # retried at the next step; the batch goes on
-                logger.warning("visibility extension failed: %s: %s", type(error).__name__, error)
+                logger.warning(
+                    "visibility extension failed",
+                    extra={"error_type": type(error).__name__, "error": str(error)},
+                )
             else:
                 self.extensions += 1
