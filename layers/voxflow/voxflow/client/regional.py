@@ -29,6 +29,7 @@ from voxflow.client.messages import (
     record_reply,
     request_entry,
 )
+from voxflow.client.status import job_status
 from voxflow.client.sync_client import WaitTimedOut
 from voxflow.client.target import StackTarget
 from voxflow.errors import VoxflowError
@@ -206,14 +207,7 @@ class GlobalVoxflowClient:
     def status(self, request_id: str) -> dict[str, Any] | None:
         """The job record from the active region's replica of the jobs table."""
         stack = self.active()
-        item = stack.clients.dynamodb.get_item(
-            TableName=stack.target.jobs_table,
-            Key={"request_id": {"S": request_id}},
-            ConsistentRead=True,
-        ).get("Item")
-        if item is None:
-            return None
-        return {name: next(iter(value.values())) for name, value in item.items()}
+        return job_status(stack.clients.dynamodb, stack.target.jobs_table, request_id)
 
     def close(self) -> None:
         self._stop.set()

@@ -12,6 +12,7 @@ from voxflow.client.messages import (
     parse_reply,
     request_entry,
 )
+from voxflow.client.status import job_status
 from voxflow.client.target import StackTarget
 from voxflow.errors import VoxflowError
 
@@ -82,15 +83,8 @@ class VoxflowClient:
         return self.wait([request_id], timeout_s)[request_id]
 
     def status(self, request_id: str) -> dict[str, Any] | None:
-        """The job record as stored, for `voxflow status`."""
-        item = self._clients.dynamodb.get_item(
-            TableName=self.target.jobs_table,
-            Key={"request_id": {"S": request_id}},
-            ConsistentRead=True,
-        ).get("Item")
-        if item is None:
-            return None
-        return {name: next(iter(value.values())) for name, value in item.items()}
+        """The job record, for `voxflow status`."""
+        return job_status(self._clients.dynamodb, self.target.jobs_table, request_id)
 
     def close(self) -> None:
         if self._reply_queue_url is not None:
