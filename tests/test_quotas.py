@@ -24,6 +24,8 @@ from voxflow.quotas import (
     TokenBucket,
     create_quotas_table,
 )
+from voxflow.quotas.bucket import TenantBuckets
+from voxflow.store.models import bind
 from voxflow.text import normalize_text
 from voxflow.voices import VoiceRegistry
 
@@ -47,7 +49,7 @@ def table(clients: AwsClients) -> str:
 
 
 def bucket(clients: AwsClients, table: str, limits: TenantLimits, **options: Any) -> TokenBucket:
-    return TokenBucket(clients.dynamodb, QuotaSettings(table, default=limits, **options))
+    return TokenBucket.bound(QuotaSettings(table, default=limits, **options), clients.settings)
 
 
 def test_concurrent_takes_never_exceed_burst_plus_refill(clients: AwsClients, table: str) -> None:
@@ -59,9 +61,7 @@ def test_concurrent_takes_never_exceed_burst_plus_refill(clients: AwsClients, ta
     throttled: list[float] = []
     lock = threading.Lock()
     # One client per thread, as separate workers would have; built before the clock starts.
-    buckets = [
-        TokenBucket(AwsClients(clients.settings).dynamodb, quotas.settings) for _ in range(8)
-    ]
+    buckets = [TokenBucket.bound(quotas.settings, clients.settings) for _ in range(8)]
     for own in buckets:
         own.take("warm-up", 1)  # connects
     started = time.time()
@@ -127,6 +127,70 @@ def test_delay_mode_schedules_work_within_the_rate(clients: AwsClients, table: s
         assert wait == pytest.approx(index, abs=0.3)
     with pytest.raises(Throttled):  # a fifth would wait past max_delay_s
         quotas.take("t", 100)
+
+
+def stored(clients: AwsClients, table: str, tenant: str) -> dict[str, Any]:
+    item: dict[str, Any] = clients.dynamodb.get_item(
+        TableName=table, Key={"tenant": {"S": tenant}}, ConsistentRead=True
+    )["Item"]
+    return item
+
+
+def test_a_write_on_a_stale_read_is_refused_and_taken_again(
+    clients: AwsClients, table: str
+) -> None:
+    """Another writer between this take's read and its write: the version condition
+    refuses the write, the take reads again and charges on top of the other's charge."""
+    limits = TenantLimits(chars_per_s=1, chars_burst=100, requests_per_s=1, requests_burst=100)
+    settings = QuotaSettings(table, default=limits)
+
+    def at_1000() -> float:  # no refill: the charges alone count
+        return 1000.0
+
+    other = TokenBucket.bound(settings, clients.settings, clock=at_1000)
+    model = bind(TenantBuckets, table, clients.settings)
+    writes: list[int | None] = []
+
+    class Interleaved(model):  # type: ignore[valid-type,misc]
+        def save(self, *args: Any, **kwargs: Any) -> Any:
+            writes.append(self.version)
+            if len(writes) == 1:
+                other.take("t", 10)  # lands between our read and our write
+            return super().save(*args, **kwargs)
+
+    TokenBucket(Interleaved, settings, clock=at_1000).take("t", 5)
+    assert writes == [None, 1]  # first as a new item (lost to the other's), then on v1
+    item = stored(clients, table, "t")
+    assert float(item["chars"]["N"]) == 85  # 100 - 10 - 5: no update lost
+    assert float(item["requests"]["N"]) == 98
+    assert item["version"]["N"] == "2"
+
+
+def test_items_written_by_hand_marshalled_puts_still_count(clients: AwsClients, table: str) -> None:
+    """An item as the bucket wrote it before pynamodb (version from 0, fixed point)."""
+    clients.dynamodb.put_item(
+        TableName=table,
+        Item={
+            "tenant": {"S": "t"},
+            "chars": {"N": "40.500000"},
+            "requests": {"N": "3.000000"},
+            "refilled_at": {"N": "1000.000000"},
+            "version": {"N": "0"},
+            "expires_at": {"N": "1005000"},
+        },
+    )
+    limits = TenantLimits(chars_per_s=1, chars_burst=100, requests_per_s=1, requests_burst=100)
+    quotas = TokenBucket.bound(
+        QuotaSettings(table, default=limits), clients.settings, clock=lambda: 1000.25
+    )
+    assert quotas.take("t", 40).wait_s == 0
+    with pytest.raises(Throttled):  # 0.75 left: 40.5 + 0.25 refilled - 40
+        quotas.take("t", 1)
+    item = stored(clients, table, "t")
+    assert item["version"]["N"] == "1"
+    assert item["chars"]["N"] == "0.750000"  # fixed point, never 7.5e-01
+    assert item["refilled_at"]["N"] == "1000.250000"
+    assert item["expires_at"]["N"] == str(int(1000.25 + limits.fill_time_s + 3600))
 
 
 def test_settings_from_env_and_file(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ class Controls:
         quotas = QuotaSettings.from_env(env)
         audit = AuditSettings.from_env(env)
         return cls(
-            quotas=TokenBucket(clients.dynamodb, quotas) if quotas else None,
+            quotas=TokenBucket.bound(quotas, aws) if quotas else None,
             policy=policy_from_env(env),
             audit=AuditLog.bound(audit, aws) if audit else None,
             fallback=(

@@ -1,27 +1,55 @@
 """Token buckets in DynamoDB: one item per tenant, changed only by conditional writes.
 
 Each take reads the tenant's item, refills it for the time since its last write,
-subtracts, and writes it back on condition that nobody wrote in between (a version
-number). A writer that loses the race reads again. So the writes form one sequence,
-and no interleaving grants more than burst + rate × elapsed, whatever the concurrency.
-DynamoDB expressions cannot take a minimum, which a refill needs; hence read, compute,
-conditional write rather than a single UpdateItem.
+subtracts, and writes it back on condition that nobody wrote in between: the item's
+version attribute (pynamodb's optimistic lock: save() requires the version it read and
+increments it). A writer that loses the race reads again. So the writes form one
+sequence, and no interleaving grants more than burst + rate × elapsed, whatever the
+concurrency. DynamoDB expressions cannot take a minimum, which a refill needs; hence
+read, compute, conditional write rather than a single UpdateItem.
 """
 
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.models import Model
 
+from voxflow.aws.settings import AwsSettings
 from voxflow.errors import Throttled
 from voxflow.quotas.limits import QuotaMode, QuotaSettings, TenantLimits
+from voxflow.store.models import bind
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 # An idle tenant's item may expire once its buckets would have refilled anyway.
 _EXPIRY_SLACK_S = 3600
+
+
+class FixedPointAttribute(NumberAttribute):
+    """A float stored with six decimals and no exponent: DynamoDB numbers take no
+    exponent such as 1e-07, which is how python writes a small float."""
+
+    def serialize(self, value: float) -> str:
+        return f"{value:.6f}"
+
+
+class TenantBuckets(Model):
+    """One tenant's two buckets: the tokens left at ``refilled_at``, and the version."""
+
+    class Meta:
+        table_name = "unbound"
+
+    tenant = UnicodeAttribute(hash_key=True)
+    chars = FixedPointAttribute()
+    requests = FixedPointAttribute()
+    refilled_at = FixedPointAttribute()  # epoch seconds
+    version = VersionAttribute()
+    expires_at = TTLAttribute()
 
 
 @dataclass(frozen=True)
@@ -36,22 +64,26 @@ class _State:
     chars: float
     requests: float
     refilled_at: float
-    version: int | None  # None: no item yet
 
 
 class TokenBucket:
     def __init__(
         self,
-        dynamodb: Any,
+        model: type[TenantBuckets],
         settings: QuotaSettings,
         *,
         clock: Callable[[], float] = time.time,
         max_attempts: int = 25,
     ) -> None:
-        self._dynamodb = dynamodb
+        self._model = model
         self.settings = settings
         self._clock = clock
         self._max_attempts = max_attempts
+
+    @classmethod
+    def bound(cls, settings: QuotaSettings, aws: AwsSettings, **options: Any) -> "TokenBucket":
+        """A bucket on ``settings.table`` where ``aws`` says."""
+        return cls(bind(TenantBuckets, settings.table, aws), settings, **options)
 
     def take(self, tenant: str, chars: int, requests: int = 1) -> Grant:
         """Take ``chars`` and ``requests`` tokens or raise Throttled (see QuotaMode)."""
@@ -59,8 +91,10 @@ class TokenBucket:
         if chars > limits.chars_burst or requests > limits.requests_burst:
             raise Throttled(tenant, None)
         for attempt in range(self._max_attempts):
+            item = self._read(tenant, limits)
+            # After the read: a slow read (a cold connection) is not time the bucket refills.
             now = self._clock()
-            state = self._refilled(self._read(tenant, limits, now), limits, now)
+            state = self._refilled(item, limits, now)
             chars_left = state.chars - chars
             requests_left = state.requests - requests
             wait_s = max(
@@ -75,73 +109,48 @@ class TokenBucket:
                     else wait_s - (self.settings.max_delay_s)
                 )
                 raise Throttled(tenant, over)
-            if self._write(tenant, limits, state, chars_left, requests_left):
+            item.chars, item.requests, item.refilled_at = (
+                chars_left,
+                requests_left,
+                state.refilled_at,
+            )
+            expires_at = state.refilled_at + limits.fill_time_s + _EXPIRY_SLACK_S
+            item.expires_at = datetime.fromtimestamp(int(expires_at), UTC)
+            if self._write(item):
                 return Grant(wait_s)
             # Lost the race to another writer: back off a little, then read again.
             time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
         # Sustained contention on one tenant is itself a sign of overload.
         raise Throttled(tenant, 1.0)
 
-    def _read(self, tenant: str, limits: TenantLimits, now: float) -> _State:
-        item = self._dynamodb.get_item(
-            TableName=self.settings.table, Key={"tenant": {"S": tenant}}, ConsistentRead=True
-        ).get("Item")
-        if item is None:
-            return _State(limits.chars_burst, limits.requests_burst, now, None)
+    def _read(self, tenant: str, limits: TenantLimits) -> TenantBuckets:
+        try:
+            return self._model.get(tenant, consistent_read=True)
+        except DoesNotExist:  # full buckets; version None: saved only if still no item
+            return self._model(
+                tenant, chars=limits.chars_burst, requests=limits.requests_burst, refilled_at=0.0
+            )
+
+    @staticmethod
+    def _refilled(item: TenantBuckets, limits: TenantLimits, now: float) -> _State:
+        # Clocks of different workers disagree a little: time never runs backwards here.
+        elapsed = max(0.0, now - item.refilled_at)
         return _State(
-            float(item["chars"]["N"]),
-            float(item["requests"]["N"]),
-            float(item["refilled_at"]["N"]),
-            int(item["version"]["N"]),
+            min(limits.chars_burst, item.chars + limits.chars_per_s * elapsed),
+            min(limits.requests_burst, item.requests + limits.requests_per_s * elapsed),
+            max(now, item.refilled_at),
         )
 
     @staticmethod
-    def _refilled(state: _State, limits: TenantLimits, now: float) -> _State:
-        # Clocks of different workers disagree a little: time never runs backwards here.
-        elapsed = max(0.0, now - state.refilled_at)
-        return _State(
-            min(limits.chars_burst, state.chars + limits.chars_per_s * elapsed),
-            min(limits.requests_burst, state.requests + limits.requests_per_s * elapsed),
-            max(now, state.refilled_at),
-            state.version,
-        )
-
-    def _write(
-        self, tenant: str, limits: TenantLimits, state: _State, chars: float, requests: float
-    ) -> bool:
-        version = 0 if state.version is None else state.version + 1
-        condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(tenant)"}
-            if state.version is None
-            else {
-                "ConditionExpression": "version = :seen",
-                "ExpressionAttributeValues": {":seen": {"N": str(state.version)}},
-            }
-        )
-        expires_at = int(state.refilled_at + limits.fill_time_s + _EXPIRY_SLACK_S)
+    def _write(item: TenantBuckets) -> bool:
+        """Save on condition of the version read; False if another writer came first."""
         try:
-            self._dynamodb.put_item(
-                TableName=self.settings.table,
-                Item={
-                    "tenant": {"S": tenant},
-                    "chars": {"N": _decimal(chars)},
-                    "requests": {"N": _decimal(requests)},
-                    "refilled_at": {"N": _decimal(state.refilled_at)},
-                    "version": {"N": str(version)},
-                    "expires_at": {"N": str(expires_at)},
-                },
-                **condition,
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == _CONDITION_FAILED:
+            item.save()
+        except PutError as error:
+            if error.cause_response_code == _CONDITION_FAILED:
                 return False
             raise
         return True
-
-
-def _decimal(value: float) -> str:
-    # Fixed point: DynamoDB numbers take no exponent such as 1e-07.
-    return f"{value:.6f}"
 
 
 def create_quotas_table(dynamodb: Any, name: str) -> None:
