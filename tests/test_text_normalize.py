@@ -271,3 +271,40 @@ def test_clean_text_is_idempotent_and_tidy(text: str) -> None:
     assert cleaned == cleaned.strip()
     assert "  " not in cleaned
     assert not any(0xD800 <= ord(ch) <= 0xDFFF for ch in cleaned)
+
+
+def test_spoken_form_is_split_by_rule_family_behind_the_same_names() -> None:
+    """voxflow.text.spoken is a package of one module per rule family, each small; its
+    public names are the ones the single module had, and the families run in order, the
+    catch-all number rule last."""
+    from pathlib import Path
+
+    from voxflow.text import DEFAULT_MAX_CHARS, spoken
+
+    assert (spoken.DEFAULT_MAX_CHARS, spoken.normalize_text, spoken.to_spoken_form) == (
+        DEFAULT_MAX_CHARS,
+        normalize_text,
+        to_spoken_form,
+    )
+    modules = sorted(Path(spoken.__file__).parent.glob("*.py"))
+    assert [module.stem for module in modules] == [
+        "__init__",
+        "abbreviations",
+        "dates",
+        "money",
+        "patterns",
+        "quantities",
+        "words",
+    ]
+    assert all(len(module.read_text().splitlines()) <= 150 for module in modules)
+    families = [
+        spoken.abbreviations.RULES,
+        spoken.money.RULES,
+        spoken.dates.RULES,
+        spoken.quantities.RULES,
+    ]
+    assert tuple(rule for family in families for rule in family) == spoken._RULES
+    assert to_spoken_form("Dr. Ng paid $5 on 2024-03-05 at 8:00, 50% of 12,345") == (
+        "Doctor Ng paid five dollars on March fifth, twenty twenty-four at eight o'clock,"
+        " fifty percent of twelve thousand, three hundred and forty-five"
+    )
