@@ -260,7 +260,7 @@ def _create_region(url: str, name: str) -> Region:
         queue: clients.sqs.create_queue(QueueName=f"voxflow-{queue}")["QueueUrl"]
         for queue in ("requests", "chunks")
     }
-    replies = clients.sqs.create_queue(QueueName="client-replies")["QueueUrl"]
+    replies = clients.sqs.create_queue(QueueName="voxflow-replies-client")["QueueUrl"]
     clients.events.create_event_bus(Name="voxflow-bus")
     service = ServiceSettings(
         bus_name="voxflow-bus",

@@ -10,6 +10,7 @@ from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.observe import Meter, NullMeter
 from voxflow.pipeline.publisher import EventPublisher, PublishFailed, ReplyQueues
 from voxflow.pipeline.recent import RecentChunks
+from voxflow.pipeline.reply_targets import ReplyTargetRules
 from voxflow.regions import (
     PrimaryHealth,
     RegionConfig,
@@ -110,6 +111,8 @@ class Pipeline:
     regions: Regions = field(default_factory=Regions)
     # Quotas, content policy, audit, fallback audio: all off by default.
     controls: Controls = field(default_factory=Controls)
+    # Where requests may have results sent; None: anywhere (a pipeline built by hand).
+    reply_targets: ReplyTargetRules | None = None
     _engine: Engine | None = None
 
     @property
@@ -184,5 +187,6 @@ class Pipeline:
                 ),
             ),
             controls=Controls.from_env(service, aws, clients),
+            reply_targets=ReplyTargetRules.from_settings(service, region),
             _engine=engine,
         )
