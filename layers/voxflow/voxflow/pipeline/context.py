@@ -148,6 +148,7 @@ class Pipeline:
         """One deployment's pipeline; ``health`` replaces the alarm and ``engine`` shares
         a loaded voice (tests)."""
         clients = AwsClients(aws)
+        meter = meter or NullMeter()
         if registry is None:
             registry = VoiceRegistry.default(engine_settings.voices_file, engine_settings.cache_dir)
         return cls(
@@ -169,9 +170,10 @@ class Pipeline:
                 clients.sqs,
                 service.bus_name,
                 replies=ReplyQueues(clients.sqs, region.region) if region.regional else None,
+                meter=meter,
             ),
             chunk_queue=ChunkQueue.for_service(clients.sqs, service),
-            meter=meter or NullMeter(),
+            meter=meter,
             regions=Regions(
                 config=region,
                 health=health or primary_health(region, aws),
