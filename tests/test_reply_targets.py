@@ -411,7 +411,7 @@ def test_a_refusing_or_unreachable_target_is_not_raised(
     target = ReplyTo(queue_url=f"{EAST}/voxflow-replies-x")
     with caplog.at_level(logging.WARNING, logger="voxflow.pipeline.publisher"):
         publisher.publish(failed(), target)
-        assert publisher.deliver(failed(), target) is False
+        publisher.deliver(failed(), target)
     assert len(drain(sqs, tap)) == 1
     assert meter.counts == {"ReplyDeliveryFailed": 2}
     assert caplog.text.count(f"voxflow-replies-x: {code}") == 2
@@ -454,7 +454,7 @@ def test_deliver_sends_to_the_reply_target_only(aws: tuple[Any, Any, str]) -> No
     reply = sqs.create_queue(QueueName="voxflow-replies-r")["QueueUrl"]
     meter = CountingMeter()
     publisher = EventPublisher(events, sqs, "voxflow-bus", meter=meter)
-    assert publisher.deliver(failed("r-9"), ReplyTo(queue_url=reply, event_bus="voxflow-replies-b"))
+    publisher.deliver(failed("r-9"), ReplyTo(queue_url=reply, event_bus="voxflow-replies-b"))
     (envelope,) = drain(sqs, reply)
     assert (envelope["detail-type"], envelope["detail"]["request_id"]) == ("SynthesisFailed", "r-9")
     assert drain(sqs, tap) == []  # not on the service's bus
@@ -478,6 +478,6 @@ def test_two_regions_deliver_to_the_reply_bus_of_the_same_name_here() -> None:
     regional = EventPublisher(events, None, "voxflow-bus", replies=ReplyQueues(events, "us-east-1"))
     west = "arn:aws:events:us-west-2:123456789012:event-bus/voxflow-replies-b"
     east = "arn:aws:events:us-east-1:123456789012:event-bus/voxflow-replies-b"
-    assert regional.deliver(failed(), ReplyTo(event_bus=west))
-    assert regional.deliver(failed(), ReplyTo(event_bus=east))
+    regional.deliver(failed(), ReplyTo(event_bus=west))
+    regional.deliver(failed(), ReplyTo(event_bus=east))
     assert events.buses == ["voxflow-replies-b", east]

@@ -95,9 +95,8 @@ class EventPublisher:
         if reply_to is not None:
             self.deliver(event, reply_to)
 
-    def deliver(self, event: BaseModel, reply_to: ReplyTo) -> bool:
-        """Send ``event`` to the reply target only, not to the service's bus; True if
-        every target named took it.
+    def deliver(self, event: BaseModel, reply_to: ReplyTo) -> None:
+        """Send ``event`` to the reply target only, not to the service's bus.
 
         Best effort, never raised, never retried: the service's bus has the event, and a
         target that is gone or refuses (a client that closed and deleted its queue, a bus
@@ -105,16 +104,14 @@ class EventPublisher:
         retries would hold back or repeat the request's events. Each failure is logged
         with its error code and target, never the event, and counted (ReplyDeliveryFailed).
         """
-        delivered = True
         if reply_to.event_bus:
             bus = reply_to.event_bus
             if self.replies is not None:
                 bus = reply_bus_here(bus, self.replies.region)
-            delivered &= self._best_effort("event bus", bus, lambda: self._put_reply(event, bus))
+            self._best_effort("event bus", bus, lambda: self._put_reply(event, bus))
         if reply_to.queue_url:
             url = reply_to.queue_url
-            delivered &= self._best_effort("queue", url, lambda: self._send_reply(event, url))
-        return delivered
+            self._best_effort("queue", url, lambda: self._send_reply(event, url))
 
     def _put(self, entry: dict[str, Any]) -> None:
         response = self._events.put_events(Entries=[entry])
@@ -140,7 +137,7 @@ class EventPublisher:
         self._sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
         return None
 
-    def _best_effort(self, kind: str, target: str, send: Callable[[], str | None]) -> bool:
+    def _best_effort(self, kind: str, target: str, send: Callable[[], str | None]) -> None:
         """Runs ``send`` (which returns an error code, or None once delivered)."""
         try:
             code = send()
@@ -149,8 +146,7 @@ class EventPublisher:
         except BotoCoreError as error:  # no connection, a timeout, a bad parameter
             code = type(error).__name__
         if code is None:
-            return True
+            return
         # The target and the code only: an event's metadata is the client's own.
         logger.warning("reply not delivered to %s %s: %s", kind, target, code)
         self._meter.count("ReplyDeliveryFailed")
-        return False
