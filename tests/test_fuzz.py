@@ -524,7 +524,8 @@ def plan_app(stores: Stores) -> Any:
     """functions/plan/app.py, imported as Lambda would, its pipeline then swapped for ours."""
     env = {
         "VOXFLOW_BUS_NAME": "bus",
-        "VOXFLOW_CHUNKS_QUEUE_URL": "chunks",
+        # An SQS URL: the cold start reads the stack's account from it (reply targets).
+        "VOXFLOW_CHUNKS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/chunks",
         "VOXFLOW_BUCKET": "bucket",
         "VOXFLOW_CACHE_TABLE": "cache",
         "VOXFLOW_JOBS_TABLE": "jobs",

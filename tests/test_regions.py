@@ -260,7 +260,7 @@ def _create_region(url: str, name: str) -> Region:
         queue: clients.sqs.create_queue(QueueName=f"voxflow-{queue}")["QueueUrl"]
         for queue in ("requests", "chunks")
     }
-    replies = clients.sqs.create_queue(QueueName="client-replies")["QueueUrl"]
+    replies = clients.sqs.create_queue(QueueName="voxflow-replies-client")["QueueUrl"]
     clients.events.create_event_bus(Name="voxflow-bus")
     service = ServiceSettings(
         bus_name="voxflow-bus",
@@ -667,8 +667,8 @@ def test_chunk_task_of_a_job_owned_elsewhere_is_dropped_unsynthesized(
 @pytest.mark.parametrize(
     "named",
     [
-        "https://sqs.us-east-1.amazonaws.com/123456789012/client-replies",
-        f"http://127.0.0.1:{free_port()}/123456789012/client-replies",
+        "https://sqs.us-east-1.amazonaws.com/123456789012/voxflow-replies-client",
+        f"http://127.0.0.1:{free_port()}/123456789012/voxflow-replies-client",
     ],
     ids=["aws-url-of-the-primary", "another-endpoint"],
 )
@@ -708,18 +708,18 @@ def test_reply_queue_resolves_once_and_only_for_other_regions(
         lambda params, **_: lookups.append(params["QueueName"]),
     )
     queues = ReplyQueues(sqs, SECONDARY)
-    here = "https://sqs.us-west-2.amazonaws.com/123456789012/client-replies"
+    here = "https://sqs.us-west-2.amazonaws.com/123456789012/voxflow-replies-client"
     assert queues.resolve(here) == here
     assert queues.resolve(west.replies_url) == west.replies_url  # this endpoint's own URL
     assert lookups == []
-    east = "https://sqs.us-east-1.amazonaws.com/123456789012/client-replies"
+    east = "https://sqs.us-east-1.amazonaws.com/123456789012/voxflow-replies-client"
     assert queues.resolve(east) == west.replies_url
     assert queues.resolve(east) == west.replies_url
-    assert lookups == ["client-replies"]
+    assert lookups == ["voxflow-replies-client"]
     # No such queue here: the URL as named (and asked again next time, it may be created).
     missing = "https://sqs.us-east-1.amazonaws.com/123456789012/nowhere"
     assert queues.resolve(missing) == missing
-    assert lookups == ["client-replies", "nowhere"]
+    assert lookups == ["voxflow-replies-client", "nowhere"]
 
 
 # --- (e) a cache entry whose audio has not replicated ------------------------------------------
@@ -761,7 +761,7 @@ def test_cache_entry_from_the_other_region_without_its_object_is_a_miss(
 
 def test_standalone_pipeline_makes_no_regional_calls(tmp_path: Path) -> None:
     pipeline = Pipeline.create(
-        ServiceSettings("bus", "http://127.0.0.1:1/q", "b", "c", "j", "us-east-1"),
+        ServiceSettings("bus", "http://127.0.0.1:1/123456789012/q", "b", "c", "j", "us-east-1"),
         EngineSettings(),
         AwsSettings.local("http://127.0.0.1:1"),
         RegionConfig(),

@@ -54,6 +54,16 @@ CONSUMERS = {
     "ChunksQueue": "SynthesizeFunction",
     "LongChunksQueue": "SynthesizeFunction",
 }
+# Every queue of the stack, in VOXFLOW_OWN_QUEUES's order.
+QUEUES = (
+    "RequestsQueue",
+    "RequestsDLQ",
+    "RequestsRuleDLQ",
+    "ChunksQueue",
+    "ChunksDLQ",
+    "LongChunksQueue",
+    "LongChunksDLQ",
+)
 # Every function has a hand-written role (template.yaml), never SAM's generated one.
 FUNCTIONS = ("PlanFunction", "SynthesizeFunction", "SweeperFunction", "HealthFunction")
 # The only actions allowed on every resource: none of them has resource-level permissions.
@@ -322,6 +332,15 @@ def test_parameters_and_their_defaults(sam: dict[str, Any]) -> None:
     assert parameters["CacheIsolation"]["AllowedValues"] == ["shared", "tenant"]
 
 
+def test_own_queues_name_every_queue_of_the_stack(sam: dict[str, Any]) -> None:
+    """A request may name none of them as its reply target (VOXFLOW_OWN_QUEUES)."""
+    queues = {lid for lid, r in sam["Resources"].items() if r["Type"] == "AWS::SQS::Queue"}
+    assert set(QUEUES) == queues
+    parameters = sam["Parameters"]
+    assert parameters["ReplyQueuePrefix"]["Default"] == "voxflow-replies-"
+    assert parameters["ReplyBusPrefix"]["Default"] == "voxflow-replies-"
+
+
 def test_function_environment_follows_the_contract(translated: dict[str, Any]) -> None:
     names = {
         name
@@ -353,6 +372,10 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_STANDBY_RETRY_MAX_S": "30",
         "VOXFLOW_STANDBY_MAX_S": "900",
         "VOXFLOW_REQUESTS_QUEUE_URL": ref("RequestsQueue"),
+        # Reply targets
+        "VOXFLOW_REPLY_QUEUE_PREFIX": ref("ReplyQueuePrefix"),
+        "VOXFLOW_REPLY_BUS_PREFIX": ref("ReplyBusPrefix"),
+        "VOXFLOW_OWN_QUEUES": {"Fn::Join": [",", [getatt(q, "QueueName") for q in QUEUES]]},
     }
     # Only the local stack points the functions at a moto endpoint.
     local_only = {"VOXFLOW_AWS_ENDPOINT_URL"}
@@ -928,12 +951,12 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
         for action in CONSUME:
             assert {resource for a, resource in pairs if a == action} == queues, function_id
         assert not [a for a in actions if a.startswith("s3:") and "Delete" in a]
-        # Replies go only to queues and buses named with the reply prefix.
+        # Replies go only to queues and buses named with the reply prefixes.
         for action, resource in pairs:
-            if action == "sqs:SendMessage" and "Queue'" not in resource:
-                assert "${ReplyTargetPrefix}*" in resource, resource
+            if action in ("sqs:SendMessage", "sqs:GetQueueUrl") and "Queue'" not in resource:
+                assert resource.endswith(":${ReplyQueuePrefix}*'}"), resource
             if action == "events:PutEvents" and "EventBus" not in resource:
-                assert "${ReplyTargetPrefix}*" in resource, resource
+                assert resource.endswith("event-bus/${ReplyBusPrefix}*'}"), resource
         assert any(
             action == "events:PutEvents" and resource == str(getatt("EventBus"))
             for action, resource in pairs

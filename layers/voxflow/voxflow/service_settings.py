@@ -5,11 +5,17 @@ with a message that names the variable, not the first request with a KeyError.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from voxflow.errors import SettingsError
+
+DEFAULT_REPLY_PREFIX = "voxflow-replies-"
+# What a queue name (and a bus name, which may also hold dots) can start with.
+_QUEUE_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_BUS_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class CacheIsolation(StrEnum):
@@ -46,6 +52,12 @@ class ServiceSettings:
     cache_isolation: CacheIsolation = CacheIsolation.SHARED
     # Direct SQS senders' tenants (voxflow.tenants); None: no sender is bound.
     tenants_table: str | None = None
+    # Reply targets (voxflow.pipeline.reply_targets): the name prefixes a request's
+    # reply_to must use (IAM lets the functions send only there), and the names of the
+    # stack's own queues, which are never reply targets.
+    reply_queue_prefix: str = DEFAULT_REPLY_PREFIX
+    reply_bus_prefix: str = DEFAULT_REPLY_PREFIX
+    own_queues: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not 1 <= self.url_expiry_s <= 7 * 86400:
@@ -54,6 +66,10 @@ class ServiceSettings:
             raise SettingsError("VOXFLOW_MAX_RECEIVE_COUNT must be >= 1")
         if self.short_job_chunks < 1:
             raise SettingsError("VOXFLOW_SHORT_JOB_CHUNKS must be >= 1")
+        if not _QUEUE_PREFIX.match(self.reply_queue_prefix):
+            raise SettingsError("VOXFLOW_REPLY_QUEUE_PREFIX must be 1-64 of A-Z a-z 0-9 _ -")
+        if not _BUS_PREFIX.match(self.reply_bus_prefix):
+            raise SettingsError("VOXFLOW_REPLY_BUS_PREFIX must be 1-64 of A-Z a-z 0-9 _ . -")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "ServiceSettings":
@@ -68,7 +84,7 @@ class ServiceSettings:
         missing = [name for name in required.values() if not env.get(name)]
         if missing:
             raise SettingsError(f"missing environment variables: {', '.join(missing)}")
-        values: dict[str, str | int | CacheIsolation] = {
+        values: dict[str, str | int | CacheIsolation | frozenset[str]] = {
             field: env[name] for field, name in required.items()
         }
         values["region_name"] = (
@@ -86,10 +102,18 @@ class ServiceSettings:
                     values[field] = int(env[name])
                 except ValueError as error:
                     raise SettingsError(f"{name}={env[name]!r} is not an integer") from error
-        if env.get("VOXFLOW_LONG_CHUNKS_QUEUE_URL"):
-            values["long_chunks_queue_url"] = env["VOXFLOW_LONG_CHUNKS_QUEUE_URL"]
-        if env.get("VOXFLOW_TENANTS_TABLE"):
-            values["tenants_table"] = env["VOXFLOW_TENANTS_TABLE"]
+        for field, name in (
+            ("long_chunks_queue_url", "VOXFLOW_LONG_CHUNKS_QUEUE_URL"),
+            ("tenants_table", "VOXFLOW_TENANTS_TABLE"),
+            ("reply_queue_prefix", "VOXFLOW_REPLY_QUEUE_PREFIX"),
+            ("reply_bus_prefix", "VOXFLOW_REPLY_BUS_PREFIX"),
+        ):
+            if env.get(name):
+                values[field] = env[name]
+        if env.get("VOXFLOW_OWN_QUEUES"):
+            values["own_queues"] = frozenset(
+                name.strip() for name in env["VOXFLOW_OWN_QUEUES"].split(",") if name.strip()
+            )
         if env.get("VOXFLOW_CHUNK_RETENTION_DAYS"):
             try:
                 days = int(env["VOXFLOW_CHUNK_RETENTION_DAYS"])

@@ -10,6 +10,7 @@ from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.observe import Meter, NullMeter
 from voxflow.pipeline.publisher import EventPublisher, PublishFailed, ReplyQueues
 from voxflow.pipeline.recent import RecentChunks
+from voxflow.pipeline.reply_targets import ReplyTargetRules
 from voxflow.regions import (
     PrimaryHealth,
     RegionConfig,
@@ -110,6 +111,8 @@ class Pipeline:
     regions: Regions = field(default_factory=Regions)
     # Quotas, content policy, audit, fallback audio: all off by default.
     controls: Controls = field(default_factory=Controls)
+    # Where requests may have results sent; None: anywhere (a pipeline built by hand).
+    reply_targets: ReplyTargetRules | None = None
     _engine: Engine | None = None
 
     @property
@@ -145,6 +148,7 @@ class Pipeline:
         """One deployment's pipeline; ``health`` replaces the alarm and ``engine`` shares
         a loaded voice (tests)."""
         clients = AwsClients(aws)
+        meter = meter or NullMeter()
         if registry is None:
             registry = VoiceRegistry.default(engine_settings.voices_file, engine_settings.cache_dir)
         return cls(
@@ -166,9 +170,10 @@ class Pipeline:
                 clients.sqs,
                 service.bus_name,
                 replies=ReplyQueues(clients.sqs, region.region) if region.regional else None,
+                meter=meter,
             ),
             chunk_queue=ChunkQueue.for_service(clients.sqs, service),
-            meter=meter or NullMeter(),
+            meter=meter,
             regions=Regions(
                 config=region,
                 health=health or primary_health(region, aws),
@@ -184,5 +189,6 @@ class Pipeline:
                 ),
             ),
             controls=Controls.from_env(service, aws, clients),
+            reply_targets=ReplyTargetRules.from_settings(service, region),
             _engine=engine,
         )

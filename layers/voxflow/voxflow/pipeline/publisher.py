@@ -1,21 +1,25 @@
-"""Result events: to the service's bus, and to the request's own reply target."""
+"""Result events: to the service's bus, and to the request's own reply target.
+
+The service's bus is the record: a failed put there raises, and the message is retried.
+The reply target is a convenience of the client's, best effort: see ``deliver``.
+"""
 
 import json
-import re
+import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from voxflow.errors import VoxflowError
 from voxflow.events import SOURCE_SERVICE, ReplyTo, detail_type, to_event_entry
+from voxflow.pipeline.observe import Meter, NullMeter
+from voxflow.pipeline.reply_targets import aws_queue_region, reply_bus_here
 
-# sqs.REGION.amazonaws.com (and .com.cn), or the legacy REGION.queue.amazonaws.com
-_AWS_QUEUE_HOST = re.compile(
-    r"^(?:sqs\.([a-z0-9-]+)|([a-z0-9-]+)\.queue)\.amazonaws\.com(?:\.cn)?$"
-)
+logger = logging.getLogger(__name__)
 _NO_SUCH_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 
 
@@ -63,45 +67,86 @@ class ReplyQueues:
         return resolved
 
     def _is_here(self, host: str) -> bool:
-        named = _AWS_QUEUE_HOST.match(host)
-        if named:
-            return (named.group(1) or named.group(2)) == self.region
-        return host == self._own_host
+        region = aws_queue_region(host)
+        return region == self.region if region else host == self._own_host
 
 
 class EventPublisher:
     def __init__(
-        self, events: Any, sqs: Any, bus_name: str, *, replies: ReplyQueues | None = None
+        self,
+        events: Any,
+        sqs: Any,
+        bus_name: str,
+        *,
+        replies: ReplyQueues | None = None,
+        meter: Meter | None = None,
     ) -> None:
-        """``replies``: resolve reply queues to this region's (two regions); None sends
-        to the URL as given (standalone)."""
+        """``replies``: resolve reply targets to this region's (two regions); None sends
+        to them as given (standalone). ``meter`` counts ReplyDeliveryFailed."""
         self._events = events
         self._sqs = sqs
         self.bus_name = bus_name
         self.replies = replies
+        self._meter = meter or NullMeter()
 
     def publish(self, event: BaseModel, reply_to: ReplyTo | None = None) -> None:
+        """To the service's bus (raises if that fails), then to ``reply_to``, best effort."""
         self._put(to_event_entry(event, self.bus_name, SOURCE_SERVICE))
         if reply_to is not None:
             self.deliver(event, reply_to)
 
     def deliver(self, event: BaseModel, reply_to: ReplyTo) -> None:
-        """Send ``event`` to a reply target only (the service's bus has it already)."""
+        """Send ``event`` to the reply target only, not to the service's bus.
+
+        Best effort, never raised, never retried: the service's bus has the event, and a
+        target that is gone or refuses (a client that closed and deleted its queue, a bus
+        that does not exist, IAM's AccessDenied) refuses a retry just the same, and the
+        retries would hold back or repeat the request's events. Each failure is logged
+        with its error code and target, never the event, and counted (ReplyDeliveryFailed).
+        """
         if reply_to.event_bus:
-            self._put(to_event_entry(event, reply_to.event_bus, SOURCE_SERVICE))
+            bus = reply_to.event_bus
+            if self.replies is not None:
+                bus = reply_bus_here(bus, self.replies.region)
+            self._best_effort("event bus", bus, lambda: self._put_reply(event, bus))
         if reply_to.queue_url:
-            queue_url = (
-                self.replies.resolve(reply_to.queue_url) if self.replies else reply_to.queue_url
-            )
-            # The same envelope an EventBridge rule would deliver, so one parser reads both.
-            body = {
-                "source": SOURCE_SERVICE,
-                "detail-type": detail_type(event),
-                "detail": json.loads(event.model_dump_json()),
-            }
-            self._sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+            url = reply_to.queue_url
+            self._best_effort("queue", url, lambda: self._send_reply(event, url))
 
     def _put(self, entry: dict[str, Any]) -> None:
         response = self._events.put_events(Entries=[entry])
         if response.get("FailedEntryCount"):
             raise PublishFailed(f"put_events failed: {response['Entries']}")
+
+    def _put_reply(self, event: BaseModel, bus: str) -> str | None:
+        response = self._events.put_events(Entries=[to_event_entry(event, bus, SOURCE_SERVICE)])
+        if not response.get("FailedEntryCount"):
+            return None
+        entries = response.get("Entries") or [{}]
+        return str(entries[0].get("ErrorCode") or "FailedEntry")
+
+    def _send_reply(self, event: BaseModel, queue_url: str) -> str | None:
+        if self.replies is not None:
+            queue_url = self.replies.resolve(queue_url)
+        # The same envelope an EventBridge rule would deliver, so one parser reads both.
+        body = {
+            "source": SOURCE_SERVICE,
+            "detail-type": detail_type(event),
+            "detail": json.loads(event.model_dump_json()),
+        }
+        self._sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+        return None
+
+    def _best_effort(self, kind: str, target: str, send: Callable[[], str | None]) -> None:
+        """Runs ``send`` (which returns an error code, or None once delivered)."""
+        try:
+            code = send()
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code") or "ClientError")
+        except BotoCoreError as error:  # no connection, a timeout, a bad parameter
+            code = type(error).__name__
+        if code is None:
+            return
+        # The target and the code only: an event's metadata is the client's own.
+        logger.warning("reply not delivered to %s %s: %s", kind, target, code)
+        self._meter.count("ReplyDeliveryFailed")

@@ -7,6 +7,7 @@ from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_request, is_final
 from voxflow.pipeline.identity import item_fingerprint
 from voxflow.pipeline.plan import plan_item
+from voxflow.pipeline.reply_targets import parse_checked
 from voxflow.pipeline.tenancy import identify
 from voxflow.regions import Decision
 
@@ -34,7 +35,10 @@ def handle_request_message(
     sender = identify(body, sender_id, pipeline.controls.tenants)
     try:
         # A body without its own request_id takes one that every redelivery shares.
-        parsed = sender.parse(body, default_request_id=f"sqs-{message_id}")
+        parsed = parse_checked(
+            lambda: sender.parse(body, default_request_id=f"sqs-{message_id}"),
+            pipeline.reply_targets,
+        )
     except InvalidRequest as error:
         # Unparseable bodies still get an id, stable across redeliveries of the message.
         decisions = [
