@@ -9,16 +9,17 @@ STAMP := $(VENV)/.installed-stamp
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml infra/local/pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "python3.12 not found: set PYTHON=/path/to/python3.12" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e infra/local
 	touch $@
 
 # The main job: the whole service on the local stack, from publish to audio files in out/.
 demo: $(STAMP)
-	$(BIN)/python -m voxflow.local.demo --out out
+	$(BIN)/python -m voxflow_local.demo --out out
 
 # The engine alone, no AWS: one text to one file.
 speak: $(STAMP)

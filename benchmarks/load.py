@@ -5,7 +5,7 @@ queue, publish phrases drawn from a Zipf distribution over ``--phrases`` generat
 phrases (so the hot-phrase cache matters) plus ``--long-fraction`` long texts
 (>= 2,000 characters, windows of the long corpus text in varied formats). Meanwhile
 the functions' S3 and DynamoDB calls get throttles and 5xx injected
-(``VOXFLOW_FAULTS``, voxflow.faults), a killer thread SIGKILLs synthesize runners
+(``VOXFLOW_FAULTS``, voxflow_local.faults), a killer thread SIGKILLs synthesize runners
 and restarts them, and one chunk task whose synthesis always fails must end in
 SynthesisFailed after its retries. At the end: ``voxflow redrive all`` for the DLQs,
 the sweeper until no job is pending, and the stragglers' replies.
@@ -37,11 +37,11 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
 from voxflow.client.messages import parse_reply
 from voxflow.events import SynthesisCompleted, SynthesisFailed
-from voxflow.faults import FAULTS_DIR_ENV, FAULTS_ENV, FAULTS_SEED_ENV, read_counts
-from voxflow.local.stack import LocalStack
-from voxflow.local.state import read_state
 from voxflow.ops.sweeper import pipeline_for, sweeper_for
 from voxflow.text import normalize_text, split_into_chunks
+from voxflow_local.faults import FAULTS_DIR_ENV, FAULTS_ENV, FAULTS_SEED_ENV, read_counts
+from voxflow_local.stack import LocalStack
+from voxflow_local.state import read_state
 
 CORPUS = Path(__file__).parent / "corpus"
 SYNTHESIZE = "SynthesizeFunction"

@@ -23,10 +23,10 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.events import SynthesisCompleted
-from voxflow.local.stack import LocalStack
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.voices import VoiceRegistry
+from voxflow_local.stack import LocalStack
 
 CORPUS = Path(__file__).parent / "corpus"
 PHRASE = "Your order has shipped."

@@ -4,7 +4,7 @@ import json
 import time
 from typing import Any
 
-from voxflow.local.stack import LocalStack
+from voxflow_local.stack import LocalStack
 
 
 def tap_bus(stack: LocalStack, bus: str, queue_name: str) -> str:

@@ -4,7 +4,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from voxflow.local.stack import LocalStack
+from voxflow_local.stack import LocalStack
 
 VOXFLOW = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "voxflow"
 

@@ -18,13 +18,13 @@ from voxflow.engine.params import ResolvedParams
 from voxflow.errors import SettingsError
 from voxflow.events import SynthesisCompleted
 from voxflow.keys import KeyInput, chunk_key, request_key
-from voxflow.local.moto_server import MotoServer
-from voxflow.local.stack import LocalStack
 from voxflow.ops.sweeper import Sweeper, SweptJob
 from voxflow.service_settings import CacheIsolation, ServiceSettings
 from voxflow.store import Job
 from voxflow.store.models import bind
 from voxflow.voices import VoiceRegistry
+from voxflow_local.moto_server import MotoServer
+from voxflow_local.stack import LocalStack
 
 TEXT = "Tell nobody what we said. It stays between us."
 REQUIRED_ENV = {

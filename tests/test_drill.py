@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from voxflow.drill import DrillSettings, run_drill
-from voxflow.local.regions import TwoRegionStack
+from voxflow_local.drill import DrillSettings, run_drill
+from voxflow_local.regions import TwoRegionStack
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,10 @@ from voxflow.engine import Engine
 from voxflow.errors import SettingsError
 from voxflow.events import SynthesisCompleted
 from voxflow.fallback import CLIP_PATH, FallbackAudio, fallback_enabled, load_clip, render_clip
-from voxflow.local.moto_server import MotoServer
-from voxflow.local.stack import LocalStack
 from voxflow.quotas import create_quotas_table
 from voxflow.store.audio import AudioStore
+from voxflow_local.moto_server import MotoServer
+from voxflow_local.stack import LocalStack
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Fault injection (voxflow.faults) against moto server over HTTP: injected throttles
+"""Fault injection (voxflow_local.faults) against moto server over HTTP: injected throttles
 and 5xx reach botocore before its retries, and the retries get the calls through."""
 
 import uuid
@@ -13,11 +13,11 @@ from botocore.retries.standard import ExponentialBackoff
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
-from voxflow import faults
 from voxflow.aws import AwsClients, AwsSettings
-from voxflow.faults.injector import KINDS
-from voxflow.local.moto_server import MotoServer
 from voxflow.store.models import bind
+from voxflow_local import faults
+from voxflow_local.faults.injector import KINDS
+from voxflow_local.moto_server import MotoServer
 
 
 class Item(Model):
@@ -93,8 +93,8 @@ def test_env_var_hooks_pynamodb_and_counts_to_a_file(
     monkeypatch.setenv(faults.FAULTS_SEED_ENV, "3")
     monkeypatch.setenv(faults.FAULTS_DIR_ENV, str(tmp_path))
     try:
-        AwsClients(settings)  # where a function's clients are built: installs the injector
-        injector = faults.installed()
+        # As the local runner and worker do before a handler builds its clients.
+        injector = faults.install_from_env()
         assert injector is not None
         table = f"faults-{uuid.uuid4().hex[:8]}"
         model = bind(Item, table, settings)

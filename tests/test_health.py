@@ -21,8 +21,8 @@ import pytest
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
 from voxflow.health.canary import TENANT, canary_text
-from voxflow.local.runner import LocalContext, lambda_environment
-from voxflow.local.stack import LocalStack
+from voxflow_local.runner import LocalContext, lambda_environment
+from voxflow_local.stack import LocalStack
 
 APP = Path(__file__).resolve().parent.parent / "functions" / "health" / "app.py"
 
@@ -101,7 +101,7 @@ def test_canary_succeeds_with_the_functions_running(
         [
             sys.executable,
             "-m",
-            "voxflow.local.runner",
+            "voxflow_local.runner",
             "--state-file",
             str(stack.state_file),
             "--function",

@@ -41,8 +41,6 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.engine import SpeechChunk, SynthesisParams
 from voxflow.events import ChunkTask, ReplyTo, parse_chunk_task, request_source
 from voxflow.keys import KeyInput, request_key
-from voxflow.local.deploy import deploy_stack
-from voxflow.local.moto_server import MotoServer
 from voxflow.ops.sweeper import Sweeper, SweptJob
 from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import ChunkQueue, Pipeline
@@ -55,6 +53,8 @@ from voxflow.store import Job, JobStore
 from voxflow.store.models import bind
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.voices import VoiceRegistry
+from voxflow_local.deploy import deploy_stack
+from voxflow_local.moto_server import MotoServer
 
 pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("VOXFLOW_PROPERTY_EXAMPLES", "20"))

@@ -25,12 +25,12 @@ from voxflow.client import StackTarget, VoxflowClient
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import SettingsError
 from voxflow.events import ChunkTask, SynthesisCompleted
-from voxflow.local.stack import LocalStack
 from voxflow.pipeline.context import ChunkQueue, route_by_count
 from voxflow.service_settings import ServiceSettings
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.worker.loop import LONG_LANE_WAIT_S, BatchLoop, StopSignal, WorkerContext
 from voxflow.worker.settings import WorkerSettings
+from voxflow_local.stack import LocalStack
 
 SHORT, LONG = "http://sqs.local/123456789012/chunks", "http://sqs.local/123456789012/long-chunks"
 SILENT = {"noise_scale": 0.0, "noise_w": 0.0}

@@ -212,6 +212,18 @@ def test_engine_layer_keeps_only_what_english_synthesis_loads(built: Build) -> N
         assert not (built.layers[layer] / "python" / "boto3").exists(), layer
 
 
+def test_the_layers_carry_no_emulation(built: Build) -> None:
+    """What only stands in for AWS (infra/local's voxflow_local) never ships to Lambda."""
+    for layer in LAYERS:
+        site = built.layers[layer] / "python"
+        shipped = {path.relative_to(site).parts[0] for path in site.rglob("*.py")}
+        assert "voxflow_local" not in shipped, layer
+        assert "moto" not in shipped, layer
+        assert "samtranslator" not in shipped, layer
+        for old in ("local", "drill", "faults"):
+            assert not (site / "voxflow" / old).exists(), (layer, old)
+
+
 # ---------------------------------------------------------------------------------
 # The trimmed layers still synthesize
 # ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The local stack (voxflow.local) over real HTTP against moto server.
+"""The local stack (voxflow_local) over real HTTP against moto server.
 
 Two stacks: template.yaml deployed alone (no functions run, so its queues keep
 what a test sends), and tests/fixtures/echo_function, a one-function stack whose
@@ -18,15 +18,15 @@ from typing import Any
 import psutil
 import pytest
 
-from voxflow.local.deploy import deploy_stack
-from voxflow.local.intrinsics import Resolver
-from voxflow.local.model import DeployedStack, LocalFunction
-from voxflow.local.moto_server import MotoServer, answers_http, free_port
-from voxflow.local.poller import batch_item_failures, lambda_event
-from voxflow.local.runner import FunctionRunner, FunctionTimeoutError
-from voxflow.local.stack import LocalStack
-from voxflow.local.state import read_state
-from voxflow.local.template import load_sam_template
+from voxflow_local.deploy import deploy_stack
+from voxflow_local.intrinsics import Resolver
+from voxflow_local.model import DeployedStack, LocalFunction
+from voxflow_local.moto_server import MotoServer, answers_http, free_port
+from voxflow_local.poller import batch_item_failures, lambda_event
+from voxflow_local.runner import FunctionRunner, FunctionTimeoutError
+from voxflow_local.stack import LocalStack
+from voxflow_local.state import read_state
+from voxflow_local.template import load_sam_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -76,7 +76,7 @@ def deployed() -> Iterator[tuple[MotoServer, DeployedStack]]:
 
 @pytest.fixture(scope="module")
 def client(deployed: tuple[MotoServer, DeployedStack]) -> Callable[[str], Any]:
-    from voxflow.local._clients import _client
+    from voxflow_local._clients import _client
 
     moto, _ = deployed
     return lambda service: _client(service, moto.url, REGION)
@@ -281,7 +281,7 @@ def test_moto_moves_a_message_to_the_dlq_after_max_receive_count(
 
 
 def test_two_regions_deploy_onto_two_moto_servers() -> None:
-    from voxflow.local._clients import _client
+    from voxflow_local._clients import _client
 
     primary_region, secondary_region = "us-east-1", "us-west-2"
     with (
@@ -551,7 +551,7 @@ def test_up_and_down_from_the_command_line(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "voxflow.local",
+            "voxflow_local",
             "up",
             *("--port", str(free_port()), "--stack-name", "echo"),
             *("--template", str(ECHO_TEMPLATE), "--state-file", str(state_file)),
@@ -570,7 +570,7 @@ def test_up_and_down_from_the_command_line(tmp_path: Path) -> None:
         pids = [up.pid, *(p.pid for p in state.processes)]
         assert json.loads(state_file.read_text())["endpoint_url"] == state.stack.endpoint_url
         down = subprocess.run(
-            [sys.executable, "-m", "voxflow.local", "down", "--state-file", str(state_file)],
+            [sys.executable, "-m", "voxflow_local", "down", "--state-file", str(state_file)],
             capture_output=True,
             text=True,
             timeout=60,

@@ -18,12 +18,12 @@ from voxflow.audio import AudioFormat
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
 from voxflow.events import ChunkTask, SynthesisCompleted, SynthesisRequested
-from voxflow.local.stack import LocalStack
 from voxflow.ops.sweeper import STUCK, Sweeper, SweptJob, pipeline_for, sweeper_for
 from voxflow.pipeline.context import ChunkQueue, Pipeline
 from voxflow.pipeline.plan import plan_item
 from voxflow.store.models import bind
 from voxflow.voices import VoiceRegistry
+from voxflow_local.stack import LocalStack
 
 pytestmark = pytest.mark.slow
 TERMINAL = {"SynthesisCompleted", "SynthesisFailed"}

@@ -24,8 +24,8 @@ from voxflow.client import AsyncVoxflowClient, Outcome, StackTarget, VoxflowClie
 from voxflow.client.sync_client import WaitTimedOut
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.events import SynthesisCompleted, SynthesisFailed
-from voxflow.local.stack import LocalStack
 from voxflow.text import normalize_text, split_into_chunks
+from voxflow_local.stack import LocalStack
 
 pytestmark = pytest.mark.slow
 SILENT = {"noise_scale": 0.0, "noise_w": 0.0}

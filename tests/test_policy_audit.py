@@ -16,10 +16,10 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
 from voxflow.errors import ContentRejected, InvalidInput, SettingsError
 from voxflow.events import SynthesisCompleted, SynthesisFailed
-from voxflow.local.moto_server import MotoServer
-from voxflow.local.stack import LocalStack
 from voxflow.policy import PatternPolicy, policy_from_env
 from voxflow.quotas import create_quotas_table
+from voxflow_local.moto_server import MotoServer
+from voxflow_local.stack import LocalStack
 
 SAMPLE = Path(voxflow.policy.__file__).parent / "sample_blocklist.txt"
 

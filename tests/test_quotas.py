@@ -15,8 +15,6 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
 from voxflow.errors import SettingsError, Throttled
 from voxflow.events import SynthesisCompleted, SynthesisFailed
-from voxflow.local.moto_server import MotoServer
-from voxflow.local.stack import LocalStack
 from voxflow.quotas import (
     QuotaMode,
     QuotaSettings,
@@ -28,6 +26,8 @@ from voxflow.quotas.bucket import TenantBuckets
 from voxflow.store.models import bind
 from voxflow.text import normalize_text
 from voxflow.voices import VoiceRegistry
+from voxflow_local.moto_server import MotoServer
+from voxflow_local.stack import LocalStack
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import SettingsError
 from voxflow.events import ChunkTask, ReplyTo, SynthesisCompleted
-from voxflow.local.moto_server import MotoServer, free_port
 from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.publisher import ReplyQueues
@@ -45,6 +44,7 @@ from voxflow.service_settings import ServiceSettings
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.voices import VoiceRegistry
+from voxflow_local.moto_server import MotoServer, free_port
 
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 ALARM = "voxflow-primary-health"

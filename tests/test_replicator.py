@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from voxflow.local._clients import _client
-from voxflow.local.moto_server import MotoServer
-from voxflow.local.replicator import (
+from voxflow_local._clients import _client
+from voxflow_local.moto_server import MotoServer
+from voxflow_local.replicator import (
     EVENT_REPLICA_PREFIX,
     REPLICA_METADATA,
     ReplicaSite,

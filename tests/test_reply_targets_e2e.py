@@ -16,7 +16,7 @@ import pytest
 from bus_tap import TERMINAL, tap_bus
 
 from voxflow.client import StackTarget
-from voxflow.local.stack import LocalStack
+from voxflow_local.stack import LocalStack
 
 pytestmark = pytest.mark.slow
 # Every queue the stack dead-letters into; each must stay empty.

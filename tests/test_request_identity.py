@@ -18,7 +18,7 @@ import pytest
 
 from voxflow.audio import decode
 from voxflow.events import request_source
-from voxflow.local.stack import LocalStack
+from voxflow_local.stack import LocalStack
 
 pytestmark = pytest.mark.slow
 TERMINAL = ("SynthesisCompleted", "SynthesisFailed")

@@ -20,19 +20,19 @@ from bus_tap import TERMINAL, tap_bus, tapped
 from voxflow.audio import AudioFormat
 from voxflow.aws import AwsSettings
 from voxflow.events import ChunkTask, SynthesisRequested
-from voxflow.local.model import LocalFunction, ScheduleSource
-from voxflow.local.scheduler import (
-    ScheduleLoop,
-    UnsupportedScheduleError,
-    schedule_period_s,
-)
-from voxflow.local.stack import LocalStack
-from voxflow.local.state import read_state
 from voxflow.ops.sweeper import STUCK, SweptJob, pipeline_for
 from voxflow.pipeline.context import ChunkQueue, Pipeline
 from voxflow.pipeline.plan import plan_item
 from voxflow.store.models import bind
 from voxflow.voices import VoiceRegistry
+from voxflow_local.model import LocalFunction, ScheduleSource
+from voxflow_local.scheduler import (
+    ScheduleLoop,
+    UnsupportedScheduleError,
+    schedule_period_s,
+)
+from voxflow_local.stack import LocalStack
+from voxflow_local.state import read_state
 
 SWEEP_PERIOD_S = 2.0
 

@@ -1,7 +1,7 @@
 """Security: presigned URLs hold as S3 holds them, no secrets in code, no text in logs.
 
 The presigned URL tests run over HTTP against the local stack's moto server
-(voxflow.local.moto_app checks signatures and expiry, which moto alone does not),
+(voxflow_local.moto_app checks signatures and expiry, which moto alone does not),
 with the template deployed into it, so the bucket is the stack's own (SSE-KMS)
 and the URL lifetime is the stack's VOXFLOW_URL_EXPIRY_S.
 """
@@ -22,11 +22,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from voxflow.aws import AwsClients, AwsSettings
-from voxflow.local.deploy import deploy_stack
-from voxflow.local.model import DeployedStack
-from voxflow.local.moto_app import PresignedUrlError, check_presigned
-from voxflow.local.moto_server import MotoServer
 from voxflow.store.audio import AudioStore
+from voxflow_local.deploy import deploy_stack
+from voxflow_local.model import DeployedStack
+from voxflow_local.moto_app import PresignedUrlError, check_presigned
+from voxflow_local.moto_server import MotoServer
 
 ROOT = Path(__file__).resolve().parent.parent
 URL_EXPIRY_S = 900  # the stack's UrlExpirySeconds here: not the default, so it is read

@@ -23,10 +23,10 @@ from samtranslator.yaml_helper import yaml_parse
 from voxflow.audit.models import TENANT_INDEX, AuditRecord
 from voxflow.events import SOURCE_CLIENT, SOURCE_SERVICE, SOURCE_TENANT_PREFIX, request_source
 from voxflow.health.canary import TENANT
-from voxflow.local.intrinsics import Key, apply_conditions, evaluate_conditions
 from voxflow.settings import EngineSettings
 from voxflow.store.audio import AUDIO_PREFIX, CHUNK_PREFIX
 from voxflow.store.models import CacheEntry, Job
+from voxflow_local.intrinsics import Key, apply_conditions, evaluate_conditions
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"

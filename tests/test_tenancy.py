@@ -17,9 +17,9 @@ from voxflow.events import (
     source_tenant,
     to_event_entry,
 )
-from voxflow.local.moto_server import MotoServer
 from voxflow.pipeline.tenancy import Sender, identify
 from voxflow.tenants import TenantTable, create_tenants_table
+from voxflow_local.moto_server import MotoServer
 
 ROLE = "AROAEXAMPLEROLEID0001"  # a role's unique id; its sessions send as ROLE:<session>
 REPLIES = "https://sqs.us-east-1.amazonaws.com/123456789012/voxflow-replies-x"

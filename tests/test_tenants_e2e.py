@@ -20,7 +20,7 @@ from bus_tap import tap_bus, tapped
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
 from voxflow.events import SynthesisCompleted
-from voxflow.local.stack import LocalStack
+from voxflow_local.stack import LocalStack
 
 pytestmark = pytest.mark.slow
 

@@ -28,7 +28,6 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.events import SynthesisCompleted
-from voxflow.local.stack import LocalStack
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.voices import VoiceRegistry
 from voxflow.worker.heartbeat import provider_label
@@ -42,6 +41,7 @@ from voxflow.worker.loop import (
 )
 from voxflow.worker.readiness import is_ready
 from voxflow.worker.settings import WorkerSettings, WorkerSettingsError
+from voxflow_local.stack import LocalStack
 
 SILENT = {"noise_scale": 0.0, "noise_w": 0.0}
 # What every line of powertools' Logger carries, on Lambda as in the worker.

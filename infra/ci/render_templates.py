@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from voxflow.local.intrinsics import Key, apply_conditions, evaluate_conditions
-from voxflow.local.template import translate_template
+from voxflow_local.intrinsics import Key, apply_conditions, evaluate_conditions
+from voxflow_local.template import translate_template
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("standalone", "primary", "secondary")

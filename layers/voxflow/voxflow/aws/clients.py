@@ -4,7 +4,6 @@ Nothing is built at import time: a Lambda cold start pays only for the
 clients its handler touches, and tests inject their own settings.
 """
 
-import os
 import threading
 from typing import Any
 
@@ -29,10 +28,6 @@ class AwsClients:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._session: boto3.Session | None = None
-        if os.environ.get("VOXFLOW_FAULTS"):  # load tests only (voxflow.faults); off: no import
-            from voxflow.faults import install_from_env
-
-            install_from_env()
 
     def client(self, service: str) -> Any:
         """Any other service's client, built the same way."""

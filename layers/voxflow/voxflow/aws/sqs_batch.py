@@ -1,6 +1,6 @@
 """SQS batches as Lambda sees them: the event it sends and the partial-failure reply.
 
-Shared by the local stack's event source mapping (voxflow.local.poller) and the
+Shared by the local stack's event source mapping (voxflow_local.poller) and the
 container worker (voxflow.worker), so a handler gets the same event from both.
 """
 

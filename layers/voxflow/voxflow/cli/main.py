@@ -1,9 +1,11 @@
-"""voxflow synth | voices | publish | status | drill | redrive | sweep | tenants: argument
-parsing; the work is elsewhere."""
+"""voxflow synth | voices | publish | status | redrive | sweep | tenants (and `drill` when
+the development package voxflow-local is installed): argument parsing; the work is
+elsewhere."""
 
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from voxflow.cli.ops import add_ops_commands
@@ -11,6 +13,9 @@ from voxflow.cli.tenants import add_tenants_commands
 from voxflow.errors import VoxflowError
 
 EXIT_BAD_INPUT = 2
+# Each entry point is a callable taking the subparsers; the parser it adds sets
+# ``run_plugin`` (a callable of the parsed arguments) as its default.
+PLUGIN_GROUP = "voxflow.cli"
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,28 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("request_id")
     add_target_arguments(status)
 
-    drill = commands.add_parser(
-        "drill", help="failover drill on a local two-region stack (docs/failover.md)"
-    )
-    drill.add_argument("--requests", type=int, default=200, help="requests to send (200)")
-    drill.add_argument("--rate", type=float, default=4.0, help="requests per second (4)")
-    drill.add_argument("--kill-after", type=int, help="kill the primary after N (half)")
-    drill.add_argument("--long-fraction", type=float, default=0.1, help="long texts (0.1)")
-    drill.add_argument("--failback-requests", type=int, default=3)
-    drill.add_argument("--workers", type=int, default=1, help="primary worker processes")
-    drill.add_argument(
-        "--plan-runners",
-        type=int,
-        default=2,
-        help="plan runners per region (2): Lambda scales plan out with the backlog",
-    )
-    drill.add_argument("--lag", type=float, default=0.5, help="replication lag in seconds")
-    drill.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all")
-    drill.add_argument("--log-dir", type=Path, help="moto, runner and worker logs")
-    drill.add_argument("--out", type=Path, help="write the figures as JSON here")
     add_ops_commands(commands, add_target_arguments)
     add_tenants_commands(commands, add_target_arguments)
+    for plugin in _plugins():
+        plugin.load()(commands)
     return parser
+
+
+def _plugins() -> list[EntryPoint]:
+    """Commands that development packages add (voxflow-local's `drill`): the product
+    knows them only by this entry point group, never by import."""
+    return sorted(entry_points(group=PLUGIN_GROUP), key=lambda plugin: plugin.name)
 
 
 def _read_text(args: argparse.Namespace) -> str:
@@ -98,10 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Imported per command: `synth` must not pay for boto3 and pydantic at cold start.
     try:
-        if args.command == "drill":
-            from voxflow.cli.drill import run_drill_command
-
-            return run_drill_command(args)
+        run_plugin = getattr(args, "run_plugin", None)
+        if run_plugin is not None:
+            return int(run_plugin(args))
         if args.command == "tenants":
             from voxflow.cli.tenants import run_tenants
 

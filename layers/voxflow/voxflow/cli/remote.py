@@ -1,7 +1,7 @@
 """``voxflow publish`` and ``voxflow status``: the client from the command line.
 
 They target the local stack by default (its endpoint from the state file that
-``python -m voxflow.local up`` writes) and AWS when given ``--aws`` (region and
+``python -m voxflow_local up`` writes) and AWS when given ``--aws`` (region and
 profile from the usual AWS settings or the flags).
 """
 
@@ -31,7 +31,7 @@ def _aws_settings(args: argparse.Namespace) -> AwsSettings:
         except (OSError, ValueError) as error:
             raise SettingsError(
                 f"no local stack state at {LOCAL_STATE} ({error}); start it with "
-                "'python -m voxflow.local up', or pass --aws or --endpoint-url"
+                "'python -m voxflow_local up', or pass --aws or --endpoint-url"
             ) from None
         return AwsSettings.local(state["endpoint_url"], args.region or state.get("region", region))
     return AwsSettings(region=region, endpoint_url=endpoint, profile=args.profile or base.profile)

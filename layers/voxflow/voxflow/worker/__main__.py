@@ -2,7 +2,9 @@
 
     python -m voxflow.worker                      # settings from the environment (ECS)
     python -m voxflow.worker --check-ready        # exit 0 if warm and beating (health check)
-    python -m voxflow.worker --state-file build/local-stack.json --function SynthesizeFunction
+
+The local stack runs it through ``python -m voxflow_local.worker`` (infra/local), which
+sets the environment a local region's function gets, then calls ``main``.
 
 Start: settings, handler import (loads the voice), one warm-up synthesis, then
 the ready file and the heartbeat, then batches. SIGTERM or SIGINT: finish the
@@ -17,7 +19,6 @@ import signal
 import socket
 import sys
 import time
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -32,19 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check-ready", action="store_true", help="exit 0 if ready and beating, else 1"
     )
-    parser.add_argument("--state-file", type=Path, help="local mode: a local stack's state file")
-    parser.add_argument(
-        "--function", default="SynthesizeFunction", help="local mode: the function to run"
-    )
     args = parser.parse_args(argv)
     if args.check_ready:
         return _check_ready()  # before anything heavy is imported: it runs every few seconds
 
-    if args.state_file is not None:
-        environment = local_environment(args.state_file, args.function)
-        # Before the logger and the handler: they read their settings at import time.
-        os.environ.clear()
-        os.environ.update(environment)
     logger = _service_logger()
     worker = _Worker(logger)
     signal.signal(signal.SIGTERM, worker.on_signal)
@@ -69,23 +61,6 @@ def _check_ready() -> int:
         print(f"voxflow.worker: {error}", file=sys.stderr)
         return 1
     return 0 if is_ready(readiness.ready_file, readiness.heartbeat_s) else 1
-
-
-def local_environment(state_file: Path, function_id: str) -> dict[str, str]:
-    """The environment a local stack's runner gives ``function_id``, plus where its code is."""
-    from voxflow.local.runner import lambda_environment
-    from voxflow.local.state import read_state
-
-    state = read_state(state_file)
-    function = state.stack.function(function_id)
-    env = lambda_environment(state.stack, function, os.environ, state.extra_env)
-    env.update(VOXFLOW_HANDLER_DIR=str(function.code_dir), VOXFLOW_HANDLER=function.handler)
-    # Several workers share a machine locally: one ready file each, beside the state file.
-    ready_file = state_file.parent / f"{state_file.stem}-worker-{os.getpid()}.ready"
-    env.setdefault("VOXFLOW_READY_FILE", str(ready_file))
-    if state.retry_visibility_s is not None:
-        env.setdefault("VOXFLOW_WORKER_RETRY_VISIBILITY_S", str(state.retry_visibility_s))
-    return env
 
 
 class _Worker:

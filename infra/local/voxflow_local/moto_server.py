@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Self
 
-from voxflow.local.lifecycle import Lifecycle
+from voxflow_local.lifecycle import Lifecycle
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -47,7 +47,7 @@ def answers_http(url: str, timeout_s: float = 0.5) -> bool:
 class MotoServer(Lifecycle):
     """moto's server from this interpreter's environment, for one region.
 
-    It runs ``python -m voxflow.local.moto_app``: ``python -m moto.server``'s app,
+    It runs ``python -m voxflow_local.moto_app``: ``python -m moto.server``'s app,
     except that presigned S3 URLs are checked (signature and expiry) as S3 does, and
     unsigned S3 requests are refused as a private bucket on AWS refuses them.
     """
@@ -96,8 +96,8 @@ class MotoServer(Lifecycle):
             self._log = self.log_path.open("ab")
         output: IO[bytes] | int = self._log if self._log is not None else subprocess.DEVNULL
         self._process = subprocess.Popen(
-            # moto's server app behind S3's request checks (voxflow.local.moto_app).
-            [sys.executable, "-m", "voxflow.local.moto_app", "-H", self.host, "-p", str(self.port)],
+            # moto's server app behind S3's request checks (voxflow_local.moto_app).
+            [sys.executable, "-m", "voxflow_local.moto_app", "-H", self.host, "-p", str(self.port)],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=output,

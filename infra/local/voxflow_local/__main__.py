@@ -1,6 +1,6 @@
-"""``python -m voxflow.local up`` runs the local stack in the foreground until Ctrl-C
+"""``python -m voxflow_local up`` runs the local stack in the foreground until Ctrl-C
 or SIGTERM (``--regions 2``: primary and secondary, docs/regions.md);
-``python -m voxflow.local down`` stops the one a state file describes."""
+``python -m voxflow_local down`` stops the one a state file describes."""
 
 import argparse
 import contextlib
@@ -12,13 +12,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from voxflow.local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
-from voxflow.local.model import DeployedStack
-from voxflow.local.state import DEFAULT_STATE_FILE, ProcessRecord, read_state
+from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
+from voxflow_local.model import DeployedStack
+from voxflow_local.state import DEFAULT_STATE_FILE, ProcessRecord, read_state
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voxflow.local", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m voxflow_local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start moto, deploy template.yaml, run the functions")
     up.add_argument("--port", type=int, default=5000)
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from voxflow.local.stack import LocalStack
+    from voxflow_local.stack import LocalStack
 
     if args.state_file.exists() and _alive_owner(args.state_file):
         print(f"a local stack is already running ({args.state_file})", file=sys.stderr)
@@ -92,7 +92,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _up_two_regions(args: argparse.Namespace, stopping: threading.Event) -> int:
-    from voxflow.local.regions import TwoRegionStack, secondary_state_file
+    from voxflow_local.regions import TwoRegionStack, secondary_state_file
 
     regions = TwoRegionStack(
         primary_port=args.port,
@@ -141,7 +141,7 @@ def _print_summary(stack: DeployedStack, state_file: Path) -> None:
             if s.enabled
         ),
         *(f"  warning: {warning}" for warning in stack.warnings),
-        f"state: {state_file}; stop with Ctrl-C or: python -m voxflow.local down",
+        f"state: {state_file}; stop with Ctrl-C or: python -m voxflow_local down",
         f"export VOXFLOW_AWS_ENDPOINT_URL={stack.endpoint_url} AWS_REGION={stack.region}",
     ]
     print("\n".join(lines), flush=True)
@@ -187,7 +187,7 @@ def _wait_gone(processes: list[Any], timeout_s: float) -> list[Any]:
 
 
 def _down(state_file: Path, timeout: float | None) -> int:
-    from voxflow.local.regions import secondary_state_file
+    from voxflow_local.regions import secondary_state_file
 
     if not state_file.exists():
         print(f"no local stack: {state_file} does not exist", file=sys.stderr)

@@ -6,7 +6,7 @@ that fraction of its HTTP attempts with an injected error instead of sending the
 before botocore's retries, which see it as the real service's answer.
 """
 
-from voxflow.faults.injector import (
+from voxflow_local.faults.injector import (
     FAULTS_DIR_ENV,
     FAULTS_ENV,
     FAULTS_SEED_ENV,

@@ -41,9 +41,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.events import SOURCE_CLIENT, SOURCE_TENANT_PREFIX
-from voxflow.local.lifecycle import Lifecycle
+from voxflow_local.lifecycle import Lifecycle
 
-logger = logging.getLogger("voxflow.local.replicator")
+logger = logging.getLogger("voxflow_local.replicator")
 
 REPLICATED_PREFIXES = ("audio/", "chunks/")
 REPLICA_METADATA = "voxflow-replica-of"  # on object copies: the region they came from

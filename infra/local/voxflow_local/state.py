@@ -1,7 +1,7 @@
 """The state file of a running local stack (build/local-stack.json by default).
 
 Written by the stack process, read by its runner processes (their function and
-settings) and by ``python -m voxflow.local down`` (whom to stop), and useful to
+settings) and by ``python -m voxflow_local down`` (whom to stop), and useful to
 anyone who wants the endpoint and the resource ids of the running stack.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from voxflow.local.model import DeployedStack
+from voxflow_local.model import DeployedStack
 
 DEFAULT_STATE_FILE = Path("build/local-stack.json")
 # Copies of DeployedStack fields at the top level of the file.

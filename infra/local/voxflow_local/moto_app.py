@@ -4,7 +4,7 @@ moto serves a presigned GET whatever its signature and however old it is, and
 lists a bucket and stores new objects for requests that carry no signature at all,
 so a test of "the URL expires", "a tampered URL is refused" or "nobody reads the
 bucket without a URL" would pass against it without proving anything, and an
-unsigned PUT could poison the cache. ``python -m voxflow.local.moto_app`` runs
+unsigned PUT could poison the cache. ``python -m voxflow_local.moto_app`` runs
 moto's own WSGI application (what ``python -m moto.server`` runs) behind
 ``S3RequestGuard``:
 

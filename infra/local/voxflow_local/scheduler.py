@@ -2,7 +2,7 @@
 
 SAM turns a function's ``Type: Schedule`` event into an ``AWS::Events::Rule`` with a
 ``ScheduleExpression`` whose target is the function. Locally a runner process
-(``python -m voxflow.local.runner --schedule``) stands in for the rule: it invokes
+(``python -m voxflow_local.runner --schedule``) stands in for the rule: it invokes
 the function one period after it starts, as AWS does, then every period. A failed
 invocation is logged and the next one runs all the same.
 
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-logger = logging.getLogger("voxflow.local.scheduler")
+logger = logging.getLogger("voxflow_local.scheduler")
 
 _RATE = re.compile(r"rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)")
 _UNIT_S = {"minute": 60, "hour": 3600, "day": 86400}

@@ -66,7 +66,7 @@ class _Body:
 
 
 def _response(service: str, url: str, status: int, code: str) -> AWSResponse:
-    message = "injected fault (voxflow.faults)"
+    message = "injected fault (voxflow_local.faults)"
     if service == "dynamodb":
         body = json.dumps(
             {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message}

@@ -31,13 +31,13 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import GlobalTarget, GlobalVoxflowClient, Outcome, Published, RegionalStack
 from voxflow.client.regional import FAST_FAIL
 from voxflow.client.target import StackTarget
-from voxflow.drill.load import drill_texts
 from voxflow.errors import VoxflowError
-from voxflow.local.regions import TwoRegionStack
-from voxflow.local.replicator import REPLICATED_PREFIXES
 from voxflow.store.jobs import PENDING
+from voxflow_local.drill.load import drill_texts
+from voxflow_local.regions import TwoRegionStack
+from voxflow_local.replicator import REPLICATED_PREFIXES
 
-logger = logging.getLogger("voxflow.drill")
+logger = logging.getLogger("voxflow_local.drill")
 CHUNK_PREFIX = REPLICATED_PREFIXES[1]
 DUPLICATES_METHOD = (
     "chunk objects under chunks/ that each region's service wrote itself (the replicator's "

@@ -1,6 +1,6 @@
 """Deploys template.yaml into a moto server, with no hand-kept list of resources.
 
-The SAM template is translated offline (voxflow.local.template), and the
+The SAM template is translated offline (voxflow_local.template), and the
 resulting CloudFormation goes to moto's CloudFormation as one stack, minus what
 Lambda would run: functions, layers, event source mappings and permissions.
 The functions come back as data (``LocalFunction``) with their environment
@@ -11,7 +11,7 @@ the function), for the runner processes to run.
 Values moto resolves but never shows (a queue's ARN, a bus name) are read back
 through extra stack outputs named ``VoxflowLocal*``; ``Resolver`` then uses them
 for the function environments and the resources moto cannot create
-(voxflow.local.moto_gaps).
+(voxflow_local.moto_gaps).
 
 The template's ``Conditions`` are evaluated first, from the parameters (``Role``
 above all, docs/regions.md): the stack holds what CloudFormation would create
@@ -27,9 +27,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from voxflow.local import moto_gaps
-from voxflow.local._clients import _client
-from voxflow.local.intrinsics import (
+from voxflow_local import moto_gaps
+from voxflow_local._clients import _client
+from voxflow_local.intrinsics import (
     IntrinsicError,
     Key,
     Resolver,
@@ -38,20 +38,20 @@ from voxflow.local.intrinsics import (
     references,
     replace_references,
 )
-from voxflow.local.model import DeployedStack, LocalFunction, ScheduleSource, SqsEventSource
-from voxflow.local.scheduler import UnsupportedScheduleError, schedule_period_s
-from voxflow.local.template import TranslatedTemplate, translate_template
+from voxflow_local.model import DeployedStack, LocalFunction, ScheduleSource, SqsEventSource
+from voxflow_local.scheduler import UnsupportedScheduleError, schedule_period_s
+from voxflow_local.template import TranslatedTemplate, translate_template
 
-logger = logging.getLogger("voxflow.local.deploy")
+logger = logging.getLogger("voxflow_local.deploy")
 
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[4] / "template.yaml"
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 DEFAULT_STACK_NAME = "voxflow"
 HIDDEN_OUTPUT_PREFIX = "VoxflowLocal"
 
 # Lambda runs these; locally the runner processes do, so moto never sees them.
 NOT_DEPLOYED_TYPES = {
-    "AWS::Lambda::Function": "runs in local runner processes (voxflow.local.runner)",
-    "AWS::Lambda::EventSourceMapping": "emulated by voxflow.local.poller",
+    "AWS::Lambda::Function": "runs in local runner processes (voxflow_local.runner)",
+    "AWS::Lambda::EventSourceMapping": "emulated by voxflow_local.poller",
     "AWS::Lambda::LayerVersion": "the local venv holds what the layers ship",
     "AWS::Lambda::Permission": "nothing invokes the functions through Lambda locally",
     "AWS::Lambda::Version": "functions run from their source folders",
@@ -203,7 +203,7 @@ class _Deployment:
         )
         if unsupported:
             raise LocalDeployError(
-                "moto cannot create these resources and voxflow.local.moto_gaps has no "
+                "moto cannot create these resources and voxflow_local.moto_gaps has no "
                 f"workaround for them: {', '.join(unsupported)}"
             )
         return not_deployed, not_emulated, missing

@@ -2,13 +2,13 @@
 
 With ``schedules=True`` each enabled scheduled rule of the template (SAM's ``Type:
 Schedule`` events) gets a runner process too, which invokes its function every
-period as EventBridge would (voxflow.local.scheduler).
+period as EventBridge would (voxflow_local.scheduler).
 
 Start order is moto, deploy, state file, runners; stop order is the reverse:
 runners get SIGTERM and finish the batch they hold (up to their function's
 timeout), then moto stops. Every child is reaped, none is left behind. If this
 process is killed outright, its runners notice and exit; moto is left, and
-``python -m voxflow.local down`` stops it from the state file.
+``python -m voxflow_local down`` stops it from the state file.
 """
 
 import os
@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Self
 
-from voxflow.local._clients import _client
-from voxflow.local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, deploy_stack
-from voxflow.local.lifecycle import Lifecycle
-from voxflow.local.model import DeployedStack
-from voxflow.local.moto_server import MotoServer, stop_process
-from voxflow.local.state import ProcessRecord, StackState, write_state
+from voxflow_local._clients import _client
+from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, deploy_stack
+from voxflow_local.lifecycle import Lifecycle
+from voxflow_local.model import DeployedStack
+from voxflow_local.moto_server import MotoServer, stop_process
+from voxflow_local.state import ProcessRecord, StackState, write_state
 
 # On top of the longest function timeout: time to delete a finished batch and exit.
 _STOP_SLACK_S = 10.0
@@ -232,7 +232,7 @@ class LocalStack(Lifecycle):
         command = [
             sys.executable,
             "-m",
-            "voxflow.local.runner",
+            "voxflow_local.runner",
             "--state-file",
             str(self._state_path.resolve()),
             "--function",
@@ -258,7 +258,7 @@ class LocalStack(Lifecycle):
         command = [
             sys.executable,
             "-m",
-            "voxflow.worker",
+            "voxflow_local.worker",
             "--state-file",
             str(self._state_path.resolve()),
             "--function",

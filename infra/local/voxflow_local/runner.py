@@ -1,4 +1,4 @@
-"""One function's execution environment: ``python -m voxflow.local.runner``.
+"""One function's execution environment: ``python -m voxflow_local.runner``.
 
 A process per function (per event source and worker, or per schedule), like
 Lambda: the handler
@@ -6,9 +6,9 @@ module is imported in a fresh interpreter whose environment is the function's,
 resolved by the deployment, with every AWS client pointed at moto. Two functions
 whose handlers are both ``app.handler`` can therefore never clash.
 
-With ``--event-source`` it polls that SQS queue (voxflow.local.poller); with
+With ``--event-source`` it polls that SQS queue (voxflow_local.poller); with
 ``--schedule`` it is the scheduled rule, invoking the function every period
-(voxflow.local.scheduler).
+(voxflow_local.scheduler).
 
 SIGTERM or SIGINT asks it to stop: a batch or scheduled invocation being handled
 is finished (a batch deleted or left for retry) before the process exits. It also
@@ -29,13 +29,14 @@ from types import FrameType
 from typing import Any
 
 from voxflow.aws.settings import LOCAL_KEY
-from voxflow.local._clients import _client
-from voxflow.local.model import DeployedStack, LocalFunction
-from voxflow.local.poller import SqsPoller
-from voxflow.local.scheduler import ScheduleLoop
-from voxflow.local.state import StackState, read_state
+from voxflow_local._clients import _client
+from voxflow_local.faults import install_from_env
+from voxflow_local.model import DeployedStack, LocalFunction
+from voxflow_local.poller import SqsPoller
+from voxflow_local.scheduler import ScheduleLoop
+from voxflow_local.state import StackState, read_state
 
-logger = logging.getLogger("voxflow.local.runner")
+logger = logging.getLogger("voxflow_local.runner")
 
 
 def lambda_environment(
@@ -157,7 +158,7 @@ class _StopFlag:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voxflow.local.runner")
+    parser = argparse.ArgumentParser(prog="python -m voxflow_local.runner")
     parser.add_argument("--state-file", required=True)
     parser.add_argument("--function", required=True, help="logical id of the function")
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop.request)
     # Our own lines at INFO; botocore's INFO chatter (credentials found...) stays out.
     logging.basicConfig(format=f"%(asctime)s {args.function}[{os.getpid()}] %(message)s")
-    logging.getLogger("voxflow.local").setLevel(logging.INFO)
+    logging.getLogger("voxflow_local").setLevel(logging.INFO)
 
     state = read_state(args.state_file)
     function = state.stack.function(args.function)
@@ -181,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     environment = lambda_environment(state.stack, function, os.environ, state.extra_env)
     os.environ.clear()
     os.environ.update(environment)
+    # Load tests' fault injection (VOXFLOW_FAULTS) attaches to every botocore client the
+    # handler builds, from outside: the product knows nothing of it.
+    install_from_env()
 
     runner = FunctionRunner(function)
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voxflow.aws.sqs_batch import batch_item_failures, lambda_event
-from voxflow.local.model import SqsEventSource
+from voxflow_local.model import SqsEventSource
 
 # batch_item_failures and lambda_event are re-exported: they lived here before the
 # container worker (voxflow.worker) came to share them.

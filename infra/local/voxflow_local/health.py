@@ -21,9 +21,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients, AwsSettings
-from voxflow.local.lifecycle import Lifecycle
+from voxflow_local.lifecycle import Lifecycle
 
-logger = logging.getLogger("voxflow.local.health")
+logger = logging.getLogger("voxflow_local.health")
 
 HEARTBEAT_NAMESPACE = "voxflow"
 HEARTBEAT_METRIC = "WorkerHeartbeat"

@@ -12,7 +12,7 @@ time out, as to a region that is down) and its workers and runners killed
 (SIGKILL). ``recover_primary()`` thaws moto and starts fresh workers and runners.
 
 Each region has its state file: the primary's at ``state_file`` (what ``voxflow
-publish`` and ``python -m voxflow.local down`` read), the secondary's beside it
+publish`` and ``python -m voxflow_local down`` read), the secondary's beside it
 (``<name>-secondary.json``); ``down`` stops both.
 """
 
@@ -27,19 +27,19 @@ from typing import Any, Self
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from voxflow.local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
-from voxflow.local.health import (
+from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
+from voxflow_local.health import (
     DEFAULT_HEARTBEAT_S,
     HeartbeatHealthChecker,
     State,
     health_alarm_name,
 )
-from voxflow.local.lifecycle import Lifecycle
-from voxflow.local.model import DeployedStack
-from voxflow.local.replicator import DEFAULT_LAG_S, ReplicaSite, Replicator
-from voxflow.local.stack import LocalStack
+from voxflow_local.lifecycle import Lifecycle
+from voxflow_local.model import DeployedStack
+from voxflow_local.replicator import DEFAULT_LAG_S, ReplicaSite, Replicator
+from voxflow_local.stack import LocalStack
 
-logger = logging.getLogger("voxflow.local.regions")
+logger = logging.getLogger("voxflow_local.regions")
 
 PRIMARY_REGION = "us-east-1"
 SECONDARY_REGION = "us-west-2"

@@ -15,7 +15,7 @@ from pathlib import Path
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import Outcome, StackTarget, VoxflowClient
 from voxflow.events import SynthesisCompleted
-from voxflow.local.stack import LocalStack
+from voxflow_local.stack import LocalStack
 
 PHRASES = [
     ("welcome", "Welcome to voxflow. This audio came through an event pipeline.", "mp3"),
@@ -40,7 +40,7 @@ def _report(name: str, outcome: Outcome, elapsed: float, out_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voxflow.local.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m voxflow_local.demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("out"), help="where audio files go")
     parser.add_argument(
         "--long-text", type=Path, default=Path("benchmarks/corpus/long.txt"), help="a long text"

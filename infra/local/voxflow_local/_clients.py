@@ -1,4 +1,4 @@
-"""voxflow.local's clients: voxflow.aws.clients with the local emulator's settings.
+"""voxflow_local's clients: voxflow.aws.clients with the local emulator's settings.
 
 ``AwsSettings.local`` carries fixed dummy keys and no profile, so nothing the local
 stack does can reach a real AWS account.

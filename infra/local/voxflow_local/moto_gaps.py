@@ -24,7 +24,7 @@ here. Gaps found (moto 5.2.5; tests/test_local_stack.py keeps them honest):
 * ``AWS::CloudWatch::Alarm``: not in moto's CloudFormation. → ``create_alarm``
   calls PutMetricAlarm (the local health checker sets the alarm's state).
 * ``AWS::S3::Bucket`` ``ReplicationConfiguration``: → PutBucketReplication. moto
-  stores it; copying objects is voxflow.local's replicator's job.
+  stores it; copying objects is voxflow_local's replicator's job.
 * ``NOT_EMULATED``: types that have no local meaning or no moto support at all
   (the global endpoint, the bus policy, ECS capacity providers, Application Auto
   Scaling). They
@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from voxflow.local.intrinsics import Key, replace_references
+from voxflow_local.intrinsics import Key, replace_references
 
 Clients = Callable[[str], Any]  # service name → boto3 client against moto
 
@@ -177,7 +177,7 @@ def create_global_table(
 ) -> Created:
     """One table per replica region, each with its stream: what a global table is.
 
-    Replication itself is voxflow.local's replicator's job (it reads the streams).
+    Replication itself is voxflow_local's replicator's job (it reads the streams).
     A replica in a region without a local endpoint is reported, not created.
     """
     name = str(properties["TableName"])
@@ -502,7 +502,7 @@ def complete_rule(_clients: Clients, rule: str, properties: dict[str, Any]) -> l
         return []
     return [
         f"rule {rule}: moto fires no schedules; {properties['ScheduleExpression']} is run "
-        "by a local schedule process when the stack runs schedules (voxflow.local.scheduler)"
+        "by a local schedule process when the stack runs schedules (voxflow_local.scheduler)"
     ]
 
 

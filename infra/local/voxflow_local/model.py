@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from voxflow.local.scheduler import schedule_period_s
+from voxflow_local.scheduler import schedule_period_s
 
 
 @dataclass(frozen=True)
