@@ -71,7 +71,7 @@ def bus_tap(stack: LocalStack, client: VoxflowClient) -> str:
 
 
 class WorkerProcess:
-    """``python -m voxflow.worker`` in local mode, logging to a file."""
+    """``python -m voxflow_local.worker``: the product worker in a local region."""
 
     def __init__(self, stack: LocalStack, directory: Path, **env: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ class WorkerProcess:
         self.env = {**os.environ, "VOXFLOW_READY_FILE": str(self.ready_file), **env}
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "voxflow.worker", "--state-file", str(stack.state_file)],
+            [sys.executable, "-m", "voxflow_local.worker", "--state-file", str(stack.state_file)],
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
