@@ -210,13 +210,29 @@ def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def role_statements(translated: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
-    role = props(translated, role_id)
-    return [
-        statement
-        for policy in role.get("Policies", [])
-        for statement in statements(policy["PolicyDocument"])
+def stack_policies(template: dict[str, Any], role_id: str) -> list[str]:
+    """The logical ids of this stack's managed policies a role attaches.
+
+    A conditional attachment (Fn::If) counts by its true branch, as statements do;
+    AWS managed policies (ARNs, not Refs) are not this stack's and are left out.
+    """
+    found = []
+    for attached in props(template, role_id).get("ManagedPolicyArns", []):
+        arn = attached["Fn::If"][1] if "Fn::If" in attached else attached
+        if "Ref" in arn:
+            policy = template["Resources"][arn["Ref"]]
+            assert policy["Type"] == "AWS::IAM::ManagedPolicy", arn
+            found.append(arn["Ref"])
+    return found
+
+
+def role_statements(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    """What a role allows: its inline policies and the stack's managed policies it attaches."""
+    documents = [
+        policy["PolicyDocument"] for policy in props(template, role_id).get("Policies", [])
     ]
+    documents += [props(template, p)["PolicyDocument"] for p in stack_policies(template, role_id)]
+    return [statement for document in documents for statement in statements(document)]
 
 
 def function_role(translated: dict[str, Any], function_id: str) -> str:
@@ -492,8 +508,10 @@ def test_only_the_services_roles_may_publish_as_the_service(
 def test_tenant_publisher_policy_binds_a_principal_to_its_tenants_source(
     translated: dict[str, Any],
 ) -> None:
-    (policy_id,) = resources_of(translated, "AWS::IAM::ManagedPolicy")
-    assert policy_id == "TenantPublisherPolicy"
+    policy_id = "TenantPublisherPolicy"
+    # For the tenants' apps: no role of the stack holds it.
+    for role_id in resources_of(translated, "AWS::IAM::Role"):
+        assert policy_id not in stack_policies(translated, role_id), role_id
     found = {s["Sid"]: s for s in statements(props(translated, policy_id)["PolicyDocument"])}
     assert set(found) == {"PublishAsOwnTenant", "SendDirectRequests"}
     publish = found["PublishAsOwnTenant"]
@@ -867,15 +885,24 @@ def test_audio_replicates_to_the_peer_regions_bucket(roles: dict[str, dict[str, 
 
 
 def test_no_iam_statement_allows_a_wildcard_action(translated: dict[str, Any]) -> None:
+    documents = [
+        (f"{role_id}.{policy['PolicyName']}", policy["PolicyDocument"])
+        for role_id, role in resources_of(translated, "AWS::IAM::Role").items()
+        for policy in role["Properties"].get("Policies", [])
+    ]
+    documents += [
+        (policy_id, policy["Properties"]["PolicyDocument"])
+        for policy_id, policy in resources_of(translated, "AWS::IAM::ManagedPolicy").items()
+    ]
     checked = 0
-    for role_id in resources_of(translated, "AWS::IAM::Role"):
-        for statement in role_statements(translated, role_id):
+    for owner, document in documents:
+        for statement in statements(document):
             for action in as_list(statement.get("Action", [])):
-                assert "*" not in action, f"{role_id}: {action}"
-            assert "NotAction" not in statement, role_id
+                assert "*" not in action, f"{owner}: {action}"
+            assert "NotAction" not in statement, owner
             if statement["Effect"] == "Allow" and statement["Resource"] == "*":
                 actions = set(as_list(statement["Action"]))
-                assert actions <= UNSCOPABLE_ACTIONS, f"{role_id}: {statement}"
+                assert actions <= UNSCOPABLE_ACTIONS, f"{owner}: {statement}"
                 if "cloudwatch:PutMetricData" in actions:  # scoped by namespace instead
                     assert statement["Condition"] == {
                         "StringEquals": {"cloudwatch:namespace": "voxflow"}
@@ -883,15 +910,38 @@ def test_no_iam_statement_allows_a_wildcard_action(translated: dict[str, Any]) -
             checked += 1
     assert checked >= 10
     # The tenants' publisher policy: scoped actions on the service's own resources.
-    for policy in resources_of(translated, "AWS::IAM::ManagedPolicy").values():
-        for statement in statements(policy["Properties"]["PolicyDocument"]):
-            assert "*" not in str(statement["Action"])
-            assert statement["Resource"] != "*"
-            assert statement["Condition"], statement["Sid"]
+    for statement in statements(props(translated, "TenantPublisherPolicy")["PolicyDocument"]):
+        assert statement["Resource"] != "*"
+        assert statement["Condition"], statement["Sid"]
     assert not resources_of(translated, "AWS::IAM::Policy"), "check its statements too"
 
 
-def test_function_roles_are_written_out_and_attach_no_managed_policy(
+def test_each_statement_is_written_once(sam: dict[str, Any]) -> None:
+    """A statement two roles need is a managed policy of the stack, attached to both."""
+    written: dict[str, str] = {}
+    for logical_id, resource in sam["Resources"].items():
+        properties = resource.get("Properties", {})
+        documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            documents.append(properties["PolicyDocument"])
+        for document in documents:
+            for statement in statements(document):
+                unnamed = json.dumps(
+                    {k: v for k, v in statement.items() if k != "Sid"}, sort_keys=True
+                )
+                assert unnamed not in written, (logical_id, written.get(unnamed))
+                written[unnamed] = logical_id
+    assert len(written) >= 20
+    # Each shared policy is attached to more than one role.
+    attached = [
+        p for role_id in resources_of(sam, "AWS::IAM::Role") for p in stack_policies(sam, role_id)
+    ]
+    for policy_id in resources_of(sam, "AWS::IAM::ManagedPolicy"):
+        if policy_id != "TenantPublisherPolicy":
+            assert attached.count(policy_id) >= 2, policy_id
+
+
+def test_function_roles_are_written_out_and_attach_only_this_stacks_policies(
     translated: dict[str, Any],
 ) -> None:
     """SAM's generated roles would attach AWSLambdaSQSQueueExecutionRole (any queue)."""
@@ -908,7 +958,8 @@ def test_function_roles_are_written_out_and_attach_no_managed_policy(
             policy = AWS_MANAGED_POLICIES[role_id]
             assert attached == [{"Fn::Sub": f"arn:${{AWS::Partition}}:iam::aws:policy/{policy}"}]
         else:
-            assert attached == [], role_id
+            # Refs to this stack's managed policies only (stack_policies checks their type).
+            assert len(stack_policies(translated, role_id)) == len(attached), role_id
 
 
 def _allowed(translated: dict[str, Any], function_id: str) -> list[tuple[str, str]]:
@@ -1079,6 +1130,10 @@ def test_every_checkov_skip_says_why(sam: dict[str, Any]) -> None:
         assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (logical_id, skip)
         assert len(skip["comment"].split()) >= 8, (logical_id, skip)
     assert "checkov" not in sam.get("Metadata", {})  # no template-wide skips
+    # Each reason is written once; resources skipping a check for it share it (YAML aliases).
+    text = TEMPLATE.read_text(encoding="utf-8")
+    for logical_id, skip in skips:
+        assert text.count(skip["comment"]) == 1, (logical_id, skip["id"])
 
 
 # ---------------------------------------------------------------------------------
