@@ -1224,6 +1224,19 @@ def test_worker_task_runs_like_synthesize_function(roles: dict[str, dict[str, An
     }
 
 
+def test_the_worker_fleet_is_one_section_of_its_own(sam: dict[str, Any]) -> None:
+    """Not a nested application (docs/deploy.md), so kept apart in template.yaml itself:
+    the resources named Worker* are the last ones, together, and all need RunsWorkers."""
+    logical_ids = list(sam["Resources"])
+    fleet = [lid for lid in logical_ids if lid.startswith("Worker")]
+    assert fleet == logical_ids[-len(fleet) :]
+    assert set(fleet) >= WORKERS
+    conditional = {
+        lid for lid, r in sam["Resources"].items() if r.get("Condition") == "RunsWorkers"
+    }
+    assert conditional == set(fleet)
+
+
 def test_workers_scale_on_backlog_per_task(translated: dict[str, Any]) -> None:
     policy = props(translated, "WorkerScalingPolicy")
     assert policy["PolicyType"] == "TargetTrackingScaling"
