@@ -172,9 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     stop = _StopFlag()
     signal.signal(signal.SIGTERM, stop.request)
     signal.signal(signal.SIGINT, stop.request)
-    # Our own lines at INFO; botocore's INFO chatter (credentials found...) stays out.
-    logging.basicConfig(format=f"%(asctime)s {args.function}[{os.getpid()}] %(message)s")
-    logging.getLogger("voxflow_local").setLevel(logging.INFO)
+    # Our own lines at INFO, through a handler of our own: they used to reach the log
+    # through the handler powertools puts on the "voxflow" logger, whose children they
+    # were, and voxflow_local is not. botocore's INFO chatter stays out.
+    own = logging.StreamHandler()
+    own.setFormatter(logging.Formatter(f"%(asctime)s {args.function}[{os.getpid()}] %(message)s"))
+    local_logger = logging.getLogger("voxflow_local")
+    local_logger.addHandler(own)
+    local_logger.setLevel(logging.INFO)
+    local_logger.propagate = False
 
     state = read_state(args.state_file)
     function = state.stack.function(args.function)
