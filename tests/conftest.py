@@ -1,8 +1,10 @@
-"""Shared fixtures: the real joe voice, loaded once per test process."""
+"""Shared fixtures (the real joe voice, loaded once per test process) and the
+`integration` marker, given from tests/shape.py's sets."""
 
 from pathlib import Path
 
 import pytest
+from shape import INTEGRATION_FIXTURES, INTEGRATION_MODULES
 
 from voxflow.engine import Engine
 from voxflow.settings import EngineSettings
@@ -22,3 +24,12 @@ def registry(cache_dir: Path) -> VoiceRegistry:
 @pytest.fixture(scope="session")
 def engine(registry: VoiceRegistry, cache_dir: Path) -> Engine:
     return Engine(registry, EngineSettings(cache_dir=cache_dir))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        if module in INTEGRATION_MODULES or INTEGRATION_FIXTURES & set(
+            getattr(item, "fixturenames", ())
+        ):
+            item.add_marker(pytest.mark.integration)
