@@ -33,7 +33,7 @@ lint: $(STAMP)
 # The inner loop: lint, then the unit tests only (no server, no local stack, no real
 # voice: tests/shape.py says which are integration tests). `make test` runs everything.
 check: lint
-	$(BIN)/pytest -m "not integration" -n 2 -q
+	VOXFLOW_FUZZ_SCALE=0.1 $(BIN)/pytest -m "not integration" -n 2 -q
 
 # SAM_BUILD_DIR: tests/test_layer_size.py measures and runs what `make sam-build` built.
 test: lint sam-validate checkov sam-build
