@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo speak test lint lock bench layers clean sam-validate checkov wheels sam-build
+.PHONY: install demo speak test check lint lock bench layers clean sam-validate checkov wheels sam-build
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The inner loop: lint, then the unit tests only (no server, no local stack, no real
+# voice: tests/shape.py says which are integration tests). `make test` runs everything.
+check: lint
+	VOXFLOW_FUZZ_SCALE=0.1 $(BIN)/pytest -m "not integration" -n 2 -q
 
 # SAM_BUILD_DIR: tests/test_layer_size.py measures and runs what `make sam-build` built.
 test: lint sam-validate checkov sam-build

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
@@ -657,7 +658,7 @@ def _bodies(draw: st.DrawFn) -> object:
     return text.encode("utf-8", "surrogatepass") if kind == "json-bytes" else text
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(_bodies())
 def test_parsing_fails_only_with_invalid_request(body: object) -> None:
     outcome: SynthesisRequested | InvalidRequest

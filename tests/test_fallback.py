@@ -22,7 +22,7 @@ from voxflow_local.stack import LocalStack
 
 
 @pytest.fixture(scope="module")
-def store() -> Iterator[AudioStore]:
+def moto_store() -> Iterator[AudioStore]:
     with MotoServer() as moto:
         s3 = AwsClients(AwsSettings.local(moto.url)).s3
         bucket = f"audio-{uuid.uuid4().hex[:8]}"
@@ -42,8 +42,8 @@ def test_shipped_clip_is_the_engines_busy_message(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("audio_format", [AudioFormat.MP3, AudioFormat.OPUS, AudioFormat.WAV])
-def test_degraded_result_serves_the_clip(store: AudioStore, audio_format: AudioFormat) -> None:
-    fallback = FallbackAudio(store)
+def test_degraded_result_serves_the_clip(moto_store: AudioStore, audio_format: AudioFormat) -> None:
+    fallback = FallbackAudio(moto_store)
     result = fallback.result(
         "r1", audio_format, region="us-east-1", tenant="acme", metadata={"a": 1}, batch_id=None
     )
@@ -60,12 +60,12 @@ def test_degraded_result_serves_the_clip(store: AudioStore, audio_format: AudioF
     assert len(pcm) / rate == pytest.approx(len(load_clip()[0]) / 22050, abs=0.05)
 
 
-def test_clip_is_stored_once(store: AudioStore) -> None:
-    clip = FallbackAudio(store).stored(AudioFormat.FLAC)
-    assert decode(store.get(clip.s3_key))[0].size > 0
-    store.put(clip.s3_key, b"marker", clip.content_type)
-    FallbackAudio(store).stored(AudioFormat.FLAC)  # a new process finds it there
-    assert store.get(clip.s3_key) == b"marker"  # and does not write it again
+def test_clip_is_stored_once(moto_store: AudioStore) -> None:
+    clip = FallbackAudio(moto_store).stored(AudioFormat.FLAC)
+    assert decode(moto_store.get(clip.s3_key))[0].size > 0
+    moto_store.put(clip.s3_key, b"marker", clip.content_type)
+    FallbackAudio(moto_store).stored(AudioFormat.FLAC)  # a new process finds it there
+    assert moto_store.get(clip.s3_key) == b"marker"  # and does not write it again
 
 
 def test_switch() -> None:
@@ -77,6 +77,7 @@ def test_switch() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_over_quota_with_fallback_gives_the_degraded_clip(tmp_path: Path) -> None:
     """Plan alone on the local stack (no synthesis needed): over quota, fallback on."""
     # The template sets the default limits' variables, and variables win over a quota

@@ -19,6 +19,7 @@ from typing import Any
 
 import pydantic_core
 import pytest
+from conftest import examples as scaled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
@@ -71,7 +72,7 @@ FUZZ_SENDER = "AIDAFUZZSENDER"
 
 def fuzz(examples: int) -> settings:
     return settings(
-        max_examples=examples,
+        max_examples=scaled(examples),
         derandomize=True,
         database=None,
         deadline=None,

@@ -11,12 +11,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import StartStack
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
@@ -28,18 +28,17 @@ APP = Path(__file__).resolve().parent.parent / "functions" / "health" / "app.py"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    logs = tmp_path_factory.mktemp("health-stack-logs")
-    with LocalStack(functions=["PlanFunction"], log_dir=logs) as local:
-        # The canary's deadline is short: wait until PlanFunction's runner has started.
-        clients = AwsClients(AwsSettings.local(local.url, local.region))
-        with VoxflowClient(clients, StackTarget.from_resources(local.stack.resources)) as client:
-            request_id = client.publish("The planner is up.")
-            deadline = time.monotonic() + 120
-            while client.status(request_id) is None:
-                assert time.monotonic() < deadline, "PlanFunction never planned a request"
-                time.sleep(0.2)
-        yield local
+def stack(local_stack: StartStack) -> LocalStack:
+    local = local_stack(functions=["PlanFunction"])
+    # The canary's deadline is short: wait until PlanFunction's runner has started.
+    clients = AwsClients(AwsSettings.local(local.url, local.region))
+    with VoxflowClient(clients, StackTarget.from_resources(local.stack.resources)) as client:
+        request_id = client.publish("The planner is up.")
+        deadline = time.monotonic() + 120
+        while client.status(request_id) is None:
+            assert time.monotonic() < deadline, "PlanFunction never planned a request"
+            time.sleep(0.2)
+    return local
 
 
 def invoke_canary(stack: LocalStack, monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:

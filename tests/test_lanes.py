@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from bus_tap import tap_bus
+from conftest import StartStack
 from stack_cli import queue_depth, voxflow_cli
 
 from voxflow.audio import decode, join_pcm
@@ -195,14 +196,14 @@ def test_worker_takes_the_short_lane_first_and_settles_on_each_batchs_queue() ->
 
 
 @pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("lanes-logs")
+def stack(local_stack: StartStack) -> LocalStack:
+    return local_stack(retry_visibility_s=1)
 
 
 @pytest.fixture(scope="module")
-def stack(logs: Path) -> Iterator[LocalStack]:
-    with LocalStack(retry_visibility_s=1, log_dir=logs) as local:
-        yield local
+def logs(stack: LocalStack) -> Path:
+    assert stack.log_dir is not None
+    return stack.log_dir
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import StartStack
 from stack_cli import queue_depth, voxflow_cli
 
 from voxflow.audio import AudioFormat
@@ -47,10 +48,8 @@ class LostTasks(ChunkQueue):
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    logs = tmp_path_factory.mktemp("ops-logs")
-    with LocalStack(retry_visibility_s=1, log_dir=logs) as local:
-        yield local
+def stack(local_stack: StartStack) -> LocalStack:
+    return local_stack(retry_visibility_s=1)
 
 
 @pytest.fixture(scope="module")
@@ -75,21 +74,7 @@ def client(stack: LocalStack, aws: AwsSettings) -> Iterator[VoxflowClient]:
         yield voxflow
 
 
-@pytest.fixture(scope="module")
-def tap(stack: LocalStack) -> str:
-    """A queue receiving every event the service puts on its bus."""
-    sqs, events = stack.client("sqs"), stack.client("events")
-    url = sqs.create_queue(QueueName="ops-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
-    bus = stack.stack.resources["EventBus"].rsplit("/", 1)[-1]
-    events.put_rule(Name="ops-tap", EventBusName=bus, EventPattern='{"source": ["voxflow"]}')
-    events.put_targets(
-        Rule="ops-tap", EventBusName=bus, Targets=[{"Id": "t", "Arn": arn["QueueArn"]}]
-    )
-    return str(url)
-
-
-def terminal_events(stack: LocalStack, tap: str, request_id: str, wait_s: float) -> list[Any]:
+def terminal_events(stack: LocalStack, bus_tap: str, request_id: str, wait_s: float) -> list[Any]:
     """The terminal events for ``request_id``: waits for the first, then ``wait_s`` more
     for any duplicate."""
     sqs = stack.client("sqs")
@@ -98,9 +83,9 @@ def terminal_events(stack: LocalStack, tap: str, request_id: str, wait_s: float)
     settle: float | None = None
     while time.monotonic() < (settle or deadline):
         for message in sqs.receive_message(
-            QueueUrl=tap, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            QueueUrl=bus_tap, MaxNumberOfMessages=10, WaitTimeSeconds=1
         ).get("Messages", []):
-            sqs.delete_message(QueueUrl=tap, ReceiptHandle=message["ReceiptHandle"])
+            sqs.delete_message(QueueUrl=bus_tap, ReceiptHandle=message["ReceiptHandle"])
             event = json.loads(message["Body"])
             if event["detail"].get("request_id") == request_id and event["detail-type"] in TERMINAL:
                 seen.append(event)
@@ -118,7 +103,7 @@ def plan_with_lost_tasks(pipeline: Pipeline, request_id: str, text: str) -> list
 
 
 def test_a_dead_lettered_chunk_is_redriven_and_completes(
-    stack: LocalStack, pipeline: Pipeline, tap: str
+    stack: LocalStack, pipeline: Pipeline, bus_tap: str
 ) -> None:
     # The chunk task arrives before its job exists (say, the job's write was lost and
     # replayed): every attempt fails to count it, and it ends in ChunksDLQ.
@@ -149,12 +134,12 @@ def test_a_dead_lettered_chunk_is_redriven_and_completes(
     assert "1 moved to ChunksQueue\t0 failed" in moved.stdout
     assert queue_depth(stack, "ChunksDLQ") == 0
 
-    (event,) = terminal_events(stack, tap, request_id, wait_s=3)
+    (event,) = terminal_events(stack, bus_tap, request_id, wait_s=3)
     assert event["detail-type"] == "SynthesisCompleted"
 
 
 def test_sweeper_assembles_a_job_whose_chunks_are_all_done(
-    stack: LocalStack, pipeline: Pipeline, sweeper: Sweeper, client: VoxflowClient, tap: str
+    stack: LocalStack, pipeline: Pipeline, sweeper: Sweeper, client: VoxflowClient, bus_tap: str
 ) -> None:
     text = f"Every chunk is stored. Nobody assembled {uuid.uuid4().hex[:6]}."
     request_id = f"assemble-{uuid.uuid4().hex[:8]}"
@@ -167,7 +152,7 @@ def test_sweeper_assembles_a_job_whose_chunks_are_all_done(
 
     report = sweeper.sweep(older_than_s=0)
     assert request_id in report.assembled
-    (event,) = terminal_events(stack, tap, request_id, wait_s=3)
+    (event,) = terminal_events(stack, bus_tap, request_id, wait_s=3)
     assert event["detail-type"] == "SynthesisCompleted"
     assert sweeper.sweep(older_than_s=0).assembled.count(request_id) == 0  # done: not pending
 
@@ -180,7 +165,7 @@ def _store_chunk_texts(
 
 
 def test_lost_chunk_tasks_are_queued_again_and_the_job_completes(
-    stack: LocalStack, pipeline: Pipeline, sweeper: Sweeper, tap: str
+    stack: LocalStack, pipeline: Pipeline, sweeper: Sweeper, bus_tap: str
 ) -> None:
     request_id = f"lost-{uuid.uuid4().hex[:8]}"
     tasks = plan_with_lost_tasks(pipeline, request_id, f"Lost once {uuid.uuid4().hex[:6]}.")
@@ -190,12 +175,12 @@ def test_lost_chunk_tasks_are_queued_again_and_the_job_completes(
 
     report = sweeper.sweep(older_than_s=0)
     assert report.requeued[request_id] == [task.index for task in tasks]
-    (event,) = terminal_events(stack, tap, request_id, wait_s=3)
+    (event,) = terminal_events(stack, bus_tap, request_id, wait_s=3)
     assert event["detail-type"] == "SynthesisCompleted"
 
 
 def test_a_hopeless_job_fails_stuck_on_its_second_sweep(
-    stack: LocalStack, pipeline: Pipeline, sweeper: Sweeper, aws: AwsSettings, tap: str
+    stack: LocalStack, pipeline: Pipeline, sweeper: Sweeper, aws: AwsSettings, bus_tap: str
 ) -> None:
     request_id = f"hopeless-{uuid.uuid4().hex[:8]}"
     plan_with_lost_tasks(pipeline, request_id, f"Never to be spoken {uuid.uuid4().hex[:6]}.")
@@ -208,7 +193,7 @@ def test_a_hopeless_job_fails_stuck_on_its_second_sweep(
     assert second.returncode == 0, second.stderr
     assert request_id in json.loads(second.stdout)["failed"]
 
-    (event,) = terminal_events(stack, tap, request_id, wait_s=3)
+    (event,) = terminal_events(stack, bus_tap, request_id, wait_s=3)
     assert event["detail-type"] == "SynthesisFailed"
     assert event["detail"]["code"] == STUCK
     assert event["detail"]["retryable"] is True

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from bus_tap import tap_bus, tapped
+from bus_tap import tapped
+from conftest import StartStack
 
 from voxflow.audio import decode, join_pcm
 from voxflow.aws import AwsClients, AwsSettings
@@ -33,10 +34,8 @@ CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "corpus"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    logs = tmp_path_factory.mktemp("stack-logs")
-    with LocalStack(retry_visibility_s=1, log_dir=logs) as local:
-        yield local
+def stack(local_stack: StartStack) -> LocalStack:
+    return local_stack(retry_visibility_s=1)
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +44,6 @@ def client(stack: LocalStack) -> Iterator[VoxflowClient]:
     target = StackTarget.from_resources(stack.stack.resources)
     with VoxflowClient(clients, target) as voxflow:
         yield voxflow
-
-
-@pytest.fixture(scope="module")
-def bus_tap(stack: LocalStack, client: VoxflowClient) -> str:
-    """A queue receiving every event the service puts on its bus, as a subscriber would."""
-    return tap_bus(stack, client.target.bus_name, "bus-tap")
 
 
 def download(url: str) -> tuple[bytes, str]:

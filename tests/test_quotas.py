@@ -272,6 +272,7 @@ def test_digits_over_the_burst_in_speech_are_throttled(
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_quotas_charge_speech_end_to_end(tmp_path: Path) -> None:
     """template.yaml on moto server, plan and synthesize running: the padded text is
     spoken under a burst its raw length exceeds 100-fold, the digits are refused for

@@ -9,11 +9,11 @@ whatever its reply target does; a target the rules refuse gets nothing.
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from bus_tap import TERMINAL, tap_bus
+from bus_tap import TERMINAL
+from conftest import StartStack
 
 from voxflow.client import StackTarget
 from voxflow_local.stack import LocalStack
@@ -26,22 +26,15 @@ SETTLE_S = 6  # after the terminal events: time for a duplicate or a dead letter
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    logs = tmp_path_factory.mktemp("reply-targets")
+def stack(local_stack: StartStack) -> LocalStack:
     # The queues' own visibility timeouts, as on AWS: a failed attempt is retried only
     # after 190 s (a request) or 730 s (a chunk task), long after the test's wait.
-    with LocalStack(log_dir=logs) as local:
-        yield local
+    return local_stack()
 
 
 @pytest.fixture(scope="module")
 def bus(stack: LocalStack) -> str:
     return StackTarget.from_resources(stack.stack.resources).bus_name
-
-
-@pytest.fixture(scope="module")
-def tap(stack: LocalStack, bus: str) -> str:
-    return tap_bus(stack, bus, "reply-targets-tap")
 
 
 def publish(stack: LocalStack, bus: str, request_id: str, text: str, reply_to: Any) -> None:
@@ -57,7 +50,7 @@ def publish(stack: LocalStack, bus: str, request_id: str, text: str, reply_to: A
 
 
 def bus_events(
-    stack: LocalStack, tap: str, request_ids: set[str]
+    stack: LocalStack, bus_tap: str, request_ids: set[str]
 ) -> tuple[dict[str, list[Any]], float]:
     """Each request's events on the service's bus, read until all have a terminal event
     (at most TERMINAL_WAIT_S), then SETTLE_S more; and the seconds until the last
@@ -70,12 +63,12 @@ def bus_events(
     terminal_s = float("inf")
     while time.monotonic() < (settled or deadline):
         for message in sqs.receive_message(
-            QueueUrl=tap, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            QueueUrl=bus_tap, MaxNumberOfMessages=10, WaitTimeSeconds=1
         ).get("Messages", []):
             event = json.loads(message["Body"])
             if event["detail"].get("request_id") in seen:
                 seen[event["detail"]["request_id"]].append(event)
-            sqs.delete_message(QueueUrl=tap, ReceiptHandle=message["ReceiptHandle"])
+            sqs.delete_message(QueueUrl=bus_tap, ReceiptHandle=message["ReceiptHandle"])
         done = all(any(e["detail-type"] in TERMINAL for e in found) for found in seen.values())
         if done and settled is None:
             terminal_s = time.monotonic() - started
@@ -101,7 +94,7 @@ def dead_letters(stack: LocalStack) -> dict[str, int]:
 
 
 def test_a_valid_request_ends_once_on_the_bus_when_its_reply_target_is_gone(
-    stack: LocalStack, bus: str, tap: str
+    stack: LocalStack, bus: str, bus_tap: str
 ) -> None:
     """A client that closed (its queue deleted) or named a bus that does not exist:
     the request still completes at once, once, and nothing is retried or dead-lettered."""
@@ -115,7 +108,7 @@ def test_a_valid_request_ends_once_on_the_bus_when_its_reply_target_is_gone(
     }
     for request_id, (text, reply_to) in requests.items():
         publish(stack, bus, request_id, text, reply_to)
-    seen, terminal_s = bus_events(stack, tap, set(requests))
+    seen, terminal_s = bus_events(stack, bus_tap, set(requests))
     for request_id, events in seen.items():
         assert [e["detail-type"] for e in terminals(events)] == ["SynthesisCompleted"], request_id
         # Its chunk events came too, though none reached the reply target.
@@ -126,7 +119,7 @@ def test_a_valid_request_ends_once_on_the_bus_when_its_reply_target_is_gone(
 
 
 def test_refused_targets_fail_invalid_request_on_the_service_bus_only(
-    stack: LocalStack, bus: str, tap: str
+    stack: LocalStack, bus: str, bus_tap: str
 ) -> None:
     """reply_to naming the stack's own ChunksQueue, its own bus, or a queue outside the
     prefix: one SynthesisFailed INVALID_REQUEST each on the bus, nothing at the target."""
@@ -141,7 +134,7 @@ def test_refused_targets_fail_invalid_request_on_the_service_bus_only(
     }
     for request_id, reply_to in requests.items():
         publish(stack, bus, request_id, "Where should this go?", reply_to)
-    seen, terminal_s = bus_events(stack, tap, set(requests))
+    seen, terminal_s = bus_events(stack, bus_tap, set(requests))
     print(f"terminal events after {terminal_s:.1f} s")
     rules = {
         f"to-chunks-{tag}": "reply_to.queue_url: the service's own queues are not reply targets",

@@ -11,10 +11,10 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import StartStack
 
 from voxflow.audio import decode
 from voxflow.events import request_source
@@ -30,10 +30,8 @@ LONG_TEXT = " ".join(
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    logs = tmp_path_factory.mktemp("identity-logs")
-    with LocalStack(retry_visibility_s=1, log_dir=logs) as local:
-        yield local
+def stack(local_stack: StartStack) -> LocalStack:
+    return local_stack(retry_visibility_s=1)
 
 
 class Inbox:

@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 import pytest
-from bus_tap import TERMINAL, tap_bus, tapped
+from bus_tap import TERMINAL, tapped
 
 from voxflow.audio import AudioFormat
 from voxflow.aws import AwsSettings
@@ -178,12 +178,6 @@ def pipeline(stack: LocalStack, aws: AwsSettings, registry: VoiceRegistry) -> Pi
     return pipeline_for(stack.stack.resources, aws, registry)
 
 
-@pytest.fixture(scope="module")
-def tap(stack: LocalStack) -> str:
-    """A queue receiving every event the service puts on its bus."""
-    return tap_bus(stack, stack.stack.resources["EventBus"].rsplit("/", 1)[-1], "schedules-tap")
-
-
 class LostTasks(ChunkQueue):
     def __init__(self) -> None:
         super().__init__(None, "lost")
@@ -205,8 +199,8 @@ def _stuck_job(stack: LocalStack, pipeline: Pipeline, aws: AwsSettings) -> str:
     return request_id
 
 
-def _terminal_event(stack: LocalStack, tap: str, request_id: str, timeout_s: float) -> Any:
-    events = tapped(stack, tap, request_id, timeout_s, until_terminal=True)
+def _terminal_event(stack: LocalStack, bus_tap: str, request_id: str, timeout_s: float) -> Any:
+    events = tapped(stack, bus_tap, request_id, timeout_s, until_terminal=True)
     terminal = [event for event in events if event["detail-type"] in TERMINAL]
     assert terminal, f"no terminal event for {request_id} within {timeout_s} s"
     return terminal[0]
@@ -231,11 +225,11 @@ def test_the_template_schedules_are_found_for_this_role(stack: LocalStack) -> No
 
 
 def test_the_scheduled_sweeper_fails_a_stuck_job_with_nobody_sweeping(
-    stack: LocalStack, pipeline: Pipeline, aws: AwsSettings, tap: str
+    stack: LocalStack, pipeline: Pipeline, aws: AwsSettings, bus_tap: str
 ) -> None:
     request_id = _stuck_job(stack, pipeline, aws)
     # The first scheduled sweep counts it (nothing to re-queue), a later one fails it.
-    event = _terminal_event(stack, tap, request_id, timeout_s=30 + 4 * SWEEP_PERIOD_S)
+    event = _terminal_event(stack, bus_tap, request_id, timeout_s=30 + 4 * SWEEP_PERIOD_S)
     assert event["detail-type"] == "SynthesisFailed"
     assert event["detail"]["code"] == STUCK
     job = pipeline.jobs.get(request_id)

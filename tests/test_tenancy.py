@@ -183,15 +183,15 @@ def test_request_sources_name_their_tenant() -> None:
 
 
 @pytest.fixture(scope="module")
-def clients() -> Iterator[AwsClients]:
+def moto_clients() -> Iterator[AwsClients]:
     with MotoServer() as moto:
         yield AwsClients(AwsSettings.local(moto.url))
 
 
-def test_tenant_table_binds_lists_and_unbinds(clients: AwsClients) -> None:
+def test_tenant_table_binds_lists_and_unbinds(moto_clients: AwsClients) -> None:
     name = f"tenants-{uuid.uuid4().hex[:8]}"
-    create_tenants_table(clients.dynamodb, name)
-    table = TenantTable(clients.dynamodb, name)
+    create_tenants_table(moto_clients.dynamodb, name)
+    table = TenantTable(moto_clients.dynamodb, name)
     assert table.tenant_of(ROLE) is None
     table.bind(ROLE, "acme")
     table.bind("AIDAUSER0001", "globex")

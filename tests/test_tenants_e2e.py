@@ -11,11 +11,11 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from bus_tap import tap_bus, tapped
+from bus_tap import tapped
+from conftest import StartStack
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
@@ -26,23 +26,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    logs = tmp_path_factory.mktemp("stack-logs")
-    with LocalStack(
-        retry_visibility_s=1, log_dir=logs, functions=["PlanFunction", "SynthesizeFunction"]
-    ) as local:
-        yield local
+def stack(local_stack: StartStack) -> LocalStack:
+    return local_stack(retry_visibility_s=1, functions=["PlanFunction", "SynthesizeFunction"])
 
 
-@pytest.fixture(scope="module")
-def tap(stack: LocalStack) -> str:
-    return tap_bus(stack, stack.stack.resources["EventBus"].rsplit("/", 1)[-1], "tenants-tap")
-
-
-def terminal(stack: LocalStack, tap: str, request_id: str) -> dict[str, Any]:
+def terminal(stack: LocalStack, bus_tap: str, request_id: str) -> dict[str, Any]:
     """The request's one terminal event (a few seconds more show no second one)."""
-    events = tapped(stack, tap, request_id, wait_s=60, until_terminal=True)
-    events += tapped(stack, tap, request_id, wait_s=3)
+    events = tapped(stack, bus_tap, request_id, wait_s=60, until_terminal=True)
+    events += tapped(stack, bus_tap, request_id, wait_s=3)
     ends = [e for e in events if e["detail-type"] in ("SynthesisCompleted", "SynthesisFailed")]
     assert len(ends) == 1, ends
     return ends[0]
@@ -60,17 +51,19 @@ def publish(stack: LocalStack, source: str, **detail: Any) -> str:
     return request_id
 
 
-def test_an_event_naming_another_tenant_fails_tenant_mismatch(stack: LocalStack, tap: str) -> None:
+def test_an_event_naming_another_tenant_fails_tenant_mismatch(
+    stack: LocalStack, bus_tap: str
+) -> None:
     request_id = publish(stack, "voxflow.tenant.a", tenant="b")
-    event = terminal(stack, tap, request_id)
+    event = terminal(stack, bus_tap, request_id)
     assert event["detail-type"] == "SynthesisFailed"
     assert (event["detail"]["code"], event["detail"]["tenant"]) == ("TENANT_MISMATCH", "a")
 
 
-def test_an_event_is_the_tenant_its_source_names(stack: LocalStack, tap: str) -> None:
+def test_an_event_is_the_tenant_its_source_names(stack: LocalStack, bus_tap: str) -> None:
     # One at a time: the tap drops other requests' events while it waits.
     for declared in ({"tenant": "a"}, {}):
-        event = terminal(stack, tap, publish(stack, "voxflow.tenant.a", **declared))
+        event = terminal(stack, bus_tap, publish(stack, "voxflow.tenant.a", **declared))
         assert event["detail-type"] == "SynthesisCompleted", event["detail"]
         assert event["detail"]["tenant"] == "a"
     # The client publishes a tenant's request with that tenant's source.
@@ -114,7 +107,7 @@ def tenants_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[st
 
 
 def test_a_bound_senders_direct_send_naming_another_tenant_fails_tenant_mismatch(
-    stack: LocalStack, tap: str
+    stack: LocalStack, bus_tap: str
 ) -> None:
     principal = moto_sender_id(stack)
     bound = tenants_cli(stack, "bind", "--tenant", "a", "--principal", principal)
@@ -122,14 +115,14 @@ def test_a_bound_senders_direct_send_naming_another_tenant_fails_tenant_mismatch
     try:
         listed = tenants_cli(stack, "list")
         assert listed.stdout.split("\t")[:2] == [principal, "a"]
-        mismatch = terminal(stack, tap, send_direct(stack, tenant="b"))
+        mismatch = terminal(stack, bus_tap, send_direct(stack, tenant="b"))
         assert mismatch["detail-type"] == "SynthesisFailed"
         assert (mismatch["detail"]["code"], mismatch["detail"]["tenant"]) == (
             "TENANT_MISMATCH",
             "a",
         )
         # Unbound, a direct sender is the default tenant: "a" passes only through the binding.
-        own = terminal(stack, tap, send_direct(stack, tenant="a"))
+        own = terminal(stack, bus_tap, send_direct(stack, tenant="a"))
         assert own["detail-type"] == "SynthesisCompleted", own["detail"]
         assert own["detail"]["tenant"] == "a"
     finally:

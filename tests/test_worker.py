@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bus_tap import tap_bus, tapped
+from bus_tap import tapped
+from conftest import StartStack
 
 from voxflow.audio import decode, join_pcm
 from voxflow.aws import AwsClients, AwsSettings
@@ -51,10 +52,8 @@ READY_TIMEOUT_S = 120
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    logs = tmp_path_factory.mktemp("worker-stack-logs")
-    with LocalStack(functions=["PlanFunction"], retry_visibility_s=1, log_dir=logs) as local:
-        yield local
+def stack(local_stack: StartStack) -> LocalStack:
+    return local_stack(functions=["PlanFunction"], retry_visibility_s=1)
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +61,6 @@ def client(stack: LocalStack) -> Iterator[VoxflowClient]:
     clients = AwsClients(AwsSettings.local(stack.url, stack.region))
     with VoxflowClient(clients, StackTarget.from_resources(stack.stack.resources)) as voxflow:
         yield voxflow
-
-
-@pytest.fixture(scope="module")
-def bus_tap(stack: LocalStack, client: VoxflowClient) -> str:
-    """A queue receiving every event the service puts on its bus."""
-    return tap_bus(stack, client.target.bus_name, "worker-bus-tap")
 
 
 class WorkerProcess:

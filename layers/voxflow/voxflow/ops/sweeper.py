@@ -17,9 +17,10 @@ minutes is cheap; a sparse index on pending jobs is the step up if it is not.
 """
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import UpdateError
@@ -50,6 +51,43 @@ STUCK = "STUCK"
 DEFAULT_OLDER_THAN_S = 900.0
 # Sweeps that may re-queue a job's missing chunks before it is failed.
 REQUEUE_SWEEPS = 1
+
+
+class Step(StrEnum):
+    ASSEMBLE = "assemble"
+    REQUEUE = "requeue"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a sweep does with a stuck job (the module docstring's rules), and why."""
+
+    step: Step
+    missing: list[int]
+    message: str = ""
+
+
+def rule(chunk_count: int, done: Iterable[int], sweeps: int) -> Rule:
+    """The rule for a pending job of ``chunk_count`` chunks, ``done`` of them stored,
+    already swept ``sweeps`` times: pure, so it is tested without a table."""
+    missing = sorted(set(range(chunk_count)) - set(done))
+    if chunk_count and not missing:
+        return Rule(Step.ASSEMBLE, [])
+    if chunk_count and sweeps < REQUEUE_SWEEPS:
+        return Rule(Step.REQUEUE, missing)
+    message = (
+        f"stuck: {len(missing)} of {chunk_count} chunks not done after {sweeps} sweeps"
+        if chunk_count
+        else "stuck: planned without chunks"
+    )
+    return Rule(Step.FAIL, missing, message)
+
+
+def owned_here(owner_region: str | None, region_name: str) -> bool:
+    """Two regions share the jobs table: each sweeps only the jobs it owns (a job of a
+    single-region stack has no owner and is everyone's)."""
+    return owner_region is None or owner_region == region_name
 
 
 class SweptJob(Job):
@@ -112,30 +150,25 @@ class Sweeper:
             if event is not None and finish(self._pipeline, job, event, None):
                 report.resent.append(job.request_id)
                 return
-        count = int(job.chunk_count)
-        missing = sorted(set(range(count)) - {int(index) for index in job.done or ()})
-        if count and not missing:
+        sweeps = int(job.sweeps or 0)
+        step = rule(int(job.chunk_count), (int(index) for index in job.done or ()), sweeps)
+        if step.step is Step.ASSEMBLE:
             assemble(job.request_id, self._pipeline)
             report.assembled.append(job.request_id)
             return
-        sweeps = int(job.sweeps or 0)
-        if count and sweeps < REQUEUE_SWEEPS:
+        if step.step is Step.REQUEUE:
             if not self._count_sweep(job, sweeps):
                 return  # another sweeper has it, or it finished meanwhile
-            tasks = self._tasks(job, missing)
+            tasks = self._tasks(job, step.missing)
             if tasks is None:
                 report.waiting.append(job.request_id)
                 return
             self._pipeline.chunk_queue.send(tasks, recovery=True)
-            report.requeued[job.request_id] = missing
+            report.requeued[job.request_id] = step.missing
             return
-        message = (
-            f"stuck: {len(missing)} of {count} chunks not done after {sweeps} sweeps"
-            if count
-            else "stuck: planned without chunks"
-        )
         self._pipeline.meter.count("RequestsStuck")
-        if finish(self._pipeline, job, failed_event(job, STUCK, message, retryable=True), None):
+        failed = failed_event(job, STUCK, step.message, retryable=True)
+        if finish(self._pipeline, job, failed, None):
             report.failed.append(job.request_id)
 
     def _fresh(self, request_id: str) -> SweptJob | None:
@@ -146,9 +179,8 @@ class Sweeper:
         return job if job.status == PENDING else None
 
     def _ours(self, job: Job) -> bool:
-        # Two regions share the jobs table: each sweeps only the jobs it owns.
-        owner = getattr(job, "owner_region", None)
-        return owner is None or owner == self._pipeline.settings.region_name
+        region = self._pipeline.settings.region_name
+        return owned_here(getattr(job, "owner_region", None), region)
 
     def _count_sweep(self, job: SweptJob, sweeps: int) -> bool:
         """Count this sweep on the job; False if someone else counted it first."""
