@@ -49,16 +49,9 @@ def fail_request(
     REQUEST_ID_CONFLICT instead. With two regions, only the region that works on the
     request fails it; the decision says which (STANDBY: the caller sends the message
     again later)."""
-    new_job = pipeline.jobs.new(
+    new_job = pipeline.jobs.new_answer(
         request_id,
         tenant=tenant,
-        voice="",
-        format="",
-        key="",
-        sample_rate=0,
-        params_json="{}",
-        chunk_keys=[],
-        chunk_count=0,
         metadata_json=json.dumps(metadata or {}, default=str),
         reply_to_json=reply_to.model_dump_json() if reply_to else None,
         batch_id=batch_id,
@@ -78,16 +71,9 @@ def answer_conflict(pipeline: Pipeline, incoming: Job, *, standby_expired: bool)
     own reply target. The answer is a job of its own under a derived key, so the
     owner's job is never touched and a redelivery is answered once."""
     request_id = incoming.request_id
-    answer = pipeline.jobs.new(
+    answer = pipeline.jobs.new_answer(
         conflict_job_id(request_id, incoming.fingerprint),
         tenant=incoming.tenant,
-        voice="",
-        format="",
-        key="",
-        sample_rate=0,
-        params_json="{}",
-        chunk_keys=[],
-        chunk_count=0,
         metadata_json=incoming.metadata_json,
         reply_to_json=incoming.reply_to_json,
         batch_id=incoming.batch_id,

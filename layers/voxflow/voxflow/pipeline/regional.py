@@ -116,16 +116,9 @@ def _copy_result(pipeline: Pipeline, finished: Job, duplicate: Job, target: str)
     if event is None:
         return
     jobs = pipeline.jobs
-    copy = jobs.new(
+    copy = jobs.new_answer(
         copy_job_id(finished.request_id, target),
         tenant=duplicate.tenant,
-        voice="",
-        format="",
-        key="",
-        sample_rate=0,
-        params_json="{}",
-        chunk_keys=[],
-        chunk_count=0,
         metadata_json=finished.metadata_json,
         reply_to_json=target,
         fingerprint=duplicate.fingerprint,

@@ -65,6 +65,21 @@ class JobStore:
             request_id, status=PENDING, created_at=now, expires_at=now + self._ttl, **fields
         )
 
+    def new_answer(self, job_id: str, **fields: Any) -> Job:
+        """A job that only carries an answer (a failure, a conflict, a copy of a result
+        for another target): nothing to synthesize, so no voice, key or chunks."""
+        return self.new(
+            job_id,
+            voice="",
+            format="",
+            key="",
+            sample_rate=0,
+            params_json="{}",
+            chunk_keys=[],
+            chunk_count=0,
+            **fields,
+        )
+
     def create(self, job: Job) -> bool:
         """Store a new job; False if one with this request id exists already."""
         try:
