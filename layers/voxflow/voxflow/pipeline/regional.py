@@ -102,10 +102,12 @@ def _add_reply_target(pipeline: Pipeline, existing: Job, duplicate: Job) -> None
     if existing.status == PENDING and pipeline.jobs.add_reply_target(existing.request_id, target):
         return
     finished = existing if existing.status != PENDING else pipeline.jobs.get(existing.request_id)
-    if finished is None or finished.status == PENDING:
+    if finished is None:
         raise JobVanished(f"job {existing.request_id} changed while a target was added")
     if target in (finished.extra_reply_to or ()):
-        return
+        return  # a concurrent duplicate added it first: its writer sends there
+    if finished.status == PENDING:
+        raise JobVanished(f"job {existing.request_id} changed while a target was added")
     _copy_result(pipeline, finished, duplicate, target)
 
 
