@@ -106,7 +106,7 @@ def opus_encode_ms(rate: int) -> float:
     """For scale: encoding the same 60 s as Opus at ``rate`` (resampling included)."""
     noise = np.random.default_rng(0).integers(-8000, 8000, SECONDS * 22050).astype(np.int16)
     started = time.perf_counter()
-    encode(noise, 22050, "opus", opus_rate=rate)
+    encode(noise, 22050, "opus", output_rate=rate)
     return (time.perf_counter() - started) * 1000
 
 

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING
 
 # No submodule shares a name with what it exports: importing it would set the package's
 # attribute to the module (``encode`` was both once).
-from voxflow.audio.formats import AudioFormat
+from voxflow.audio.formats import OPUS_SAMPLE_RATES, SAMPLE_RATES, AudioFormat
 
 if TYPE_CHECKING:
     from voxflow.audio.codec import (
         MP3_SAMPLE_RATES,
-        OPUS_SAMPLE_RATES,
         EncodedAudio,
         decode,
         encode,
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     )
     from voxflow.audio.pcm import PcmJoiner, float_to_int16, join_pcm, resample
 
-_ENCODE = ("MP3_SAMPLE_RATES", "OPUS_SAMPLE_RATES", "EncodedAudio", "decode", "encode")
+_ENCODE = ("MP3_SAMPLE_RATES", "EncodedAudio", "decode", "encode")
 _HEAVY = {
     **dict.fromkeys((*_ENCODE, "mp3_bitrates"), "voxflow.audio.codec"),
     **dict.fromkeys(("PcmJoiner", "float_to_int16", "join_pcm", "resample"), "voxflow.audio.pcm"),
@@ -38,6 +37,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "MP3_SAMPLE_RATES",
     "OPUS_SAMPLE_RATES",
+    "SAMPLE_RATES",
     "AudioFormat",
     "EncodedAudio",
     "PcmJoiner",

@@ -1,6 +1,7 @@
 """int16 mono PCM to and from the delivered formats, in memory, with libsndfile.
 
-Every format decodes back to the input's exact sample count: libsndfile writes LAME's
+Every format decodes back to the input's exact sample count (at the output rate, the
+rounded ratio): libsndfile writes LAME's
 gapless tag into MP3s and Opus's pre-skip and end trim into Ogg, which hide the codecs'
 encoder delay and padding. One case defeats that (a constant MP3 bitrate whose frames
 are too small to hold the tag), so those bitrates are refused.
@@ -17,7 +18,6 @@ from voxflow.audio.formats import AudioFormat
 from voxflow.audio.pcm import require_mono_int16, require_rate, resample
 from voxflow.errors import InvalidParameter, UnsupportedFormat
 
-OPUS_SAMPLE_RATES = (24000, 48000)
 MP3_SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 _MPEG1_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
@@ -34,6 +34,10 @@ _SOUNDFILE_TYPES: dict[AudioFormat, tuple[str, str]] = {
     AudioFormat.OGG: ("OGG", "VORBIS"),
     AudioFormat.MP3: ("MP3", "MPEG_LAYER_III"),
     AudioFormat.OPUS: ("OGG", "OPUS"),
+    # Headerless: libsndfile's RAW container writes the samples and nothing else.
+    AudioFormat.PCM: ("RAW", "PCM_16"),
+    AudioFormat.MULAW: ("RAW", "ULAW"),
+    AudioFormat.ALAW: ("RAW", "ALAW"),
 }
 
 
@@ -53,15 +57,16 @@ def encode(
     sample_rate: int,
     fmt: AudioFormat | str,
     *,
-    opus_rate: int = 48000,
+    output_rate: int | None = None,
     mp3_bitrate_kbps: int | None = None,
 ) -> EncodedAudio:
-    """``pcm`` encoded as ``fmt``.
+    """``pcm`` (at ``sample_rate``) encoded as ``fmt`` at ``output_rate``.
 
-    Opus is resampled to ``opus_rate`` (24000 or 48000), the rates its decoders play
-    natively. MP3 keeps the input's rate, which must be one MPEG defines; it is VBR
-    unless ``mp3_bitrate_kbps`` asks for a constant bitrate (see ``mp3_bitrates``).
-    Each option is ignored for the other formats.
+    ``output_rate`` must be one of the format's ``sample_rates``; None takes its
+    default (``AudioFormat.output_rate``): 48000 for Opus, 8000 for G.711, the input's
+    rate for the rest. MP3 needs a rate MPEG defines; it is VBR unless
+    ``mp3_bitrate_kbps`` asks for a constant bitrate (see ``mp3_bitrates``), an option
+    the other formats ignore. PCM is little-endian whatever the machine.
     """
     audio_format = AudioFormat.parse(fmt)
     samples = require_mono_int16(pcm)
@@ -70,13 +75,12 @@ def encode(
         # FLAC, MP3 and Opus files without samples cannot be opened again.
         raise InvalidParameter("cannot encode empty audio")
     duration_s = samples.size / rate
+    target = audio_format.output_rate(output_rate, rate)
+    if target != rate:
+        samples, rate = resample(samples, rate, target), target
     compression_level: float | None = None
     bitrate_mode: str | None = None
-    if audio_format is AudioFormat.OPUS:
-        if opus_rate not in OPUS_SAMPLE_RATES:
-            raise InvalidParameter(f"opus_rate must be 24000 or 48000, got {opus_rate!r}")
-        samples, rate = resample(samples, rate, opus_rate), opus_rate
-    elif audio_format is AudioFormat.MP3:
+    if audio_format is AudioFormat.MP3:
         _require_mp3_rate(rate)
         if mp3_bitrate_kbps is not None:
             compression_level = _mp3_compression_level(rate, mp3_bitrate_kbps)
@@ -90,6 +94,7 @@ def encode(
         1,
         subtype=subtype,
         format=container,
+        endian="LITTLE" if audio_format.headerless else "FILE",
         compression_level=compression_level,
         bitrate_mode=bitrate_mode,
     ) as output:
@@ -98,14 +103,37 @@ def encode(
         for start in range(0, samples.size, _WRITE_BLOCK_FRAMES):
             output.write(np.ascontiguousarray(samples[start : start + _WRITE_BLOCK_FRAMES]))
     return EncodedAudio(
-        buffer.getvalue(), audio_format, rate, duration_s, audio_format.content_type
+        buffer.getvalue(), audio_format, rate, duration_s, audio_format.media_type(rate)
     )
 
 
-def decode(data: bytes) -> tuple[NDArray[np.int16], int]:
-    """The int16 mono samples and sample rate of an encoded file (any channels mixed down)."""
+def decode(
+    data: bytes, raw: AudioFormat | None = None, raw_rate: int | None = None
+) -> tuple[NDArray[np.int16], int]:
+    """The int16 mono samples and sample rate of an encoded file (any channels mixed down).
+
+    Headerless audio says neither its encoding nor its rate: ``raw`` and ``raw_rate``
+    do (``raw_rate`` None: the format's default rate).
+    """
+    if raw is not None and raw.headerless:
+        rate = raw.output_rate(None, 0) if raw_rate is None else require_rate(raw_rate)
+        if rate == 0:
+            raise InvalidParameter(f"decoding {raw.value} needs its sample rate")
     try:
-        frames, rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
+        if raw is not None and raw.headerless:
+            _, subtype = _SOUNDFILE_TYPES[raw]
+            frames, rate = sf.read(
+                io.BytesIO(data),
+                dtype="int16",
+                always_2d=True,
+                samplerate=rate,
+                channels=1,
+                format="RAW",
+                subtype=subtype,
+                endian="LITTLE",
+            )
+        else:
+            frames, rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
     except sf.LibsndfileError as err:
         raise UnsupportedFormat(f"cannot decode audio: {err.error_string}") from err
     channels: NDArray[np.int16] = frames

@@ -35,7 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("-f", "--file", type=Path, help="read the text from this file")
     synth.add_argument("-o", "--output", type=Path, help="audio file to write (default out.wav)")
     synth.add_argument("--voice", default="joe", help="voice id (see 'voxflow voices')")
-    synth.add_argument("--format", help="wav, flac, ogg, mp3 or opus (default: from -o)")
+    synth.add_argument(
+        "--format",
+        help="wav, flac, ogg, mp3, opus, pcm, mulaw or alaw (default: from -o; the raw "
+        "formats also from .pcm/.raw, .ulaw and .alaw)",
+    )
+    synth.add_argument(
+        "--sample-rate",
+        type=int,
+        help="output rate in Hz: 8000, 16000, 22050, 24000, 44100 or 48000 as the format "
+        "allows (default: the format's)",
+    )
     synth.add_argument("--rate", type=float, default=1.0, help="speaking rate, 1.0 is normal")
     synth.add_argument("--noise-scale", type=float, help="generator noise (voice default)")
     synth.add_argument("--noise-w", type=float, help="phoneme width noise (voice default)")
@@ -52,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("-f", "--file", type=Path, help="read the text from this file")
     publish.add_argument("--voice", default="joe")
     publish.add_argument("--format", default="mp3")
+    publish.add_argument("--sample-rate", type=int, help="output rate in Hz")
     publish.add_argument("--request-id", help="your own request id (default: generated)")
     publish.add_argument("--wait", action="store_true", help="wait for the terminal event")
     publish.add_argument("--timeout", type=float, default=300.0, help="seconds to wait")

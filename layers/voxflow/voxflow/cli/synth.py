@@ -9,6 +9,7 @@ from typing import TextIO
 from voxflow.audio import AudioFormat, PcmJoiner, encode
 from voxflow.cli.progress import ProgressBar
 from voxflow.engine import Engine, SynthesisParams
+from voxflow.errors import InvalidParameter
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.voices import VoiceRegistry
@@ -40,6 +41,7 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
     output: Path = args.output or _DEFAULT_OUTPUT
     audio_format = None if args.raw else _output_format(args.format, output)
     voice = engine.registry.get(args.voice)
+    output_rate = _output_rate(audio_format, args.sample_rate, voice.sample_rate)
     chunks = split_into_chunks(
         normalize_text(text, max_chars=engine.settings.max_chars), engine.settings.chunk_max_chars
     )
@@ -64,7 +66,9 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
     import numpy as np
 
     assert audio_format is not None
-    encoded = encode(np.concatenate([*pieces, tail]), voice.sample_rate, audio_format)
+    encoded = encode(
+        np.concatenate([*pieces, tail]), voice.sample_rate, audio_format, output_rate=output_rate
+    )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(encoded.data)
     if not args.quiet:
@@ -76,6 +80,16 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _output_rate(audio_format: AudioFormat | None, requested: int | None, voice_rate: int) -> int:
+    """The rate to deliver, checked before any synthesis so a bad one fails at once."""
+    if audio_format is None:
+        # --raw streams chunks as the voice makes them; resampling is per whole file.
+        if requested not in (None, voice_rate):
+            raise InvalidParameter(f"--raw streams at the voice's {voice_rate} Hz only")
+        return voice_rate
+    return audio_format.output_rate(requested, voice_rate)
 
 
 def _output_format(name: str | None, output: Path) -> AudioFormat:

@@ -22,10 +22,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
-from voxflow.audio.formats import AudioFormat
+from voxflow.audio.formats import SAMPLE_RATES, AudioFormat
 from voxflow.engine.params import PARAM_LIMITS, ResolvedParams, SynthesisParams
 
 SOURCE_CLIENT = "voxflow.client"  # requests of the default tenant
@@ -80,10 +81,38 @@ def _audio_format(value: object) -> object:
     return AudioFormat.parse(value) if isinstance(value, str) else value
 
 
+# Polly's names are accepted too: the schema lists them, so schema-driven clients do not
+# refuse what the service takes.
+_FORMAT_NAMES = [*(member.value for member in AudioFormat), "ogg_vorbis", "ogg_opus"]
+
 Format = Annotated[
     AudioFormat,
     BeforeValidator(_audio_format),
-    Field(description="Audio format; any letter case is accepted."),
+    WithJsonSchema({"type": "string", "enum": _FORMAT_NAMES}),
+    Field(
+        description="Audio format; any letter case is accepted, and Polly's names "
+        "ogg_vorbis and ogg_opus. pcm (signed 16-bit little-endian mono), mulaw and alaw "
+        "(G.711, 8000 Hz) are raw, without a header."
+    ),
+]
+
+
+def _offered_rate(value: int) -> int:
+    if value not in SAMPLE_RATES:
+        raise ValueError(f"sample_rate must be one of {', '.join(map(str, SAMPLE_RATES))}")
+    return value
+
+
+SampleRate = Annotated[
+    int,
+    Field(
+        strict=True,
+        description="Output sample rate in Hz (default: the format's; the voice's own rate "
+        "for wav, flac, pcm, ogg and mp3, 48000 for opus, 8000 for mulaw and alaw). opus "
+        "takes 8000, 16000, 24000 or 48000; mulaw and alaw only 8000.",
+        json_schema_extra={"enum": list(SAMPLE_RATES)},
+    ),
+    AfterValidator(_offered_rate),
 ]
 
 
@@ -213,6 +242,7 @@ class SynthesisItem(_Contract):
     text: Text
     voice: VoiceId = DEFAULT_VOICE
     format: Format = AudioFormat.WAV
+    sample_rate: SampleRate | None = None
     params: SynthesisParamsModel = Field(default_factory=SynthesisParamsModel)
     metadata: Metadata = Field(default_factory=dict)
 
@@ -229,9 +259,11 @@ class ItemRequest(_Contract):
     params: SynthesisParamsModel
     metadata: Metadata
     batch_id: RequestId | None = Field(description="The batch request's id; None for one item.")
+    # Last and defaulted: items made before requests could ask for a rate stay valid.
+    sample_rate: SampleRate | None = None
 
 
-_ITEM_FIELDS = ("text", "voice", "format", "params", "metadata")
+_ITEM_FIELDS = ("text", "voice", "format", "sample_rate", "params", "metadata")
 
 
 def _new_request_id() -> str:
@@ -258,7 +290,8 @@ def _one_shape_schema(schema: dict[str, Any]) -> None:
 
 
 class SynthesisRequested(_Contract):
-    """A request: one item's fields (text, voice, format, params, metadata) or ``items``."""
+    """A request: one item's fields (text, voice, format, sample_rate, params, metadata)
+    or ``items``."""
 
     model_config = ConfigDict(json_schema_extra=_one_shape_schema)
 
@@ -272,6 +305,7 @@ class SynthesisRequested(_Contract):
     format: Format | None = Field(
         default=None, description="Default: wav; any letter case is accepted."
     )
+    sample_rate: SampleRate | None = None
     params: SynthesisParamsModel | None = None
     metadata: Metadata | None = None
     items: (
@@ -327,6 +361,7 @@ class SynthesisRequested(_Contract):
             params=item.params,
             metadata=item.metadata,
             batch_id=batch_id,
+            sample_rate=item.sample_rate,
         )
 
 

@@ -31,7 +31,10 @@ def assemble(request_id: str, pipeline: Pipeline) -> None:
     params = json.loads(job.params_json)
     joined = join_pcm(pieces, int(job.sample_rate), pause_s=float(params["sentence_pause_s"]))
     audio_format = AudioFormat.parse(job.format)
-    encoded = encode(joined.astype(np.int16), int(job.sample_rate), audio_format)
+    output_rate = None if job.output_rate is None else int(job.output_rate)
+    encoded = encode(
+        joined.astype(np.int16), int(job.sample_rate), audio_format, output_rate=output_rate
+    )
     s3_key = pipeline.audio.audio_object(job.key, audio_format.extension)
     pipeline.audio.put(s3_key, encoded.data, encoded.content_type)
     entry = pipeline.cache.record(

@@ -25,18 +25,20 @@ def _digest(document: dict[str, object]) -> str:
 
 def item_fingerprint(item: ItemRequest) -> str:
     """Everything the caller asked for but where the answer goes and the request id."""
-    return _digest(
-        {
-            "kind": "item",
-            "tenant": item.tenant,
-            "text": item.text,
-            "voice": item.voice,
-            "format": item.format.value,
-            "params": item.params.model_dump(mode="json"),
-            "metadata": item.metadata,
-            "batch_id": item.batch_id,
-        }
-    )
+    document: dict[str, object] = {
+        "kind": "item",
+        "tenant": item.tenant,
+        "text": item.text,
+        "voice": item.voice,
+        "format": item.format.value,
+        "params": item.params.model_dump(mode="json"),
+        "metadata": item.metadata,
+        "batch_id": item.batch_id,
+    }
+    if item.sample_rate is not None:
+        # Only when asked for: requests without a rate keep the fingerprint they had.
+        document["sample_rate"] = item.sample_rate
+    return _digest(document)
 
 
 def rejection_fingerprint(tenant: str, code: str, message: str) -> str:

@@ -3,7 +3,7 @@
 import json
 import time
 
-from voxflow.audio import OPUS_SAMPLE_RATES, AudioFormat
+from voxflow.audio import AudioFormat
 from voxflow.events import ChunkSynthesized, ChunkTask, ItemRequest
 from voxflow.keys import KeyInput, chunk_key, request_key
 from voxflow.pipeline.admission import admit
@@ -17,8 +17,6 @@ from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
 from voxflow.text import normalize_text, split_into_chunks
 
-OPUS_RATE = max(OPUS_SAMPLE_RATES)
-
 
 def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = False) -> Decision:
     """Plan one request; the decision says whether this region works on it (STANDBY:
@@ -27,7 +25,8 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
     voice = pipeline.registry.get(item.voice)
     resolved = item.params.to_params().resolve(voice.config)
     audio_format = AudioFormat.parse(str(item.format))
-    output_rate = OPUS_RATE if audio_format is AudioFormat.OPUS else voice.sample_rate
+    # A rate the format cannot take fails here, as INVALID_PARAMETER, before any work.
+    output_rate = audio_format.output_rate(item.sample_rate, voice.sample_rate)
     text = normalize_text(item.text, max_chars=pipeline.engine_settings.max_chars)
     salt = pipeline.settings.cache_isolation.key_tenant(item.tenant)
     key_input = KeyInput(text, voice.voice_id, voice.model_version, resolved, output_rate, salt)
@@ -46,6 +45,7 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
         format=audio_format.value,
         key=key,
         sample_rate=voice.sample_rate,
+        output_rate=output_rate,
         params_json=json.dumps(resolved.as_dict()),
         chunk_keys=chunk_keys,
         chunk_count=len(chunks),

@@ -55,6 +55,9 @@ class Job(Model):
     format = UnicodeAttribute()
     key = UnicodeAttribute()  # the request key
     sample_rate = NumberAttribute()  # of the chunks (the voice's rate)
+    # Of the delivered audio; nullable: jobs written before requests could ask for a
+    # rate get their format's default, which is what they were keyed with.
+    output_rate = NumberAttribute(null=True)
     params_json = UnicodeAttribute()
     # pynamodb types "of" as the element type, but stores UnicodeAttribute values as str.
     chunk_keys: ListAttribute[str] = ListAttribute(of=UnicodeAttribute)  # type: ignore[arg-type]
