@@ -29,6 +29,7 @@ INTEGRATION_MODULES = frozenset(
         "test_local_stack",
         "test_ops",
         "test_pipeline_e2e",
+        "test_rates_plan",
         "test_replicator",
         "test_reply_targets_e2e",
         "test_request_identity",

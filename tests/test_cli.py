@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxflow.audio import decode
+from voxflow.audio import AudioFormat, decode, encode
 
 CLI = [sys.executable, "-m", "voxflow"]
 
@@ -68,6 +68,38 @@ def test_raw_stream_equals_the_wav_samples(tmp_path: Path) -> None:
     assert np.array_equal(np.frombuffer(raw.stdout, dtype=np.int16), pcm)
 
 
+def test_telephony_formats_are_the_voices_samples(tmp_path: Path) -> None:
+    """pcm is the engine's own int16 samples (at zero noise, as --raw streams them);
+    mulaw from a .ulaw suffix or --format is those samples resampled to 8 kHz."""
+    args = ["Press one for sales.", "--noise-scale", "0", "--noise-w", "0"]
+    raw = run_cli("synth", *args, "--raw")
+    runs = {
+        "out.pcm": [],
+        "out16.raw": ["--sample-rate", "16000"],
+        "out.ulaw": [],
+        "call.bin": ["--format", "mulaw", "--sample-rate", "8000"],
+        "call.alaw": [],
+    }
+    for name, extra in runs.items():
+        result = run_cli("synth", *args, "-o", str(tmp_path / name), *extra)
+        assert result.returncode == 0, result.stderr
+    samples = np.frombuffer(raw.stdout, dtype=np.int16)
+    assert samples.size > 10_000
+    assert (tmp_path / "out.pcm").read_bytes() == samples.astype("<i2").tobytes()
+    pcm16 = encode(samples, 22050, AudioFormat.PCM, output_rate=16000)
+    assert (tmp_path / "out16.raw").read_bytes() == pcm16.data
+    assert len(pcm16.data) == 2 * round(samples.size * 16000 / 22050)
+    mulaw = encode(samples, 22050, AudioFormat.MULAW).data
+    assert len(mulaw) == round(samples.size * 8000 / 22050)
+    assert (tmp_path / "out.ulaw").read_bytes() == mulaw
+    assert (tmp_path / "call.bin").read_bytes() == mulaw
+    alaw = (tmp_path / "call.alaw").read_bytes()
+    assert alaw == encode(samples, 22050, AudioFormat.ALAW).data
+    decoded, rate = decode(alaw, AudioFormat.ALAW)
+    assert rate == 8000
+    assert np.sqrt(np.mean(decoded.astype(np.float64) ** 2)) > 1000  # speech, not silence
+
+
 def test_rate_makes_speech_faster(tmp_path: Path) -> None:
     for name, rate in (("normal", "1.0"), ("fast", "2.0")):
         result = run_cli(
@@ -96,6 +128,10 @@ def test_rate_makes_speech_faster(tmp_path: Path) -> None:
         (["synth", "Hi.", "-o", "x.xyz"], None, "UNSUPPORTED_FORMAT"),
         (["synth", "Hi.", "--rate", "0"], None, "INVALID_PARAMETER"),
         (["synth", "Hi.", "--pause", "-1"], None, "INVALID_PARAMETER"),
+        (["synth", "Hi.", "-o", "a.ulaw", "--sample-rate", "16000"], None, "INVALID_PARAMETER"),
+        (["synth", "Hi.", "--format", "opus", "--sample-rate", "44100"], None, "INVALID_PARAMETER"),
+        (["synth", "Hi.", "--raw", "--sample-rate", "8000"], None, "INVALID_PARAMETER"),
+        (["synth", "Hi.", "--format", "json"], None, "UNSUPPORTED_FORMAT"),
     ],
 )
 def test_bad_input_is_one_clear_line(
