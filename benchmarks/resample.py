@@ -13,8 +13,12 @@ Three figures per rate pair, for each resampler:
 - speed: milliseconds to resample 60 s of audio (best of 5), and the real-time factor,
   beside the whole Opus encode of the same 60 s for scale.
 
-The rates are the ones voxflow resamples (the voice's 22050 Hz to Opus's 48000 and
-24000 Hz) and, for aliasing, the other way. soxr runs at its default quality (HQ).
+- sweep (downsampling only): a chirp from the lower Nyquist frequency to the source's,
+  faded in and out over 50 ms, and what is left of it after resampling, in dB: all of
+  it would be alias (tests/test_audio_rates.py asserts < -80 dB on every pair).
+
+The rates are the ones voxflow resamples (the voice's 22050 Hz to every rate a request
+may ask for) and 48000 -> 22050. soxr runs at its default quality (HQ).
 """
 
 import time
@@ -28,7 +32,15 @@ from voxflow.audio.codec import encode
 from voxflow.audio.pcm import resample
 
 Resampler = Callable[[NDArray[np.int16], int, int], NDArray[np.int16]]
-PAIRS = [(22050, 48000), (22050, 24000), (48000, 22050)]
+# The voice's 22050 Hz to every rate a request may ask for, and one downsampling from 48 kHz.
+PAIRS = [
+    (22050, 48000),
+    (22050, 44100),
+    (22050, 24000),
+    (22050, 16000),
+    (22050, 8000),
+    (48000, 22050),
+]
 AMPLITUDE = 16000
 SECONDS = 60
 
@@ -92,6 +104,20 @@ def stopband_db(run: Resampler, freq: float, src: int, dst: int) -> float:
     return db(float(power[freqs > src / 2 + 20].sum()) / total)
 
 
+def sweep_db(run: Resampler, src: int, dst: int) -> float:
+    seconds = 2.0
+    t = np.arange(int(src * seconds)) / src
+    f0, f1 = dst / 2, src / 2
+    fade = int(0.05 * src)
+    gain = np.ones(t.size)
+    gain[:fade] = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)
+    gain[-fade:] = gain[:fade][::-1]
+    chirp = gain * np.sin(2 * np.pi * (f0 * t + (f1 - f0) * t * t / (2 * seconds)))
+    pcm = np.rint(AMPLITUDE * chirp).astype(np.int16)
+    out = run(pcm, src, dst).astype(np.float64)
+    return db(float(np.mean(out**2)) / float(np.mean(pcm.astype(np.float64) ** 2)))
+
+
 def speed_ms(run: Resampler, src: int, dst: int) -> float:
     noise = np.random.default_rng(0).integers(-8000, 8000, SECONDS * src).astype(np.int16)
     best = float("inf")
@@ -117,9 +143,10 @@ def main() -> None:
     for src, dst in PAIRS:
         nyquist = min(src, dst) / 2
         print(f"\n{src} -> {dst} Hz (lower Nyquist {nyquist:.0f} Hz)")
-        passband = [1000.0, 4000.0, 8000.0, 0.9 * nyquist]
-        if dst < src:  # out of band at the source rate: must not alias into the output
-            stop_tones = [1.05 * nyquist, 1.2 * nyquist, 1.5 * nyquist]
+        passband = [f for f in (1000.0, 4000.0, 8000.0) if f < 0.9 * nyquist] + [0.9 * nyquist]
+        if dst < src:  # out of band at the output rate: must not alias into it
+            stop_tones = [f for f in (1.05, 1.2, 1.5) if f * nyquist < 0.99 * src / 2]
+            stop_tones = [f * nyquist for f in stop_tones]
             stop_label = "alias of a tone at"
         else:  # in band: its images above the source's Nyquist must not appear
             stop_tones = [4000.0, 0.9 * nyquist, 0.98 * nyquist]
@@ -132,6 +159,8 @@ def main() -> None:
             ms = speed_ms(run, src, dst)
             print(f"  {name:12} passband dB: {gains}")
             print(f"  {name:12} {stop_label} (dB): {stops}")
+            if dst < src:
+                print(f"  {name:12} sweep above the new Nyquist: {sweep_db(run, src, dst):.1f} dB")
             print(
                 f"  {name:12} {SECONDS} s of audio: {ms:.1f} ms "
                 f"({SECONDS * 1000 / ms:.0f}x real time)"

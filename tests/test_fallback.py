@@ -41,7 +41,9 @@ def test_shipped_clip_is_the_engines_busy_message(engine: Engine) -> None:
     assert len(fresh) == pytest.approx(len(pcm), rel=0.15)
 
 
-@pytest.mark.parametrize("audio_format", [AudioFormat.MP3, AudioFormat.OPUS, AudioFormat.WAV])
+@pytest.mark.parametrize(
+    "audio_format", [AudioFormat.MP3, AudioFormat.OPUS, AudioFormat.WAV, AudioFormat.MULAW]
+)
 def test_degraded_result_serves_the_clip(moto_store: AudioStore, audio_format: AudioFormat) -> None:
     fallback = FallbackAudio(moto_store)
     result = fallback.result(
@@ -54,7 +56,7 @@ def test_degraded_result_serves_the_clip(moto_store: AudioStore, audio_format: A
     with urllib.request.urlopen(result.url, timeout=30) as response:
         data = response.read()
     assert len(data) == result.bytes
-    pcm, rate = decode(data)
+    pcm, rate = decode(data, audio_format, result.sample_rate)
     assert rate == result.sample_rate
     assert len(pcm) / rate == pytest.approx(result.duration_s, abs=0.05)
     assert len(pcm) / rate == pytest.approx(len(load_clip()[0]) / 22050, abs=0.05)

@@ -19,7 +19,7 @@ import pytest
 from bus_tap import tapped
 from conftest import StartStack
 
-from voxflow.audio import decode, join_pcm
+from voxflow.audio import AudioFormat, decode, encode, join_pcm
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import AsyncVoxflowClient, Outcome, StackTarget, VoxflowClient
 from voxflow.client.sync_client import WaitTimedOut
@@ -86,6 +86,28 @@ def test_request_to_playable_url_with_the_engines_audio(
     expected = join_pcm(local, 22050, pause_s=0.2)
     assert len(pcm) == len(expected)
     assert np.corrcoef(pcm.astype(float), expected.astype(float))[0, 1] >= 0.999
+
+
+def test_mulaw_request_for_telephony(client: VoxflowClient, registry: Any) -> None:
+    """A Polly-style telephony request: raw G.711 µ-law at 8 kHz, the engine's audio
+    resampled, under a key of its own (a wav of the same text is another object)."""
+    text = "Thanks for calling. Please hold."
+    result = completed(client.synthesize(text, format="mulaw", sample_rate=8000, params=SILENT))
+    assert (result.format.value, result.sample_rate) == ("mulaw", 8000)
+    data, content_type = download(result.url)
+    assert content_type == "audio/mulaw"
+    assert len(data) == result.bytes  # one byte a sample, no header
+
+    engine = Engine(registry)
+    chunks = split_into_chunks(normalize_text(text))
+    local = [c.pcm for c in engine.synthesize(chunks, "joe", SynthesisParams(**SILENT))]
+    expected = encode(join_pcm(local, 22050, pause_s=0.2), 22050, AudioFormat.MULAW)
+    assert len(data) == len(expected.data)
+    assert result.duration_s == pytest.approx(expected.duration_s, abs=1 / 8000)
+    pcm, rate = decode(data, AudioFormat.MULAW)
+    reference, _ = decode(expected.data, AudioFormat.MULAW)
+    assert rate == 8000
+    assert np.corrcoef(pcm.astype(float), reference.astype(float))[0, 1] >= 0.99
 
 
 def test_repeat_is_a_cache_hit_without_synthesis(stack: LocalStack, client: VoxflowClient) -> None:
@@ -311,6 +333,7 @@ def test_async_client(stack: LocalStack) -> None:
         ({"text": "Hi.", "voice": "nobody"}, "UNKNOWN_VOICE"),
         ({"text": "x" * 100_001}, "TEXT_TOO_LONG"),
         ({"text": "Hi.", "params": {"length_scale": -1}}, "INVALID_REQUEST"),
+        ({"text": "Hi.", "format": "mulaw", "sample_rate": 16000}, "INVALID_PARAMETER"),
     ],
 )
 def test_bad_requests_end_in_synthesis_failed_at_the_reply_target(

@@ -134,9 +134,13 @@ _CONTENT_TYPES: dict[AudioFormat, str] = {
 # The suffixes sox and most telephony tools give these raw files.
 _EXTENSIONS: dict[AudioFormat, str] = {AudioFormat.MULAW: ".ulaw"}
 
-_ALIASES: dict[str, AudioFormat] = {
+# Polly's OutputFormat names for the same formats; the event contract's schema lists them.
+POLLY_ALIASES: dict[str, AudioFormat] = {
     "ogg_vorbis": AudioFormat.OGG,
     "ogg_opus": AudioFormat.OPUS,
+}
+_ALIASES: dict[str, AudioFormat] = {
+    **POLLY_ALIASES,
     "ulaw": AudioFormat.MULAW,
     "raw": AudioFormat.PCM,
 }

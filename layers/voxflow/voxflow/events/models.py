@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from voxflow.audio.formats import SAMPLE_RATES, AudioFormat
+from voxflow.audio.formats import POLLY_ALIASES, SAMPLE_RATES, AudioFormat
 from voxflow.engine.params import PARAM_LIMITS, ResolvedParams, SynthesisParams
 
 SOURCE_CLIENT = "voxflow.client"  # requests of the default tenant
@@ -83,7 +83,7 @@ def _audio_format(value: object) -> object:
 
 # Polly's names are accepted too: the schema lists them, so schema-driven clients do not
 # refuse what the service takes.
-_FORMAT_NAMES = [*(member.value for member in AudioFormat), "ogg_vorbis", "ogg_opus"]
+_FORMAT_NAMES = [*(member.value for member in AudioFormat), *POLLY_ALIASES]
 
 Format = Annotated[
     AudioFormat,
