@@ -14,6 +14,7 @@ from plan_harness import plan_harness
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
+from voxflow.config import Config
 from voxflow.engine.params import ResolvedParams
 from voxflow.errors import SettingsError
 from voxflow.events import SynthesisCompleted
@@ -47,11 +48,13 @@ def keys(job: Job) -> tuple[str, list[str]]:
 
 
 def test_the_setting_is_read_and_checked() -> None:
-    assert ServiceSettings.from_env(REQUIRED_ENV).cache_isolation is CacheIsolation.SHARED
-    isolated = ServiceSettings.from_env({**REQUIRED_ENV, "VOXFLOW_CACHE_ISOLATION": "tenant"})
+    assert ServiceSettings.of(Config.load(REQUIRED_ENV)).cache_isolation is CacheIsolation.SHARED
+    isolated = ServiceSettings.of(
+        Config.load({**REQUIRED_ENV, "VOXFLOW_CACHE_ISOLATION": "tenant"})
+    )
     assert isolated.cache_isolation is CacheIsolation.TENANT
     with pytest.raises(SettingsError, match="VOXFLOW_CACHE_ISOLATION"):
-        ServiceSettings.from_env({**REQUIRED_ENV, "VOXFLOW_CACHE_ISOLATION": "private"})
+        ServiceSettings.of(Config.load({**REQUIRED_ENV, "VOXFLOW_CACHE_ISOLATION": "private"}))
 
 
 def test_shared_keys_are_every_tenants_and_as_before(

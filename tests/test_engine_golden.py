@@ -5,6 +5,7 @@ import pytest
 from numpy.typing import NDArray
 from piper import PiperVoice, SynthesisConfig
 
+from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.engine.session import _session_options
 from voxflow.settings import EngineSettings
@@ -122,7 +123,9 @@ def test_one_inference_starts_no_upgrade(registry: VoiceRegistry) -> None:
 
 
 def test_without_spinning_the_audio_is_the_same(registry: VoiceRegistry, engine: Engine) -> None:
-    settings = EngineSettings.from_env({"VOXFLOW_ALLOW_SPINNING": "0", "VOXFLOW_FAST_START": "0"})
+    settings = EngineSettings.of(
+        Config.load({"VOXFLOW_ALLOW_SPINNING": "0", "VOXFLOW_FAST_START": "0"})
+    )
     assert not settings.allow_spinning
     options = _session_options(settings, parallel=False)
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -14,6 +14,7 @@ import pytest
 
 import voxflow
 from voxflow.audio import AudioFormat
+from voxflow.config import Config
 from voxflow.engine import SynthesisParams
 from voxflow.errors import VoxflowError
 from voxflow.events import parse_chunk_task, parse_request
@@ -61,7 +62,7 @@ RAISED: dict[str, Callable[[], object]] = {
     "UNKNOWN_VOICE": _unknown_voice,
     "UNSUPPORTED_FORMAT": lambda: AudioFormat.parse("aiff"),
     "INVALID_PARAMETER": lambda: SynthesisParams(length_scale=99.0),
-    "BAD_SETTINGS": lambda: ServiceSettings.from_env({}),
+    "BAD_SETTINGS": lambda: ServiceSettings.of(Config.load({})),
     "VOICE_LOAD_FAILED": _voice_files_missing,
     "CONTENT_REJECTED": _rejected_by_policy,
     "PUBLISH_FAILED": _publish_refused,

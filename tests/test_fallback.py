@@ -11,10 +11,12 @@ import pytest
 from voxflow.audio import AudioFormat, decode
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
+from voxflow.config import Config
+from voxflow.config.variables import FALLBACK_AUDIO
 from voxflow.engine import Engine
 from voxflow.errors import SettingsError
 from voxflow.events import SynthesisCompleted
-from voxflow.fallback import CLIP_PATH, FallbackAudio, fallback_enabled, load_clip, render_clip
+from voxflow.fallback import CLIP_PATH, FallbackAudio, load_clip, render_clip
 from voxflow.quotas import create_quotas_table
 from voxflow.store.audio import AudioStore
 from voxflow_local.moto_server import MotoServer
@@ -72,10 +74,10 @@ def test_clip_is_stored_once(moto_store: AudioStore) -> None:
 
 def test_switch() -> None:
     assert CLIP_PATH.is_file()
-    assert fallback_enabled({}) is False
-    assert fallback_enabled({"VOXFLOW_FALLBACK_AUDIO": "1"}) is True
-    with pytest.raises(SettingsError):
-        fallback_enabled({"VOXFLOW_FALLBACK_AUDIO": "on"})
+    assert Config.load({})[FALLBACK_AUDIO] is False
+    assert Config.load({"VOXFLOW_FALLBACK_AUDIO": "1"})[FALLBACK_AUDIO] is True
+    with pytest.raises(SettingsError, match="VOXFLOW_FALLBACK_AUDIO"):
+        Config.load({"VOXFLOW_FALLBACK_AUDIO": "on"})[FALLBACK_AUDIO]
 
 
 @pytest.mark.slow

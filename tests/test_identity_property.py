@@ -38,6 +38,7 @@ from hypothesis.stateful import (
 )
 
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.config import Config
 from voxflow.engine import SpeechChunk, SynthesisParams
 from voxflow.events import ChunkTask, ReplyTo, parse_chunk_task, request_source
 from voxflow.keys import KeyInput, request_key
@@ -227,14 +228,14 @@ def world(tmp_path_factory: pytest.TempPathFactory, registry: VoiceRegistry) -> 
     with MotoServer(log_path=logs / "moto.log") as moto:
         deployed = deploy_stack(moto.url, moto.region)
         (plan,) = [f for f in deployed.functions if f.logical_id == "PlanFunction"]
-        service = ServiceSettings.from_env(plan.environment)
+        service = ServiceSettings.of(Config.load(plan.environment))
         aws = AwsSettings.local(moto.url, moto.region)
         engine_settings = EngineSettings(cache_dir=Path(logs))
         pipeline = Pipeline.create(
             service,
             engine_settings,
             aws,
-            RegionConfig.from_env({}),
+            RegionConfig.of(Config.load({})),
             registry=registry,
             engine=FakeEngine(),  # type: ignore[arg-type]
         )

@@ -23,6 +23,7 @@ from stack_cli import queue_depth, voxflow_cli
 from voxflow.audio import decode, join_pcm
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
+from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import SettingsError
 from voxflow.events import ChunkTask, SynthesisCompleted
@@ -100,17 +101,19 @@ def test_chunk_queue_sends_each_lane_in_batches_of_ten() -> None:
 
 
 def test_service_settings_read_and_validate_the_lane_variables() -> None:
-    one_lane = ServiceSettings.from_env(REQUIRED_ENV)
+    one_lane = ServiceSettings.of(Config.load(REQUIRED_ENV))
     assert (one_lane.long_chunks_queue_url, one_lane.short_job_chunks) == (None, 3)
     assert ChunkQueue.for_service(None, one_lane).long_queue_url is None
-    two = ServiceSettings.from_env(
-        {**REQUIRED_ENV, "VOXFLOW_LONG_CHUNKS_QUEUE_URL": LONG, "VOXFLOW_SHORT_JOB_CHUNKS": "5"}
+    two = ServiceSettings.of(
+        Config.load(
+            {**REQUIRED_ENV, "VOXFLOW_LONG_CHUNKS_QUEUE_URL": LONG, "VOXFLOW_SHORT_JOB_CHUNKS": "5"}
+        )
     )
     queue = ChunkQueue.for_service(None, two)
     assert (queue.queue_url, queue.long_queue_url, queue.short_job_chunks) == (SHORT, LONG, 5)
     for bad in ("0", "-2", "three"):
         with pytest.raises(SettingsError, match="VOXFLOW_SHORT_JOB_CHUNKS"):
-            ServiceSettings.from_env({**REQUIRED_ENV, "VOXFLOW_SHORT_JOB_CHUNKS": bad})
+            ServiceSettings.of(Config.load({**REQUIRED_ENV, "VOXFLOW_SHORT_JOB_CHUNKS": bad}))
 
 
 # ---- the worker's two lanes, against an in-process fake of two queues ----

@@ -14,9 +14,10 @@ import voxflow.policy
 from voxflow.audit import AuditLog, AuditSettings, create_audit_table
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
+from voxflow.config import Config
 from voxflow.errors import ContentRejected, InvalidInput, SettingsError
 from voxflow.events import SynthesisCompleted, SynthesisFailed
-from voxflow.policy import PatternPolicy, policy_from_env
+from voxflow.policy import PatternPolicy, policy_of
 from voxflow.quotas import create_quotas_table
 from voxflow_local.moto_server import MotoServer
 from voxflow_local.stack import LocalStack
@@ -73,19 +74,19 @@ def test_rejection_is_final_and_never_echoes_the_text(sample: PatternPolicy) -> 
     assert decision.rule in str(error)
 
 
-def test_policy_from_env(tmp_path: Path) -> None:
-    assert policy_from_env({}) is None
+def test_policy_of(tmp_path: Path) -> None:
+    assert policy_of(Config.load({})) is None
     rules = tmp_path / "rules.txt"
     rules.write_text("# comment\n\nre:\\bsecret-\\d+\\b\n")
-    policy = policy_from_env({"VOXFLOW_POLICY_FILE": str(rules)})
+    policy = policy_of(Config.load({"VOXFLOW_POLICY_FILE": str(rules)}))
     assert policy is not None
     assert len(policy) == 1
     assert policy.check("the code is SECRET-42", "t").rule == "rules.txt:3"
     rules.write_text("re:(unclosed\n")
     with pytest.raises(SettingsError):
-        policy_from_env({"VOXFLOW_POLICY_FILE": str(rules)})
+        policy_of(Config.load({"VOXFLOW_POLICY_FILE": str(rules)}))
     with pytest.raises(SettingsError):
-        policy_from_env({"VOXFLOW_POLICY_FILE": str(tmp_path / "missing.txt")})
+        policy_of(Config.load({"VOXFLOW_POLICY_FILE": str(tmp_path / "missing.txt")}))
 
 
 @pytest.fixture(scope="module")
@@ -169,11 +170,13 @@ def test_failure_without_intake_and_query_by_tenant_and_time(moto: MotoServer) -
 
 
 def test_audit_settings_from_env() -> None:
-    assert AuditSettings.from_env({}) is None
-    settings = AuditSettings.from_env({"VOXFLOW_AUDIT_TABLE": "a", "VOXFLOW_AUDIT_TEXT": "1"})
+    assert AuditSettings.of(Config.load({})) is None
+    settings = AuditSettings.of(
+        Config.load({"VOXFLOW_AUDIT_TABLE": "a", "VOXFLOW_AUDIT_TEXT": "1"})
+    )
     assert settings == AuditSettings("a", keep_text=True, ttl_days=90)
     with pytest.raises(SettingsError):
-        AuditSettings.from_env({"VOXFLOW_AUDIT_TABLE": "a", "VOXFLOW_AUDIT_TEXT": "yes"})
+        AuditSettings.of(Config.load({"VOXFLOW_AUDIT_TABLE": "a", "VOXFLOW_AUDIT_TEXT": "yes"}))
 
 
 # End to end: template.yaml on moto server, the real handlers, quotas, policy and audit on.

@@ -13,6 +13,7 @@ from plan_harness import plan_harness
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
+from voxflow.config import Config
 from voxflow.errors import SettingsError, Throttled
 from voxflow.events import SynthesisCompleted, SynthesisFailed
 from voxflow.quotas import (
@@ -194,7 +195,7 @@ def test_items_written_by_hand_marshalled_puts_still_count(clients: AwsClients, 
 
 
 def test_settings_from_env_and_file(tmp_path: Path) -> None:
-    assert QuotaSettings.from_env({}) is None
+    assert QuotaSettings.of(Config.load({})) is None
     path = tmp_path / "quotas.json"
     path.write_text(
         json.dumps(
@@ -205,12 +206,14 @@ def test_settings_from_env_and_file(tmp_path: Path) -> None:
             }
         )
     )
-    settings = QuotaSettings.from_env(
-        {
-            "VOXFLOW_QUOTAS_TABLE": "q",
-            "VOXFLOW_QUOTAS_FILE": str(path),
-            "VOXFLOW_QUOTA_REQUESTS_PER_S": "2",
-        }
+    settings = QuotaSettings.of(
+        Config.load(
+            {
+                "VOXFLOW_QUOTAS_TABLE": "q",
+                "VOXFLOW_QUOTAS_FILE": str(path),
+                "VOXFLOW_QUOTA_REQUESTS_PER_S": "2",
+            }
+        )
     )
     assert settings is not None
     assert settings.mode is QuotaMode.DELAY
@@ -220,9 +223,11 @@ def test_settings_from_env_and_file(tmp_path: Path) -> None:
     assert settings.limits_for("big").chars_per_s == 5000
     assert settings.limits_for("big").requests_burst == 5  # inherits the default
     with pytest.raises(SettingsError):
-        QuotaSettings.from_env({"VOXFLOW_QUOTAS_TABLE": "q", "VOXFLOW_QUOTA_MODE": "maybe"})
+        QuotaSettings.of(Config.load({"VOXFLOW_QUOTAS_TABLE": "q", "VOXFLOW_QUOTA_MODE": "maybe"}))
     with pytest.raises(SettingsError):
-        QuotaSettings.from_env({"VOXFLOW_QUOTAS_TABLE": "q", "VOXFLOW_QUOTA_CHARS_PER_S": "-1"})
+        QuotaSettings.of(
+            Config.load({"VOXFLOW_QUOTAS_TABLE": "q", "VOXFLOW_QUOTA_CHARS_PER_S": "-1"})
+        )
 
 
 # ---- what a request costs: plan's charge, on the real token bucket ----

@@ -20,6 +20,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from voxflow.audio import decode, join_pcm
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import SettingsError
 from voxflow.events import ChunkTask, ReplyTo, SynthesisCompleted
@@ -127,9 +128,9 @@ _SECONDARY_ENV = {
 
 
 def test_region_config_from_env() -> None:
-    assert RegionConfig.from_env({}) == RegionConfig()
-    assert not RegionConfig.from_env({}).regional
-    config = RegionConfig.from_env({**_SECONDARY_ENV, "VOXFLOW_STANDBY_RETRY_S": "7"})
+    assert RegionConfig.of(Config.load({})) == RegionConfig()
+    assert not RegionConfig.of(Config.load({})).regional
+    config = RegionConfig.of(Config.load({**_SECONDARY_ENV, "VOXFLOW_STANDBY_RETRY_S": "7"}))
     assert config.role is Role.SECONDARY
     assert (config.region, config.other_region, config.standby_retry_s) == (SECONDARY, PRIMARY, 7)
     assert config.standby_max_s == 900
@@ -153,7 +154,7 @@ def test_region_config_from_env() -> None:
 )
 def test_region_config_names_what_is_wrong(change: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
-        RegionConfig.from_env({**_SECONDARY_ENV, **change})
+        RegionConfig.of(Config.load({**_SECONDARY_ENV, **change}))
 
 
 def test_first_seen_attribute_of_a_lambda_record() -> None:

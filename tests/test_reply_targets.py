@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
+from voxflow.config import Config
 from voxflow.errors import SettingsError
 from voxflow.events import (
     InvalidRequest,
@@ -208,22 +209,24 @@ def test_settings_read_the_prefixes_and_own_queues_once() -> None:
         "VOXFLOW_CACHE_TABLE": "c",
         "VOXFLOW_JOBS_TABLE": "j",
     }
-    defaults = ServiceSettings.from_env(env)
+    defaults = ServiceSettings.of(Config.load(env))
     assert defaults.reply_queue_prefix == defaults.reply_bus_prefix == "voxflow-replies-"
     assert defaults.own_queues == frozenset()
-    read = ServiceSettings.from_env(
-        {
-            **env,
-            "VOXFLOW_REPLY_QUEUE_PREFIX": "acme-q-",
-            "VOXFLOW_REPLY_BUS_PREFIX": "acme.b-",
-            "VOXFLOW_OWN_QUEUES": "s-RequestsQueue-1,s-ChunksDLQ-2",
-        }
+    read = ServiceSettings.of(
+        Config.load(
+            {
+                **env,
+                "VOXFLOW_REPLY_QUEUE_PREFIX": "acme-q-",
+                "VOXFLOW_REPLY_BUS_PREFIX": "acme.b-",
+                "VOXFLOW_OWN_QUEUES": "s-RequestsQueue-1,s-ChunksDLQ-2",
+            }
+        )
     )
     assert (read.reply_queue_prefix, read.reply_bus_prefix) == ("acme-q-", "acme.b-")
     assert read.own_queues == {"s-RequestsQueue-1", "s-ChunksDLQ-2"}
     for name, bad in (("VOXFLOW_REPLY_QUEUE_PREFIX", "a.b"), ("VOXFLOW_REPLY_BUS_PREFIX", "a/b")):
         with pytest.raises(SettingsError, match=name):
-            ServiceSettings.from_env({**env, name: bad})
+            ServiceSettings.of(Config.load({**env, name: bad}))
 
 
 # ---------------------------------------------------------------------------------

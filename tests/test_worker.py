@@ -27,6 +27,7 @@ from conftest import StartStack
 from voxflow.audio import decode, join_pcm
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
+from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.events import SynthesisCompleted
 from voxflow.text import normalize_text, split_into_chunks
@@ -480,14 +481,14 @@ def test_visibility_is_extended_while_a_batch_runs() -> None:
 
 def test_settings_from_env_are_validated() -> None:
     env = {"VOXFLOW_CHUNKS_QUEUE_URL": "http://localhost:5000/123456789012/chunks"}
-    settings = WorkerSettings.from_env(env)
+    settings = WorkerSettings.of(Config.load(env))
     assert (settings.batch_size, settings.batch_wait_s, settings.visibility_s) == (8, 0.05, 60)
     assert (settings.heartbeat_s, settings.handler) == (10.0, "app.handler")
     assert settings.ready_file == Path("/tmp/voxflow-worker-ready")
     assert settings.handler_dir == Path("/var/task")
     assert settings.long_chunks_queue_url is None  # an older stack: one lane
     long_url = "http://localhost:5000/123456789012/long-chunks"
-    two_lanes = WorkerSettings.from_env({**env, "VOXFLOW_LONG_CHUNKS_QUEUE_URL": long_url})
+    two_lanes = WorkerSettings.of(Config.load({**env, "VOXFLOW_LONG_CHUNKS_QUEUE_URL": long_url}))
     assert two_lanes.long_chunks_queue_url == long_url
     for name, value in [
         ("VOXFLOW_WORKER_BATCH_SIZE", "0"),
@@ -499,9 +500,9 @@ def test_settings_from_env_are_validated() -> None:
         ("VOXFLOW_LONG_CHUNKS_QUEUE_URL", "long-chunks"),
     ]:
         with pytest.raises(WorkerSettingsError, match=name):
-            WorkerSettings.from_env({**env, name: value})
+            WorkerSettings.of(Config.load({**env, name: value}))
     with pytest.raises(WorkerSettingsError, match="VOXFLOW_CHUNKS_QUEUE_URL"):
-        WorkerSettings.from_env({})
+        WorkerSettings.of(Config.load({}))
 
 
 def test_ready_means_the_file_exists_and_was_touched_recently(tmp_path: Path) -> None:

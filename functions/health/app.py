@@ -12,11 +12,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from voxflow.config import HEALTH, Config
 from voxflow.health import Canary
 
 logger = Logger()
 # Settings are validated here, once per cold start; AWS clients are built on first use.
-canary = Canary.from_env()
+canary = Canary.of(Config.load(deployable=HEALTH))
 
 
 @logger.inject_lambda_context

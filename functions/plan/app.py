@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from voxflow.config import PLAN, Config
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.powertools import PowertoolsMeter, SqsBatchProcessor, receive_count
 from voxflow.pipeline.requests import handle_request_message
@@ -17,7 +18,7 @@ tracer = Tracer()
 metrics = Metrics()
 processor = SqsBatchProcessor(logger)
 # Settings are validated here, once per cold start; AWS clients are built on first use.
-pipeline = Pipeline.from_env(PowertoolsMeter(metrics))
+pipeline = Pipeline.of(Config.load(deployable=PLAN), PowertoolsMeter(metrics))
 
 
 @tracer.capture_method

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from voxflow.config import SYNTHESIZE, Config
 from voxflow.events import MalformedChunkTask, parse_chunk_task
 from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import Pipeline
@@ -18,7 +19,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = SqsBatchProcessor(logger)
-pipeline = Pipeline.from_env(PowertoolsMeter(metrics))
+pipeline = Pipeline.of(Config.load(deployable=SYNTHESIZE), PowertoolsMeter(metrics))
 # Load the voice during the cold start, not inside the first batch's time budget.
 pipeline.engine.warm_up(BUILTIN_VOICE_ID)
 

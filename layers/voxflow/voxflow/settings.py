@@ -1,31 +1,23 @@
-"""Engine settings, read from the environment once and validated."""
+"""Engine settings: the synthesis core's view of the settings model (voxflow.config)."""
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from voxflow.config import Config
+from voxflow.config import variables as env
+from voxflow.config.choices import Device, ExecutionMode
 from voxflow.errors import SettingsError
 
-Device = Literal["auto", "cpu", "cuda"]
-ExecutionMode = Literal["sequential", "parallel"]
-
-_PREFIX = "VOXFLOW_"
+__all__ = ["Device", "EngineSettings", "ExecutionMode", "default_cache_dir"]
 
 
-def _default_cache_dir() -> Path:
-    # Lambda's only writable path is /tmp; XDG elsewhere.
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "voxflow"
-
-
-def _flag(raw: str) -> bool:
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")
+def default_cache_dir(config: Config) -> Path:
+    """VOXFLOW_CACHE_DIR, else XDG's cache, else ~/.cache (Lambda's only writable path is
+    /tmp: the template sets VOXFLOW_CACHE_DIR there)."""
+    explicit = config[env.CACHE_DIR]
+    if explicit is not None:
+        return explicit
+    return (config[env.XDG_CACHE_HOME] or Path.home() / ".cache") / "voxflow"
 
 
 @dataclass(frozen=True)
@@ -37,20 +29,20 @@ class EngineSettings:
     session build (see voxflow.engine.session). Measured by benchmarks/engine.py.
     """
 
-    device: Device = "auto"
-    execution_mode: ExecutionMode = "sequential"
-    fast_start: bool = True
-    intra_op_threads: int = 0
-    inter_op_threads: int = 0
+    device: Device = env.DEVICE.default
+    execution_mode: ExecutionMode = env.EXECUTION_MODE.default
+    fast_start: bool = env.FAST_START.default
+    intra_op_threads: int = env.INTRA_OP_THREADS.default
+    inter_op_threads: int = env.INTER_OP_THREADS.default
     # onnxruntime's idle threads spin between operators: a little lower latency when
     # the process has its cores to itself, CPU taken from every other process when
     # it shares them (the local stack runs a dozen processes on a few cores).
-    allow_spinning: bool = True
-    batch_size: int = 1
-    max_chars: int = 100_000
-    chunk_max_chars: int = 400
-    voices_file: Path | None = None
-    cache_dir: Path = field(default_factory=_default_cache_dir)
+    allow_spinning: bool = env.ALLOW_SPINNING.default
+    batch_size: int = env.BATCH_SIZE.default
+    max_chars: int = env.MAX_CHARS.default
+    chunk_max_chars: int = env.CHUNK_MAX_CHARS.default
+    voices_file: Path | None = env.VOICES_FILE.default
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir(Config.load()))
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
@@ -70,27 +62,17 @@ class EngineSettings:
             raise SettingsError(f"chunk_max_chars must be in 20..5000, not {self.chunk_max_chars}")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "EngineSettings":
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for name, kind in (
-            ("device", str),
-            ("execution_mode", str),
-            ("fast_start", _flag),
-            ("intra_op_threads", int),
-            ("inter_op_threads", int),
-            ("allow_spinning", _flag),
-            ("batch_size", int),
-            ("max_chars", int),
-            ("chunk_max_chars", int),
-            ("voices_file", Path),
-            ("cache_dir", Path),
-        ):
-            raw = env.get(_PREFIX + name.upper())
-            if raw is None or raw == "":
-                continue
-            try:
-                values[name] = kind(raw)
-            except ValueError as error:
-                raise SettingsError(f"{_PREFIX}{name.upper()}={raw!r}: {error}") from error
-        return cls(**values)  # type: ignore[arg-type]
+    def of(cls, config: Config) -> "EngineSettings":
+        return cls(
+            device=config[env.DEVICE],
+            execution_mode=config[env.EXECUTION_MODE],
+            fast_start=config[env.FAST_START],
+            intra_op_threads=config[env.INTRA_OP_THREADS],
+            inter_op_threads=config[env.INTER_OP_THREADS],
+            allow_spinning=config[env.ALLOW_SPINNING],
+            batch_size=config[env.BATCH_SIZE],
+            max_chars=config[env.MAX_CHARS],
+            chunk_max_chars=config[env.CHUNK_MAX_CHARS],
+            voices_file=config[env.VOICES_FILE],
+            cache_dir=default_cache_dir(config),
+        )

@@ -6,7 +6,6 @@ first, and a redelivery writes the same values again: idempotent without conditi
 """
 
 import hashlib
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,8 @@ from pynamodb.expressions.update import Action
 
 from voxflow.audit.models import TENANT_INDEX, AuditRecord
 from voxflow.aws.settings import AwsSettings
+from voxflow.config import Config
+from voxflow.config import variables as env
 from voxflow.errors import SettingsError
 from voxflow.store.models import bind
 
@@ -27,26 +28,20 @@ FAILED = "failed"
 @dataclass(frozen=True)
 class AuditSettings:
     table: str
-    keep_text: bool = False
-    ttl_days: int = 90
+    keep_text: bool = env.AUDIT_TEXT.default
+    ttl_days: int = env.AUDIT_TTL_DAYS.default
+
+    def __post_init__(self) -> None:
+        if self.ttl_days < 1:
+            raise SettingsError("VOXFLOW_AUDIT_TTL_DAYS must be >= 1")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "AuditSettings | None":
+    def of(cls, config: Config) -> "AuditSettings | None":
         """None when VOXFLOW_AUDIT_TABLE is unset: no audit."""
-        env = os.environ if environ is None else environ
-        table = env.get("VOXFLOW_AUDIT_TABLE")
+        table = config[env.AUDIT_TABLE]
         if not table:
             return None
-        flag = env.get("VOXFLOW_AUDIT_TEXT", "0")
-        if flag not in {"0", "1"}:
-            raise SettingsError("VOXFLOW_AUDIT_TEXT must be 0 or 1")
-        try:
-            ttl_days = int(env.get("VOXFLOW_AUDIT_TTL_DAYS", "90"))
-        except ValueError as error:
-            raise SettingsError("VOXFLOW_AUDIT_TTL_DAYS is not an integer") from error
-        if ttl_days < 1:
-            raise SettingsError("VOXFLOW_AUDIT_TTL_DAYS must be >= 1")
-        return cls(table, keep_text=flag == "1", ttl_days=ttl_days)
+        return cls(table, keep_text=config[env.AUDIT_TEXT], ttl_days=config[env.AUDIT_TTL_DAYS])
 
 
 def text_sha256(text: str) -> str:

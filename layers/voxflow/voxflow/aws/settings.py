@@ -1,12 +1,12 @@
 """Where AWS is: region, optional endpoint (the local stack) and profile."""
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from voxflow.config import Config
+from voxflow.config import variables as env
 from voxflow.errors import SettingsError
 
-DEFAULT_REGION = "us-east-1"
+DEFAULT_REGION = env.DEFAULT_REGION
 LOCAL_KEY = "testing"  # moto accepts any credentials
 
 
@@ -33,10 +33,9 @@ class AwsSettings:
         return cls(region, endpoint_url, None, LOCAL_KEY, LOCAL_KEY)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "AwsSettings":
-        env = os.environ if environ is None else environ
+    def of(cls, config: Config) -> "AwsSettings":
         return cls(
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
-            endpoint_url=env.get("VOXFLOW_AWS_ENDPOINT_URL") or None,
-            profile=env.get("AWS_PROFILE") or None,
+            region=env.aws_region(config),
+            endpoint_url=config[env.AWS_ENDPOINT_URL],
+            profile=config[env.AWS_PROFILE],
         )

@@ -22,11 +22,11 @@ def stack_resources(args: argparse.Namespace) -> "tuple[AwsSettings, dict[str, s
     """The stack's AWS settings and its logical → physical resource ids."""
     # Imported here: the parser is built for `synth` too, which must not load boto3.
     from voxflow.aws import AwsClients
-    from voxflow.cli.remote import LOCAL_STATE, _aws_settings
+    from voxflow.cli.remote import _aws_settings, local_state
 
     aws = _aws_settings(args)
     if not (args.aws or args.endpoint_url):
-        state = json.loads(LOCAL_STATE.read_text(encoding="utf-8"))
+        state = json.loads(local_state().read_text(encoding="utf-8"))
         return aws, dict(state["resources"])
     cloudformation = AwsClients(aws).cloudformation
     try:

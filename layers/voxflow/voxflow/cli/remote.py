@@ -7,7 +7,6 @@ profile from the usual AWS settings or the flags).
 
 import argparse
 import json
-import os
 import sys
 import urllib.request
 from pathlib import Path
@@ -15,22 +14,29 @@ from typing import Any
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
+from voxflow.config import Config
+from voxflow.config import variables as env
 from voxflow.errors import SettingsError, VoxflowError
 
-LOCAL_STATE = Path(os.environ.get("VOXFLOW_LOCAL_STATE", "build/local-stack.json"))
 EXIT_FAILED = 1
 
 
+def local_state() -> Path:
+    """The local stack's state file (VOXFLOW_LOCAL_STATE)."""
+    return Config.load()[env.LOCAL_STATE]
+
+
 def _aws_settings(args: argparse.Namespace) -> AwsSettings:
-    base = AwsSettings.from_env()
+    base = AwsSettings.of(Config.load())
     endpoint = args.endpoint_url
     region = args.region or base.region
     if not args.aws and endpoint is None:
+        path = local_state()
         try:
-            state = json.loads(LOCAL_STATE.read_text(encoding="utf-8"))
+            state = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise SettingsError(
-                f"no local stack state at {LOCAL_STATE} ({error}); start it with "
+                f"no local stack state at {path} ({error}); start it with "
                 "'python -m voxflow_local up', or pass --aws or --endpoint-url"
             ) from None
         return AwsSettings.local(state["endpoint_url"], args.region or state.get("region", region))
@@ -43,7 +49,7 @@ def _client(args: argparse.Namespace) -> VoxflowClient:
         return VoxflowClient(clients, StackTarget.from_stack(clients.cloudformation, args.stack))
     # The local stack deploys some resources beside moto's CloudFormation: its state file
     # has every physical id.
-    state = json.loads(LOCAL_STATE.read_text(encoding="utf-8"))
+    state = json.loads(local_state().read_text(encoding="utf-8"))
     return VoxflowClient(clients, StackTarget.from_resources(state["resources"], args.stack))
 
 

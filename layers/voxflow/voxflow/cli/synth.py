@@ -8,6 +8,7 @@ from typing import TextIO
 
 from voxflow.audio import AudioFormat, PcmJoiner, encode
 from voxflow.cli.progress import ProgressBar
+from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import InvalidParameter
 from voxflow.settings import EngineSettings
@@ -18,7 +19,7 @@ _DEFAULT_OUTPUT = Path("out.wav")
 
 
 def _engine() -> Engine:
-    settings = EngineSettings.from_env()
+    settings = EngineSettings.of(Config.load())
     return Engine(VoiceRegistry.default(settings.voices_file, settings.cache_dir), settings)
 
 

@@ -2,7 +2,7 @@
 returned as a SynthesisCompleted marked ``degraded``. On with VOXFLOW_FALLBACK_AUDIO=1.
 """
 
-from voxflow.fallback.audio import FallbackAudio, StoredClip, fallback_enabled
+from voxflow.fallback.audio import FallbackAudio, StoredClip
 from voxflow.fallback.clip import BUSY_TEXT, CLIP_PATH, CLIP_VOICE, load_clip, render_clip
 
 __all__ = [
@@ -11,7 +11,6 @@ __all__ = [
     "CLIP_VOICE",
     "FallbackAudio",
     "StoredClip",
-    "fallback_enabled",
     "load_clip",
     "render_clip",
 ]

@@ -4,15 +4,12 @@ Each format is encoded from the shipped WAV once per process and stored once in 
 under ``fallback/<voice>/<format>/``; a later process finds it there.
 """
 
-import os
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from voxflow.audio import AudioFormat, encode
-from voxflow.errors import SettingsError
 from voxflow.events import SynthesisCompleted
 from voxflow.fallback.clip import CLIP_PATH, CLIP_VOICE, load_clip
 from voxflow.store.audio import AudioStore
@@ -27,14 +24,6 @@ class StoredClip:
     sample_rate: int
     duration_s: float
     bytes: int
-
-
-def fallback_enabled(environ: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if environ is None else environ
-    flag = env.get("VOXFLOW_FALLBACK_AUDIO", "0")
-    if flag not in {"0", "1"}:
-        raise SettingsError("VOXFLOW_FALLBACK_AUDIO must be 0 or 1")
-    return flag == "1"
 
 
 class FallbackAudio:

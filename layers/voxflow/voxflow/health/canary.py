@@ -10,16 +10,17 @@ and so the local stack's moto sees them too.
 """
 
 import logging
-import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
 
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.config import Config
+from voxflow.config import variables as env
 from voxflow.errors import SettingsError
 from voxflow.events import SynthesisRequested, to_event_entry
 from voxflow.store import JobStore
@@ -40,7 +41,7 @@ class CanarySettings:
     bus_name: str
     jobs_table: str
     region: str
-    timeout_s: float = 20.0  # VOXFLOW_CANARY_TIMEOUT_S: a slower answer counts as a failure
+    timeout_s: float = env.CANARY_TIMEOUT_S.default  # a slower answer counts as a failure
     poll_s: float = 0.25
 
     def __post_init__(self) -> None:
@@ -50,18 +51,14 @@ class CanarySettings:
             )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "CanarySettings":
-        env = os.environ if environ is None else environ
-        missing = [name for name in ("VOXFLOW_BUS_NAME", "VOXFLOW_JOBS_TABLE") if not env.get(name)]
-        if missing:
-            raise SettingsError(f"missing environment variables: {', '.join(missing)}")
-        timeout = env.get("VOXFLOW_CANARY_TIMEOUT_S") or str(cls.timeout_s)
-        try:
-            timeout_s = float(timeout)
-        except ValueError:
-            raise SettingsError(f"VOXFLOW_CANARY_TIMEOUT_S={timeout!r} is not a number") from None
-        region = env.get("VOXFLOW_REGION_NAME") or AwsSettings.from_env(env).region
-        return cls(env["VOXFLOW_BUS_NAME"], env["VOXFLOW_JOBS_TABLE"], region, timeout_s)
+    def of(cls, config: Config) -> "CanarySettings":
+        config.check((env.BUS_NAME, env.JOBS_TABLE))
+        return cls(
+            config[env.BUS_NAME],
+            config[env.JOBS_TABLE],
+            env.this_region(config),
+            config[env.CANARY_TIMEOUT_S],
+        )
 
 
 @dataclass(frozen=True)
@@ -101,9 +98,9 @@ class Canary:
         self._sleep = sleep
 
     @classmethod
-    def from_env(cls) -> "Canary":
-        settings = CanarySettings.from_env()
-        aws = AwsSettings.from_env()
+    def of(cls, config: Config) -> "Canary":
+        settings = CanarySettings.of(config)
+        aws = AwsSettings.of(config)
         jobs = JobStore(bind(Job, settings.jobs_table, aws), _JOB_TTL_S)
         return cls(AwsClients(aws), jobs, settings)
 

@@ -26,6 +26,8 @@ from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import UpdateError
 
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.config import Config
+from voxflow.config import variables as env
 from voxflow.engine.params import ResolvedParams
 from voxflow.errors import SettingsError, VoxflowError
 from voxflow.events import ChunkTask
@@ -48,7 +50,7 @@ from voxflow.store.models import bind
 from voxflow.voices import VoiceRegistry
 
 STUCK = "STUCK"
-DEFAULT_OLDER_THAN_S = 900.0
+DEFAULT_OLDER_THAN_S = env.SWEEP_OLDER_THAN_S.default
 # Sweeps that may re-queue a job's missing chunks before it is failed.
 REQUEUE_SWEEPS = 1
 
@@ -241,10 +243,15 @@ class Sweeper:
 
 
 def pipeline_for(
-    resources: Mapping[str, str], aws: AwsSettings, registry: VoiceRegistry | None = None
+    resources: Mapping[str, str],
+    aws: AwsSettings,
+    registry: VoiceRegistry | None = None,
+    *,
+    engine_settings: EngineSettings | None = None,
 ) -> Pipeline:
     """The pipeline of a deployed stack, from its logical → physical ids (the CLI's view;
-    a function builds its own from the environment)."""
+    a function builds its own from its settings). ``engine_settings``: this process's
+    when not given."""
     try:
         service = ServiceSettings(
             bus_name=resources["EventBus"].rsplit("/", 1)[-1],
@@ -258,7 +265,8 @@ def pipeline_for(
         )
     except KeyError as error:
         raise SettingsError(f"the stack has no {error.args[0]} resource") from None
-    engine_settings = EngineSettings.from_env()
+    if engine_settings is None:
+        engine_settings = EngineSettings.of(Config.load())
     clients = AwsClients(aws)
     return Pipeline(
         settings=service,

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.config import Config
 from voxflow.engine import Engine
 from voxflow.events import ChunkTask
 from voxflow.pipeline.controls import Controls
@@ -123,13 +124,15 @@ class Pipeline:
         return self._engine
 
     @classmethod
-    def from_env(cls, meter: Meter | None = None) -> "Pipeline":
+    def of(cls, config: Config, meter: Meter | None = None) -> "Pipeline":
+        """A function's pipeline, from its settings (checked at its cold start)."""
         return cls.create(
-            ServiceSettings.from_env(),
-            EngineSettings.from_env(),
-            AwsSettings.from_env(),
-            RegionConfig.from_env(),
+            ServiceSettings.of(config),
+            EngineSettings.of(config),
+            AwsSettings.of(config),
+            RegionConfig.of(config),
             meter=meter,
+            config=config,
         )
 
     @classmethod
@@ -144,9 +147,10 @@ class Pipeline:
         registry: VoiceRegistry | None = None,
         health: PrimaryHealth | None = None,
         engine: Engine | None = None,
+        config: Config | None = None,
     ) -> "Pipeline":
         """One deployment's pipeline; ``health`` replaces the alarm and ``engine`` shares
-        a loaded voice (tests)."""
+        a loaded voice (tests). The controls come from ``config``; without it, all off."""
         clients = AwsClients(aws)
         meter = meter or NullMeter()
         if registry is None:
@@ -188,7 +192,7 @@ class Pipeline:
                     else None
                 ),
             ),
-            controls=Controls.from_env(service, aws, clients),
+            controls=Controls.of(config, service, aws, clients) if config else Controls(),
             reply_targets=ReplyTargetRules.from_settings(service, region),
             _engine=engine,
         )

@@ -8,17 +8,17 @@ held to the tenant their event source names (voxflow.pipeline.tenancy).
 """
 
 import json
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from voxflow.audio import AudioFormat
 from voxflow.audit import COMPLETED, DEGRADED, FAILED, AuditLog, AuditSettings
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.config import Config
+from voxflow.config import variables as env
 from voxflow.events import ItemRequest, SynthesisCompleted, SynthesisFailed
-from voxflow.fallback import FallbackAudio, fallback_enabled
-from voxflow.policy import ContentPolicy, policy_from_env
+from voxflow.fallback import FallbackAudio
+from voxflow.policy import ContentPolicy, policy_of
 from voxflow.quotas import QuotaSettings, TokenBucket
 from voxflow.service_settings import ServiceSettings
 from voxflow.store import AudioStore, Job
@@ -34,23 +34,18 @@ class Controls:
     tenants: TenantDirectory | None = None
 
     @classmethod
-    def from_env(
-        cls,
-        service: ServiceSettings,
-        aws: AwsSettings,
-        clients: AwsClients,
-        environ: Mapping[str, str] | None = None,
+    def of(
+        cls, config: Config, service: ServiceSettings, aws: AwsSettings, clients: AwsClients
     ) -> "Controls":
-        env = os.environ if environ is None else environ
-        quotas = QuotaSettings.from_env(env)
-        audit = AuditSettings.from_env(env)
+        quotas = QuotaSettings.of(config)
+        audit = AuditSettings.of(config)
         return cls(
             quotas=TokenBucket.bound(quotas, aws) if quotas else None,
-            policy=policy_from_env(env),
+            policy=policy_of(config),
             audit=AuditLog.bound(audit, aws) if audit else None,
             fallback=(
                 FallbackAudio(AudioStore(clients.s3, service.bucket, service.url_expiry_s))
-                if fallback_enabled(env)
+                if config[env.FALLBACK_AUDIO]
                 else None
             ),
             tenants=(

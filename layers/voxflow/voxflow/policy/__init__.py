@@ -4,7 +4,7 @@ On when VOXFLOW_POLICY_FILE is set (a PatternPolicy over that file); any object 
 ``check(text, tenant) -> PolicyDecision`` can stand in for it.
 """
 
-from voxflow.policy.patterns import PatternPolicy, normalize_for_matching, policy_from_env
+from voxflow.policy.patterns import PatternPolicy, normalize_for_matching, policy_of
 from voxflow.policy.protocol import ContentPolicy, PolicyDecision
 
 __all__ = [
@@ -12,5 +12,5 @@ __all__ = [
     "PatternPolicy",
     "PolicyDecision",
     "normalize_for_matching",
-    "policy_from_env",
+    "policy_of",
 ]

@@ -10,13 +10,13 @@ plain letters) and case-folded. A rule is named by its line number, so neither l
 nor errors ever repeat the text that matched.
 """
 
-import os
 import re
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from voxflow.config import Config
+from voxflow.config import variables as env
 from voxflow.errors import SettingsError
 from voxflow.policy.protocol import PolicyDecision
 
@@ -81,8 +81,7 @@ class PatternPolicy:
         return PolicyDecision.allow()
 
 
-def policy_from_env(environ: Mapping[str, str] | None = None) -> PatternPolicy | None:
+def policy_of(config: Config) -> PatternPolicy | None:
     """None when VOXFLOW_POLICY_FILE is unset: no policy."""
-    env = os.environ if environ is None else environ
-    path = env.get("VOXFLOW_POLICY_FILE")
-    return PatternPolicy.from_file(Path(path)) if path else None
+    path = config[env.POLICY_FILE]
+    return PatternPolicy.from_file(path) if path else None

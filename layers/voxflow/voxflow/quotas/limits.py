@@ -6,33 +6,31 @@ per-tenant overrides come only from the file and replace just the fields they na
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from voxflow.config import Config, Var
+from voxflow.config import variables as env
+from voxflow.config.choices import QuotaMode
 from voxflow.errors import SettingsError
+
+__all__ = ["SQS_MAX_DELAY_S", "QuotaMode", "QuotaSettings", "TenantLimits"]
 
 # SQS's largest DelaySeconds: a delayed request can wait no longer than this.
 SQS_MAX_DELAY_S = 900
-
-
-class QuotaMode(StrEnum):
-    REJECT = "reject"  # over quota: SynthesisFailed THROTTLED (retryable)
-    DELAY = "delay"  # over quota: the work waits until the tokens are there
 
 
 @dataclass(frozen=True)
 class TenantLimits:
     """Two token buckets: characters and requests, each a rate and a burst (capacity)."""
 
-    chars_per_s: float = 1000.0
+    chars_per_s: float = env.QUOTA_CHARS_PER_S.default
     # The burst bounds the longest request: one larger than it is never admitted.
-    chars_burst: float = 100_000.0
-    requests_per_s: float = 10.0
-    requests_burst: float = 50.0
+    chars_burst: float = env.QUOTA_CHARS_BURST.default
+    requests_per_s: float = env.QUOTA_REQUESTS_PER_S.default
+    requests_burst: float = env.QUOTA_REQUESTS_BURST.default
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -48,11 +46,11 @@ class TenantLimits:
         return max(self.chars_burst / self.chars_per_s, self.requests_burst / self.requests_per_s)
 
 
-_LIMIT_ENV = {
-    "chars_per_s": "VOXFLOW_QUOTA_CHARS_PER_S",
-    "chars_burst": "VOXFLOW_QUOTA_CHARS_BURST",
-    "requests_per_s": "VOXFLOW_QUOTA_REQUESTS_PER_S",
-    "requests_burst": "VOXFLOW_QUOTA_REQUESTS_BURST",
+_LIMIT_ENV: dict[str, Var[float]] = {
+    "chars_per_s": env.QUOTA_CHARS_PER_S,
+    "chars_burst": env.QUOTA_CHARS_BURST,
+    "requests_per_s": env.QUOTA_REQUESTS_PER_S,
+    "requests_burst": env.QUOTA_REQUESTS_BURST,
 }
 
 
@@ -61,8 +59,8 @@ class QuotaSettings:
     table: str
     default: TenantLimits = field(default_factory=TenantLimits)
     tenants: Mapping[str, TenantLimits] = field(default_factory=dict)
-    mode: QuotaMode = QuotaMode.REJECT
-    max_delay_s: float = SQS_MAX_DELAY_S
+    mode: QuotaMode = env.QUOTA_MODE.default
+    max_delay_s: float = env.QUOTA_MAX_DELAY_S.default
 
     def __post_init__(self) -> None:
         if not 0 < self.max_delay_s <= SQS_MAX_DELAY_S:
@@ -72,27 +70,31 @@ class QuotaSettings:
         return self.tenants.get(tenant, self.default)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "QuotaSettings | None":
-        """None when VOXFLOW_QUOTAS_TABLE is unset: quotas are off."""
-        env = os.environ if environ is None else environ
-        table = env.get("VOXFLOW_QUOTAS_TABLE")
+    def of(cls, config: Config) -> "QuotaSettings | None":
+        """None when VOXFLOW_QUOTAS_TABLE is unset: quotas are off. A variable that is set
+        wins over the quota file, which wins over the variable's default."""
+        table = config[env.QUOTAS_TABLE]
         if not table:
             return None
-        document = _read_file(env["VOXFLOW_QUOTAS_FILE"]) if env.get("VOXFLOW_QUOTAS_FILE") else {}
+        quotas_file = config[env.QUOTAS_FILE]
+        document = _read_file(quotas_file) if quotas_file else {}
         default = _limits(TenantLimits(), document.get("default", {}), "default")
-        from_env = {
-            name: _number(env[var], var) for name, var in _LIMIT_ENV.items() if env.get(var)
-        }
+        from_env = {name: config[var] for name, var in _LIMIT_ENV.items() if config.is_set(var)}
         default = replace(default, **from_env)
         tenants = document.get("tenants", {})
         if not isinstance(tenants, dict):
             raise SettingsError("quota file: 'tenants' must be an object")
-        mode = env.get("VOXFLOW_QUOTA_MODE") or document.get("mode") or QuotaMode.REJECT
-        try:
-            parsed_mode = QuotaMode(mode)
-        except ValueError as error:
-            raise SettingsError(f"quota mode must be reject or delay, not {mode!r}") from error
-        max_delay = env.get("VOXFLOW_QUOTA_MAX_DELAY_S") or document.get("max_delay_s")
+        mode = config[env.QUOTA_MODE]
+        if not config.is_set(env.QUOTA_MODE) and "mode" in document:
+            try:
+                mode = QuotaMode(document["mode"])
+            except ValueError as error:
+                raise SettingsError(
+                    f"quota file: mode must be reject or delay, not {document['mode']!r}"
+                ) from error
+        max_delay = config[env.QUOTA_MAX_DELAY_S]
+        if not config.is_set(env.QUOTA_MAX_DELAY_S) and "max_delay_s" in document:
+            max_delay = _number(document["max_delay_s"], "max_delay_s")
         return cls(
             table=table,
             default=default,
@@ -100,18 +102,16 @@ class QuotaSettings:
                 str(name): _limits(default, overrides, f"tenants.{name}")
                 for name, overrides in tenants.items()
             },
-            mode=parsed_mode,
-            max_delay_s=(
-                SQS_MAX_DELAY_S if max_delay is None else _number(max_delay, "max_delay_s")
-            ),
+            mode=mode,
+            max_delay_s=max_delay,
         )
 
 
-def _read_file(path: str) -> dict[str, Any]:
+def _read_file(path: Path) -> dict[str, Any]:
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise SettingsError(f"VOXFLOW_QUOTAS_FILE {path!r} is unreadable: {error}") from error
+        raise SettingsError(f"VOXFLOW_QUOTAS_FILE {str(path)!r} is unreadable: {error}") from error
     if not isinstance(document, dict):
         raise SettingsError("VOXFLOW_QUOTAS_FILE must hold a JSON object")
     return document

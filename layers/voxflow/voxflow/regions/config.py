@@ -4,38 +4,40 @@ Read and validated once per cold start, like ServiceSettings: a bad role or a
 missing alarm name fails the cold start with the variable's name.
 """
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
+from voxflow.config import Config
+from voxflow.config import variables as env
+from voxflow.config.choices import Role
 from voxflow.errors import SettingsError
 
-DEFAULT_PRIMARY_REGION = "us-east-1"
-DEFAULT_SECONDARY_REGION = "us-west-2"
+__all__ = [
+    "DEFAULT_PRIMARY_REGION",
+    "DEFAULT_SECONDARY_REGION",
+    "MAX_DELAY_S",
+    "RegionConfig",
+    "Role",
+]
+
+DEFAULT_PRIMARY_REGION = env.PRIMARY_REGION.default
+DEFAULT_SECONDARY_REGION = env.SECONDARY_REGION.default
 # SQS caps DelaySeconds at 900.
 MAX_DELAY_S = 900
 
 
-class Role(StrEnum):
-    STANDALONE = "standalone"
-    PRIMARY = "primary"
-    SECONDARY = "secondary"
-
-
 @dataclass(frozen=True)
 class RegionConfig:
-    role: Role = Role.STANDALONE
-    region: str = DEFAULT_PRIMARY_REGION  # this region
+    role: Role = env.ROLE.default
+    region: str = env.DEFAULT_REGION  # this region
     primary_region: str = DEFAULT_PRIMARY_REGION
     secondary_region: str = DEFAULT_SECONDARY_REGION
-    health_alarm: str | None = None
-    standby_retry_s: int = 5
-    standby_retry_max_s: int = 30
-    standby_max_s: int = 900
-    requests_queue_url: str | None = None
+    health_alarm: str | None = env.HEALTH_ALARM.default
+    standby_retry_s: int = env.STANDBY_RETRY_S.default
+    standby_retry_max_s: int = env.STANDBY_RETRY_MAX_S.default
+    standby_max_s: int = env.STANDBY_MAX_S.default
+    requests_queue_url: str | None = env.REQUESTS_QUEUE_URL.default
     # Locally only: where the primary region's CloudWatch answers (on AWS the region implies it).
-    primary_endpoint_url: str | None = None
+    primary_endpoint_url: str | None = env.PRIMARY_ENDPOINT_URL.default
 
     def __post_init__(self) -> None:
         if not 0 <= self.standby_retry_s <= MAX_DELAY_S:
@@ -90,34 +92,16 @@ class RegionConfig:
         return self.primary_region if primary_healthy else self.secondary_region
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "RegionConfig":
-        env = os.environ if environ is None else environ
-        raw_role = env.get("VOXFLOW_ROLE") or Role.STANDALONE.value
-        try:
-            role = Role(raw_role)
-        except ValueError as error:
-            choices = ", ".join(r.value for r in Role)
-            raise SettingsError(f"VOXFLOW_ROLE={raw_role!r}: must be one of {choices}") from error
+    def of(cls, config: Config) -> "RegionConfig":
         return cls(
-            role=role,
-            region=env.get("VOXFLOW_REGION_NAME")
-            or env.get("AWS_REGION")
-            or DEFAULT_PRIMARY_REGION,
-            primary_region=env.get("VOXFLOW_PRIMARY_REGION") or DEFAULT_PRIMARY_REGION,
-            secondary_region=env.get("VOXFLOW_SECONDARY_REGION") or DEFAULT_SECONDARY_REGION,
-            health_alarm=env.get("VOXFLOW_HEALTH_ALARM") or None,
-            standby_retry_s=_integer(env, "VOXFLOW_STANDBY_RETRY_S", 5),
-            standby_retry_max_s=_integer(env, "VOXFLOW_STANDBY_RETRY_MAX_S", 30),
-            standby_max_s=_integer(env, "VOXFLOW_STANDBY_MAX_S", 900),
-            requests_queue_url=env.get("VOXFLOW_REQUESTS_QUEUE_URL") or None,
-            primary_endpoint_url=env.get("VOXFLOW_PRIMARY_ENDPOINT_URL") or None,
+            role=config[env.ROLE],
+            region=env.this_region(config),
+            primary_region=config[env.PRIMARY_REGION],
+            secondary_region=config[env.SECONDARY_REGION],
+            health_alarm=config[env.HEALTH_ALARM],
+            standby_retry_s=config[env.STANDBY_RETRY_S],
+            standby_retry_max_s=config[env.STANDBY_RETRY_MAX_S],
+            standby_max_s=config[env.STANDBY_MAX_S],
+            requests_queue_url=config[env.REQUESTS_QUEUE_URL],
+            primary_endpoint_url=config[env.PRIMARY_ENDPOINT_URL],
         )
-
-
-def _integer(env: Mapping[str, str], name: str, default: int) -> int:
-    if not env.get(name):
-        return default
-    try:
-        return int(env[name])
-    except ValueError as error:
-        raise SettingsError(f"{name}={env[name]!r} is not an integer") from error

@@ -52,11 +52,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check_ready() -> int:
+    from voxflow.config import Config
     from voxflow.worker.readiness import is_ready
     from voxflow.worker.settings import ReadinessSettings
 
     try:
-        readiness = ReadinessSettings.from_env()
+        readiness = ReadinessSettings.of(Config.load())
     except SettingsError as error:
         print(f"voxflow.worker: {error}", file=sys.stderr)
         return 1
@@ -82,14 +83,17 @@ class _Worker:
 
     def run(self) -> int:
         from voxflow.aws import AwsClients, AwsSettings
+        from voxflow.config import WORKER, Config
+        from voxflow.config import variables as env
         from voxflow.worker.handler import load_handler, warm_up
         from voxflow.worker.heartbeat import Heartbeat
         from voxflow.worker.loop import Aborted, BatchLoop, WorkerContext
         from voxflow.worker.readiness import write_ready_file
         from voxflow.worker.settings import WorkerSettings
 
-        settings = WorkerSettings.from_env()
-        aws = AwsSettings.from_env()
+        config = Config.load(deployable=WORKER)  # every variable checked, before any work
+        settings = WorkerSettings.of(config)
+        aws = AwsSettings.of(config)
         clients = AwsClients(aws)
         settings.ready_file.unlink(missing_ok=True)  # a previous run's, in the same container
         started = time.perf_counter()
@@ -118,7 +122,7 @@ class _Worker:
             interval_s=settings.heartbeat_s,
             ready_file=settings.ready_file,
         )
-        name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "voxflow-worker"
+        name = config[env.AWS_LAMBDA_FUNCTION_NAME]
         loop = BatchLoop(
             clients.sqs,
             settings,

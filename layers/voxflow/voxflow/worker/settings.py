@@ -4,11 +4,11 @@ A bad value stops the worker before it touches the queue, with a message that
 names the variable (ECS shows it as the task's stopped reason).
 """
 
-import os
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from voxflow.config import Config
+from voxflow.config import variables as env
 from voxflow.errors import SettingsError
 
 # Lambda's own ceiling for a batching window; anything longer only delays work.
@@ -25,20 +25,16 @@ class WorkerSettingsError(SettingsError):
 class ReadinessSettings:
     """What ``--check-ready`` needs: just enough to run as the container health check."""
 
-    ready_file: Path = Path("/tmp/voxflow-worker-ready")
-    heartbeat_s: float = 10.0
+    ready_file: Path = env.READY_FILE.default
+    heartbeat_s: float = env.HEARTBEAT_S.default
 
     def __post_init__(self) -> None:
         if not self.heartbeat_s > 0:
             raise WorkerSettingsError(f"VOXFLOW_HEARTBEAT_S must be > 0, not {self.heartbeat_s}")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ReadinessSettings":
-        env = _Env(os.environ if environ is None else environ)
-        return cls(
-            ready_file=env.get("VOXFLOW_READY_FILE", Path, cls.ready_file),
-            heartbeat_s=env.get("VOXFLOW_HEARTBEAT_S", float, cls.heartbeat_s),
-        )
+    def of(cls, config: Config) -> "ReadinessSettings":
+        return cls(ready_file=config[env.READY_FILE], heartbeat_s=config[env.HEARTBEAT_S])
 
 
 @dataclass(frozen=True)
@@ -46,17 +42,16 @@ class WorkerSettings:
     chunks_queue_url: str
     # The long lane (docs/pipeline.md), served only when the short one is empty.
     # None: an older stack with one lane.
-    long_chunks_queue_url: str | None = None
-    batch_size: int = 8  # messages per handler call, gathered over receives of up to 10
-    batch_wait_s: float = 0.05  # how long to gather after the first message
-    visibility_s: int = 60  # extended every visibility_s / 2 while a batch runs
-    heartbeat_s: float = 10.0
-    ready_file: Path = Path("/tmp/voxflow-worker-ready")
-    handler_dir: Path = Path("/var/task")  # where functions/synthesize/app.py is
-    handler: str = "app.handler"  # module path, then attribute, as in a SAM Handler
-    # Local stack and tests only: failed messages come back after this many seconds
-    # instead of after their visibility timeout (the local poller's knob).
-    retry_visibility_s: int | None = None
+    long_chunks_queue_url: str | None = env.LONG_CHUNKS_QUEUE_URL.default
+    batch_size: int = env.WORKER_BATCH_SIZE.default
+    batch_wait_s: float = env.WORKER_BATCH_WAIT_S.default
+    visibility_s: int = env.WORKER_VISIBILITY_S.default  # extended every visibility_s / 2
+    heartbeat_s: float = env.HEARTBEAT_S.default
+    ready_file: Path = env.READY_FILE.default
+    handler_dir: Path = env.HANDLER_DIR.default
+    handler: str = env.HANDLER.default
+    # The local poller's knob (voxflow.config.variables).
+    retry_visibility_s: int | None = env.WORKER_RETRY_VISIBILITY_S.default
 
     def __post_init__(self) -> None:
         if not self.chunks_queue_url.startswith(("http://", "https://")):
@@ -112,37 +107,26 @@ class WorkerSettings:
         return ReadinessSettings(self.ready_file, self.heartbeat_s)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "WorkerSettings":
-        env = _Env(os.environ if environ is None else environ)
-        queue_url = env.get("VOXFLOW_CHUNKS_QUEUE_URL", str, None)
-        if queue_url is None:
-            raise WorkerSettingsError("missing environment variable: VOXFLOW_CHUNKS_QUEUE_URL")
-        return cls(
-            chunks_queue_url=queue_url,
-            long_chunks_queue_url=env.get("VOXFLOW_LONG_CHUNKS_QUEUE_URL", str, None),
-            batch_size=env.get("VOXFLOW_WORKER_BATCH_SIZE", int, cls.batch_size),
-            batch_wait_s=env.get("VOXFLOW_WORKER_BATCH_WAIT_S", float, cls.batch_wait_s),
-            visibility_s=env.get("VOXFLOW_WORKER_VISIBILITY_S", int, cls.visibility_s),
-            heartbeat_s=env.get("VOXFLOW_HEARTBEAT_S", float, cls.heartbeat_s),
-            ready_file=env.get("VOXFLOW_READY_FILE", Path, cls.ready_file),
-            handler_dir=env.get("VOXFLOW_HANDLER_DIR", Path, cls.handler_dir),
-            handler=env.get("VOXFLOW_HANDLER", str, cls.handler),
-            retry_visibility_s=env.get("VOXFLOW_WORKER_RETRY_VISIBILITY_S", int, None),
-        )
-
-
-class _Env:
-    """Typed reads of optional variables; an empty value counts as unset."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def get[T, D](self, name: str, kind: Callable[[str], T], default: D) -> T | D:
-        raw = self._environ.get(name, "").strip()
-        if not raw:
-            return default
+    def of(cls, config: Config) -> "WorkerSettings":
         try:
-            return kind(raw)
-        except ValueError:
-            kind_name = getattr(kind, "__name__", "value")
-            raise WorkerSettingsError(f"{name}={raw!r} is not a valid {kind_name}") from None
+            return cls._of(config)
+        except WorkerSettingsError:
+            raise
+        except SettingsError as error:  # a variable that does not parse, or is missing
+            raise WorkerSettingsError(str(error)) from None
+
+    @classmethod
+    def _of(cls, config: Config) -> "WorkerSettings":
+        config.check((env.CHUNKS_QUEUE_URL,))
+        return cls(
+            chunks_queue_url=config[env.CHUNKS_QUEUE_URL],
+            long_chunks_queue_url=config[env.LONG_CHUNKS_QUEUE_URL],
+            batch_size=config[env.WORKER_BATCH_SIZE],
+            batch_wait_s=config[env.WORKER_BATCH_WAIT_S],
+            visibility_s=config[env.WORKER_VISIBILITY_S],
+            heartbeat_s=config[env.HEARTBEAT_S],
+            ready_file=config[env.READY_FILE],
+            handler_dir=config[env.HANDLER_DIR],
+            handler=config[env.HANDLER],
+            retry_visibility_s=config[env.WORKER_RETRY_VISIBILITY_S],
+        )

@@ -1,0 +1,430 @@
+"""Every environment variable voxflow reads, each declared once: name, type, default,
+meaning and the deployables that read it (docs/settings.md is generated from here)."""
+
+from pathlib import Path
+from typing import cast
+
+from voxflow.config.choices import CacheIsolation, Device, ExecutionMode, QuotaMode, Role
+from voxflow.config.model import (
+    CLI,
+    FUNCTIONS,
+    HEALTH,
+    PLAN,
+    SWEEPER,
+    SYNTHESIZE,
+    WORKER,
+    Config,
+    Var,
+    bit,
+    declare,
+    flag,
+    integer,
+    names,
+    number,
+    one_of,
+    path,
+    text,
+)
+
+# Who builds a Pipeline: plan, synthesize and the sweeper; the worker runs synthesize's.
+PIPELINE = (PLAN, SYNTHESIZE, SWEEPER, WORKER)
+ENGINE = (*PIPELINE, CLI)
+EVERYONE = (*FUNCTIONS, WORKER, CLI)
+SERVERS = (*FUNCTIONS, WORKER)
+
+
+def _device(raw: str) -> Device:
+    return cast(Device, one_of(str, ("auto", "cpu", "cuda"))(raw))
+
+
+def _execution_mode(raw: str) -> ExecutionMode:
+    return cast(ExecutionMode, one_of(str, ("sequential", "parallel"))(raw))
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw)
+
+
+def _optional_text(raw: str) -> str | None:
+    return raw
+
+
+def _optional_integer(raw: str) -> int | None:
+    return integer(raw)
+
+
+def _optional_number(raw: str) -> float | None:
+    return number(raw)
+
+
+# ------------------------------------------------------------------ engine (synthesis core)
+DEVICE: Var[Device] = declare(
+    "VOXFLOW_DEVICE", _device, "auto",
+    "`auto` uses CUDA when onnxruntime offers it, else CPU; `cpu`, `cuda` force one",
+    ENGINE, "engine",
+)  # fmt: skip
+EXECUTION_MODE: Var[ExecutionMode] = declare(
+    "VOXFLOW_EXECUTION_MODE", _execution_mode, "sequential",
+    "onnxruntime execution mode; `parallel` builds its session ~4x faster but synthesizes "
+    "at ~0.4x the speed on CPU (benchmarks/NOTES.md)",
+    ENGINE, "engine",
+)  # fmt: skip
+FAST_START = declare(
+    "VOXFLOW_FAST_START", flag, True,
+    "serve the first inference from a quickly built parallel session, then build the "
+    "sequential one when a second inference comes (cold start to first audio ~0.4x the "
+    "piper CLI's)",
+    ENGINE, "engine",
+)  # fmt: skip
+INTRA_OP_THREADS = declare(
+    "VOXFLOW_INTRA_OP_THREADS", integer, 0,
+    "onnxruntime threads within an operator (0 lets it choose: all cores)",
+    ENGINE, "engine",
+)  # fmt: skip
+INTER_OP_THREADS = declare(
+    "VOXFLOW_INTER_OP_THREADS", integer, 0,
+    "onnxruntime threads across operators (0 lets it choose)",
+    ENGINE, "engine",
+)  # fmt: skip
+ALLOW_SPINNING = declare(
+    "VOXFLOW_ALLOW_SPINNING", flag, True,
+    "onnxruntime threads spin while they wait: one engine alone is 7 % faster with it, "
+    "three engines sharing two cores make 15 % more audio without it "
+    "(`benchmarks/spinning.py`); the local stack sets `0`",
+    ENGINE, "engine",
+)  # fmt: skip
+BATCH_SIZE = declare(
+    "VOXFLOW_BATCH_SIZE", integer, 1,
+    "utterances per inference run (1..64); >1 needs the `onnx` package "
+    "(`pip install voxflow[batch]`)",
+    ENGINE, "engine",
+)  # fmt: skip
+MAX_CHARS = declare(
+    "VOXFLOW_MAX_CHARS", integer, 100_000, "longest accepted text", ENGINE, "engine",
+)  # fmt: skip
+CHUNK_MAX_CHARS = declare(
+    "VOXFLOW_CHUNK_MAX_CHARS", integer, 400, "longest sentence chunk (20..5000)",
+    ENGINE, "engine",
+)  # fmt: skip
+VOICES_FILE = declare(
+    "VOXFLOW_VOICES_FILE", _optional_path, None,
+    'JSON file adding Piper voices: `{"amy": {"model": "amy.onnx", "config": '
+    '"amy.onnx.json"}}`',
+    ENGINE, "engine",
+)  # fmt: skip
+CACHE_DIR = declare(
+    "VOXFLOW_CACHE_DIR", _optional_path, None,
+    "where model hashes are remembered (the functions and the worker: /tmp/voxflow)",
+    ENGINE, "engine", shown_default="`$XDG_CACHE_HOME/voxflow`, else `~/.cache/voxflow`",
+)  # fmt: skip
+
+# ------------------------------------------------------------------ the pipeline's resources
+BUS_NAME = declare(
+    "VOXFLOW_BUS_NAME", text, "", "the event bus's name (`!Ref EventBus`)",
+    (*PIPELINE, HEALTH), "pipeline", required=True,
+)  # fmt: skip
+CHUNKS_QUEUE_URL = declare(
+    "VOXFLOW_CHUNKS_QUEUE_URL", text, "", "the short lane's queue (`!Ref ChunksQueue`)",
+    PIPELINE, "pipeline", required=True,
+)  # fmt: skip
+LONG_CHUNKS_QUEUE_URL = declare(
+    "VOXFLOW_LONG_CHUNKS_QUEUE_URL", _optional_text, None,
+    "the long lane's queue (`!Ref LongChunksQueue`); none: one lane, every chunk task on "
+    "ChunksQueue",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+SHORT_JOB_CHUNKS = declare(
+    "VOXFLOW_SHORT_JOB_CHUNKS", integer, 3,
+    "jobs of at most this many chunks use the short lane (`!Ref ShortJobChunks`, >= 1)",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+BUCKET = declare(
+    "VOXFLOW_BUCKET", text, "", "the audio bucket (`!Ref AudioBucket`)",
+    PIPELINE, "pipeline", required=True,
+)  # fmt: skip
+CACHE_ISOLATION = declare(
+    "VOXFLOW_CACHE_ISOLATION", one_of(CacheIsolation, [c.value for c in CacheIsolation]),
+    CacheIsolation.SHARED,
+    "`shared`: every tenant's hits serve every tenant; `tenant`: keys salted per tenant "
+    "(`!Ref CacheIsolation`; docs/operations.md)",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+CACHE_TABLE = declare(
+    "VOXFLOW_CACHE_TABLE", text, "",
+    'the cache table\'s name (`!Sub "${AWS::StackName}-cache"`, the same in both regions)',
+    PIPELINE, "pipeline", required=True,
+)  # fmt: skip
+JOBS_TABLE = declare(
+    "VOXFLOW_JOBS_TABLE", text, "", 'the jobs table\'s name (`!Sub "${AWS::StackName}-jobs"`)',
+    (*PIPELINE, HEALTH), "pipeline", required=True,
+)  # fmt: skip
+URL_EXPIRY_S = declare(
+    "VOXFLOW_URL_EXPIRY_S", integer, 3600,
+    "presigned URL lifetime, 1..604800 (`!Ref UrlExpirySeconds`)", PIPELINE, "pipeline",
+)  # fmt: skip
+CACHE_TTL_S = declare(
+    "VOXFLOW_CACHE_TTL_S", integer, 30 * 86400, "how long a cached request's audio is indexed",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+JOB_TTL_S = declare(
+    "VOXFLOW_JOB_TTL_S", integer, 7 * 86400, "how long a job record is kept",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+CHUNK_RETENTION_DAYS = declare(
+    "VOXFLOW_CHUNK_RETENTION_DAYS", integer, 7,
+    "the bucket's chunk lifecycle (`!Ref ChunkRetentionDays`): chunk index entries expire "
+    "a day before it deletes the chunk audio",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+REGION_NAME = declare(
+    "VOXFLOW_REGION_NAME", _optional_text, None,
+    "the region the function runs in (`!Ref AWS::Region`; reported in results)",
+    (*PIPELINE, HEALTH), "pipeline", shown_default="the AWS region",
+)  # fmt: skip
+MAX_RECEIVE_COUNT = declare(
+    "VOXFLOW_MAX_RECEIVE_COUNT", integer, 3,
+    "the queues' redrive maxReceiveCount: the last attempt reports the failure",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+TENANTS_TABLE = declare(
+    "VOXFLOW_TENANTS_TABLE", _optional_text, None,
+    "DynamoDB table of direct senders' tenants, hash key `principal` (S); none: no sender "
+    "is bound (docs/operations.md)",
+    PIPELINE, "controls",
+)  # fmt: skip
+REPLY_QUEUE_PREFIX = declare(
+    "VOXFLOW_REPLY_QUEUE_PREFIX", text, "voxflow-replies-",
+    "the name a `reply_to.queue_url` must start with (`!Ref ReplyQueuePrefix`)",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+REPLY_BUS_PREFIX = declare(
+    "VOXFLOW_REPLY_BUS_PREFIX", text, "voxflow-replies-",
+    "the name a `reply_to.event_bus` must start with (`!Ref ReplyBusPrefix`)",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+OWN_QUEUES = declare(
+    "VOXFLOW_OWN_QUEUES", names, frozenset[str](),
+    "the names of every queue of the stack (`!GetAtt X.QueueName`, comma-separated): "
+    "never reply targets",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+AWS_ENDPOINT_URL = declare(
+    "VOXFLOW_AWS_ENDPOINT_URL", _optional_text, None,
+    "local stack only: the moto server URL", EVERYONE, "pipeline",
+)  # fmt: skip
+
+# ------------------------------------------------------------------ two regions
+ROLE = declare(
+    "VOXFLOW_ROLE", one_of(Role, [r.value for r in Role]), Role.STANDALONE,
+    "`standalone`, `primary` or `secondary` (`!Ref Role`; docs/regions.md)",
+    PIPELINE, "regions",
+)  # fmt: skip
+PRIMARY_REGION = declare(
+    "VOXFLOW_PRIMARY_REGION", text, "us-east-1", "the primary's region", PIPELINE, "regions",
+)  # fmt: skip
+SECONDARY_REGION = declare(
+    "VOXFLOW_SECONDARY_REGION", text, "us-west-2", "the secondary's region",
+    PIPELINE, "regions",
+)  # fmt: skip
+HEALTH_ALARM = declare(
+    "VOXFLOW_HEALTH_ALARM", _optional_text, None,
+    "the alarm whose state says whether the primary is healthy (needed by primary and "
+    "secondary)",
+    PIPELINE, "regions",
+)  # fmt: skip
+STANDBY_RETRY_S = declare(
+    "VOXFLOW_STANDBY_RETRY_S", integer, 5,
+    "first delay before a standby request is looked at again (0..900)", PIPELINE, "regions",
+)  # fmt: skip
+STANDBY_RETRY_MAX_S = declare(
+    "VOXFLOW_STANDBY_RETRY_MAX_S", integer, 30,
+    "longest such delay (VOXFLOW_STANDBY_RETRY_S..900)", PIPELINE, "regions",
+)  # fmt: skip
+STANDBY_MAX_S = declare(
+    "VOXFLOW_STANDBY_MAX_S", integer, 900,
+    "a request on standby this long is worked on here anyway", PIPELINE, "regions",
+)  # fmt: skip
+REQUESTS_QUEUE_URL = declare(
+    "VOXFLOW_REQUESTS_QUEUE_URL", _optional_text, None,
+    "where standby requests are sent again (`!Ref RequestsQueue`; needed by primary and "
+    "secondary)",
+    PIPELINE, "regions",
+)  # fmt: skip
+PRIMARY_ENDPOINT_URL = declare(
+    "VOXFLOW_PRIMARY_ENDPOINT_URL", _optional_text, None,
+    "local stack only: where the primary region's CloudWatch answers", PIPELINE, "regions",
+)  # fmt: skip
+
+# ------------------------------------------------------------------ controls (docs/operations.md)
+QUOTAS_TABLE = declare(
+    "VOXFLOW_QUOTAS_TABLE", _optional_text, None,
+    "DynamoDB table of token buckets, hash key `tenant` (S), TTL `expires_at`; none: "
+    "quotas off",
+    PIPELINE, "controls",
+)  # fmt: skip
+QUOTAS_FILE = declare(
+    "VOXFLOW_QUOTAS_FILE", _optional_path, None, "JSON file of limits (below)",
+    PIPELINE, "controls",
+)  # fmt: skip
+QUOTA_MODE = declare(
+    "VOXFLOW_QUOTA_MODE", one_of(QuotaMode, [m.value for m in QuotaMode]), QuotaMode.REJECT,
+    "`reject`: over quota ends in `SynthesisFailed` `THROTTLED`, `retryable: true`; "
+    "`delay`: the chunk tasks are queued with `DelaySeconds` until the tokens are there "
+    "(the quota file's `mode` when unset)",
+    PIPELINE, "controls",
+)  # fmt: skip
+QUOTA_MAX_DELAY_S = declare(
+    "VOXFLOW_QUOTA_MAX_DELAY_S", number, 900.0,
+    "delay mode: a request that would wait longer is `THROTTLED` instead (SQS allows 900 at "
+    "most; the quota file's `max_delay_s` when unset)",
+    PIPELINE, "controls",
+)  # fmt: skip
+QUOTA_CHARS_PER_S = declare(
+    "VOXFLOW_QUOTA_CHARS_PER_S", number, 1000.0,
+    "default characters bucket's refill rate, in spoken characters (the file's when unset)",
+    PIPELINE, "controls",
+)  # fmt: skip
+QUOTA_CHARS_BURST = declare(
+    "VOXFLOW_QUOTA_CHARS_BURST", number, 100_000.0,
+    "default characters bucket's capacity: the longest request admitted (the file's when "
+    "unset)",
+    PIPELINE, "controls",
+)  # fmt: skip
+QUOTA_REQUESTS_PER_S = declare(
+    "VOXFLOW_QUOTA_REQUESTS_PER_S", number, 10.0,
+    "default requests bucket's refill rate (the file's when unset)", PIPELINE, "controls",
+)  # fmt: skip
+QUOTA_REQUESTS_BURST = declare(
+    "VOXFLOW_QUOTA_REQUESTS_BURST", number, 50.0,
+    "default requests bucket's capacity (the file's when unset)", PIPELINE, "controls",
+)  # fmt: skip
+POLICY_FILE = declare(
+    "VOXFLOW_POLICY_FILE", _optional_path, None,
+    "blocklist/pattern file; a rejection is `SynthesisFailed` `CONTENT_REJECTED`, final; "
+    "none: policy off",
+    PIPELINE, "controls",
+)  # fmt: skip
+AUDIT_TABLE = declare(
+    "VOXFLOW_AUDIT_TABLE", _optional_text, None,
+    "DynamoDB table of audit records (schema below); none: audit off", PIPELINE, "controls",
+)  # fmt: skip
+AUDIT_TEXT = declare(
+    "VOXFLOW_AUDIT_TEXT", bit, False,
+    "`1` stores the raw text in the audit record; otherwise only its sha256 and length",
+    PIPELINE, "controls", shown_default="0",
+)  # fmt: skip
+AUDIT_TTL_DAYS = declare(
+    "VOXFLOW_AUDIT_TTL_DAYS", integer, 90,
+    "audit records expire this long after the request was first seen (>= 1)",
+    PIPELINE, "controls",
+)  # fmt: skip
+FALLBACK_AUDIO = declare(
+    "VOXFLOW_FALLBACK_AUDIO", bit, False,
+    "`1`: when synthesis is impossible for now, answer with the pre-rendered busy clip",
+    PIPELINE, "controls", shown_default="0",
+)  # fmt: skip
+
+# ------------------------------------------------------------------ the worker (ECS)
+WORKER_BATCH_SIZE = declare(
+    "VOXFLOW_WORKER_BATCH_SIZE", integer, 8,
+    "messages per handler call, gathered over receives of up to 10 (1..100)",
+    (WORKER,), "worker",
+)  # fmt: skip
+WORKER_BATCH_WAIT_S = declare(
+    "VOXFLOW_WORKER_BATCH_WAIT_S", number, 0.05,
+    "how long to gather after the first message (0..300)", (WORKER,), "worker",
+)  # fmt: skip
+WORKER_VISIBILITY_S = declare(
+    "VOXFLOW_WORKER_VISIBILITY_S", integer, 60,
+    "visibility of a received batch, extended every half of it while it runs (2..43200)",
+    (WORKER,), "worker",
+)  # fmt: skip
+HEARTBEAT_S = declare(
+    "VOXFLOW_HEARTBEAT_S", number, 10.0,
+    "seconds between the worker's heartbeat metrics, after warm-up (> 0)",
+    (WORKER,), "worker",
+)  # fmt: skip
+READY_FILE = declare(
+    "VOXFLOW_READY_FILE", path, Path("/tmp/voxflow-worker-ready"),
+    "written once warm, read by `--check-ready` (the container health check)",
+    (WORKER,), "worker",
+)  # fmt: skip
+HANDLER_DIR = declare(
+    "VOXFLOW_HANDLER_DIR", path, Path("/var/task"),
+    "where functions/synthesize/app.py is", (WORKER,), "worker",
+)  # fmt: skip
+HANDLER = declare(
+    "VOXFLOW_HANDLER", text, "app.handler",
+    "module path, then attribute, as in a SAM Handler", (WORKER,), "worker",
+)  # fmt: skip
+WORKER_RETRY_VISIBILITY_S = declare(
+    "VOXFLOW_WORKER_RETRY_VISIBILITY_S", _optional_integer, None,
+    "local stack and tests only: failed messages come back after this many seconds instead "
+    "of after their visibility timeout",
+    (WORKER,), "worker",
+)  # fmt: skip
+
+# ------------------------------------------------------------------ one function each
+CANARY_TIMEOUT_S = declare(
+    "VOXFLOW_CANARY_TIMEOUT_S", number, 20.0,
+    "a canary answer slower than this counts as a failure (0..600]", (HEALTH,), "functions",
+)  # fmt: skip
+SWEEP_OLDER_THAN_S = declare(
+    "VOXFLOW_SWEEP_OLDER_THAN_S", number, 900.0,
+    "jobs pending for longer than this count as stuck", (SWEEPER,), "functions",
+)  # fmt: skip
+LOCAL_STATE = declare(
+    "VOXFLOW_LOCAL_STATE", path, Path("build/local-stack.json"),
+    "the local stack's state file, where `voxflow publish`/`status` find its endpoint",
+    (CLI,), "cli",
+)  # fmt: skip
+
+# ------------------------------------------------------- set by the platform, or for a library
+AWS_REGION = declare(
+    "AWS_REGION", _optional_text, None, "the region (Lambda and ECS set it)",
+    EVERYONE, "platform", external=True,
+)  # fmt: skip
+AWS_DEFAULT_REGION = declare(
+    "AWS_DEFAULT_REGION", _optional_text, None,
+    "the region when AWS_REGION is unset (else us-east-1)", EVERYONE, "platform",
+    external=True,
+)  # fmt: skip
+AWS_PROFILE = declare(
+    "AWS_PROFILE", _optional_text, None, "the CLI's AWS profile", EVERYONE, "platform",
+    external=True,
+)  # fmt: skip
+AWS_LAMBDA_FUNCTION_NAME = declare(
+    "AWS_LAMBDA_FUNCTION_NAME", text, "voxflow-worker",
+    "the function's name (Lambda sets it); the worker's handler context reports it",
+    (WORKER,), "platform", external=True,
+)  # fmt: skip
+XDG_CACHE_HOME = declare(
+    "XDG_CACHE_HOME", _optional_path, None,
+    "where VOXFLOW_CACHE_DIR defaults to, when it is unset", ENGINE, "platform",
+    external=True, shown_default="`~/.cache`",
+)  # fmt: skip
+POWERTOOLS_SERVICE_NAME = declare(
+    "POWERTOOLS_SERVICE_NAME", text, "voxflow", "powertools' service name in every log line",
+    SERVERS, "platform", external=True,
+)  # fmt: skip
+POWERTOOLS_METRICS_NAMESPACE = declare(
+    "POWERTOOLS_METRICS_NAMESPACE", text, "voxflow", "powertools' metrics namespace",
+    SERVERS, "platform", external=True,
+)  # fmt: skip
+LOG_LEVEL = declare(
+    "LOG_LEVEL", text, "INFO", "powertools' log level (`!Ref LogLevel`)",
+    SERVERS, "platform", external=True,
+)  # fmt: skip
+
+# Where nothing names a region (no VOXFLOW_REGION_NAME, AWS_REGION or AWS_DEFAULT_REGION).
+DEFAULT_REGION = PRIMARY_REGION.default
+
+
+def aws_region(config: Config) -> str:
+    """The region AWS clients use: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1."""
+    return config[AWS_REGION] or config[AWS_DEFAULT_REGION] or DEFAULT_REGION
+
+
+def this_region(config: Config) -> str:
+    """The region this deployment runs in: VOXFLOW_REGION_NAME, else the AWS region."""
+    return config[REGION_NAME] or aws_region(config)
