@@ -8,6 +8,8 @@ samtranslator's YAML loader, which understands the CloudFormation short tags.
 import ast
 import copy
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +298,15 @@ def test_a_table_out_of_date_is_found(tmp_path: Path) -> None:
 def test_every_variable_is_in_the_settings_page() -> None:
     page = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
     assert set(re.findall(r"^\| `(\w+)` \|", page, re.M)) == set(DECLARED)
+
+
+def test_the_settings_model_needs_neither_boto3_nor_pydantic() -> None:
+    """The synthesis core reads its settings through voxflow.config: standard library only."""
+    code = (
+        "import sys, voxflow.config, voxflow.settings; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'botocore', 'pydantic'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
