@@ -98,7 +98,7 @@ SPOKEN_CASES = [
     ("1.2.3", "one dot two dot three"),
     ("COVID-19", "COVID-nineteen"),
     ("5G and H2O", "five G and H two O"),
-    ("3-5", "three-five"),
+    ("3-5", "three to five"),
     # units after a number
     ("5 km", "five kilometers"),
     ("1 km", "one kilometer"),
@@ -197,10 +197,10 @@ def test_too_long_counts_the_raw_input() -> None:
 
 
 def test_too_long_is_raised_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    def must_not_run(text: str) -> str:
+    def must_not_run_tracked(tracked: object) -> object:
         raise AssertionError("cleanup ran on oversized input")
 
-    monkeypatch.setattr(spoken_module, "clean_text", must_not_run)
+    monkeypatch.setattr(spoken_module, "clean_tracked", must_not_run_tracked)
     huge = "1" * 50_000_000
     with pytest.raises(TextTooLong) as raised:
         normalize_text(huge)
@@ -293,14 +293,26 @@ def test_spoken_form_is_split_by_rule_family_behind_the_same_names() -> None:
         "dates",
         "money",
         "patterns",
+        "phone",
         "quantities",
+        "ranges",
+        "roman",
+        "streets",
+        "units",
+        "web",
         "words",
     ]
     assert all(len(module.read_text().splitlines()) <= 150 for module in modules)
     families = [
+        spoken.web.RULES,
         spoken.abbreviations.RULES,
+        spoken.streets.RULES,
+        spoken.roman.RULES,
+        spoken.phone.RULES,
         spoken.money.RULES,
         spoken.dates.RULES,
+        spoken.ranges.RULES,
+        spoken.units.RULES,
         spoken.quantities.RULES,
     ]
     assert tuple(rule for family in families for rule in family) == spoken._RULES

@@ -7,50 +7,113 @@ ASCII punctuation and single spaces; this module is what makes that true.
 import re
 import unicodedata
 
+from voxflow.text.mapped import TrackedText
+
 # Typographic punctuation the voice reads no better than its ASCII twin, and
 # which the spoken-form regexes would otherwise have to spell out twice.
 # Em dashes get spaces so "word—word" keeps its pause instead of reading as a
 # hyphenated compound; en dashes stay tight because they mostly mark ranges.
-_TYPOGRAPHIC = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u201f": '"',
-        "\u2033": '"',
-        "\u00ab": '"',
-        "\u00bb": '"',
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u2012": "-",
-        "\u2013": "-",
-        "\u2212": "-",
-        "\u2014": " - ",
-        "\u2015": " - ",
-    }
-)
+_TYPOGRAPHIC = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2212": "-",
+    "\u2014": " - ",
+    "\u2015": " - ",
+}
 
 # NFKC turns "1½" into "11⁄2", silently changing the number; a space keeps the
 # whole part and the fraction apart.
 _VULGAR_FRACTION_AFTER_DIGIT = re.compile(r"(?<=[0-9])(?=[\u00bc-\u00be\u2150-\u215e\u2189])")
 
 _WHITESPACE_RUN = re.compile(r"\s+")
+_EDGE_SPACE = re.compile(r"\A \Z|\A | \Z")
 
 
-def _drop_invisible(text: str) -> str:
+def _visible(ch: str) -> str:
     # Category "C" is exactly Cc, Cf, Cs, Co and Cn: controls, zero-width
     # format characters, lone surrogates, private use and unassigned code
     # points. Whitespace controls (tab, newline...) still separate words.
-    return "".join(
-        " " if ch.isspace() else ch
-        for ch in text
-        if ch.isspace() or unicodedata.category(ch)[0] != "C"
+    if ch.isspace():
+        return " "
+    return "" if unicodedata.category(ch)[0] == "C" else ch
+
+
+def _per_character(tracked: TrackedText, rewrite: dict[str, str]) -> TrackedText:
+    text = tracked.text
+    return tracked.replaced(
+        (index, index + 1, rewrite[ch]) for index, ch in enumerate(text) if ch in rewrite
     )
+
+
+def _drop_invisible(tracked: TrackedText) -> TrackedText:
+    text = tracked.text
+    return tracked.replaced(
+        (index, index + 1, _visible(ch))
+        for index, ch in enumerate(text)
+        if not ch.isprintable() or ch.isspace()
+    )
+
+
+def _nfkc(tracked: TrackedText) -> TrackedText:
+    """NFKC, segment by segment so that only the characters it changes lose their exact map."""
+    text = tracked.text
+    if unicodedata.is_normalized("NFKC", text):
+        return tracked
+    whole = unicodedata.normalize("NFKC", text)
+    edits: list[tuple[int, int, str]] = []
+    start = 0
+    for index in range(1, len(text) + 1):
+        if index < len(text) and not _segment_boundary(text[index - 1], text[index]):
+            continue
+        segment = text[start:index]
+        if not unicodedata.is_normalized("NFKC", segment):
+            edits.append((start, index, unicodedata.normalize("NFKC", segment)))
+        start = index
+    result = tracked.replaced(edits)
+    if result.text != whole:
+        # A composition the segmentation did not foresee: map it coarsely but never wrongly.
+        return tracked.replaced([(0, len(text), whole)])
+    return result
+
+
+def _segment_boundary(before: str, ch: str) -> bool:
+    if ch < "\x80":
+        # No ASCII character is the second half of a composition.
+        return True
+    if unicodedata.combining(ch):
+        return False
+    pair = unicodedata.normalize("NFKC", before + ch)
+    return pair == unicodedata.normalize("NFKC", before) + unicodedata.normalize("NFKC", ch)
+
+
+def _sub(tracked: TrackedText, pattern: re.Pattern[str], replacement: str) -> TrackedText:
+    return tracked.replaced(
+        (m.start(), m.end(), replacement) for m in pattern.finditer(tracked.text)
+    )
+
+
+def clean_tracked(tracked: TrackedText) -> TrackedText:
+    """``clean_text`` on tracked text: every character keeps its place in the original."""
+    tracked = _drop_invisible(tracked)
+    tracked = _sub(tracked, _VULGAR_FRACTION_AFTER_DIGIT, " ")
+    tracked = _nfkc(tracked)
+    tracked = _per_character(tracked, _TYPOGRAPHIC)
+    tracked = _sub(tracked, _WHITESPACE_RUN, " ")
+    return _sub(tracked, _EDGE_SPACE, "")
 
 
 def clean_text(text: str) -> str:
@@ -60,8 +123,4 @@ def clean_text(text: str) -> str:
     mark that were only separated by, say, a zero-width space compose now
     rather than on a second pass: the function is idempotent.
     """
-    text = _drop_invisible(text)
-    text = _VULGAR_FRACTION_AFTER_DIGIT.sub(" ", text)
-    text = unicodedata.normalize("NFKC", text)
-    text = text.translate(_TYPOGRAPHIC)
-    return _WHITESPACE_RUN.sub(" ", text).strip()
+    return clean_tracked(TrackedText.of(text)).text

@@ -16,35 +16,87 @@ quotes and dashes, single spaces).
 import re
 
 from voxflow.errors import EmptyText, InvalidParameter, TextTooLong
-from voxflow.text.clean import clean_text
-from voxflow.text.spoken import abbreviations, dates, money, quantities
+from voxflow.text.clean import clean_tracked
+from voxflow.text.mapped import MappedText, SourceSpan, TrackedText
+from voxflow.text.spoken import (
+    abbreviations,
+    dates,
+    money,
+    phone,
+    quantities,
+    ranges,
+    roman,
+    streets,
+    units,
+    web,
+)
 from voxflow.text.spoken.patterns import Render
 
 DEFAULT_MAX_CHARS = 100_000
 
 # One family after another, most specific first; the order within each is its RULES'.
+# Web addresses go first: their "&", "#" and digits are not the ones other rules mean.
 _RULES: tuple[tuple[re.Pattern[str], Render], ...] = (
+    *web.RULES,
     *abbreviations.RULES,
+    *streets.RULES,
+    *roman.RULES,
+    *phone.RULES,
     *money.RULES,
     *dates.RULES,
+    *ranges.RULES,
+    *units.RULES,
     *quantities.RULES,
 )
 
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "MappedText",
+    "SourceSpan",
+    "normalize_mapped",
+    "normalize_text",
+    "to_spoken_form",
+]
 
-def _apply(pattern: re.Pattern[str], render: Render, text: str) -> str:
-    def replace(match: re.Match[str]) -> str:
+
+def _trimmed(match: re.Match[str], words: str) -> tuple[int, int, str]:
+    """The edit without the whole words it leaves as they were ("in" of "in 1999"),
+    so that those keep their exact place in the original."""
+    matched = match[0]
+    head = 0
+    while (space := matched.find(" ", head)) >= 0 and words[: space + 1] == matched[: space + 1]:
+        head = space + 1
+    tail = 0
+    limit = min(len(matched), len(words)) - head
+    while (space := matched.rfind(" ", 0, len(matched) - tail)) >= head and (
+        len(matched) - space <= limit and words.endswith(matched[space:])
+    ):
+        tail = len(matched) - space
+    start, end = match.span()
+    return start + head, end - tail, words[head : len(words) - tail]
+
+
+def _apply(pattern: re.Pattern[str], render: Render, tracked: TrackedText) -> TrackedText:
+    text = tracked.text
+    edits: list[tuple[int, int, str]] = []
+    for match in pattern.finditer(text):
         words = render(match)
         if words is None:
-            return match[0]
+            continue
+        start, end, words = _trimmed(match, words)
         # Words must not fuse with neighbouring letters: "5G" -> "five G".
-        start, end = match.span()
         if start > 0 and text[start - 1].isalnum() and words[:1].isalnum():
             words = " " + words
         if end < len(text) and text[end].isalnum() and words[-1:].isalnum():
             words += " "
-        return words
+        edits.append((start, end, words))
+    return tracked.replaced(edits)
 
-    return pattern.sub(replace, text)
+
+def _spoken(tracked: TrackedText) -> TrackedText:
+    for pattern, render in _RULES:
+        tracked = _apply(pattern, render, tracked)
+    return tracked
 
 
 def to_spoken_form(text: str) -> str:
@@ -54,15 +106,13 @@ def to_spoken_form(text: str) -> str:
     Spacing around the rewritten parts is not tidied: ``normalize_text``
     cleans whitespace afterwards.
     """
-    for pattern, render in _RULES:
-        text = _apply(pattern, render, text)
-    return text
+    return _spoken(TrackedText.of(text)).text
 
 
-def normalize_text(
+def normalize_mapped(
     text: str, *, max_chars: int = DEFAULT_MAX_CHARS, spoken_form: bool = True
-) -> str:
-    """Clean ``text`` and, by default, rewrite it in spoken form, ready for chunking.
+) -> MappedText:
+    """``normalize_text``, with the map from each part of the result to ``text``'s characters.
 
     The length limit applies to the raw input and is checked before any work,
     so an oversized request costs nothing. Raises ``InvalidParameter`` for a
@@ -73,10 +123,20 @@ def normalize_text(
         raise InvalidParameter(f"max_chars must be at least 1, got {max_chars}")
     if len(text) > max_chars:
         raise TextTooLong(len(text), max_chars)
-    text = clean_text(text)
+    tracked = clean_tracked(TrackedText.of(text))
     if spoken_form:
         # The rewrite leaves loose spaces around the words it inserts.
-        text = clean_text(to_spoken_form(text))
-    if not any(ch.isalnum() for ch in text):
+        tracked = clean_tracked(_spoken(tracked))
+    if not any(ch.isalnum() for ch in tracked.text):
         raise EmptyText("the text has nothing to speak")
-    return text
+    return tracked.mapped()
+
+
+def normalize_text(
+    text: str, *, max_chars: int = DEFAULT_MAX_CHARS, spoken_form: bool = True
+) -> str:
+    """Clean ``text`` and, by default, rewrite it in spoken form, ready for chunking.
+
+    The same text as ``normalize_mapped``, and the same errors.
+    """
+    return normalize_mapped(text, max_chars=max_chars, spoken_form=spoken_form).text

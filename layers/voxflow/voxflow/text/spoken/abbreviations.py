@@ -1,4 +1,4 @@
-"""Symbols and abbreviations: "&", "Dr.", "vs", "St.", "No. 5", "Jan"."""
+"""Symbols and abbreviations with one reading: "&", "Mr.", "vs", "e.g.", "No. 5", "Jan"."""
 
 import re
 
@@ -15,7 +15,6 @@ _AMPERSAND = re.compile(r"\s*&\s*")
 
 # abbreviation -> (expansion, whether its period may end a sentence)
 _ABBREVIATIONS: dict[str, tuple[str, bool]] = {
-    "Dr": ("Doctor", False),
     "Mr": ("Mister", False),
     "Mrs": ("Missus", False),
     "Ms": ("Miz", False),
@@ -28,9 +27,26 @@ _ABBREVIATIONS: dict[str, tuple[str, bool]] = {
     "E.g": ("For example", False),
     "i.e": ("that is", False),
     "I.e": ("That is", False),
+    "Gen": ("General", False),
+    "Capt": ("Captain", False),
+    "Sgt": ("Sergeant", False),
+    "Lt": ("Lieutenant", False),
+    "Col": ("Colonel", False),
+    "Gov": ("Governor", False),
+    "Sen": ("Senator", False),
+    "Rep": ("Representative", False),
+    "Rev": ("Reverend", False),
+    "Fig": ("Figure", False),
+    "fig": ("figure", False),
+    "a.k.a": ("also known as", False),
+    "cf": ("compare", False),
     "Jr": ("Junior", True),
     "Sr": ("Senior", True),
     "etc": ("et cetera", True),
+    "Inc": ("Incorporated", True),
+    "Ltd": ("Limited", True),
+    "Corp": ("Corporation", True),
+    "Dept": ("Department", True),
 }
 _ABBREVIATION = re.compile(
     NOT_AFTER_LETTER
@@ -39,9 +55,6 @@ _ABBREVIATION = re.compile(
     + r")\."
 )
 _BARE_VERSUS = re.compile(rf"{NOT_AFTER_LETTER}vs{NOT_BEFORE_LETTER}")
-# "St." before a capitalized word is a saint ("St. Louis"), otherwise a street.
-_SAINT = re.compile(rf"{NOT_AFTER_LETTER}St\.(?=\s+[A-Z])")
-_STREET = re.compile(rf"{NOT_AFTER_LETTER}St\.")
 # Only before a number: "No." alone is the word "no", "May" alone is a verb.
 _NUMBER_SIGN = re.compile(rf"{NOT_AFTER_LETTER}(?P<abbr>[Nn]os?)\.(?=\s*[0-9])|#(?=\s*[0-9])")
 _MONTH_ABBREVIATION = re.compile(
@@ -63,8 +76,6 @@ RULES: tuple[tuple[re.Pattern[str], Render], ...] = (
     (_AMPERSAND, lambda _: " and "),
     (_ABBREVIATION, _abbreviation),
     (_BARE_VERSUS, lambda _: "versus"),
-    (_SAINT, lambda _: "Saint"),
-    (_STREET, lambda m: "Street" + period(m, sentence_end=True)),
     (_NUMBER_SIGN, _number_sign),
     (_MONTH_ABBREVIATION, lambda m: MONTH_ABBREVIATIONS[m["abbr"]]),
 )
