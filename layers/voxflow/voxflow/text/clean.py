@@ -40,6 +40,7 @@ _TYPOGRAPHIC = {
 _VULGAR_FRACTION_AFTER_DIGIT = re.compile(r"(?<=[0-9])(?=[\u00bc-\u00be\u2150-\u215e\u2189])")
 
 _WHITESPACE_RUN = re.compile(r"\s+")
+_NON_ASCII_RUN = re.compile(r"[\x00-\x7f]?[^\x00-\x7f]+")
 _EDGE_SPACE = re.compile(r"\A \Z|\A | \Z")
 
 
@@ -61,11 +62,13 @@ def _per_character(tracked: TrackedText, rewrite: dict[str, str]) -> TrackedText
 
 def _drop_invisible(tracked: TrackedText) -> TrackedText:
     text = tracked.text
-    return tracked.replaced(
-        (index, index + 1, _visible(ch))
-        for index, ch in enumerate(text)
-        if not ch.isprintable() or ch.isspace()
-    )
+    if text.isprintable():
+        # No control, format or unassigned character, and no whitespace but " ".
+        return tracked
+    # One pass of a regex over the characters that change, rather than a Python loop.
+    changing = {ch: _visible(ch) for ch in set(text) if not ch.isprintable()}
+    pattern = re.compile("|".join(re.escape(ch) for ch in changing))
+    return tracked.replaced((m.start(), m.end(), changing[m[0]]) for m in pattern.finditer(text))
 
 
 def _nfkc(tracked: TrackedText) -> TrackedText:
@@ -75,14 +78,17 @@ def _nfkc(tracked: TrackedText) -> TrackedText:
         return tracked
     whole = unicodedata.normalize("NFKC", text)
     edits: list[tuple[int, int, str]] = []
-    start = 0
-    for index in range(1, len(text) + 1):
-        if index < len(text) and not _segment_boundary(text[index - 1], text[index]):
-            continue
-        segment = text[start:index]
-        if not unicodedata.is_normalized("NFKC", segment):
-            edits.append((start, index, unicodedata.normalize("NFKC", segment)))
-        start = index
+    # ASCII is NFKC-stable and never the second half of a composition, so only
+    # non-ASCII runs (with the character before each) can change.
+    for region in _NON_ASCII_RUN.finditer(text):
+        start = region.start()
+        for index in range(start + 1, region.end() + 1):
+            if index < region.end() and not _segment_boundary(text[index - 1], text[index]):
+                continue
+            segment = text[start:index]
+            if not unicodedata.is_normalized("NFKC", segment):
+                edits.append((start, index, unicodedata.normalize("NFKC", segment)))
+            start = index
     result = tracked.replaced(edits)
     if result.text != whole:
         # A composition the segmentation did not foresee: map it coarsely but never wrongly.
@@ -106,13 +112,26 @@ def _sub(tracked: TrackedText, pattern: re.Pattern[str], replacement: str) -> Tr
     )
 
 
+def _collapse_whitespace(tracked: TrackedText) -> TrackedText:
+    # The first character of a run stays in place (as a space) and the rest go, so the
+    # space keeps one character's origin instead of standing for the whole run.
+    edits: list[tuple[int, int, str]] = []
+    for match in _WHITESPACE_RUN.finditer(tracked.text):
+        start, end = match.span()
+        if match[0][0] != " ":
+            edits.append((start, start + 1, " "))
+        if end - start > 1:
+            edits.append((start + 1, end, ""))
+    return tracked.replaced(edits)
+
+
 def clean_tracked(tracked: TrackedText) -> TrackedText:
     """``clean_text`` on tracked text: every character keeps its place in the original."""
     tracked = _drop_invisible(tracked)
     tracked = _sub(tracked, _VULGAR_FRACTION_AFTER_DIGIT, " ")
     tracked = _nfkc(tracked)
     tracked = _per_character(tracked, _TYPOGRAPHIC)
-    tracked = _sub(tracked, _WHITESPACE_RUN, " ")
+    tracked = _collapse_whitespace(tracked)
     return _sub(tracked, _EDGE_SPACE, "")
 
 

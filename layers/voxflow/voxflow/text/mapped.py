@@ -125,27 +125,30 @@ class TrackedText:
         return TrackedText("".join(pieces), origins, self.source_length)
 
     def mapped(self) -> MappedText:
-        spans: list[SourceSpan] = []
-        for run in _runs(self.origins):
-            last = spans[-1] if spans else None
-            if last is None or run.source_start > last.source_end:
-                spans.append(run)
-            elif run.char_for_char and last.char_for_char and run.source_start == last.source_end:
-                spans[-1] = SourceSpan(last.start, run.end, last.source_start, run.source_end)
-            elif run.source_start < last.source_end:
-                # A rewrite that took in part of an earlier one: one span for both.
-                end = max(run.source_end, last.source_end)
-                spans[-1] = SourceSpan(last.start, run.end, last.source_start, end)
-            else:
-                spans.append(run)
-        return MappedText(self.text, tuple(spans))
+        # Plain [start, end, source_start, source_end] lists while merging: this runs
+        # once per character, and building a frozen dataclass each time is slow.
+        spans: list[list[int]] = []
+        for start, end, source_start, source_end in _runs(self.origins):
+            exact = end - start == source_end - source_start
+            if spans:
+                last = spans[-1]
+                last_exact = last[1] - last[0] == last[3] - last[2]
+                if source_start == last[3] and exact and last_exact:
+                    last[1], last[3] = end, source_end
+                    continue
+                if source_start < last[3]:
+                    # A rewrite that took in part of an earlier one: one span for both.
+                    last[1], last[3] = end, max(source_end, last[3])
+                    continue
+            spans.append([start, end, source_start, source_end])
+        return MappedText(self.text, tuple(SourceSpan(*span) for span in spans))
 
 
-def _runs(origins: list[Origin]) -> Iterable[SourceSpan]:
-    """Characters with the same origin, one span each: a rewrite, or one unchanged character."""
+def _runs(origins: list[Origin]) -> Iterable[tuple[int, int, int, int]]:
+    """Characters with the same origin, one run each: a rewrite, or one unchanged character."""
     start = 0
     for index in range(1, len(origins) + 1):
         if index == len(origins) or origins[index] != origins[start]:
             source_start, source_end = origins[start]
-            yield SourceSpan(start, index, source_start, source_end)
+            yield (start, index, source_start, source_end)
             start = index

@@ -27,6 +27,7 @@ _ABBREVIATIONS: dict[str, tuple[str, bool]] = {
     "E.g": ("For example", False),
     "i.e": ("that is", False),
     "I.e": ("That is", False),
+    "Apt": ("Apartment", False),
     "Gen": ("General", False),
     "Capt": ("Captain", False),
     "Sgt": ("Sergeant", False),

@@ -50,7 +50,7 @@ _FRACTION = re.compile(
     r"(?P<den>[0-9]{1,3})(?![0-9]|[/.,][0-9])"
 )
 _SLASH_DENOMINATORS = frozenset({2, 3, 4, 5, 6, 8, 10, 12, 16, 32, 64, 100})
-_SIGN = re.compile(r"(?<![\w+])(?P<sign>\+|±)(?=[0-9.])")
+_SIGN = re.compile(r"(?<![\w+])(?P<sign>\+|±)(?=[0-9]|\.[0-9])")
 _BARE_DECIMAL = re.compile(
     r"(?:(?<![\w.,-])(?P<neg>-))?(?<![\w.])\.(?P<frac>[0-9]+)(?![0-9]|[.,][0-9])"
 )
