@@ -182,6 +182,11 @@ TABLE: list[tuple[str, str]] = [
     # existing readings that stay
     ("$49.95", "forty-nine dollars and ninety-five cents"),
     ("£3.50", "three pounds and fifty pence"),
+    # money ranges
+    ("$10-20", "ten to twenty dollars"),
+    ("$10-$20", "ten to twenty dollars"),
+    ("$3-5 million", "three to five million dollars"),
+    ("$10.50-$20.75", "ten dollars and fifty cents to twenty dollars and seventy-five cents"),
     ("8:30 pm", "eight thirty P M"),
     ("2024-03-15", "March fifteenth, twenty twenty-four"),
     ("March 15, 2024", "March fifteenth, twenty twenty-four"),

@@ -68,7 +68,7 @@ def test_empty_and_out_of_range_requests() -> None:
     assert mapped.source_range(2, 2) == (2, 2)
     assert mapped.source_range(len(mapped.text), len(mapped.text)) == (5, 5)
     for start, end in [(-1, 2), (3, 2), (0, len(mapped.text) + 1)]:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="outside"):
             mapped.source_range(start, end)
     assert MappedText("", ()).source_range(0, 0) == (0, 0)
 

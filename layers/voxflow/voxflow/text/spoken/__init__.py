@@ -11,6 +11,10 @@ no longer match.
 
 Everything here expects text that went through ``clean_text`` first (ASCII
 quotes and dashes, single spaces).
+
+Every rewrite is recorded (``TrackedText``), so ``normalize_mapped`` can say
+which characters of the original each part of the result stands for: word
+marks point at "$49.95" although the voice says six words.
 """
 
 import re

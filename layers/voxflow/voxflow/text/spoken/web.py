@@ -14,7 +14,7 @@ _TLDS = "com|org|net|io|gov|edu|co|uk|dev|ai|app|info|us|de|fr|ca|au|eu|me|tv|ly
 # Trailing sentence punctuation is the sentence's, not the address's.
 _TAIL = r"(?:[^\s<>\"]*[^\s<>\".,;:!?)\]'])?"
 _URL = re.compile(
-    rf"(?<![\w@.-])(?:https?://|www\.)[^\s<>\"]*[^\s<>\".,;:!?)\]']"
+    rf"(?<![\w@-])(?:https?://|www\.)[A-Za-z0-9](?:[^\s<>\"]*[^\s<>\".,;:!?)\]'])?"
     rf"|(?<![\w@.-])[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*"
     rf"\.(?:{_TLDS})(?![\w-]|\.[A-Za-z0-9])(?:[/?#]{_TAIL})?"
 )
