@@ -87,6 +87,9 @@ TABLE: list[tuple[str, str]] = [
     ("1066 AD", "ten sixty-six A D"),
     ("2024 was long", "two thousand and twenty-four was long"),
     ("the 1990s", "the nineteen nineties"),
+    ("the 60s", "the sixties"),
+    ("between 1990 and 2000", "between nineteen ninety and two thousand"),
+    ("10-11 a.m.", "ten to eleven A M."),
     # decimals, signs and negative numbers
     ("3.14", "three point one four"),
     ("0.5", "zero point five"),

@@ -52,7 +52,8 @@ _TIME = re.compile(
     rf"{NUM_START}(?P<hour>[01]?[0-9]|2[0-3]):(?P<minute>[0-5][0-9])"
     rf"(?![0-9]|:[0-9]|[.,][0-9])(?:\s?{AM_PM})?"
 )
-_HOUR_AM_PM = re.compile(rf"{NUM_START}(?P<hour>1[0-2]|0?[1-9])\s?{AM_PM}")
+_HOUR = r"1[0-2]|0?[1-9]"
+_HOUR_AM_PM = re.compile(rf"{NUM_START}(?:(?P<first>{_HOUR})-)?(?P<hour>{_HOUR})\s?{AM_PM}")
 
 
 def _am_pm(match: re.Match[str]) -> str:
@@ -77,7 +78,9 @@ def _time(match: re.Match[str]) -> str:
 
 
 def _hour_am_pm(match: re.Match[str]) -> str:
-    return cardinal(int(match["hour"])) + _am_pm(match)
+    # "10-11 a.m." is a range of hours.
+    first = f"{cardinal(int(match['first']))} to " if match["first"] else ""
+    return first + cardinal(int(match["hour"])) + _am_pm(match)
 
 
 RULES: tuple[tuple[re.Pattern[str], Render], ...] = (

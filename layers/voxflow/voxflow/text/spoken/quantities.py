@@ -26,17 +26,21 @@ from voxflow.text.spoken.words import (
 _PERCENT = re.compile(rf"{NUMBER}\s?%")
 _ORDINAL = re.compile(rf"{NUM_START}{INT}(?:st|nd|rd|th){NOT_BEFORE_LETTER}")
 _DECADE = re.compile(rf"{NUM_START}(?P<year>1[0-9][0-9]0|20[0-9]0)'?s{NOT_BEFORE_LETTER}")
-_SHORT_DECADE = re.compile(rf"{NOT_AFTER_LETTER}'(?P<decade>[1-9]0)s{NOT_BEFORE_LETTER}")
+_SHORT_DECADE = re.compile(
+    rf"{NOT_AFTER_LETTER}(?:'|(?<![0-9.,]))(?P<decade>[1-9]0)s{NOT_BEFORE_LETTER}"
+)
 # Four digits read as a year only after a word that announces one.
 # "in 1999" is a year, "1999 people" a count: four digits are a year after a
 # word that announces one, before an era, or after a month ("May 2024").
 _YEAR_CUES = (
-    r"in|since|by|until|till|from|during|before|after|circa|c\.|ca\.|year|around|through|"
+    r"in|since|by|until|till|from|during|before|after|circa|c\.|ca\.|year|around|through|between|"
     r"early|late|mid|of|spring|summer|autumn|fall|winter|" + "|".join(MONTHS)
 )
+_YEAR_DIGITS = r"1[1-9][0-9]{2}|20[0-9]{2}"
 _YEAR = re.compile(
     rf"{NOT_AFTER_LETTER}(?P<lead>(?i:{_YEAR_CUES})-?)\s?(?<=[\s-])"
-    rf"(?P<year>1[1-9][0-9]{{2}}|20[0-9]{{2}}){NUM_END}{NOT_BEFORE_LETTER}"
+    rf"(?P<year>{_YEAR_DIGITS}){NUM_END}{NOT_BEFORE_LETTER}"
+    rf"(?:\s(?P<joiner>and|to|or|through|until)\s(?P<year2>{_YEAR_DIGITS}){NUM_END}{NOT_BEFORE_LETTER})?"
     rf"(?!\s(?:people|persons|men|women|children|times|units|items|cases|votes)\b)"
 )
 _ERA_YEAR = re.compile(
@@ -77,7 +81,10 @@ def _short_decade(match: re.Match[str]) -> str:
 def _year_in_context(match: re.Match[str]) -> str:
     lead = match["lead"]
     space = "" if lead.endswith("-") else " "
-    return f"{lead}{space}{year_words(int(match['year']))}"
+    words = f"{lead}{space}{year_words(int(match['year']))}"
+    if match["year2"]:
+        words += f" {match['joiner']} {year_words(int(match['year2']))}"
+    return words
 
 
 def _era_year(match: re.Match[str]) -> str:
