@@ -91,7 +91,9 @@ def _apply(pattern: re.Pattern[str], render: Render, tracked: TrackedText) -> Tr
         # Words must not fuse with neighbouring letters: "5G" -> "five G".
         if start > 0 and text[start - 1].isalnum() and words[:1].isalnum():
             words = " " + words
-        if end < len(text) and text[end].isalnum() and words[-1:].isalnum():
+        if words[-1:].isalnum() and (
+            (end < len(text) and text[end].isalnum()) or web.NAME_SUFFIX.match(text, end)
+        ):
             words += " "
         edits.append((start, end, words))
     return tracked.replaced(edits)

@@ -14,7 +14,7 @@ _TLDS = "com|org|net|io|gov|edu|co|uk|dev|ai|app|info|us|de|fr|ca|au|eu|me|tv|ly
 # Trailing sentence punctuation is the sentence's, not the address's.
 _TAIL = r"(?:[^\s<>\"]*[^\s<>\".,;:!?)\]'])?"
 _URL = re.compile(
-    rf"(?<![\w@-])(?:https?://|www\.)[A-Za-z0-9](?:[^\s<>\"]*[^\s<>\".,;:!?)\]'])?"
+    rf"(?<![^\W\d])(?<![@-])(?:https?://|www\.)(?:[^\s<>\"]*[^\s<>\".,;:!?)\]'])?"
     rf"|(?<![\w@.-])[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*"
     rf"\.(?:{_TLDS})(?![\w-]|\.[A-Za-z0-9])(?:[/?#]{_TAIL})?"
 )
@@ -22,6 +22,9 @@ _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]*[A-Za-z0-9_%+-])?@"
     r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-]|\.[A-Za-z0-9])"
 )
+# What after a rewritten word would make it the first label of an address on a
+# second pass ("Dr..com" -> "Doctor.com"): the rewrite is kept apart instead.
+NAME_SUFFIX = re.compile(rf"\.(?:{_TLDS})(?![\w-]|\.[A-Za-z0-9])")
 _SCHEME = re.compile(r"\Ahttps?://")
 _TOKEN = re.compile(r"[A-Za-z]+|[0-9]+|.")
 _SYMBOLS = {
@@ -52,12 +55,18 @@ def _words(address: str) -> str:
             words.append(_letters(token))
         elif token.isdigit():
             words.append(integer_words(token) if len(token) <= 4 else digit_words(token))
-        elif token in _SYMBOLS:
-            words.append(_SYMBOLS[token])
+        else:
+            # Anything else in an address is kept, so a second pass sees the same.
+            words.append(_SYMBOLS.get(token, token))
     return " ".join(words)
 
 
+def _address(match: re.Match[str]) -> str | None:
+    # A bare "http://" says nothing and stays as written.
+    return _words(match[0]) or None
+
+
 RULES: tuple[tuple[re.Pattern[str], Render], ...] = (
-    (_EMAIL, lambda m: _words(m[0])),
-    (_URL, lambda m: _words(m[0])),
+    (_EMAIL, _address),
+    (_URL, _address),
 )
