@@ -10,13 +10,13 @@ def assert_spans_consistent(original: str, mapped: MappedText) -> None:
     text, spans = mapped.text, mapped.spans
     covered = [False] * len(text)
     previous_end = previous_source_end = 0
-    for span in spans:
+    for number, span in enumerate(spans):
         assert previous_end <= span.start < span.end <= len(text), span
         assert previous_source_end <= span.source_start <= span.source_end <= len(original), span
         previous_end, previous_source_end = span.end, span.source_end
         for index in range(span.start, span.end):
             covered[index] = True
-        if span.char_for_char:
+        if mapped.char_for_char(number):
             for offset in range(span.end - span.start):
                 ch, source = text[span.start + offset], original[span.source_start + offset]
                 assert ch == source or clean_text(source) in (ch, ""), (span, ch, source)

@@ -73,6 +73,19 @@ def test_empty_and_out_of_range_requests() -> None:
     assert MappedText("", ()).source_range(0, 0) == (0, 0)
 
 
+def test_a_rewrite_that_keeps_the_length_still_maps_as_a_whole() -> None:
+    original = "see http://-.com"
+    mapped = normalize_mapped(original)
+    assert mapped.text == "see dash dot com"
+    assert mapped.spans[-1] == SourceSpan(4, 16, 4, 16)
+    assert not mapped.char_for_char(len(mapped.spans) - 1)
+    assert mapped.source_range(9, 12) == (4, 16)
+    # Built without the flags, equal lengths count as unchanged.
+    bare = MappedText(mapped.text, mapped.spans)
+    assert bare == mapped
+    assert bare.source_range(9, 12) == (9, 12)
+
+
 def test_mapped_text_is_frozen() -> None:
     mapped = normalize_mapped("hello")
     with pytest.raises(AttributeError):
@@ -131,4 +144,4 @@ def test_text_without_rewrites_maps_each_word_onto_itself(
     assume(mapped.text.split() == original.split())
     for word, source in word_sources(original, mapped):
         assert source == word
-    assert all(span.char_for_char for span in mapped.spans)
+    assert all(mapped.char_for_char(index) for index in range(len(mapped.spans)))

@@ -9,34 +9,41 @@ which records the original range each output character stands for, and
 
 import bisect
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
 class SourceSpan:
-    """Normalized text ``[start, end)`` stands for original text ``[source_start, source_end)``.
-
-    A span whose two lengths are equal maps character for character (an
-    unchanged run, or a one-for-one substitution such as a typographic quote);
-    any other span maps as a whole: each of its parts stands for all of it.
-    """
+    """Normalized text ``[start, end)`` stands for original text ``[source_start, source_end)``."""
 
     start: int
     end: int
     source_start: int
     source_end: int
 
-    @property
-    def char_for_char(self) -> bool:
-        return self.end - self.start == self.source_end - self.source_start
-
 
 @dataclass(frozen=True, slots=True)
 class MappedText:
-    """The normalized ``text`` and ordered, non-overlapping ``spans`` covering all of it."""
+    """The normalized ``text`` and ordered, non-overlapping ``spans`` covering all of it.
+
+    A span maps character for character when it is an unchanged run (or a
+    one-for-one substitution such as a typographic quote); any other span maps
+    as a whole: each of its parts stands for all of its source. ``exact`` says
+    which is which, span by span; without it, a span of two equal lengths
+    counts as unchanged. (A rewrite can keep the length, "http://-.com" read
+    as "dash dot com", so the lengths alone cannot tell.)
+    """
 
     text: str
     spans: tuple[SourceSpan, ...]
+    exact: tuple[bool, ...] = field(default=(), compare=False, repr=False)
+
+    def char_for_char(self, index: int) -> bool:
+        """Whether ``spans[index]`` maps character for character."""
+        if self.exact:
+            return self.exact[index]
+        span = self.spans[index]
+        return span.end - span.start == span.source_end - span.source_start
 
     def source_range(self, start: int, end: int) -> tuple[int, int]:
         """Return the original range that covers normalized ``[start, end)``.
@@ -50,29 +57,32 @@ class MappedText:
         if not self.spans:
             return (0, 0)
         first = max(bisect.bisect_right(self.spans, start, key=lambda s: s.start) - 1, 0)
-        if start == end:
-            position = _source_position(self.spans[first], start)
-            return (position, position)
-        covering = []
-        for span in self.spans[first:]:
-            if span.start >= end:
+        covering: list[int] = []
+        for index in range(first, len(self.spans)):
+            if self.spans[index].start >= end:
                 break
-            if span.end > start:
-                covering.append(span)
-        lo, hi = covering[0], covering[-1]
-        return (_source_position(lo, max(start, lo.start)), _source_end(hi, min(end, hi.end)))
+            if self.spans[index].end > start:
+                covering.append(index)
+        if start == end or not covering:
+            position = self._source_position(first, start)
+            return (position, position)
+        low, high = covering[0], covering[-1]
+        return (
+            self._source_position(low, max(start, self.spans[low].start)),
+            self._source_end(high, min(end, self.spans[high].end)),
+        )
 
+    def _source_position(self, index: int, at: int) -> int:
+        span = self.spans[index]
+        if self.char_for_char(index):
+            return span.source_start + min(max(at - span.start, 0), span.end - span.start)
+        return span.source_start if at < span.end else span.source_end
 
-def _source_position(span: SourceSpan, index: int) -> int:
-    if span.char_for_char:
-        return span.source_start + min(max(index - span.start, 0), span.end - span.start)
-    return span.source_start if index < span.end else span.source_end
-
-
-def _source_end(span: SourceSpan, index: int) -> int:
-    if span.char_for_char:
-        return span.source_start + (index - span.start)
-    return span.source_end
+    def _source_end(self, index: int, at: int) -> int:
+        span = self.spans[index]
+        if self.char_for_char(index):
+            return span.source_start + (at - span.start)
+        return span.source_end
 
 
 type Origin = tuple[int, int]
@@ -125,23 +135,27 @@ class TrackedText:
         return TrackedText("".join(pieces), origins, self.source_length)
 
     def mapped(self) -> MappedText:
-        # Plain [start, end, source_start, source_end] lists while merging: this runs
-        # once per character, and building a frozen dataclass each time is slow.
+        # Plain [start, end, source_start, source_end, exact] lists while merging: this
+        # runs once per character, and building a frozen dataclass each time is slow.
         spans: list[list[int]] = []
         for start, end, source_start, source_end in _runs(self.origins):
-            exact = end - start == source_end - source_start
+            # One character for one: unchanged, or a one-for-one substitution.
+            exact = end - start == 1 and source_end - source_start == 1
             if spans:
                 last = spans[-1]
-                last_exact = last[1] - last[0] == last[3] - last[2]
-                if source_start == last[3] and exact and last_exact:
+                if source_start == last[3] and exact and last[4]:
                     last[1], last[3] = end, source_end
                     continue
                 if source_start < last[3]:
                     # A rewrite that took in part of an earlier one: one span for both.
-                    last[1], last[3] = end, max(source_end, last[3])
+                    last[1], last[3], last[4] = end, max(source_end, last[3]), False
                     continue
-            spans.append([start, end, source_start, source_end])
-        return MappedText(self.text, tuple(SourceSpan(*span) for span in spans))
+            spans.append([start, end, source_start, source_end, exact])
+        return MappedText(
+            self.text,
+            tuple(SourceSpan(*span[:4]) for span in spans),
+            tuple(bool(span[4]) for span in spans),
+        )
 
 
 def _runs(origins: list[Origin]) -> Iterable[tuple[int, int, int, int]]:
