@@ -28,17 +28,21 @@ _NUMBERING_WORDS = (
     "World War|Super Bowl|Chapter|Part|Act|Scene|Book|Volume|Vol\\.|Title|Type|Class|Phase|"
     "Stage|Level|Episode|Article|Section|Appendix|Grade|Apollo|Vatican Council|Olympiad"
 )
+# Word edges where a digit counts as no letter: digits are read as words later,
+# with a space, so "Louis VIII1" must read the numeral now as it would then.
+_START = r"(?<![^\W\d])"
+_END = r"(?![^\W\d]|['-])"
 _NUMERAL = r"(?=[MDCLXVI])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})"
 # "Henry I" only where the "I" cannot be the pronoun ("Then Henry I saw..."); "Malcolm X" never.
 _PRONOUN_CANNOT_FOLLOW = re.compile(
     r"\s*(?:\Z|[,.;:!?)\"']|(?:of|and|was|had|became|died|reigned|ruled|succeeded)\b)"
 )
 _REGNAL = re.compile(
-    rf"\b(?P<name>{_REGNAL_NAMES}|(?:{_TITLES}) [A-Z][a-z]+(?: [A-Z][a-z]+)?) "
-    rf"(?P<numeral>{_NUMERAL})(?P<possessive>'s)?(?![\w'-])"
+    rf"{_START}(?P<name>{_REGNAL_NAMES}|(?:{_TITLES}) [A-Z][a-z]+(?: [A-Z][a-z]+)?) "
+    rf"(?P<numeral>{_NUMERAL})(?P<possessive>'s)?{_END}"
 )
-_NUMBERED = re.compile(rf"\b(?P<name>{_NUMBERING_WORDS}) (?P<numeral>{_NUMERAL})(?![\w'-])")
-_WORLD_WAR = re.compile(r"\bWW ?(?P<numeral>I{1,2}|[12])(?![\w'-])")
+_NUMBERED = re.compile(rf"{_START}(?P<name>{_NUMBERING_WORDS}) (?P<numeral>{_NUMERAL}){_END}")
+_WORLD_WAR = re.compile(rf"{_START}WW ?(?P<numeral>I{{1,2}}{_END}|[12](?![\w'-]))")
 _VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
 
 
