@@ -22,9 +22,9 @@ _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]*[A-Za-z0-9_%+-])?@"
     r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-]|\.[A-Za-z0-9])"
 )
-# What after a rewritten word would make it the first label of an address on a
-# second pass ("Dr..com" -> "Doctor.com"): the rewrite is kept apart instead.
-NAME_SUFFIX = re.compile(rf"\.(?:{_TLDS})(?![\w-]|\.[A-Za-z0-9])")
+# What after a rewritten word could make it the first label of an address on a
+# second pass ("Dr..com" -> "Doctor.com", "e.g..com.com"): the rewrite is kept apart.
+NAME_SUFFIX = re.compile(r"\.[A-Za-z0-9]")
 _SCHEME = re.compile(r"\Ahttps?://")
 _TOKEN = re.compile(r"[A-Za-z]+|[0-9]+|.")
 _SYMBOLS = {
