@@ -10,17 +10,20 @@ import re
 from voxflow.text.spoken.patterns import Render
 from voxflow.text.spoken.words import digit_words, integer_words
 
+# A digit after an address counts as no letter: digits become words with a space,
+# and "example.com1" must read the address now as it would then.
+_END = r"(?![^\W\d]|-|\.[A-Za-z0-9])"
 _TLDS = "com|org|net|io|gov|edu|co|uk|dev|ai|app|info|us|de|fr|ca|au|eu|me|tv|ly"
 # Trailing sentence punctuation is the sentence's, not the address's.
 _TAIL = r"(?:[^\s<>\"]*[^\s<>\".,;:!?)\]'])?"
 _URL = re.compile(
     rf"(?<![^\W\d])(?<![@-])(?:https?://|www\.)(?:[^\s<>\"]*[^\s<>\".,;:!?)\]'])?"
     rf"|(?<![\w@.-])[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*"
-    rf"\.(?:{_TLDS})(?![\w-]|\.[A-Za-z0-9])(?:[/?#]{_TAIL})?"
+    rf"\.(?:{_TLDS}){_END}(?:[/?#]{_TAIL})?"
 )
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]*[A-Za-z0-9_%+-])?@"
-    r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-]|\.[A-Za-z0-9])"
+    rf"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{{2,}}{_END}"
 )
 # What after a rewritten word could make it the first label of an address on a
 # second pass ("Dr..com" -> "Doctor.com", "e.g..com.com"): the rewrite is kept apart.
