@@ -4,10 +4,12 @@ import json
 import time
 
 import numpy as np
+from numpy.typing import NDArray
 
 from voxflow.audio import AudioFormat, decode, encode, join_pcm
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.terminal import completed_event, finish, resend_if_unsent
+from voxflow.store import CacheEntry
 from voxflow.store.jobs import PENDING
 
 
@@ -29,16 +31,42 @@ def assemble(request_id: str, pipeline: Pipeline) -> None:
             pcm, _ = decode(pipeline.audio.get(entries[key].s3_key))
         pieces.append(pcm)
     params = json.loads(job.params_json)
-    joined = join_pcm(pieces, int(job.sample_rate), pause_s=float(params["sentence_pause_s"]))
-    audio_format = AudioFormat.parse(job.format)
-    output_rate = None if job.output_rate is None else int(job.output_rate)
-    encoded = encode(
-        joined.astype(np.int16), int(job.sample_rate), audio_format, output_rate=output_rate
+    entry, _ = store_request_audio(
+        pipeline,
+        job.key,
+        pieces,
+        int(job.sample_rate),
+        AudioFormat.parse(job.format),
+        pause_s=float(params["sentence_pause_s"]),
+        output_rate=None if job.output_rate is None else int(job.output_rate),
     )
-    s3_key = pipeline.audio.audio_object(job.key, audio_format.extension)
+    timings = {
+        "assemble_s": time.perf_counter() - started,
+        "total_s": (time.time() - job.created_at.timestamp()),
+    }
+    pipeline.meter.seconds("RequestDuration", timings["total_s"])
+    finish(pipeline, job, completed_event(pipeline, job, entry, "miss", timings), "miss")
+
+
+def store_request_audio(
+    pipeline: Pipeline,
+    key: str,
+    pieces: list[NDArray[np.int16]],
+    sample_rate: int,
+    audio_format: AudioFormat,
+    *,
+    pause_s: float,
+    output_rate: int | None = None,
+) -> tuple[CacheEntry, bytes]:
+    """A request's chunks (at ``sample_rate``) joined, encoded at ``output_rate`` (None:
+    the format's default), stored under its key and indexed: the one way request audio
+    enters the cache, whichever way the request came in."""
+    joined = join_pcm(pieces, sample_rate, pause_s=pause_s)
+    encoded = encode(joined.astype(np.int16), sample_rate, audio_format, output_rate=output_rate)
+    s3_key = pipeline.audio.audio_object(key, audio_format.extension)
     pipeline.audio.put(s3_key, encoded.data, encoded.content_type)
     entry = pipeline.cache.record(
-        job.key,
+        key,
         kind="request",
         s3_key=s3_key,
         content_type=encoded.content_type,
@@ -47,9 +75,4 @@ def assemble(request_id: str, pipeline: Pipeline) -> None:
         duration_s=encoded.duration_s,
         size=len(encoded.data),
     )
-    timings = {
-        "assemble_s": time.perf_counter() - started,
-        "total_s": (time.time() - job.created_at.timestamp()),
-    }
-    pipeline.meter.seconds("RequestDuration", timings["total_s"])
-    finish(pipeline, job, completed_event(pipeline, job, entry, "miss", timings), "miss")
+    return entry, encoded.data

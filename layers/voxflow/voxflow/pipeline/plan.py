@@ -3,41 +3,26 @@
 import json
 import time
 
-from voxflow.audio import AudioFormat
 from voxflow.events import ChunkSynthesized, ChunkTask, ItemRequest
-from voxflow.keys import KeyInput, chunk_key, request_key
 from voxflow.pipeline.admission import admit
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import answer_conflict
 from voxflow.pipeline.identity import item_fingerprint
+from voxflow.pipeline.keyed import key_item
 from voxflow.pipeline.regional import claim, usable, usable_many
 from voxflow.pipeline.terminal import completed_event, finish, reply_target
 from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
-from voxflow.text import normalize_text, split_into_chunks
 
 
 def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = False) -> Decision:
     """Plan one request; the decision says whether this region works on it (STANDBY:
     the caller sends the message again later)."""
     started = time.perf_counter()
-    voice = pipeline.registry.get(item.voice)
-    resolved = item.params.to_params().resolve(voice.config)
-    audio_format = AudioFormat.parse(str(item.format))
-    # A rate the format cannot take fails here, as INVALID_PARAMETER, before any work.
-    output_rate = audio_format.output_rate(item.sample_rate, voice.sample_rate)
-    text = normalize_text(item.text, max_chars=pipeline.engine_settings.max_chars)
-    salt = pipeline.settings.cache_isolation.key_tenant(item.tenant)
-    key_input = KeyInput(text, voice.voice_id, voice.model_version, resolved, output_rate, salt)
-    key = request_key(key_input, audio_format.value)
-    chunks = split_into_chunks(text, pipeline.engine_settings.chunk_max_chars)
-    chunk_keys = [
-        chunk_key(
-            KeyInput(chunk, voice.voice_id, voice.model_version, resolved, voice.sample_rate, salt)
-        )
-        for chunk in chunks
-    ]
+    keyed = key_item(item, pipeline)
+    voice, resolved, audio_format = keyed.voice, keyed.resolved, keyed.audio_format
+    text, key, chunks, chunk_keys = keyed.text, keyed.key, keyed.chunks, keyed.chunk_keys
     job = pipeline.jobs.new(
         item.request_id,
         tenant=item.tenant,
@@ -45,7 +30,7 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
         format=audio_format.value,
         key=key,
         sample_rate=voice.sample_rate,
-        output_rate=output_rate,
+        output_rate=keyed.output_rate,
         params_json=json.dumps(resolved.as_dict()),
         chunk_keys=chunk_keys,
         chunk_count=len(chunks),
