@@ -16,6 +16,7 @@ from pathlib import Path
 # layer builds.
 INTEGRATION_MODULES = frozenset(
     {
+        "test_api_clients",
         "test_cache_isolation",
         "test_cli",
         "test_drill",

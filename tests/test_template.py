@@ -65,7 +65,15 @@ QUEUES = (
     "LongChunksDLQ",
 )
 # Every function has a hand-written role (template.yaml), never SAM's generated one.
-FUNCTIONS = ("PlanFunction", "SynthesizeFunction", "SweeperFunction", "HealthFunction")
+FUNCTIONS = (
+    "PlanFunction",
+    "SynthesizeFunction",
+    "SweeperFunction",
+    "HealthFunction",
+    "ApiFunction",
+)
+# Functions that answer HTTP callers and put nothing on the bus or the queues.
+HTTP_FUNCTIONS = ("ApiFunction",)
 # The only actions allowed on every resource: none of them has resource-level permissions.
 UNSCOPABLE_ACTIONS = {
     "xray:PutTraceSegments",
@@ -297,6 +305,8 @@ def test_each_role_creates_its_share(
     created = {role: set(template["Resources"]) for role, template in roles.items()}
     for role in ROLES:
         assert {"PlanFunction", "SynthesizeFunction", "AudioBucket", "EventBus"} <= created[role]
+        # Both regions serve the API, each from its own cache replica and pipeline.
+        assert {"ApiFunction", "SpeechApi"} <= created[role]
     assert created["primary"] >= PRIMARY_ONLY | WORKERS
     assert not (PRIMARY_ONLY | WORKERS) & (created["standalone"] | created["secondary"])
     # The secondary uses the primary's replicas; the others create the global tables.
@@ -445,6 +455,10 @@ def test_outputs_name_every_resource_a_client_or_operator_needs(sam: dict[str, A
         "GlobalEndpointUrl": getatt("GlobalEndpoint", "EndpointUrl"),
         "PlanFunctionArn": getatt("PlanFunction"),
         "SynthesizeFunctionArn": getatt("SynthesizeFunction"),
+        "ApiFunctionArn": getatt("ApiFunction"),
+        "ApiUrl": {
+            "Fn::Sub": "https://${SpeechApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+        },
     }
     for name, value in expected.items():
         assert outputs[name]["Value"] == value, name
@@ -1011,10 +1025,11 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
                 assert resource.endswith(":${ReplyQueuePrefix}*'}"), resource
             if action == "events:PutEvents" and "EventBus" not in resource:
                 assert resource.endswith("event-bus/${ReplyBusPrefix}*'}"), resource
-        assert any(
+        publishes = any(
             action == "events:PutEvents" and resource == str(getatt("EventBus"))
             for action, resource in pairs
-        ), function_id
+        )
+        assert publishes == (function_id not in HTTP_FUNCTIONS), function_id
 
     for function_id in TERMINAL_WRITERS:
         pairs = allowed[function_id]
@@ -1033,12 +1048,11 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
         audit = {action for action, resource in pairs if resource == str(getatt("AuditTable"))}
         assert audit == {"dynamodb:GetItem", "dynamodb:UpdateItem"}, function_id
 
-    # Only plan takes quota tokens, with a read and a conditional put.
+    # Only admission (plan, the API) takes quota tokens, with a read and a conditional put.
+    admitters = ("PlanFunction", "ApiFunction")
     for function_id, pairs in allowed.items():
         quotas = {action for action, resource in pairs if resource == str(getatt("QuotasTable"))}
-        expected = (
-            {"dynamodb:GetItem", "dynamodb:PutItem"} if function_id == "PlanFunction" else set()
-        )
+        expected = {"dynamodb:GetItem", "dynamodb:PutItem"} if function_id in admitters else set()
         assert quotas == expected, function_id
 
     # Plan and the sweeper queue chunk tasks, on both lanes; synthesis never does.
@@ -1058,10 +1072,21 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
     }
     assert scans == {("SweeperFunction", _table("jobs"))}
 
-    # Only plan reads the tenant bindings, and only reads them.
+    # Only admission reads the tenant bindings (and the API's key hashes), and only reads.
     for function_id, pairs in allowed.items():
         tenants = {action for action, resource in pairs if resource == _table("tenants")}
-        assert tenants == ({"dynamodb:GetItem"} if function_id == "PlanFunction" else set())
+        assert tenants == ({"dynamodb:GetItem"} if function_id in admitters else set())
+    # The API: the cache (read, count hits, record misses), audio, audit; never the jobs
+    # table, a queue or a bus.
+    api = allowed["ApiFunction"]
+    cache = {action for action, resource in api if resource == _table("cache")}
+    assert cache == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert not [resource for _, resource in api if resource == _table("jobs")]
+    assert not [action for action, _ in api if action.startswith(("sqs:", "events:"))]
+    for action in ("s3:GetObject", "s3:PutObject"):
+        assert (action, str({"Fn::Sub": f"${{AudioBucket.Arn}}/{AUDIO_PREFIX}*"})) in api
+    audit = {action for action, resource in api if resource == str(getatt("AuditTable"))}
+    assert audit == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
     # The canary publishes as its own tenant only (voxflow.health.canary.TENANT).
     (canary,) = [
         s for s in role_statements(translated, "HealthFunctionRole") if s["Sid"] == "PublishCanary"
@@ -1305,3 +1330,34 @@ def test_gpu_image_pins_are_exact_and_its_copies_exist() -> None:
     assert "pip install --no-deps --require-hashes -r" in dockerfile
     assert 'CMD ["python", "-m", "voxflow.worker"]' in dockerfile
     assert "--check-ready" in dockerfile.split("HEALTHCHECK", 1)[1]
+
+
+def test_api_routes_polly_under_iam_and_openai_under_bearer_keys(
+    translated: dict[str, Any],
+) -> None:
+    """docs/api.md: SigV4 through API Gateway's IAM authorizer for Polly's routes; OpenAI's
+    reach the function, which checks the bearer key's hash."""
+    paths = props(translated, "SpeechApi")["Body"]["paths"]
+    routes = {
+        f"{method.upper()} {path}": "".join(
+            name for requirement in operation.get("security", []) for name in requirement
+        )
+        or "NONE"
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+    assert routes == {
+        "POST /v1/speech": "AWS_IAM",
+        "GET /v1/voices": "AWS_IAM",
+        "POST /v1/audio/speech": "NONE",
+        "GET /v1/models": "NONE",
+        "GET /v1/audio/voices": "NONE",
+    }
+    function = props(translated, "ApiFunction")
+    assert function["Handler"] == "app.handler"
+    assert int(function["Timeout"]) < 30  # API Gateway's integration limit
+    assert (ROOT / "functions" / "api" / "app.py").is_file()
+    (stage,) = resources_of(translated, "AWS::ApiGatewayV2::Stage").values()
+    log_format = stage["Properties"]["AccessLogSettings"]["Format"]
+    assert "$context.requestId" in log_format
+    assert "body" not in log_format.lower()  # never the text

@@ -27,7 +27,7 @@ here. Gaps found (moto 5.2.5; tests/test_local_stack.py keeps them honest):
   stores it; copying objects is voxflow_local's replicator's job.
 * ``NOT_EMULATED``: types that have no local meaning or no moto support at all
   (the global endpoint, the bus policy, ECS capacity providers, Application Auto
-  Scaling). They
+  Scaling, API Gateway's HTTP API). They
   are left out and listed in ``DeployedStack.warnings`` as "not emulated locally".
 """
 
@@ -328,6 +328,11 @@ NOT_EMULATED = {
     ),
     "AWS::ApplicationAutoScaling::ScalableTarget": "the local worker count is fixed",
     "AWS::ApplicationAutoScaling::ScalingPolicy": "the local worker count is fixed",
+    "AWS::ApiGatewayV2::Api": (
+        "the local stack serves the API function on its own port (voxflow_local.http_api), "
+        "payload 2.0 events from real requests; the function checks SigV4 itself"
+    ),
+    "AWS::ApiGatewayV2::Stage": "the local API server has no stages",
 }
 
 # Applied by moto itself (moto/s3/models.py, moto/dynamodb/models/table.py).

@@ -59,7 +59,7 @@ class TenantTable:
 
     def bind(self, principal: str, tenant: str) -> Binding:
         binding = Binding(
-            _checked_principal(principal), _checked_tenant(tenant), datetime.now(UTC).isoformat()
+            _checked_principal(principal), checked_tenant(tenant), datetime.now(UTC).isoformat()
         )
         self._dynamodb.put_item(
             TableName=self.table,
@@ -83,7 +83,12 @@ class TenantTable:
     def bindings(self) -> list[Binding]:
         found: list[Binding] = []
         for page in self._dynamodb.get_paginator("scan").paginate(TableName=self.table):
-            found.extend(_binding(item) for item in page.get("Items", []))
+            # API keys share the table (voxflow.tenants.api_keys): not bindings.
+            found.extend(
+                _binding(item)
+                for item in page.get("Items", [])
+                if ":" not in item["principal"]["S"]
+            )
         return sorted(found, key=lambda binding: (binding.tenant, binding.principal))
 
 
@@ -119,7 +124,7 @@ def _checked_principal(principal: str) -> str:
     return principal
 
 
-def _checked_tenant(tenant: str) -> str:
+def checked_tenant(tenant: str) -> str:
     try:
         return _TENANT.validate_python(tenant)
     except ValidationError:

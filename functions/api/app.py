@@ -1,0 +1,25 @@
+"""api: Polly- and OpenAI-compatible HTTP routes (API Gateway HTTP API, payload 2.0)
+over the event path's cache, keys and controls (docs/api.md)."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from voxflow.api.routes import resolver_from_env
+from voxflow.pipeline.powertools import PowertoolsMeter
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+# Settings are validated here, once per cold start; AWS clients are built on first use.
+app = resolver_from_env(PowertoolsMeter(metrics))
+
+
+# The event is never logged: it holds the request's text.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,166 @@
+"""An HTTP server that hands each request to a Lambda handler as API Gateway's HTTP API
+does: a payload 2.0 event built from the real request, the handler's answer (status,
+headers, cookies, a base64 body) written back. The local stack serves the API function
+with it (``api: http://127.0.0.1:PORT``); tests serve a handler in-process."""
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qsl
+
+Invoke = Callable[[dict[str, Any]], Any]
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+def payload_v2_event(
+    method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+) -> dict[str, Any]:
+    path, _, query = target.partition("?")
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        lowered = name.lower()
+        # API Gateway joins repeated headers with commas; cookies travel apart.
+        joined[lowered] = f"{joined[lowered]},{value}" if lowered in joined else value
+    cookies = [c.strip() for c in joined.pop("cookie", "").split(";") if c.strip()]
+    parameters: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        parameters[name] = f"{parameters[name]},{value}" if name in parameters else value
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": joined,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": joined.get("host", "127.0.0.1"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": joined.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": base64.b64encode(body).decode("ascii"),
+        "isBase64Encoded": True,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if parameters:
+        event["queryStringParameters"] = parameters
+    return event
+
+
+class HttpApiServer:
+    """Serves ``invoke`` (a handler taking an event) on 127.0.0.1:``port`` (0: any)."""
+
+    def __init__(self, invoke: Invoke, port: int = 0) -> None:
+        self._invoke = invoke
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        invoke = self._invoke
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY_BYTES:
+                    self._reply(
+                        413,
+                        {"content-type": "application/json"},
+                        b'{"message":"Request Entity Too Large"}',
+                    )
+                    return
+                body = self.rfile.read(length) if length else b""
+                event = payload_v2_event(
+                    self.command,
+                    self.path,
+                    list(self.headers.items()),
+                    body,
+                    self.client_address[0],
+                )
+                try:
+                    result = invoke(event)
+                except Exception:  # API Gateway answers a failed invocation so
+                    self._reply(
+                        500,
+                        {"content-type": "application/json"},
+                        b'{"message":"Internal Server Error"}',
+                    )
+                    return
+                self._reply(*_response(result))
+
+            def _reply(
+                self,
+                status: int,
+                headers: dict[str, str],
+                body: bytes,
+                cookies: list[str] | None = None,
+            ) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "connection"):
+                        self.send_header(name, value)
+                for cookie in cookies or []:
+                    self.send_header("Set-Cookie", cookie)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # request lines only; never bodies (they hold the text)
+
+        return Handler
+
+
+def _response(result: Any) -> tuple[int, dict[str, str], bytes, list[str]]:
+    """A payload 2.0 answer: a dict with statusCode, or any JSON value as a 200."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return 200, {"content-type": "application/json"}, json.dumps(result).encode(), []
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+    headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[str(name)] = ",".join(str(v) for v in values)
+    return int(result["statusCode"]), headers, body, list(result.get("cookies") or [])

@@ -1,0 +1,180 @@
+"""OpenAI's speech API (POST /v1/audio/speech, GET /v1/models, a voices list) over the
+speech service, with OpenAI's error shape. Which fields are honoured: docs/api.md."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from voxflow.api.speech import Speech, SpeechRequest
+from voxflow.audio import AudioFormat
+from voxflow.errors import InvalidInput, TextTooLong, Throttled, VoxflowError
+from voxflow.voices import VoiceRegistry
+
+MAX_INPUT_CHARS = 4096
+PCM_RATE = 24000  # OpenAI's pcm: 24 kHz 16-bit little-endian mono
+SPEED_LIMITS = (0.25, 4.0)
+# OpenAI's own voice names, all spoken by the default voice: a client's voice choice
+# still works unchanged. Models likewise: any name is the deployment's voice set.
+OPENAI_VOICES = (
+    "alloy",
+    "ash",
+    "ballad",
+    "cedar",
+    "coral",
+    "echo",
+    "fable",
+    "marin",
+    "nova",
+    "onyx",
+    "sage",
+    "shimmer",
+    "verse",
+)
+MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+_FORMATS = {
+    "mp3": (AudioFormat.MP3, "audio/mpeg"),
+    "opus": (AudioFormat.OPUS, "audio/ogg; codecs=opus"),
+    "flac": (AudioFormat.FLAC, "audio/flac"),
+    "wav": (AudioFormat.WAV, "audio/wav"),
+    "pcm": (AudioFormat.WAV, "audio/pcm"),  # the cached WAV, served headerless at 24 kHz
+}
+
+
+class OpenAIError(Exception):
+    """``{"error": {"message", "type", "param", "code"}}`` with its status."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+@dataclass(frozen=True)
+class OpenAISpeech:
+    request: SpeechRequest
+    response_format: str
+
+
+def parse_speech(
+    body: bytes, tenant: str, registry: VoiceRegistry, default_voice: str
+) -> OpenAISpeech:
+    fields = _object(body)
+    _required_string(fields, "model")
+    text = _required_string(fields, "input")
+    if len(text) > MAX_INPUT_CHARS:
+        raise _invalid("input", f"input is {len(text)} characters; at most {MAX_INPUT_CHARS}")
+    voice = _voice(fields.get("voice"), registry, default_voice)
+    response_format = fields.get("response_format", "mp3")
+    if response_format == "aac":
+        raise _invalid(
+            "response_format",
+            "aac is not offered: this deployment has no AAC encoder it may ship; "
+            "use mp3, opus, flac, wav or pcm",
+            code="unsupported_value",
+        )
+    if response_format not in _FORMATS:
+        raise _invalid("response_format", "response_format must be one of " + ", ".join(_FORMATS))
+    speed = fields.get("speed", 1.0)
+    low, high = SPEED_LIMITS
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or not low <= speed <= high:
+        raise _invalid("speed", f"speed must be a number from {low} to {high}")
+    stream_format = fields.get("stream_format", "audio")
+    if stream_format != "audio":
+        raise _invalid(
+            "stream_format",
+            "stream_format sse is not supported yet; use audio",
+            code="unsupported_value",
+        )
+    audio_format, _ = _FORMATS[response_format]
+    # length_scale is the inverse of the speaking rate.
+    length_scale = None if speed == 1.0 else 1.0 / float(speed)
+    return OpenAISpeech(
+        SpeechRequest(tenant, text, voice, audio_format, length_scale=length_scale),
+        response_format,
+    )
+
+
+def speech_response(speech: Speech, parsed: OpenAISpeech) -> tuple[bytes, str]:
+    _, content_type = _FORMATS[parsed.response_format]
+    if parsed.response_format == "pcm":
+        return speech.raw_pcm(PCM_RATE), content_type
+    return speech.audio, content_type
+
+
+def models() -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {"id": model, "object": "model", "created": 0, "owned_by": "voxflow"}
+            for model in MODELS
+        ],
+    }
+
+
+def voices(registry: VoiceRegistry) -> dict[str, Any]:
+    return {"voices": [*(voice.voice_id for voice in registry), *OPENAI_VOICES]}
+
+
+def error_of(error: VoxflowError) -> OpenAIError:
+    """voxflow's typed errors as OpenAI's; messages never quote the input."""
+    if isinstance(error, Throttled):
+        return OpenAIError(429, str(error), type="rate_limit_error", code="rate_limit_exceeded")
+    if isinstance(error, TextTooLong):
+        return _invalid("input", str(error))
+    if isinstance(error, InvalidInput):
+        return OpenAIError(400, str(error), code=error.code.lower())
+    return OpenAIError(500, f"synthesis failed ({error.code})", type="server_error")
+
+
+def _object(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body or b"")
+    except (ValueError, RecursionError):
+        raise OpenAIError(400, "the request body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise OpenAIError(400, "the request body must be a JSON object")
+    return document
+
+
+def _invalid(param: str, message: str, code: str | None = None) -> OpenAIError:
+    return OpenAIError(400, message, param=param, code=code)
+
+
+def _required_string(fields: dict[str, Any], name: str) -> str:
+    value = fields.get(name)
+    if not isinstance(value, str) or not value:
+        raise _invalid(name, f"{name} is required and must be a non-empty string")
+    return value
+
+
+def _voice(value: object, registry: VoiceRegistry, default_voice: str) -> str:
+    if isinstance(value, dict):  # newer clients send {"id": ...}
+        value = value.get("id")
+    if not isinstance(value, str):
+        raise _invalid("voice", "voice is required and must be a string")
+    if value in registry:
+        return value
+    if value.lower() in OPENAI_VOICES:
+        return default_voice
+    raise _invalid("voice", "voice must be one of " + ", ".join(voices(registry)["voices"]))

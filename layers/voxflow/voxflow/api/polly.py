@@ -1,0 +1,256 @@
+"""Polly's SynthesizeSpeech and DescribeVoices over the speech service: Polly's field
+names, limits and errors (voxflow.api.polly_contract), validated here where botocore
+validates nothing (unknown voices, formats and lexicon counts all reach the server)."""
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from voxflow.api.features import FeatureNotSupported, SpeechFeatures
+from voxflow.api.polly_contract import PollyContract
+from voxflow.api.speech import Speech, SpeechRequest
+from voxflow.audio import AudioFormat
+from voxflow.errors import (
+    ContentRejected,
+    InvalidInput,
+    TextTooLong,
+    Throttled,
+    UnknownVoice,
+    VoxflowError,
+)
+from voxflow.voices import Voice, VoiceRegistry
+
+MAX_BILLED_CHARS = 3000
+MAX_TOTAL_CHARS = 6000
+_SERVED_ENGINES = ("neural", "standard")  # both are the voice itself
+_LEXICON_NAME = re.compile(r"^[0-9A-Za-z]{1,20}$")
+_FORMATS = {
+    "mp3": (AudioFormat.MP3, "audio/mpeg"),
+    "ogg_vorbis": (AudioFormat.OGG, "audio/ogg"),
+    "ogg_opus": (AudioFormat.OPUS, "audio/ogg"),
+    "pcm": (AudioFormat.WAV, "audio/pcm"),  # the cached WAV, served headerless
+}
+_PCM_RATES = (8000, 16000)
+_OPUS_RATE = 48000
+
+
+class PollyError(Exception):
+    """An error as Polly sends it: the status, ``x-amzn-ErrorType`` and ``{"message"}``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PollySynthesis:
+    request: SpeechRequest
+    output_format: str
+    sample_rate: int
+    billed_chars: int
+
+
+def parse_synthesize(
+    body: bytes,
+    tenant: str,
+    contract: PollyContract,
+    registry: VoiceRegistry,
+    features: SpeechFeatures,
+) -> PollySynthesis:
+    fields = _object(body)
+    text = _string(fields, "Text", required=True)
+    voice_id = _string(fields, "VoiceId", required=True)
+    output_format = _enum(fields, "OutputFormat", contract.output_formats, required=True)
+    text_type = _enum(fields, "TextType", contract.text_types) or "text"
+    engine = _enum(fields, "Engine", contract.engines)
+    if engine is not None and engine not in _SERVED_ENGINES:
+        raise PollyError("EngineNotSupportedException", f"engine {engine} is not served here")
+    voice = _voice(registry, voice_id)
+    language = _string(fields, "LanguageCode")
+    if language is not None and language != language_of(voice):
+        raise PollyError(
+            "LanguageNotSupportedException",
+            f"voice {voice_id} speaks {language_of(voice)}, not {language}",
+        )
+    _check_lexicons(_string_list(fields, "LexiconNames", contract.max_lexicons), features)
+    marks = _string_list(fields, "SpeechMarkTypes", contract.max_speech_mark_types)
+    for mark in marks:
+        if mark not in contract.speech_mark_types:
+            raise _invalid(
+                "speechMarkTypes", "must be one of " + ", ".join(sorted(contract.speech_mark_types))
+            )
+    if marks and output_format != "json":
+        raise PollyError(
+            "MarksNotSupportedForFormatException", "speech marks need OutputFormat json"
+        )
+    if "ssml" in marks and text_type != "ssml":
+        raise PollyError(
+            "SsmlMarksNotSupportedForTextTypeException", "ssml marks need TextType ssml"
+        )
+    if len(text) > MAX_TOTAL_CHARS or len(text) > MAX_BILLED_CHARS:
+        raise PollyError(
+            "TextLengthExceededException",
+            f"the text is {len(text)} characters; SynthesizeSpeech takes at most "
+            f"{MAX_BILLED_CHARS} billed characters ({MAX_TOTAL_CHARS} in all)",
+        )
+    try:
+        if text_type == "ssml":
+            text = features.ssml_text(text)
+        if output_format == "json":
+            if not marks:
+                raise _invalid("speechMarkTypes", "OutputFormat json needs SpeechMarkTypes")
+            features.speech_marks(text, voice.voice_id, marks)
+    except FeatureNotSupported as error:
+        raise PollyError("ValidationException", str(error)) from None
+    audio_format, _ = _FORMATS[output_format]
+    sample_rate = _sample_rate(fields, output_format, voice.sample_rate)
+    return PollySynthesis(
+        SpeechRequest(tenant, text, voice.voice_id, audio_format),
+        output_format,
+        sample_rate,
+        len(text),
+    )
+
+
+def synthesize_response(speech: Speech, synthesis: PollySynthesis) -> tuple[bytes, dict[str, str]]:
+    """The body (AudioStream) and headers of SynthesizeSpeech's answer."""
+    _, content_type = _FORMATS[synthesis.output_format]
+    audio = (
+        speech.raw_pcm(synthesis.sample_rate) if synthesis.output_format == "pcm" else speech.audio
+    )
+    headers = {
+        "Content-Type": content_type,
+        "x-amzn-RequestCharacters": str(synthesis.billed_chars),
+    }
+    return audio, headers
+
+
+def describe_voices(
+    registry: VoiceRegistry, contract: PollyContract, query: dict[str, str]
+) -> dict[str, Any]:
+    engine = query.get("Engine")
+    if engine is not None and engine not in contract.engines:
+        raise _invalid("engine", "must be one of " + ", ".join(sorted(contract.engines)))
+    language = query.get("LanguageCode")
+    voices = [
+        {
+            "Id": voice.voice_id,
+            "Name": voice.voice_id,
+            "LanguageCode": language_of(voice),
+            "LanguageName": voice.description,
+            "AdditionalLanguageCodes": [],
+            "SupportedEngines": list(_SERVED_ENGINES),
+        }
+        for voice in registry
+        if (engine is None or engine in _SERVED_ENGINES)
+        and (language is None or language == language_of(voice))
+    ]
+    return {"Voices": voices}
+
+
+def error_of(error: VoxflowError) -> PollyError:
+    """voxflow's typed errors as Polly's; messages never quote the text."""
+    if isinstance(error, Throttled):
+        return PollyError("ThrottlingException", str(error))
+    if isinstance(error, TextTooLong):
+        return PollyError("TextLengthExceededException", str(error))
+    if isinstance(error, UnknownVoice | ContentRejected | InvalidInput):
+        return PollyError("ValidationException", str(error))
+    return PollyError("ServiceFailureException", f"synthesis failed ({error.code})")
+
+
+def language_of(voice: Voice) -> str:
+    """espeak's ``en-us`` as Polly writes it: ``en-US``."""
+    language, _, region = voice.config.espeak_voice.partition("-")
+    return f"{language}-{region.upper()}" if region else language
+
+
+def _object(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body or b"{}")
+    except (ValueError, RecursionError):
+        raise PollyError("SerializationException", "the request body is not JSON") from None
+    if not isinstance(document, dict):
+        raise PollyError("SerializationException", "the request body must be a JSON object")
+    return document
+
+
+def _invalid(field: str, rule: str) -> PollyError:
+    return PollyError(
+        "ValidationException",
+        f"1 validation error detected: Value at '{field}' failed to satisfy constraint: {rule}",
+    )
+
+
+def _string(fields: dict[str, Any], name: str, *, required: bool = False) -> Any:
+    value = fields.get(name)
+    if value is None:
+        if required:
+            raise _invalid(_camel(name), "Member must not be null")
+        return None
+    if not isinstance(value, str):
+        raise _invalid(_camel(name), "Member must be a string")
+    if required and not value:
+        raise _invalid(_camel(name), "Member must not be empty")
+    return value
+
+
+def _enum(
+    fields: dict[str, Any], name: str, allowed: frozenset[str], *, required: bool = False
+) -> Any:
+    value = _string(fields, name, required=required)
+    if value is not None and value not in allowed:
+        raise _invalid(
+            _camel(name), "Member must satisfy enum value set: " + ", ".join(sorted(allowed))
+        )
+    return value
+
+
+def _string_list(fields: dict[str, Any], name: str, most: int) -> list[str]:
+    value = fields.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _invalid(_camel(name), "Member must be a list of strings")
+    if len(value) > most:
+        raise _invalid(_camel(name), f"Member must have length less than or equal to {most}")
+    return value
+
+
+def _voice(registry: VoiceRegistry, voice_id: str) -> Voice:
+    try:
+        return registry.get(voice_id)
+    except UnknownVoice:
+        known = ", ".join(voice.voice_id for voice in registry)
+        raise _invalid("voiceId", f"Member must be a voice of this deployment ({known})") from None
+
+
+def _check_lexicons(names: list[str], features: SpeechFeatures) -> None:
+    for name in names:
+        if not _LEXICON_NAME.match(name):
+            raise _invalid("lexiconNames", "Member must match [0-9A-Za-z]{1,20}")
+        if not features.lexicon_exists(name):
+            raise PollyError("LexiconNotFoundException", f"lexicon {name} not found")
+
+
+def _sample_rate(fields: dict[str, Any], output_format: str, voice_rate: int) -> int:
+    allowed = {
+        "pcm": (*_PCM_RATES, voice_rate),
+        "ogg_opus": (_OPUS_RATE,),
+    }.get(output_format, (voice_rate,))
+    default = {"pcm": 16000, "ogg_opus": _OPUS_RATE}.get(output_format, voice_rate)
+    value = _string(fields, "SampleRate")
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) not in allowed:
+        rates = ", ".join(str(rate) for rate in allowed)
+        raise PollyError(
+            "InvalidSampleRateException", f"{output_format} is served at {rates} Hz here"
+        )
+    return int(value)
+
+
+def _camel(name: str) -> str:
+    return name[0].lower() + name[1:]

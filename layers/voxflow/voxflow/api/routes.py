@@ -1,0 +1,164 @@
+"""The routes, on powertools' APIGatewayHttpResolver (API Gateway payload 2.0): Polly's
+under IAM (SigV4) auth, OpenAI's under bearer API keys; both over one SpeechService."""
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+
+from voxflow.api import openai, polly
+from voxflow.api.features import UNSUPPORTED, SpeechFeatures
+from voxflow.api.openai import OpenAIError
+from voxflow.api.polly import PollyError
+from voxflow.api.polly_contract import PollyContract, polly_contract
+from voxflow.api.settings import ApiSettings
+from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
+from voxflow.api.speech import SpeechService
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.errors import VoxflowError
+from voxflow.events import DEFAULT_TENANT
+from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.observe import Meter
+from voxflow.tenants import TenantDirectory, principal_of
+from voxflow.tenants.api_keys import ApiKeys
+
+_JSON = "application/json"
+
+
+@dataclass
+class Api:
+    speech: SpeechService
+    settings: ApiSettings
+    keys: ApiKeys | None = None
+    # Principal (an access key locally, an IAM user or role id on AWS) -> tenant.
+    tenants: TenantDirectory | None = None
+    features: SpeechFeatures = UNSUPPORTED
+    contract: PollyContract = field(default_factory=polly_contract)
+
+    def __post_init__(self) -> None:
+        credentials = self.settings.sigv4_credentials
+        self.verifier = SigV4Verifier(credentials) if credentials else None
+
+    def polly_tenant(self, event: dict[str, Any], body: bytes) -> str:
+        if self.verifier is not None:
+            try:
+                principal = self.verifier.verify(
+                    event["requestContext"]["http"]["method"],
+                    event.get("rawPath", "/"),
+                    event.get("rawQueryString", ""),
+                    event.get("headers") or {},
+                    body,
+                )
+            except SignatureRejected as error:
+                raise PollyError(error.code, str(error)) from None
+        else:
+            # API Gateway's IAM authorizer checked the signature before the call.
+            iam = ((event["requestContext"].get("authorizer") or {}).get("iam")) or {}
+            if not iam.get("userId"):
+                raise PollyError(
+                    "MissingAuthenticationTokenException", "Missing Authentication Token"
+                )
+            principal = principal_of(str(iam["userId"]))
+        tenant = self.tenants.tenant_of(principal) if self.tenants is not None else None
+        return tenant or DEFAULT_TENANT
+
+    def openai_tenant(self, headers: dict[str, str]) -> str:
+        scheme, _, key = (headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise OpenAIError(
+                401,
+                "You didn't provide an API key: Authorization: Bearer <key>.",
+                code="missing_api_key",
+            )
+        check = self.keys.check(key.strip()) if self.keys is not None else None
+        if check is not None and check.revoked:
+            raise OpenAIError(
+                403,
+                "This API key has been revoked.",
+                type="invalid_request_error",
+                code="api_key_revoked",
+            )
+        if check is None or check.tenant is None:
+            raise OpenAIError(401, "Incorrect API key provided.", code="invalid_api_key")
+        return check.tenant
+
+
+def build_resolver(api: Api) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver()
+
+    def body() -> bytes:
+        raw = app.current_event.raw_event
+        data = raw.get("body") or ""
+        return base64.b64decode(data) if raw.get("isBase64Encoded") else data.encode("utf-8")
+
+    @app.post("/v1/speech")
+    def synthesize_speech() -> Response[bytes]:
+        payload = body()
+        tenant = api.polly_tenant(app.current_event.raw_event, payload)
+        request = polly.parse_synthesize(
+            payload, tenant, api.contract, api.speech.pipeline.registry, api.features
+        )
+        try:
+            speech = api.speech.speak(request.request)
+        except VoxflowError as error:
+            raise polly.error_of(error) from None
+        audio, headers = polly.synthesize_response(speech, request)
+        content_type = headers.pop("Content-Type")
+        return Response(200, content_type, audio, headers=headers)
+
+    @app.get("/v1/voices")
+    def describe_voices() -> Response[str]:
+        api.polly_tenant(app.current_event.raw_event, body())
+        query = app.current_event.query_string_parameters or {}
+        document = polly.describe_voices(api.speech.pipeline.registry, api.contract, query)
+        return Response(200, _JSON, json.dumps(document))
+
+    @app.post("/v1/audio/speech")
+    def create_speech() -> Response[bytes]:
+        tenant = api.openai_tenant(app.current_event.headers)
+        request = openai.parse_speech(
+            body(), tenant, api.speech.pipeline.registry, api.settings.default_voice
+        )
+        try:
+            speech = api.speech.speak(request.request)
+        except VoxflowError as error:
+            raise openai.error_of(error) from None
+        audio, content_type = openai.speech_response(speech, request)
+        return Response(200, content_type, audio)
+
+    @app.get("/v1/models")
+    def list_models() -> Response[str]:
+        api.openai_tenant(app.current_event.headers)
+        return Response(200, _JSON, json.dumps(openai.models()))
+
+    @app.get("/v1/audio/voices")
+    def list_voices() -> Response[str]:
+        api.openai_tenant(app.current_event.headers)
+        return Response(200, _JSON, json.dumps(openai.voices(api.speech.pipeline.registry)))
+
+    @app.exception_handler(PollyError)  # type: ignore[untyped-decorator]
+    def polly_error(error: PollyError) -> Response[str]:
+        return Response(
+            api.contract.status_of(error.code),
+            _JSON,
+            json.dumps({"message": error.message}),
+            headers={"x-amzn-ErrorType": error.code},
+        )
+
+    @app.exception_handler(OpenAIError)  # type: ignore[untyped-decorator]
+    def openai_error(error: OpenAIError) -> Response[str]:
+        return Response(error.status, _JSON, json.dumps(error.document()))
+
+    return app
+
+
+def resolver_from_env(meter: Meter | None = None) -> APIGatewayHttpResolver:
+    """The resolver the handler serves, from the function's environment."""
+    pipeline = Pipeline.from_env(meter)
+    settings = ApiSettings.from_env()
+    table = pipeline.settings.tenants_table
+    keys = ApiKeys(AwsClients(AwsSettings.from_env()).dynamodb, table) if table else None
+    speech = SpeechService(pipeline, settings.sync_max_chars)
+    return build_resolver(Api(speech, settings, keys, pipeline.controls.tenants))

@@ -1,0 +1,170 @@
+"""Speech for the HTTP API, answered in the request.
+
+A hit reads one cache index item and one object; a miss is synthesized here and stored
+under the key the event path computes (voxflow.pipeline.keyed), so either way in finds
+what the other made. The event path's controls apply: the audit record, the content
+policy and the tenant's quota, before any synthesis.
+"""
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from voxflow.audio import AudioFormat, decode, resample
+from voxflow.audit import COMPLETED, FAILED
+from voxflow.engine import SynthesisParams
+from voxflow.errors import InvalidParameter, TextTooLong, VoxflowError
+from voxflow.events import ItemRequest
+from voxflow.pipeline.assemble import store_request_audio
+from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.keyed import KeyedRequest, key_item
+from voxflow.pipeline.regional import usable
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    tenant: str
+    text: str
+    voice: str
+    audio_format: AudioFormat
+    length_scale: float | None = None
+
+
+@dataclass(frozen=True)
+class Speech:
+    request_id: str
+    audio: bytes
+    content_type: str
+    sample_rate: int
+    cache: str  # "hit" or "miss"
+    spoken_chars: int
+
+    def raw_pcm(self, rate: int) -> bytes:
+        """16-bit little-endian mono PCM at ``rate`` (Polly's and OpenAI's ``pcm``),
+        from a WAV answer: the cached WAV serves both."""
+        pcm, source_rate = decode(self.audio)
+        if rate != source_rate:
+            pcm = resample(pcm, source_rate, rate)
+        return pcm.astype("<i2").tobytes()
+
+
+class SpeechService:
+    def __init__(self, pipeline: Pipeline, max_chars: int) -> None:
+        """``max_chars``: the longest normalized text synthesized in a request."""
+        self.pipeline = pipeline
+        self.max_chars = max_chars
+
+    def speak(self, request: SpeechRequest) -> Speech:
+        """Raises voxflow's typed errors (Throttled, ContentRejected, UnknownVoice, ...)."""
+        started = time.perf_counter()
+        item = _item(request)
+        keyed = key_item(item, self.pipeline)
+        if len(keyed.text) > self.max_chars:
+            raise TextTooLong(len(keyed.text), self.max_chars)
+        controls = self.pipeline.controls
+        controls.record_received(item)
+        try:
+            speech = self._admitted(item, keyed)
+        except VoxflowError as error:
+            self._finished(item, FAILED, started, code=error.code)
+            raise
+        self._finished(item, COMPLETED, started, cache=speech.cache)
+        return speech
+
+    def _admitted(self, item: ItemRequest, keyed: KeyedRequest) -> Speech:
+        pipeline = self.pipeline
+        controls = pipeline.controls
+        if controls.policy is not None:
+            controls.policy.check(item.text, item.tenant).raise_if_rejected()
+        if controls.quotas is not None:
+            grant = controls.quotas.take(item.tenant, len(keyed.text))
+            # Delay mode: the event path delays the chunk tasks; a caller waiting on
+            # the line is delayed the same (the wait is capped by the quota's setting).
+            time.sleep(grant.wait_s)
+        entry = usable(pipeline.cache.lookup(keyed.key), pipeline)
+        if entry is not None:
+            audio = pipeline.audio.get(entry.s3_key)
+            pipeline.cache.count_hit(entry)
+            pipeline.meter.count("ApiCacheHits")
+            return Speech(
+                item.request_id,
+                audio,
+                entry.content_type,
+                int(entry.sample_rate),
+                "hit",
+                len(keyed.text),
+            )
+        pipeline.meter.count("ApiCacheMisses")
+        params = SynthesisParams(
+            length_scale=keyed.resolved.length_scale,
+            noise_scale=keyed.resolved.noise_scale,
+            noise_w=keyed.resolved.noise_w,
+        )
+        pieces = [
+            chunk.pcm
+            for chunk in pipeline.engine.synthesize(keyed.chunks, keyed.voice.voice_id, params)
+        ]
+        entry, audio = store_request_audio(
+            pipeline,
+            keyed.key,
+            pieces,
+            keyed.voice.sample_rate,
+            keyed.audio_format,
+            pause_s=keyed.resolved.sentence_pause_s,
+        )
+        return Speech(
+            item.request_id,
+            audio,
+            entry.content_type,
+            int(entry.sample_rate),
+            "miss",
+            len(keyed.text),
+        )
+
+    def _finished(
+        self,
+        item: ItemRequest,
+        status: str,
+        started: float,
+        *,
+        cache: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        audit = self.pipeline.controls.audit
+        if audit is None:
+            return
+        audit.finished(
+            item.request_id,
+            tenant=item.tenant,
+            status=status,
+            region=self.pipeline.settings.region_name,
+            timings={"total_s": time.perf_counter() - started},
+            code=code,
+            cache=cache,
+        )
+
+
+def _item(request: SpeechRequest) -> ItemRequest:
+    """The request as the event contract has it: one validation for both ways in."""
+    try:
+        return ItemRequest.model_validate(
+            {
+                "request_id": f"api-{uuid.uuid4().hex}",
+                "tenant": request.tenant,
+                "reply_to": None,
+                "text": request.text,
+                "voice": request.voice,
+                "format": request.audio_format,
+                "params": {"length_scale": request.length_scale},
+                "metadata": {},
+                "batch_id": None,
+            }
+        )
+    except ValidationError as error:
+        # Field names and the rule broken, never the value: it may be the text.
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise InvalidParameter(problems) from None

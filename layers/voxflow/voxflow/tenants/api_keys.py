@@ -1,0 +1,123 @@
+"""Bearer API keys for the OpenAI-compatible routes, kept in the tenant table.
+
+A key is shown once, when it is created; the table holds only its sha256, as the item
+``principal = "apikey:<sha256>"`` (never an IAM unique id, which has no ':'), with the
+tenant whose quotas apply, a short id to name it by, and when it was created and revoked.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from voxflow.errors import InvalidParameter
+from voxflow.tenants.table import checked_tenant
+
+KEY_PREFIX = "vfk_"
+PRINCIPAL_PREFIX = "apikey:"
+_KEY_ID_CHARS = 12
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    tenant: str
+    created_at: str
+    revoked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """A presented key: its tenant, or why it is refused."""
+
+    tenant: str | None
+    revoked: bool = False
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class ApiKeys:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._dynamodb = dynamodb
+        self.table = table
+
+    def create(self, tenant: str) -> tuple[str, ApiKey]:
+        """A new key (the only time it exists outside the caller) and its record."""
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        digest = key_hash(key)
+        record = ApiKey(digest[:_KEY_ID_CHARS], checked_tenant(tenant), _now())
+        self._dynamodb.put_item(
+            TableName=self.table,
+            Item={
+                "principal": {"S": PRINCIPAL_PREFIX + digest},
+                "tenant": {"S": record.tenant},
+                "key_id": {"S": record.key_id},
+                "created_at": {"S": record.created_at},
+            },
+            ConditionExpression="attribute_not_exists(principal)",
+        )
+        return key, record
+
+    def check(self, key: str) -> KeyCheck:
+        item = self._dynamodb.get_item(
+            TableName=self.table,
+            Key={"principal": {"S": PRINCIPAL_PREFIX + key_hash(key)}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return KeyCheck(None)
+        if "revoked_at" in item:
+            return KeyCheck(None, revoked=True)
+        return KeyCheck(str(item["tenant"]["S"]))
+
+    def records(self) -> list[ApiKey]:
+        found: list[ApiKey] = []
+        for page in self._dynamodb.get_paginator("scan").paginate(
+            TableName=self.table,
+            FilterExpression="begins_with(principal, :prefix)",
+            ExpressionAttributeValues={":prefix": {"S": PRINCIPAL_PREFIX}},
+        ):
+            found.extend(_record(item) for item in page.get("Items", []))
+        return sorted(found, key=lambda record: (record.tenant, record.created_at))
+
+    def revoke(self, key_id: str) -> ApiKey | None:
+        """Revokes the key with this id; None if there is none. The item stays, so a
+        revoked key is told apart from an unknown one."""
+        for page in self._dynamodb.get_paginator("scan").paginate(
+            TableName=self.table,
+            FilterExpression="key_id = :id AND begins_with(principal, :prefix)",
+            ExpressionAttributeValues={
+                ":id": {"S": key_id},
+                ":prefix": {"S": PRINCIPAL_PREFIX},
+            },
+        ):
+            for item in page.get("Items", []):
+                revoked_at = item.get("revoked_at", {}).get("S") or _now()
+                self._dynamodb.update_item(
+                    TableName=self.table,
+                    Key={"principal": item["principal"]},
+                    UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :at)",
+                    ExpressionAttributeValues={":at": {"S": revoked_at}},
+                )
+                return ApiKey(
+                    item["key_id"]["S"], item["tenant"]["S"], item["created_at"]["S"], revoked_at
+                )
+        if len(key_id) != _KEY_ID_CHARS:
+            raise InvalidParameter(f"a key id is {_KEY_ID_CHARS} hex digits (voxflow keys list)")
+        return None
+
+
+def _record(item: dict[str, Any]) -> ApiKey:
+    return ApiKey(
+        item["key_id"]["S"],
+        item["tenant"]["S"],
+        item["created_at"]["S"],
+        item.get("revoked_at", {}).get("S"),
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

@@ -1,0 +1,135 @@
+"""The HTTP API in this process, on moto server over HTTP: the real resolver behind a
+real HTTP server (payload 2.0 events, voxflow_local.http_api), over a pipeline with real
+stores, quotas, audit and tenant table, and the real voice with noise off (its audio is
+then the engine's, bit for bit). The event path runs here too: plan, then the chunk
+tasks plan queued, synthesized and assembled by the pipeline's own code."""
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plan_harness import Outbox
+
+from voxflow.api.routes import Api, build_resolver
+from voxflow.api.settings import ApiSettings
+from voxflow.api.speech import SpeechService
+from voxflow.audit import AuditLog, AuditSettings
+from voxflow.audit.models import create_audit_table
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.engine import Engine
+from voxflow.events import SynthesisRequested
+from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
+from voxflow.pipeline.context import ChunkQueue, Pipeline
+from voxflow.pipeline.controls import Controls
+from voxflow.pipeline.plan import plan_item
+from voxflow.pipeline.publisher import EventPublisher
+from voxflow.quotas import QuotaSettings, TokenBucket, create_quotas_table
+from voxflow.quotas.limits import TenantLimits
+from voxflow.service_settings import ServiceSettings
+from voxflow.settings import EngineSettings
+from voxflow.store import AudioStore, CacheIndex, JobStore
+from voxflow.store.models import CacheEntry, Job, bind
+from voxflow.tenants import TenantTable, create_tenants_table
+from voxflow.tenants.api_keys import ApiKeys
+from voxflow.voices import VoiceRegistry
+from voxflow_local.http_api import HttpApiServer
+
+SIGV4 = {"testing": "testing"}  # the local stack's documented dummy credentials
+SMALL_TENANT = "tiny"  # a burst of 40 characters: the throttling tests' tenant
+
+
+def quiet_registry(cache_dir: Path) -> VoiceRegistry:
+    """joe with its noise at zero: deterministic audio, comparable byte for byte."""
+    builtin = VoiceRegistry.default(cache_dir=cache_dir).get("joe")
+    config = json.loads(builtin.config_path.read_text(encoding="utf-8"))
+    config["inference"] = {**config.get("inference", {}), "noise_scale": 0.0, "noise_w": 0.0}
+    quiet = cache_dir / "joe-quiet.onnx.json"
+    quiet.write_text(json.dumps(config), encoding="utf-8")
+    registry = VoiceRegistry(cache_dir)
+    registry.add("joe", builtin.model_path, quiet)
+    return registry
+
+
+@dataclass
+class ApiHarness:
+    pipeline: Pipeline
+    outbox: Outbox
+    server: HttpApiServer
+    keys: ApiKeys
+    tenants: TenantTable
+    audit: AuditLog
+    clients: AwsClients
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def through_events(self, text: str, fmt: str, tenant: str = "default") -> Job:
+        """One request down the event path: plan, synthesize its chunks, assemble."""
+        request = SynthesisRequested.model_validate(
+            {"request_id": uuid.uuid4().hex, "tenant": tenant, "text": text, "format": fmt}
+        )
+        (item,) = request.expand()
+        plan_item(item, self.pipeline)
+        tasks, self.outbox.tasks[:] = list(self.outbox.tasks), []
+        batch = BatchSynthesis(tasks, self.pipeline)
+        for task in tasks:
+            complete_chunk(task, batch, 1, self.pipeline)
+        job = self.pipeline.jobs.get(item.request_id)
+        assert job is not None
+        return job
+
+
+def start_api(moto_url: str, registry: VoiceRegistry, engine: Engine) -> ApiHarness:
+    aws = AwsSettings.local(moto_url)
+    clients = AwsClients(aws)
+    suffix = uuid.uuid4().hex[:8]
+    service = ServiceSettings(
+        bus_name="bus",
+        chunks_queue_url="chunks",
+        bucket=f"audio-{suffix}",
+        cache_table=f"cache-{suffix}",
+        jobs_table=f"jobs-{suffix}",
+        region_name=aws.region,
+        tenants_table=f"tenants-{suffix}",
+    )
+    clients.s3.create_bucket(Bucket=service.bucket)
+    cache_model = bind(CacheEntry, service.cache_table, aws)
+    jobs_model = bind(Job, service.jobs_table, aws)
+    for model in (cache_model, jobs_model):
+        model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    create_tenants_table(clients.dynamodb, f"tenants-{suffix}")
+    create_quotas_table(clients.dynamodb, f"quotas-{suffix}")
+    create_audit_table(clients.dynamodb, f"audit-{suffix}")
+    quotas = TokenBucket.bound(
+        QuotaSettings(f"quotas-{suffix}", tenants={SMALL_TENANT: TenantLimits(chars_burst=40)}),
+        aws,
+    )
+    audit = AuditLog.bound(AuditSettings(f"audit-{suffix}"), aws)
+    tenants = TenantTable(clients.dynamodb, f"tenants-{suffix}")
+    outbox = Outbox()
+    pipeline = Pipeline(
+        settings=service,
+        engine_settings=EngineSettings(),
+        registry=registry,
+        audio=AudioStore(clients.s3, service.bucket, service.url_expiry_s),
+        cache=CacheIndex(cache_model, service.cache_ttl_s, service.chunk_ttl_s),
+        jobs=JobStore(jobs_model, service.job_ttl_s),
+        publisher=EventPublisher(outbox, outbox, service.bus_name),
+        chunk_queue=ChunkQueue(outbox, service.chunks_queue_url),
+        controls=Controls(quotas=quotas, audit=audit, tenants=tenants),
+        _engine=engine,
+    )
+    settings = ApiSettings(sigv4_credentials=dict(SIGV4))
+    keys = ApiKeys(clients.dynamodb, f"tenants-{suffix}")
+    resolver = build_resolver(
+        Api(SpeechService(pipeline, settings.sync_max_chars), settings, keys, tenants)
+    )
+
+    def invoke(event: dict[str, Any]) -> Any:
+        return resolver.resolve(event, None)  # type: ignore[arg-type]
+
+    server = HttpApiServer(invoke).start()
+    return ApiHarness(pipeline, outbox, server, keys, tenants, audit, clients)

@@ -1,0 +1,301 @@
+"""The HTTP API through clients nobody here wrote: boto3's polly client and the official
+openai client, pointed at the API by URL, against moto server over HTTP and the real
+voice (noise off, so audio compares byte for byte with the engine's own)."""
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import numpy as np
+import openai
+import pytest
+from api_harness import SMALL_TENANT, ApiHarness, quiet_registry, start_api
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from voxflow.audio import AudioFormat, decode, encode, join_pcm
+from voxflow.engine import Engine
+from voxflow.events import ItemRequest
+from voxflow.pipeline.keyed import key_item
+from voxflow.settings import EngineSettings
+from voxflow_local.moto_server import MotoServer
+
+PHRASE = "The quick brown fox ran."  # 24 characters, one sentence
+TWO_SENTENCES = "Hello there. This is voxflow speaking."
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    cache_dir = tmp_path_factory.mktemp("api-voice")
+    return Engine(quiet_registry(cache_dir), EngineSettings(cache_dir=cache_dir))
+
+
+@pytest.fixture(scope="module")
+def api(engine: Engine) -> Iterator[ApiHarness]:
+    with MotoServer() as moto:
+        harness = start_api(moto.url, engine.registry, engine)
+        try:
+            yield harness
+        finally:
+            harness.server.stop()
+
+
+def polly(api: ApiHarness, secret: str = "testing") -> object:
+    return boto3.client(
+        "polly",
+        endpoint_url=api.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def engine_pcm(engine: Engine, text: str) -> np.ndarray:
+    chunks = [chunk.pcm for chunk in engine.synthesize_text(text, "joe")]
+    return join_pcm(chunks, 22050, pause_s=0.2).astype(np.int16)
+
+
+def cached_object(api: ApiHarness, text: str, fmt: str, tenant: str = "default") -> bytes:
+    """The audio the cache index names for this request, read as the event path would."""
+    item = ItemRequest.model_validate(
+        {
+            "request_id": "probe",
+            "tenant": tenant,
+            "reply_to": None,
+            "text": text,
+            "voice": "joe",
+            "format": fmt,
+            "params": {},
+            "metadata": {},
+            "batch_id": None,
+        }
+    )
+    entry = api.pipeline.cache.lookup(key_item(item, api.pipeline).key)
+    assert entry is not None, "not in the cache index"
+    return api.pipeline.audio.get(entry.s3_key)
+
+
+# ---------------------------------------------------------------------------------
+# Polly, through boto3
+# ---------------------------------------------------------------------------------
+
+
+def test_polly_pcm_is_the_engines_own_audio(api: ApiHarness, engine: Engine) -> None:
+    client = polly(api)
+    answer = client.synthesize_speech(  # type: ignore[attr-defined]
+        Text=TWO_SENTENCES, VoiceId="joe", OutputFormat="pcm", SampleRate="22050"
+    )
+    audio = answer["AudioStream"].read()
+    assert answer["ContentType"] == "audio/pcm"
+    assert answer["RequestCharacters"] == len(TWO_SENTENCES)
+    assert audio == engine_pcm(engine, TWO_SENTENCES).astype("<i2").tobytes()
+    # pcm's default rate is Polly's 16000: the same audio, resampled.
+    default = client.synthesize_speech(Text=TWO_SENTENCES, VoiceId="joe", OutputFormat="pcm")  # type: ignore[attr-defined]
+    assert len(default["AudioStream"].read()) // 2 == pytest.approx(
+        len(audio) // 2 * 16000 / 22050, abs=2
+    )
+
+
+def test_polly_mp3_is_the_cached_object_and_a_second_call_hits(api: ApiHarness) -> None:
+    client = polly(api)
+    first = client.synthesize_speech(Text=PHRASE, VoiceId="joe", OutputFormat="mp3")  # type: ignore[attr-defined]
+    audio = first["AudioStream"].read()
+    assert first["ContentType"] == "audio/mpeg"
+    assert audio == cached_object(api, PHRASE, "mp3")
+    hits_before = api.pipeline.cache.lookup(_key(api, PHRASE, "mp3")).hits  # type: ignore[union-attr]
+    again = client.synthesize_speech(Text=PHRASE, VoiceId="joe", OutputFormat="mp3")  # type: ignore[attr-defined]
+    assert again["AudioStream"].read() == audio
+    assert api.pipeline.cache.lookup(_key(api, PHRASE, "mp3")).hits == hits_before + 1  # type: ignore[union-attr]
+
+
+def test_a_phrase_made_by_the_event_path_is_a_hit_through_both_apis(
+    api: ApiHarness, engine: Engine
+) -> None:
+    text = "Made once, by the events."
+    job = api.through_events(text, "wav")
+    assert job.status == "completed"
+    entry = api.pipeline.cache.lookup(job.key)
+    assert entry is not None
+    assert entry.hits == 0
+    answer = polly(api).synthesize_speech(  # type: ignore[attr-defined]
+        Text=text, VoiceId="joe", OutputFormat="pcm", SampleRate="22050"
+    )
+    pcm, _ = decode(api.pipeline.audio.get(entry.s3_key))
+    assert answer["AudioStream"].read() == pcm.astype("<i2").tobytes()
+    assert api.pipeline.cache.lookup(job.key).hits == 1  # type: ignore[union-attr]
+    # And the reverse: what the API made, the event path finds (a hit, no chunk tasks).
+    made = "Made once, by the API."
+    polly(api).synthesize_speech(Text=made, VoiceId="joe", OutputFormat="ogg_vorbis")  # type: ignore[attr-defined]
+    later = api.through_events(made, "ogg")
+    assert later.cache == "hit"
+
+
+def test_polly_refuses_a_wrong_secret_with_its_modeled_error(api: ApiHarness) -> None:
+    with pytest.raises(ClientError) as refused:
+        polly(api, secret="not-testing").synthesize_speech(  # type: ignore[attr-defined]
+            Text=PHRASE, VoiceId="joe", OutputFormat="mp3"
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_polly_errors_are_the_models(api: ApiHarness) -> None:
+    client = polly(api)
+    cases: dict[str, dict[str, Any]] = {
+        "TextLengthExceededException": {"Text": "a" * 3001, "OutputFormat": "mp3"},
+        "InvalidSampleRateException": {
+            "Text": PHRASE,
+            "OutputFormat": "pcm",
+            "SampleRate": "44100",
+        },
+        "MarksNotSupportedForFormatException": {
+            "Text": PHRASE,
+            "OutputFormat": "mp3",
+            "SpeechMarkTypes": ["word"],
+        },
+        "LexiconNotFoundException": {
+            "Text": PHRASE,
+            "OutputFormat": "mp3",
+            "LexiconNames": ["abc"],
+        },
+        "EngineNotSupportedException": {
+            "Text": PHRASE,
+            "OutputFormat": "mp3",
+            "Engine": "generative",
+        },
+        "ValidationException": {"Text": PHRASE, "OutputFormat": "mp3", "VoiceId": "Joanna"},
+    }
+    for code, fields in cases.items():
+        with pytest.raises(ClientError) as refused:
+            client.synthesize_speech(**{"VoiceId": "joe", **fields})  # type: ignore[attr-defined]
+        assert refused.value.response["Error"]["Code"] == code, fields
+        assert PHRASE not in str(refused.value)
+    # Valid SSML is not invalid: the refusal names the missing feature instead.
+    with pytest.raises(ClientError) as ssml:
+        client.synthesize_speech(  # type: ignore[attr-defined]
+            Text="<speak>Hi</speak>", TextType="ssml", VoiceId="joe", OutputFormat="mp3"
+        )
+    assert ssml.value.response["Error"]["Code"] == "ValidationException"
+    assert "TextType ssml is not supported" in ssml.value.response["Error"]["Message"]
+
+
+def test_polly_throttles_a_tenant_over_its_quota(api: ApiHarness) -> None:
+    api.tenants.bind("testing", SMALL_TENANT)
+    try:
+        with pytest.raises(ClientError) as refused:
+            polly(api).synthesize_speech(  # type: ignore[attr-defined]
+                Text="A sentence longer than forty characters, surely.",
+                VoiceId="joe",
+                OutputFormat="mp3",
+            )
+    finally:
+        api.tenants.unbind("testing")
+    assert refused.value.response["Error"]["Code"] == "ThrottlingException"
+
+
+def test_describe_voices(api: ApiHarness) -> None:
+    voices = polly(api).describe_voices()["Voices"]  # type: ignore[attr-defined]
+    assert [(v["Id"], v["LanguageCode"]) for v in voices] == [("joe", "en-US")]
+    assert polly(api).describe_voices(LanguageCode="fr-FR")["Voices"] == []  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------
+# OpenAI, through the official client
+# ---------------------------------------------------------------------------------
+
+
+def openai_client(api: ApiHarness, key: str) -> openai.OpenAI:
+    return openai.OpenAI(api_key=key, base_url=f"{api.url}/v1", max_retries=0)
+
+
+def test_openai_speech_wav_is_the_engines_audio_and_the_tenants(
+    api: ApiHarness, engine: Engine
+) -> None:
+    key, record = api.keys.create("acme")
+    answer = openai_client(api, key).audio.speech.create(
+        model="tts-1", voice="alloy", input=TWO_SENTENCES, response_format="wav"
+    )
+    expected = encode(engine_pcm(engine, TWO_SENTENCES), 22050, AudioFormat.WAV).data
+    assert answer.content == expected
+    records = list(api.audit.query("acme", _long_ago(), _soon()))
+    assert [r.status for r in records] == ["completed"]
+    assert records[0].text_sha256 == hashlib.sha256(TWO_SENTENCES.encode()).hexdigest()
+    assert record.tenant == "acme"
+
+
+def test_openai_formats_speed_and_lists(api: ApiHarness) -> None:
+    key, _ = api.keys.create("acme")
+    client = openai_client(api, key)
+    for fmt in ("mp3", "opus", "flac", "pcm"):
+        audio = client.audio.speech.create(
+            model="tts-1", voice="nova", input=PHRASE, response_format=fmt
+        ).content
+        assert len(audio) > 1000, fmt
+    pcm = client.audio.speech.create(
+        model="x", voice="joe", input=PHRASE, response_format="pcm"
+    ).content
+    fast = client.audio.speech.create(
+        model="x", voice="joe", input=PHRASE, response_format="pcm", speed=2.0
+    ).content
+    assert len(fast) < 0.7 * len(pcm)
+    assert "tts-1" in [model.id for model in client.models.list()]
+    with pytest.raises(openai.BadRequestError) as aac:
+        client.audio.speech.create(
+            model="tts-1", voice="alloy", input=PHRASE, response_format="aac"
+        )
+    assert "aac" in str(aac.value)
+    assert aac.value.body["param"] == "response_format"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError):
+        client.audio.speech.create(model="tts-1", voice="alloy", input=PHRASE, speed=5.0)
+
+
+def test_openai_refuses_unknown_and_revoked_keys(api: ApiHarness) -> None:
+    with pytest.raises(openai.AuthenticationError) as unknown:
+        openai_client(api, "vfk_not-a-key").audio.speech.create(
+            model="tts-1", voice="alloy", input=PHRASE
+        )
+    assert unknown.value.status_code == 401
+    key, record = api.keys.create("acme")
+    assert api.keys.revoke(record.key_id) is not None
+    with pytest.raises(openai.PermissionDeniedError):
+        openai_client(api, key).audio.speech.create(model="tts-1", voice="alloy", input=PHRASE)
+    assert record.key_id in [k.key_id for k in api.keys.records() if k.revoked_at]
+    # Only hashes are kept.
+    items = api.clients.dynamodb.scan(TableName=api.tenants.table)["Items"]
+    assert key not in str(items)
+
+
+def test_openai_rate_limit_for_a_tenant_over_its_quota(api: ApiHarness) -> None:
+    key, _ = api.keys.create(SMALL_TENANT)
+    with pytest.raises(openai.RateLimitError):
+        openai_client(api, key).audio.speech.create(
+            model="tts-1", voice="alloy", input="A sentence longer than forty characters, surely."
+        )
+
+
+def _key(api: ApiHarness, text: str, fmt: str) -> str:
+    item = ItemRequest.model_validate(
+        {
+            "request_id": "p",
+            "tenant": "default",
+            "reply_to": None,
+            "text": text,
+            "voice": "joe",
+            "format": fmt,
+            "params": {},
+            "metadata": {},
+            "batch_id": None,
+        }
+    )
+    return key_item(item, api.pipeline).key
+
+
+def _long_ago() -> datetime:
+    return datetime.now(UTC) - timedelta(hours=1)
+
+
+def _soon() -> datetime:
+    return datetime.now(UTC) + timedelta(hours=1)
