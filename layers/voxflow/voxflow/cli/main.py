@@ -1,4 +1,4 @@
-"""voxflow synth | voices | publish | status | redrive | sweep | tenants (and `drill` when
+"""voxflow synth | voices | publish | status | redrive | sweep | tenants | keys (and `drill` when
 the development package voxflow-local is installed): argument parsing; the work is
 elsewhere."""
 
@@ -9,6 +9,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from voxflow.cli.ops import add_ops_commands
+from voxflow.cli.keys import add_keys_commands
 from voxflow.cli.tenants import add_tenants_commands
 from voxflow.errors import VoxflowError
 
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_ops_commands(commands, add_target_arguments)
     add_tenants_commands(commands, add_target_arguments)
+    add_keys_commands(commands, add_target_arguments)
     for plugin in _plugins():
         plugin.load()(commands)
     return parser
@@ -110,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from voxflow.cli.tenants import run_tenants
 
             return run_tenants(args)
+        if args.command == "keys":
+            from voxflow.cli.keys import run_keys
+
+            return run_keys(args)
         if args.command in ("redrive", "sweep"):
             from voxflow.cli.ops import run_redrive, run_sweep
 
