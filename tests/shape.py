@@ -17,6 +17,7 @@ from pathlib import Path
 INTEGRATION_MODULES = frozenset(
     {
         "test_api_clients",
+        "test_api_local",
         "test_cache_isolation",
         "test_cli",
         "test_drill",

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start moto, deploy template.yaml, run the functions")
     up.add_argument("--port", type=int, default=5000)
+    up.add_argument("--api-port", type=int, default=0, help="the HTTP API's port (0: any free)")
     up.add_argument(
         "--regions", type=int, choices=(1, 2), default=1, help="2: primary and secondary"
     )
@@ -81,9 +82,10 @@ def _up(args: argparse.Namespace) -> int:
         state_file=args.state_file,
         log_dir=args.log_dir,
         schedules=not args.no_schedules,
+        api_port=args.api_port,
     )
     with stack:
-        _print_summary(stack.stack, args.state_file)
+        _print_summary(stack.stack, args.state_file, stack.api_url)
         while not stopping.wait(1.0):
             for runner in stack.restart_dead_runners():
                 print(f"restarted {runner}", file=sys.stderr, flush=True)
@@ -112,7 +114,7 @@ def _up_two_regions(args: argparse.Namespace, stopping: threading.Event) -> int:
             (regions.primary, args.state_file),
             (regions.secondary, secondary_state_file(args.state_file)),
         ):
-            _print_summary(stack.stack, state)
+            _print_summary(stack.stack, state, stack.api_url)
         print(
             f"replicating objects, items and events with {args.lag:g} s lag; "
             f"health alarm {regions.alarm_name} in {regions.primary_region}",
@@ -126,7 +128,7 @@ def _up_two_regions(args: argparse.Namespace, stopping: threading.Event) -> int:
     return 0
 
 
-def _print_summary(stack: DeployedStack, state_file: Path) -> None:
+def _print_summary(stack: DeployedStack, state_file: Path, api_url: str | None = None) -> None:
     lines = [
         f"local stack {stack.stack_name} on {stack.endpoint_url} ({stack.region})",
         *(
@@ -143,6 +145,8 @@ def _print_summary(stack: DeployedStack, state_file: Path) -> None:
         *(f"  warning: {warning}" for warning in stack.warnings),
         f"state: {state_file}; stop with Ctrl-C or: python -m voxflow_local down",
         f"export VOXFLOW_AWS_ENDPOINT_URL={stack.endpoint_url} AWS_REGION={stack.region}",
+        # On a line of its own: scripts read the API's URL from it (docs/api.md).
+        *([f"api: {api_url}"] if api_url else []),
     ]
     print("\n".join(lines), flush=True)
 

@@ -419,9 +419,20 @@ class _Deployment:
                     environment={k: str(v) for k, v in resolver.resolve(variables).items()},
                     event_sources=self._event_sources(logical_id, resolver, queues),
                     schedules=self._schedules(logical_id, resolver, physical),
+                    serves_http=self._serves_http(logical_id),
                 )
             )
         return tuple(functions)
+
+    def _serves_http(self, function_id: str) -> bool:
+        """API Gateway may invoke it: SAM gives each HttpApi event a Lambda permission."""
+        return any(
+            kind == "AWS::Lambda::Permission"
+            and self.resources[logical_id]["Properties"].get("Principal")
+            == "apigateway.amazonaws.com"
+            and self.resources[logical_id]["Properties"].get("FunctionName") == {"Ref": function_id}
+            for logical_id, kind in self.types.items()
+        )
 
     def _event_sources(
         self, function_id: str, resolver: Resolver, queues: Mapping[str, str]

@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl
 
@@ -66,12 +66,18 @@ def payload_v2_event(
 
 
 class HttpApiServer:
-    """Serves ``invoke`` (a handler taking an event) on 127.0.0.1:``port`` (0: any)."""
+    """Serves ``invoke`` (a handler taking an event) on 127.0.0.1:``port`` (0: any).
 
-    def __init__(self, invoke: Invoke, port: int = 0) -> None:
+    ``serial``: one request at a time, on the thread that calls ``serve_until``, as one
+    Lambda execution environment takes them (and the runner's timeout alarm needs)."""
+
+    def __init__(self, invoke: Invoke, port: int = 0, *, serial: bool = False) -> None:
         self._invoke = invoke
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._server.daemon_threads = True
+        self._serial = serial
+        server_class = HTTPServer if serial else ThreadingHTTPServer
+        self._server = server_class(("127.0.0.1", port), self._handler_class())
+        if isinstance(self._server, ThreadingHTTPServer):
+            self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -82,8 +88,12 @@ class HttpApiServer:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
+    def serve_until(self, stop: Callable[[], bool], poll_s: float = 0.5) -> None:
+        """Serve on this thread until ``stop()`` is true (checked between requests)."""
+        self._server.timeout = poll_s
+        while not stop():
+            self._server.handle_request()
+        self._server.server_close()
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -97,9 +107,13 @@ class HttpApiServer:
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         invoke = self._invoke
+        # Serial: a kept-alive connection would hold the one server thread and keep every
+        # other client (and a stop request) waiting; each answer closes its connection.
+        keep_alive = not self._serial
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = 60  # an idle connection is dropped, as API Gateway drops it
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -143,6 +157,9 @@ class HttpApiServer:
                 for cookie in cookies or []:
                     self.send_header("Set-Cookie", cookie)
                 self.send_header("Content-Length", str(len(body)))
+                if not keep_alive:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(body)
 

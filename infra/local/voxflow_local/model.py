@@ -71,6 +71,8 @@ class LocalFunction:
     environment: dict[str, str] = field(default_factory=dict)
     event_sources: tuple[SqsEventSource, ...] = ()
     schedules: tuple[ScheduleSource, ...] = ()
+    # API Gateway invokes it (SAM's HttpApi events): the local stack serves it over HTTP.
+    serves_http: bool = False
 
     @property
     def module(self) -> str:

@@ -8,7 +8,8 @@ whose handlers are both ``app.handler`` can therefore never clash.
 
 With ``--event-source`` it polls that SQS queue (voxflow_local.poller); with
 ``--schedule`` it is the scheduled rule, invoking the function every period
-(voxflow_local.scheduler).
+(voxflow_local.scheduler); with ``--http-port`` it serves the function as API
+Gateway's HTTP API would, one request at a time (voxflow_local.http_api).
 
 SIGTERM or SIGINT asks it to stop: a batch or scheduled invocation being handled
 is finished (a batch deleted or left for retry) before the process exits. It also
@@ -31,6 +32,7 @@ from typing import Any
 from voxflow.aws.settings import LOCAL_KEY
 from voxflow_local._clients import _client
 from voxflow_local.faults import install_from_env
+from voxflow_local.http_api import HttpApiServer
 from voxflow_local.model import DeployedStack, LocalFunction
 from voxflow_local.poller import SqsPoller
 from voxflow_local.scheduler import ScheduleLoop
@@ -164,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--event-source", help="logical id of its SQS event source")
     mode.add_argument("--schedule", help="logical id of a scheduled rule that targets it")
+    mode.add_argument("--http-port", type=int, help="serve it as API Gateway would, here")
     parser.add_argument(
         "--period-s", type=float, help="with --schedule: seconds between invocations"
     )
@@ -186,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     function = state.stack.function(args.function)
     # Before the handler is imported: modules read their settings at import time.
     environment = lambda_environment(state.stack, function, os.environ, state.extra_env)
+    if args.http_port is not None:
+        # No IAM authorizer locally: the function checks SigV4 against the documented
+        # dummy credentials itself (docs/api.md).
+        environment["VOXFLOW_API_SIGV4_CREDENTIALS"] = f"{LOCAL_KEY}:{LOCAL_KEY}"
     os.environ.clear()
     os.environ.update(environment)
     # Load tests' fault injection (VOXFLOW_FAULTS) attaches to every botocore client the
@@ -197,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         runner.load()
     except Exception:  # Lambda reports an init error on every invocation; so do we
         logger.exception("init failed; every invocation will fail until the import works")
-    if args.schedule is not None:
+    if args.http_port is not None:
+        logger.info("serving http://127.0.0.1:%d", args.http_port)
+        HttpApiServer(runner.invoke, args.http_port, serial=True).serve_until(stop)
+    elif args.schedule is not None:
         _run_schedule(state, runner, args.schedule, args.period_s, stop)
     else:
         _poll(state, runner, args.event_source, stop)

@@ -12,6 +12,7 @@ process is killed outright, its runners notice and exit; moto is left, and
 """
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -39,9 +40,12 @@ class _Runner:
     process: "subprocess.Popen[bytes]"
     log: IO[bytes] | None
     schedule: str = ""  # the scheduled rule it stands in for; "" for the others
+    http_port: int = 0  # the port it serves the function's HTTP API on; 0 for the others
 
     @property
     def role(self) -> str:
+        if self.http_port:
+            return "api"
         if self.schedule:
             return "schedule"
         return "worker" if not self.event_source else "runner"
@@ -49,7 +53,11 @@ class _Runner:
     @property
     def source(self) -> str:
         """What invokes the function: its event source or scheduled rule ("" for a worker)."""
-        return self.event_source or self.schedule
+        return (
+            self.event_source
+            or self.schedule
+            or (f"http:{self.http_port}" if self.http_port else "")
+        )
 
 
 class LocalStack(Lifecycle):
@@ -72,6 +80,7 @@ class LocalStack(Lifecycle):
         worker_function: str = "SynthesizeFunction",
         schedules: bool = False,
         schedule_periods: Mapping[str, float] | None = None,
+        api_port: int = 0,
     ) -> None:
         """``concurrency``: runner processes per event source, for all functions or by
         logical id; ``functions``: which functions to run (all by default, none with
@@ -82,8 +91,11 @@ class LocalStack(Lifecycle):
         GPU containers do. ``schedules``: run the template's scheduled rules, one
         process each; ``schedule_periods``: seconds between their invocations by rule
         or event logical id ("SweeperFunctionSweep" or "Sweep"), instead of their
-        expression's."""
+        expression's. ``api_port``: where functions that API Gateway invokes are served
+        (0: a free port); ``api_url`` says where."""
         self.region = region
+        self.api_port = api_port
+        self.api_url: str | None = None
         self.stack_name = stack_name
         self.template_path = template_path
         self.parameters = dict(parameters or {})
@@ -174,6 +186,8 @@ class LocalStack(Lifecycle):
                     self._runners.append(
                         self._start_schedule(function.logical_id, schedule.logical_id)
                     )
+            if function.serves_http:
+                self._runners.append(self._start_http(function.logical_id, self.api_port))
             if self.workers and function.logical_id == self.worker_function:
                 for worker in range(self.workers):
                     self._runners.append(self._start_worker(function.logical_id, worker))
@@ -213,6 +227,13 @@ class LocalStack(Lifecycle):
             function, ["--event-source", event_source], f"{function}-{event_source}-{worker}"
         )
         return _Runner(function, event_source, worker, process, log)
+
+    def _start_http(self, function: str, port: int) -> _Runner:
+        port = port or _free_port()
+        self.api_port = port
+        self.api_url = f"http://127.0.0.1:{port}"
+        process, log = self._runner_process(function, ["--http-port", str(port)], f"{function}-api")
+        return _Runner(function, "", 0, process, log, http_port=port)
 
     def _start_schedule(self, function: str, schedule_id: str) -> _Runner:
         period = self._schedule_period_s(function, schedule_id)
@@ -296,7 +317,9 @@ class LocalStack(Lifecycle):
                 continue
             if runner.log is not None:
                 runner.log.close()
-            if runner.role == "schedule":
+            if runner.role == "api":
+                self._runners[index] = self._start_http(runner.function, runner.http_port)
+            elif runner.role == "schedule":
                 self._runners[index] = self._start_schedule(runner.function, runner.schedule)
             elif runner.role == "runner":
                 self._runners[index] = self._start_runner(
@@ -354,6 +377,12 @@ class LocalStack(Lifecycle):
             retry_visibility_s=self.retry_visibility_s,
         )
         write_state(self._state_path, state)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _temporary_path() -> Path:

@@ -1,0 +1,116 @@
+"""The HTTP API on the local stack: the API function served on its own port by the
+runner (payload 2.0 events from real requests), SigV4 checked against the documented
+dummy credentials, keys made with `voxflow keys`, and one cache with the event path."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import openai
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from conftest import StartStack
+
+from voxflow.audio import decode
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.client import StackTarget, VoxflowClient
+from voxflow.events import SynthesisCompleted
+from voxflow_local.__main__ import _print_summary
+from voxflow_local.stack import LocalStack
+
+PHRASE = "One cache for every door."
+
+
+@pytest.fixture(scope="module")
+def stack(local_stack: StartStack) -> LocalStack:
+    return local_stack(functions=["PlanFunction", "SynthesizeFunction", "ApiFunction"])
+
+
+def polly(stack: LocalStack, secret: str = "testing") -> object:
+    assert stack.api_url is not None
+    return boto3.client(
+        "polly",
+        endpoint_url=stack.api_url,
+        region_name=stack.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def voxflow_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VOXFLOW_LOCAL_STATE": str(stack.state_file)}
+    return subprocess.run(
+        [sys.executable, "-m", "voxflow", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_up_prints_the_api_url_on_a_line_of_its_own(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _print_summary(stack.stack, Path("state.json"), stack.api_url)
+    lines = capsys.readouterr().out.splitlines()
+    assert f"api: {stack.api_url}" in lines
+    assert stack.api_url is not None
+    assert stack.api_url.startswith("http://127.0.0.1:")
+
+
+def test_a_phrase_made_by_events_is_an_index_hit_through_polly(stack: LocalStack) -> None:
+    clients = AwsClients(AwsSettings.local(stack.url, stack.region))
+    with VoxflowClient(clients, StackTarget.from_resources(stack.stack.resources)) as client:
+        outcome = client.synthesize(PHRASE, format="wav", timeout_s=120)
+    completed = outcome.terminal
+    assert isinstance(completed, SynthesisCompleted), completed
+    table = stack.stack.resources["CacheTable"]
+
+    def hits() -> int:
+        item = clients.dynamodb.get_item(
+            TableName=table, Key={"key": {"S": completed.key}}, ConsistentRead=True
+        )["Item"]
+        return int(item.get("hits", {"N": "0"})["N"])
+
+    before = hits()
+    answer = polly(stack).synthesize_speech(  # type: ignore[attr-defined]
+        Text=PHRASE, VoiceId="joe", OutputFormat="pcm", SampleRate="22050"
+    )
+    s3_key = clients.dynamodb.get_item(TableName=table, Key={"key": {"S": completed.key}})["Item"][
+        "s3_key"
+    ]["S"]
+    stored = clients.s3.get_object(Bucket=stack.stack.resources["AudioBucket"], Key=s3_key)
+    pcm, _ = decode(stored["Body"].read())
+    assert answer["AudioStream"].read() == pcm.astype("<i2").tobytes()
+    assert hits() == before + 1
+
+
+def test_a_wrong_secret_is_refused(stack: LocalStack) -> None:
+    with pytest.raises(ClientError) as refused:
+        polly(stack, secret="wrong").describe_voices()  # type: ignore[attr-defined]
+    assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_keys_made_listed_and_revoked_by_the_cli(stack: LocalStack) -> None:
+    created = voxflow_cli(stack, "keys", "create", "--tenant", "acme")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.splitlines()[-1]
+    assert key.startswith("vfk_")
+    client = openai.OpenAI(api_key=key, base_url=f"{stack.api_url}/v1", max_retries=0)
+    audio = client.audio.speech.create(model="tts-1", voice="alloy", input=PHRASE).content
+    pcm, rate = decode(audio)  # an MP3, the default format
+    assert (rate, len(pcm) > rate // 2) == (22050, True)
+    listed = voxflow_cli(stack, "keys", "list").stdout.splitlines()
+    (line,) = [row for row in listed if "\tacme\t" in row]
+    key_id = line.split("\t")[0]
+    assert key not in "\n".join(listed)
+    assert voxflow_cli(stack, "keys", "revoke", key_id).returncode == 0
+    with pytest.raises(openai.PermissionDeniedError):
+        client.audio.speech.create(model="tts-1", voice="alloy", input=PHRASE)
+    assert voxflow_cli(stack, "keys", "revoke", "0" * 12).returncode == 1
