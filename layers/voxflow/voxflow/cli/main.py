@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
-from voxflow.cli.ops import add_ops_commands
 from voxflow.cli.keys import add_keys_commands
+from voxflow.cli.ops import add_ops_commands
 from voxflow.cli.tenants import add_tenants_commands
 from voxflow.errors import VoxflowError
 
