@@ -15,6 +15,7 @@ from voxflow.api.polly_contract import polly_contract
 from voxflow.api.settings import ApiSettings
 from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
 from voxflow.audio import AudioFormat
+from voxflow.config import Config
 from voxflow.errors import SettingsError, Throttled
 from voxflow.voices import VoiceRegistry
 
@@ -116,7 +117,7 @@ def parse(registry: VoiceRegistry, **fields: object) -> polly.PollySynthesis:
         ({"OutputFormat": "wav"}, "ValidationException"),
         ({"LexiconNames": ["a", "b", "c", "d", "e", "f"]}, "ValidationException"),
         ({"LexiconNames": ["custom"]}, "LexiconNotFoundException"),
-        ({"SampleRate": "8000"}, "InvalidSampleRateException"),
+        ({"SampleRate": "11025"}, "InvalidSampleRateException"),
         ({"OutputFormat": "pcm", "SampleRate": "44100"}, "InvalidSampleRateException"),
         ({"Engine": "long-form"}, "EngineNotSupportedException"),
         ({"LanguageCode": "de-DE"}, "LanguageNotSupportedException"),
@@ -141,11 +142,13 @@ def test_polly_validates_what_botocore_does_not(
 
 
 def test_polly_formats_and_rates(registry: VoiceRegistry) -> None:
-    assert parse(registry).request.audio_format is AudioFormat.MP3
-    assert parse(registry).sample_rate == 22050
-    pcm = parse(registry, OutputFormat="pcm")
-    assert (pcm.request.audio_format, pcm.sample_rate) == (AudioFormat.WAV, 16000)
-    assert parse(registry, OutputFormat="ogg_opus").sample_rate == 48000
+    mp3 = parse(registry).request
+    assert (mp3.audio_format, mp3.sample_rate) == (AudioFormat.MP3, None)  # the voice's rate
+    assert parse(registry, SampleRate="8000").request.sample_rate == 8000
+    pcm = parse(registry, OutputFormat="pcm").request
+    assert (pcm.audio_format, pcm.sample_rate) == (AudioFormat.PCM, 16000)  # Polly's default
+    assert parse(registry, OutputFormat="pcm", SampleRate="22050").request.sample_rate == 22050
+    assert parse(registry, OutputFormat="ogg_opus").request.audio_format is AudioFormat.OPUS
     assert parse(registry, Engine="neural").billed_chars == len("secret words")
 
 
@@ -201,10 +204,11 @@ def test_openai_bad_input_is_a_400_in_openais_shape(
 
 
 def test_settings() -> None:
-    settings = ApiSettings.from_env({"VOXFLOW_API_SIGV4_CREDENTIALS": "a:s3cr3t, c:d"})
+    settings = ApiSettings.of(Config({"VOXFLOW_API_SIGV4_CREDENTIALS": "a:s3cr3t, c:d"}))
     assert settings.sigv4_credentials == {"a": "s3cr3t", "c": "d"}
     assert "s3cr3t" not in repr(settings)
+    assert ApiSettings.of(Config({})).sync_max_chars == 4096
     with pytest.raises(SettingsError):
-        ApiSettings.from_env({"VOXFLOW_API_SIGV4_CREDENTIALS": "no-secret"})
+        ApiSettings.of(Config({"VOXFLOW_API_SIGV4_CREDENTIALS": "no-secret"}))
     with pytest.raises(SettingsError):
-        ApiSettings.from_env({"VOXFLOW_API_SYNC_MAX_CHARS": "0"})
+        ApiSettings.of(Config({"VOXFLOW_API_SYNC_MAX_CHARS": "0"}))

@@ -123,7 +123,13 @@ def test_a_globals_entry_removed_or_made_up_fails_the_check() -> None:
     del removed["Globals"]["Function"]["Environment"]["Variables"]["VOXFLOW_BUS_NAME"]
     assert template_problems(removed) == [
         f"{function} requires VOXFLOW_BUS_NAME; the template sets none"
-        for function in ("HealthFunction", "PlanFunction", "SweeperFunction", "SynthesizeFunction")
+        for function in (
+            "ApiFunction",
+            "HealthFunction",
+            "PlanFunction",
+            "SweeperFunction",
+            "SynthesizeFunction",
+        )
     ]
     variables["VOXFLOW_BOGUS"] = "1"
     assert template_problems(template) == ["Globals sets VOXFLOW_BOGUS, which no function reads"]
@@ -235,7 +241,7 @@ def test_no_product_module_loads_settings_at_import() -> None:
         for path in HANDLERS.glob("*/app.py")
         if "Config.load" in _calls_at_import(ast.parse(path.read_text(encoding="utf-8")))
     ]
-    assert sorted(handlers) == ["health", "plan", "sweeper", "synthesize"]
+    assert sorted(handlers) == ["api", "health", "plan", "sweeper", "synthesize"]
 
 
 def test_a_cold_start_names_every_bad_variable_at_once() -> None:

@@ -7,14 +7,15 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from voxflow.api.routes import resolver_from_env
+from voxflow.api.routes import resolver_of
+from voxflow.config import API, Config
 from voxflow.pipeline.powertools import PowertoolsMeter
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 # Settings are validated here, once per cold start; AWS clients are built on first use.
-app = resolver_from_env(PowertoolsMeter(metrics))
+app = resolver_of(Config.load(deployable=API), PowertoolsMeter(metrics))
 
 
 # The event is never logged: it holds the request's text.

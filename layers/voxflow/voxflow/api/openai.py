@@ -36,7 +36,7 @@ _FORMATS = {
     "opus": (AudioFormat.OPUS, "audio/ogg; codecs=opus"),
     "flac": (AudioFormat.FLAC, "audio/flac"),
     "wav": (AudioFormat.WAV, "audio/wav"),
-    "pcm": (AudioFormat.WAV, "audio/pcm"),  # the cached WAV, served headerless at 24 kHz
+    "pcm": (AudioFormat.PCM, "audio/pcm"),
 }
 
 
@@ -109,16 +109,17 @@ def parse_speech(
     audio_format, _ = _FORMATS[response_format]
     # length_scale is the inverse of the speaking rate.
     length_scale = None if speed == 1.0 else 1.0 / float(speed)
+    rate = PCM_RATE if response_format == "pcm" else None
     return OpenAISpeech(
-        SpeechRequest(tenant, text, voice, audio_format, length_scale=length_scale),
+        SpeechRequest(
+            tenant, text, voice, audio_format, length_scale=length_scale, sample_rate=rate
+        ),
         response_format,
     )
 
 
 def speech_response(speech: Speech, parsed: OpenAISpeech) -> tuple[bytes, str]:
     _, content_type = _FORMATS[parsed.response_format]
-    if parsed.response_format == "pcm":
-        return speech.raw_pcm(PCM_RATE), content_type
     return speech.audio, content_type
 
 

@@ -29,10 +29,17 @@ _FORMATS = {
     "mp3": (AudioFormat.MP3, "audio/mpeg"),
     "ogg_vorbis": (AudioFormat.OGG, "audio/ogg"),
     "ogg_opus": (AudioFormat.OPUS, "audio/ogg"),
-    "pcm": (AudioFormat.WAV, "audio/pcm"),  # the cached WAV, served headerless
+    "pcm": (AudioFormat.PCM, "audio/pcm"),
 }
-_PCM_RATES = (8000, 16000)
-_OPUS_RATE = 48000
+# Polly's rates by format (its SampleRate documentation); pcm also at the voice's own
+# rate, the one rate served without resampling.
+_RATES = {
+    "mp3": (8000, 16000, 22050, 24000, 44100, 48000),
+    "ogg_vorbis": (8000, 16000, 22050, 24000, 44100, 48000),
+    "ogg_opus": (48000,),
+    "pcm": (8000, 16000),
+}
+_PCM_DEFAULT_RATE = 16000  # Polly's; the other formats' defaults are the voice's own
 
 
 class PollyError(Exception):
@@ -48,7 +55,6 @@ class PollyError(Exception):
 class PollySynthesis:
     request: SpeechRequest
     output_format: str
-    sample_rate: int
     billed_chars: int
 
 
@@ -107,9 +113,8 @@ def parse_synthesize(
     audio_format, _ = _FORMATS[output_format]
     sample_rate = _sample_rate(fields, output_format, voice.sample_rate)
     return PollySynthesis(
-        SpeechRequest(tenant, text, voice.voice_id, audio_format),
+        SpeechRequest(tenant, text, voice.voice_id, audio_format, sample_rate=sample_rate),
         output_format,
-        sample_rate,
         len(text),
     )
 
@@ -117,14 +122,11 @@ def parse_synthesize(
 def synthesize_response(speech: Speech, synthesis: PollySynthesis) -> tuple[bytes, dict[str, str]]:
     """The body (AudioStream) and headers of SynthesizeSpeech's answer."""
     _, content_type = _FORMATS[synthesis.output_format]
-    audio = (
-        speech.raw_pcm(synthesis.sample_rate) if synthesis.output_format == "pcm" else speech.audio
-    )
     headers = {
         "Content-Type": content_type,
         "x-amzn-RequestCharacters": str(synthesis.billed_chars),
     }
-    return audio, headers
+    return speech.audio, headers
 
 
 def describe_voices(
@@ -235,20 +237,17 @@ def _check_lexicons(names: list[str], features: SpeechFeatures) -> None:
             raise PollyError("LexiconNotFoundException", f"lexicon {name} not found")
 
 
-def _sample_rate(fields: dict[str, Any], output_format: str, voice_rate: int) -> int:
-    allowed = {
-        "pcm": (*_PCM_RATES, voice_rate),
-        "ogg_opus": (_OPUS_RATE,),
-    }.get(output_format, (voice_rate,))
-    default = {"pcm": 16000, "ogg_opus": _OPUS_RATE}.get(output_format, voice_rate)
+def _sample_rate(fields: dict[str, Any], output_format: str, voice_rate: int) -> int | None:
+    """The rate asked for; None: the format's default (the voice's own rate, 48 kHz Opus)."""
     value = _string(fields, "SampleRate")
     if value is None:
-        return default
+        return _PCM_DEFAULT_RATE if output_format == "pcm" else None
+    allowed = _RATES.get(output_format, ())
+    if output_format == "pcm":
+        allowed = (*allowed, voice_rate)
     if not value.isdigit() or int(value) not in allowed:
-        rates = ", ".join(str(rate) for rate in allowed)
-        raise PollyError(
-            "InvalidSampleRateException", f"{output_format} is served at {rates} Hz here"
-        )
+        rates = ", ".join(str(rate) for rate in sorted(allowed))
+        raise PollyError("InvalidSampleRateException", f"{output_format} is served at {rates} Hz")
     return int(value)
 
 

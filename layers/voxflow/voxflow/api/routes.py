@@ -17,6 +17,7 @@ from voxflow.api.settings import ApiSettings
 from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
 from voxflow.api.speech import SpeechService
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.config import Config
 from voxflow.errors import VoxflowError
 from voxflow.events import DEFAULT_TENANT
 from voxflow.pipeline.context import Pipeline
@@ -154,11 +155,11 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
     return app
 
 
-def resolver_from_env(meter: Meter | None = None) -> APIGatewayHttpResolver:
-    """The resolver the handler serves, from the function's environment."""
-    pipeline = Pipeline.from_env(meter)
-    settings = ApiSettings.from_env()
+def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpResolver:
+    """The resolver the handler serves, from the function's settings."""
+    pipeline = Pipeline.of(config, meter)
+    settings = ApiSettings.of(config)
     table = pipeline.settings.tenants_table
-    keys = ApiKeys(AwsClients(AwsSettings.from_env()).dynamodb, table) if table else None
+    keys = ApiKeys(AwsClients(AwsSettings.of(config)).dynamodb, table) if table else None
     speech = SpeechService(pipeline, settings.sync_max_chars)
     return build_resolver(Api(speech, settings, keys, pipeline.controls.tenants))

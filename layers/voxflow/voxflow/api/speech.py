@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from voxflow.audio import AudioFormat, decode, resample
+from voxflow.audio import AudioFormat
 from voxflow.audit import COMPLETED, FAILED
 from voxflow.engine import SynthesisParams
 from voxflow.errors import InvalidParameter, TextTooLong, VoxflowError
@@ -30,6 +30,7 @@ class SpeechRequest:
     voice: str
     audio_format: AudioFormat
     length_scale: float | None = None
+    sample_rate: int | None = None  # None: the format's default
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,6 @@ class Speech:
     sample_rate: int
     cache: str  # "hit" or "miss"
     spoken_chars: int
-
-    def raw_pcm(self, rate: int) -> bytes:
-        """16-bit little-endian mono PCM at ``rate`` (Polly's and OpenAI's ``pcm``),
-        from a WAV answer: the cached WAV serves both."""
-        pcm, source_rate = decode(self.audio)
-        if rate != source_rate:
-            pcm = resample(pcm, source_rate, rate)
-        return pcm.astype("<i2").tobytes()
 
 
 class SpeechService:
@@ -113,6 +106,7 @@ class SpeechService:
             keyed.voice.sample_rate,
             keyed.audio_format,
             pause_s=keyed.resolved.sentence_pause_s,
+            output_rate=keyed.output_rate,
         )
         return Speech(
             item.request_id,
@@ -157,6 +151,7 @@ def _item(request: SpeechRequest) -> ItemRequest:
                 "text": request.text,
                 "voice": request.voice,
                 "format": request.audio_format,
+                "sample_rate": request.sample_rate,
                 "params": {"length_scale": request.length_scale},
                 "metadata": {},
                 "batch_id": None,

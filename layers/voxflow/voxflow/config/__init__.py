@@ -8,6 +8,7 @@ ServiceSettings, RegionConfig, ...) are built from it with their ``of`` classmet
 
 import voxflow.config.variables  # noqa: F401 (declaring them fills VARIABLES)
 from voxflow.config.model import (
+    API,
     CLI,
     DEPLOYABLES,
     FUNCTIONS,
@@ -22,6 +23,7 @@ from voxflow.config.model import (
 )
 
 __all__ = [
+    "API",
     "CLI",
     "DEPLOYABLES",
     "FUNCTIONS",

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from voxflow.config.model import (
+    API,
     DEPLOYABLES,
     HEALTH,
     PLAN,
@@ -39,8 +40,8 @@ _BLOCK = re.compile(
     re.S,
 )
 # Short names for the readers column; a set of them that covers a group is named once.
-_SHORT = {PLAN: "plan", SYNTHESIZE: "synthesize", SWEEPER: "sweeper", HEALTH: "health"}
-_PIPELINE = frozenset({PLAN, SYNTHESIZE, SWEEPER, WORKER})
+_SHORT = {PLAN: "plan", SYNTHESIZE: "synthesize", SWEEPER: "sweeper", HEALTH: "health", API: "api"}
+_PIPELINE = frozenset({PLAN, SYNTHESIZE, SWEEPER, API, WORKER})
 
 
 def readers_text(readers: frozenset[str]) -> str:

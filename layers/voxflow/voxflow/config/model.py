@@ -17,9 +17,10 @@ PLAN = "PlanFunction"
 SYNTHESIZE = "SynthesizeFunction"
 SWEEPER = "SweeperFunction"
 HEALTH = "HealthFunction"
+API = "ApiFunction"  # the HTTP API (docs/api.md)
 WORKER = "worker"  # the ECS task (WorkerTaskDefinition), python -m voxflow.worker
 CLI = "cli"  # the voxflow command
-FUNCTIONS = frozenset({PLAN, SYNTHESIZE, SWEEPER, HEALTH})
+FUNCTIONS = frozenset({PLAN, SYNTHESIZE, SWEEPER, HEALTH, API})
 DEPLOYABLES = (*sorted(FUNCTIONS), WORKER, CLI)
 
 

@@ -6,6 +6,7 @@ from typing import cast
 
 from voxflow.config.choices import CacheIsolation, Device, ExecutionMode, QuotaMode, Role
 from voxflow.config.model import (
+    API,
     CLI,
     FUNCTIONS,
     HEALTH,
@@ -26,8 +27,9 @@ from voxflow.config.model import (
     text,
 )
 
-# Who builds a Pipeline: plan, synthesize and the sweeper; the worker runs synthesize's.
-PIPELINE = (PLAN, SYNTHESIZE, SWEEPER, WORKER)
+# Who builds a Pipeline: plan, synthesize, the sweeper and the HTTP API; the worker runs
+# synthesize's.
+PIPELINE = (PLAN, SYNTHESIZE, SWEEPER, API, WORKER)
 ENGINE = (*PIPELINE, CLI)
 EVERYONE = (*FUNCTIONS, WORKER, CLI)
 SERVERS = (*FUNCTIONS, WORKER)
@@ -414,6 +416,23 @@ POWERTOOLS_METRICS_NAMESPACE = declare(
 LOG_LEVEL = declare(
     "LOG_LEVEL", text, "INFO", "powertools' log level (`!Ref LogLevel`)",
     SERVERS, "platform", external=True,
+)  # fmt: skip
+
+# The HTTP API (docs/api.md).
+API_SYNC_MAX_CHARS = declare(
+    "VOXFLOW_API_SYNC_MAX_CHARS", integer, 4096,
+    "the longest normalized text the HTTP API synthesizes within one request; longer is "
+    "refused (API Gateway's 30 s)", (API,), "functions",
+)  # fmt: skip
+API_DEFAULT_VOICE = declare(
+    "VOXFLOW_API_DEFAULT_VOICE", text, "joe",
+    "the voice that speaks OpenAI's voice names (alloy, nova, ...)", (API,), "functions",
+)  # fmt: skip
+API_SIGV4_CREDENTIALS = declare(
+    "VOXFLOW_API_SIGV4_CREDENTIALS", text, "",
+    "local stack only: `key:secret` pairs the function checks SigV4 against itself; unset on "
+    "AWS, where API Gateway's IAM authorizer checks it", (API,), "functions",
+    shown_default="none",
 )  # fmt: skip
 
 # Where nothing names a region (no VOXFLOW_REGION_NAME, AWS_REGION or AWS_DEFAULT_REGION).
