@@ -33,7 +33,13 @@ from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("VoxflowLayer", "EngineLayer", "VoiceLayer")
-FUNCTIONS = ("PlanFunction", "SynthesizeFunction", "SweeperFunction", "HealthFunction")
+FUNCTIONS = (
+    "PlanFunction",
+    "SynthesizeFunction",
+    "SweeperFunction",
+    "HealthFunction",
+    "ApiFunction",
+)
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # "250 MB": code and all layers, unzipped
 # What a sam build is built from: a file here newer than the build makes it stale.
 BUILD_SOURCES = ("template.yaml", "requirements.lock", "layers", "functions")

@@ -574,10 +574,11 @@ def test_tenants_table_matches_create_tenants_table(
         "IsPrimary",
     ]
     assert "TenantsTable" not in roles["secondary"]["Resources"]
-    # Only plan reads it.
+    # Only admission reads it: plan (senders) and the API (signers, key hashes).
     for function_id in FUNCTIONS:
         variables = props(translated, function_id)["Environment"]["Variables"]
-        expected = table["TableName"] if function_id == "PlanFunction" else None
+        admits = function_id in ("PlanFunction", "ApiFunction")
+        expected = table["TableName"] if admits else None
         assert variables.get("VOXFLOW_TENANTS_TABLE") == expected, function_id
 
 
