@@ -89,7 +89,7 @@ def test_runtime_dependencies_have_lower_bounds_the_lock_meets() -> None:
         for name, entry in locked.entries(LOCK.read_text(encoding="utf-8")).items()
     }
     runtime = [*project["dependencies"], *project["optional-dependencies"]["aws"]]
-    assert len(runtime) == 11
+    assert len(runtime) == 12
     for line in runtime:
         requirement = Requirement(line)
         assert any(spec.operator == ">=" for spec in requirement.specifier), line
