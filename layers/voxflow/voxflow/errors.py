@@ -43,6 +43,23 @@ class InvalidParameter(InvalidInput):
     code = "INVALID_PARAMETER"
 
 
+class InvalidSsml(InvalidInput):
+    """The SSML is malformed, hostile or outside what voxflow supports.
+
+    The message names the place (line, column, tag) and the rule, never the text.
+    """
+
+    code = "INVALID_SSML"
+
+    def __init__(self, reason: str, line: int, column: int, tag: str | None = None) -> None:
+        where = f"line {line}, column {column}" + (f", in <{tag}>" if tag else "")
+        super().__init__(f"invalid SSML at {where}: {reason}")
+        self.reason = reason
+        self.line = line
+        self.column = column
+        self.tag = tag
+
+
 class SettingsError(VoxflowError, ValueError):
     """A deployment setting is invalid: fixed by configuration, not by retrying."""
 

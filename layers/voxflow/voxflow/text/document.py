@@ -98,6 +98,18 @@ class Break:
 
 
 @dataclass(frozen=True)
+class SentenceEnd(Break):
+    """A sentence or paragraph ends here (SSML </s>, </p>): the next words start a new
+    chunk. ``seconds`` is silence on top of the pause between chunks (0 for </s>)."""
+
+
+@dataclass(frozen=True)
+class Bleep(Break):
+    """A word replaced by a tone of ``seconds`` (SSML say-as interpret-as="expletive").
+    A Break, so whatever times the audio counts it like a pause of that length."""
+
+
+@dataclass(frozen=True)
 class Mark:
     """SSML <mark name="..."/>: reported in the ssml speech marks, silent."""
 
@@ -120,11 +132,14 @@ class SpeechDocument:
 
 # Chunk level: only what shapes the sound.
 
+PIECE_KINDS = ("text", "phonemes", "break", "tone")
+TIMED_KINDS = ("break", "tone")  # pieces that are a length of sound, not words
+
 
 @dataclass(frozen=True)
 class Piece:
-    """One run of a chunk: kind "text" (normalized words), "phonemes" (IPA) or
-    "break" (silence of ``seconds``)."""
+    """One run of a chunk: kind "text" (normalized words), "phonemes" (IPA),
+    "break" (silence of ``seconds``) or "tone" (a bleep of ``seconds``)."""
 
     kind: str
     content: str = ""
@@ -132,7 +147,7 @@ class Piece:
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("text", "phonemes", "break"):
+        if self.kind not in PIECE_KINDS:
             raise InvalidParameter(f"unknown chunk piece kind {self.kind!r}")
 
 
@@ -162,7 +177,7 @@ def is_structured(chunk: str) -> bool:
 
 def _piece_json(piece: Piece) -> dict[str, object]:
     item: dict[str, object] = {"k": piece.kind}
-    if piece.kind == "break":
+    if piece.kind in TIMED_KINDS:
         item["s"] = round(piece.seconds, 6)
         return item
     item["c"] = piece.content
@@ -175,8 +190,11 @@ def _piece_json(piece: Piece) -> dict[str, object]:
 
 def _piece_from_json(item: dict[str, object]) -> Piece:
     kind = str(item["k"])
-    if kind == "break":
-        return Piece("break", seconds=float(item["s"]))  # type: ignore[arg-type]
+    if kind in TIMED_KINDS:
+        seconds = float(item["s"])  # type: ignore[arg-type]
+        if not math.isfinite(seconds) or not 0.0 <= seconds <= MAX_BREAK_S:
+            raise ValueError("piece length out of range")
+        return Piece(kind, seconds=seconds)
     prosody = DEFAULT_PROSODY
     if "r" in item:
         prosody = Prosody(
