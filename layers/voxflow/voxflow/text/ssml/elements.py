@@ -168,7 +168,7 @@ class DocumentBuilder:
         elif frame.tag == "phoneme":
             self.segments.append(Phonemes(self._ipa(attributes, frame.where), source, prosody))
         else:
-            self.segments.append(self._say_as(attributes, text, source, prosody, frame.where))
+            self.segments.append(self._say_as(frame, text, source))
 
     def _say_as(
         self,
