@@ -170,14 +170,8 @@ class DocumentBuilder:
         else:
             self.segments.append(self._say_as(frame, text, source))
 
-    def _say_as(
-        self,
-        attributes: dict[str, str],
-        text: str,
-        source: Source,
-        prosody: Prosody,
-        where: Position,
-    ) -> Segment:
+    def _say_as(self, frame: _Frame, text: str, source: Source) -> Segment:
+        attributes, prosody, where = frame.attributes, frame.prosody, frame.where
         interpret_as = attributes["interpret-as"].strip()
         if not text.strip():
             raise SsmlError("say-as has no text", where, "say-as")
