@@ -81,6 +81,11 @@ def _sentences(words: list[str]) -> Iterator[list[str]]:
         yield sentence
 
 
+def split_sentences(words: list[str]) -> list[list[str]]:
+    """The words grouped into sentences, as chunking groups them."""
+    return list(_sentences(words))
+
+
 def _pack(pieces: list[str], max_chars: int) -> list[str]:
     """Greedily join pieces with spaces into strings of at most ``max_chars``."""
     packed: list[str] = []

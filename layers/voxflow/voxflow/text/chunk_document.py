@@ -1,0 +1,178 @@
+"""A SpeechDocument to chunk strings: what the pipeline keys, queues and synthesizes.
+
+Sentences are found across segments the way ``voxflow.text.chunker`` finds them in
+plain text, so a document of plain default-prosody text chunks exactly as that text
+does (same chunk strings, same cache keys). A chunk never splits a segment's element:
+phonemes stay whole, breaks and bleeps stay where they were (a break right after a
+sentence's end closes that sentence's chunk), and each piece keeps its own prosody, so
+prosody holds across chunk boundaries. </s> and </p> always end a chunk.
+
+Text is normalized to spoken form segment by segment, unless it is spoken already
+(say-as output, a lexicon's alias).
+"""
+
+import json
+from dataclasses import dataclass
+
+from voxflow.errors import EmptyText, TextTooLong
+from voxflow.text.chunker import split_into_chunks, split_sentences
+from voxflow.text.clean import clean_text
+from voxflow.text.document import (
+    CHUNK_MARKER,
+    DEFAULT_PROSODY,
+    MAX_BREAK_S,
+    TIMED_KINDS,
+    Bleep,
+    Break,
+    Phonemes,
+    Piece,
+    Prosody,
+    SentenceEnd,
+    SpeechDocument,
+    Text,
+    decode_chunk,
+    encode_chunk,
+    is_structured,
+)
+from voxflow.text.spoken import to_spoken_form
+
+# Stand-ins the sentence finder sees for what is not a word: phonemes count as a
+# word (lowercase, so never a sentence's capital start), a pause as nothing.
+_PHONEMES_WORD = "x"
+_TIMED_WORD = "\x00"
+
+
+@dataclass(frozen=True)
+class _Atom:
+    kind: str
+    content: str = ""
+    prosody: Prosody = DEFAULT_PROSODY
+    seconds: float = 0.0
+
+    @property
+    def word(self) -> str:
+        if self.kind == "text":
+            return self.content
+        return _PHONEMES_WORD if self.kind == "phonemes" else _TIMED_WORD
+
+
+def spoken_chars(document: SpeechDocument) -> int:
+    """Characters billed, as Polly bills SSML: what the speech stands for, not tags."""
+    return sum(
+        segment.source.end - segment.source.start
+        for segment in document.segments
+        if isinstance(segment, Text | Phonemes | Bleep)
+    )
+
+
+def chunk_document(
+    document: SpeechDocument, *, max_chars: int, chunk_max_chars: int = 400
+) -> list[str]:
+    """Encoded chunk strings, in order. TextTooLong over ``max_chars`` spoken characters;
+    EmptyText when nothing is left to say and no pause to hold."""
+    billed = spoken_chars(document)
+    if billed > max_chars:
+        raise TextTooLong(billed, max_chars)
+    chunks: list[str] = []
+    for block in _blocks(document):
+        chunks.extend(_block_chunks(block, chunk_max_chars))
+    if not any(_audible(chunk) for chunk in chunks):
+        raise EmptyText("the text has nothing to speak")
+    return chunks
+
+
+def key_text(chunks: list[str], chunk_max_chars: int = 400) -> str:
+    """What a request key hashes for these chunks: their plain text when plain text
+    would chunk the same way (so the same speech shares a key), else all of them."""
+    joined = " ".join(chunks)
+    plain = not any(is_structured(chunk) for chunk in chunks)
+    if plain and split_into_chunks(joined, chunk_max_chars) == chunks:
+        return joined
+    return CHUNK_MARKER + json.dumps(chunks, separators=(",", ":"), ensure_ascii=False)
+
+
+def _blocks(document: SpeechDocument) -> list[list[_Atom]]:
+    blocks: list[list[_Atom]] = [[]]
+    for segment in document.segments:
+        if isinstance(segment, Text):
+            spoken = segment.text if segment.spoken else to_spoken_form(clean_text(segment.text))
+            words = clean_text(spoken).split()
+            blocks[-1].extend(_Atom("text", word, segment.prosody) for word in words)
+        elif isinstance(segment, Phonemes):
+            blocks[-1].append(_Atom("phonemes", segment.ipa.strip(), segment.prosody))
+        elif isinstance(segment, Break):
+            kind = "tone" if isinstance(segment, Bleep) else "break"
+            if segment.seconds > 0:
+                blocks[-1].append(_Atom(kind, seconds=min(segment.seconds, MAX_BREAK_S)))
+            if isinstance(segment, SentenceEnd):
+                blocks.append([])
+    return [block for block in blocks if block]
+
+
+def _block_chunks(block: list[_Atom], chunk_max_chars: int) -> list[str]:
+    sentences: list[list[_Atom]] = []
+    position = 0
+    for words in split_sentences([atom.word for atom in block]):
+        sentence = block[position : position + len(words)]
+        position += len(words)
+        # A pause that opens a sentence belongs to the end of the one before it.
+        while sentences and sentence and sentence[0].kind in TIMED_KINDS:
+            sentences[-1].append(sentence.pop(0))
+        if sentence:
+            sentences.append(sentence)
+    chunks: list[str] = []
+    for sentence in sentences:
+        chunks.extend(encode_chunk(pieces) for pieces in _cut(_pieces(sentence), chunk_max_chars))
+    return chunks
+
+
+def _pieces(atoms: list[_Atom]) -> list[Piece]:
+    pieces: list[Piece] = []
+    for atom in atoms:
+        if atom.kind in TIMED_KINDS:
+            pieces.append(Piece(atom.kind, seconds=atom.seconds))
+        elif atom.kind == "phonemes":
+            pieces.append(Piece("phonemes", atom.content, atom.prosody))
+        elif pieces and pieces[-1].kind == "text" and pieces[-1].prosody == atom.prosody:
+            pieces[-1] = Piece("text", f"{pieces[-1].content} {atom.content}", atom.prosody)
+        else:
+            pieces.append(Piece("text", atom.content, atom.prosody))
+    return pieces
+
+
+def _size(piece: Piece) -> int:
+    return len(piece.content)
+
+
+def _cut(pieces: list[Piece], max_chars: int) -> list[list[Piece]]:
+    """Pieces packed into chunks of at most ``max_chars`` characters of words; a text
+    piece too long on its own is cut as the chunker cuts a sentence."""
+    parts: list[Piece] = []
+    for piece in pieces:
+        if piece.kind == "text" and _size(piece) > max_chars:
+            parts.extend(
+                Piece("text", part, piece.prosody)
+                for part in split_into_chunks(piece.content, max_chars)
+            )
+        else:
+            parts.append(piece)
+    chunks: list[list[Piece]] = []
+    size = 0
+    for part in parts:
+        grows = _size(part) + (1 if size else 0)
+        if chunks and (part.kind in TIMED_KINDS or size + grows <= max_chars):
+            chunks[-1].append(part)
+            size += grows if part.kind not in TIMED_KINDS else 0
+            continue
+        chunks.append([part])
+        size = _size(part)
+    return chunks
+
+
+def _audible(chunk: str) -> bool:
+    if not is_structured(chunk):
+        return any(char.isalnum() for char in chunk)
+    return any(
+        piece.kind != "text" or any(char.isalnum() for char in piece.content)
+        for piece in decode_chunk(chunk)
+    )
