@@ -5,10 +5,15 @@ calls from threads corrupt each other: every call goes through one lock.
 """
 
 import threading
+import unicodedata
 from pathlib import Path
 
 from piper.phoneme_ids import phonemes_to_ids
-from piper.phonemize_espeak import ESPEAK_DATA_DIR, EspeakPhonemizer
+from piper.phonemize_espeak import (
+    ESPEAK_DATA_DIR,
+    EspeakPhonemizer,
+    _merge_known_vowel_clusters,  # what piper does to espeak's phonemes, done to IPA too
+)
 
 from voxflow.voices.config import VoiceConfig
 
@@ -33,3 +38,14 @@ def phoneme_ids(text: str, config: VoiceConfig) -> list[list[int]]:
     return [
         phonemes_to_ids(sentence, config.phoneme_id_map) for sentence in phonemize(text, config)
     ]
+
+
+def ipa_ids(ipa: str, config: VoiceConfig) -> list[int]:
+    """IPA given directly (SSML <phoneme>, a lexicon entry) to model input ids, split
+    into code points as piper splits espeak's phonemes. Symbols the voice has no id for
+    are left out here (piper would log each one, and the phonemes are request text)."""
+    phonemes = list(unicodedata.normalize("NFD", ipa))
+    if config.vowel_clusters:
+        phonemes = _merge_known_vowel_clusters(phonemes, config.vowel_clusters)
+    known = [phoneme for phoneme in phonemes if phoneme in config.phoneme_id_map]
+    return phonemes_to_ids(known, config.phoneme_id_map) if known else []

@@ -1,5 +1,9 @@
 """Text chunks to audio: phonemize, run the model (batched), trim, normalize.
 
+A structured chunk (SSML) is pieces: text is phonemized as plain chunks are, IPA goes
+to the voice's phoneme ids directly, a prosody rate divides the length scale, volume
+and compression shape the piece's audio, breaks are zeros and bleeps a tone.
+
 The engine holds one onnxruntime session per voice for the life of the
 process, created on first use. ``synthesize`` is a generator: a caller gets
 each chunk's audio as soon as its batch has run.
@@ -14,12 +18,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from voxflow.audio.pcm import float_to_int16
+from voxflow.engine.effects import apply_prosody, bleep
 from voxflow.engine.params import ResolvedParams, SynthesisParams
-from voxflow.engine.phonemizer import phoneme_ids
+from voxflow.engine.phonemizer import ipa_ids, phoneme_ids
 from voxflow.engine.session import VoiceModel, load_model
 from voxflow.errors import SynthesisError
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
+from voxflow.text.document import TIMED_KINDS, Piece, Prosody, decode_chunk
 from voxflow.voices import Voice, VoiceRegistry
 
 _PAD_ID = 0
@@ -42,10 +48,14 @@ class SpeechChunk:
 
 @dataclass(frozen=True)
 class _Utterance:
-    """One espeak sentence of a chunk: the unit the model runs on."""
+    """One espeak sentence (or one phonemes piece) of a chunk: the unit the model runs
+    on. ``slot``: its place among the chunk's parts (pauses fill the others)."""
 
     chunk: int
     ids: list[int]
+    slot: int
+    length_scale: float
+    prosody: Prosody
 
 
 class Engine:
@@ -82,13 +92,14 @@ class Engine:
     def synthesize(
         self, chunks: Iterable[str], voice_id: str, params: SynthesisParams | None = None
     ) -> Iterator[SpeechChunk]:
-        """Audio for already-normalized text chunks, one SpeechChunk each, in order."""
+        """Audio for chunk strings (voxflow.text.document: normalized text, or the
+        pieces of a structured chunk), one SpeechChunk each, in order."""
         voice = self.registry.get(voice_id)
         resolved = (params or SynthesisParams()).resolve(voice.config)
         model = self.model(voice_id)
         batch_size = self.settings.batch_size if model.has_durations else 1
         texts: list[str] = []
-        parts: dict[int, list[NDArray[np.int16]]] = {}
+        parts: dict[int, list[NDArray[np.int16] | None]] = {}
         missing: dict[int, int] = {}
         pending: list[_Utterance] = []
         emitted = 0
@@ -97,30 +108,54 @@ class Engine:
             for utterance, audio in zip(
                 batch, self._infer(voice, model, batch, resolved), strict=True
             ):
-                parts[utterance.chunk].append(audio)
+                parts[utterance.chunk][utterance.slot] = _to_pcm(
+                    audio, utterance.prosody, voice.sample_rate
+                )
                 missing[utterance.chunk] -= 1
+
+        def run_ready(final: bool) -> None:
+            # One batch runs at one length scale: a prosody rate change ends a batch.
+            nonlocal pending
+            while pending:
+                scale = pending[0].length_scale
+                same = next(
+                    (i for i, u in enumerate(pending) if u.length_scale != scale), len(pending)
+                )
+                if same >= batch_size:
+                    batch, pending = pending[:batch_size], pending[batch_size:]
+                elif same < len(pending) or final:
+                    batch, pending = pending[:same], pending[same:]
+                else:
+                    return
+                run(batch)
 
         def ready() -> Iterator[SpeechChunk]:
             # Chunks finish in order, but one chunk can span several batches.
             nonlocal emitted
             while emitted < len(texts) and missing[emitted] == 0:
-                chunk_parts = parts.pop(emitted)
+                chunk_parts = [part for part in parts.pop(emitted) if part is not None]
                 pcm = np.concatenate(chunk_parts) if chunk_parts else np.zeros(0, np.int16)
                 yield SpeechChunk(emitted, texts[emitted], pcm, voice.sample_rate)
                 emitted += 1
 
-        for index, text in enumerate(chunks):
-            sentences = phoneme_ids(text, voice.config)
-            texts.append(text)
-            parts[index] = []
-            missing[index] = len(sentences)
-            pending.extend(_Utterance(index, ids) for ids in sentences)
-            while len(pending) >= batch_size:
-                batch, pending = pending[:batch_size], pending[batch_size:]
-                run(batch)
+        for index, chunk in enumerate(chunks):
+            texts.append(chunk)
+            slots: list[NDArray[np.int16] | None] = []
+            utterances: list[_Utterance] = []
+            for piece in decode_chunk(chunk):
+                if piece.kind in TIMED_KINDS:
+                    slots.append(_timed(piece, voice.sample_rate))
+                    continue
+                scale = resolved.length_scale / piece.prosody.rate
+                for ids in _piece_ids(piece, voice):
+                    utterances.append(_Utterance(index, ids, len(slots), scale, piece.prosody))
+                    slots.append(None)
+            parts[index] = slots
+            missing[index] = len(utterances)
+            pending.extend(utterances)
+            run_ready(final=False)
             yield from ready()
-        if pending:
-            run(pending)
+        run_ready(final=True)
         yield from ready()
 
     def _infer(
@@ -129,7 +164,7 @@ class Engine:
         model: VoiceModel,
         batch: list[_Utterance],
         params: ResolvedParams,
-    ) -> list[NDArray[np.int16]]:
+    ) -> list[NDArray[np.float32]]:
         lengths = [len(utterance.ids) for utterance in batch]
         ids = np.full((len(batch), max(lengths)), _PAD_ID, dtype=np.int64)
         for row, utterance in enumerate(batch):
@@ -138,7 +173,7 @@ class Engine:
             "input": ids,
             "input_lengths": np.array(lengths, dtype=np.int64),
             "scales": np.array(
-                [params.noise_scale, params.length_scale, params.noise_w], dtype=np.float32
+                [params.noise_scale, batch[0].length_scale, params.noise_w], dtype=np.float32
             ),
         }
         config = voice.config
@@ -150,10 +185,10 @@ class Engine:
             raise SynthesisError(f"inference failed: {error}") from error
         audio = np.asarray(outputs[0], dtype=np.float32).reshape(len(batch), -1)
         if len(batch) == 1:
-            return [_to_pcm(audio[0])]
+            return [audio[0]]
         durations = np.asarray(outputs[1]).reshape(len(batch), -1)
         sample_counts = durations.sum(axis=1).astype(np.int64) * config.hop_length
-        return [_to_pcm(audio[row, :count]) for row, count in enumerate(sample_counts)]
+        return [audio[row, :count] for row, count in enumerate(sample_counts)]
 
     def warm_up(self, voice_id: str) -> float:
         """Load the voice, run one synthesis and finish any fast-start upgrade.
@@ -167,9 +202,25 @@ class Engine:
         return time.perf_counter() - started
 
 
-def _to_pcm(audio: NDArray[np.float32]) -> NDArray[np.int16]:
+def _piece_ids(piece: Piece, voice: Voice) -> list[list[int]]:
+    if piece.kind == "phonemes":
+        ids = ipa_ids(piece.content, voice.config)
+        return [ids] if ids else []
+    return phoneme_ids(piece.content, voice.config)
+
+
+def _timed(piece: Piece, sample_rate: int) -> NDArray[np.int16]:
+    if piece.kind == "tone":
+        return float_to_int16(bleep(piece.seconds, sample_rate))
+    return np.zeros(round(piece.seconds * sample_rate), dtype=np.int16)
+
+
+def _to_pcm(audio: NDArray[np.float32], prosody: Prosody, sample_rate: int) -> NDArray[np.int16]:
     # Peak-normalize each sentence as piper does, so voices sound as piper users expect.
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak < _SILENCE_FLOOR:
         return np.zeros(audio.shape, dtype=np.int16)
-    return float_to_int16(np.clip(audio / np.float32(peak), -1.0, 1.0).astype(np.float32))
+    normalized = np.clip(audio / np.float32(peak), -1.0, 1.0).astype(np.float32)
+    if not prosody.is_default:
+        normalized = np.clip(apply_prosody(normalized, prosody, sample_rate), -1.0, 1.0)
+    return float_to_int16(normalized)

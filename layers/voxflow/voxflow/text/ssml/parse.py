@@ -110,7 +110,8 @@ def parse_ssml(ssml: str | bytes, *, max_chars: int = MAX_SSML_CHARS) -> SpeechD
         raise InvalidSsml(error.reason, error.where.line, error.where.column, error.tag) from None
     except xml.sax.SAXParseException as error:
         reason = _expat_reason(error)
-        raise InvalidSsml(reason, error.getLineNumber(), error.getColumnNumber() + 1) from None
+        line, column = error.getLineNumber() or 1, (error.getColumnNumber() or 0) + 1
+        raise InvalidSsml(reason, line, column) from None
     except DefusedXmlException as error:
         where = handler.position()
         raise InvalidSsml(_defused_reason(error), where.line, where.column) from None
