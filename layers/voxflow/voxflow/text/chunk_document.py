@@ -100,13 +100,25 @@ def _blocks(document: SpeechDocument) -> list[list[_Atom]]:
             blocks[-1].extend(_Atom("text", word, segment.prosody) for word in words)
         elif isinstance(segment, Phonemes):
             blocks[-1].append(_Atom("phonemes", segment.ipa.strip(), segment.prosody))
+        elif isinstance(segment, SentenceEnd):
+            if segment.seconds > 0:
+                _pause_after_block(blocks, segment.seconds)
+            if blocks[-1]:
+                blocks.append([])
         elif isinstance(segment, Break):
             kind = "tone" if isinstance(segment, Bleep) else "break"
             if segment.seconds > 0:
                 blocks[-1].append(_Atom(kind, seconds=min(segment.seconds, MAX_BREAK_S)))
-            if isinstance(segment, SentenceEnd):
-                blocks.append([])
     return [block for block in blocks if block]
+
+
+def _pause_after_block(blocks: list[list[_Atom]], seconds: float) -> None:
+    """A paragraph's pause, once: nested or empty paragraphs do not pile pauses up."""
+    if not blocks[-1] and len(blocks) > 1 and blocks[-2] and blocks[-2][-1].kind == "break":
+        last = blocks[-2][-1]
+        blocks[-2][-1] = _Atom("break", seconds=max(last.seconds, seconds))
+        return
+    blocks[-1].append(_Atom("break", seconds=min(seconds, MAX_BREAK_S)))
 
 
 def _block_chunks(block: list[_Atom], chunk_max_chars: int) -> list[str]:
