@@ -24,6 +24,7 @@ from voxflow.pipeline.publisher import EventPublisher
 from voxflow.policy.patterns import PatternPolicy
 from voxflow.service_settings import ServiceSettings
 from voxflow.text import normalize_text
+from voxflow.text.ssml import parse_ssml
 from voxflow.voices import VoiceRegistry
 
 TESTS = Path(__file__).resolve().parent
@@ -66,6 +67,7 @@ RAISED: dict[str, Callable[[], object]] = {
     "VOICE_LOAD_FAILED": _voice_files_missing,
     "CONTENT_REJECTED": _rejected_by_policy,
     "PUBLISH_FAILED": _publish_refused,
+    "INVALID_SSML": lambda: parse_ssml("<speak><audio/></speak>"),
 }
 # Shown end to end by these tests (module, test function).
 END_TO_END: dict[str, tuple[str, str]] = {
@@ -87,6 +89,7 @@ END_TO_END: dict[str, tuple[str, str]] = {
 }
 # Shown end to end as well as raised above.
 ALSO_END_TO_END = {
+    "INVALID_SSML": ("test_pipeline_e2e.py", "test_ssml_request_end_to_end"),
     "TEXT_TOO_LONG": (
         "test_request_identity.py",
         "test_a_text_over_the_wire_limit_is_text_too_long",

@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("text", nargs="?", help="text to speak; '-' or nothing reads stdin")
     synth.add_argument("-f", "--file", type=Path, help="read the text from this file")
     synth.add_argument("-o", "--output", type=Path, help="audio file to write (default out.wav)")
+    synth.add_argument(
+        "--ssml", action="store_true", help="the text is SSML (Amazon Polly's neural set)"
+    )
     synth.add_argument("--voice", default="joe", help="voice id (see 'voxflow voices')")
     synth.add_argument(
         "--format",
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     publish = commands.add_parser("publish", help="publish a SynthesisRequested event")
     publish.add_argument("text", nargs="?", help="text to speak; '-' or nothing reads stdin")
     publish.add_argument("-f", "--file", type=Path, help="read the text from this file")
+    publish.add_argument("--ssml", action="store_true", help="the text is SSML")
     publish.add_argument("--voice", default="joe")
     publish.add_argument("--format", default="mp3")
     publish.add_argument("--sample-rate", type=int, help="output rate in Hz")

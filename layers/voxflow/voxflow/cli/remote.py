@@ -57,6 +57,8 @@ def run_publish(args: argparse.Namespace, text: str) -> int:
     fields: dict[str, Any] = {"text": text, "voice": args.voice, "format": args.format}
     if args.sample_rate is not None:
         fields["sample_rate"] = args.sample_rate
+    if args.ssml:
+        fields["text_type"] = "ssml"
     if args.request_id:
         fields["request_id"] = args.request_id
     with _client(args) as client:

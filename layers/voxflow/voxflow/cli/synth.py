@@ -13,6 +13,8 @@ from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import InvalidParameter
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
+from voxflow.text.chunk_document import chunk_document
+from voxflow.text.ssml import parse_ssml
 from voxflow.voices import VoiceRegistry
 
 _DEFAULT_OUTPUT = Path("out.wav")
@@ -43,9 +45,7 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
     audio_format = None if args.raw else _output_format(args.format, output)
     voice = engine.registry.get(args.voice)
     output_rate = _output_rate(audio_format, args.sample_rate, voice.sample_rate)
-    chunks = split_into_chunks(
-        normalize_text(text, max_chars=engine.settings.max_chars), engine.settings.chunk_max_chars
-    )
+    chunks = _chunks(text, engine.settings, ssml=args.ssml)
     started = time.perf_counter()
     joiner = PcmJoiner(voice.sample_rate, pause_s=params.sentence_pause_s)
     progress = ProgressBar(sum(len(chunk) for chunk in chunks), "synthesizing")
@@ -91,6 +91,19 @@ def _output_rate(audio_format: AudioFormat | None, requested: int | None, voice_
             raise InvalidParameter(f"--raw streams at the voice's {voice_rate} Hz only")
         return voice_rate
     return audio_format.output_rate(requested, voice_rate)
+
+
+def _chunks(text: str, settings: EngineSettings, *, ssml: bool) -> list[str]:
+    """The same chunk strings the event pipeline's plan makes of this text."""
+    if ssml:
+        return chunk_document(
+            parse_ssml(text),
+            max_chars=settings.max_chars,
+            chunk_max_chars=settings.chunk_max_chars,
+        )
+    return split_into_chunks(
+        normalize_text(text, max_chars=settings.max_chars), settings.chunk_max_chars
+    )
 
 
 def _output_format(name: str | None, output: Path) -> AudioFormat:

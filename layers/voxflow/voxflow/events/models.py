@@ -59,6 +59,10 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 # Strict: JSON numbers only, so "1.5" and true are errors rather than quietly coerced.
 Number = Annotated[float, Field(strict=True)]
 Count = Annotated[int, Field(strict=True, ge=0)]
+TextType = Literal["text", "ssml"]
+_TEXT_TYPE_DESCRIPTION = (
+    "How text is read: plain text, or SSML (Amazon Polly's neural-voice set, docs/ssml.md)."
+)
 
 
 def request_source(tenant: str) -> str:
@@ -240,6 +244,7 @@ class SynthesisItem(_Contract):
         description="Names the item's result: request_id:item_id (default: its index).",
     )
     text: Text
+    text_type: TextType = Field(default="text", description=_TEXT_TYPE_DESCRIPTION)
     voice: VoiceId = DEFAULT_VOICE
     format: Format = AudioFormat.WAV
     sample_rate: SampleRate | None = None
@@ -261,9 +266,10 @@ class ItemRequest(_Contract):
     batch_id: RequestId | None = Field(description="The batch request's id; None for one item.")
     # Last and defaulted: items made before requests could ask for a rate stay valid.
     sample_rate: SampleRate | None = None
+    text_type: TextType = "text"
 
 
-_ITEM_FIELDS = ("text", "voice", "format", "sample_rate", "params", "metadata")
+_ITEM_FIELDS = ("text", "text_type", "voice", "format", "sample_rate", "params", "metadata")
 
 
 def _new_request_id() -> str:
@@ -290,8 +296,8 @@ def _one_shape_schema(schema: dict[str, Any]) -> None:
 
 
 class SynthesisRequested(_Contract):
-    """A request: one item's fields (text, voice, format, sample_rate, params, metadata)
-    or ``items``."""
+    """A request: one item's fields (text, text_type, voice, format, sample_rate, params,
+    metadata) or ``items``."""
 
     model_config = ConfigDict(json_schema_extra=_one_shape_schema)
 
@@ -301,6 +307,9 @@ class SynthesisRequested(_Contract):
     tenant: Tenant = DEFAULT_TENANT
     reply_to: ReplyTo | None = None
     text: Text | None = None
+    text_type: TextType | None = Field(
+        default=None, description=f"{_TEXT_TYPE_DESCRIPTION} Default: text."
+    )
     voice: VoiceId | None = Field(default=None, description=f"Default: {DEFAULT_VOICE}.")
     format: Format | None = Field(
         default=None, description="Default: wav; any letter case is accepted."
@@ -356,6 +365,7 @@ class SynthesisRequested(_Contract):
             tenant=self.tenant,
             reply_to=self.reply_to,
             text=item.text,
+            text_type=item.text_type,
             voice=item.voice,
             format=item.format,
             params=item.params,

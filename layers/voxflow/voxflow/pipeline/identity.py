@@ -38,6 +38,8 @@ def item_fingerprint(item: ItemRequest) -> str:
     if item.sample_rate is not None:
         # Only when asked for: requests without a rate keep the fingerprint they had.
         document["sample_rate"] = item.sample_rate
+    if item.text_type != "text":  # plain requests keep the fingerprints they had
+        document["text_type"] = item.text_type
     return _digest(document)
 
 

@@ -9,6 +9,8 @@ from voxflow.events import ItemRequest
 from voxflow.keys import KeyInput, chunk_key, request_key
 from voxflow.pipeline.context import Pipeline
 from voxflow.text import normalize_text, split_into_chunks
+from voxflow.text.chunk_document import chunk_document, key_text, spoken_chars
+from voxflow.text.ssml import parse_ssml
 from voxflow.voices import Voice
 
 
@@ -18,10 +20,11 @@ class KeyedRequest:
     resolved: ResolvedParams
     audio_format: AudioFormat
     output_rate: int  # of the request's audio; the chunks are at the voice's rate
-    text: str  # normalized: what is synthesized, and what quotas charge
+    text: str  # normalized (SSML: its chunks' key text, voxflow.text.chunk_document)
     key: str  # the request's audio
     chunks: list[str]
     chunk_keys: list[str]
+    billed_chars: int  # what quotas charge: the normalized text's, or SSML's spoken ones
 
 
 def key_item(item: ItemRequest, pipeline: Pipeline) -> KeyedRequest:
@@ -31,10 +34,9 @@ def key_item(item: ItemRequest, pipeline: Pipeline) -> KeyedRequest:
     audio_format = AudioFormat.parse(str(item.format))
     # A rate the format cannot take fails here, as INVALID_PARAMETER, before any work.
     output_rate = audio_format.output_rate(item.sample_rate, voice.sample_rate)
-    text = normalize_text(item.text, max_chars=pipeline.engine_settings.max_chars)
+    text, chunks, billed_chars = _speech(item, pipeline)
     salt = pipeline.settings.cache_isolation.key_tenant(item.tenant)
     key_input = KeyInput(text, voice.voice_id, voice.model_version, resolved, output_rate, salt)
-    chunks = split_into_chunks(text, pipeline.engine_settings.chunk_max_chars)
     chunk_keys = [
         chunk_key(
             KeyInput(chunk, voice.voice_id, voice.model_version, resolved, voice.sample_rate, salt)
@@ -50,4 +52,22 @@ def key_item(item: ItemRequest, pipeline: Pipeline) -> KeyedRequest:
         request_key(key_input, audio_format.value),
         chunks,
         chunk_keys,
+        billed_chars,
     )
+
+
+def _speech(item: ItemRequest, pipeline: Pipeline) -> tuple[str, list[str], int]:
+    """The text the request key hashes, the chunk strings, and the characters billed.
+
+    Plain text keys on its normalized text, as it always has; SSML on its chunks (their
+    text alone when plain text would chunk the same way, so the same speech shares a
+    key), which carry the structure: prosody, breaks, phonemes."""
+    settings = pipeline.engine_settings
+    if item.text_type == "ssml":
+        document = parse_ssml(item.text)
+        chunks = chunk_document(
+            document, max_chars=settings.max_chars, chunk_max_chars=settings.chunk_max_chars
+        )
+        return key_text(chunks, settings.chunk_max_chars), chunks, spoken_chars(document)
+    text = normalize_text(item.text, max_chars=settings.max_chars)
+    return text, split_into_chunks(text, settings.chunk_max_chars), len(text)

@@ -53,7 +53,7 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
     # PROCEED is a redelivery of a request whose dispatch a crash may have cut short,
     # and TAKE_OVER a job its owner left: either way queue again only what is not done
     # (the synthesize step skips chunks that are cached by then).
-    delay_s = admit(item, claimed.decision, pipeline, spoken_chars=len(text))
+    delay_s = admit(item, claimed.decision, pipeline, spoken_chars=keyed.billed_chars)
     if delay_s is None:
         return claimed.decision  # over quota: answered already
     hit = usable(pipeline.cache.lookup(key), pipeline)
