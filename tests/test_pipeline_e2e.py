@@ -352,3 +352,36 @@ def test_bad_requests_end_in_synthesis_failed_at_the_reply_target(
     assert isinstance(failed, SynthesisFailed)
     assert failed.code == code
     assert failed.retryable is False
+
+
+def test_ssml_request_end_to_end(client: VoxflowClient, registry: Any) -> None:
+    """An SSML request through the event path: the audio has the break and the slow
+    sentence it asked for; invalid SSML ends in SynthesisFailed INVALID_SSML."""
+    ssml = (
+        "<speak>The pipeline reads SSML. <break time='1500ms'/>"
+        "<prosody rate='50%'>Slowly now.</prosody></speak>"
+    )
+    outcome = client.synthesize(ssml, text_type="ssml", format="wav", params=SILENT)
+    result = completed(outcome)
+    pcm, rate = decode(download(result.url)[0])
+    plain = completed(
+        client.synthesize("The pipeline reads SSML. Slowly now.", format="wav", params=SILENT)
+    )
+    engine = Engine(registry)
+    slow = next(
+        engine.synthesize(
+            ["Slowly now."], "joe", SynthesisParams(length_scale=2.0, noise_scale=0.0, noise_w=0.0)
+        )
+    )
+    normal = next(engine.synthesize(["Slowly now."], "joe", SynthesisParams(**SILENT)))
+    # The break's 1.5 s and the slow sentence's extra length, on top of the plain audio.
+    expected_s = plain.duration_s + 1.5 + slow.duration_s - normal.duration_s
+    assert len(pcm) / rate == pytest.approx(expected_s, abs=0.01)
+    assert result.key != plain.key
+
+    request_id = client.publish("<speak><audio src='x'/></speak>", text_type="ssml")
+    failed = client.wait([request_id], 60)[request_id].terminal
+    assert isinstance(failed, SynthesisFailed)
+    assert failed.code == "INVALID_SSML"
+    assert failed.retryable is False
+    assert "line 1, column 8" in failed.message
