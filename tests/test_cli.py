@@ -118,6 +118,17 @@ def test_rate_makes_speech_faster(tmp_path: Path) -> None:
     assert len(fast) / len(normal) == pytest.approx(0.5, abs=0.12)
 
 
+def test_ssml_break_lengthens_the_file_by_its_time(tmp_path: Path) -> None:
+    quiet = ["--noise-scale", "0", "--noise-w", "0"]
+    for name, pause in (("short", "1ms"), ("long", "2001ms")):
+        ssml = f"<speak>Before the pause <break time='{pause}'/> and after it.</speak>"
+        result = run_cli("synth", "--ssml", ssml, *quiet, "-o", str(tmp_path / f"{name}.wav"))
+        assert result.returncode == 0, result.stderr
+    short, rate = decode((tmp_path / "short.wav").read_bytes())
+    long, _ = decode((tmp_path / "long.wav").read_bytes())
+    assert (len(long) - len(short)) / rate == pytest.approx(2.0, abs=1 / rate)
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "code"),
     [
@@ -132,6 +143,8 @@ def test_rate_makes_speech_faster(tmp_path: Path) -> None:
         (["synth", "Hi.", "--format", "opus", "--sample-rate", "44100"], None, "INVALID_PARAMETER"),
         (["synth", "Hi.", "--raw", "--sample-rate", "8000"], None, "INVALID_PARAMETER"),
         (["synth", "Hi.", "--format", "json"], None, "UNSUPPORTED_FORMAT"),
+        (["synth", "--ssml", "<speak>Hi.<audio/></speak>"], None, "INVALID_SSML"),
+        (["synth", "--ssml", "Hi."], None, "INVALID_SSML"),
     ],
 )
 def test_bad_input_is_one_clear_line(
