@@ -23,12 +23,14 @@ from conftest import examples as scaled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
+from test_ssml import hostile as hostile_ssml
 
 from voxflow.aws import AwsSettings
 from voxflow.errors import (
     EmptyText,
     InvalidInput,
     InvalidParameter,
+    InvalidSsml,
     TenantMismatch,
     TextTooLong,
     UnknownVoice,
@@ -64,6 +66,7 @@ PLAN_CODES = PARSE_CODES | {
     UnsupportedFormat.code,
     InvalidParameter.code,
     TenantMismatch.code,  # a fuzzed tenant other than the sender's (FUZZ_SENDER's)
+    InvalidSsml.code,
 }
 REGION = "us-east-1"
 # The SQS sender of the plan path's messages, bound to VALID_SINGLE's tenant.
@@ -138,6 +141,7 @@ FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "request_id": st.one_of(st.from_regex(r"[A-Za-z0-9_.:-]{0,140}", fullmatch=True), any_text),
     "tenant": st.one_of(st.from_regex(r"[A-Za-z0-9_.:-]{0,70}", fullmatch=True), any_text),
     "text": st.one_of(any_text, controls, ssml, huge_text, st.just(""), st.just("   ")),
+    "text_type": st.one_of(st.sampled_from(["text", "ssml", "SSML", ""]), any_text),
     "voice": st.one_of(st.sampled_from(["joe", "JOE", "nobody", "joe ", ""]), any_text),
     "format": st.one_of(
         st.sampled_from(["mp3", "MP3", ".wav", " ogg ", "aiff", "opus", "", "mp3\x00"]), any_text
@@ -461,6 +465,17 @@ def plan_outcomes(body: str | bytes, stores: Stores) -> Recorder:
 @given(body=wire_bodies())
 def test_every_message_ends_in_one_outcome_per_item(body: str | bytes, stores: Stores) -> None:
     plan_outcomes(body, stores)
+
+
+@fuzz(200)
+@given(text=st.one_of(hostile_ssml, hostile_ssml.map(lambda text: f"<speak>{text}</speak>")))
+def test_hostile_ssml_requests_end_in_invalid_ssml_or_chunk_tasks(
+    text: str, stores: Stores
+) -> None:
+    body = {**VALID_SINGLE, "request_id": f"ssml-{uuid.uuid4().hex[:12]}", "text_type": "ssml"}
+    recorder = plan_outcomes(json.dumps({**body, "text": text}), stores)
+    codes = {detail["code"] for details in recorder.failures().values() for detail in details}
+    assert codes <= {InvalidSsml.code, EmptyText.code, TextTooLong.code, InvalidRequest.code}
 
 
 BAD_ITEMS = st.one_of(
