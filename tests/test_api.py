@@ -128,7 +128,6 @@ def parse(registry: VoiceRegistry, **fields: object) -> polly.PollySynthesis:
         ),
         ({"Text": "x" * 3001}, "TextLengthExceededException"),
         ({"Text": 5}, "ValidationException"),
-        ({"TextType": "ssml", "Text": "<speak>fine</speak>"}, "ValidationException"),
         ({"OutputFormat": "json", "SpeechMarkTypes": ["word"]}, "ValidationException"),
     ],
 )
@@ -152,9 +151,13 @@ def test_polly_formats_and_rates(registry: VoiceRegistry) -> None:
     assert parse(registry, Engine="neural").billed_chars == len("secret words")
 
 
+def test_polly_ssml_travels_as_the_event_contracts_text_type(registry: VoiceRegistry) -> None:
+    request = parse(registry, TextType="ssml", Text="<speak>fine</speak>").request
+    assert (request.text, request.text_type) == ("<speak>fine</speak>", "ssml")
+    assert parse(registry).request.text_type == "text"
+
+
 def test_polly_unsupported_features_name_themselves(registry: VoiceRegistry) -> None:
-    with pytest.raises(polly.PollyError, match="TextType ssml is not supported"):
-        parse(registry, TextType="ssml", Text="<speak>fine</speak>")
     with pytest.raises(polly.PollyError, match="speech marks"):
         parse(registry, OutputFormat="json", SpeechMarkTypes=["word"])
 

@@ -172,13 +172,37 @@ def test_polly_errors_are_the_models(api: ApiHarness) -> None:
             client.synthesize_speech(**{"VoiceId": "joe", **fields})  # type: ignore[attr-defined]
         assert refused.value.response["Error"]["Code"] == code, fields
         assert PHRASE not in str(refused.value)
-    # Valid SSML is not invalid: the refusal names the missing feature instead.
+    # Malformed SSML is Polly's own modeled error, naming the place, never the text.
     with pytest.raises(ClientError) as ssml:
         client.synthesize_speech(  # type: ignore[attr-defined]
-            Text="<speak>Hi</speak>", TextType="ssml", VoiceId="joe", OutputFormat="mp3"
+            Text="<speak>The quick <b>brown</b> fox.</speak>",
+            TextType="ssml",
+            VoiceId="joe",
+            OutputFormat="mp3",
         )
-    assert ssml.value.response["Error"]["Code"] == "ValidationException"
-    assert "TextType ssml is not supported" in ssml.value.response["Error"]["Message"]
+    assert ssml.value.response["Error"]["Code"] == "InvalidSsmlException"
+    assert "line 1" in ssml.value.response["Error"]["Message"]
+    assert "brown" not in str(ssml.value)
+
+
+def test_polly_ssml_break_is_silence_in_the_audio(api: ApiHarness, engine: Engine) -> None:
+    """SSML through Polly's route is the core's: the text's audio plus the break."""
+    client = polly(api)
+
+    def pcm(text: str, text_type: str) -> np.ndarray:
+        answer = client.synthesize_speech(  # type: ignore[attr-defined]
+            Text=text, TextType=text_type, VoiceId="joe", OutputFormat="pcm", SampleRate="22050"
+        )
+        if text_type == "ssml":
+            assert answer["RequestCharacters"] == len(PHRASE)  # tags are not billed
+        return np.frombuffer(answer["AudioStream"].read(), dtype="<i2")
+
+    plain = pcm(PHRASE, "text")
+    assert np.array_equal(plain, engine_pcm(engine, PHRASE))
+    broken = pcm(f'<speak>{PHRASE}<break time="1500ms"/></speak>', "ssml")
+    extra_s = (len(broken) - len(plain)) / 22050
+    assert extra_s == pytest.approx(1.5, abs=0.05)
+    assert np.abs(broken[len(plain) + 2205 :]).max() < 200  # the added tail is silence
 
 
 def test_polly_throttles_a_tenant_over_its_quota(api: ApiHarness) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import voxflow
+from voxflow.api.features import UNSUPPORTED
 from voxflow.audio import AudioFormat
 from voxflow.config import Config
 from voxflow.engine import SynthesisParams
@@ -68,6 +69,7 @@ RAISED: dict[str, Callable[[], object]] = {
     "CONTENT_REJECTED": _rejected_by_policy,
     "PUBLISH_FAILED": _publish_refused,
     "INVALID_SSML": lambda: parse_ssml("<speak><audio/></speak>"),
+    "FEATURE_NOT_SUPPORTED": lambda: UNSUPPORTED.speech_marks("Hi.", "joe", ["word"]),
 }
 # Shown end to end by these tests (module, test function).
 END_TO_END: dict[str, tuple[str, str]] = {

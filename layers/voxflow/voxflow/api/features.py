@@ -1,7 +1,7 @@
-"""The seam for SSML, speech marks and lexicons, which the core does not have yet.
+"""The seam for speech marks and lexicons on the API, until the core's are wired here.
 
-Until it does, every request that needs one is refused with a 400 that names the
-feature (never InvalidSsmlException for valid SSML: the SSML is not what is wrong).
+Until then, every request that needs one is refused with a 400 that names the
+feature. SSML is the core's (voxflow.text.ssml), through the event contract's text_type.
 Replace ``UNSUPPORTED`` with the core's implementation when it lands.
 """
 
@@ -19,10 +19,6 @@ class FeatureNotSupported(InvalidInput):
 
 
 class SpeechFeatures(Protocol):
-    def ssml_text(self, ssml: str) -> str:
-        """The text an SSML document speaks; raises InvalidSsml-type errors."""
-        ...
-
     def lexicon_exists(self, name: str) -> bool: ...
 
     def speech_marks(self, text: str, voice: str, mark_types: list[str]) -> bytes:
@@ -31,9 +27,6 @@ class SpeechFeatures(Protocol):
 
 
 class Unsupported:
-    def ssml_text(self, ssml: str) -> str:  # noqa: ARG002
-        raise FeatureNotSupported("TextType ssml")
-
     def lexicon_exists(self, name: str) -> bool:  # noqa: ARG002
         return False  # no lexicon store yet: every named lexicon is not found
 

@@ -14,6 +14,7 @@ from voxflow.audio import AudioFormat
 from voxflow.errors import (
     ContentRejected,
     InvalidInput,
+    InvalidSsml,
     TextTooLong,
     Throttled,
     UnknownVoice,
@@ -102,8 +103,6 @@ def parse_synthesize(
             f"{MAX_BILLED_CHARS} billed characters ({MAX_TOTAL_CHARS} in all)",
         )
     try:
-        if text_type == "ssml":
-            text = features.ssml_text(text)
         if output_format == "json":
             if not marks:
                 raise _invalid("speechMarkTypes", "OutputFormat json needs SpeechMarkTypes")
@@ -113,7 +112,9 @@ def parse_synthesize(
     audio_format, _ = _FORMATS[output_format]
     sample_rate = _sample_rate(fields, output_format, voice.sample_rate)
     return PollySynthesis(
-        SpeechRequest(tenant, text, voice.voice_id, audio_format, sample_rate=sample_rate),
+        SpeechRequest(
+            tenant, text, voice.voice_id, audio_format, sample_rate=sample_rate, text_type=text_type
+        ),
         output_format,
         len(text),
     )
@@ -124,7 +125,10 @@ def synthesize_response(speech: Speech, synthesis: PollySynthesis) -> tuple[byte
     _, content_type = _FORMATS[synthesis.output_format]
     headers = {
         "Content-Type": content_type,
-        "x-amzn-RequestCharacters": str(synthesis.billed_chars),
+        # SSML bills its spoken characters (tags are free), known once the core parsed it.
+        "x-amzn-RequestCharacters": str(
+            speech.spoken_chars if synthesis.request.text_type == "ssml" else synthesis.billed_chars
+        ),
     }
     return speech.audio, headers
 
@@ -158,6 +162,8 @@ def error_of(error: VoxflowError) -> PollyError:
         return PollyError("ThrottlingException", str(error))
     if isinstance(error, TextTooLong):
         return PollyError("TextLengthExceededException", str(error))
+    if isinstance(error, InvalidSsml):
+        return PollyError("InvalidSsmlException", str(error))
     if isinstance(error, UnknownVoice | ContentRejected | InvalidInput):
         return PollyError("ValidationException", str(error))
     return PollyError("ServiceFailureException", f"synthesis failed ({error.code})")

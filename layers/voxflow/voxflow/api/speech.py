@@ -31,6 +31,7 @@ class SpeechRequest:
     audio_format: AudioFormat
     length_scale: float | None = None
     sample_rate: int | None = None  # None: the format's default
+    text_type: str = "text"  # or "ssml": the event contract's field
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,8 @@ class SpeechService:
         started = time.perf_counter()
         item = _item(request)
         keyed = key_item(item, self.pipeline)
-        if len(keyed.text) > self.max_chars:
-            raise TextTooLong(len(keyed.text), self.max_chars)
+        if keyed.billed_chars > self.max_chars:
+            raise TextTooLong(keyed.billed_chars, self.max_chars)
         controls = self.pipeline.controls
         controls.record_received(item)
         try:
@@ -72,7 +73,7 @@ class SpeechService:
         if controls.policy is not None:
             controls.policy.check(item.text, item.tenant).raise_if_rejected()
         if controls.quotas is not None:
-            grant = controls.quotas.take(item.tenant, len(keyed.text))
+            grant = controls.quotas.take(item.tenant, keyed.billed_chars)
             # Delay mode: the event path delays the chunk tasks; a caller waiting on
             # the line is delayed the same (the wait is capped by the quota's setting).
             time.sleep(grant.wait_s)
@@ -87,7 +88,7 @@ class SpeechService:
                 entry.content_type,
                 int(entry.sample_rate),
                 "hit",
-                len(keyed.text),
+                keyed.billed_chars,
             )
         pipeline.meter.count("ApiCacheMisses")
         params = SynthesisParams(
@@ -114,7 +115,7 @@ class SpeechService:
             entry.content_type,
             int(entry.sample_rate),
             "miss",
-            len(keyed.text),
+            keyed.billed_chars,
         )
 
     def _finished(
@@ -149,6 +150,7 @@ def _item(request: SpeechRequest) -> ItemRequest:
                 "tenant": request.tenant,
                 "reply_to": None,
                 "text": request.text,
+                "text_type": request.text_type,
                 "voice": request.voice,
                 "format": request.audio_format,
                 "sample_rate": request.sample_rate,
