@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from voxflow.regions import (
     StaticHealth,
     decide,
     first_seen_of,
+    peer_jobs,
     primary_health,
     standby_delay_s,
 )
@@ -134,6 +136,13 @@ def test_region_config_from_env() -> None:
     assert config.role is Role.SECONDARY
     assert (config.region, config.other_region, config.standby_retry_s) == (SECONDARY, PRIMARY, 7)
     assert config.standby_max_s == 900
+    assert config.stale_request_s == 10
+    assert (
+        RegionConfig.of(
+            Config.load({**_SECONDARY_ENV, "VOXFLOW_STALE_REQUEST_S": "0"})
+        ).stale_request_s
+        == 0
+    )
     assert config.active_region(True) == PRIMARY
     assert config.active_region(False) == SECONDARY
 
@@ -148,6 +157,9 @@ def test_region_config_from_env() -> None:
         ({"VOXFLOW_STANDBY_RETRY_MAX_S": "2"}, "VOXFLOW_STANDBY_RETRY_MAX_S"),
         ({"VOXFLOW_STANDBY_MAX_S": "soon"}, "VOXFLOW_STANDBY_MAX_S"),
         ({"VOXFLOW_PRIMARY_ENDPOINT_URL": "ftp://x"}, "VOXFLOW_PRIMARY_ENDPOINT_URL"),
+        ({"VOXFLOW_SECONDARY_ENDPOINT_URL": "x"}, "VOXFLOW_SECONDARY_ENDPOINT_URL"),
+        ({"VOXFLOW_STALE_REQUEST_S": "-1"}, "VOXFLOW_STALE_REQUEST_S"),
+        ({"VOXFLOW_STALE_REQUEST_S": "ten"}, "VOXFLOW_STALE_REQUEST_S"),
         ({"VOXFLOW_SECONDARY_REGION": PRIMARY}, "must differ"),
         ({"AWS_REGION": "eu-west-1"}, "runs in us-west-2"),
     ],
@@ -298,7 +310,13 @@ def _set_primary(regions: dict[str, Region], healthy: bool) -> None:
 
 
 def _pipeline(
-    region: Region, role: Role, moto: MotoServer, registry: VoiceRegistry, engine: Engine
+    region: Region,
+    role: Role,
+    moto: MotoServer,
+    registry: VoiceRegistry,
+    engine: Engine,
+    *,
+    stale_request_s: int = 10,
 ) -> Pipeline:
     config = RegionConfig(
         role=role,
@@ -306,7 +324,9 @@ def _pipeline(
         health_alarm=ALARM,
         standby_retry_s=1,
         requests_queue_url=region.requests_url,
+        stale_request_s=stale_request_s,
         primary_endpoint_url=moto.url,
+        secondary_endpoint_url=moto.url,
     )
     aws = AwsSettings.local(moto.url, region.name)
     pipeline = Pipeline.create(
@@ -532,6 +552,152 @@ def test_secondary_stands_by_while_the_primary_works_then_drops(
     assert receive(west, west.requests_url, wait_s=2) == []  # not sent again
     assert replies(west, request_id, wait_s=1) == []  # the secondary sent no terminal event
     assert counts(secondary)["ChunksSynthesized"] == 0
+
+
+# --- (a2) the stale-request guard: a late copy of a request after failback --------------------
+
+
+def stale_body(request_id: str, text: str, reply_url: str, age_s: float = 120.0) -> str:
+    """A request as its late copy reaches a region: published ``age_s`` ago."""
+    body = json.loads(request_body(request_id, text, reply_url))
+    body["requested_at"] = (datetime.now(UTC) - timedelta(seconds=age_s)).isoformat()
+    return json.dumps(body)
+
+
+def terminal_replies(region: Region, request_id: str, wait_s: int = 2) -> list[str]:
+    return [
+        event["detail-type"]
+        for event in replies(region, request_id, wait_s)
+        if event["detail-type"] in ("SynthesisCompleted", "SynthesisFailed")
+    ]
+
+
+def answered_by_the_secondary_alone(
+    regions: dict[str, Region], secondary: Pipeline, text: str, *, finish: bool = True
+) -> tuple[str, str]:
+    """A request the secondary planned (and answered) while the primary was down, whose
+    job has not replicated to the primary: (its id, its body)."""
+    west = regions[SECONDARY]
+    request_id = f"late-{uuid.uuid4().hex[:8]}"
+    body = stale_body(request_id, text, west.replies_url)
+    _set_primary(regions, healthy=False)
+    try:
+        assert handle_request_message(body, f"w-{request_id}", 1, secondary) == [Decision.CREATE]
+    finally:
+        _set_primary(regions, healthy=True)
+    if finish:
+        synthesize_queued(west, secondary, request_id)
+        assert terminal_replies(west, request_id) == ["SynthesisCompleted"]
+    return request_id, body
+
+
+def test_without_the_guard_a_recovered_primary_answers_a_late_copy_again(
+    regions: dict[str, Region],
+    moto: MotoServer,
+    registry: VoiceRegistry,
+    engine: Engine,
+    secondary: Pipeline,
+) -> None:
+    """The double answer the guard prevents, reproduced with the guard off."""
+    east = regions[PRIMARY]
+    unguarded = _pipeline(east, Role.PRIMARY, moto, registry, engine, stale_request_s=0)
+    unguarded.regions.health = primary_health_uncached(moto.url)
+    request_id, body = answered_by_the_secondary_alone(regions, secondary, "Answer me once.")
+    assert job_item(east, request_id) is None  # not replicated yet
+
+    assert handle_request_message(body, f"e-{request_id}", 1, unguarded) == [Decision.CREATE]
+    assert synthesize_queued(east, unguarded, request_id) == 1
+    assert terminal_replies(east, request_id) == ["SynthesisCompleted"]  # a second answer
+
+
+def test_the_guard_drops_a_late_copy_the_other_region_answered(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    east = regions[PRIMARY]
+    request_id, body = answered_by_the_secondary_alone(regions, secondary, "Answer me once.")
+    assert job_item(east, request_id) is None
+
+    before = counts(primary)["StaleRequestsAnsweredElsewhere"]
+    assert handle_request_message(body, f"e-{request_id}", 1, primary) == [Decision.DROP]
+    assert counts(primary)["StaleRequestsAnsweredElsewhere"] == before + 1
+    assert job_item(east, request_id) is None  # nothing created here
+    assert synthesize_queued(east, primary, request_id) == 0  # no chunk task queued
+    assert terminal_replies(east, request_id) == []
+
+
+def test_the_guard_stands_by_for_a_late_copy_pending_in_the_other_region(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    request_id, body = answered_by_the_secondary_alone(
+        regions, secondary, "Still working on it.", finish=False
+    )
+    assert handle_request_message(body, f"e-{request_id}", 1, primary) == [Decision.STANDBY]
+    assert job_item(east, request_id) is None
+    # Once the secondary's job has replicated, the look from standby follows the table:
+    # a healthy owner's pending job (the secondary counts as healthy) is not worked here.
+    item = replicate_to_primary(regions, request_id)
+    assert item["owner_region"]["S"] == SECONDARY
+    again = receive(east, east.requests_url, wait_s=3)
+    assert [json.loads(m["Body"])["request_id"] for m in again] == [request_id]
+    for message in again:
+        east.client("sqs").change_message_visibility(
+            QueueUrl=east.requests_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    assert plan_queued(east, primary) == [Decision.STANDBY]
+    synthesize_queued(west, secondary, request_id)
+    assert terminal_replies(west, request_id) == ["SynthesisCompleted"]
+    replicate_to_primary(regions, request_id)
+    time.sleep(1.2)  # the standby delay
+    assert plan_queued(east, primary, wait_s=3) == [Decision.DROP]
+    assert terminal_replies(east, request_id, wait_s=1) == []
+
+
+def test_a_fresh_request_or_one_without_a_time_is_not_checked_with_the_other_region(
+    regions: dict[str, Region], primary: Pipeline
+) -> None:
+    east = regions[PRIMARY]
+    assert primary.regions.stale(time.time() - 11)
+    assert not primary.regions.stale(time.time() - 1)
+    assert not primary.regions.stale(None)
+    for request_id, body in (
+        (rid := f"fresh-{uuid.uuid4().hex[:8]}", stale_body(rid, "Now.", east.replies_url, 0)),
+        (rid2 := f"timeless-{uuid.uuid4().hex[:8]}", request_body(rid2, "Now.", east.replies_url)),
+    ):
+        assert handle_request_message(body, f"e-{request_id}", 1, primary) == [Decision.CREATE]
+    assert counts(primary)["StaleRequestPeerUnavailable"] == 0
+
+
+def test_an_unreachable_other_region_does_not_stop_a_stale_request(
+    regions: dict[str, Region], primary: Pipeline
+) -> None:
+    east = regions[PRIMARY]
+    config = replace(
+        primary.regions.config, secondary_endpoint_url=f"http://127.0.0.1:{free_port()}"
+    )
+    cut_off = replace(
+        primary,
+        regions=replace(
+            primary.regions,
+            config=config,
+            peer_jobs=peer_jobs(config, _local(PRIMARY), "voxflow-jobs"),
+        ),
+    )
+    request_id = f"cutoff-{uuid.uuid4().hex[:8]}"
+    body = stale_body(request_id, "Nobody to ask.", east.replies_url)
+    assert handle_request_message(body, f"e-{request_id}", 1, cut_off) == [Decision.CREATE]
+    assert counts(primary)["StaleRequestPeerUnavailable"] >= 1
+
+
+def replicate_to_primary(regions: dict[str, Region], request_id: str) -> dict[str, Any]:
+    key = {"request_id": {"S": request_id}}
+    item = (
+        regions[SECONDARY]
+        .client("dynamodb")
+        .get_item(TableName="voxflow-jobs", Key=key, ConsistentRead=True)["Item"]
+    )
+    regions[PRIMARY].client("dynamodb").put_item(TableName="voxflow-jobs", Item=item)
+    return dict(item)
 
 
 # --- (b) takeover -------------------------------------------------------------------------------

@@ -6,15 +6,18 @@ In the standalone role each of these is today's single-region behaviour, with no
 call added (the hit path's latency depends on it).
 """
 
+import logging
 from dataclasses import dataclass
 
 from voxflow.events import ChunkTask
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.identity import conflicts, copy_job_id
 from voxflow.pipeline.terminal import answered_id, finish, resend_if_unsent, stored_event
-from voxflow.regions import Decision
+from voxflow.regions import Decision, PeerJob, PeerUnavailable
 from voxflow.store import CacheEntry, Job
 from voxflow.store.jobs import PENDING
+
+logger = logging.getLogger(__name__)
 
 
 class JobVanished(RuntimeError):
@@ -33,14 +36,23 @@ class Claim:
         return self.job is not None
 
 
-def claim(pipeline: Pipeline, new_job: Job, *, standby_expired: bool = False) -> Claim:
+def claim(
+    pipeline: Pipeline,
+    new_job: Job,
+    *,
+    standby_expired: bool = False,
+    requested_at: float | None = None,
+) -> Claim:
     """Create ``new_job``, or decide what to do with the one that exists (docs/regions.md).
 
     A job under this id that is another request's is never worked on: the claim says
-    so (``conflict``), and the caller answers the new request on its own."""
+    so (``conflict``), and the caller answers the new request on its own.
+    ``requested_at``: when the request was published (epoch seconds; None: not known),
+    for the stale-request guard."""
     if not pipeline.regions.regional:
         return _claim_standalone(pipeline, new_job)
-    return _claim_regional(pipeline, new_job, standby_expired)
+    stale = not standby_expired and pipeline.regions.stale(requested_at)
+    return _claim_regional(pipeline, new_job, standby_expired, stale)
 
 
 def _claim_standalone(pipeline: Pipeline, new_job: Job) -> Claim:
@@ -59,17 +71,23 @@ def _claim_standalone(pipeline: Pipeline, new_job: Job) -> Claim:
     return Claim(Decision.PROCEED, existing)
 
 
-def _claim_regional(pipeline: Pipeline, new_job: Job, standby_expired: bool) -> Claim:
+def _claim_regional(pipeline: Pipeline, new_job: Job, standby_expired: bool, stale: bool) -> Claim:
     jobs, regions = pipeline.jobs, pipeline.regions
     healthy = regions.primary_healthy()
     # The active region creates first and reads only if the job exists: one call, not two.
-    if (regions.active_here(healthy) or standby_expired) and jobs.create(new_job):
+    # Not for a stale request: the other region is asked before anything is created.
+    may_create = regions.active_here(healthy) or standby_expired
+    if may_create and not stale and jobs.create(new_job):
         return Claim(Decision.CREATE, new_job)
     existing = jobs.get(new_job.request_id)
     if existing is not None and conflicts(existing, new_job):
         return Claim(Decision.DROP, conflict=existing)
     decision = regions.decide(existing, healthy, standby_expired)
     if decision is Decision.CREATE:
+        if stale and regions.peer_reachable(healthy):
+            held = _held_by_peer(pipeline, new_job)
+            if held is not None:
+                return Claim(held)
         if jobs.create(new_job):
             return Claim(Decision.CREATE, new_job)
         raise JobVanished(f"job {new_job.request_id} changed while it was claimed")
@@ -89,6 +107,41 @@ def _claim_regional(pipeline: Pipeline, new_job: Job, standby_expired: bool) -> 
         _add_reply_target(pipeline, existing, new_job)
         resend_if_unsent(pipeline, existing.request_id)
     return Claim(decision)
+
+
+def _held_by_peer(pipeline: Pipeline, new_job: Job) -> Decision | None:
+    """The stale-request guard: what to do with a request the other region has a job
+    for (its item not replicated here yet), or None to create the job here. Answered
+    there: DROP (answering here would be a second terminal event). Pending there:
+    STANDBY, so this region looks again once the item has replicated and the table of
+    docs/regions.md applies. Unreachable: plan here, a duplicate beats a loss."""
+    peer_jobs = pipeline.regions.peer_jobs
+    if peer_jobs is None:
+        return None
+    try:
+        found = peer_jobs.get(new_job.request_id)
+    except PeerUnavailable as error:
+        logger.warning(
+            "stale request %s: the other region did not answer (%s)", new_job.request_id, error
+        )
+        pipeline.meter.count("StaleRequestPeerUnavailable")
+        return None
+    if found is None or conflicts_with_peer(found, new_job):
+        return None
+    if found.status != PENDING:
+        pipeline.meter.count("StaleRequestsAnsweredElsewhere")
+        return Decision.DROP
+    pipeline.meter.count("StaleRequestsPendingElsewhere")
+    return Decision.STANDBY
+
+
+def conflicts_with_peer(found: PeerJob, new_job: Job) -> bool:
+    """Another request's job under this id there: not this request's answer."""
+    if found.tenant is not None and found.tenant != new_job.tenant:
+        return True
+    return None not in (found.fingerprint, new_job.fingerprint) and (
+        found.fingerprint != new_job.fingerprint
+    )
 
 
 def _add_reply_target(pipeline: Pipeline, existing: Job, duplicate: Job) -> None:
