@@ -828,6 +828,41 @@ def test_chunk_task_of_a_job_owned_elsewhere_is_dropped_unsynthesized(
     assert job["status"]["S"] == "pending"
 
 
+def test_chunk_tasks_outlive_an_old_image_that_gives_the_job_back_to_a_lost_primary(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    """The drill's lost chunk tasks: the secondary takes a job over and queues its chunk
+    tasks, then an image the primary wrote before it was lost replicates over the
+    takeover (owner: the primary again). The tasks are the only ones left anywhere:
+    they take the job back instead of being dropped."""
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    request_id = f"handback-{uuid.uuid4().hex[:8]}"
+    body = request_body(request_id, f"Handed back {uuid.uuid4().int % 1000}.", west.replies_url)
+    key = {"request_id": {"S": request_id}}
+    _set_primary(regions, healthy=True)
+    assert handle_request_message(body, f"p-{request_id}", 1, primary) == [Decision.CREATE]
+    old_image = replicate_item(regions, "voxflow-jobs", key)
+    for message in receive(east, east.service.chunks_queue_url, wait_s=1):
+        if json.loads(message["Body"])["request_id"] == request_id:
+            delete(east, east.service.chunks_queue_url, message)  # lost with the primary
+    _set_primary(regions, healthy=False)
+    try:
+        west.client("sqs").send_message(QueueUrl=west.requests_url, MessageBody=body)
+        assert plan_queued(west, secondary) == [Decision.TAKE_OVER]
+        west.client("dynamodb").put_item(TableName="voxflow-jobs", Item=old_image)
+        assert job_item(west, request_id)["owner_region"]["S"] == PRIMARY  # type: ignore[index]
+        dropped = counts(secondary)["ChunksDropped"]
+
+        assert synthesize_queued(west, secondary, request_id) == 1
+        assert counts(secondary)["ChunksDropped"] == dropped
+        job = job_item(west, request_id)
+        assert job is not None
+        assert (job["status"]["S"], job["owner_region"]["S"]) == ("completed", SECONDARY)
+        assert terminal_replies(west, request_id) == ["SynthesisCompleted"]
+    finally:
+        _set_primary(regions, healthy=True)
+
+
 # --- (d) regional reply queues -------------------------------------------------------------------
 
 

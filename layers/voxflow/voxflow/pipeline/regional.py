@@ -193,16 +193,44 @@ def _copy_result(pipeline: Pipeline, finished: Job, duplicate: Job, target: str)
 
 def foreign_tasks(tasks: list[ChunkTask], pipeline: Pipeline) -> set[str]:
     """Request ids among ``tasks`` whose chunks must not be synthesized here: the job is
-    owned by another region, or already terminal. One batched read per batch; none at
-    all in the standalone role."""
-    if not pipeline.regions.regional or not tasks:
+    already terminal, or owned by another region that works on it. One batched read per
+    batch; none at all in the standalone role.
+
+    A pending job whose owner is an unhealthy primary is taken over here instead: this
+    region queued these tasks itself (after a takeover of its own) and the job's owner
+    went back to the primary only through replication (an image written before the
+    primary was lost, delivered after the takeover). Dropping them would leave the job
+    with no chunk tasks anywhere until the sweeper (seen in the drill: 29 of 32)."""
+    regions = pipeline.regions
+    if not regions.regional or not tasks:
         return set()
     jobs = pipeline.jobs.get_many([task.request_id for task in tasks])
-    return {
-        request_id
-        for request_id, job in jobs.items()
-        if job.status != PENDING or not pipeline.regions.owns(job)
-    }
+    foreign: set[str] = set()
+    healthy: bool | None = None
+    for request_id, job in jobs.items():
+        if job.status != PENDING:
+            foreign.add(request_id)
+            continue
+        if regions.owns(job):
+            continue
+        if healthy is None:
+            healthy = regions.primary_healthy()
+        if regions.decide(job, healthy, False) is Decision.TAKE_OVER and _take_back(pipeline, job):
+            continue
+        logger.info("chunk tasks of %s dropped: owned by %s", request_id, job.owner_region)
+        foreign.add(request_id)
+    return foreign
+
+
+def _take_back(pipeline: Pipeline, job: Job) -> bool:
+    """Own ``job`` here again; True if this region owns it now."""
+    regions = pipeline.regions
+    taken = pipeline.jobs.take_over(job.request_id, job.owner_region, regions.here)
+    if taken is not None:
+        pipeline.meter.count("JobsTakenOver")
+        return True
+    current = pipeline.jobs.get(job.request_id)  # lost: another batch here took it first?
+    return current is not None and current.status == PENDING and regions.owns(current)
 
 
 def usable(entry: CacheEntry | None, pipeline: Pipeline) -> CacheEntry | None:
