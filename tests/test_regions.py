@@ -160,6 +160,7 @@ def test_region_config_from_env() -> None:
         ({"VOXFLOW_SECONDARY_ENDPOINT_URL": "x"}, "VOXFLOW_SECONDARY_ENDPOINT_URL"),
         ({"VOXFLOW_STALE_REQUEST_S": "-1"}, "VOXFLOW_STALE_REQUEST_S"),
         ({"VOXFLOW_STALE_REQUEST_S": "ten"}, "VOXFLOW_STALE_REQUEST_S"),
+        ({"VOXFLOW_CHUNK_STALL_S": "0"}, "VOXFLOW_CHUNK_STALL_S"),
         ({"VOXFLOW_SECONDARY_REGION": PRIMARY}, "must differ"),
         ({"AWS_REGION": "eu-west-1"}, "runs in us-west-2"),
     ],
@@ -317,6 +318,7 @@ def _pipeline(
     engine: Engine,
     *,
     stale_request_s: int = 10,
+    chunk_stall_s: int = 120,
 ) -> Pipeline:
     config = RegionConfig(
         role=role,
@@ -325,6 +327,7 @@ def _pipeline(
         standby_retry_s=1,
         requests_queue_url=region.requests_url,
         stale_request_s=stale_request_s,
+        chunk_stall_s=chunk_stall_s,
         primary_endpoint_url=moto.url,
         secondary_endpoint_url=moto.url,
     )
@@ -797,15 +800,31 @@ def test_takeover_synthesizes_chunks_done_elsewhere_whose_audio_has_not_arrived(
 # --- (c) chunk tasks of another region's job ---------------------------------------------------
 
 
-def test_chunk_task_of_a_job_owned_elsewhere_is_dropped_unsynthesized(
-    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
-) -> None:
+def synthesize_batch(region: Region, pipeline: Pipeline, wait_s: int = 2) -> list[ChunkTask]:
+    """One batch of the chunks queue through synthesize, deleted as Lambda would."""
+    queue = region.service.chunks_queue_url
+    messages = receive(region, queue, wait_s)
+    tasks = [ChunkTask.model_validate_json(message["Body"]) for message in messages]
+    batch = BatchSynthesis(tasks, pipeline)
+    try:
+        for task, message in zip(tasks, messages, strict=True):
+            complete_chunk(task, batch, 1, pipeline)
+            delete(region, queue, message)
+    finally:
+        batch.close()
+    return tasks
+
+
+def owned_by_the_primary_with_its_task_in_the_secondary(
+    regions: dict[str, Region], primary: Pipeline, text: str
+) -> str:
+    """A job the primary owns (replicated), whose one chunk task is queued in the
+    secondary only (as after a takeover that replication has since undone)."""
     _set_primary(regions, healthy=True)
     east, west = regions[PRIMARY], regions[SECONDARY]
     request_id = f"foreign-chunk-{uuid.uuid4().hex[:8]}"
-    handle_request_message(
-        request_body(request_id, "Not yours.", east.replies_url), "m-3", 1, primary
-    )
+    body = request_body(request_id, f"{text} {uuid.uuid4().int % 1000}.", east.replies_url)
+    assert handle_request_message(body, f"m-{request_id}", 1, primary) == [Decision.CREATE]
     replicate_item(regions, "voxflow-jobs", {"request_id": {"S": request_id}})
     tasks = receive(east, east.service.chunks_queue_url, wait_s=1)
     mine = [m for m in tasks if json.loads(m["Body"])["request_id"] == request_id]
@@ -815,17 +834,68 @@ def test_chunk_task_of_a_job_owned_elsewhere_is_dropped_unsynthesized(
     )
     for message in tasks:
         delete(east, east.service.chunks_queue_url, message)
-    objects = chunk_objects(west)
-    dropped = counts(secondary)["ChunksDropped"]
+    return request_id
 
-    assert synthesize_queued(west, secondary) == 1  # handled: the message is deleted
-    assert counts(secondary)["ChunksDropped"] - dropped == 1
+
+def test_chunk_task_of_a_job_owned_elsewhere_waits_unsynthesized_until_the_job_ends(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    west = regions[SECONDARY]
+    request_id = owned_by_the_primary_with_its_task_in_the_secondary(regions, primary, "Not yours")
+    objects = chunk_objects(west)
+    parked, dropped = counts(secondary)["ChunksParked"], counts(secondary)["ChunksDropped"]
+
+    [task] = synthesize_batch(west, secondary)
+    assert (task.request_id, task.parked_at) == (request_id, None)
+    assert counts(secondary)["ChunksParked"] - parked == 1  # sent again, later
     assert chunk_objects(west) == objects
-    assert receive(west, west.service.chunks_queue_url) == []
     job = job_item(west, request_id)
     assert job is not None
     assert "done" not in job
     assert job["status"]["S"] == "pending"
+
+    # The primary finishes; its terminal state replicates: the parked task ends.
+    west.client("dynamodb").update_item(
+        TableName="voxflow-jobs",
+        Key={"request_id": {"S": request_id}},
+        UpdateExpression="SET #s = :done, result_json = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":done": {"S": "completed"}, ":r": {"S": "{}"}},
+    )
+    [again] = synthesize_batch(west, secondary, wait_s=3)
+    assert again.request_id == request_id
+    assert again.parked_at is not None
+    assert counts(secondary)["ChunksParked"] - parked == 1
+    assert counts(secondary)["ChunksDropped"] - dropped == 2
+    assert chunk_objects(west) == objects
+    assert receive(west, west.service.chunks_queue_url, wait_s=2) == []
+
+
+def test_a_parked_chunk_task_takes_over_a_job_that_makes_no_progress(
+    regions: dict[str, Region],
+    moto: MotoServer,
+    registry: VoiceRegistry,
+    engine: Engine,
+    primary: Pipeline,
+) -> None:
+    """Both regions up, the job owned by the primary, which has no task for it: the
+    secondary notices within VOXFLOW_CHUNK_STALL_S, not at the sweeper's next run."""
+    west = regions[SECONDARY]
+    watchful = _pipeline(west, Role.SECONDARY, moto, registry, engine, chunk_stall_s=2)
+    watchful.regions.health = primary_health_uncached(moto.url)
+    request_id = owned_by_the_primary_with_its_task_in_the_secondary(
+        regions, primary, "Nobody works on me"
+    )
+    started = time.monotonic()
+    looks = 0
+    while (job := job_item(west, request_id)) is not None and job["status"]["S"] == "pending":
+        assert time.monotonic() - started < 30
+        looks += len(synthesize_batch(west, watchful, wait_s=3))
+    assert looks >= 2  # parked first: a healthy owner gets its time
+    assert counts(watchful)["ChunksParked"] >= 1
+    assert counts(watchful)["JobsTakenOver"] == 1
+    assert job is not None
+    assert (job["status"]["S"], job["owner_region"]["S"]) == ("completed", SECONDARY)
 
 
 def test_chunk_tasks_outlive_an_old_image_that_gives_the_job_back_to_a_lost_primary(

@@ -404,6 +404,12 @@ class ChunkTask(_Contract):
     sample_rate: Annotated[int, Field(strict=True, gt=0)]
     # The request's own reply target, so each chunk event needs no job lookup.
     reply_to: ReplyTo | None = None
+    # Set while the task waits for a job another region owns (voxflow.pipeline.handover):
+    # when it was first parked, since when the job has made no progress, and how many of
+    # its chunks were stored then (epoch seconds; all None for a task never parked).
+    parked_at: Annotated[float, Field(ge=0)] | None = None
+    stalled_since: Annotated[float, Field(ge=0)] | None = None
+    parked_done: Annotated[int, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -1,6 +1,6 @@
-"""Who works on a request, applied: claim a job before working on it, drop chunk tasks
-of jobs another region owns, and trust another region's cache entries only when their
-audio has replicated here.
+"""Who works on a request, applied: claim a job before working on it, and trust another
+region's cache entries only when their audio has replicated here (chunk tasks of jobs
+another region owns: voxflow.pipeline.handover).
 
 In the standalone role each of these is today's single-region behaviour, with no AWS
 call added (the hit path's latency depends on it).
@@ -9,7 +9,6 @@ call added (the hit path's latency depends on it).
 import logging
 from dataclasses import dataclass
 
-from voxflow.events import ChunkTask
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.identity import conflicts, copy_job_id
 from voxflow.pipeline.terminal import answered_id, finish, resend_if_unsent, stored_event
@@ -189,48 +188,6 @@ def _copy_result(pipeline: Pipeline, finished: Job, duplicate: Job, target: str)
             return
         copy = found  # its creator crashed before sending: finish it here
     finish(pipeline, copy, event, finished.cache)
-
-
-def foreign_tasks(tasks: list[ChunkTask], pipeline: Pipeline) -> set[str]:
-    """Request ids among ``tasks`` whose chunks must not be synthesized here: the job is
-    already terminal, or owned by another region that works on it. One batched read per
-    batch; none at all in the standalone role.
-
-    A pending job whose owner is an unhealthy primary is taken over here instead: this
-    region queued these tasks itself (after a takeover of its own) and the job's owner
-    went back to the primary only through replication (an image written before the
-    primary was lost, delivered after the takeover). Dropping them would leave the job
-    with no chunk tasks anywhere until the sweeper (seen in the drill: 29 of 32)."""
-    regions = pipeline.regions
-    if not regions.regional or not tasks:
-        return set()
-    jobs = pipeline.jobs.get_many([task.request_id for task in tasks])
-    foreign: set[str] = set()
-    healthy: bool | None = None
-    for request_id, job in jobs.items():
-        if job.status != PENDING:
-            foreign.add(request_id)
-            continue
-        if regions.owns(job):
-            continue
-        if healthy is None:
-            healthy = regions.primary_healthy()
-        if regions.decide(job, healthy, False) is Decision.TAKE_OVER and _take_back(pipeline, job):
-            continue
-        logger.info("chunk tasks of %s dropped: owned by %s", request_id, job.owner_region)
-        foreign.add(request_id)
-    return foreign
-
-
-def _take_back(pipeline: Pipeline, job: Job) -> bool:
-    """Own ``job`` here again; True if this region owns it now."""
-    regions = pipeline.regions
-    taken = pipeline.jobs.take_over(job.request_id, job.owner_region, regions.here)
-    if taken is not None:
-        pipeline.meter.count("JobsTakenOver")
-        return True
-    current = pipeline.jobs.get(job.request_id)  # lost: another batch here took it first?
-    return current is not None and current.status == PENDING and regions.owns(current)
 
 
 def usable(entry: CacheEntry | None, pipeline: Pipeline) -> CacheEntry | None:

@@ -55,6 +55,8 @@ class RegionConfig:
             )
         if self.standby_max_s < 0:
             raise SettingsError("VOXFLOW_STANDBY_MAX_S must be >= 0")
+        if self.chunk_stall_s < 1:
+            raise SettingsError("VOXFLOW_CHUNK_STALL_S must be >= 1")
         if self.stale_request_s < 0:
             raise SettingsError("VOXFLOW_STALE_REQUEST_S must be >= 0 (0: off)")
         for name, url in (
