@@ -33,6 +33,8 @@ from voxflow.regions import (
     FIRST_SEEN_ATTRIBUTE,
     AlarmHealth,
     Decision,
+    PeerJobs,
+    PeerUnavailable,
     RegionConfig,
     Role,
     StandbyQueue,
@@ -671,7 +673,7 @@ def test_a_fresh_request_or_one_without_a_time_is_not_checked_with_the_other_reg
     assert counts(primary)["StaleRequestPeerUnavailable"] == 0
 
 
-def test_an_unreachable_other_region_does_not_stop_a_stale_request(
+def test_an_unreachable_other_region_puts_a_stale_request_on_standby(
     regions: dict[str, Region], primary: Pipeline
 ) -> None:
     east = regions[PRIMARY]
@@ -688,8 +690,34 @@ def test_an_unreachable_other_region_does_not_stop_a_stale_request(
     )
     request_id = f"cutoff-{uuid.uuid4().hex[:8]}"
     body = stale_body(request_id, "Nobody to ask.", east.replies_url)
-    assert handle_request_message(body, f"e-{request_id}", 1, cut_off) == [Decision.CREATE]
-    assert counts(primary)["StaleRequestPeerUnavailable"] >= 1
+    before = counts(primary)["StaleRequestPeerUnavailable"]
+    assert handle_request_message(body, f"e-{request_id}", 1, cut_off) == [Decision.STANDBY]
+    assert counts(primary)["StaleRequestPeerUnavailable"] == before + 1
+    assert job_item(east, request_id) is None  # a slow peer may have answered it: not here
+    again = receive(east, east.requests_url, wait_s=3)  # looked at again later
+    assert [json.loads(m["Body"])["request_id"] for m in again] == [request_id]
+    for message in again:
+        delete(east, east.requests_url, message)
+
+
+def test_the_other_region_is_not_asked_again_right_after_it_did_not_answer() -> None:
+    calls: list[str] = []
+    now = [100.0]
+
+    class Failing:
+        def get_item(self, **_: Any) -> dict[str, Any]:
+            calls.append("get_item")
+            raise EndpointConnectionError(endpoint_url="http://peer")
+
+    peer = PeerJobs(Failing, "voxflow-jobs", hold_s=3, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(PeerUnavailable):
+            peer.get("r-1")
+    assert calls == ["get_item"]  # one timeout per hold, not one per request
+    now[0] += 3.5
+    with pytest.raises(PeerUnavailable):
+        peer.get("r-1")
+    assert len(calls) == 2
 
 
 def replicate_to_primary(regions: dict[str, Region], request_id: str) -> dict[str, Any]:

@@ -113,7 +113,9 @@ def _held_by_peer(pipeline: Pipeline, new_job: Job) -> Decision | None:
     for (its item not replicated here yet), or None to create the job here. Answered
     there: DROP (answering here would be a second terminal event). Pending there:
     STANDBY, so this region looks again once the item has replicated and the table of
-    docs/regions.md applies. Unreachable: plan here, a duplicate beats a loss."""
+    docs/regions.md applies. No answer: STANDBY as well. A slow peer is not a lost one
+    (the drill's secondary, loaded, timed out 24 reads after failback, and planning
+    here answered all 24 twice); VOXFLOW_STANDBY_MAX_S still ends the wait."""
     peer_jobs = pipeline.regions.peer_jobs
     if peer_jobs is None:
         return None
@@ -124,7 +126,7 @@ def _held_by_peer(pipeline: Pipeline, new_job: Job) -> Decision | None:
             "stale request %s: the other region did not answer (%s)", new_job.request_id, error
         )
         pipeline.meter.count("StaleRequestPeerUnavailable")
-        return None
+        return Decision.STANDBY
     if found is None or conflicts_with_peer(found, new_job):
         return None
     if found.status != PENDING:

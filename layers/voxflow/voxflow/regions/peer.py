@@ -5,10 +5,12 @@ primary that has just recovered, a redelivery. The other region may have answere
 it already while the job's item has not replicated here yet; this region would find
 no job, create one and answer a second time. So before it creates a job for a stale
 request, a region reads the other region's item. Only stale requests pay for the
-read (fresh ones cannot have been answered elsewhere yet), and with short timeouts
-and no retries: an unreachable peer means planning here (a duplicate beats a loss).
+read (fresh ones cannot have been answered elsewhere yet), with short timeouts and no
+retries; a peer that does not answer means a look again later (standby), never a
+second answer.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.regions.config import RegionConfig
-from voxflow.regions.health import FAST_FAIL
+from voxflow.regions.health import FAST_FAIL, UNREACHABLE_HOLD_S
 
 
 class PeerUnavailable(RuntimeError):
@@ -35,11 +37,25 @@ class PeerJob:
 
 
 class PeerJobs:
-    def __init__(self, dynamodb: Callable[[], Any], table: str) -> None:
+    def __init__(
+        self,
+        dynamodb: Callable[[], Any],
+        table: str,
+        *,
+        hold_s: float = UNREACHABLE_HOLD_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``hold_s``: after a read that failed, the peer counts as not answering for
+        this long without being asked (a batch pays one timeout, not one per request)."""
         self._dynamodb = dynamodb
         self.table = table
+        self._hold_s = hold_s
+        self._clock = clock
+        self._failed_at: float | None = None
 
     def get(self, request_id: str) -> PeerJob | None:
+        if self._failed_at is not None and self._clock() - self._failed_at < self._hold_s:
+            raise PeerUnavailable("held after a failed read")
         try:
             response = self._dynamodb().get_item(
                 TableName=self.table,
@@ -48,7 +64,9 @@ class PeerJobs:
                 ExpressionAttributeNames={"#s": "status"},
             )
         except (BotoCoreError, ClientError) as error:
+            self._failed_at = self._clock()
             raise PeerUnavailable(type(error).__name__) from error
+        self._failed_at = None
         item = response.get("Item")
         if item is None:
             return None
