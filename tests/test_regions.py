@@ -899,31 +899,44 @@ def test_chunk_task_of_a_job_owned_elsewhere_waits_unsynthesized_until_the_job_e
     assert receive(west, west.service.chunks_queue_url, wait_s=2) == []
 
 
-def test_a_parked_chunk_task_takes_over_a_job_that_makes_no_progress(
+def test_a_parked_chunk_task_reports_a_job_that_makes_no_progress_but_leaves_it(
     regions: dict[str, Region],
     moto: MotoServer,
     registry: VoiceRegistry,
     engine: Engine,
     primary: Pipeline,
 ) -> None:
-    """Both regions up, the job owned by the primary, which has no task for it: the
-    secondary notices within VOXFLOW_CHUNK_STALL_S, not at the sweeper's next run."""
+    """Both regions up, the job owned by the primary, no progress: the secondary says so
+    within VOXFLOW_CHUNK_STALL_S, and does not take a healthy owner's job (a busy owner
+    looks the same, and both regions would answer it)."""
     west = regions[SECONDARY]
     watchful = _pipeline(west, Role.SECONDARY, moto, registry, engine, chunk_stall_s=2)
     watchful.regions.health = primary_health_uncached(moto.url)
     request_id = owned_by_the_primary_with_its_task_in_the_secondary(
         regions, primary, "Nobody works on me"
     )
+    objects = chunk_objects(west)
     started = time.monotonic()
-    looks = 0
-    while (job := job_item(west, request_id)) is not None and job["status"]["S"] == "pending":
+    while not counts(watchful)["JobsStalledElsewhere"]:
         assert time.monotonic() - started < 30
-        looks += len(synthesize_batch(west, watchful, wait_s=3))
-    assert looks >= 2  # parked first: a healthy owner gets its time
-    assert counts(watchful)["ChunksParked"] >= 1
-    assert counts(watchful)["JobsTakenOver"] == 1
+        synthesize_batch(west, watchful, wait_s=3)
+    assert counts(watchful)["ChunksParked"] >= 2  # parked first: a healthy owner gets its time
+    assert counts(watchful)["JobsTakenOver"] == 0
+    assert chunk_objects(west) == objects
+    job = job_item(west, request_id)
     assert job is not None
-    assert (job["status"]["S"], job["owner_region"]["S"]) == ("completed", SECONDARY)
+    assert (job["status"]["S"], job["owner_region"]["S"]) == ("pending", PRIMARY)
+    # Its owner finishes it: the parked task ends.
+    west.client("dynamodb").update_item(
+        TableName="voxflow-jobs",
+        Key={"request_id": {"S": request_id}},
+        UpdateExpression="SET #s = :done, result_json = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":done": {"S": "completed"}, ":r": {"S": "{}"}},
+    )
+    while synthesize_batch(west, watchful, wait_s=12):
+        assert time.monotonic() - started < 60
+    assert chunk_objects(west) == objects
 
 
 def test_chunk_tasks_outlive_an_old_image_that_gives_the_job_back_to_a_lost_primary(

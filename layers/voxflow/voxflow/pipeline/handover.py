@@ -12,8 +12,11 @@ So a task of a pending job owned elsewhere is
 - parked otherwise: sent again to this region's recovery lane with a delay (the
   standby delays), and looked at again: processed once the job is owned here, deleted
   once the job is terminal or its chunk is stored;
-- taken over, when the job has made no progress for ``VOXFLOW_CHUNK_STALL_S`` while
-  parked (an owner with no tasks for it: a duplicate beats a loss).
+- reported, when the job has made no progress for ``VOXFLOW_CHUNK_STALL_S`` while
+  parked (a warning and ``JobsStalledElsewhere``), once per parked look. Not taken over:
+  by progress alone a busy owner cannot be told from one with no task for the job, and
+  taking over a busy owner's jobs answered them twice (the drill: 8 taken over after
+  ~126 s without progress, 6 answered by both regions). The owner's sweeper repairs it.
 """
 
 import logging
@@ -59,18 +62,18 @@ def sort_tasks(tasks: list[ChunkTask], pipeline: Pipeline, now: float | None = N
             continue
         if healthy is None:
             healthy = regions.primary_healthy()
-        owner_lost = regions.decide(job, healthy, False) is Decision.TAKE_OVER
+        if regions.decide(job, healthy, False) is Decision.TAKE_OVER and _take_back(pipeline, job):
+            continue
         stalled = _stalled_s(job, [t for t in tasks if t.request_id == request_id], now)
-        if owner_lost or stalled >= regions.config.chunk_stall_s:
-            if not owner_lost:
-                logger.warning(
-                    "job %s owned by %s made no progress in %.0f s: taken over",
-                    request_id,
-                    job.owner_region,
-                    stalled,
-                )
-            if _take_back(pipeline, job):
-                continue
+        if stalled >= regions.config.chunk_stall_s:
+            logger.warning(
+                "job %s owned by %s made no progress in %.0f s while this region holds "
+                "chunk tasks of it",
+                request_id,
+                job.owner_region,
+                stalled,
+            )
+            pipeline.meter.count("JobsStalledElsewhere")
         handover.parked[request_id] = job
     return handover
 
