@@ -256,10 +256,35 @@ def test_rate_and_length_scale_exclude_each_other() -> None:
 def test_envelope_and_direct_body_give_equal_models() -> None:
     detail = {"request_id": "r-1", "text": "Hi.", "format": "FLAC", "metadata": {"k": "v"}}
     direct = parse_request(json.dumps(detail))
+    assert parse_request(detail) == direct
+    # The envelope adds only the event's time.
+    direct = direct.model_copy(update={"requested_at": datetime(2030, 1, 1, tzinfo=UTC)})
     assert parse_request(json.dumps(envelope(detail))) == direct
     assert parse_request(json.dumps(envelope(detail)).encode()) == direct
     assert parse_request(envelope(detail)) == direct
-    assert parse_request(detail) == direct
+
+
+def test_the_request_time_comes_from_the_detail_else_the_event_time() -> None:
+    detail = {"request_id": "r-1", "text": "Hi."}
+    assert parse_request(detail).requested_at is None  # old requests stay valid
+    timed = {**envelope(detail), "time": "2026-12-03T10:00:00Z"}
+    assert parse_request(timed).requested_at == datetime(2026, 12, 3, 10, tzinfo=UTC)
+    own = {**detail, "requested_at": "2026-12-03T11:00:00+01:00"}
+    assert parse_request({**envelope(own), "time": "2026-12-03T12:00:00Z"}).requested_at == (
+        datetime(2026, 12, 3, 10, tzinfo=UTC)
+    )
+    # An event time that does not parse is not the request's fault.
+    assert parse_request({**envelope(detail), "time": "soon"}).requested_at is None
+    # It travels to each item, and is not part of what the request asked for.
+    batch = parse_request(
+        {
+            **envelope({"request_id": "b-1", "items": [{"text": "A."}]}),
+            "time": "2026-12-03T10:00:00Z",
+        }
+    )
+    assert [item.requested_at for item in batch.expand()] == [datetime(2026, 12, 3, 10, tzinfo=UTC)]
+    with pytest.raises(ValidationError):
+        SynthesisRequested.model_validate({**detail, "requested_at": "2026-12-03T10:00:00"})
 
 
 def test_envelope_of_another_detail_type_is_invalid() -> None:
@@ -674,3 +699,13 @@ def test_parsing_fails_only_with_invalid_request(body: object) -> None:
     else:
         assert parse_request(outcome.model_dump_json()) == outcome
         assert outcome.expand()
+
+
+def test_a_client_request_carries_its_publish_time() -> None:
+    from voxflow.client.messages import request_entry
+
+    before = datetime.now(UTC)
+    request, entry = request_entry("bus", None, text="Hi.")
+    assert request.requested_at is not None
+    assert before <= request.requested_at <= datetime.now(UTC)
+    assert parse_request(entry["Detail"]).requested_at == request.requested_at

@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,15 @@ from voxflow.regions import (
     FIRST_SEEN_ATTRIBUTE,
     AlarmHealth,
     Decision,
+    PeerJobs,
+    PeerUnavailable,
     RegionConfig,
     Role,
     StandbyQueue,
     StaticHealth,
     decide,
     first_seen_of,
+    peer_jobs,
     primary_health,
     standby_delay_s,
 )
@@ -134,6 +138,13 @@ def test_region_config_from_env() -> None:
     assert config.role is Role.SECONDARY
     assert (config.region, config.other_region, config.standby_retry_s) == (SECONDARY, PRIMARY, 7)
     assert config.standby_max_s == 900
+    assert config.stale_request_s == 10
+    assert (
+        RegionConfig.of(
+            Config.load({**_SECONDARY_ENV, "VOXFLOW_STALE_REQUEST_S": "0"})
+        ).stale_request_s
+        == 0
+    )
     assert config.active_region(True) == PRIMARY
     assert config.active_region(False) == SECONDARY
 
@@ -148,6 +159,10 @@ def test_region_config_from_env() -> None:
         ({"VOXFLOW_STANDBY_RETRY_MAX_S": "2"}, "VOXFLOW_STANDBY_RETRY_MAX_S"),
         ({"VOXFLOW_STANDBY_MAX_S": "soon"}, "VOXFLOW_STANDBY_MAX_S"),
         ({"VOXFLOW_PRIMARY_ENDPOINT_URL": "ftp://x"}, "VOXFLOW_PRIMARY_ENDPOINT_URL"),
+        ({"VOXFLOW_SECONDARY_ENDPOINT_URL": "x"}, "VOXFLOW_SECONDARY_ENDPOINT_URL"),
+        ({"VOXFLOW_STALE_REQUEST_S": "-1"}, "VOXFLOW_STALE_REQUEST_S"),
+        ({"VOXFLOW_STALE_REQUEST_S": "ten"}, "VOXFLOW_STALE_REQUEST_S"),
+        ({"VOXFLOW_CHUNK_STALL_S": "0"}, "VOXFLOW_CHUNK_STALL_S"),
         ({"VOXFLOW_SECONDARY_REGION": PRIMARY}, "must differ"),
         ({"AWS_REGION": "eu-west-1"}, "runs in us-west-2"),
     ],
@@ -298,7 +313,14 @@ def _set_primary(regions: dict[str, Region], healthy: bool) -> None:
 
 
 def _pipeline(
-    region: Region, role: Role, moto: MotoServer, registry: VoiceRegistry, engine: Engine
+    region: Region,
+    role: Role,
+    moto: MotoServer,
+    registry: VoiceRegistry,
+    engine: Engine,
+    *,
+    stale_request_s: int = 10,
+    chunk_stall_s: int = 120,
 ) -> Pipeline:
     config = RegionConfig(
         role=role,
@@ -306,7 +328,10 @@ def _pipeline(
         health_alarm=ALARM,
         standby_retry_s=1,
         requests_queue_url=region.requests_url,
+        stale_request_s=stale_request_s,
+        chunk_stall_s=chunk_stall_s,
         primary_endpoint_url=moto.url,
+        secondary_endpoint_url=moto.url,
     )
     aws = AwsSettings.local(moto.url, region.name)
     pipeline = Pipeline.create(
@@ -534,6 +559,178 @@ def test_secondary_stands_by_while_the_primary_works_then_drops(
     assert counts(secondary)["ChunksSynthesized"] == 0
 
 
+# --- (a2) the stale-request guard: a late copy of a request after failback --------------------
+
+
+def stale_body(request_id: str, text: str, reply_url: str, age_s: float = 120.0) -> str:
+    """A request as its late copy reaches a region: published ``age_s`` ago."""
+    body = json.loads(request_body(request_id, text, reply_url))
+    body["requested_at"] = (datetime.now(UTC) - timedelta(seconds=age_s)).isoformat()
+    return json.dumps(body)
+
+
+def terminal_replies(region: Region, request_id: str, wait_s: int = 2) -> list[str]:
+    return [
+        event["detail-type"]
+        for event in replies(region, request_id, wait_s)
+        if event["detail-type"] in ("SynthesisCompleted", "SynthesisFailed")
+    ]
+
+
+def answered_by_the_secondary_alone(
+    regions: dict[str, Region], secondary: Pipeline, text: str, *, finish: bool = True
+) -> tuple[str, str]:
+    """A request the secondary planned (and answered) while the primary was down, whose
+    job has not replicated to the primary: (its id, its body)."""
+    west = regions[SECONDARY]
+    request_id = f"late-{uuid.uuid4().hex[:8]}"
+    body = stale_body(request_id, text, west.replies_url)
+    _set_primary(regions, healthy=False)
+    try:
+        assert handle_request_message(body, f"w-{request_id}", 1, secondary) == [Decision.CREATE]
+    finally:
+        _set_primary(regions, healthy=True)
+    if finish:
+        synthesize_queued(west, secondary, request_id)
+        assert terminal_replies(west, request_id) == ["SynthesisCompleted"]
+    return request_id, body
+
+
+def test_without_the_guard_a_recovered_primary_answers_a_late_copy_again(
+    regions: dict[str, Region],
+    moto: MotoServer,
+    registry: VoiceRegistry,
+    engine: Engine,
+    secondary: Pipeline,
+) -> None:
+    """The double answer the guard prevents, reproduced with the guard off."""
+    east = regions[PRIMARY]
+    unguarded = _pipeline(east, Role.PRIMARY, moto, registry, engine, stale_request_s=0)
+    unguarded.regions.health = primary_health_uncached(moto.url)
+    request_id, body = answered_by_the_secondary_alone(regions, secondary, "Answer me once.")
+    assert job_item(east, request_id) is None  # not replicated yet
+
+    assert handle_request_message(body, f"e-{request_id}", 1, unguarded) == [Decision.CREATE]
+    assert synthesize_queued(east, unguarded, request_id) == 1
+    assert terminal_replies(east, request_id) == ["SynthesisCompleted"]  # a second answer
+
+
+def test_the_guard_drops_a_late_copy_the_other_region_answered(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    east = regions[PRIMARY]
+    request_id, body = answered_by_the_secondary_alone(regions, secondary, "Answer me once.")
+    assert job_item(east, request_id) is None
+
+    before = counts(primary)["StaleRequestsAnsweredElsewhere"]
+    assert handle_request_message(body, f"e-{request_id}", 1, primary) == [Decision.DROP]
+    assert counts(primary)["StaleRequestsAnsweredElsewhere"] == before + 1
+    assert job_item(east, request_id) is None  # nothing created here
+    assert synthesize_queued(east, primary, request_id) == 0  # no chunk task queued
+    assert terminal_replies(east, request_id) == []
+
+
+def test_the_guard_stands_by_for_a_late_copy_pending_in_the_other_region(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    request_id, body = answered_by_the_secondary_alone(
+        regions, secondary, "Still working on it.", finish=False
+    )
+    assert handle_request_message(body, f"e-{request_id}", 1, primary) == [Decision.STANDBY]
+    assert job_item(east, request_id) is None
+    # Once the secondary's job has replicated, the look from standby follows the table:
+    # a healthy owner's pending job (the secondary counts as healthy) is not worked here.
+    item = replicate_to_primary(regions, request_id)
+    assert item["owner_region"]["S"] == SECONDARY
+    again = receive(east, east.requests_url, wait_s=3)
+    assert [json.loads(m["Body"])["request_id"] for m in again] == [request_id]
+    for message in again:
+        east.client("sqs").change_message_visibility(
+            QueueUrl=east.requests_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    assert plan_queued(east, primary) == [Decision.STANDBY]
+    synthesize_queued(west, secondary, request_id)
+    assert terminal_replies(west, request_id) == ["SynthesisCompleted"]
+    replicate_to_primary(regions, request_id)
+    time.sleep(1.2)  # the standby delay
+    assert plan_queued(east, primary, wait_s=3) == [Decision.DROP]
+    assert terminal_replies(east, request_id, wait_s=1) == []
+
+
+def test_a_fresh_request_or_one_without_a_time_is_not_checked_with_the_other_region(
+    regions: dict[str, Region], primary: Pipeline
+) -> None:
+    east = regions[PRIMARY]
+    assert primary.regions.stale(time.time() - 11)
+    assert not primary.regions.stale(time.time() - 1)
+    assert not primary.regions.stale(None)
+    for request_id, body in (
+        (rid := f"fresh-{uuid.uuid4().hex[:8]}", stale_body(rid, "Now.", east.replies_url, 0)),
+        (rid2 := f"timeless-{uuid.uuid4().hex[:8]}", request_body(rid2, "Now.", east.replies_url)),
+    ):
+        assert handle_request_message(body, f"e-{request_id}", 1, primary) == [Decision.CREATE]
+    assert counts(primary)["StaleRequestPeerUnavailable"] == 0
+
+
+def test_an_unreachable_other_region_puts_a_stale_request_on_standby(
+    regions: dict[str, Region], primary: Pipeline
+) -> None:
+    east = regions[PRIMARY]
+    config = replace(
+        primary.regions.config, secondary_endpoint_url=f"http://127.0.0.1:{free_port()}"
+    )
+    cut_off = replace(
+        primary,
+        regions=replace(
+            primary.regions,
+            config=config,
+            peer_jobs=peer_jobs(config, _local(PRIMARY), "voxflow-jobs"),
+        ),
+    )
+    request_id = f"cutoff-{uuid.uuid4().hex[:8]}"
+    body = stale_body(request_id, "Nobody to ask.", east.replies_url)
+    before = counts(primary)["StaleRequestPeerUnavailable"]
+    assert handle_request_message(body, f"e-{request_id}", 1, cut_off) == [Decision.STANDBY]
+    assert counts(primary)["StaleRequestPeerUnavailable"] == before + 1
+    assert job_item(east, request_id) is None  # a slow peer may have answered it: not here
+    again = receive(east, east.requests_url, wait_s=3)  # looked at again later
+    assert [json.loads(m["Body"])["request_id"] for m in again] == [request_id]
+    for message in again:
+        delete(east, east.requests_url, message)
+
+
+def test_the_other_region_is_not_asked_again_right_after_it_did_not_answer() -> None:
+    calls: list[str] = []
+    now = [100.0]
+
+    class Failing:
+        def get_item(self, **_: Any) -> dict[str, Any]:
+            calls.append("get_item")
+            raise EndpointConnectionError(endpoint_url="http://peer")
+
+    peer = PeerJobs(Failing, "voxflow-jobs", hold_s=3, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(PeerUnavailable):
+            peer.get("r-1")
+    assert calls == ["get_item"]  # one timeout per hold, not one per request
+    now[0] += 3.5
+    with pytest.raises(PeerUnavailable):
+        peer.get("r-1")
+    assert len(calls) == 2
+
+
+def replicate_to_primary(regions: dict[str, Region], request_id: str) -> dict[str, Any]:
+    key = {"request_id": {"S": request_id}}
+    item = (
+        regions[SECONDARY]
+        .client("dynamodb")
+        .get_item(TableName="voxflow-jobs", Key=key, ConsistentRead=True)["Item"]
+    )
+    regions[PRIMARY].client("dynamodb").put_item(TableName="voxflow-jobs", Item=item)
+    return dict(item)
+
+
 # --- (b) takeover -------------------------------------------------------------------------------
 
 
@@ -631,15 +828,31 @@ def test_takeover_synthesizes_chunks_done_elsewhere_whose_audio_has_not_arrived(
 # --- (c) chunk tasks of another region's job ---------------------------------------------------
 
 
-def test_chunk_task_of_a_job_owned_elsewhere_is_dropped_unsynthesized(
-    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
-) -> None:
+def synthesize_batch(region: Region, pipeline: Pipeline, wait_s: int = 2) -> list[ChunkTask]:
+    """One batch of the chunks queue through synthesize, deleted as Lambda would."""
+    queue = region.service.chunks_queue_url
+    messages = receive(region, queue, wait_s)
+    tasks = [ChunkTask.model_validate_json(message["Body"]) for message in messages]
+    batch = BatchSynthesis(tasks, pipeline)
+    try:
+        for task, message in zip(tasks, messages, strict=True):
+            complete_chunk(task, batch, 1, pipeline)
+            delete(region, queue, message)
+    finally:
+        batch.close()
+    return tasks
+
+
+def owned_by_the_primary_with_its_task_in_the_secondary(
+    regions: dict[str, Region], primary: Pipeline, text: str
+) -> str:
+    """A job the primary owns (replicated), whose one chunk task is queued in the
+    secondary only (as after a takeover that replication has since undone)."""
     _set_primary(regions, healthy=True)
     east, west = regions[PRIMARY], regions[SECONDARY]
     request_id = f"foreign-chunk-{uuid.uuid4().hex[:8]}"
-    handle_request_message(
-        request_body(request_id, "Not yours.", east.replies_url), "m-3", 1, primary
-    )
+    body = request_body(request_id, f"{text} {uuid.uuid4().int % 1000}.", east.replies_url)
+    assert handle_request_message(body, f"m-{request_id}", 1, primary) == [Decision.CREATE]
     replicate_item(regions, "voxflow-jobs", {"request_id": {"S": request_id}})
     tasks = receive(east, east.service.chunks_queue_url, wait_s=1)
     mine = [m for m in tasks if json.loads(m["Body"])["request_id"] == request_id]
@@ -649,17 +862,116 @@ def test_chunk_task_of_a_job_owned_elsewhere_is_dropped_unsynthesized(
     )
     for message in tasks:
         delete(east, east.service.chunks_queue_url, message)
-    objects = chunk_objects(west)
-    dropped = counts(secondary)["ChunksDropped"]
+    return request_id
 
-    assert synthesize_queued(west, secondary) == 1  # handled: the message is deleted
-    assert counts(secondary)["ChunksDropped"] - dropped == 1
+
+def test_chunk_task_of_a_job_owned_elsewhere_waits_unsynthesized_until_the_job_ends(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    west = regions[SECONDARY]
+    request_id = owned_by_the_primary_with_its_task_in_the_secondary(regions, primary, "Not yours")
+    objects = chunk_objects(west)
+    parked, dropped = counts(secondary)["ChunksParked"], counts(secondary)["ChunksDropped"]
+
+    [task] = synthesize_batch(west, secondary)
+    assert (task.request_id, task.parked_at) == (request_id, None)
+    assert counts(secondary)["ChunksParked"] - parked == 1  # sent again, later
     assert chunk_objects(west) == objects
-    assert receive(west, west.service.chunks_queue_url) == []
     job = job_item(west, request_id)
     assert job is not None
     assert "done" not in job
     assert job["status"]["S"] == "pending"
+
+    # The primary finishes; its terminal state replicates: the parked task ends.
+    west.client("dynamodb").update_item(
+        TableName="voxflow-jobs",
+        Key={"request_id": {"S": request_id}},
+        UpdateExpression="SET #s = :done, result_json = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":done": {"S": "completed"}, ":r": {"S": "{}"}},
+    )
+    [again] = synthesize_batch(west, secondary, wait_s=3)
+    assert again.request_id == request_id
+    assert again.parked_at is not None
+    assert counts(secondary)["ChunksParked"] - parked == 1
+    assert counts(secondary)["ChunksDropped"] - dropped == 2
+    assert chunk_objects(west) == objects
+    assert receive(west, west.service.chunks_queue_url, wait_s=2) == []
+
+
+def test_a_parked_chunk_task_reports_a_job_that_makes_no_progress_but_leaves_it(
+    regions: dict[str, Region],
+    moto: MotoServer,
+    registry: VoiceRegistry,
+    engine: Engine,
+    primary: Pipeline,
+) -> None:
+    """Both regions up, the job owned by the primary, no progress: the secondary says so
+    within VOXFLOW_CHUNK_STALL_S, and does not take a healthy owner's job (a busy owner
+    looks the same, and both regions would answer it)."""
+    west = regions[SECONDARY]
+    watchful = _pipeline(west, Role.SECONDARY, moto, registry, engine, chunk_stall_s=2)
+    watchful.regions.health = primary_health_uncached(moto.url)
+    request_id = owned_by_the_primary_with_its_task_in_the_secondary(
+        regions, primary, "Nobody works on me"
+    )
+    objects = chunk_objects(west)
+    started = time.monotonic()
+    while not counts(watchful)["JobsStalledElsewhere"]:
+        assert time.monotonic() - started < 30
+        synthesize_batch(west, watchful, wait_s=3)
+    assert counts(watchful)["ChunksParked"] >= 2  # parked first: a healthy owner gets its time
+    assert counts(watchful)["JobsTakenOver"] == 0
+    assert chunk_objects(west) == objects
+    job = job_item(west, request_id)
+    assert job is not None
+    assert (job["status"]["S"], job["owner_region"]["S"]) == ("pending", PRIMARY)
+    # Its owner finishes it: the parked task ends.
+    west.client("dynamodb").update_item(
+        TableName="voxflow-jobs",
+        Key={"request_id": {"S": request_id}},
+        UpdateExpression="SET #s = :done, result_json = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":done": {"S": "completed"}, ":r": {"S": "{}"}},
+    )
+    while synthesize_batch(west, watchful, wait_s=12):
+        assert time.monotonic() - started < 60
+    assert chunk_objects(west) == objects
+
+
+def test_chunk_tasks_outlive_an_old_image_that_gives_the_job_back_to_a_lost_primary(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    """The drill's lost chunk tasks: the secondary takes a job over and queues its chunk
+    tasks, then an image the primary wrote before it was lost replicates over the
+    takeover (owner: the primary again). The tasks are the only ones left anywhere:
+    they take the job back instead of being dropped."""
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    request_id = f"handback-{uuid.uuid4().hex[:8]}"
+    body = request_body(request_id, f"Handed back {uuid.uuid4().int % 1000}.", west.replies_url)
+    key = {"request_id": {"S": request_id}}
+    _set_primary(regions, healthy=True)
+    assert handle_request_message(body, f"p-{request_id}", 1, primary) == [Decision.CREATE]
+    old_image = replicate_item(regions, "voxflow-jobs", key)
+    for message in receive(east, east.service.chunks_queue_url, wait_s=1):
+        if json.loads(message["Body"])["request_id"] == request_id:
+            delete(east, east.service.chunks_queue_url, message)  # lost with the primary
+    _set_primary(regions, healthy=False)
+    try:
+        west.client("sqs").send_message(QueueUrl=west.requests_url, MessageBody=body)
+        assert plan_queued(west, secondary) == [Decision.TAKE_OVER]
+        west.client("dynamodb").put_item(TableName="voxflow-jobs", Item=old_image)
+        assert job_item(west, request_id)["owner_region"]["S"] == PRIMARY  # type: ignore[index]
+        dropped = counts(secondary)["ChunksDropped"]
+
+        assert synthesize_queued(west, secondary, request_id) == 1
+        assert counts(secondary)["ChunksDropped"] == dropped
+        job = job_item(west, request_id)
+        assert job is not None
+        assert (job["status"]["S"], job["owner_region"]["S"]) == ("completed", SECONDARY)
+        assert terminal_replies(west, request_id) == ["SynthesisCompleted"]
+    finally:
+        _set_primary(regions, healthy=True)
 
 
 # --- (d) regional reply queues -------------------------------------------------------------------

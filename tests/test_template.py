@@ -398,6 +398,8 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_STANDBY_RETRY_S": "5",
         "VOXFLOW_STANDBY_RETRY_MAX_S": "30",
         "VOXFLOW_STANDBY_MAX_S": "900",
+        "VOXFLOW_STALE_REQUEST_S": "10",
+        "VOXFLOW_CHUNK_STALL_S": "120",
         "VOXFLOW_REQUESTS_QUEUE_URL": ref("RequestsQueue"),
         # Reply targets
         "VOXFLOW_REPLY_QUEUE_PREFIX": ref("ReplyQueuePrefix"),

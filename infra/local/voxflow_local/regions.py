@@ -124,6 +124,7 @@ class TwoRegionStack(Lifecycle):
             schedules=schedules,
         )
         self.secondary.extra_env["VOXFLOW_PRIMARY_ENDPOINT_URL"] = self.primary.url
+        self.primary.extra_env["VOXFLOW_SECONDARY_ENDPOINT_URL"] = self.secondary.url
         self.replicator: Replicator | None = None
         self.health: HeartbeatHealthChecker | None = None
         self.primary_down = False

@@ -279,13 +279,16 @@ class _Direction:
             )
 
     def _event_delivery(self, envelope: dict[str, Any]) -> Callable[[], None]:
-        entry = {
+        entry: dict[str, Any] = {
             "Source": envelope["source"],
             "DetailType": envelope["detail-type"],
             "Detail": json.dumps(envelope["detail"]),
             "EventBusName": self.dest.site.bus_name,
             "Resources": [f"{EVENT_REPLICA_PREFIX}{self.source.region}"],
         }
+        if isinstance(envelope.get("time"), str):
+            # The copy keeps the event's time, as the global endpoint's replication does.
+            entry["Time"] = datetime.fromisoformat(envelope["time"])
 
         def deliver() -> None:
             response = self.dest.client("events").put_events(Entries=[entry])

@@ -3,6 +3,7 @@
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from voxflow.events import (
@@ -43,6 +44,9 @@ def request_entry(
 ) -> tuple[SynthesisRequested, dict[str, Any]]:
     if reply_queue_url:
         fields["reply_to"] = ReplyTo(queue_url=reply_queue_url)
+    # The publish time travels with the request, however it reaches a region (a direct
+    # send has no event time): a late copy is checked against the other region first.
+    fields.setdefault("requested_at", datetime.now(UTC))
     request = SynthesisRequested.model_validate(fields)
     # The source names the tenant (voxflow.client for the default one): IAM may hold
     # a publisher to it, and plan checks the request's tenant against it.

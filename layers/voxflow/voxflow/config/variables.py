@@ -252,9 +252,27 @@ REQUESTS_QUEUE_URL = declare(
     "secondary)",
     PIPELINE, "regions",
 )  # fmt: skip
+STALE_REQUEST_S = declare(
+    "VOXFLOW_STALE_REQUEST_S", integer, 10,
+    "a request published longer ago than this is planned only after the other region's jobs "
+    "table says it has no job for it (0: off; docs/failover.md)",
+    PIPELINE, "regions",
+)  # fmt: skip
+CHUNK_STALL_S = declare(
+    "VOXFLOW_CHUNK_STALL_S", integer, 120,
+    "a parked chunk task reports a job owned elsewhere that has made no progress for this "
+    "long (`JobsStalledElsewhere`; docs/failover.md)",
+    PIPELINE, "regions",
+)  # fmt: skip
 PRIMARY_ENDPOINT_URL = declare(
     "VOXFLOW_PRIMARY_ENDPOINT_URL", _optional_text, None,
     "local stack only: where the primary region's CloudWatch answers", PIPELINE, "regions",
+)  # fmt: skip
+SECONDARY_ENDPOINT_URL = declare(
+    "VOXFLOW_SECONDARY_ENDPOINT_URL", _optional_text, None,
+    "local stack only: where the secondary region's jobs table answers (the stale-request "
+    "guard)",
+    PIPELINE, "regions",
 )  # fmt: skip
 
 # ------------------------------------------------------------------ controls (docs/operations.md)

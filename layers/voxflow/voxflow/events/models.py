@@ -267,6 +267,7 @@ class ItemRequest(_Contract):
     # Last and defaulted: items made before requests could ask for a rate stay valid.
     sample_rate: SampleRate | None = None
     text_type: TextType = "text"
+    requested_at: UtcDatetime | None = None  # SynthesisRequested.requested_at
 
 
 _ITEM_FIELDS = ("text", "text_type", "voice", "format", "sample_rate", "params", "metadata")
@@ -320,6 +321,16 @@ class SynthesisRequested(_Contract):
     items: (
         Annotated[list[SynthesisItem], Field(min_length=1, max_length=MAX_BATCH_ITEMS)] | None
     ) = Field(default=None, description="A batch: one result per item.")
+    # Why: a region that sees a request long after it was published (replicated to a
+    # primary that just came back, redelivered) asks the other region whether it
+    # answered it already (docs/failover.md, "The stale-request guard").
+    requested_at: UtcDatetime | None = Field(
+        default=None,
+        description=(
+            "When the request was published (the clients set it; an EventBridge event's "
+            "time stands in when absent). Not part of the request's identity."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_shape(self) -> Self:
@@ -372,6 +383,7 @@ class SynthesisRequested(_Contract):
             metadata=item.metadata,
             batch_id=batch_id,
             sample_rate=item.sample_rate,
+            requested_at=self.requested_at,
         )
 
 
@@ -392,6 +404,12 @@ class ChunkTask(_Contract):
     sample_rate: Annotated[int, Field(strict=True, gt=0)]
     # The request's own reply target, so each chunk event needs no job lookup.
     reply_to: ReplyTo | None = None
+    # Set while the task waits for a job another region owns (voxflow.pipeline.handover):
+    # when it was first parked, since when the job has made no progress, and how many of
+    # its chunks were stored then (epoch seconds; all None for a task never parked).
+    parked_at: Annotated[float, Field(ge=0)] | None = None
+    stalled_since: Annotated[float, Field(ge=0)] | None = None
+    parked_done: Annotated[int, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -9,6 +9,7 @@ answer every bad message with a SynthesisFailed instead of retrying it into the 
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypedDict, TypeGuard, Unpack
 
 import pydantic_core
@@ -27,6 +28,7 @@ from voxflow.events.models import (
     SynthesisFailed,
     SynthesisRequested,
     Tenant,
+    UtcDatetime,
     detail_type,
     request_source,
 )
@@ -149,6 +151,8 @@ def parse_request_items(
 def _detail(body: object, default_request_id: str | None) -> dict[str, Any]:
     document = _load(body)
     detail = _unwrap(document, detail_type(SynthesisRequested))
+    if detail is not document and isinstance(document, dict):
+        detail = _with_event_time(detail, document.get("time"))
     if "request_id" in detail:
         return detail
     event_id = document.get("id") if isinstance(document, dict) and detail is not document else None
@@ -256,6 +260,16 @@ def to_event_entry(model: BaseModel, bus_name: str, source: str | None = None) -
     }
 
 
+def _with_event_time(detail: dict[str, Any], event_time: object) -> dict[str, Any]:
+    """An EventBridge event's ``time`` as the request's ``requested_at`` when the detail
+    has none; a time that does not parse is left out (the request is not at fault)."""
+    if "requested_at" in detail or not isinstance(event_time, str):
+        return detail
+    if _valid(_EVENT_TIME, event_time) is None:
+        return detail
+    return {**detail, "requested_at": event_time}
+
+
 def _load(body: object) -> object:
     # Everything goes through bytes and one JSON parser, so a mapping is held to the
     # same rules as text: no NaN, no lone surrogates, nothing JSON cannot carry.
@@ -311,6 +325,7 @@ _ITEM_ID: TypeAdapter[str] = TypeAdapter(ItemId)
 _TENANT: TypeAdapter[str] = TypeAdapter(Tenant)
 _METADATA: TypeAdapter[dict[str, MetadataValue]] = TypeAdapter(Metadata)
 _REPLY_TO: TypeAdapter[ReplyTo] = TypeAdapter(ReplyTo)
+_EVENT_TIME: TypeAdapter[datetime] = TypeAdapter(UtcDatetime)
 
 
 def _salvage(detail: object) -> _Address:

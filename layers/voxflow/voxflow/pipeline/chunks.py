@@ -18,7 +18,8 @@ from voxflow.events import ChunkSynthesized, ChunkTask
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_job, is_final
-from voxflow.pipeline.regional import foreign_tasks, usable_many
+from voxflow.pipeline.handover import park, sort_tasks
+from voxflow.pipeline.regional import usable_many
 from voxflow.store import CacheEntry
 
 # Chunks synthesized ahead of the one being stored: bounds the memory held.
@@ -36,8 +37,11 @@ class BatchSynthesis:
 
     def __init__(self, tasks: list[ChunkTask], pipeline: Pipeline) -> None:
         self._pipeline = pipeline
-        # Jobs another region owns (or that are over): their chunks are not synthesized here.
-        self.dropped: set[str] = foreign_tasks(tasks, pipeline)
+        # Jobs another region owns (parked: looked at again later) or that are over: their
+        # chunks are not synthesized here.
+        handover = sort_tasks(tasks, pipeline)
+        park(tasks, handover, pipeline)
+        self.dropped: set[str] = handover.not_here
         tasks = [task for task in tasks if task.request_id not in self.dropped]
         self.stored: dict[str, CacheEntry] = usable_many(
             pipeline.cache.lookup_many([task.chunk_key for task in tasks]), pipeline

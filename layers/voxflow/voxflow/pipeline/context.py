@@ -17,6 +17,7 @@ from voxflow.regions import (
     RegionConfig,
     Regions,
     StandbyQueue,
+    peer_jobs,
     primary_health,
 )
 from voxflow.service_settings import ServiceSettings
@@ -191,6 +192,7 @@ class Pipeline:
                     if region.requests_queue_url
                     else None
                 ),
+                peer_jobs=peer_jobs(region, aws, service.jobs_table),
             ),
             controls=Controls.of(config, service, aws, clients) if config else Controls(),
             reply_targets=ReplyTargetRules.from_settings(service, region),

@@ -40,7 +40,8 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
         batch_id=item.batch_id,
         fingerprint=item_fingerprint(item),
     )
-    claimed = claim(pipeline, job, standby_expired=standby_expired)
+    requested_at = item.requested_at.timestamp() if item.requested_at else None
+    claimed = claim(pipeline, job, standby_expired=standby_expired, requested_at=requested_at)
     if claimed.conflict is not None:
         return answer_conflict(pipeline, job, standby_expired=standby_expired)
     if claimed.job is None:

@@ -1,20 +1,22 @@
-"""Who works on a request, applied: claim a job before working on it, drop chunk tasks
-of jobs another region owns, and trust another region's cache entries only when their
-audio has replicated here.
+"""Who works on a request, applied: claim a job before working on it, and trust another
+region's cache entries only when their audio has replicated here (chunk tasks of jobs
+another region owns: voxflow.pipeline.handover).
 
 In the standalone role each of these is today's single-region behaviour, with no AWS
 call added (the hit path's latency depends on it).
 """
 
+import logging
 from dataclasses import dataclass
 
-from voxflow.events import ChunkTask
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.identity import conflicts, copy_job_id
 from voxflow.pipeline.terminal import answered_id, finish, resend_if_unsent, stored_event
-from voxflow.regions import Decision
+from voxflow.regions import Decision, PeerJob, PeerUnavailable
 from voxflow.store import CacheEntry, Job
 from voxflow.store.jobs import PENDING
+
+logger = logging.getLogger(__name__)
 
 
 class JobVanished(RuntimeError):
@@ -33,14 +35,23 @@ class Claim:
         return self.job is not None
 
 
-def claim(pipeline: Pipeline, new_job: Job, *, standby_expired: bool = False) -> Claim:
+def claim(
+    pipeline: Pipeline,
+    new_job: Job,
+    *,
+    standby_expired: bool = False,
+    requested_at: float | None = None,
+) -> Claim:
     """Create ``new_job``, or decide what to do with the one that exists (docs/regions.md).
 
     A job under this id that is another request's is never worked on: the claim says
-    so (``conflict``), and the caller answers the new request on its own."""
+    so (``conflict``), and the caller answers the new request on its own.
+    ``requested_at``: when the request was published (epoch seconds; None: not known),
+    for the stale-request guard."""
     if not pipeline.regions.regional:
         return _claim_standalone(pipeline, new_job)
-    return _claim_regional(pipeline, new_job, standby_expired)
+    stale = not standby_expired and pipeline.regions.stale(requested_at)
+    return _claim_regional(pipeline, new_job, standby_expired, stale)
 
 
 def _claim_standalone(pipeline: Pipeline, new_job: Job) -> Claim:
@@ -59,17 +70,23 @@ def _claim_standalone(pipeline: Pipeline, new_job: Job) -> Claim:
     return Claim(Decision.PROCEED, existing)
 
 
-def _claim_regional(pipeline: Pipeline, new_job: Job, standby_expired: bool) -> Claim:
+def _claim_regional(pipeline: Pipeline, new_job: Job, standby_expired: bool, stale: bool) -> Claim:
     jobs, regions = pipeline.jobs, pipeline.regions
     healthy = regions.primary_healthy()
     # The active region creates first and reads only if the job exists: one call, not two.
-    if (regions.active_here(healthy) or standby_expired) and jobs.create(new_job):
+    # Not for a stale request: the other region is asked before anything is created.
+    may_create = regions.active_here(healthy) or standby_expired
+    if may_create and not stale and jobs.create(new_job):
         return Claim(Decision.CREATE, new_job)
     existing = jobs.get(new_job.request_id)
     if existing is not None and conflicts(existing, new_job):
         return Claim(Decision.DROP, conflict=existing)
     decision = regions.decide(existing, healthy, standby_expired)
     if decision is Decision.CREATE:
+        if stale and regions.peer_reachable(healthy):
+            held = _held_by_peer(pipeline, new_job)
+            if held is not None:
+                return Claim(held)
         if jobs.create(new_job):
             return Claim(Decision.CREATE, new_job)
         raise JobVanished(f"job {new_job.request_id} changed while it was claimed")
@@ -89,6 +106,43 @@ def _claim_regional(pipeline: Pipeline, new_job: Job, standby_expired: bool) -> 
         _add_reply_target(pipeline, existing, new_job)
         resend_if_unsent(pipeline, existing.request_id)
     return Claim(decision)
+
+
+def _held_by_peer(pipeline: Pipeline, new_job: Job) -> Decision | None:
+    """The stale-request guard: what to do with a request the other region has a job
+    for (its item not replicated here yet), or None to create the job here. Answered
+    there: DROP (answering here would be a second terminal event). Pending there:
+    STANDBY, so this region looks again once the item has replicated and the table of
+    docs/regions.md applies. No answer: STANDBY as well. A slow peer is not a lost one
+    (the drill's secondary, loaded, timed out 24 reads after failback, and planning
+    here answered all 24 twice); VOXFLOW_STANDBY_MAX_S still ends the wait."""
+    peer_jobs = pipeline.regions.peer_jobs
+    if peer_jobs is None:
+        return None
+    try:
+        found = peer_jobs.get(new_job.request_id)
+    except PeerUnavailable as error:
+        logger.warning(
+            "stale request %s: the other region did not answer (%s)", new_job.request_id, error
+        )
+        pipeline.meter.count("StaleRequestPeerUnavailable")
+        return Decision.STANDBY
+    if found is None or conflicts_with_peer(found, new_job):
+        return None
+    if found.status != PENDING:
+        pipeline.meter.count("StaleRequestsAnsweredElsewhere")
+        return Decision.DROP
+    pipeline.meter.count("StaleRequestsPendingElsewhere")
+    return Decision.STANDBY
+
+
+def conflicts_with_peer(found: PeerJob, new_job: Job) -> bool:
+    """Another request's job under this id there: not this request's answer."""
+    if found.tenant is not None and found.tenant != new_job.tenant:
+        return True
+    return None not in (found.fingerprint, new_job.fingerprint) and (
+        found.fingerprint != new_job.fingerprint
+    )
 
 
 def _add_reply_target(pipeline: Pipeline, existing: Job, duplicate: Job) -> None:
@@ -136,20 +190,6 @@ def _copy_result(pipeline: Pipeline, finished: Job, duplicate: Job, target: str)
             return
         copy = found  # its creator crashed before sending: finish it here
     finish(pipeline, copy, event, finished.cache)
-
-
-def foreign_tasks(tasks: list[ChunkTask], pipeline: Pipeline) -> set[str]:
-    """Request ids among ``tasks`` whose chunks must not be synthesized here: the job is
-    owned by another region, or already terminal. One batched read per batch; none at
-    all in the standalone role."""
-    if not pipeline.regions.regional or not tasks:
-        return set()
-    jobs = pipeline.jobs.get_many([task.request_id for task in tasks])
-    return {
-        request_id
-        for request_id, job in jobs.items()
-        if job.status != PENDING or not pipeline.regions.owns(job)
-    }
 
 
 def usable(entry: CacheEntry | None, pipeline: Pipeline) -> CacheEntry | None:

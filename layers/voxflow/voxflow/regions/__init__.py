@@ -9,6 +9,7 @@ from voxflow.regions.health import (
     active_region,
     primary_health,
 )
+from voxflow.regions.peer import PeerJob, PeerJobs, PeerUnavailable, peer_jobs
 from voxflow.regions.regions import Regions
 from voxflow.regions.standby import (
     FIRST_SEEN_ATTRIBUTE,
@@ -22,6 +23,9 @@ __all__ = [
     "AlarmHealth",
     "Decision",
     "JobState",
+    "PeerJob",
+    "PeerJobs",
+    "PeerUnavailable",
     "PrimaryHealth",
     "RegionConfig",
     "Regions",
@@ -32,6 +36,7 @@ __all__ = [
     "decide",
     "first_seen_of",
     "owner_of",
+    "peer_jobs",
     "primary_health",
     "standby_delay_s",
 ]

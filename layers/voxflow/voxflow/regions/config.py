@@ -36,8 +36,15 @@ class RegionConfig:
     standby_retry_max_s: int = env.STANDBY_RETRY_MAX_S.default
     standby_max_s: int = env.STANDBY_MAX_S.default
     requests_queue_url: str | None = env.REQUESTS_QUEUE_URL.default
-    # Locally only: where the primary region's CloudWatch answers (on AWS the region implies it).
+    # A request published longer ago than this is planned only after the other region's
+    # jobs table says it has no job for it (0: never asked; docs/failover.md).
+    stale_request_s: int = env.STALE_REQUEST_S.default
+    # A parked chunk task (voxflow.pipeline.handover) reports a job owned elsewhere that
+    # has made no progress for this long.
+    chunk_stall_s: int = env.CHUNK_STALL_S.default
+    # Locally only: where each region answers (on AWS the region implies it).
     primary_endpoint_url: str | None = env.PRIMARY_ENDPOINT_URL.default
+    secondary_endpoint_url: str | None = env.SECONDARY_ENDPOINT_URL.default
 
     def __post_init__(self) -> None:
         if not 0 <= self.standby_retry_s <= MAX_DELAY_S:
@@ -48,12 +55,16 @@ class RegionConfig:
             )
         if self.standby_max_s < 0:
             raise SettingsError("VOXFLOW_STANDBY_MAX_S must be >= 0")
-        if self.primary_endpoint_url is not None and not self.primary_endpoint_url.startswith(
-            ("http://", "https://")
+        if self.chunk_stall_s < 1:
+            raise SettingsError("VOXFLOW_CHUNK_STALL_S must be >= 1")
+        if self.stale_request_s < 0:
+            raise SettingsError("VOXFLOW_STALE_REQUEST_S must be >= 0 (0: off)")
+        for name, url in (
+            ("VOXFLOW_PRIMARY_ENDPOINT_URL", self.primary_endpoint_url),
+            ("VOXFLOW_SECONDARY_ENDPOINT_URL", self.secondary_endpoint_url),
         ):
-            raise SettingsError(
-                f"VOXFLOW_PRIMARY_ENDPOINT_URL must be http(s): {self.primary_endpoint_url!r}"
-            )
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise SettingsError(f"{name} must be http(s): {url!r}")
         if self.role is Role.STANDALONE:
             return
         if self.primary_region == self.secondary_region:
@@ -85,6 +96,13 @@ class RegionConfig:
     def other_region(self) -> str:
         return self.secondary_region if self.region == self.primary_region else self.primary_region
 
+    @property
+    def other_endpoint_url(self) -> str | None:
+        """Locally only: the other region's endpoint."""
+        if self.region == self.primary_region:
+            return self.secondary_endpoint_url
+        return self.primary_endpoint_url
+
     def active_region(self, primary_healthy: bool) -> str:
         """The region that creates new jobs: the primary while it is healthy."""
         if self.role is Role.STANDALONE:
@@ -103,5 +121,8 @@ class RegionConfig:
             standby_retry_max_s=config[env.STANDBY_RETRY_MAX_S],
             standby_max_s=config[env.STANDBY_MAX_S],
             requests_queue_url=config[env.REQUESTS_QUEUE_URL],
+            stale_request_s=config[env.STALE_REQUEST_S],
+            chunk_stall_s=config[env.CHUNK_STALL_S],
             primary_endpoint_url=config[env.PRIMARY_ENDPOINT_URL],
+            secondary_endpoint_url=config[env.SECONDARY_ENDPOINT_URL],
         )

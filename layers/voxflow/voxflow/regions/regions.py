@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from voxflow.regions.config import RegionConfig
 from voxflow.regions.decision import Decision, JobState, decide, owner_of
 from voxflow.regions.health import PrimaryHealth, StaticHealth
+from voxflow.regions.peer import PeerJobs
 from voxflow.regions.standby import StandbyQueue
 
 
@@ -14,6 +15,8 @@ class Regions:
     config: RegionConfig = field(default_factory=RegionConfig)
     health: PrimaryHealth = field(default_factory=StaticHealth)
     standby_queue: StandbyQueue | None = None
+    # The other region's jobs table (the stale-request guard); None: the guard is off.
+    peer_jobs: PeerJobs | None = None
 
     @property
     def here(self) -> str:
@@ -50,6 +53,19 @@ class Regions:
         if not self.regional:
             return False
         return (time.time() if now is None else now) - first_seen >= self.config.standby_max_s
+
+    def stale(self, requested_at: float | None, now: float | None = None) -> bool:
+        """Whether a request published at ``requested_at`` (epoch seconds; None: not
+        known) is old enough that the other region may have answered it already."""
+        if self.peer_jobs is None or requested_at is None:
+            return False
+        age = (time.time() if now is None else now) - requested_at
+        return age > self.config.stale_request_s
+
+    def peer_reachable(self, primary_healthy: bool) -> bool:
+        """Whether the other region is worth asking: an unhealthy primary is not (its
+        answers replicated before it went, and asking costs a timeout)."""
+        return self.here == self.config.primary_region or primary_healthy
 
     def send_to_standby(self, body: str, first_seen: float) -> None:
         if self.standby_queue is None:
