@@ -6,11 +6,13 @@ fails here)."""
 import ast
 import importlib
 import pkgutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from voice_fixtures import MemoryVoiceFiles, entry_for, multi_speaker_voice
 
 import voxflow
 from voxflow.api.features import UNSUPPORTED
@@ -27,6 +29,8 @@ from voxflow.service_settings import ServiceSettings
 from voxflow.text import normalize_text
 from voxflow.text.ssml import parse_ssml
 from voxflow.voices import VoiceRegistry
+from voxflow.voices.catalog import MemoryCatalog
+from voxflow.voices.loader import VoiceLoader
 
 TESTS = Path(__file__).resolve().parent
 
@@ -51,6 +55,36 @@ def _voice_files_missing() -> None:
     VoiceRegistry().add("missing", Path("/nonexistent/voice.onnx"))
 
 
+def _disabled_voice(tmp: Path) -> None:
+    model, config = multi_speaker_voice(tmp)
+    entry = entry_for("off", model, config, enabled=False)
+    loader = VoiceLoader(MemoryVoiceFiles(), tmp / "local")
+    VoiceRegistry().with_catalog(MemoryCatalog([entry]), loader, 1 << 30).resolve("off")
+
+
+def _id_taken(tmp: Path) -> None:
+    model, config = multi_speaker_voice(tmp)
+    catalog = MemoryCatalog([entry_for("taken", model, config)])
+    catalog.register(entry_for("taken", model, config))
+
+
+def _hash_mismatch(tmp: Path) -> None:
+    model, config = multi_speaker_voice(tmp)
+    files = MemoryVoiceFiles()
+    entry = entry_for("tampered", model, config)
+    files.upload(entry, model, config)
+    files.objects[entry.model_key] += b"tampered"
+    VoiceLoader(files, tmp / "local").model_file(entry)
+
+
+def _in_tmp(make: Callable[[Path], None]) -> Callable[[], None]:
+    def run() -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            make(Path(folder))
+
+    return run
+
+
 def _rejected_by_policy() -> None:
     PatternPolicy([("rule-1", "forbidden")]).check("a forbidden word", "t").raise_if_rejected()
 
@@ -70,6 +104,9 @@ RAISED: dict[str, Callable[[], object]] = {
     "PUBLISH_FAILED": _publish_refused,
     "INVALID_SSML": lambda: parse_ssml("<speak><audio/></speak>"),
     "FEATURE_NOT_SUPPORTED": lambda: UNSUPPORTED.speech_marks("Hi.", "joe", ["word"]),
+    "VOICE_DISABLED": _in_tmp(_disabled_voice),
+    "VOICE_EXISTS": _in_tmp(_id_taken),
+    "VOICE_HASH_MISMATCH": _in_tmp(_hash_mismatch),
 }
 # Shown end to end by these tests (module, test function).
 END_TO_END: dict[str, tuple[str, str]] = {

@@ -35,7 +35,7 @@ from voxflow.worker.settings import WorkerSettings
 from voxflow_local.stack import LocalStack
 
 SHORT, LONG = "http://sqs.local/123456789012/chunks", "http://sqs.local/123456789012/long-chunks"
-SILENT = {"noise_scale": 0.0, "noise_w": 0.0}
+SILENT: dict[str, Any] = {"noise_scale": 0.0, "noise_w": 0.0}
 CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "corpus"
 REQUIRED_ENV = {
     "VOXFLOW_BUS_NAME": "bus",

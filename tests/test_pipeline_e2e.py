@@ -29,7 +29,7 @@ from voxflow.text import normalize_text, split_into_chunks
 from voxflow_local.stack import LocalStack
 
 pytestmark = pytest.mark.slow
-SILENT = {"noise_scale": 0.0, "noise_w": 0.0}
+SILENT: dict[str, Any] = {"noise_scale": 0.0, "noise_w": 0.0}
 CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "corpus"
 
 

@@ -53,7 +53,7 @@ from voxflow_local.moto_server import MotoServer, free_port
 
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 ALARM = "voxflow-primary-health"
-SILENT = {"noise_scale": 0.0, "noise_w": 0.0}
+SILENT: dict[str, Any] = {"noise_scale": 0.0, "noise_w": 0.0}
 
 
 # --- the decision table, row by row ---------------------------------------------------

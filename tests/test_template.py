@@ -26,6 +26,7 @@ from voxflow.health.canary import TENANT
 from voxflow.settings import EngineSettings
 from voxflow.store.audio import AUDIO_PREFIX, CHUNK_PREFIX
 from voxflow.store.models import CacheEntry, Job
+from voxflow.voices.catalog import VOICES_PREFIX
 from voxflow_local.intrinsics import Key, apply_conditions, evaluate_conditions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -549,34 +550,42 @@ def test_tenant_publisher_policy_binds_a_principal_to_its_tenants_source(
     assert outputs["TenantPublisherPolicyArn"]["Value"] == ref(policy_id)
 
 
-def test_tenants_table_matches_create_tenants_table(
-    translated: dict[str, Any], roles: dict[str, dict[str, Any]]
+@pytest.mark.parametrize("logical_id", ["TenantsTable", "VoicesTable"])
+def test_global_tables_match_their_create_functions(
+    translated: dict[str, Any], roles: dict[str, dict[str, Any]], logical_id: str
 ) -> None:
     from voxflow.tenants import create_tenants_table
+    from voxflow.voices.catalog import create_voices_table
 
     class Recorder:
         def create_table(self, **kwargs: Any) -> None:
             self.kwargs = kwargs
 
     recorder = Recorder()
-    create_tenants_table(recorder, "tenants")
-    resource = translated["Resources"]["TenantsTable"]
+    name = {"TenantsTable": "tenants", "VoicesTable": "voices"}[logical_id]
+    {"tenants": create_tenants_table, "voices": create_voices_table}[name](recorder, name)
+    resource = translated["Resources"][logical_id]
     # Global, like the jobs: IAM ids are account-wide; the secondary reads the replica.
     assert (resource["Type"], resource["Condition"]) == (
         "AWS::DynamoDB::GlobalTable",
         "CreatesTables",
     )
     table = resource["Properties"]
-    assert table["TableName"] == {"Fn::Sub": "${AWS::StackName}-tenants"}
-    for name in ("KeySchema", "AttributeDefinitions", "BillingMode"):
-        assert table[name] == recorder.kwargs[name], name
+    assert table["TableName"] == {"Fn::Sub": f"${{AWS::StackName}}-{name}"}
+    for field in ("KeySchema", "AttributeDefinitions", "BillingMode"):
+        assert table[field] == recorder.kwargs[field], field
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert [replica.get("Fn::If", [None])[0] for replica in table["Replicas"]] == [
         None,
         "IsPrimary",
     ]
-    assert "TenantsTable" not in roles["secondary"]["Resources"]
-    # Only admission reads it: plan (senders) and the API (signers, key hashes).
+    assert logical_id not in roles["secondary"]["Resources"]
+    if logical_id == "VoicesTable":  # every function knows it (Globals); IAM says who reads
+        for function_id in FUNCTIONS:
+            variables = props(translated, function_id)["Environment"]["Variables"]
+            assert variables["VOXFLOW_VOICES_TABLE"] == table["TableName"], function_id
+        return
+    # Only admission reads the tenants: plan (senders) and the API (signers, key hashes).
     for function_id in FUNCTIONS:
         variables = props(translated, function_id)["Environment"]["Variables"]
         admits = function_id in ("PlanFunction", "ApiFunction")
@@ -858,7 +867,7 @@ def test_audio_replicates_to_the_peer_regions_bucket(roles: dict[str, dict[str, 
             ]
         }
         rules = {rule["Filter"]["Prefix"]: rule for rule in replication["Rules"]}
-        assert set(rules) == {AUDIO_PREFIX, CHUNK_PREFIX}
+        assert set(rules) == {AUDIO_PREFIX, CHUNK_PREFIX, VOICES_PREFIX}
         peer_key = {
             "Fn::Sub": [
                 "arn:${AWS::Partition}:kms:${Peer}:${AWS::AccountId}:alias/${AWS::StackName}-audio",
@@ -1107,6 +1116,22 @@ def test_the_api_reaches_the_cache_audio_audit_and_admission_only(
         assert (action, str({"Fn::Sub": f"${{AudioBucket.Arn}}/{AUDIO_PREFIX}*"})) in api
     audit = {action for action, resource in api if resource == str(getatt("AuditTable"))}
     assert audit == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+
+
+def test_only_synthesis_and_planning_read_voices_and_nobody_writes_them(
+    translated: dict[str, Any],
+) -> None:
+    """Whoever keys or synthesizes a request (the API too) reads the voice catalog and its
+    files, and only reads them: `voxflow voices` (an operator's credentials) writes."""
+    voice_readers = ("PlanFunction", "SynthesizeFunction", "SweeperFunction", "ApiFunction")
+    voice_files = str({"Fn::Sub": f"${{AudioBucket.Arn}}/{VOICES_PREFIX}*"})
+    for function_id in FUNCTIONS:
+        pairs = _allowed(translated, function_id)
+        catalog = {action for action, resource in pairs if resource == _table("voices")}
+        files = {action for action, resource in pairs if resource == voice_files}
+        reads = function_id in voice_readers
+        assert catalog == ({"dynamodb:GetItem"} if reads else set()), function_id
+        assert files == ({"s3:GetObject"} if reads else set()), function_id
 
 
 def test_controls_are_conditional_on_their_parameters(

@@ -45,7 +45,7 @@ from voxflow.worker.readiness import is_ready
 from voxflow.worker.settings import WorkerSettings, WorkerSettingsError
 from voxflow_local.stack import LocalStack
 
-SILENT = {"noise_scale": 0.0, "noise_w": 0.0}
+SILENT: dict[str, Any] = {"noise_scale": 0.0, "noise_w": 0.0}
 # What every line of powertools' Logger carries, on Lambda as in the worker.
 POWERTOOLS_KEYS = {"level", "location", "message", "timestamp", "service"}
 CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "corpus"

@@ -4,7 +4,7 @@ moto has no S3 replication, no global-table replication and no global endpoint, 
 this stands in for all three, each in its own thread per direction (on AWS they are
 independent mechanisms: a backlog of objects never holds up events or items):
 
-- S3: objects under ``audio/`` and ``chunks/`` are copied to the peer's bucket
+- S3: objects under ``audio/``, ``chunks/`` and ``voices/`` are copied to the peer's bucket
   (found by listing: keys are content hashes, so a key the peer already has is
   never copied again; copies carry the metadata ``voxflow-replica-of``).
 - DynamoDB global tables: each table's stream (NEW_AND_OLD_IMAGES) is read and its
@@ -45,7 +45,7 @@ from voxflow_local.lifecycle import Lifecycle
 
 logger = logging.getLogger("voxflow_local.replicator")
 
-REPLICATED_PREFIXES = ("audio/", "chunks/")
+REPLICATED_PREFIXES = ("audio/", "chunks/", "voices/")
 REPLICA_METADATA = "voxflow-replica-of"  # on object copies: the region they came from
 # On replicated events: resources = [EVENT_REPLICA_PREFIX + source region].
 EVENT_REPLICA_PREFIX = "arn:aws:voxflow:replicator:"

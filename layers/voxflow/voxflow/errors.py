@@ -35,6 +35,18 @@ class UnknownVoice(InvalidInput, LookupError):
     code = "UNKNOWN_VOICE"
 
 
+class VoiceDisabled(InvalidInput):
+    """The voice is in the catalog but an operator has disabled it."""
+
+    code = "VOICE_DISABLED"
+
+
+class VoiceTaken(InvalidInput):
+    """``voices add`` with an id the catalog (or a built-in voice) already has."""
+
+    code = "VOICE_EXISTS"
+
+
 class UnsupportedFormat(InvalidInput):
     code = "UNSUPPORTED_FORMAT"
 
@@ -70,6 +82,12 @@ class VoiceLoadError(VoxflowError):
     """A registered voice's files are missing or unreadable."""
 
     code = "VOICE_LOAD_FAILED"
+
+
+class VoiceHashMismatch(VoiceLoadError):
+    """A downloaded voice model is not the one its catalog entry names: never used."""
+
+    code = "VOICE_HASH_MISMATCH"
 
 
 class SynthesisError(VoxflowError):

@@ -43,6 +43,10 @@ class EngineSettings:
     chunk_max_chars: int = env.CHUNK_MAX_CHARS.default
     voices_file: Path | None = env.VOICES_FILE.default
     cache_dir: Path = field(default_factory=lambda: default_cache_dir(Config.load()))
+    # Catalog voices (voxflow.voices.loader): where their files are downloaded (Lambda:
+    # under /tmp, its ephemeral storage), and the memory their loaded sessions may hold.
+    voice_dir: Path = env.VOICE_DIR.default
+    voice_memory_mb: int = env.VOICE_MEMORY_MB.default
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
@@ -58,6 +62,8 @@ class EngineSettings:
             raise SettingsError(f"batch_size must be in 1..64, not {self.batch_size}")
         if self.max_chars < 1:
             raise SettingsError(f"max_chars must be >= 1, not {self.max_chars}")
+        if self.voice_memory_mb < 1:
+            raise SettingsError(f"voice_memory_mb must be >= 1, not {self.voice_memory_mb}")
         if not 20 <= self.chunk_max_chars <= 5_000:
             raise SettingsError(f"chunk_max_chars must be in 20..5000, not {self.chunk_max_chars}")
 
@@ -75,4 +81,6 @@ class EngineSettings:
             chunk_max_chars=config[env.CHUNK_MAX_CHARS],
             voices_file=config[env.VOICES_FILE],
             cache_dir=default_cache_dir(config),
+            voice_dir=config[env.VOICE_DIR],
+            voice_memory_mb=config[env.VOICE_MEMORY_MB],
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 from voxflow.cli.keys import add_keys_commands
 from voxflow.cli.ops import add_ops_commands
 from voxflow.cli.tenants import add_tenants_commands
+from voxflow.cli.voices import add_voices_commands
 from voxflow.errors import VoxflowError
 
 EXIT_BAD_INPUT = 2
@@ -25,6 +26,11 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="AWS region")
     parser.add_argument("--profile", help="AWS profile")
     parser.add_argument("--stack", default="voxflow", help="stack name (default voxflow)")
+
+
+def _speaker(raw: str) -> str | int:
+    """A speaker id when it is a number, else a name."""
+    return int(raw) if raw.isdigit() else raw
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,13 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--rate", type=float, default=1.0, help="speaking rate, 1.0 is normal")
     synth.add_argument("--noise-scale", type=float, help="generator noise (voice default)")
     synth.add_argument("--noise-w", type=float, help="phoneme width noise (voice default)")
+    synth.add_argument("--speaker", type=_speaker, help="a multi-speaker voice's speaker")
     synth.add_argument("--pause", type=float, default=0.2, help="seconds between sentences")
     synth.add_argument(
         "--raw", action="store_true", help="stream 16-bit mono PCM to stdout as it is made"
     )
     synth.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
-    commands.add_parser("voices", help="list the voices")
+    add_voices_commands(commands, add_target_arguments)
 
     publish = commands.add_parser("publish", help="publish a SynthesisRequested event")
     publish.add_argument("text", nargs="?", help="text to speak; '-' or nothing reads stdin")
@@ -68,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--voice", default="joe")
     publish.add_argument("--format", default="mp3")
     publish.add_argument("--sample-rate", type=int, help="output rate in Hz")
+    publish.add_argument("--speaker", type=_speaker, help="a multi-speaker voice's speaker")
     publish.add_argument("--request-id", help="your own request id (default: generated)")
     publish.add_argument("--wait", action="store_true", help="wait for the terminal event")
     publish.add_argument("--timeout", type=float, default=300.0, help="seconds to wait")
@@ -130,10 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "status":
                 return run_status(args)
             return run_publish(args, _read_text(args))
-        from voxflow.cli.synth import run_synth, run_voices
-
         if args.command == "voices":
-            return run_voices(sys.stdout)
+            from voxflow.cli.voices import run_voices
+
+            return run_voices(args)
+        from voxflow.cli.synth import run_synth
+
         return run_synth(args, _read_text(args))
     except VoxflowError as error:
         print(f"voxflow: error [{error.code}]: {error}", file=sys.stderr)

@@ -59,6 +59,8 @@ def run_publish(args: argparse.Namespace, text: str) -> int:
         fields["sample_rate"] = args.sample_rate
     if args.ssml:
         fields["text_type"] = "ssml"
+    if args.speaker is not None:
+        fields["speaker"] = args.speaker
     if args.request_id:
         fields["request_id"] = args.request_id
     with _client(args) as client:

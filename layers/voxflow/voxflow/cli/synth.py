@@ -1,10 +1,10 @@
-"""What ``voxflow synth`` and ``voxflow voices`` do, over the core API."""
+"""What ``voxflow synth`` does, over the core API."""
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
 
 from voxflow.audio import AudioFormat, PcmJoiner, encode
 from voxflow.cli.progress import ProgressBar
@@ -25,21 +25,16 @@ def _engine() -> Engine:
     return Engine(VoiceRegistry.default(settings.voices_file, settings.cache_dir), settings)
 
 
-def run_voices(out: TextIO) -> int:
-    engine = _engine()
-    for voice in engine.registry:
-        config = voice.config
-        out.write(
-            f"{voice.voice_id}\t{config.espeak_voice}\t{config.sample_rate} Hz\t"
-            f"model {voice.model_version[:12]}\t{voice.description}\t{voice.model_path}\n"
-        )
-    return 0
-
-
 def run_synth(args: argparse.Namespace, text: str) -> int:
     engine = _engine()
-    params = SynthesisParams.from_rate(
-        args.rate, noise_scale=args.noise_scale, noise_w=args.noise_w, sentence_pause_s=args.pause
+    params = dataclasses.replace(
+        SynthesisParams.from_rate(
+            args.rate,
+            noise_scale=args.noise_scale,
+            noise_w=args.noise_w,
+            sentence_pause_s=args.pause,
+        ),
+        speaker=args.speaker,
     )
     output: Path = args.output or _DEFAULT_OUTPUT
     audio_format = None if args.raw else _output_format(args.format, output)

@@ -119,6 +119,18 @@ CACHE_DIR = declare(
     "where model hashes are remembered (the functions and the worker: /tmp/voxflow)",
     ENGINE, "engine", shown_default="`$XDG_CACHE_HOME/voxflow`, else `~/.cache/voxflow`",
 )  # fmt: skip
+VOICE_DIR = declare(
+    "VOXFLOW_VOICE_DIR", path, Path("/tmp/voices"),
+    "where catalog voices are downloaded (Lambda: under /tmp, SynthesizeFunction's "
+    "EphemeralStorage)",
+    ENGINE, "engine",
+)  # fmt: skip
+VOICE_MEMORY_MB = declare(
+    "VOXFLOW_VOICE_MEMORY_MB", integer, 1024,
+    "memory the loaded catalog voices' sessions may hold, each counted at twice its model "
+    "file; the least recently used is unloaded first, built-in voices never",
+    ENGINE, "engine",
+)  # fmt: skip
 
 # ------------------------------------------------------------------ the pipeline's resources
 BUS_NAME = declare(
@@ -193,6 +205,12 @@ TENANTS_TABLE = declare(
     "DynamoDB table of direct senders' tenants, hash key `principal` (S); none: no sender "
     "is bound (docs/operations.md)",
     PIPELINE, "controls",
+)  # fmt: skip
+VOICES_TABLE = declare(
+    "VOXFLOW_VOICES_TABLE", _optional_text, None,
+    "DynamoDB table of the voice catalog, hash key `voice_id` (S); none: the built-in "
+    "voices only (docs/operations.md, \"Voices\")",
+    PIPELINE, "pipeline",
 )  # fmt: skip
 REPLY_QUEUE_PREFIX = declare(
     "VOXFLOW_REPLY_QUEUE_PREFIX", text, "voxflow-replies-",

@@ -29,6 +29,8 @@ class SynthesisParams:
     noise_scale: float | None = None
     noise_w: float | None = None
     sentence_pause_s: float = 0.2
+    # A multi-speaker voice's speaker, by name or id; None: the voice's default.
+    speaker: str | int | None = None
 
     def __post_init__(self) -> None:
         for name, (low, high) in PARAM_LIMITS.items():
@@ -53,11 +55,31 @@ class SynthesisParams:
             noise_scale=_defaulted(self.noise_scale, config.noise_scale),
             noise_w=_defaulted(self.noise_w, config.noise_w_scale),
             sentence_pause_s=float(self.sentence_pause_s),
+            speaker_id=_speaker_id(self.speaker, config),
         )
 
 
 def _defaulted(value: float | None, default: float) -> float:
     return float(default if value is None else value)
+
+
+def _speaker_id(speaker: str | int | None, config: "VoiceConfig") -> int | None:
+    """The model's sid: None for a one-speaker voice, which has no sid input."""
+    if config.num_speakers <= 1:
+        if speaker is None:
+            return None
+        raise InvalidParameter("the voice has one speaker: give no speaker")
+    if speaker is None:
+        return int(config.default_speaker_id)
+    if isinstance(speaker, int) and not isinstance(speaker, bool):
+        if 0 <= speaker < config.num_speakers:
+            return speaker
+    elif isinstance(speaker, str) and speaker in config.speaker_id_map:
+        return int(config.speaker_id_map[speaker])
+    names = ", ".join(sorted(config.speaker_id_map)[:8]) or "none"
+    raise InvalidParameter(
+        f"the voice has no speaker {speaker!r} (names: {names}; ids 0..{config.num_speakers - 1})"
+    )
 
 
 @dataclass(frozen=True)
@@ -68,6 +90,11 @@ class ResolvedParams:
     noise_scale: float
     noise_w: float
     sentence_pause_s: float
+    # Only multi-speaker voices have one: single-speaker keys stay as they were.
+    speaker_id: int | None = None
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        values = asdict(self)
+        if values["speaker_id"] is None:
+            del values["speaker_id"]
+        return values

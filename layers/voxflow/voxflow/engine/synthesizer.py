@@ -66,17 +66,24 @@ class Engine:
         self.settings = settings or EngineSettings()
         self._models: dict[str, VoiceModel] = {}
         self._load_lock = threading.Lock()
+        self.load_seconds: dict[str, float] = {}  # voice id -> its last load (download included)
 
     def model(self, voice_id: str) -> VoiceModel:
         """The voice's session, created on first use and reused after."""
         loaded = self._models.get(voice_id)
-        if loaded is not None:
-            return loaded
-        voice = self.registry.get(voice_id)
-        with self._load_lock:
-            if voice_id not in self._models:
-                self._models[voice_id] = load_model(voice.model_path, self.settings)
-            return self._models[voice_id]
+        if loaded is None:
+            voice = self.registry.get(voice_id)
+            with self._load_lock:
+                if voice_id not in self._models:
+                    started = time.perf_counter()
+                    self._models[voice_id] = load_model(voice.model_path, self.settings)
+                    self.load_seconds[voice_id] = time.perf_counter() - started
+                loaded = self._models[voice_id]
+        # Catalog voices are kept within a memory budget: a call still running on an
+        # unloaded session keeps its own reference until it returns.
+        for evicted in self.registry.used(voice_id):
+            self._models.pop(evicted, None)
+        return loaded
 
     def provider(self, voice_id: str) -> str:
         return self.model(voice_id).provider
@@ -178,7 +185,8 @@ class Engine:
         }
         config = voice.config
         if config.num_speakers > 1:
-            inputs["sid"] = np.full(len(batch), config.default_speaker_id, dtype=np.int64)
+            speaker = config.default_speaker_id if params.speaker_id is None else params.speaker_id
+            inputs["sid"] = np.full(len(batch), speaker, dtype=np.int64)
         try:
             outputs = model.run(inputs)
         except Exception as error:  # onnxruntime raises its own untyped errors

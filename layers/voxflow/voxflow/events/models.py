@@ -118,6 +118,15 @@ SampleRate = Annotated[
     ),
     AfterValidator(_offered_rate),
 ]
+Speaker = Annotated[
+    Annotated[int, Field(strict=True, ge=0, le=9_999)]
+    | Annotated[str, StringConstraints(min_length=1, max_length=128)],
+    Field(
+        description="A multi-speaker voice's speaker, by name or id (its config's "
+        "speaker_id_map; 'voxflow voices show ID' lists them). Default: the voice's "
+        "default speaker; a one-speaker voice takes none."
+    ),
+]
 
 
 def _metadata_value(value: object) -> object:
@@ -248,6 +257,7 @@ class SynthesisItem(_Contract):
     voice: VoiceId = DEFAULT_VOICE
     format: Format = AudioFormat.WAV
     sample_rate: SampleRate | None = None
+    speaker: Speaker | None = None
     params: SynthesisParamsModel = Field(default_factory=SynthesisParamsModel)
     metadata: Metadata = Field(default_factory=dict)
 
@@ -268,9 +278,12 @@ class ItemRequest(_Contract):
     sample_rate: SampleRate | None = None
     text_type: TextType = "text"
     requested_at: UtcDatetime | None = None  # SynthesisRequested.requested_at
+    speaker: Speaker | None = None
 
 
-_ITEM_FIELDS = ("text", "text_type", "voice", "format", "sample_rate", "params", "metadata")
+_ITEM_FIELDS = (
+    "text", "text_type", "voice", "format", "sample_rate", "speaker", "params", "metadata"
+)
 
 
 def _new_request_id() -> str:
@@ -316,6 +329,7 @@ class SynthesisRequested(_Contract):
         default=None, description="Default: wav; any letter case is accepted."
     )
     sample_rate: SampleRate | None = None
+    speaker: Speaker | None = None
     params: SynthesisParamsModel | None = None
     metadata: Metadata | None = None
     items: (
@@ -384,10 +398,14 @@ class SynthesisRequested(_Contract):
             batch_id=batch_id,
             sample_rate=item.sample_rate,
             requested_at=self.requested_at,
+            speaker=item.speaker,
         )
 
 
-_RESOLVED_NAMES = frozenset(field.name for field in dataclasses.fields(ResolvedParams))
+_SPEAKER_ID = "speaker_id"  # present for multi-speaker voices only
+_RESOLVED_NAMES = frozenset(
+    field.name for field in dataclasses.fields(ResolvedParams) if field.name != _SPEAKER_ID
+)
 
 
 class ChunkTask(_Contract):
@@ -415,12 +433,15 @@ class ChunkTask(_Contract):
     def _consistent(self) -> Self:
         if self.index >= self.count:
             raise ValueError(f"chunk index {self.index} is not below count {self.count}")
-        if set(self.params) != _RESOLVED_NAMES:
+        if set(self.params) - {_SPEAKER_ID} != _RESOLVED_NAMES:
             raise ValueError(f"params must have exactly {', '.join(sorted(_RESOLVED_NAMES))}")
         return self
 
     def resolved_params(self) -> ResolvedParams:
-        return ResolvedParams(**self.params)
+        params: dict[str, Any] = dict(self.params)
+        if _SPEAKER_ID in params:
+            params[_SPEAKER_ID] = int(params[_SPEAKER_ID])
+        return ResolvedParams(**params)
 
 
 class SynthesisCompleted(_Outbound):

@@ -48,6 +48,7 @@ from voxflow.store import AudioStore, CacheEntry, CacheIndex, Job, JobStore
 from voxflow.store.jobs import PENDING
 from voxflow.store.models import bind
 from voxflow.voices import VoiceRegistry
+from voxflow.voices.deployment import deployment_registry
 
 STUCK = "STUCK"
 DEFAULT_OLDER_THAN_S = env.SWEEP_OLDER_THAN_S.default
@@ -272,7 +273,13 @@ def pipeline_for(
         settings=service,
         engine_settings=engine_settings,
         registry=registry
-        or VoiceRegistry.default(engine_settings.voices_file, engine_settings.cache_dir),
+        or deployment_registry(
+            engine_settings,
+            resources.get("VoicesTable"),
+            dynamodb=clients.dynamodb,
+            s3=clients.s3,
+            bucket=service.bucket,
+        ),
         audio=AudioStore(clients.s3, service.bucket, service.url_expiry_s),
         cache=CacheIndex(
             bind(CacheEntry, service.cache_table, aws), service.cache_ttl_s, service.chunk_ttl_s

@@ -125,17 +125,18 @@ class BatchSynthesis:
             yield item
 
     def _synthesize(self, tasks: list[ChunkTask]) -> Iterator[tuple[ChunkTask, SpeechChunk]]:
-        voice = self._pipeline.registry.get(tasks[0].voice)
+        voice = self._pipeline.registry.get(tasks[0].voice, tasks[0].model_version)
         if voice.model_version != tasks[0].model_version:
             raise SynthesisError(
                 f"chunk wants model {tasks[0].model_version[:12]} of voice {voice.voice_id!r}; "
                 f"this deployment has {voice.model_version[:12]}"
             )
-        params = tasks[0].params
+        params = tasks[0].resolved_params()
         synthesis = SynthesisParams(
-            length_scale=params["length_scale"],
-            noise_scale=params["noise_scale"],
-            noise_w=params["noise_w"],
+            length_scale=params.length_scale,
+            noise_scale=params.noise_scale,
+            noise_w=params.noise_w,
+            speaker=params.speaker_id,
         )
         chunks = self._pipeline.engine.synthesize(
             [t.text for t in tasks], voice.voice_id, synthesis

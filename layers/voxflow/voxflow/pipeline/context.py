@@ -25,6 +25,7 @@ from voxflow.settings import EngineSettings
 from voxflow.store import AudioStore, CacheIndex, JobStore
 from voxflow.store.models import CacheEntry, Job, bind
 from voxflow.voices import VoiceRegistry
+from voxflow.voices.deployment import deployment_registry
 
 _SQS_BATCH = 10
 
@@ -155,7 +156,14 @@ class Pipeline:
         clients = AwsClients(aws)
         meter = meter or NullMeter()
         if registry is None:
-            registry = VoiceRegistry.default(engine_settings.voices_file, engine_settings.cache_dir)
+            registry = deployment_registry(
+                engine_settings,
+                service.voices_table,
+                dynamodb=clients.dynamodb,
+                s3=clients.s3,
+                bucket=service.bucket,
+                on_download=lambda _voice, seconds: meter.seconds("VoiceDownload", seconds),
+            )
         return cls(
             settings=service,
             engine_settings=engine_settings,

@@ -1,6 +1,7 @@
 """A request's voice, parameters, normalized text, chunks and cache keys: computed one
 way for every way in (the event path's plan, the HTTP API), so both find one cache."""
 
+import dataclasses
 from dataclasses import dataclass
 
 from voxflow.audio import AudioFormat
@@ -29,8 +30,10 @@ class KeyedRequest:
 
 def key_item(item: ItemRequest, pipeline: Pipeline) -> KeyedRequest:
     """Raises the engine's typed errors (UnknownVoice, TextTooLong, ...) for bad input."""
-    voice = pipeline.registry.get(item.voice)
-    resolved = item.params.to_params().resolve(voice.config)
+    # A new request: a catalog voice must be in the catalog now, and enabled.
+    voice = pipeline.registry.resolve(item.voice)
+    params = dataclasses.replace(item.params.to_params(), speaker=item.speaker)
+    resolved = params.resolve(voice.config)
     audio_format = AudioFormat.parse(str(item.format))
     # A rate the format cannot take fails here, as INVALID_PARAMETER, before any work.
     output_rate = audio_format.output_rate(item.sample_rate, voice.sample_rate)

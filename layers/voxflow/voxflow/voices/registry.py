@@ -3,27 +3,43 @@
 import json
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from voxflow.errors import UnknownVoice, VoiceLoadError
+from voxflow.errors import UnknownVoice, VoiceDisabled, VoiceLoadError
+from voxflow.voices.catalog import CatalogEntry, VoiceCatalog
 from voxflow.voices.config import VoiceConfig, load_voice_config
+from voxflow.voices.loader import SESSION_MEMORY_FACTOR, ResidentVoices, VoiceLoader
 from voxflow.voices.version import model_version
 
 BUILTIN_VOICE_ID = "joe"
 
 
-@dataclass(frozen=True)
 class Voice:
     """A registered voice. Its config and model version are read on first use."""
 
-    voice_id: str
-    model_path: Path
-    config_path: Path
-    description: str = ""
-    cache_dir: Path | None = None
-    _lazy: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    def __init__(
+        self,
+        voice_id: str,
+        model_path: Path,
+        config_path: Path,
+        description: str = "",
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.voice_id = voice_id
+        self._model_path = model_path
+        self._config_path = config_path
+        self.description = description
+        self.cache_dir = cache_dir
+        self._lazy: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def model_path(self) -> Path:
+        return self._model_path
+
+    @property
+    def config_path(self) -> Path:
+        return self._config_path
 
     @property
     def config(self) -> VoiceConfig:
@@ -47,13 +63,71 @@ class Voice:
     def sample_rate(self) -> int:
         return self.config.sample_rate
 
+    @property
+    def model_size(self) -> int:
+        return self.model_path.stat().st_size
+
+
+class CatalogVoice(Voice):
+    """A voice from the catalog: its version is the entry's, its files are fetched
+    (config for plan, model for synthesis) only when first read."""
+
+    def __init__(self, entry: CatalogEntry, loader: VoiceLoader) -> None:
+        super().__init__(
+            entry.voice_id,
+            Path(entry.model_key),
+            Path(entry.config_key),
+            f"{entry.language_name} ({entry.language_code}) {entry.quality}",
+        )
+        self.entry = entry
+        self._loader = loader
+
+    @property
+    def model_path(self) -> Path:
+        return self._loader.model_file(self.entry)
+
+    @property
+    def config_path(self) -> Path:
+        return self._loader.config_file(self.entry)
+
+    @property
+    def model_version(self) -> str:
+        return self.entry.model_sha256
+
+    @property
+    def model_size(self) -> int:
+        return self.entry.model_size
+
 
 class VoiceRegistry:
-    """Voices by id. ``joe`` is built in; more come by path or from a JSON file."""
+    """Voices by id. ``joe`` is built in; more come by path, from a JSON file, or from
+    the deployment's catalog (``with_catalog``), fetched when first asked for."""
 
     def __init__(self, cache_dir: Path | None = None) -> None:
         self._voices: dict[str, Voice] = {}
         self._cache_dir = cache_dir
+        self._catalog: VoiceCatalog | None = None
+        self._loader: VoiceLoader | None = None
+        self._from_catalog: dict[str, CatalogVoice] = {}
+        self._catalog_lock = threading.Lock()
+        self.resident: ResidentVoices | None = None
+
+    def with_catalog(
+        self, catalog: VoiceCatalog, loader: VoiceLoader, memory_budget_bytes: int
+    ) -> "VoiceRegistry":
+        """Unknown ids are looked up in ``catalog``; loaded sessions are kept within
+        the budget, the voices registered so far (built in) never unloaded."""
+        self._catalog = catalog
+        self._loader = loader
+        self.resident = ResidentVoices(memory_budget_bytes, pinned=list(self._voices))
+        return self
+
+    def used(self, voice_id: str) -> list[str]:
+        """The engine used ``voice_id``'s session: the voices it should unload now."""
+        if self.resident is None:
+            return []
+        voice = self.get(voice_id)
+        return self.resident.use(voice_id, voice.model_size * SESSION_MEMORY_FACTOR)
 
     @classmethod
     def default(
@@ -116,12 +190,42 @@ class VoiceRegistry:
                 str(entry.get("description", "")),
             )
 
-    def get(self, voice_id: str) -> Voice:
-        try:
-            return self._voices[voice_id]
-        except KeyError:
+    def get(self, voice_id: str, model_version: str | None = None) -> Voice:
+        """The voice as work already accepted for it knows it: a catalog voice that has
+        been disabled since still serves (a request in flight finishes with the model
+        it started with). ``model_version``: the one that work was keyed with; a
+        loaded voice of another version is looked up again."""
+        voice = self._voices.get(voice_id) or self._from_catalog.get(voice_id)
+        if voice is not None and model_version in (None, voice.model_version):
+            return voice
+        return self._look_up(voice_id, accept_disabled=True)
+
+    def resolve(self, voice_id: str) -> Voice:
+        """The voice for a new request: a catalog voice must be in the catalog now, and
+        enabled (one consistent read per request)."""
+        voice = self._voices.get(voice_id)
+        if voice is not None:
+            return voice
+        return self._look_up(voice_id, accept_disabled=False)
+
+    def catalog_entries(self) -> list[CatalogEntry]:
+        return self._catalog.entries() if self._catalog is not None else []
+
+    def _look_up(self, voice_id: str, *, accept_disabled: bool) -> Voice:
+        entry = self._catalog.entry(voice_id) if self._catalog is not None else None
+        if entry is None:
             known = ", ".join(sorted(self._voices)) or "none"
-            raise UnknownVoice(f"unknown voice {voice_id!r} (known: {known})") from None
+            more = " and the catalog's" if self._catalog is not None else ""
+            raise UnknownVoice(f"unknown voice {voice_id!r} (known: {known}{more})")
+        if not entry.enabled and not accept_disabled:
+            raise VoiceDisabled(f"voice {voice_id!r} is disabled")
+        assert self._loader is not None  # set with the catalog
+        with self._catalog_lock:
+            current = self._from_catalog.get(voice_id)
+            if current is None or current.entry.model_sha256 != entry.model_sha256:
+                current = CatalogVoice(entry, self._loader)
+                self._from_catalog[voice_id] = current
+            return current
 
     def __contains__(self, voice_id: object) -> bool:
         return voice_id in self._voices
