@@ -36,6 +36,7 @@ INTEGRATION_MODULES = frozenset(
         "test_reply_targets_e2e",
         "test_request_identity",
         "test_tenants_e2e",
+        "test_voice_catalog",
         "test_worker",
     }
 )
