@@ -37,6 +37,7 @@ INTEGRATION_MODULES = frozenset(
         "test_request_identity",
         "test_tenants_e2e",
         "test_voice_catalog",
+        "test_voices_e2e",
         "test_worker",
     }
 )

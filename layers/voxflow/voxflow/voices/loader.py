@@ -8,6 +8,7 @@ stay in memory: least recently used first out, built-in voices never.
 """
 
 import hashlib
+import os
 import logging
 import threading
 import time
@@ -86,7 +87,7 @@ class VoiceLoader:
 
     def _download(self, key: str, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{threading.get_ident()}.part")
+        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
         try:
             self._files.download(key, partial)
             partial.replace(path)
