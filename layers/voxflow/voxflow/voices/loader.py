@@ -8,8 +8,8 @@ stay in memory: least recently used first out, built-in voices never.
 """
 
 import hashlib
-import os
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
