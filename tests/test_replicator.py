@@ -9,10 +9,17 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from voice_fixtures import SPEAKERS, multi_speaker_voice
 
+from voxflow.voices import VoiceRegistry
+from voxflow.voices.catalog import VoicesTable, create_voices_table
+from voxflow.voices.check import check_voice
+from voxflow.voices.loader import VoiceLoader
+from voxflow.voices.store import VoiceObjects
 from voxflow_local._clients import _client
 from voxflow_local.moto_server import MotoServer
 from voxflow_local.replicator import (
@@ -28,6 +35,7 @@ LAG_S = 1.0
 TABLE = "replicated-jobs"
 BUS = "replicated-bus"
 REGIONS = ("us-east-1", "us-west-2")
+VOICES_TABLE = "replicated-voices"
 
 
 class Region:
@@ -317,3 +325,37 @@ def test_both_regions_keep_the_last_write_across_a_thaw(
     eventually(converged, timeout_s=30)
     time.sleep(3 * LAG_S)  # and it stays so
     assert converged(), (east.item("split"), west.item("split"))
+
+
+def test_a_catalog_voice_added_in_one_region_is_served_in_the_other(
+    regions: tuple[Region, Region], tmp_path: Path
+) -> None:
+    """The voices table and the voices/ objects replicate like the jobs and the audio: a
+    voice `voxflow voices add` put in the primary resolves and loads, hash verified, in
+    the secondary."""
+    east, west = regions
+    for region in regions:
+        create_voices_table(region.client("dynamodb"), VOICES_TABLE)
+        region.client("dynamodb").update_table(
+            TableName=VOICES_TABLE,
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+    model, config = multi_speaker_voice(tmp_path / "voice")
+    entry = check_voice("trio", model, config)
+    VoiceObjects(east.client("s3"), east.bucket).upload(entry, model, config)
+    VoicesTable(east.client("dynamodb"), VOICES_TABLE).register(entry)
+
+    def site(region: Region) -> ReplicaSite:
+        return ReplicaSite(region.name, region.moto.url, region.bucket, BUS, (VOICES_TABLE,))
+
+    with Replicator(site(east), site(west), lag_s=LAG_S, object_poll_s=0.2):
+        west_catalog = VoicesTable(west.client("dynamodb"), VOICES_TABLE)
+        eventually(lambda: west_catalog.entry("trio") is not None, timeout_s=30)
+        eventually(lambda: west.has_object(entry.model_key), timeout_s=30)
+        eventually(lambda: west.has_object(entry.config_key), timeout_s=30)
+    loader = VoiceLoader(VoiceObjects(west.client("s3"), west.bucket), tmp_path / "west")
+    registry = VoiceRegistry().with_catalog(west_catalog, loader, 1 << 30)
+    voice = registry.resolve("trio")
+    assert voice.model_version == entry.model_sha256
+    assert voice.model_path.read_bytes() == model.read_bytes()
+    assert voice.config.speaker_id_map == SPEAKERS
