@@ -108,10 +108,11 @@ _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 
 
 def _list(args: argparse.Namespace, out: TextIO) -> int:
+    from voxflow.config import Config
     from voxflow.settings import EngineSettings
     from voxflow.voices import VoiceRegistry
 
-    settings = EngineSettings.from_env()
+    settings = EngineSettings.of(Config.load())
     for voice in VoiceRegistry.default(settings.voices_file, settings.cache_dir):
         config = voice.config
         speakers = ",".join(sorted(config.speaker_id_map)) or "-"
