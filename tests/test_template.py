@@ -402,6 +402,8 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_STALE_REQUEST_S": "10",
         "VOXFLOW_CHUNK_STALL_S": "120",
         "VOXFLOW_REQUESTS_QUEUE_URL": ref("RequestsQueue"),
+        # The voice catalog (docs/operations.md, "Voices")
+        "VOXFLOW_VOICES_TABLE": {"Fn::Sub": "${AWS::StackName}-voices"},
         # Reply targets
         "VOXFLOW_REPLY_QUEUE_PREFIX": ref("ReplyQueuePrefix"),
         "VOXFLOW_REPLY_BUS_PREFIX": ref("ReplyBusPrefix"),
