@@ -12,7 +12,8 @@ with the functions' folders as their code. Then:
 - synthesizes speech in an interpreter that sees only the three layers and the
   standard library (`python -I -S`), so nothing comes from the dev venv (and `-B`:
   it writes no .pyc into the build it measures), and checks
-  that the trimmed espeak data phonemizes exactly as piper's full data does;
+  that the layer's espeak data phonemizes exactly as piper's full data does, in English
+  and in six other languages with their own espeak voices (catalog voices);
 - imports each handler in a Lambda-like interpreter: the function's code, the
   layers, then the runtime's own boto3/botocore, which the layers leave out.
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from piper.phonemize_espeak import ESPEAK_DATA_DIR
 from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +56,15 @@ PHONEME_TEXTS = [
     "नमस्ते வணக்கம் নমস্কার ਸਤ ਸ੍ਰੀ નમસ્તે ನಮಸ್ಕಾರ നമസ്കാരം నమస్కారం ආයුබෝවන්",
     "გამარჯობა Բարեւ 안녕하세요",
     "Привет мир, καλημέρα κόσμε, שלום, مرحبا, 你好, こんにちは, สวัสดี",
+]
+# Catalog voices in other languages, each with its own espeak voice: (voice, text).
+VOICE_TEXTS = [("en-us", text) for text in PHONEME_TEXTS] + [
+    ("de", "Guten Tag, ich heiße Jürgen."),
+    ("es", "Hola, ¿cómo estás?"),
+    ("fr", "Bonjour, je m'appelle Chloé."),
+    ("it", "Ciao, come stai?"),
+    ("ru", "Привет, как дела?"),
+    ("pl", "Dzień dobry, jak się masz?"),
 ]
 
 pytestmark = pytest.mark.slow
@@ -202,12 +213,12 @@ def test_every_function_with_its_layers_fits_lambdas_limit(built: Build) -> None
         assert total < LAMBDA_UNZIPPED_LIMIT, logical_id
 
 
-def test_engine_layer_keeps_only_what_english_synthesis_loads(built: Build) -> None:
+def test_engine_layer_keeps_every_language_and_only_what_synthesis_loads(built: Build) -> None:
     site = built.layers["EngineLayer"] / "python"
     espeak = site / "piper" / "espeak-ng-data"
     dictionaries = {path.name.removesuffix("_dict") for path in espeak.glob("*_dict")}
-    assert "en" in dictionaries
-    assert not {"de", "fr", "ru", "cmn"} & dictionaries
+    shipped = Path(ESPEAK_DATA_DIR).glob("*_dict")  # the dev venv's: piper's full data
+    assert dictionaries == {path.name.removesuffix("_dict") for path in shipped}
     for needed in ("phontab", "phonindex", "phondata", "intonations", "lang/gmw/en-US"):
         assert (espeak / needed).is_file(), needed
     for gone in ("piper/hebrew/nakdimon.onnx", "onnxruntime/transformers", "numpy/_core/tests"):
@@ -254,7 +265,7 @@ registry = VoiceRegistry.default(cache_dir=Path(cache))
 engine = Engine(registry, EngineSettings(cache_dir=Path(cache), device="cpu"))
 chunks = list(engine.synthesize_text(sentence, "joe"))
 pcm = np.concatenate([chunk.pcm for chunk in chunks]).astype(np.float64)
-phonemes = [EspeakPhonemizer(ESPEAK_DATA_DIR).phonemize("en-us", text) for text in texts]
+phonemes = [EspeakPhonemizer(ESPEAK_DATA_DIR).phonemize(voice, text) for voice, text in texts]
 print(json.dumps({
     "sample_rate": chunks[0].sample_rate,
     "samples": len(pcm),
@@ -272,7 +283,7 @@ REFERENCE_PROBE = """
 import json, sys
 from piper.phonemize_espeak import ESPEAK_DATA_DIR, EspeakPhonemizer
 texts = json.loads(sys.argv[1])
-print(json.dumps([EspeakPhonemizer(ESPEAK_DATA_DIR).phonemize("en-us", t) for t in texts]))
+print(json.dumps([EspeakPhonemizer(ESPEAK_DATA_DIR).phonemize(v, t) for v, t in texts]))
 """
 
 
@@ -300,7 +311,7 @@ def outside(files: list[str], allowed: list[str]) -> list[str]:
 
 def test_trimmed_layers_alone_synthesize_speech(built: Build, tmp_path: Path) -> None:
     layers = python_dirs(built)
-    payload = json.dumps([layers, str(tmp_path), SENTENCE, PHONEME_TEXTS])
+    payload = json.dumps([layers, str(tmp_path), SENTENCE, VOICE_TEXTS])
     result = run_probe(["-I", "-S", "-B", "-c", SYNTHESIS_PROBE, payload])
     probe: dict[str, Any] = json.loads(result.stdout)
 
@@ -319,7 +330,7 @@ def test_trimmed_layers_alone_synthesize_speech(built: Build, tmp_path: Path) ->
     assert probe["peak"] > 20_000
     assert probe["rms"] > 1_000
 
-    reference = json.loads(run_probe(["-c", REFERENCE_PROBE, json.dumps(PHONEME_TEXTS)]).stdout)
+    reference = json.loads(run_probe(["-c", REFERENCE_PROBE, json.dumps(VOICE_TEXTS)]).stdout)
     assert probe["phonemes"] == reference
 
 
