@@ -282,7 +282,14 @@ class ItemRequest(_Contract):
 
 
 _ITEM_FIELDS = (
-    "text", "text_type", "voice", "format", "sample_rate", "speaker", "params", "metadata"
+    "text",
+    "text_type",
+    "voice",
+    "format",
+    "sample_rate",
+    "speaker",
+    "params",
+    "metadata",
 )
 
 
