@@ -1,0 +1,42 @@
+"""Pronunciation lexicons (W3C PLS 1.0): parsed, stored by name, applied to a request's
+speech document before normalization (docs/lexicons.md)."""
+
+from voxflow.lexicons.apply import apply_lexicons
+from voxflow.lexicons.model import (
+    MAX_CONTENT_CHARS,
+    MAX_LEXICONS_PER_REQUEST,
+    Alias,
+    Lexeme,
+    Lexicon,
+    Phoneme,
+    check_name,
+    check_names,
+    content_hash,
+)
+from voxflow.lexicons.pls import parse_lexicon
+from voxflow.lexicons.store import (
+    LexiconRepository,
+    LexiconTable,
+    StoredLexicon,
+    create_lexicons_table,
+    resolve_lexicons,
+)
+
+__all__ = [
+    "MAX_CONTENT_CHARS",
+    "MAX_LEXICONS_PER_REQUEST",
+    "Alias",
+    "Lexeme",
+    "Lexicon",
+    "LexiconRepository",
+    "LexiconTable",
+    "Phoneme",
+    "StoredLexicon",
+    "apply_lexicons",
+    "check_name",
+    "check_names",
+    "content_hash",
+    "create_lexicons_table",
+    "parse_lexicon",
+    "resolve_lexicons",
+]
