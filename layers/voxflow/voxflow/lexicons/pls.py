@@ -41,7 +41,9 @@ def parse_lexicon(name: str, content: str) -> Lexicon:
     check_content(content)
     root = _parse_xml(content)
     if _local(root) != "lexicon" or _namespace(root) != PLS_NAMESPACE:
-        raise InvalidLexicon(f"the root element must be <lexicon> in the {PLS_NAMESPACE} namespace")
+        raise InvalidLexicon(
+            f"the root element must be <lexicon> in the PLS namespace ({PLS_NAMESPACE})"
+        )
     if root.get("version") != "1.0":
         raise InvalidLexicon('<lexicon> must have version="1.0"')
     alphabet = _alphabet(root.get("alphabet"), "<lexicon>")
