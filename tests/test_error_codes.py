@@ -19,6 +19,7 @@ from voxflow.config import Config
 from voxflow.engine import SynthesisParams
 from voxflow.errors import VoxflowError
 from voxflow.events import parse_chunk_task, parse_request
+from voxflow.lexicons import parse_lexicon, resolve_lexicons
 from voxflow.pipeline.failures import error_code
 from voxflow.pipeline.identity import REQUEST_ID_CONFLICT
 from voxflow.pipeline.publisher import EventPublisher
@@ -51,6 +52,11 @@ def _voice_files_missing() -> None:
     VoiceRegistry().add("missing", Path("/nonexistent/voice.onnx"))
 
 
+class _NoLexicons:
+    def get(self, name: str) -> None:
+        return None
+
+
 def _rejected_by_policy() -> None:
     PatternPolicy([("rule-1", "forbidden")]).check("a forbidden word", "t").raise_if_rejected()
 
@@ -70,6 +76,8 @@ RAISED: dict[str, Callable[[], object]] = {
     "PUBLISH_FAILED": _publish_refused,
     "INVALID_SSML": lambda: parse_ssml("<speak><audio/></speak>"),
     "FEATURE_NOT_SUPPORTED": lambda: UNSUPPORTED.speech_marks("Hi.", "joe", ["word"]),
+    "INVALID_LEXICON": lambda: parse_lexicon("L", "<lexicon"),
+    "LEXICON_NOT_FOUND": lambda: resolve_lexicons(_NoLexicons(), ["Missing"]),
 }
 # Shown end to end by these tests (module, test function).
 END_TO_END: dict[str, tuple[str, str]] = {
@@ -95,6 +103,10 @@ ALSO_END_TO_END = {
     "TEXT_TOO_LONG": (
         "test_request_identity.py",
         "test_a_text_over_the_wire_limit_is_text_too_long",
+    ),
+    "LEXICON_NOT_FOUND": (
+        "test_lexicons_e2e.py",
+        "test_a_request_naming_an_unknown_lexicon_fails_lexicon_not_found",
     ),
 }
 

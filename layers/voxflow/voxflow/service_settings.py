@@ -47,6 +47,9 @@ class ServiceSettings:
     cache_isolation: CacheIsolation = env.CACHE_ISOLATION.default
     # Direct SQS senders' tenants (voxflow.tenants); None: no sender is bound.
     tenants_table: str | None = env.TENANTS_TABLE.default
+    # Stored pronunciation lexicons (voxflow.lexicons); None: a request naming one
+    # fails LEXICON_NOT_FOUND.
+    lexicons_table: str | None = env.LEXICONS_TABLE.default
     # Reply targets (voxflow.pipeline.reply_targets): the name prefixes a request's
     # reply_to must use (IAM lets the functions send only there), and the names of the
     # stack's own queues, which are never reply targets.
@@ -87,6 +90,7 @@ class ServiceSettings:
             short_job_chunks=config[env.SHORT_JOB_CHUNKS],
             cache_isolation=config[env.CACHE_ISOLATION],
             tenants_table=config[env.TENANTS_TABLE],
+            lexicons_table=config[env.LEXICONS_TABLE],
             reply_queue_prefix=config[env.REPLY_QUEUE_PREFIX],
             reply_bus_prefix=config[env.REPLY_BUS_PREFIX],
             own_queues=config[env.OWN_QUEUES],

@@ -194,6 +194,12 @@ TENANTS_TABLE = declare(
     "is bound (docs/operations.md)",
     PIPELINE, "controls",
 )  # fmt: skip
+LEXICONS_TABLE = declare(
+    "VOXFLOW_LEXICONS_TABLE", _optional_text, None,
+    "DynamoDB table of stored pronunciation lexicons, hash key `name` (S); none: a request "
+    "naming a lexicon fails LEXICON_NOT_FOUND (docs/lexicons.md)",
+    PIPELINE, "pipeline",
+)  # fmt: skip
 REPLY_QUEUE_PREFIX = declare(
     "VOXFLOW_REPLY_QUEUE_PREFIX", text, "voxflow-replies-",
     "the name a `reply_to.queue_url` must start with (`!Ref ReplyQueuePrefix`)",
