@@ -53,7 +53,7 @@ def _voice_files_missing() -> None:
 
 
 class _NoLexicons:
-    def get(self, name: str) -> None:
+    def get(self, _name: str) -> None:
         return None
 
 

@@ -584,6 +584,38 @@ def test_tenants_table_matches_create_tenants_table(
         assert variables.get("VOXFLOW_TENANTS_TABLE") == expected, function_id
 
 
+def test_lexicons_table_matches_create_lexicons_table(
+    translated: dict[str, Any], roles: dict[str, dict[str, Any]]
+) -> None:
+    from voxflow.lexicons import create_lexicons_table
+
+    class Recorder:
+        def create_table(self, **kwargs: Any) -> None:
+            self.kwargs = kwargs
+
+    recorder = Recorder()
+    create_lexicons_table(recorder, "lexicons")
+    resource = translated["Resources"]["LexiconsTable"]
+    # Global: a request the secondary takes over applies the same lexicons.
+    assert (resource["Type"], resource["Condition"]) == (
+        "AWS::DynamoDB::GlobalTable",
+        "CreatesTables",
+    )
+    table = resource["Properties"]
+    assert table["TableName"] == {"Fn::Sub": "${AWS::StackName}-lexicons"}
+    for name in ("KeySchema", "AttributeDefinitions", "BillingMode"):
+        assert table[name] == recorder.kwargs[name], name
+    assert [replica.get("Fn::If", [None])[0] for replica in table["Replicas"]] == [
+        None,
+        "IsPrimary",
+    ]
+    assert "LexiconsTable" not in roles["secondary"]["Resources"]
+    for function_id in FUNCTIONS:
+        variables = props(translated, function_id)["Environment"]["Variables"]
+        expected = table["TableName"] if function_id == "PlanFunction" else None
+        assert variables.get("VOXFLOW_LEXICONS_TABLE") == expected, function_id
+
+
 def test_event_source_mappings(translated: dict[str, Any]) -> None:
     mappings = resources_of(translated, "AWS::Lambda::EventSourceMapping")
     wired = {
@@ -1077,6 +1109,10 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
     for function_id, pairs in allowed.items():
         tenants = {action for action, resource in pairs if resource == _table("tenants")}
         assert tenants == ({"dynamodb:GetItem"} if function_id in admitters else set())
+    # Only plan reads the lexicons, and only reads them (voxflow lexicons writes them).
+    for function_id, pairs in allowed.items():
+        lexicons = {action for action, resource in pairs if resource == _table("lexicons")}
+        assert lexicons == ({"dynamodb:GetItem"} if function_id == "PlanFunction" else set())
     # The canary publishes as its own tenant only (voxflow.health.canary.TENANT).
     (canary,) = [
         s for s in role_statements(translated, "HealthFunctionRole") if s["Sid"] == "PublishCanary"
