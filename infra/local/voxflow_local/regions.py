@@ -169,7 +169,9 @@ class TwoRegionStack(Lifecycle):
             bucket=stack.resources["AudioBucket"],
             bus_name=stack.resources["EventBus"].rsplit("/", 1)[-1],
             # The same names in both regions; the secondary's are the primary's replicas.
-            tables=tuple(f"{self.stack_name}-{name}" for name in ("cache", "jobs", "tenants")),
+            tables=tuple(
+                f"{self.stack_name}-{name}" for name in ("cache", "jobs", "tenants", "lexicons")
+            ),
         )
 
     def wait_primary_healthy(self, timeout_s: float = 120.0) -> float:
