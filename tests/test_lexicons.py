@@ -13,12 +13,12 @@ from voxflow.lexicons import (
     LexiconTable,
     Phoneme,
     StoredLexicon,
-    apply_lexicons,
     content_hash,
     create_lexicons_table,
     parse_lexicon,
     resolve_lexicons,
 )
+from voxflow.lexicons.apply import apply_lexicons
 from voxflow.lexicons.xsampa import xsampa_to_ipa
 from voxflow.text.document import Phonemes, Source, SpeechDocument, Text
 

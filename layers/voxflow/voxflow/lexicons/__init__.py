@@ -1,7 +1,11 @@
 """Pronunciation lexicons (W3C PLS 1.0): parsed, stored by name, applied to a request's
-speech document before normalization (docs/lexicons.md)."""
+speech document before normalization (docs/lexicons.md).
 
-from voxflow.lexicons.apply import apply_lexicons
+``apply_lexicons`` lives in voxflow.lexicons.apply: it needs the text package, which
+the event contract (importing the name rules here) must not load without the engine
+layer.
+"""
+
 from voxflow.lexicons.model import (
     MAX_CONTENT_CHARS,
     MAX_LEXICONS_PER_REQUEST,
@@ -32,7 +36,6 @@ __all__ = [
     "LexiconTable",
     "Phoneme",
     "StoredLexicon",
-    "apply_lexicons",
     "check_name",
     "check_names",
     "content_hash",
