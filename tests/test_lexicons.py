@@ -7,7 +7,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from voxflow.engine.params import ResolvedParams
 from voxflow.errors import InvalidLexicon, InvalidParameter, LexiconNotFound
+from voxflow.events import InvalidRequest, ItemRequest, parse_request
+from voxflow.keys import KeyInput, request_key
 from voxflow.lexicons import (
     Alias,
     LexiconTable,
@@ -221,6 +224,38 @@ def test_resolve_keeps_the_order_and_names_the_missing_lexicon() -> None:
         resolve_lexicons(repository, ["A"] * 2)
     with pytest.raises(InvalidParameter):
         resolve_lexicons(repository, list("ABCDEF"))
+
+
+# -- the contract and the key ----------------------------------------------------------
+
+
+def test_requests_name_up_to_five_distinct_lexicons_per_item() -> None:
+    (item,) = parse_request({"text": "Hi.", "lexicons": ["B", "A"]}).expand()
+    assert item.lexicons == ["B", "A"]
+    batch = parse_request({"items": [{"text": "a", "lexicons": ["X1"]}, {"text": "b"}]})
+    assert [item.lexicons for item in batch.expand()] == [["X1"], []]
+    for bad in (["A", "A"], ["no-dash"], [""], ["a" * 21], list("ABCDEF"), "A"):
+        with pytest.raises(InvalidRequest):
+            parse_request({"text": "Hi.", "lexicons": bad})
+    with pytest.raises(InvalidRequest):  # a batch names them per item
+        parse_request({"items": [{"text": "a"}], "lexicons": ["A"]})
+
+
+def test_an_item_queued_before_lexicons_existed_still_parses() -> None:
+    (item,) = parse_request({"request_id": "r", "text": "Hi."}).expand()
+    old = item.model_dump(mode="json")
+    del old["lexicons"]
+    assert ItemRequest.model_validate(old).lexicons == []
+
+
+def test_the_request_key_holds_the_lexicons_hashes_in_order() -> None:
+    params = ResolvedParams(length_scale=1.0, noise_scale=0.667, noise_w=0.8, sentence_pause_s=0.2)
+    key_input = KeyInput("Hi.", "joe", "m" * 64, params, 22050)
+    plain = request_key(key_input, "wav")
+    assert request_key(key_input, "wav", ()) == plain  # no lexicons: the key as before
+    one, two = content_hash("a"), content_hash("b")
+    assert request_key(key_input, "wav", [one]) not in (plain, request_key(key_input, "wav", [two]))
+    assert request_key(key_input, "wav", [one, two]) != request_key(key_input, "wav", [two, one])
 
 
 # -- the table ---------------------------------------------------------------------------

@@ -3,16 +3,21 @@ local stack's table, and a request naming it through the event contract gets the
 alias's audio from the real plan and synthesize handlers."""
 
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import StartStack
+from plan_harness import plan_harness
 from stack_cli import voxflow_cli
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
+from voxflow.errors import InvalidLexicon
 from voxflow.events import SynthesisCompleted, SynthesisFailed
+from voxflow.lexicons import LexiconTable, create_lexicons_table
+from voxflow.voices import VoiceRegistry
 from voxflow_local.stack import LocalStack
 
 pytestmark = pytest.mark.slow
@@ -93,3 +98,43 @@ def test_a_request_naming_an_unknown_lexicon_fails_lexicon_not_found(
     assert isinstance(gone.terminal, SynthesisFailed)
     assert gone.terminal.code == "LEXICON_NOT_FOUND"
     assert voxflow_cli(stack, "lexicons", "get", "Known").returncode == 1
+
+
+def test_plan_changes_only_the_affected_chunk_and_keys_the_lexicons_hash(
+    stack: LocalStack, registry: VoiceRegistry
+) -> None:
+    harness = plan_harness(stack.url, registry)
+    dynamodb = stack.client("dynamodb")
+    table_name = f"lexicons-{uuid.uuid4().hex[:8]}"
+    create_lexicons_table(dynamodb, table_name)
+    table = LexiconTable(dynamodb, table_name)
+    harness.pipeline.lexicons = table
+    text = "The W3C met on Monday. Nobody else was there that day."
+
+    table.put("Web", PLS.format(alias="World Wide Web Consortium"))
+    table.put("Unused", PLS.format(alias="unused").replace("W3C", "Zyx"))
+    plain = harness.plan(text)
+    aliased = harness.plan(text, lexicons=["Web"])
+    assert aliased.chunk_texts is not None
+    assert aliased.chunk_texts[0].startswith("The World Wide Web Consortium met")
+    assert aliased.chunk_keys[0] != plain.chunk_keys[0]
+    assert aliased.chunk_keys[1:] == plain.chunk_keys[1:]  # unaffected: still shared
+    assert aliased.key != plain.key
+
+    # A lexicon that matches nothing still names its content in the request key.
+    unused = harness.plan(text, lexicons=["Unused"])
+    assert unused.chunk_keys == plain.chunk_keys
+    assert unused.key != plain.key
+    # Order matters: it is part of the request key.
+    both = harness.plan(text, lexicons=["Web", "Unused"])
+    assert both.key != harness.plan(text, lexicons=["Unused", "Web"]).key
+
+    table.put("Web", PLS.format(alias="the consortium"))
+    edited = harness.plan(text, lexicons=["Web"])
+    assert edited.key != aliased.key
+    assert edited.chunk_keys[0] != aliased.chunk_keys[0]
+
+    # Phoneme entries wait for structured chunks: a typed error, never a wrong reading.
+    table.put("Ipa", PLS.format(alias="").replace("<alias></alias>", "<phoneme>wʌn</phoneme>"))
+    with pytest.raises(InvalidLexicon):
+        harness.plan(text, lexicons=["Ipa"])
