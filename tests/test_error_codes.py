@@ -19,7 +19,8 @@ from voxflow.config import Config
 from voxflow.engine import SynthesisParams
 from voxflow.errors import VoxflowError
 from voxflow.events import parse_chunk_task, parse_request
-from voxflow.lexicons import parse_lexicon, resolve_lexicons
+from voxflow.lexicons.pls import parse_lexicon
+from voxflow.lexicons.store import resolve_lexicons
 from voxflow.pipeline.failures import error_code
 from voxflow.pipeline.identity import REQUEST_ID_CONFLICT
 from voxflow.pipeline.publisher import EventPublisher

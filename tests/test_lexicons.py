@@ -11,17 +11,15 @@ from voxflow.engine.params import ResolvedParams
 from voxflow.errors import InvalidLexicon, InvalidParameter, LexiconNotFound
 from voxflow.events import InvalidRequest, ItemRequest, parse_request
 from voxflow.keys import KeyInput, request_key
-from voxflow.lexicons import (
-    Alias,
+from voxflow.lexicons import Alias, Phoneme, content_hash
+from voxflow.lexicons.apply import apply_lexicons
+from voxflow.lexicons.pls import parse_lexicon
+from voxflow.lexicons.store import (
     LexiconTable,
-    Phoneme,
     StoredLexicon,
-    content_hash,
     create_lexicons_table,
-    parse_lexicon,
     resolve_lexicons,
 )
-from voxflow.lexicons.apply import apply_lexicons
 from voxflow.lexicons.xsampa import xsampa_to_ipa
 from voxflow.text.document import Phonemes, Source, SpeechDocument, Text
 

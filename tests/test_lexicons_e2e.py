@@ -16,7 +16,7 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
 from voxflow.errors import InvalidLexicon
 from voxflow.events import SynthesisCompleted, SynthesisFailed
-from voxflow.lexicons import LexiconTable, create_lexicons_table
+from voxflow.lexicons.store import LexiconTable, create_lexicons_table
 from voxflow.voices import VoiceRegistry
 from voxflow_local.stack import LocalStack
 

@@ -587,7 +587,7 @@ def test_tenants_table_matches_create_tenants_table(
 def test_lexicons_table_matches_create_lexicons_table(
     translated: dict[str, Any], roles: dict[str, dict[str, Any]]
 ) -> None:
-    from voxflow.lexicons import create_lexicons_table
+    from voxflow.lexicons.store import create_lexicons_table
 
     class Recorder:
         def create_table(self, **kwargs: Any) -> None:

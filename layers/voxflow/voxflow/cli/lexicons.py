@@ -42,7 +42,7 @@ def run_lexicons(args: argparse.Namespace) -> int:
     # Imported here: the parser is built for `synth` too, which must not load boto3.
     from voxflow.aws import AwsClients
     from voxflow.cli.ops import stack_resources
-    from voxflow.lexicons import LexiconTable
+    from voxflow.lexicons.store import LexiconTable
 
     command = args.lexicons_command
     content = read_lexicon_file(args.file) if command == "put" else ""

@@ -12,8 +12,9 @@ from voxflow.cli.progress import ProgressBar
 from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import InvalidParameter
-from voxflow.lexicons import MAX_LEXICONS_PER_REQUEST, Lexicon, parse_lexicon
+from voxflow.lexicons import MAX_LEXICONS_PER_REQUEST, Lexicon
 from voxflow.lexicons.apply import apply_lexicons
+from voxflow.lexicons.pls import parse_lexicon
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.text.chunk_document import chunk_document

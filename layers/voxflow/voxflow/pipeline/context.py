@@ -7,7 +7,7 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config import Config
 from voxflow.engine import Engine
 from voxflow.events import ChunkTask
-from voxflow.lexicons import LexiconRepository, LexiconTable
+from voxflow.lexicons.store import LexiconRepository, LexiconTable
 from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.observe import Meter, NullMeter
 from voxflow.pipeline.publisher import EventPublisher, PublishFailed, ReplyQueues
