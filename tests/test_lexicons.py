@@ -8,7 +8,7 @@ import pytest
 from moto import mock_aws
 
 from voxflow.engine.params import ResolvedParams
-from voxflow.errors import InvalidLexicon, InvalidParameter, LexiconNotFound
+from voxflow.errors import InvalidLexicon, InvalidParameter, LexiconNotFound, TextTooLong
 from voxflow.events import InvalidRequest, ItemRequest, parse_request
 from voxflow.keys import KeyInput, request_key
 from voxflow.lexicons import Alias, Phoneme, content_hash
@@ -210,6 +210,16 @@ def test_spoken_text_and_phonemes_are_left_alone() -> None:
     )
     lexicon = parse_lexicon("a", pls(alias("W3C", "x"), alias("w", "y")))
     assert apply_lexicons(document, [lexicon]) == document
+
+
+def test_aliases_cannot_grow_the_text_past_the_limit() -> None:
+    bomb = parse_lexicon("bomb", pls(alias("a", "x" * 3_000)))
+    started = time.perf_counter()
+    with pytest.raises(TextTooLong):
+        apply_lexicons(SpeechDocument.plain("a " * 50_000), [bomb], max_chars=100_000)
+    assert time.perf_counter() - started < 1.0
+    fits = apply_lexicons(SpeechDocument.plain("a a"), [bomb], max_chars=6_003)
+    assert len(fits.segments) == 3
 
 
 def test_resolve_keeps_the_order_and_names_the_missing_lexicon() -> None:

@@ -9,13 +9,17 @@ inside "tomatoes"; whitespace inside a multi-word grapheme matches any whitespac
 
 Only text still to be normalized is matched: not say-as output or an SSML alias
 (``Text.spoken``), not phonemes, and not what a lexicon put there.
+
+``max_chars`` bounds what the speech grows to (a 1-character grapheme with a
+4,000-character alias would otherwise turn a short request into megabytes of text):
+TextTooLong as soon as the text and phonemes pass it, before the rest is built.
 """
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from voxflow.errors import InvalidParameter
+from voxflow.errors import InvalidParameter, TextTooLong
 from voxflow.lexicons.model import MAX_LEXICONS_PER_REQUEST, Alias, Lexicon, Pronunciation
 from voxflow.text.document import Phonemes, Segment, Source, SpeechDocument, Text
 
@@ -26,9 +30,23 @@ class _Matcher:
     pronunciations: dict[str, Pronunciation]  # grapheme, whitespace collapsed
 
 
-def apply_lexicons(document: SpeechDocument, lexicons: Sequence[Lexicon]) -> SpeechDocument:
+@dataclass
+class _Budget:
+    used: int
+    limit: int | None
+
+    def grow(self, by: int) -> None:
+        self.used += by
+        if self.limit is not None and self.used > self.limit:
+            raise TextTooLong(self.used, self.limit)
+
+
+def apply_lexicons(
+    document: SpeechDocument, lexicons: Sequence[Lexicon], *, max_chars: int | None = None
+) -> SpeechDocument:
     if len(lexicons) > MAX_LEXICONS_PER_REQUEST:
         raise InvalidParameter(f"at most {MAX_LEXICONS_PER_REQUEST} lexicons apply to a request")
+    budget = _Budget(sum(_length(segment) for segment in document.segments), max_chars)
     # (segment, still open to lexicons)
     segments: list[tuple[Segment, bool]] = [(segment, True) for segment in document.segments]
     for lexicon in lexicons:
@@ -38,7 +56,7 @@ def apply_lexicons(document: SpeechDocument, lexicons: Sequence[Lexicon]) -> Spe
         applied: list[tuple[Segment, bool]] = []
         for segment, open_ in segments:
             if open_ and isinstance(segment, Text) and not segment.spoken:
-                applied.extend(_rewrite(segment, matcher))
+                applied.extend(_rewrite(segment, matcher, budget))
             else:
                 applied.append((segment, open_))
         segments = applied
@@ -57,7 +75,13 @@ def _matcher(lexicon: Lexicon) -> _Matcher | None:
     return _Matcher(re.compile(rf"(?<!\w)(?:{body})(?!\w)"), pronunciations)
 
 
-def _rewrite(segment: Text, matcher: _Matcher) -> list[tuple[Segment, bool]]:
+def _length(segment: Segment) -> int:
+    if isinstance(segment, Text):
+        return len(segment.text)
+    return len(segment.ipa) if isinstance(segment, Phonemes) else 0
+
+
+def _rewrite(segment: Text, matcher: _Matcher, budget: _Budget) -> list[tuple[Segment, bool]]:
     text = segment.text
     source = segment.source
     # Offsets into the original hold only for a verbatim slice; otherwise every piece
@@ -80,9 +104,11 @@ def _rewrite(segment: Text, matcher: _Matcher) -> list[tuple[Segment, bool]]:
         where = source_of(start, end, False)
         if isinstance(pronunciation, Alias):
             # spoken=False: the alias is normalized like the user's own words.
-            pieces.append((Text(pronunciation.text, where, segment.prosody), False))
+            replacement: Segment = Text(pronunciation.text, where, segment.prosody)
         else:
-            pieces.append((Phonemes(pronunciation.ipa, where, segment.prosody), False))
+            replacement = Phonemes(pronunciation.ipa, where, segment.prosody)
+        budget.grow(_length(replacement) - (end - start))
+        pieces.append((replacement, False))
         position = end
     if not pieces:
         return [(segment, True)]

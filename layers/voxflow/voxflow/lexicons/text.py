@@ -17,10 +17,11 @@ from voxflow.lexicons.model import Lexicon
 from voxflow.text.document import Phonemes, SpeechDocument, Text
 
 
-def text_with_lexicons(text: str, lexicons: Sequence[Lexicon]) -> str:
+def text_with_lexicons(text: str, lexicons: Sequence[Lexicon], *, max_chars: int) -> str:
+    """TextTooLong when the aliases make the text longer than ``max_chars``."""
     if not lexicons:
         return text
-    document = apply_lexicons(SpeechDocument.plain(text), lexicons)
+    document = apply_lexicons(SpeechDocument.plain(text), lexicons, max_chars=max_chars)
     parts = []
     for segment in document.segments:
         if isinstance(segment, Phonemes):
