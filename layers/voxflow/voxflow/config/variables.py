@@ -198,7 +198,7 @@ LEXICONS_TABLE = declare(
     "VOXFLOW_LEXICONS_TABLE", _optional_text, None,
     "DynamoDB table of stored pronunciation lexicons, hash key `name` (S); none: a request "
     "naming a lexicon fails LEXICON_NOT_FOUND (docs/lexicons.md)",
-    PIPELINE, "pipeline",
+    PIPELINE, "controls",
 )  # fmt: skip
 REPLY_QUEUE_PREFIX = declare(
     "VOXFLOW_REPLY_QUEUE_PREFIX", text, "voxflow-replies-",
