@@ -610,6 +610,11 @@ def test_lexicons_table_matches_create_lexicons_table(
         "IsPrimary",
     ]
     assert "LexiconsTable" not in roles["secondary"]["Resources"]
+    # Only plan reads the lexicons, and only reads them (voxflow lexicons writes them).
+    for function_id in FUNCTIONS:
+        pairs = _allowed(translated, function_id)
+        lexicons = {action for action, resource in pairs if resource == _table("lexicons")}
+        assert lexicons == ({"dynamodb:GetItem"} if function_id == "PlanFunction" else set())
     for function_id in FUNCTIONS:
         variables = props(translated, function_id)["Environment"]["Variables"]
         expected = table["TableName"] if function_id == "PlanFunction" else None
@@ -1109,10 +1114,6 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
     for function_id, pairs in allowed.items():
         tenants = {action for action, resource in pairs if resource == _table("tenants")}
         assert tenants == ({"dynamodb:GetItem"} if function_id in admitters else set())
-    # Only plan reads the lexicons, and only reads them (voxflow lexicons writes them).
-    for function_id, pairs in allowed.items():
-        lexicons = {action for action, resource in pairs if resource == _table("lexicons")}
-        assert lexicons == ({"dynamodb:GetItem"} if function_id == "PlanFunction" else set())
     # The canary publishes as its own tenant only (voxflow.health.canary.TENANT).
     (canary,) = [
         s for s in role_statements(translated, "HealthFunctionRole") if s["Sid"] == "PublishCanary"
