@@ -14,9 +14,9 @@ from stack_cli import voxflow_cli
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
-from voxflow.errors import InvalidLexicon
 from voxflow.events import SynthesisCompleted, SynthesisFailed
 from voxflow.lexicons.store import LexiconTable, create_lexicons_table
+from voxflow.text.document import Piece, decode_chunk
 from voxflow.voices import VoiceRegistry
 from voxflow_local.stack import LocalStack
 
@@ -29,6 +29,7 @@ PLS = (
     "  <lexeme><grapheme>W3C</grapheme><alias>{alias}</alias></lexeme>\n"
     "</lexicon>\n"
 )
+PHONEMES = PLS.format(alias="").replace("<alias></alias>", "<phoneme>wˌɜːldwˌaɪdwˈɛb</phoneme>")
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +44,9 @@ def client(stack: LocalStack) -> Iterator[VoxflowClient]:
         yield voxflow
 
 
-def put(stack: LocalStack, tmp_path: Path, name: str, alias: str) -> str:
+def put(stack: LocalStack, tmp_path: Path, name: str, alias: str, content: str = "") -> str:
     path = tmp_path / f"{name}-{len(alias)}.pls"
-    path.write_text(PLS.format(alias=alias), encoding="utf-8")
+    path.write_text(content or PLS.format(alias=alias), encoding="utf-8")
     stored = voxflow_cli(stack, "lexicons", "put", name, str(path))
     assert stored.returncode == 0, stored.stderr
     return stored.stdout.split("\t")[1]  # its sha256
@@ -74,6 +75,14 @@ def test_a_stored_lexicons_alias_is_what_the_request_says(
     assert audio == spelled_audio
     # The lexicon's hash is in the request key, whatever the text became.
     assert len({with_lexicon.key, plain.key, spelled.key}) == 3
+
+    # A phoneme entry sounds as the same IPA given through SSML.
+    put(stack, tmp_path, "Ipa", "", content=PHONEMES)
+    _, ipa_audio = speak(client, "The W3C met.", lexicons=["Ipa"])
+    ssml = '<speak>The <phoneme alphabet="ipa" ph="wˌɜːldwˌaɪdwˈɛb">W3C</phoneme> met.</speak>'
+    _, ssml_audio = speak(client, ssml, text_type="ssml")
+    assert ipa_audio == ssml_audio
+    assert ipa_audio not in (plain_audio, audio)
 
     # Editing the lexicon changes the key and the speech.
     assert put(stack, tmp_path, "W3C", "the consortium") != first_hash
@@ -134,7 +143,14 @@ def test_plan_changes_only_the_affected_chunk_and_keys_the_lexicons_hash(
     assert edited.key != aliased.key
     assert edited.chunk_keys[0] != aliased.chunk_keys[0]
 
-    # Phoneme entries wait for structured chunks: a typed error, never a wrong reading.
-    table.put("Ipa", PLS.format(alias="").replace("<alias></alias>", "<phoneme>wʌn</phoneme>"))
-    with pytest.raises(InvalidLexicon):
-        harness.plan(text, lexicons=["Ipa"])
+    # A phoneme entry reaches the chunk as IPA, as SSML's <phoneme> does.
+    table.put("Ipa", PHONEMES)
+    ipa = harness.plan(text, lexicons=["Ipa"])
+    assert decode_chunk(ipa.chunk_texts[0]) == (
+        Piece("text", "The"),
+        Piece("phonemes", "wˌɜːldwˌaɪdwˈɛb"),
+        Piece("text", "met on Monday."),
+    )
+    ssml = '<speak>The <phoneme alphabet="ipa" ph="wˌɜːldwˌaɪdwˈɛb">W3C</phoneme> met on Monday.'
+    via_ssml = harness.plan(ssml + " Nobody else was there that day.</speak>", text_type="ssml")
+    assert via_ssml.chunk_keys == ipa.chunk_keys

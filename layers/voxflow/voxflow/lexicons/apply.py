@@ -7,8 +7,8 @@ case-sensitive ("W3C" is not "w3c"), on whole words: a grapheme matches only whe
 no letter, digit or underscore touches it on either side, so "tomato" never matches
 inside "tomatoes"; whitespace inside a multi-word grapheme matches any whitespace.
 
-Only text still to be normalized is matched: not say-as output or an SSML alias
-(``Text.spoken``), not phonemes, and not what a lexicon put there.
+Only text still to be normalized is matched (an SSML <sub> alias too): not say-as
+output (``Text.spoken``), not phonemes, and not what a lexicon put there.
 
 ``max_chars`` bounds what the speech grows to (a 1-character grapheme with a
 4,000-character alias would otherwise turn a short request into megabytes of text):
