@@ -28,7 +28,7 @@ from voxflow.lexicons.model import (
     check_name,
     content_hash,
 )
-from voxflow.lexicons.xsampa import xsampa_to_ipa
+from voxflow.text.ssml.xsampa import xsampa_to_ipa
 
 PLS_NAMESPACE = "http://www.w3.org/2005/01/pronunciation-lexicon"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -91,6 +91,8 @@ def _lexeme(element: Element, position: int, default_alphabet: str) -> Lexeme:
             alphabet = _alphabet(child.get("alphabet", default_alphabet), f"{where}: <phoneme>")
             symbols = _text(child, f"{where}: <phoneme>").replace(" ", "")
             ipa = xsampa_to_ipa(symbols) if alphabet == "x-sampa" else symbols
+            if ipa is None:
+                raise InvalidLexicon(f"{where}: <phoneme> holds a symbol x-sampa does not have")
             pronunciations.append((_preferred(child), Phoneme(ipa)))
         else:
             raise InvalidLexicon(f"{where}: <lexeme> cannot hold <{kind}>")
