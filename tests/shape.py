@@ -26,6 +26,7 @@ INTEGRATION_MODULES = frozenset(
         "test_health",
         "test_identity_property",
         "test_lanes",
+        "test_lexicons_e2e",
         "test_layer_size",
         "test_layers",
         "test_local_stack",

@@ -21,6 +21,8 @@ from voxflow.config import Config
 from voxflow.engine import SynthesisParams
 from voxflow.errors import VoxflowError
 from voxflow.events import parse_chunk_task, parse_request
+from voxflow.lexicons.pls import parse_lexicon
+from voxflow.lexicons.store import resolve_lexicons
 from voxflow.pipeline.failures import error_code
 from voxflow.pipeline.identity import REQUEST_ID_CONFLICT
 from voxflow.pipeline.publisher import EventPublisher
@@ -85,6 +87,11 @@ def _in_tmp(make: Callable[[Path], None]) -> Callable[[], None]:
     return run
 
 
+class _NoLexicons:
+    def get(self, _name: str) -> None:
+        return None
+
+
 def _rejected_by_policy() -> None:
     PatternPolicy([("rule-1", "forbidden")]).check("a forbidden word", "t").raise_if_rejected()
 
@@ -107,6 +114,8 @@ RAISED: dict[str, Callable[[], object]] = {
     "VOICE_DISABLED": _in_tmp(_disabled_voice),
     "VOICE_EXISTS": _in_tmp(_id_taken),
     "VOICE_HASH_MISMATCH": _in_tmp(_hash_mismatch),
+    "INVALID_LEXICON": lambda: parse_lexicon("L", "<lexicon"),
+    "LEXICON_NOT_FOUND": lambda: resolve_lexicons(_NoLexicons(), ["Missing"]),
 }
 # Shown end to end by these tests (module, test function).
 END_TO_END: dict[str, tuple[str, str]] = {
@@ -132,6 +141,10 @@ ALSO_END_TO_END = {
     "TEXT_TOO_LONG": (
         "test_request_identity.py",
         "test_a_text_over_the_wire_limit_is_text_too_long",
+    ),
+    "LEXICON_NOT_FOUND": (
+        "test_lexicons_e2e.py",
+        "test_a_request_naming_an_unknown_lexicon_fails_lexicon_not_found",
     ),
 }
 

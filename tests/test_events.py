@@ -634,6 +634,9 @@ _ITEM_FIELDS = {
     "format": _mostly(_FORMATS, _JSON_LIKE),
     "params": _mostly(_PARAMS, _JSON_LIKE),
     "metadata": _mostly(_METADATA, _JSON_LIKE),
+    "lexicons": _mostly(
+        st.lists(st.sampled_from(["W3C", "a1", "x-y", ""]), max_size=6), _JSON_LIKE
+    ),
 }
 _SINGLE_FIELDS = {name: field for name, field in _ITEM_FIELDS.items() if name != "text"}
 _ITEMS = st.fixed_dictionaries(

@@ -595,6 +595,43 @@ def test_global_tables_match_their_create_functions(
         assert variables.get("VOXFLOW_TENANTS_TABLE") == expected, function_id
 
 
+def test_lexicons_table_matches_create_lexicons_table(
+    translated: dict[str, Any], roles: dict[str, dict[str, Any]]
+) -> None:
+    from voxflow.lexicons.store import create_lexicons_table
+
+    class Recorder:
+        def create_table(self, **kwargs: Any) -> None:
+            self.kwargs = kwargs
+
+    recorder = Recorder()
+    create_lexicons_table(recorder, "lexicons")
+    resource = translated["Resources"]["LexiconsTable"]
+    # Global: a request the secondary takes over applies the same lexicons.
+    assert (resource["Type"], resource["Condition"]) == (
+        "AWS::DynamoDB::GlobalTable",
+        "CreatesTables",
+    )
+    table = resource["Properties"]
+    assert table["TableName"] == {"Fn::Sub": "${AWS::StackName}-lexicons"}
+    for name in ("KeySchema", "AttributeDefinitions", "BillingMode"):
+        assert table[name] == recorder.kwargs[name], name
+    assert [replica.get("Fn::If", [None])[0] for replica in table["Replicas"]] == [
+        None,
+        "IsPrimary",
+    ]
+    assert "LexiconsTable" not in roles["secondary"]["Resources"]
+    # Only plan reads the lexicons, and only reads them (voxflow lexicons writes them).
+    for function_id in FUNCTIONS:
+        pairs = _allowed(translated, function_id)
+        lexicons = {action for action, resource in pairs if resource == _table("lexicons")}
+        assert lexicons == ({"dynamodb:GetItem"} if function_id == "PlanFunction" else set())
+    for function_id in FUNCTIONS:
+        variables = props(translated, function_id)["Environment"]["Variables"]
+        expected = table["TableName"] if function_id == "PlanFunction" else None
+        assert variables.get("VOXFLOW_LEXICONS_TABLE") == expected, function_id
+
+
 def test_event_source_mappings(translated: dict[str, Any]) -> None:
     mappings = resources_of(translated, "AWS::Lambda::EventSourceMapping")
     wired = {

@@ -170,7 +170,8 @@ class TwoRegionStack(Lifecycle):
             bus_name=stack.resources["EventBus"].rsplit("/", 1)[-1],
             # The same names in both regions; the secondary's are the primary's replicas.
             tables=tuple(
-                f"{self.stack_name}-{name}" for name in ("cache", "jobs", "tenants", "voices")
+                f"{self.stack_name}-{name}"
+                for name in ("cache", "jobs", "tenants", "voices", "lexicons")
             ),
         )
 

@@ -135,3 +135,20 @@ class TenantMismatch(InvalidInput):
         )
         self.declared = declared
         self.authenticated = authenticated
+
+
+class InvalidLexicon(InvalidInput):
+    """A pronunciation lexicon is not a PLS 1.0 document voxflow can apply (the message
+    names the element and where it is, never a lexicon's words)."""
+
+    code = "INVALID_LEXICON"
+
+
+class LexiconNotFound(InvalidInput, LookupError):
+    """A request names a lexicon that is not stored in this region."""
+
+    code = "LEXICON_NOT_FOUND"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no lexicon named {name!r} is stored here")
+        self.name = name

@@ -7,7 +7,8 @@ Canonical form (documented in docs/keys.md, version 1):
   ``"text"`` (normalized text), ``"voice"``, ``"model"`` (sha256 of the ONNX file),
   ``"params"`` (resolved synthesis parameters; a chunk key leaves out
   ``sentence_pause_s``, which only shapes the joins), ``"sample_rate"`` (of the
-  audio the key names), and for a request ``"format"``;
+  audio the key names), and for a request ``"format"`` and, when it names lexicons,
+  ``"lexicons"`` (their content hashes in the request's order);
 - every float written with Python's shortest round-trip repr after rounding to
   6 decimal places, so 1, 1.0 and 1.0000001 give the same key.
 
@@ -17,7 +18,7 @@ The digest is lowercase hex sha256 of those bytes.
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from voxflow.engine.params import ResolvedParams
@@ -80,7 +81,11 @@ def chunk_key(key_input: KeyInput) -> str:
     return hashlib.sha256(canonical_json(key_input.document("chunk"))).hexdigest()
 
 
-def request_key(key_input: KeyInput, audio_format: str) -> str:
+def request_key(key_input: KeyInput, audio_format: str, lexicon_hashes: Sequence[str] = ()) -> str:
+    """``lexicon_hashes``: the sha256 of each lexicon the request names, in its order
+    (docs/keys.md): absent when it names none, so those keys stay as they were."""
     document = key_input.document("request")
     document["format"] = str(audio_format).lower()
+    if lexicon_hashes:
+        document["lexicons"] = list(lexicon_hashes)
     return hashlib.sha256(canonical_json(document)).hexdigest()

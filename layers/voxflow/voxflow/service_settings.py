@@ -49,6 +49,9 @@ class ServiceSettings:
     tenants_table: str | None = env.TENANTS_TABLE.default
     # The voice catalog (voxflow.voices.catalog); None: the built-in voices only.
     voices_table: str | None = env.VOICES_TABLE.default
+    # Stored pronunciation lexicons (voxflow.lexicons); None: a request naming one
+    # fails LEXICON_NOT_FOUND.
+    lexicons_table: str | None = env.LEXICONS_TABLE.default
     # Reply targets (voxflow.pipeline.reply_targets): the name prefixes a request's
     # reply_to must use (IAM lets the functions send only there), and the names of the
     # stack's own queues, which are never reply targets.
@@ -90,6 +93,7 @@ class ServiceSettings:
             cache_isolation=config[env.CACHE_ISOLATION],
             tenants_table=config[env.TENANTS_TABLE],
             voices_table=config[env.VOICES_TABLE],
+            lexicons_table=config[env.LEXICONS_TABLE],
             reply_queue_prefix=config[env.REPLY_QUEUE_PREFIX],
             reply_bus_prefix=config[env.REPLY_BUS_PREFIX],
             own_queues=config[env.OWN_QUEUES],

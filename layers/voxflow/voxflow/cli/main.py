@@ -1,6 +1,6 @@
-"""voxflow synth | voices | publish | status | redrive | sweep | tenants | keys (and `drill` when
-the development package voxflow-local is installed): argument parsing; the work is
-elsewhere."""
+"""voxflow synth | voices | publish | status | redrive | sweep | tenants | keys | lexicons
+(and `drill` when the development package voxflow-local is installed): argument parsing;
+the work is elsewhere."""
 
 import argparse
 import sys
@@ -9,6 +9,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from voxflow.cli.keys import add_keys_commands
+from voxflow.cli.lexicons import add_lexicons_commands
 from voxflow.cli.ops import add_ops_commands
 from voxflow.cli.tenants import add_tenants_commands
 from voxflow.cli.voices import add_voices_commands
@@ -64,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument(
         "--raw", action="store_true", help="stream 16-bit mono PCM to stdout as it is made"
     )
+    synth.add_argument(
+        "--lexicon",
+        type=Path,
+        action="append",
+        default=[],
+        help="a PLS lexicon file to apply; repeat for up to five (the first match wins)",
+    )
     synth.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
     add_voices_commands(commands, add_target_arguments)
@@ -89,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ops_commands(commands, add_target_arguments)
     add_tenants_commands(commands, add_target_arguments)
     add_keys_commands(commands, add_target_arguments)
+    add_lexicons_commands(commands, add_target_arguments)
     for plugin in _plugins():
         plugin.load()(commands)
     return parser
@@ -120,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_plugin = getattr(args, "run_plugin", None)
         if run_plugin is not None:
             return int(run_plugin(args))
+        if args.command == "lexicons":
+            from voxflow.cli.lexicons import run_lexicons
+
+            return run_lexicons(args)
         if args.command == "tenants":
             from voxflow.cli.tenants import run_tenants
 

@@ -7,13 +7,18 @@ import time
 from pathlib import Path
 
 from voxflow.audio import AudioFormat, PcmJoiner, encode
+from voxflow.cli.lexicons import read_lexicon_file
 from voxflow.cli.progress import ProgressBar
 from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import InvalidParameter
+from voxflow.lexicons import MAX_LEXICONS_PER_REQUEST, Lexicon
+from voxflow.lexicons.apply import apply_lexicons
+from voxflow.lexicons.pls import parse_lexicon
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.text.chunk_document import chunk_document
+from voxflow.text.document import SpeechDocument
 from voxflow.text.ssml import parse_ssml
 from voxflow.voices import VoiceRegistry
 
@@ -40,7 +45,7 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
     audio_format = None if args.raw else _output_format(args.format, output)
     voice = engine.registry.get(args.voice)
     output_rate = _output_rate(audio_format, args.sample_rate, voice.sample_rate)
-    chunks = _chunks(text, engine.settings, ssml=args.ssml)
+    chunks = _chunks(text, engine.settings, ssml=args.ssml, lexicons=_local_lexicons(args.lexicon))
     started = time.perf_counter()
     joiner = PcmJoiner(voice.sample_rate, pause_s=params.sentence_pause_s)
     progress = ProgressBar(sum(len(chunk) for chunk in chunks), "synthesizing")
@@ -88,17 +93,30 @@ def _output_rate(audio_format: AudioFormat | None, requested: int | None, voice_
     return audio_format.output_rate(requested, voice_rate)
 
 
-def _chunks(text: str, settings: EngineSettings, *, ssml: bool) -> list[str]:
+def _chunks(
+    text: str, settings: EngineSettings, *, ssml: bool, lexicons: list[Lexicon]
+) -> list[str]:
     """The same chunk strings the event pipeline's plan makes of this text."""
-    if ssml:
+    if ssml or lexicons:
+        document = parse_ssml(text) if ssml else SpeechDocument.plain(text)
         return chunk_document(
-            parse_ssml(text),
+            apply_lexicons(document, lexicons, max_chars=settings.max_chars),
             max_chars=settings.max_chars,
             chunk_max_chars=settings.chunk_max_chars,
         )
     return split_into_chunks(
         normalize_text(text, max_chars=settings.max_chars), settings.chunk_max_chars
     )
+
+
+def _local_lexicons(paths: list[Path]) -> list[Lexicon]:
+    if len(paths) > MAX_LEXICONS_PER_REQUEST:
+        raise InvalidParameter(f"at most {MAX_LEXICONS_PER_REQUEST} lexicons apply to a request")
+    # Files have no stored name; the name only labels errors.
+    return [
+        parse_lexicon(f"file{index}", read_lexicon_file(path))
+        for index, path in enumerate(paths, start=1)
+    ]
 
 
 def _output_format(name: str | None, output: Path) -> AudioFormat:

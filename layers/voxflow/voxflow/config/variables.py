@@ -212,6 +212,12 @@ VOICES_TABLE = declare(
     "voices only (docs/operations.md, \"Voices\")",
     PIPELINE, "pipeline",
 )  # fmt: skip
+LEXICONS_TABLE = declare(
+    "VOXFLOW_LEXICONS_TABLE", _optional_text, None,
+    "DynamoDB table of stored pronunciation lexicons, hash key `name` (S); none: a request "
+    "naming a lexicon fails LEXICON_NOT_FOUND (docs/lexicons.md)",
+    PIPELINE, "controls",
+)  # fmt: skip
 REPLY_QUEUE_PREFIX = declare(
     "VOXFLOW_REPLY_QUEUE_PREFIX", text, "voxflow-replies-",
     "the name a `reply_to.queue_url` must start with (`!Ref ReplyQueuePrefix`)",

@@ -28,6 +28,7 @@ from pydantic import (
 
 from voxflow.audio.formats import POLLY_ALIASES, SAMPLE_RATES, AudioFormat
 from voxflow.engine.params import PARAM_LIMITS, ResolvedParams, SynthesisParams
+from voxflow.lexicons.model import MAX_LEXICONS_PER_REQUEST, NAME_PATTERN
 
 SOURCE_CLIENT = "voxflow.client"  # requests of the default tenant
 SOURCE_SERVICE = "voxflow"
@@ -56,6 +57,24 @@ Tenant = Annotated[str, StringConstraints(pattern=rf"^{_TENANT_PATTERN.pattern}$
 VoiceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+LexiconName = Annotated[str, StringConstraints(pattern=rf"^{NAME_PATTERN.pattern}$")]
+
+
+def _distinct(names: list[str]) -> list[str]:
+    if len(set(names)) != len(names):
+        raise ValueError("a lexicon is named twice")
+    return names
+
+
+LexiconNames = Annotated[
+    list[LexiconName],
+    Field(
+        max_length=MAX_LEXICONS_PER_REQUEST,
+        description="Stored pronunciation lexicons (voxflow lexicons put), applied in "
+        "this order before normalization: the first that matches a word wins.",
+    ),
+    AfterValidator(_distinct),
+]
 # Strict: JSON numbers only, so "1.5" and true are errors rather than quietly coerced.
 Number = Annotated[float, Field(strict=True)]
 Count = Annotated[int, Field(strict=True, ge=0)]
@@ -260,6 +279,7 @@ class SynthesisItem(_Contract):
     speaker: Speaker | None = None
     params: SynthesisParamsModel = Field(default_factory=SynthesisParamsModel)
     metadata: Metadata = Field(default_factory=dict)
+    lexicons: LexiconNames = Field(default_factory=list)
 
 
 class ItemRequest(_Contract):
@@ -279,6 +299,7 @@ class ItemRequest(_Contract):
     text_type: TextType = "text"
     requested_at: UtcDatetime | None = None  # SynthesisRequested.requested_at
     speaker: Speaker | None = None
+    lexicons: LexiconNames = Field(default_factory=list)
 
 
 _ITEM_FIELDS = (
@@ -290,6 +311,7 @@ _ITEM_FIELDS = (
     "speaker",
     "params",
     "metadata",
+    "lexicons",
 )
 
 
@@ -318,7 +340,7 @@ def _one_shape_schema(schema: dict[str, Any]) -> None:
 
 class SynthesisRequested(_Contract):
     """A request: one item's fields (text, text_type, voice, format, sample_rate, params,
-    metadata) or ``items``."""
+    metadata, lexicons) or ``items``."""
 
     model_config = ConfigDict(json_schema_extra=_one_shape_schema)
 
@@ -339,6 +361,7 @@ class SynthesisRequested(_Contract):
     speaker: Speaker | None = None
     params: SynthesisParamsModel | None = None
     metadata: Metadata | None = None
+    lexicons: LexiconNames | None = None
     items: (
         Annotated[list[SynthesisItem], Field(min_length=1, max_length=MAX_BATCH_ITEMS)] | None
     ) = Field(default=None, description="A batch: one result per item.")
@@ -406,6 +429,7 @@ class SynthesisRequested(_Contract):
             sample_rate=item.sample_rate,
             requested_at=self.requested_at,
             speaker=item.speaker,
+            lexicons=item.lexicons,
         )
 
 

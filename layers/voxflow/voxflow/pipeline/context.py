@@ -7,6 +7,7 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config import Config
 from voxflow.engine import Engine
 from voxflow.events import ChunkTask
+from voxflow.lexicons.store import LexiconRepository, LexiconTable
 from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.observe import Meter, NullMeter
 from voxflow.pipeline.publisher import EventPublisher, PublishFailed, ReplyQueues
@@ -116,6 +117,8 @@ class Pipeline:
     controls: Controls = field(default_factory=Controls)
     # Where requests may have results sent; None: anywhere (a pipeline built by hand).
     reply_targets: ReplyTargetRules | None = None
+    # Stored lexicons; None: there are none (a request naming one fails).
+    lexicons: LexiconRepository | None = None
     _engine: Engine | None = None
 
     @property
@@ -204,5 +207,10 @@ class Pipeline:
             ),
             controls=Controls.of(config, service, aws, clients) if config else Controls(),
             reply_targets=ReplyTargetRules.from_settings(service, region),
+            lexicons=(
+                LexiconTable(clients.dynamodb, service.lexicons_table)
+                if service.lexicons_table
+                else None
+            ),
             _engine=engine,
         )

@@ -40,6 +40,9 @@ def item_fingerprint(item: ItemRequest) -> str:
         document["sample_rate"] = item.sample_rate
     if item.text_type != "text":  # plain requests keep the fingerprints they had
         document["text_type"] = item.text_type
+    if item.lexicons:
+        # Only when named, so the fingerprints of requests without lexicons stay.
+        document["lexicons"] = item.lexicons
     return _digest(document)
 
 

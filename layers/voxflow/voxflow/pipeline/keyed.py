@@ -6,11 +6,16 @@ from dataclasses import dataclass
 
 from voxflow.audio import AudioFormat
 from voxflow.engine import ResolvedParams
+from voxflow.errors import LexiconNotFound
 from voxflow.events import ItemRequest
 from voxflow.keys import KeyInput, chunk_key, request_key
+from voxflow.lexicons import Lexicon
+from voxflow.lexicons.apply import apply_lexicons
+from voxflow.lexicons.store import resolve_lexicons
 from voxflow.pipeline.context import Pipeline
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.text.chunk_document import chunk_document, key_text, spoken_chars
+from voxflow.text.document import SpeechDocument
 from voxflow.text.ssml import parse_ssml
 from voxflow.voices import Voice
 
@@ -37,7 +42,8 @@ def key_item(item: ItemRequest, pipeline: Pipeline) -> KeyedRequest:
     audio_format = AudioFormat.parse(str(item.format))
     # A rate the format cannot take fails here, as INVALID_PARAMETER, before any work.
     output_rate = audio_format.output_rate(item.sample_rate, voice.sample_rate)
-    text, chunks, billed_chars = _speech(item, pipeline)
+    lexicons = named_lexicons(item, pipeline)
+    text, chunks, billed_chars = _speech(item, pipeline, lexicons)
     salt = pipeline.settings.cache_isolation.key_tenant(item.tenant)
     key_input = KeyInput(text, voice.voice_id, voice.model_version, resolved, output_rate, salt)
     chunk_keys = [
@@ -52,22 +58,37 @@ def key_item(item: ItemRequest, pipeline: Pipeline) -> KeyedRequest:
         audio_format,
         output_rate,
         text,
-        request_key(key_input, audio_format.value),
+        request_key(key_input, audio_format.value, [lexicon.sha256 for lexicon in lexicons]),
         chunks,
         chunk_keys,
         billed_chars,
     )
 
 
-def _speech(item: ItemRequest, pipeline: Pipeline) -> tuple[str, list[str], int]:
+def named_lexicons(item: ItemRequest, pipeline: Pipeline) -> list[Lexicon]:
+    """The request's lexicons, in its order; LEXICON_NOT_FOUND for one not stored."""
+    if not item.lexicons:
+        return []
+    if pipeline.lexicons is None:
+        raise LexiconNotFound(item.lexicons[0])
+    return resolve_lexicons(pipeline.lexicons, item.lexicons)
+
+
+def _speech(
+    item: ItemRequest, pipeline: Pipeline, lexicons: list[Lexicon]
+) -> tuple[str, list[str], int]:
     """The text the request key hashes, the chunk strings, and the characters billed.
 
     Plain text keys on its normalized text, as it always has; SSML on its chunks (their
     text alone when plain text would chunk the same way, so the same speech shares a
-    key), which carry the structure: prosody, breaks, phonemes."""
+    key), which carry the structure: prosody, breaks, phonemes. Lexicons apply to the
+    document before normalization, so plain text that names any takes that path too."""
     settings = pipeline.engine_settings
-    if item.text_type == "ssml":
-        document = parse_ssml(item.text)
+    if item.text_type == "ssml" or lexicons:
+        document = (
+            parse_ssml(item.text) if item.text_type == "ssml" else SpeechDocument.plain(item.text)
+        )
+        document = apply_lexicons(document, lexicons, max_chars=settings.max_chars)
         chunks = chunk_document(
             document, max_chars=settings.max_chars, chunk_max_chars=settings.chunk_max_chars
         )
