@@ -80,7 +80,7 @@ def _through_the_api(stack: LocalStack, out_dir: Path) -> None:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    welcome, _, _ = PHRASES[0]
+    _, welcome, _ = PHRASES[0]
     for name, text in (("polly", welcome), ("polly2", "Polly's client, voxflow's voice.")):
         began = time.monotonic()
         answer = polly.synthesize_speech(Text=text, VoiceId="joe", OutputFormat="mp3")
