@@ -66,7 +66,7 @@ def test_up_prints_the_api_url_on_a_line_of_its_own(
 
 
 def test_the_api_answers_as_soon_as_the_stack_is_up(stack: LocalStack) -> None:
-    # Runs first: the URL is printed when start returns, and must answer then (the
+    # Right after start: the URL is printed when start returns, and must answer then (the
     # runner listens only after the handler loaded, which takes seconds).
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{stack.api_url}/v1/models", timeout=30)
