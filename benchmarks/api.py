@@ -18,6 +18,7 @@ Usage: python benchmarks/api.py [--hits 200] [--misses 3] [--concurrent-s 10]
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -26,19 +27,22 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import boto3
 import openai
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from pipeline import PHRASE, engine_seconds, percentile, text_of
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.settings import EngineSettings
 from voxflow.voices import VoiceRegistry
+from voxflow_local.deploy import DEFAULT_TEMPLATE
 from voxflow_local.stack import LocalStack
 
 
@@ -176,42 +180,77 @@ class Bench:
         return sum(counts) / seconds
 
 
+@contextlib.contextmanager
+def loaded_machine_template(timeout_s: int) -> Iterator[Path]:
+    """template.yaml, or a copy beside it (its CodeUri paths are relative) whose
+    ApiFunction has ``timeout_s``."""
+    if not timeout_s:
+        yield DEFAULT_TEMPLATE
+        return
+    text = DEFAULT_TEMPLATE.read_text(encoding="utf-8")
+    start = text.index("\n  ApiFunction:")
+    at = text.index("Timeout: 29", start)
+    copy = DEFAULT_TEMPLATE.with_name(".bench-api-template.yaml")
+    copy.write_text(f"{text[:at]}Timeout: {timeout_s}{text[at + len('Timeout: 29') :]}")
+    try:
+        yield copy
+    finally:
+        copy.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hits", type=int, default=200)
     parser.add_argument("--misses", type=int, default=3)
     parser.add_argument("--concurrent-s", type=float, default=10.0)
+    parser.add_argument(
+        "--api-timeout-s",
+        type=int,
+        default=0,
+        help="run the API function with this timeout instead of the template's 29 s "
+        "(a loaded machine takes longer than that for a 1,000-character miss)",
+    )
     args = parser.parse_args()
 
     engine = Engine(VoiceRegistry.default(), EngineSettings())
     engine.warm_up("joe")
     text_1k = text_of(1000)
     default = SynthesisParams()
-    with LocalStack(functions=["ApiFunction"]) as stack:
+    with (
+        loaded_machine_template(args.api_timeout_s) as template,
+        LocalStack(functions=["ApiFunction"], template_path=template) as stack,
+    ):
         assert stack.api_url is not None
         bench = Bench(stack)
-        miss_s = bench.misses(text_1k, args.misses)
-        engine_1k = engine_seconds(engine, text_1k, default)
         hits = {**bench.hits("phrase", PHRASE, args.hits), **bench.hits("1k", text_1k, args.hits)}
         url = stack.api_url
         hits["  refused at once (HTTP layer + resolver)"] = timed(lambda: refused(url), args.hits)
         engine_phrase = engine_seconds(engine, PHRASE, default, repeats=5)
         rate = bench.concurrent_rate(8, args.concurrent_s)
+        misses: dict[str, tuple[list[float], float]] = {}
+        for label, text in (("phrase", PHRASE), ("1k", text_1k)):
+            try:
+                miss_s = bench.misses(text, args.misses)
+            except ClientError as error:  # on a loaded machine: past the function's timeout
+                print(f"miss, {label}: {error}")
+                continue
+            misses[label] = (miss_s, engine_seconds(engine, text, default))
 
-    miss = statistics.median(miss_s)
     print(
-        f"engine alone: phrase ({len(PHRASE)} chars) {engine_phrase * 1000:.1f} ms, "
-        f"{len(text_1k)} chars {engine_1k:.2f} s"
+        f"engine alone: phrase ({len(PHRASE)} chars) {engine_phrase * 1000:.1f} ms; "
+        "load on this machine shows in every figure"
     )
     print(f"hits ({args.hits} each; target: phrase p99 <= 0.2x the engine's time)")
     print(f"{'':50} {'p50 ms':>8} {'p99 ms':>8} p99/engine")
     for name, values in hits.items():
-        baseline = engine_phrase if "phrase" in name else engine_1k
+        baseline = engine_phrase if "phrase" in name else None
         print(row(name, values, baseline if name.startswith(("polly", "openai")) else None))
-    print(
-        f"miss, {len(text_1k)} chars, Polly pcm: {miss:.2f} s (median of {len(miss_s)}); "
-        f"engine {engine_1k:.2f} s; ratio {miss / engine_1k:.2f} (target <= 1.10)"
-    )
+    for label, (miss_s, engine_s) in misses.items():
+        miss = statistics.median(miss_s)
+        print(
+            f"miss, {label}, Polly pcm: {miss:.2f} s (median of {len(miss_s)}); engine alone "
+            f"{engine_s:.2f} s; ratio {miss / engine_s:.2f} (target <= 1.10)"
+        )
     print(
         f"phrase hits, 8 concurrent Polly clients for {args.concurrent_s:.0f} s: "
         f"{rate:.1f} requests/s (one API runner: one request at a time)"
