@@ -42,6 +42,7 @@ test: lint sam-validate checkov sam-build
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/api.py
 
 # Regenerates the exact pins from pyproject.toml's ranges, then adds the sha256 of each
 # release's files as PyPI lists them (needs the network; pip-tools in a venv of its own,

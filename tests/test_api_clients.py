@@ -105,9 +105,12 @@ def test_polly_mp3_is_the_cached_object_and_a_second_call_hits(api: ApiHarness) 
     audio = first["AudioStream"].read()
     assert first["ContentType"] == "audio/mpeg"
     assert audio == cached_object(api, PHRASE, "mp3")
+    headers = first["ResponseMetadata"]["HTTPHeaders"]
+    assert headers["x-voxflow-cache"] == "miss"
     hits_before = api.pipeline.cache.lookup(_key(api, PHRASE, "mp3")).hits  # type: ignore[union-attr]
     again = client.synthesize_speech(Text=PHRASE, VoiceId="joe", OutputFormat="mp3")  # type: ignore[attr-defined]
     assert again["AudioStream"].read() == audio
+    assert again["ResponseMetadata"]["HTTPHeaders"]["x-voxflow-cache"] == "hit"
     assert api.pipeline.cache.lookup(_key(api, PHRASE, "mp3")).hits == hits_before + 1  # type: ignore[union-attr]
 
 
@@ -243,6 +246,7 @@ def test_openai_speech_wav_is_the_engines_audio_and_the_tenants(
     )
     expected = encode(engine_pcm(engine, TWO_SENTENCES), 22050, AudioFormat.WAV).data
     assert answer.content == expected
+    assert answer.response.headers["x-voxflow-cache"] == "miss"
     records = list(api.audit.query("acme", _long_ago(), _soon()))
     assert [r.status for r in records] == ["completed"]
     assert records[0].text_sha256 == hashlib.sha256(TWO_SENTENCES.encode()).hexdigest()

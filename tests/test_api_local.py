@@ -5,6 +5,8 @@ dummy credentials, keys made with `voxflow keys`, and one cache with the event p
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -61,6 +63,14 @@ def test_up_prints_the_api_url_on_a_line_of_its_own(
     assert f"api: {stack.api_url}" in lines
     assert stack.api_url is not None
     assert stack.api_url.startswith("http://127.0.0.1:")
+
+
+def test_the_api_answers_as_soon_as_the_stack_is_up(stack: LocalStack) -> None:
+    # Right after start: the URL is printed when start returns, and must answer then (the
+    # runner listens only after the handler loaded, which takes seconds).
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{stack.api_url}/v1/models", timeout=30)
+    assert refused.value.code == 401
 
 
 def test_a_phrase_made_by_events_is_an_index_hit_through_polly(stack: LocalStack) -> None:

@@ -3,15 +3,23 @@
 Starts the local stack (moto server, template.yaml deployed, the real handlers
 with the real voice), publishes a few phrases and one long text as an app
 would, prints each result's URL and writes its audio, shows a repeated phrase
-coming back from the cache, and stops the stack.
+coming back from the cache; then the same service through the HTTP API, as an app
+that calls Amazon Polly (boto3) or OpenAI (the official openai client) would, with
+only the endpoint changed; and stops the stack.
 """
 
 import argparse
+import os
+import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import boto3
+import openai
+
+from voxflow.audio import decode
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import Outcome, StackTarget, VoxflowClient
 from voxflow.events import SynthesisCompleted
@@ -39,6 +47,58 @@ def _report(name: str, outcome: Outcome, elapsed: float, out_dir: Path) -> None:
     print(f"          {result.url[:110]}...")
 
 
+def _report_api(name: str, cache: str, audio: bytes, elapsed: float, path: Path) -> None:
+    path.write_bytes(audio)
+    pcm, rate = decode(audio)
+    print(
+        f"{name:9} {cache:4}  {elapsed:6.2f} s  {len(pcm) / rate:6.2f} s of audio  "
+        f"{len(audio):7d} bytes  -> {path}"
+    )
+
+
+def _new_api_key(stack: LocalStack, tenant: str) -> str:
+    """A key made as an operator makes one: `voxflow keys create` (the key is its last line)."""
+    created = subprocess.run(
+        [sys.executable, "-m", "voxflow", "keys", "create", "--tenant", tenant],
+        env={**os.environ, "VOXFLOW_LOCAL_STATE": str(stack.state_file)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return created.stdout.splitlines()[-1]
+
+
+def _through_the_api(stack: LocalStack, out_dir: Path) -> None:
+    """Polly's and OpenAI's own clients, pointed at the local API by URL."""
+    print(f"\nthe HTTP API at {stack.api_url} (x-voxflow-cache says hit or miss):")
+    # The local stack checks SigV4 against its documented dummy credentials.
+    polly = boto3.client(
+        "polly",
+        endpoint_url=stack.api_url,
+        region_name=stack.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    _, welcome, _ = PHRASES[0]
+    for name, text in (("polly", welcome), ("polly2", "Polly's client, voxflow's voice.")):
+        began = time.monotonic()
+        answer = polly.synthesize_speech(Text=text, VoiceId="joe", OutputFormat="mp3")
+        audio = answer["AudioStream"].read()
+        cache = answer["ResponseMetadata"]["HTTPHeaders"].get("x-voxflow-cache", "?")
+        _report_api(name, cache, audio, time.monotonic() - began, out_dir / f"{name}.mp3")
+    client = openai.OpenAI(
+        api_key=_new_api_key(stack, "demo"), base_url=f"{stack.api_url}/v1", max_retries=0
+    )
+    for name in ("openai", "openai2"):  # the second: a cache hit
+        began = time.monotonic()
+        speech = client.audio.speech.create(
+            model="tts-1", voice="alloy", input="OpenAI's client, voxflow's voice."
+        )
+        cache = speech.response.headers.get("x-voxflow-cache", "?")
+        _report_api(name, cache, speech.content, time.monotonic() - began, out_dir / f"{name}.mp3")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m voxflow_local.demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("out"), help="where audio files go")
@@ -61,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 began = time.monotonic()
                 outcome = client.synthesize(text, format=audio_format, timeout_s=900)
                 _report(name, outcome, time.monotonic() - began, args.out)
+        _through_the_api(stack, args.out)
     print("\nlocal stack stopped; audio files are in", args.out)
     return 0
 

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,6 +169,9 @@ class LocalStack(Lifecycle):
             )
             self._write_state()
             self.start_functions()
+            for runner in self._runners:
+                if runner.http_port:
+                    _wait_until_serving(runner)
         except BaseException:
             self.stop()
             raise
@@ -377,6 +381,27 @@ class LocalStack(Lifecycle):
             retry_visibility_s=self.retry_visibility_s,
         )
         write_state(self._state_path, state)
+
+
+API_READY_TIMEOUT_S = 300.0  # the handler's import (settings, clients, the voice) first
+
+
+def _wait_until_serving(runner: _Runner) -> None:
+    """Returns once the runner accepts connections: its server listens only after the
+    handler loaded, and ``api_url`` is printed and used as soon as ``start`` returns."""
+    deadline = time.monotonic() + API_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if runner.process.poll() is not None:
+            raise RuntimeError(
+                f"{runner.function}'s API runner exited ({runner.process.returncode}); see its log"
+            )
+        try:
+            socket.create_connection(("127.0.0.1", runner.http_port), timeout=1).close()
+        except OSError:
+            time.sleep(0.1)
+        else:
+            return
+    raise TimeoutError(f"{runner.function} not serving on port {runner.http_port}")
 
 
 def _free_port() -> int:

@@ -15,7 +15,7 @@ from voxflow.api.polly import PollyError
 from voxflow.api.polly_contract import PollyContract, polly_contract
 from voxflow.api.settings import ApiSettings
 from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
-from voxflow.api.speech import SpeechService
+from voxflow.api.speech import Speech, SpeechService
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config import Config
 from voxflow.errors import VoxflowError
@@ -26,6 +26,7 @@ from voxflow.tenants import TenantDirectory, principal_of
 from voxflow.tenants.api_keys import ApiKeys
 
 _JSON = "application/json"
+CACHE_HEADER = "x-voxflow-cache"  # "hit" or "miss"
 
 
 @dataclass
@@ -107,7 +108,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
             raise polly.error_of(error) from None
         audio, headers = polly.synthesize_response(speech, request)
         content_type = headers.pop("Content-Type")
-        return Response(200, content_type, audio, headers=headers)
+        return Response(200, content_type, audio, headers={**headers, **_cache_header(speech)})
 
     @app.get("/v1/voices")
     def describe_voices() -> Response[str]:
@@ -127,7 +128,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         except VoxflowError as error:
             raise openai.error_of(error) from None
         audio, content_type = openai.speech_response(speech, request)
-        return Response(200, content_type, audio)
+        return Response(200, content_type, audio, headers=_cache_header(speech))
 
     @app.get("/v1/models")
     def list_models() -> Response[str]:
@@ -153,6 +154,11 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         return Response(error.status, _JSON, json.dumps(error.document()))
 
     return app
+
+
+def _cache_header(speech: Speech) -> dict[str, str]:
+    # Whether the answer came from the cache: for callers measuring, and the demo.
+    return {CACHE_HEADER: speech.cache}
 
 
 def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpResolver:

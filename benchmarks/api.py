@@ -1,0 +1,261 @@
+"""HTTP API benchmark: the local stack's API against the engine alone, in one run.
+
+Prints a table; asserts nothing. The API function is served by the local stack's runner
+(one request at a time, as one Lambda execution environment takes them), over moto
+server; the engine baseline runs in this process with the same voice. For a 23-character
+phrase and a ~1,000-character text:
+- hit p50/p99 through boto3's polly client (SigV4) and the openai client (bearer key),
+  against the engine's time for the same text (target: p99 <= 0.2x for the phrase);
+- miss overhead: the cache index entry is deleted before each request, so each is the
+  same synthesis (Polly pcm at the voice's rate: no resampling, no encoder), against the
+  engine alone (target <= 1.10x);
+- where a hit's time goes: the same index read and object read from here straight to
+  moto (what any hit must pay), and an unauthenticated request the function refuses at
+  once (the local server's HTTP layer, the event and the resolver, nothing else);
+- requests per second on phrase hits with 8 concurrent clients.
+
+Usage: python benchmarks/api.py [--hits 200] [--misses 3] [--concurrent-s 10]
+"""
+
+import argparse
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import openai
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from pipeline import PHRASE, engine_seconds, percentile, text_of
+
+from voxflow.aws import AwsClients, AwsSettings
+from voxflow.engine import Engine, SynthesisParams
+from voxflow.settings import EngineSettings
+from voxflow.voices import VoiceRegistry
+from voxflow_local.deploy import DEFAULT_TEMPLATE
+from voxflow_local.stack import LocalStack
+
+
+def polly_client(stack: LocalStack) -> Any:
+    return boto3.client(
+        "polly",
+        endpoint_url=stack.api_url,
+        region_name=stack.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=1),
+    )
+
+
+def polly_speak(client: Any, text: str, output_format: str = "mp3") -> str:
+    extra = {"SampleRate": "22050"} if output_format == "pcm" else {}
+    answer = client.synthesize_speech(Text=text, VoiceId="joe", OutputFormat=output_format, **extra)
+    answer["AudioStream"].read()
+    return str(answer["ResponseMetadata"]["HTTPHeaders"]["x-voxflow-cache"])
+
+
+def timed(call: Callable[[], object], repeats: int) -> list[float]:
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        runs.append(time.perf_counter() - started)
+    return runs
+
+
+def new_key(stack: LocalStack) -> str:
+    created = subprocess.run(
+        [sys.executable, "-m", "voxflow", "keys", "create", "--tenant", "bench"],
+        env={**os.environ, "VOXFLOW_LOCAL_STATE": str(stack.state_file)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return created.stdout.splitlines()[-1]
+
+
+def refused(url: str) -> None:
+    try:
+        urllib.request.urlopen(f"{url}/v1/models", timeout=30).read()
+    except urllib.error.HTTPError as error:
+        if error.code != 401:
+            raise
+    else:
+        raise AssertionError("an unauthenticated request was answered")
+
+
+def row(name: str, values: list[float], baseline: float | None = None) -> str:
+    p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
+    ratio = f"{p99 / baseline:10.2f}" if baseline else ""
+    return f"{name:50} {p50 * 1000:8.1f} {p99 * 1000:8.1f} {ratio}"
+
+
+class Bench:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.clients = AwsClients(AwsSettings.local(stack.url, stack.region))
+        self.table = stack.stack.resources["CacheTable"]
+        self.bucket = stack.stack.resources["AudioBucket"]
+        self.polly = polly_client(stack)
+        self.speaker = openai.OpenAI(
+            api_key=new_key(stack), base_url=f"{stack.api_url}/v1", max_retries=0
+        )
+
+    def index_keys(self) -> set[str]:
+        items = self.clients.dynamodb.scan(
+            TableName=self.table,
+            ProjectionExpression="#k",
+            ExpressionAttributeNames={"#k": "key"},
+        )["Items"]
+        return {item["key"]["S"] for item in items}
+
+    def key_made_by(self, call: Callable[[], object]) -> str:
+        before = self.index_keys()
+        call()
+        (key,) = self.index_keys() - before
+        return key
+
+    def misses(self, text: str, repeats: int) -> list[float]:
+        """The same synthesis each time: its index entry is deleted before each."""
+        key = self.key_made_by(lambda: polly_speak(self.polly, text, "pcm"))
+        runs = []
+        for _ in range(repeats):
+            self.clients.dynamodb.delete_item(TableName=self.table, Key={"key": {"S": key}})
+            started = time.perf_counter()
+            assert polly_speak(self.polly, text, "pcm") == "miss"
+            runs.append(time.perf_counter() - started)
+        return runs
+
+    def hits(self, label: str, text: str, repeats: int) -> dict[str, list[float]]:
+        key = self.key_made_by(lambda: polly_speak(self.polly, text))
+        assert polly_speak(self.polly, text) == "hit"
+
+        def openai_hit() -> None:
+            speech = self.speaker.audio.speech.create(model="tts-1", voice="alloy", input=text)
+            assert speech.response.headers["x-voxflow-cache"] == "hit"
+            speech.read()
+
+        self.speaker.audio.speech.create(model="tts-1", voice="alloy", input=text).read()
+        item = self.clients.dynamodb.get_item(TableName=self.table, Key={"key": {"S": key}})
+        s3_key = item["Item"]["s3_key"]["S"]
+
+        def floor() -> None:
+            self.clients.dynamodb.get_item(TableName=self.table, Key={"key": {"S": key}})
+            self.clients.s3.get_object(Bucket=self.bucket, Key=s3_key)["Body"].read()
+
+        return {
+            f"polly hit, {label}": timed(lambda: polly_speak(self.polly, text), repeats),
+            f"openai hit, {label}": timed(openai_hit, repeats),
+            f"  index + object read straight from moto, {label}": timed(floor, repeats),
+        }
+
+    def concurrent_rate(self, clients: int, seconds: float) -> float:
+        """Phrase hits per second, ``clients`` Polly clients each on its own connection."""
+        done = threading.Event()
+        counts = [0] * clients
+
+        def client_loop(index: int) -> None:
+            own = polly_client(self.stack)
+            while not done.is_set():
+                polly_speak(own, PHRASE)
+                counts[index] += 1
+
+        with ThreadPoolExecutor(clients) as pool:
+            futures = [pool.submit(client_loop, i) for i in range(clients)]
+            time.sleep(seconds)
+            done.set()
+            for future in futures:
+                future.result()
+        return sum(counts) / seconds
+
+
+@contextlib.contextmanager
+def loaded_machine_template(timeout_s: int) -> Iterator[Path]:
+    """template.yaml, or a copy beside it (its CodeUri paths are relative) whose
+    ApiFunction has ``timeout_s``."""
+    if not timeout_s:
+        yield DEFAULT_TEMPLATE
+        return
+    text = DEFAULT_TEMPLATE.read_text(encoding="utf-8")
+    start = text.index("\n  ApiFunction:")
+    at = text.index("Timeout: 29", start)
+    copy = DEFAULT_TEMPLATE.with_name(".bench-api-template.yaml")
+    copy.write_text(f"{text[:at]}Timeout: {timeout_s}{text[at + len('Timeout: 29') :]}")
+    try:
+        yield copy
+    finally:
+        copy.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hits", type=int, default=200)
+    parser.add_argument("--misses", type=int, default=3)
+    parser.add_argument("--concurrent-s", type=float, default=10.0)
+    parser.add_argument(
+        "--api-timeout-s",
+        type=int,
+        default=0,
+        help="run the API function with this timeout instead of the template's 29 s "
+        "(a loaded machine takes longer than that for a 1,000-character miss)",
+    )
+    args = parser.parse_args()
+
+    engine = Engine(VoiceRegistry.default(), EngineSettings())
+    engine.warm_up("joe")
+    text_1k = text_of(1000)
+    default = SynthesisParams()
+    with (
+        loaded_machine_template(args.api_timeout_s) as template,
+        LocalStack(functions=["ApiFunction"], template_path=template) as stack,
+    ):
+        assert stack.api_url is not None
+        bench = Bench(stack)
+        hits = {**bench.hits("phrase", PHRASE, args.hits), **bench.hits("1k", text_1k, args.hits)}
+        url = stack.api_url
+        hits["  refused at once (HTTP layer + resolver)"] = timed(lambda: refused(url), args.hits)
+        engine_phrase = engine_seconds(engine, PHRASE, default, repeats=5)
+        rate = bench.concurrent_rate(8, args.concurrent_s)
+        misses: dict[str, tuple[list[float], float]] = {}
+        for label, text in (("phrase", PHRASE), ("1k", text_1k)):
+            try:
+                miss_s = bench.misses(text, args.misses)
+            except ClientError as error:  # on a loaded machine: past the function's timeout
+                print(f"miss, {label}: {error}")
+                continue
+            misses[label] = (miss_s, engine_seconds(engine, text, default))
+
+    print(
+        f"engine alone: phrase ({len(PHRASE)} chars) {engine_phrase * 1000:.1f} ms; "
+        "load on this machine shows in every figure"
+    )
+    print(f"hits ({args.hits} each; target: phrase p99 <= 0.2x the engine's time)")
+    print(f"{'':50} {'p50 ms':>8} {'p99 ms':>8} p99/engine")
+    for name, values in hits.items():
+        baseline = engine_phrase if "phrase" in name else None
+        print(row(name, values, baseline if name.startswith(("polly", "openai")) else None))
+    for label, (miss_s, engine_s) in misses.items():
+        miss = statistics.median(miss_s)
+        print(
+            f"miss, {label}, Polly pcm: {miss:.2f} s (median of {len(miss_s)}); engine alone "
+            f"{engine_s:.2f} s; ratio {miss / engine_s:.2f} (target <= 1.10)"
+        )
+    print(
+        f"phrase hits, 8 concurrent Polly clients for {args.concurrent_s:.0f} s: "
+        f"{rate:.1f} requests/s (one API runner: one request at a time)"
+    )
+
+
+if __name__ == "__main__":
+    main()
