@@ -101,6 +101,12 @@ BATCH_SIZE = declare(
     "(`pip install voxflow[batch]`)",
     ENGINE, "engine",
 )  # fmt: skip
+ALIGNMENT = declare(
+    "VOXFLOW_ALIGNMENT", flag, True,
+    "expose the voice model's per-phoneme durations as it loads (speech marks need "
+    "them; batches use them to trim padding)",
+    ENGINE, "engine",
+)  # fmt: skip
 MAX_CHARS = declare(
     "VOXFLOW_MAX_CHARS", integer, 100_000, "longest accepted text", ENGINE, "engine",
 )  # fmt: skip
