@@ -11,6 +11,9 @@ from voxflow.cli.progress import ProgressBar
 from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import InvalidParameter
+from voxflow.marks import parse_mark_types, to_json_lines
+from voxflow.marks._standin_mapped import normalize_mapped
+from voxflow.marks.speech import speech_marks
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.text.chunk_document import chunk_document
@@ -18,6 +21,7 @@ from voxflow.text.ssml import parse_ssml
 from voxflow.voices import VoiceRegistry
 
 _DEFAULT_OUTPUT = Path("out.wav")
+MARKS_FORMAT = "json"  # Polly's OutputFormat for speech marks
 
 
 def _engine() -> Engine:
@@ -41,16 +45,32 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
     params = SynthesisParams.from_rate(
         args.rate, noise_scale=args.noise_scale, noise_w=args.noise_w, sentence_pause_s=args.pause
     )
-    output: Path = args.output or _DEFAULT_OUTPUT
-    audio_format = None if args.raw else _output_format(args.format, output)
+    marks_only = (args.format or "").lower() == MARKS_FORMAT
+    mark_types = parse_mark_types((args.marks or "").split(","))
+    if marks_only and not mark_types:
+        raise InvalidParameter("--format json writes speech marks: name them with --marks")
+    if mark_types and args.raw:
+        raise InvalidParameter("--raw streams audio only: speech marks need a file")
+    output: Path = args.output or (Path("out.json") if marks_only else _DEFAULT_OUTPUT)
+    audio_format = None if args.raw or marks_only else _output_format(args.format, output)
     voice = engine.registry.get(args.voice)
-    output_rate = _output_rate(audio_format, args.sample_rate, voice.sample_rate)
+    output_rate = (
+        voice.sample_rate
+        if marks_only
+        else _output_rate(audio_format, args.sample_rate, voice.sample_rate)
+    )
+    if mark_types and args.ssml:
+        raise InvalidParameter("speech marks of SSML are not made yet: send plain text")
     chunks = _chunks(text, engine.settings, ssml=args.ssml)
+    mapped = normalize_mapped(text) if mark_types else None
     started = time.perf_counter()
     joiner = PcmJoiner(voice.sample_rate, pause_s=params.sentence_pause_s)
     progress = ProgressBar(sum(len(chunk) for chunk in chunks), "synthesizing")
     pieces = []
+    spoken = []
     for chunk in engine.synthesize(chunks, args.voice, params):
+        if mark_types:
+            spoken.append(chunk)
         ready = joiner.feed(chunk.pcm)
         if args.raw:
             sys.stdout.buffer.write(ready.tobytes())
@@ -64,13 +84,22 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
         sys.stdout.buffer.write(tail.tobytes())
         sys.stdout.buffer.flush()
         return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if mark_types:
+        assert mapped is not None
+        marks = speech_marks(text, mapped, spoken, params.sentence_pause_s, mark_types)
+        marks_path = output if marks_only else marks_output(output)
+        marks_path.write_bytes(to_json_lines(marks))
+    if marks_only:
+        if not args.quiet:
+            print(f"wrote {output}: {len(marks)} speech marks", file=sys.stderr)
+        return 0
     import numpy as np
 
     assert audio_format is not None
     encoded = encode(
         np.concatenate([*pieces, tail]), voice.sample_rate, audio_format, output_rate=output_rate
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(encoded.data)
     if not args.quiet:
         elapsed = time.perf_counter() - started
@@ -104,6 +133,11 @@ def _chunks(text: str, settings: EngineSettings, *, ssml: bool) -> list[str]:
     return split_into_chunks(
         normalize_text(text, max_chars=settings.max_chars), settings.chunk_max_chars
     )
+
+
+def marks_output(audio: Path) -> Path:
+    """Where the marks of ``audio`` go: out.mp3 -> out.marks.json."""
+    return audio.with_name(f"{audio.stem}.marks.json")
 
 
 def _output_format(name: str | None, output: Path) -> AudioFormat:
