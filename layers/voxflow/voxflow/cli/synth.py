@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import TextIO
 
 from voxflow.audio import AudioFormat, PcmJoiner, encode
+from voxflow.audio.formats import SPEECH_MARKS_FORMAT
 from voxflow.cli.progress import ProgressBar
 from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
-from voxflow.errors import InvalidParameter
+from voxflow.errors import InvalidParameter, UnsupportedFormat
 from voxflow.marks import parse_mark_types, to_json_lines
 from voxflow.marks._standin_mapped import normalize_mapped
 from voxflow.marks.speech import speech_marks
@@ -21,7 +22,6 @@ from voxflow.text.ssml import parse_ssml
 from voxflow.voices import VoiceRegistry
 
 _DEFAULT_OUTPUT = Path("out.wav")
-MARKS_FORMAT = "json"  # Polly's OutputFormat for speech marks
 
 
 def _engine() -> Engine:
@@ -45,10 +45,10 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
     params = SynthesisParams.from_rate(
         args.rate, noise_scale=args.noise_scale, noise_w=args.noise_w, sentence_pause_s=args.pause
     )
-    marks_only = (args.format or "").lower() == MARKS_FORMAT
+    marks_only = (args.format or "").lower() == SPEECH_MARKS_FORMAT
     mark_types = parse_mark_types((args.marks or "").split(","))
     if marks_only and not mark_types:
-        raise InvalidParameter("--format json writes speech marks: name them with --marks")
+        raise UnsupportedFormat("--format json writes speech marks: name them with --marks")
     if mark_types and args.raw:
         raise InvalidParameter("--raw streams audio only: speech marks need a file")
     output: Path = args.output or (Path("out.json") if marks_only else _DEFAULT_OUTPUT)
