@@ -17,7 +17,7 @@ The digest is lowercase hex sha256 of those bytes.
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from voxflow.engine.params import ResolvedParams
@@ -83,4 +83,18 @@ def chunk_key(key_input: KeyInput) -> str:
 def request_key(key_input: KeyInput, audio_format: str) -> str:
     document = key_input.document("request")
     document["format"] = str(audio_format).lower()
+    return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def marks_key(request: str, original_text: str, types: Sequence[str]) -> str:
+    """A request's speech marks: its request key, the text as the user sent it and the
+    mark types. The marks' offsets point into that text, which the request key (over the
+    normalized text) does not tell apart: "$5" and "five dollars" share audio, not marks."""
+    document = {
+        "v": KEY_SCHEMA_VERSION,
+        "kind": "marks",
+        "request": request,
+        "original": original_text,
+        "types": list(types),
+    }
     return hashlib.sha256(canonical_json(document)).hexdigest()

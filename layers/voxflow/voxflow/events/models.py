@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 from uuid import uuid4
 
 from pydantic import (
@@ -63,6 +63,26 @@ TextType = Literal["text", "ssml"]
 _TEXT_TYPE_DESCRIPTION = (
     "How text is read: plain text, or SSML (Amazon Polly's neural-voice set, docs/ssml.md)."
 )
+SpeechMarkType = Literal["sentence", "word", "ssml", "viseme"]  # voxflow.marks.MarkType
+
+
+def _mark_types(value: object) -> object:
+    # One order and no repeats, so equal requests have equal fingerprints and keys.
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        order = list(get_args(SpeechMarkType))
+        return sorted(set(value), key=lambda item: order.index(item) if item in order else -1)
+    return value
+
+
+SpeechMarks = Annotated[
+    list[SpeechMarkType],
+    BeforeValidator(_mark_types),
+    Field(
+        max_length=4,
+        description="Speech marks to make beside the audio (Amazon Polly's types): the "
+        "result's marks_url has them as JSON lines.",
+    ),
+]
 
 
 def request_source(tenant: str) -> str:
@@ -250,6 +270,7 @@ class SynthesisItem(_Contract):
     sample_rate: SampleRate | None = None
     params: SynthesisParamsModel = Field(default_factory=SynthesisParamsModel)
     metadata: Metadata = Field(default_factory=dict)
+    speech_marks: SpeechMarks = Field(default_factory=list)
 
 
 class ItemRequest(_Contract):
@@ -267,9 +288,12 @@ class ItemRequest(_Contract):
     # Last and defaulted: items made before requests could ask for a rate stay valid.
     sample_rate: SampleRate | None = None
     text_type: TextType = "text"
+    speech_marks: SpeechMarks = Field(default_factory=list)
 
 
-_ITEM_FIELDS = ("text", "text_type", "voice", "format", "sample_rate", "params", "metadata")
+_ITEM_FIELDS = (
+    "text", "text_type", "voice", "format", "sample_rate", "params", "metadata", "speech_marks",
+)  # fmt: skip
 
 
 def _new_request_id() -> str:
@@ -317,6 +341,7 @@ class SynthesisRequested(_Contract):
     sample_rate: SampleRate | None = None
     params: SynthesisParamsModel | None = None
     metadata: Metadata | None = None
+    speech_marks: SpeechMarks | None = None
     items: (
         Annotated[list[SynthesisItem], Field(min_length=1, max_length=MAX_BATCH_ITEMS)] | None
     ) = Field(default=None, description="A batch: one result per item.")
@@ -372,6 +397,7 @@ class SynthesisRequested(_Contract):
             metadata=item.metadata,
             batch_id=batch_id,
             sample_rate=item.sample_rate,
+            speech_marks=item.speech_marks,
         )
 
 
@@ -392,6 +418,8 @@ class ChunkTask(_Contract):
     sample_rate: Annotated[int, Field(strict=True, gt=0)]
     # The request's own reply target, so each chunk event needs no job lookup.
     reply_to: ReplyTo | None = None
+    # The request wants speech marks: a cached chunk without its timings is made again.
+    timing: Annotated[bool, Field(strict=True)] = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -426,6 +454,11 @@ class SynthesisCompleted(_Outbound):
         default=False,
         description="True: synthesis was impossible and url is the pre-rendered "
         "'service busy' clip, not the requested speech.",
+    )
+    marks_url: Name | None = Field(
+        default=None,
+        description="The speech marks the request asked for (JSON lines, Polly's format), "
+        "until expires_at; None when it asked for none.",
     )
 
 

@@ -120,7 +120,7 @@ def _align(written: Sequence[int], spoken: Sequence[int]) -> list[Group]:
     groups: list[Group] = []
     node = (n, m)
     while node != (0, 0):
-        previous = back[node]
-        groups.append(((previous[0], node[0]), (previous[1], node[1])))
-        node = previous
+        came_from = back[node]
+        groups.append(((came_from[0], node[0]), (came_from[1], node[1])))
+        node = came_from
     return groups[::-1]

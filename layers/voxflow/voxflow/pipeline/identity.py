@@ -40,6 +40,9 @@ def item_fingerprint(item: ItemRequest) -> str:
         document["sample_rate"] = item.sample_rate
     if item.text_type != "text":  # plain requests keep the fingerprints they had
         document["text_type"] = item.text_type
+    if item.speech_marks:
+        # Only when asked for: fingerprints of requests without marks stay as they were.
+        document["speech_marks"] = list(item.speech_marks)
     return _digest(document)
 
 
