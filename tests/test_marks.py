@@ -221,3 +221,31 @@ def test_join_offsets_skip_empty_chunks_as_join_pcm_does() -> None:
     offsets = join_offsets([len(c) for c in chunks], 1000, pause_s=0.01)
     assert offsets == [0, 100, 110]
     assert len(join_pcm(chunks, 1000, pause_s=0.01)) == offsets[-1] + 50
+
+
+def test_the_wire_patch_exposes_the_same_durations_as_onnxs(registry: VoiceRegistry) -> None:
+    onnx = pytest.importorskip("onnx")
+    import onnxruntime as ort
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    from voxflow.engine.durations_output import NotPatchable, with_durations_output
+
+    raw = registry.get("joe").model_path.read_bytes()
+    ours = with_durations_output(raw)
+    assert with_durations_output(ours) == ours  # patched once only
+    reference = onnx.load_from_string(raw)
+    add_alignment_output(reference)
+    inputs = {
+        "input": np.array([[1, 0, 20, 0, 14, 0, 24, 0, 27, 0, 2]], dtype=np.int64),
+        "input_lengths": np.array([11], dtype=np.int64),
+        "scales": np.array([0.0, 1.0, 0.0], dtype=np.float32),
+    }
+    outputs = [
+        ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, inputs)
+        for model in (ours, reference.SerializeToString())
+    ]
+    assert len(outputs[0]) == len(outputs[1]) == 2
+    np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
+    assert outputs[0][1].sum() * 256 == outputs[0][0].size
+    with pytest.raises(NotPatchable):
+        with_durations_output(b"\x3a\x02\x0a\x00")  # a graph with one node, no Ceil

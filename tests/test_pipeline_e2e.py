@@ -130,7 +130,7 @@ def test_repeat_is_a_cache_hit_without_synthesis(stack: LocalStack, client: Voxf
 
 def test_speech_marks_come_with_the_audio_and_with_a_hit(client: VoxflowClient) -> None:
     text = "Marks from the pipeline cost $49.95. Every word is timed, café included!"
-    asked = {"params": SILENT, "speech_marks": ["word", "sentence"]}
+    asked: dict[str, Any] = {"params": SILENT, "speech_marks": ["word", "sentence"]}
     result = completed(client.synthesize(text, format="mp3", **asked))
     assert result.marks_url is not None
     data, content_type = download(result.marks_url)

@@ -19,6 +19,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from voxflow.engine.durations_output import NotPatchable, with_durations_output
 from voxflow.errors import VoiceLoadError
 from voxflow.settings import EngineSettings
 
@@ -122,21 +123,20 @@ def _model_with_durations(model_path: Path) -> bytes | None:
 
     Batched inference pads every item to the longest; the durations tell how
     many samples of each item are real, and where each phoneme lies (speech
-    marks). Needs the optional ``onnx`` package.
+    marks). Patched on the wire format (voxflow.engine.durations_output): the
+    Lambda engine layer carries no onnx package.
     """
     try:
-        import onnx
-        from piper.patch_voice_with_alignment import add_alignment_output
-    except ImportError:
+        return with_durations_output(model_path.read_bytes())
+    except NotPatchable as error:
         _LOGGER.warning(
-            "onnx is not installed: no speech marks, and batched inference falls back to "
-            "batch size 1"
+            "no durations output (%s): no speech marks, and batched inference falls back "
+            "to batch size 1",
+            error,
         )
         return None
-    model = onnx.load(str(model_path))
-    with contextlib.suppress(ValueError):  # already patched on disk
-        add_alignment_output(model)
-    return bytes(model.SerializeToString())
+    except OSError as error:
+        raise VoiceLoadError(f"cannot read {model_path}: {error}") from error
 
 
 def load_model(model_path: Path, settings: EngineSettings) -> VoiceModel:

@@ -16,8 +16,7 @@ if TYPE_CHECKING:
 def timing_of(chunk: "SpeechChunk") -> ChunkTiming:
     if chunk.alignment is None:
         raise SynthesisError(
-            "speech marks need the voice model's phoneme durations: install the onnx "
-            "package and leave VOXFLOW_ALIGNMENT on"
+            "speech marks need the voice model's phoneme durations: leave VOXFLOW_ALIGNMENT on"
         )
     return chunk_timing(chunk.text, chunk.alignment, len(chunk.pcm))
 

@@ -154,7 +154,7 @@ class BatchSynthesis:
         timing = timing_of(chunk).to_json() if chunk.alignment is not None else None
         if task.timing and timing is None:
             self.errors[task.chunk_key] = VoiceLoadError(
-                "speech marks need the voice model's phoneme durations (the onnx package)"
+                "speech marks need the voice model's phoneme durations (VOXFLOW_ALIGNMENT)"
             )
         self._pipeline.recent.put(task.chunk_key, chunk.pcm)
         encoded = encode(chunk.pcm, chunk.sample_rate, AudioFormat.WAV)

@@ -69,7 +69,7 @@ def assemble_marks(
         if entry is None or not entry.timing:
             raise VoiceLoadError(
                 "a chunk has no phoneme timings: speech marks need the voice model's "
-                "durations (the onnx package on the synthesizing function)"
+                "durations (VOXFLOW_ALIGNMENT on, a model with one Ceil node)"
             )
         timings.append(ChunkTiming.from_json(entry.timing))
     rate = int(job.sample_rate)
