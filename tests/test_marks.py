@@ -249,3 +249,16 @@ def test_the_wire_patch_exposes_the_same_durations_as_onnxs(registry: VoiceRegis
     assert outputs[0][1].sum() * 256 == outputs[0][0].size
     with pytest.raises(NotPatchable):
         with_durations_output(b"\x3a\x02\x0a\x00")  # a graph with one node, no Ceil
+
+
+def test_a_word_the_chunker_cut_is_still_one_word_mark() -> None:
+    text = "Hi " + "a" * 45 + " there, friend. It costs $5."
+    mapped = normalize_mapped(text)
+    chunks = split_into_chunks(mapped.text, 20)
+    assert chunks[1] == "a" * 20  # cut into pieces across chunks
+    plan = plan_marks(text, mapped, chunks)
+    assert [word.value for word in plan.words] == [
+        "Hi", "a" * 45, "there", "friend", "It", "costs", "$5",
+    ]  # fmt: skip
+    assert plan.chunk_words[:4] == ((0,), (1,), (1,), (1, 2, 3))
+    assert [s.value for s in plan.sentences] == [text[: text.index(" It")], "It costs $5."]

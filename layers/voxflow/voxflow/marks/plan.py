@@ -111,7 +111,10 @@ def plan_marks(
                 indexes.append(-1)
                 continue
             source = mapped.source_range(*core)
-            if word_chars and source[0] < word_chars[-1][1]:
+            # A piece of a word the chunker hard-cut continues it, as does a word whose
+            # source overlaps the last one's ("$49.95" spoken as six words).
+            continues_word = start > 0 and not text[start - 1].isspace()
+            if word_chars and (continues_word or source[0] < word_chars[-1][1]):
                 # The same written word as the last one: widen it, no new mark.
                 word_chars[-1] = (word_chars[-1][0], max(word_chars[-1][1], source[1]))
                 words[-1] = to_bytes.origin(*word_chars[-1])
