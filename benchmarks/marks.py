@@ -24,10 +24,9 @@ from numpy.typing import NDArray
 
 from voxflow.audio.pcm import join_pcm
 from voxflow.engine import Engine, SynthesisParams
-from voxflow.marks._standin_mapped import normalize_mapped
 from voxflow.marks.speech import speech_marks
 from voxflow.settings import EngineSettings
-from voxflow.text import split_into_chunks
+from voxflow.text import normalize_mapped, split_into_chunks
 from voxflow.voices import VoiceRegistry
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "long.txt"

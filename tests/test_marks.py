@@ -22,11 +22,10 @@ from voxflow.marks import (
     plan_marks,
     to_json_lines,
 )
-from voxflow.marks._standin_mapped import normalize_mapped
 from voxflow.marks.speech import speech_marks, timing_of
 from voxflow.marks.visemes import DIGRAPHS, VISEMES
 from voxflow.marks.words import _align
-from voxflow.text import split_into_chunks
+from voxflow.text import normalize_mapped, split_into_chunks
 from voxflow.voices import VoiceRegistry
 
 SILENT = SynthesisParams(noise_scale=0.0, noise_w=0.0, sentence_pause_s=0.3)

@@ -12,11 +12,10 @@ from voxflow.cli.progress import ProgressBar
 from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import InvalidParameter, UnsupportedFormat
-from voxflow.marks import parse_mark_types, to_json_lines
-from voxflow.marks._standin_mapped import normalize_mapped
+from voxflow.marks import MarkType, parse_mark_types, to_json_lines
 from voxflow.marks.speech import speech_marks
 from voxflow.settings import EngineSettings
-from voxflow.text import normalize_text, split_into_chunks
+from voxflow.text import normalize_mapped, normalize_text, split_into_chunks
 from voxflow.text.chunk_document import chunk_document
 from voxflow.text.ssml import parse_ssml
 from voxflow.voices import VoiceRegistry
@@ -45,12 +44,7 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
     params = SynthesisParams.from_rate(
         args.rate, noise_scale=args.noise_scale, noise_w=args.noise_w, sentence_pause_s=args.pause
     )
-    marks_only = (args.format or "").lower() == SPEECH_MARKS_FORMAT
-    mark_types = parse_mark_types((args.marks or "").split(","))
-    if marks_only and not mark_types:
-        raise UnsupportedFormat("--format json writes speech marks: name them with --marks")
-    if mark_types and args.raw:
-        raise InvalidParameter("--raw streams audio only: speech marks need a file")
+    marks_only, mark_types = _marks_wanted(args)
     output: Path = args.output or (Path("out.json") if marks_only else _DEFAULT_OUTPUT)
     audio_format = None if args.raw or marks_only else _output_format(args.format, output)
     voice = engine.registry.get(args.voice)
@@ -59,8 +53,6 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
         if marks_only
         else _output_rate(audio_format, args.sample_rate, voice.sample_rate)
     )
-    if mark_types and args.ssml:
-        raise InvalidParameter("speech marks of SSML are not made yet: send plain text")
     chunks = _chunks(text, engine.settings, ssml=args.ssml)
     mapped = normalize_mapped(text) if mark_types else None
     started = time.perf_counter()
@@ -133,6 +125,19 @@ def _chunks(text: str, settings: EngineSettings, *, ssml: bool) -> list[str]:
     return split_into_chunks(
         normalize_text(text, max_chars=settings.max_chars), settings.chunk_max_chars
     )
+
+
+def _marks_wanted(args: argparse.Namespace) -> tuple[bool, tuple[MarkType, ...]]:
+    """Whether only marks are written (--format json), and which (--marks)."""
+    marks_only = (args.format or "").lower() == SPEECH_MARKS_FORMAT
+    mark_types = parse_mark_types((args.marks or "").split(","))
+    if marks_only and not mark_types:
+        raise UnsupportedFormat("--format json writes speech marks: name them with --marks")
+    if mark_types and args.raw:
+        raise InvalidParameter("--raw streams audio only: speech marks need a file")
+    if mark_types and args.ssml:
+        raise InvalidParameter("speech marks of SSML are not made yet: send plain text")
+    return marks_only, mark_types
 
 
 def marks_output(audio: Path) -> Path:

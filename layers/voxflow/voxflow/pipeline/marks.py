@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from voxflow.errors import InvalidParameter, VoiceLoadError
 from voxflow.keys import marks_key
 from voxflow.marks import CONTENT_TYPE, ChunkTiming, MarksPlan, compose, plan_marks, to_json_lines
-from voxflow.marks._standin_mapped import normalize_mapped
 from voxflow.pipeline.context import Pipeline
 from voxflow.store import CacheEntry, Job
+from voxflow.text import normalize_mapped
 
 # The plan rides on the job item (DynamoDB's 400 KB limit): a few bytes per character.
 MAX_MARKS_CHARS = 20_000
@@ -45,8 +45,8 @@ def plan_request_marks(
         raise InvalidParameter(
             f"speech marks are made for texts of up to {MAX_MARKS_CHARS} characters"
         )
-    mapped = normalize_mapped(original)
-    if mapped.text != normalized:  # both normalizations are one code path; a bug otherwise
+    mapped = normalize_mapped(original, max_chars=len(original))
+    if mapped.text != normalized:  # normalize_text is normalize_mapped's text; a bug otherwise
         raise InvalidParameter("speech marks: the text normalizes two ways")
     plan = plan_marks(original, mapped, chunks)
     return RequestMarks(marks_key(request_key, original, types), tuple(types), plan)
