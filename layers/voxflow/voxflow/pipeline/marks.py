@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 
 from voxflow.errors import InvalidParameter, VoiceLoadError
+from voxflow.events import ItemRequest
 from voxflow.keys import marks_key
 from voxflow.marks import CONTENT_TYPE, ChunkTiming, MarksPlan, compose, plan_marks, to_json_lines
 from voxflow.pipeline.context import Pipeline
@@ -39,8 +40,13 @@ class RequestMarks:
 
 
 def plan_request_marks(
-    original: str, normalized: str, chunks: list[str], request_key: str, types: list[str]
+    item: ItemRequest, normalized: str, chunks: list[str], request_key: str
 ) -> RequestMarks:
+    original, types = item.text, list(item.speech_marks)
+    if item.text_type != "text":
+        # SSML chunks are structured: their words need a plan from the document's
+        # segments, which is not built yet.
+        raise InvalidParameter("speech marks of SSML requests are not made yet")
     if len(original) > MAX_MARKS_CHARS:
         raise InvalidParameter(
             f"speech marks are made for texts of up to {MAX_MARKS_CHARS} characters"

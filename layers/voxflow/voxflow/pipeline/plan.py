@@ -24,11 +24,7 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
     keyed = key_item(item, pipeline)
     voice, resolved, audio_format = keyed.voice, keyed.resolved, keyed.audio_format
     text, key, chunks, chunk_keys = keyed.text, keyed.key, keyed.chunks, keyed.chunk_keys
-    marks = (
-        plan_request_marks(item.text, text, chunks, key, list(item.speech_marks))
-        if item.speech_marks
-        else None
-    )
+    marks = plan_request_marks(item, text, chunks, key) if item.speech_marks else None
     job = pipeline.jobs.new(
         item.request_id,
         tenant=item.tenant,
