@@ -1,5 +1,6 @@
 """The voxflow CLI as a user runs it: a real process, real files, real audio."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,32 @@ def test_synth_mp3_holds_speech(tmp_path: Path) -> None:
     assert 2.0 < len(pcm) / rate < 6.0
     assert np.sqrt(np.mean(pcm.astype(np.float64) ** 2)) > 1000  # speech, not silence
     assert b"wrote" in result.stderr
+
+
+def test_marks_beside_the_audio_and_marks_only(tmp_path: Path) -> None:
+    text = "It costs $49.95. Café au lait, please!"
+    out = tmp_path / "speech.mp3"
+    exact = ["--noise-scale", "0", "--noise-w", "0"]  # the same timings both times
+    result = run_cli("synth", text, "-o", str(out), "--marks", "word,sentence", *exact)
+    assert result.returncode == 0, result.stderr
+    pcm, rate = decode(out.read_bytes())
+    lines = [json.loads(line) for line in (tmp_path / "speech.marks.json").read_text().splitlines()]
+    words = [line for line in lines if line["type"] == "word"]
+    assert [w["value"] for w in words] == ["It", "costs", "$49.95", "Café", "au", "lait", "please"]
+    assert [line["value"] for line in lines if line["type"] == "sentence"] == [
+        "It costs $49.95.",
+        "Café au lait, please!",
+    ]
+    assert all(text.encode()[w["start"] : w["end"]].decode() == w["value"] for w in words)
+    assert words[-1]["time"] < len(pcm) * 1000 / rate
+
+    only = tmp_path / "only.json"
+    result = run_cli("synth", text, "-o", str(only), "--format", "json", "--marks", "word", *exact)
+    assert result.returncode == 0, result.stderr
+    assert only.read_text().splitlines() == [
+        json.dumps(w, separators=(",", ":"), ensure_ascii=False) for w in words
+    ]
+    assert not (tmp_path / "only.marks.json").exists()
 
 
 def test_text_from_file_and_stdin_give_the_same_audio(tmp_path: Path) -> None:
@@ -145,6 +172,7 @@ def test_ssml_break_lengthens_the_file_by_its_time(tmp_path: Path) -> None:
         (["synth", "Hi.", "--format", "json"], None, "UNSUPPORTED_FORMAT"),
         (["synth", "--ssml", "<speak>Hi.<audio/></speak>"], None, "INVALID_SSML"),
         (["synth", "--ssml", "Hi."], None, "INVALID_SSML"),
+        (["synth", "Hi.", "--marks", "words"], None, "INVALID_PARAMETER"),
     ],
 )
 def test_bad_input_is_one_clear_line(

@@ -128,6 +128,38 @@ def test_repeat_is_a_cache_hit_without_synthesis(stack: LocalStack, client: Voxf
     assert int(entry["hits"]["N"]) >= 1
 
 
+def test_speech_marks_come_with_the_audio_and_with_a_hit(client: VoxflowClient) -> None:
+    text = "Marks from the pipeline cost $49.95. Every word is timed, café included!"
+    asked: dict[str, Any] = {"params": SILENT, "speech_marks": ["word", "sentence"]}
+    result = completed(client.synthesize(text, format="mp3", **asked))
+    assert result.marks_url is not None
+    data, content_type = download(result.marks_url)
+    assert content_type == "application/x-json-stream"
+    marks = [json.loads(line) for line in data.decode().splitlines()]
+    words = [mark for mark in marks if mark["type"] == "word"]
+    assert [w["value"] for w in words] == [
+        "Marks", "from", "the", "pipeline", "cost", "$49.95",
+        "Every", "word", "is", "timed", "café", "included",
+    ]  # fmt: skip
+    assert all(text.encode()[w["start"] : w["end"]].decode() == w["value"] for w in words)
+    assert [m["time"] for m in marks if m["type"] == "sentence"] == [
+        words[0]["time"],
+        words[6]["time"],
+    ]
+    pcm, rate = decode(download(result.url)[0])
+    duration_ms = len(pcm) * 1000 / rate
+    # The last word starts inside the audio, and less than a second before its end.
+    assert duration_ms - 1000 < words[-1]["time"] < duration_ms
+
+    again = completed(client.synthesize(text, format="mp3", **asked))
+    assert again.cache == "hit"
+    assert again.marks_url is not None
+    assert download(again.marks_url)[0] == data
+    plain = completed(client.synthesize(text, format="mp3", params=SILENT))
+    assert plain.marks_url is None
+    assert plain.key == result.key
+
+
 def test_reply_arriving_during_another_wait_is_kept(client: VoxflowClient) -> None:
     """A reply read while waiting on another request is deleted from the queue: the
     client keeps it for the wait that asks for it, instead of dropping it."""

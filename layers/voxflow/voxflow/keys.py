@@ -89,3 +89,17 @@ def request_key(key_input: KeyInput, audio_format: str, lexicon_hashes: Sequence
     if lexicon_hashes:
         document["lexicons"] = list(lexicon_hashes)
     return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def marks_key(request: str, original_text: str, types: Sequence[str]) -> str:
+    """A request's speech marks: its request key, the text as the user sent it and the
+    mark types. The marks' offsets point into that text, which the request key (over the
+    normalized text) does not tell apart: "$5" and "five dollars" share audio, not marks."""
+    document = {
+        "v": KEY_SCHEMA_VERSION,
+        "kind": "marks",
+        "request": request,
+        "original": original_text,
+        "types": list(types),
+    }
+    return hashlib.sha256(canonical_json(document)).hexdigest()

@@ -39,6 +39,9 @@ class EngineSettings:
     # it shares them (the local stack runs a dozen processes on a few cores).
     allow_spinning: bool = env.ALLOW_SPINNING.default
     batch_size: int = env.BATCH_SIZE.default
+    # Expose the model's per-phoneme durations (speech marks need them); costs about
+    # 0.3 s of the voice's load time.
+    alignment: bool = env.ALIGNMENT.default
     max_chars: int = env.MAX_CHARS.default
     chunk_max_chars: int = env.CHUNK_MAX_CHARS.default
     voices_file: Path | None = env.VOICES_FILE.default
@@ -77,6 +80,7 @@ class EngineSettings:
             inter_op_threads=config[env.INTER_OP_THREADS],
             allow_spinning=config[env.ALLOW_SPINNING],
             batch_size=config[env.BATCH_SIZE],
+            alignment=config[env.ALIGNMENT],
             max_chars=config[env.MAX_CHARS],
             chunk_max_chars=config[env.CHUNK_MAX_CHARS],
             voices_file=config[env.VOICES_FILE],

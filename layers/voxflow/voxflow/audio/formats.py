@@ -15,8 +15,8 @@ OPUS_SAMPLE_RATES = (8000, 16000, 24000, 48000)
 # an 8000 Hz clock), and it is the rate Polly, Amazon Connect and Twilio send and take.
 G711_SAMPLE_RATE = 8000
 # Polly's OutputFormat=json asks for speech marks, not audio: parse refuses it with this
-# explanation until the request carries speech marks (issue 13 part 2), whose handling
-# intercepts the name before it gets here.
+# explanation; the CLI intercepts the name (--format json --marks ...), and requests ask
+# for marks with speech_marks beside an audio format.
 SPEECH_MARKS_FORMAT = "json"
 
 
@@ -97,8 +97,8 @@ class AudioFormat(StrEnum):
         name = value.strip().lower().removeprefix(".")
         if name == SPEECH_MARKS_FORMAT:
             raise UnsupportedFormat(
-                "format 'json' is Polly's speech marks, not audio, and speech marks are "
-                f"not available; {_SUPPORTED}"
+                "format 'json' is Polly's speech marks, not audio: ask for them with "
+                f"speech_marks (the CLI's --marks); {_SUPPORTED}"
             )
         try:
             return _ALIASES.get(name) or cls(name)

@@ -67,7 +67,7 @@ class PcmJoiner:
 
     def __init__(self, sample_rate: int, pause_s: float = 0.0, fade_ms: float = 5.0) -> None:
         rate = require_rate(sample_rate)
-        self._pause = round(_require_duration(pause_s, "pause_s") * rate)
+        self._pause = pause_samples(pause_s, rate)
         self._fade = round(_require_duration(fade_ms, "fade_ms") * rate / 1000)
         self._held: NDArray[np.int16] | None = None
 
@@ -94,6 +94,31 @@ class PcmJoiner:
         """The held-back end of the last chunk, unfaded: the stream ends here."""
         held, self._held = self._held, None
         return np.zeros(0, dtype=np.int16) if held is None else held
+
+
+def pause_samples(pause_s: float, sample_rate: int) -> int:
+    """The silence between two joined chunks, in samples."""
+    return round(_require_duration(pause_s, "pause_s") * require_rate(sample_rate))
+
+
+def join_offsets(lengths: Iterable[int], sample_rate: int, pause_s: float = 0.0) -> list[int]:
+    """Where each chunk of ``lengths`` samples starts in ``join_pcm``'s output.
+
+    Fading changes no length, and an empty chunk adds no pause (it starts where the
+    next one does). Speech marks place their times with this.
+    """
+    pause = pause_samples(pause_s, sample_rate)
+    offsets: list[int] = []
+    position = 0
+    started = False
+    for length in lengths:
+        if length > 0 and started:
+            position += pause
+        offsets.append(position)
+        if length > 0:
+            position += length
+            started = True
+    return offsets
 
 
 def join_pcm(

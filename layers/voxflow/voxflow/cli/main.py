@@ -49,13 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument(
         "--format",
         help="wav, flac, ogg, mp3, opus, pcm, mulaw or alaw (default: from -o; the raw "
-        "formats also from .pcm/.raw, .ulaw and .alaw)",
+        "formats also from .pcm/.raw, .ulaw and .alaw); json writes speech marks only",
     )
     synth.add_argument(
         "--sample-rate",
         type=int,
         help="output rate in Hz: 8000, 16000, 22050, 24000, 44100 or 48000 as the format "
         "allows (default: the format's)",
+    )
+    synth.add_argument(
+        "--marks",
+        help="speech marks to write beside the audio as OUTPUT.marks.json (JSON lines): "
+        "a comma-separated list of word, sentence, ssml, viseme",
     )
     synth.add_argument("--rate", type=float, default=1.0, help="speaking rate, 1.0 is normal")
     synth.add_argument("--noise-scale", type=float, help="generator noise (voice default)")

@@ -7,16 +7,19 @@ import time
 from pathlib import Path
 
 from voxflow.audio import AudioFormat, PcmJoiner, encode
+from voxflow.audio.formats import SPEECH_MARKS_FORMAT
 from voxflow.cli.lexicons import read_lexicon_file
 from voxflow.cli.progress import ProgressBar
 from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
-from voxflow.errors import InvalidParameter
+from voxflow.errors import InvalidParameter, UnsupportedFormat
 from voxflow.lexicons import MAX_LEXICONS_PER_REQUEST, Lexicon
 from voxflow.lexicons.apply import apply_lexicons
 from voxflow.lexicons.pls import parse_lexicon
+from voxflow.marks import MarkType, parse_mark_types, to_json_lines
+from voxflow.marks.speech import speech_marks
 from voxflow.settings import EngineSettings
-from voxflow.text import normalize_text, split_into_chunks
+from voxflow.text import normalize_mapped, normalize_text, split_into_chunks
 from voxflow.text.chunk_document import chunk_document
 from voxflow.text.document import SpeechDocument
 from voxflow.text.ssml import parse_ssml
@@ -41,16 +44,28 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
         ),
         speaker=args.speaker,
     )
-    output: Path = args.output or _DEFAULT_OUTPUT
-    audio_format = None if args.raw else _output_format(args.format, output)
+    marks_only, mark_types = _marks_wanted(args)
+    output: Path = args.output or (Path("out.json") if marks_only else _DEFAULT_OUTPUT)
+    audio_format = None if args.raw or marks_only else _output_format(args.format, output)
     voice = engine.registry.get(args.voice)
-    output_rate = _output_rate(audio_format, args.sample_rate, voice.sample_rate)
-    chunks = _chunks(text, engine.settings, ssml=args.ssml, lexicons=_local_lexicons(args.lexicon))
+    output_rate = (
+        voice.sample_rate
+        if marks_only
+        else _output_rate(audio_format, args.sample_rate, voice.sample_rate)
+    )
+    lexicons = _local_lexicons(args.lexicon)
+    if mark_types and lexicons:
+        raise InvalidParameter("speech marks of requests with lexicons are not made yet")
+    chunks = _chunks(text, engine.settings, ssml=args.ssml, lexicons=lexicons)
+    mapped = normalize_mapped(text) if mark_types else None
     started = time.perf_counter()
     joiner = PcmJoiner(voice.sample_rate, pause_s=params.sentence_pause_s)
     progress = ProgressBar(sum(len(chunk) for chunk in chunks), "synthesizing")
     pieces = []
+    spoken = []
     for chunk in engine.synthesize(chunks, args.voice, params):
+        if mark_types:
+            spoken.append(chunk)
         ready = joiner.feed(chunk.pcm)
         if args.raw:
             sys.stdout.buffer.write(ready.tobytes())
@@ -64,13 +79,22 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
         sys.stdout.buffer.write(tail.tobytes())
         sys.stdout.buffer.flush()
         return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if mark_types:
+        assert mapped is not None
+        marks = speech_marks(text, mapped, spoken, params.sentence_pause_s, mark_types)
+        marks_path = output if marks_only else marks_output(output)
+        marks_path.write_bytes(to_json_lines(marks))
+    if marks_only:
+        if not args.quiet:
+            print(f"wrote {output}: {len(marks)} speech marks", file=sys.stderr)
+        return 0
     import numpy as np
 
     assert audio_format is not None
     encoded = encode(
         np.concatenate([*pieces, tail]), voice.sample_rate, audio_format, output_rate=output_rate
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(encoded.data)
     if not args.quiet:
         elapsed = time.perf_counter() - started
@@ -117,6 +141,24 @@ def _local_lexicons(paths: list[Path]) -> list[Lexicon]:
         parse_lexicon(f"file{index}", read_lexicon_file(path))
         for index, path in enumerate(paths, start=1)
     ]
+
+
+def _marks_wanted(args: argparse.Namespace) -> tuple[bool, tuple[MarkType, ...]]:
+    """Whether only marks are written (--format json), and which (--marks)."""
+    marks_only = (args.format or "").lower() == SPEECH_MARKS_FORMAT
+    mark_types = parse_mark_types((args.marks or "").split(","))
+    if marks_only and not mark_types:
+        raise UnsupportedFormat("--format json writes speech marks: name them with --marks")
+    if mark_types and args.raw:
+        raise InvalidParameter("--raw streams audio only: speech marks need a file")
+    if mark_types and args.ssml:
+        raise InvalidParameter("speech marks of SSML are not made yet: send plain text")
+    return marks_only, mark_types
+
+
+def marks_output(audio: Path) -> Path:
+    """Where the marks of ``audio`` go: out.mp3 -> out.marks.json."""
+    return audio.with_name(f"{audio.stem}.marks.json")
 
 
 def _output_format(name: str | None, output: Path) -> AudioFormat:

@@ -97,8 +97,14 @@ ALLOW_SPINNING = declare(
 )  # fmt: skip
 BATCH_SIZE = declare(
     "VOXFLOW_BATCH_SIZE", integer, 1,
-    "utterances per inference run (1..64); >1 needs the `onnx` package "
-    "(`pip install voxflow[batch]`)",
+    "utterances per inference run (1..64); >1 needs the model's durations "
+    "(`VOXFLOW_ALIGNMENT`, patched as the voice loads, no `onnx` package needed)",
+    ENGINE, "engine",
+)  # fmt: skip
+ALIGNMENT = declare(
+    "VOXFLOW_ALIGNMENT", flag, True,
+    "expose the voice model's per-phoneme durations as it loads, in ~0.3 s (speech "
+    "marks need them; batches use them to trim padding)",
     ENGINE, "engine",
 )  # fmt: skip
 MAX_CHARS = declare(

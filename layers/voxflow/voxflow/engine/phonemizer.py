@@ -35,8 +35,15 @@ def phonemize(text: str, config: VoiceConfig, data_dir: Path = ESPEAK_DATA_DIR) 
 
 def phoneme_ids(text: str, config: VoiceConfig) -> list[list[int]]:
     """Text to model input ids, one list per sentence."""
+    return [ids for _, ids in utterances(text, config)]
+
+
+def utterances(text: str, config: VoiceConfig) -> list[tuple[list[str], list[int]]]:
+    """Text to (phonemes, model input ids), one pair per sentence: the phonemes are what
+    speech marks time."""
     return [
-        phonemes_to_ids(sentence, config.phoneme_id_map) for sentence in phonemize(text, config)
+        (sentence, phonemes_to_ids(sentence, config.phoneme_id_map))
+        for sentence in phonemize(text, config)
     ]
 
 

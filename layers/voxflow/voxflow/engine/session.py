@@ -19,6 +19,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from voxflow.engine.durations_output import NotPatchable, with_durations_output
 from voxflow.errors import VoiceLoadError
 from voxflow.settings import EngineSettings
 
@@ -121,24 +122,27 @@ def _model_with_durations(model_path: Path) -> bytes | None:
     """The model with its duration tensor exposed as a second output.
 
     Batched inference pads every item to the longest; the durations tell how
-    many samples of each item are real. Needs the optional ``onnx`` package.
+    many samples of each item are real, and where each phoneme lies (speech
+    marks). Patched on the wire format (voxflow.engine.durations_output): the
+    Lambda engine layer carries no onnx package.
     """
     try:
-        import onnx
-        from piper.patch_voice_with_alignment import add_alignment_output
-    except ImportError:
-        _LOGGER.warning("onnx is not installed: batched inference falls back to batch size 1")
+        return with_durations_output(model_path.read_bytes())
+    except NotPatchable as error:
+        _LOGGER.warning(
+            "no durations output (%s): no speech marks, and batched inference falls back "
+            "to batch size 1",
+            error,
+        )
         return None
-    model = onnx.load(str(model_path))
-    with contextlib.suppress(ValueError):  # already patched on disk
-        add_alignment_output(model)
-    return bytes(model.SerializeToString())
+    except OSError as error:
+        raise VoiceLoadError(f"cannot read {model_path}: {error}") from error
 
 
 def load_model(model_path: Path, settings: EngineSettings) -> VoiceModel:
     providers = choose_providers(settings)
     source: str | bytes = str(model_path)
-    if settings.batch_size > 1:
+    if settings.batch_size > 1 or settings.alignment:
         source = _model_with_durations(model_path) or source
     # The CUDA provider runs one stream: parallel execution only adds overhead there.
     on_cpu = CUDA not in providers

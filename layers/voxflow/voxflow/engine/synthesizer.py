@@ -18,9 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from voxflow.audio.pcm import float_to_int16
+from voxflow.engine.alignment import Alignment, utterance_alignment
 from voxflow.engine.effects import apply_prosody, bleep
 from voxflow.engine.params import ResolvedParams, SynthesisParams
-from voxflow.engine.phonemizer import ipa_ids, phoneme_ids
+from voxflow.engine.phonemizer import ipa_ids, utterances
 from voxflow.engine.session import VoiceModel, load_model
 from voxflow.errors import SynthesisError
 from voxflow.settings import EngineSettings
@@ -40,6 +41,8 @@ class SpeechChunk:
     text: str
     pcm: NDArray[np.int16]
     sample_rate: int
+    # Each phoneme's samples in ``pcm``; None when the model gives no durations.
+    alignment: Alignment | None = None
 
     @property
     def duration_s(self) -> float:
@@ -56,6 +59,7 @@ class _Utterance:
     slot: int
     length_scale: float
     prosody: Prosody
+    phonemes: tuple[str, ...] = ()
 
 
 class Engine:
@@ -107,17 +111,20 @@ class Engine:
         batch_size = self.settings.batch_size if model.has_durations else 1
         texts: list[str] = []
         parts: dict[int, list[NDArray[np.int16] | None]] = {}
+        # Per slot: the utterance's phones, an empty alignment for a pause, None unknown.
+        aligned: dict[int, list[Alignment | None]] = {}
         missing: dict[int, int] = {}
         pending: list[_Utterance] = []
         emitted = 0
 
         def run(batch: list[_Utterance]) -> None:
-            for utterance, audio in zip(
+            for utterance, (audio, alignment) in zip(
                 batch, self._infer(voice, model, batch, resolved), strict=True
             ):
-                parts[utterance.chunk][utterance.slot] = _to_pcm(
-                    audio, utterance.prosody, voice.sample_rate
-                )
+                pcm = _to_pcm(audio, utterance.prosody, voice.sample_rate)
+                parts[utterance.chunk][utterance.slot] = pcm
+                fits = alignment is not None and _fits(alignment, pcm)
+                aligned[utterance.chunk][utterance.slot] = alignment if fits else None
                 missing[utterance.chunk] -= 1
 
         def run_ready(final: bool) -> None:
@@ -142,24 +149,17 @@ class Engine:
             while emitted < len(texts) and missing[emitted] == 0:
                 chunk_parts = [part for part in parts.pop(emitted) if part is not None]
                 pcm = np.concatenate(chunk_parts) if chunk_parts else np.zeros(0, np.int16)
-                yield SpeechChunk(emitted, texts[emitted], pcm, voice.sample_rate)
+                alignment = _chunk_alignment(chunk_parts, aligned.pop(emitted))
+                yield SpeechChunk(emitted, texts[emitted], pcm, voice.sample_rate, alignment)
                 emitted += 1
 
         for index, chunk in enumerate(chunks):
             texts.append(chunk)
-            slots: list[NDArray[np.int16] | None] = []
-            utterances: list[_Utterance] = []
-            for piece in decode_chunk(chunk):
-                if piece.kind in TIMED_KINDS:
-                    slots.append(_timed(piece, voice.sample_rate))
-                    continue
-                scale = resolved.length_scale / piece.prosody.rate
-                for ids in _piece_ids(piece, voice):
-                    utterances.append(_Utterance(index, ids, len(slots), scale, piece.prosody))
-                    slots.append(None)
+            slots, slot_alignments, chunk_utterances = _chunk_parts(index, chunk, voice, resolved)
             parts[index] = slots
-            missing[index] = len(utterances)
-            pending.extend(utterances)
+            aligned[index] = slot_alignments
+            missing[index] = len(chunk_utterances)
+            pending.extend(chunk_utterances)
             run_ready(final=False)
             yield from ready()
         run_ready(final=True)
@@ -171,7 +171,7 @@ class Engine:
         model: VoiceModel,
         batch: list[_Utterance],
         params: ResolvedParams,
-    ) -> list[NDArray[np.float32]]:
+    ) -> list[tuple[NDArray[np.float32], Alignment | None]]:
         lengths = [len(utterance.ids) for utterance in batch]
         ids = np.full((len(batch), max(lengths)), _PAD_ID, dtype=np.int64)
         for row, utterance in enumerate(batch):
@@ -192,11 +192,20 @@ class Engine:
         except Exception as error:  # onnxruntime raises its own untyped errors
             raise SynthesisError(f"inference failed: {error}") from error
         audio = np.asarray(outputs[0], dtype=np.float32).reshape(len(batch), -1)
-        if len(batch) == 1:
-            return [audio[0]]
-        durations = np.asarray(outputs[1]).reshape(len(batch), -1)
-        sample_counts = durations.sum(axis=1).astype(np.int64) * config.hop_length
-        return [audio[row, :count] for row, count in enumerate(sample_counts)]
+        if len(outputs) < 2:
+            return [(audio[0], None)]
+        # Durations in frames per input id (padding ids of shorter items speak 0 frames).
+        frames = np.asarray(outputs[1]).reshape(len(batch), -1).astype(np.int64)
+        results: list[tuple[NDArray[np.float32], Alignment | None]] = []
+        for row, utterance in enumerate(batch):
+            id_samples = frames[row, : lengths[row]] * config.hop_length
+            # The decoder makes hop_length samples a frame: the durations' sum is the
+            # item's length, which cuts a batch item's padding off.
+            alignment = utterance_alignment(
+                utterance.phonemes, utterance.ids, id_samples.tolist(), config.phoneme_id_map
+            )
+            results.append((audio[row, : int(id_samples.sum())], alignment))
+        return results
 
     def warm_up(self, voice_id: str) -> float:
         """Load the voice, run one synthesis and finish any fast-start upgrade.
@@ -210,11 +219,54 @@ class Engine:
         return time.perf_counter() - started
 
 
-def _piece_ids(piece: Piece, voice: Voice) -> list[list[int]]:
+def _chunk_parts(
+    index: int, chunk: str, voice: Voice, resolved: ResolvedParams
+) -> tuple[list[NDArray[np.int16] | None], list[Alignment | None], list[_Utterance]]:
+    """A chunk's slots (pauses filled, utterances None until they run), their alignments
+    (a pause has no phones), and its utterances."""
+    slots: list[NDArray[np.int16] | None] = []
+    slot_alignments: list[Alignment | None] = []
+    chunk_utterances: list[_Utterance] = []
+    for piece in decode_chunk(chunk):
+        if piece.kind in TIMED_KINDS:
+            slots.append(_timed(piece, voice.sample_rate))
+            slot_alignments.append(Alignment(()))
+            continue
+        scale = resolved.length_scale / piece.prosody.rate
+        for phonemes, ids in _piece_ids(piece, voice):
+            chunk_utterances.append(
+                _Utterance(index, ids, len(slots), scale, piece.prosody, phonemes)
+            )
+            slots.append(None)
+            slot_alignments.append(None)
+    return slots, slot_alignments, chunk_utterances
+
+
+def _piece_ids(piece: Piece, voice: Voice) -> list[tuple[tuple[str, ...], list[int]]]:
+    """(phonemes, ids) per utterance; IPA given directly has no phonemes to time."""
     if piece.kind == "phonemes":
         ids = ipa_ids(piece.content, voice.config)
-        return [ids] if ids else []
-    return phoneme_ids(piece.content, voice.config)
+        return [((), ids)] if ids else []
+    return [(tuple(phonemes), ids) for phonemes, ids in utterances(piece.content, voice.config)]
+
+
+def _fits(alignment: Alignment, pcm: NDArray[np.int16]) -> bool:
+    return bool(alignment.phones) and alignment.phones[-1].end == len(pcm)
+
+
+def _chunk_alignment(
+    parts: list[NDArray[np.int16]], alignments: list[Alignment | None]
+) -> Alignment | None:
+    # Peak normalization and prosody keep every sample where it was, so each part's
+    # phones only move by the audio that precedes it in the chunk (pauses included).
+    joined: list[tuple[Alignment, int]] = []
+    offset = 0
+    for pcm, alignment in zip(parts, alignments, strict=True):
+        if alignment is None:
+            return None
+        joined.append((alignment, offset))
+        offset += len(pcm)
+    return Alignment.joined(joined)
 
 
 def _timed(piece: Piece, sample_rate: int) -> NDArray[np.int16]:

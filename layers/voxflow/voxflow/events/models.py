@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 from uuid import uuid4
 
 from pydantic import (
@@ -82,6 +82,26 @@ TextType = Literal["text", "ssml"]
 _TEXT_TYPE_DESCRIPTION = (
     "How text is read: plain text, or SSML (Amazon Polly's neural-voice set, docs/ssml.md)."
 )
+SpeechMarkType = Literal["sentence", "word", "ssml", "viseme"]  # voxflow.marks.MarkType
+
+
+def _mark_types(value: object) -> object:
+    # One order and no repeats, so equal requests have equal fingerprints and keys.
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        order = list(get_args(SpeechMarkType))
+        return sorted(set(value), key=lambda item: order.index(item) if item in order else -1)
+    return value
+
+
+SpeechMarks = Annotated[
+    list[SpeechMarkType],
+    BeforeValidator(_mark_types),
+    Field(
+        max_length=4,
+        description="Speech marks to make beside the audio (Amazon Polly's types): the "
+        "result's marks_url has them as JSON lines.",
+    ),
+]
 
 
 def request_source(tenant: str) -> str:
@@ -280,6 +300,7 @@ class SynthesisItem(_Contract):
     params: SynthesisParamsModel = Field(default_factory=SynthesisParamsModel)
     metadata: Metadata = Field(default_factory=dict)
     lexicons: LexiconNames = Field(default_factory=list)
+    speech_marks: SpeechMarks = Field(default_factory=list)
 
 
 class ItemRequest(_Contract):
@@ -300,6 +321,7 @@ class ItemRequest(_Contract):
     requested_at: UtcDatetime | None = None  # SynthesisRequested.requested_at
     speaker: Speaker | None = None
     lexicons: LexiconNames = Field(default_factory=list)
+    speech_marks: SpeechMarks = Field(default_factory=list)
 
 
 _ITEM_FIELDS = (
@@ -312,6 +334,7 @@ _ITEM_FIELDS = (
     "params",
     "metadata",
     "lexicons",
+    "speech_marks",
 )
 
 
@@ -362,6 +385,7 @@ class SynthesisRequested(_Contract):
     params: SynthesisParamsModel | None = None
     metadata: Metadata | None = None
     lexicons: LexiconNames | None = None
+    speech_marks: SpeechMarks | None = None
     items: (
         Annotated[list[SynthesisItem], Field(min_length=1, max_length=MAX_BATCH_ITEMS)] | None
     ) = Field(default=None, description="A batch: one result per item.")
@@ -430,6 +454,7 @@ class SynthesisRequested(_Contract):
             requested_at=self.requested_at,
             speaker=item.speaker,
             lexicons=item.lexicons,
+            speech_marks=item.speech_marks,
         )
 
 
@@ -459,6 +484,8 @@ class ChunkTask(_Contract):
     parked_at: Annotated[float, Field(ge=0)] | None = None
     stalled_since: Annotated[float, Field(ge=0)] | None = None
     parked_done: Annotated[int, Field(ge=0)] | None = None
+    # The request wants speech marks: a cached chunk without its timings is made again.
+    timing: Annotated[bool, Field(strict=True)] = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -496,6 +523,11 @@ class SynthesisCompleted(_Outbound):
         default=False,
         description="True: synthesis was impossible and url is the pre-rendered "
         "'service busy' clip, not the requested speech.",
+    )
+    marks_url: Name | None = Field(
+        default=None,
+        description="The speech marks the request asked for (JSON lines, Polly's format), "
+        "until expires_at; None when it asked for none.",
     )
 
 

@@ -238,6 +238,7 @@ class Sweeper:
                     params=resolved.as_dict(),
                     sample_rate=rate,
                     reply_to=reply_target(job),
+                    timing=bool(job.marks_json),
                 )
             )
         return tasks

@@ -8,6 +8,7 @@ from numpy.typing import NDArray
 
 from voxflow.audio import AudioFormat, decode, encode, join_pcm
 from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.marks import assemble_marks
 from voxflow.pipeline.terminal import completed_event, finish, resend_if_unsent
 from voxflow.store import CacheEntry
 from voxflow.store.jobs import PENDING
@@ -23,7 +24,9 @@ def assemble(request_id: str, pipeline: Pipeline) -> None:
         resend_if_unsent(pipeline, request_id)
         return
     kept = {key: pipeline.recent.get(key) for key in job.chunk_keys}
-    entries = pipeline.cache.lookup_many([key for key, pcm in kept.items() if pcm is None])
+    # Marks need every chunk's timing, which only the cache entries hold.
+    wanted = job.chunk_keys if job.marks_json else [k for k, pcm in kept.items() if pcm is None]
+    entries = pipeline.cache.lookup_many(list(wanted))
     pieces = []
     for key in job.chunk_keys:
         pcm = kept[key]
@@ -40,12 +43,16 @@ def assemble(request_id: str, pipeline: Pipeline) -> None:
         pause_s=float(params["sentence_pause_s"]),
         output_rate=None if job.output_rate is None else int(job.output_rate),
     )
+    marks = assemble_marks(
+        pipeline, job, entries, float(params["sentence_pause_s"]), float(entry.duration_s)
+    )
     timings = {
         "assemble_s": time.perf_counter() - started,
         "total_s": (time.time() - job.created_at.timestamp()),
     }
     pipeline.meter.seconds("RequestDuration", timings["total_s"])
-    finish(pipeline, job, completed_event(pipeline, job, entry, "miss", timings), "miss")
+    event = completed_event(pipeline, job, entry, "miss", timings, marks=marks)
+    finish(pipeline, job, event, "miss")
 
 
 def store_request_audio(

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 from voxflow.audio import AudioFormat, encode
 from voxflow.engine import SpeechChunk, SynthesisParams
-from voxflow.errors import SynthesisError
+from voxflow.errors import SynthesisError, VoiceLoadError
 from voxflow.events import ChunkSynthesized, ChunkTask
+from voxflow.marks.speech import timing_of
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_job, is_final
@@ -43,9 +44,14 @@ class BatchSynthesis:
         park(tasks, handover, pipeline)
         self.dropped: set[str] = handover.not_here
         tasks = [task for task in tasks if task.request_id not in self.dropped]
-        self.stored: dict[str, CacheEntry] = usable_many(
+        stored = usable_many(
             pipeline.cache.lookup_many([task.chunk_key for task in tasks]), pipeline
         )
+        # A request that wants speech marks makes again a chunk cached without timings.
+        timed = {task.chunk_key for task in tasks if task.timing}
+        self.stored: dict[str, CacheEntry] = {
+            key: entry for key, entry in stored.items() if key not in timed or entry.timing
+        }
         self.errors: dict[str, Exception] = {}
         groups: dict[GroupKey, dict[str, ChunkTask]] = defaultdict(dict)
         for task in tasks:
@@ -150,6 +156,11 @@ class BatchSynthesis:
             started = time.perf_counter()
 
     def _store(self, task: ChunkTask, chunk: SpeechChunk) -> None:
+        timing = timing_of(chunk).to_json() if chunk.alignment is not None else None
+        if task.timing and timing is None:
+            self.errors[task.chunk_key] = VoiceLoadError(
+                "speech marks need the voice model's phoneme durations (VOXFLOW_ALIGNMENT)"
+            )
         self._pipeline.recent.put(task.chunk_key, chunk.pcm)
         encoded = encode(chunk.pcm, chunk.sample_rate, AudioFormat.WAV)
         s3_key = self._pipeline.audio.chunk_object(task.chunk_key)
@@ -163,6 +174,7 @@ class BatchSynthesis:
             sample_rate=chunk.sample_rate,
             duration_s=chunk.duration_s,
             size=len(encoded.data),
+            timing=timing,
         )
         self._pipeline.meter.count("ChunksSynthesized")
 

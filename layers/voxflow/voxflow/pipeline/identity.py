@@ -43,6 +43,9 @@ def item_fingerprint(item: ItemRequest) -> str:
     if item.lexicons:
         # Only when named, so the fingerprints of requests without lexicons stay.
         document["lexicons"] = item.lexicons
+    if item.speech_marks:
+        # Only when asked for: fingerprints of requests without marks stay as they were.
+        document["speech_marks"] = list(item.speech_marks)
     return _digest(document)
 
 

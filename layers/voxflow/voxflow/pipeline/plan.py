@@ -10,6 +10,7 @@ from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import answer_conflict
 from voxflow.pipeline.identity import item_fingerprint
 from voxflow.pipeline.keyed import key_item
+from voxflow.pipeline.marks import plan_request_marks
 from voxflow.pipeline.regional import claim, usable, usable_many
 from voxflow.pipeline.terminal import completed_event, finish, reply_target
 from voxflow.regions import Decision
@@ -23,6 +24,7 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
     keyed = key_item(item, pipeline)
     voice, resolved, audio_format = keyed.voice, keyed.resolved, keyed.audio_format
     text, key, chunks, chunk_keys = keyed.text, keyed.key, keyed.chunks, keyed.chunk_keys
+    marks = plan_request_marks(item, text, chunks, key) if item.speech_marks else None
     job = pipeline.jobs.new(
         item.request_id,
         tenant=item.tenant,
@@ -39,6 +41,7 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
         reply_to_json=item.reply_to.model_dump_json() if item.reply_to else None,
         batch_id=item.batch_id,
         fingerprint=item_fingerprint(item),
+        marks_json=marks.to_json() if marks else None,
     )
     requested_at = item.requested_at.timestamp() if item.requested_at else None
     claimed = claim(pipeline, job, standby_expired=standby_expired, requested_at=requested_at)
@@ -58,14 +61,19 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
     if delay_s is None:
         return claimed.decision  # over quota: answered already
     hit = usable(pipeline.cache.lookup(key), pipeline)
-    if hit is not None:
+    # Asked for marks, a hit needs them too; without, assembly makes them from the chunks.
+    marks_hit = usable(pipeline.cache.lookup(marks.key), pipeline) if marks and hit else None
+    if hit is not None and (marks is None or marks_hit is not None):
         pipeline.meter.count("CacheHits")
         timings = {"plan_s": time.perf_counter() - started}
-        finish(pipeline, job, completed_event(pipeline, job, hit, "hit", timings), "hit")
+        event = completed_event(pipeline, job, hit, "hit", timings, marks=marks_hit)
+        finish(pipeline, job, event, "hit")
         pipeline.cache.count_hit(hit)
         return claimed.decision
     pipeline.meter.count("CacheMisses")
     cached = usable_many(pipeline.cache.lookup_many(chunk_keys), pipeline)
+    if marks is not None:  # a chunk cached without its timings is made again
+        cached = {key: entry for key, entry in cached.items() if entry.timing}
     if claimed.decision is Decision.TAKE_OVER:
         _forget_chunks_without_audio_here(job, chunk_keys, cached, pipeline)
     tasks = [
@@ -80,6 +88,7 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
             params=resolved.as_dict(),
             sample_rate=voice.sample_rate,
             reply_to=item.reply_to,
+            timing=marks is not None,
         )
         for index, chunk in enumerate(chunks)
         if chunk_keys[index] not in cached and index not in (job.done or set())

@@ -34,9 +34,16 @@ def answered_id(job: Job) -> str:
 
 
 def completed_event(
-    pipeline: Pipeline, job: Job, entry: CacheEntry, cache: str, timings: dict[str, float]
+    pipeline: Pipeline,
+    job: Job,
+    entry: CacheEntry,
+    cache: str,
+    timings: dict[str, float],
+    *,
+    marks: CacheEntry | None = None,
 ) -> SynthesisCompleted:
     url = pipeline.audio.presign(entry.s3_key, entry.content_type)
+    marks_url = pipeline.audio.presign(marks.s3_key, marks.content_type) if marks else None
     return SynthesisCompleted(
         request_id=answered_id(job),
         url=url.url,
@@ -52,6 +59,7 @@ def completed_event(
         metadata=json.loads(job.metadata_json),
         tenant=job.tenant,
         batch_id=job.batch_id,
+        marks_url=marks_url.url if marks_url else None,
     )
 
 

@@ -30,6 +30,10 @@ class AudioStore:
     def audio_object(request_key: str, extension: str) -> str:
         return f"{AUDIO_PREFIX}{request_key}{extension}"
 
+    @staticmethod
+    def marks_object(marks_key: str) -> str:
+        return f"{AUDIO_PREFIX}{marks_key}.marks.json"
+
     def put(self, s3_key: str, data: bytes, content_type: str) -> None:
         # Keys are content hashes: a second put of the same key writes the same bytes.
         self._s3.put_object(Bucket=self.bucket, Key=s3_key, Body=data, ContentType=content_type)

@@ -37,6 +37,7 @@ class CacheIndex:
         sample_rate: int,
         duration_s: float,
         size: int,
+        timing: str | None = None,
     ) -> CacheEntry:
         now = datetime.now(UTC)
         entry = self._model(
@@ -52,6 +53,7 @@ class CacheIndex:
             created_at=now,
             expires_at=now + self._ttl[kind],
             region=self.region,
+            timing=timing,
         )
         entry.save()
         return entry

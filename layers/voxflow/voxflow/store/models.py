@@ -26,7 +26,7 @@ class CacheEntry(Model):
         table_name = "unbound"
 
     key = UnicodeAttribute(hash_key=True)
-    kind = UnicodeAttribute()  # "request" or "chunk"
+    kind = UnicodeAttribute()  # "request" (audio or speech marks) or "chunk"
     s3_key = UnicodeAttribute()
     content_type = UnicodeAttribute()
     format = UnicodeAttribute()
@@ -40,6 +40,9 @@ class CacheEntry(Model):
     # Where the audio was stored first; elsewhere the object may not have replicated yet.
     # Nullable: entries written before regions existed are the writer's own region's.
     region = UnicodeAttribute(null=True)
+    # A chunk's word and viseme times (voxflow.marks.ChunkTiming JSON), so a chunk hit
+    # brings them too; None where the model gave no durations, and before they existed.
+    timing = UnicodeAttribute(null=True)
 
 
 class Job(Model):
@@ -94,6 +97,8 @@ class Job(Model):
     # Until when the writer of the terminal event may still be publishing it: nobody
     # else sends it again before then (a crashed writer's event is sent after it).
     send_lease_until = UTCDateTimeAttribute(null=True)
+    # The speech marks the request asked for (voxflow.pipeline.marks.RequestMarks JSON).
+    marks_json = UnicodeAttribute(null=True)
 
 
 def bind[M: Model](model: type[M], table_name: str, aws: AwsSettings) -> type[M]:
