@@ -113,6 +113,10 @@ def _in_moto(client: Callable[[str], Any]) -> dict[str, set[str]]:
         "AWS::CloudWatch::Alarm": {
             a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]
         },
+        "AWS::CloudWatch::Dashboard": {
+            d["DashboardName"] for d in client("cloudwatch").list_dashboards()["DashboardEntries"]
+        },
+        "AWS::SNS::Topic": {t["TopicArn"] for t in client("sns").list_topics()["Topics"]},
     }
 
 

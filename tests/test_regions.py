@@ -250,6 +250,9 @@ class CountingMeter:
     def ratio(self, name: str, value: float) -> None:
         pass
 
+    def count_by(self, name: str, dimension: str, value: str) -> None:
+        self.counts[f"{name}:{dimension}={value}"] += 1
+
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:

@@ -314,6 +314,9 @@ class CountingMeter:
     def ratio(self, name: str, value: float) -> None:
         pass
 
+    def count_by(self, name: str, dimension: str, value: str) -> None:
+        self.counts[f"{name}:{dimension}={value}"] += 1
+
 
 class Refusing:
     """A client whose every call fails as ``error`` (IAM's AccessDenied, no connection)."""

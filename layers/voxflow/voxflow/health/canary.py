@@ -23,6 +23,7 @@ from voxflow.config import Config
 from voxflow.config import variables as env
 from voxflow.errors import SettingsError
 from voxflow.events import SynthesisRequested, to_event_entry
+from voxflow.metrics import NAMESPACE
 from voxflow.store import JobStore
 from voxflow.store.jobs import COMPLETED, FAILED
 from voxflow.store.models import Job, bind
@@ -30,7 +31,6 @@ from voxflow.store.models import Job, bind
 logger = logging.getLogger(__name__)
 
 TENANT = "voxflow-canary"
-NAMESPACE = "voxflow"
 _TERMINAL = (COMPLETED, FAILED)
 # The canary only reads jobs; the store wants a TTL for jobs it would create.
 _JOB_TTL_S = 86400

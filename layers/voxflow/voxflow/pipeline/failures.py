@@ -116,6 +116,7 @@ def fail_job(
 
 def _fail(pipeline: Pipeline, job: Job, code: str, message: str, retryable: bool) -> None:
     pipeline.meter.count("RequestsFailed")
+    pipeline.meter.count_by("FailuresByCode", "Code", code)
     fallback = pipeline.controls.fallback_event(job, retryable, pipeline.settings.region_name)
     event = fallback or failed_event(job, code, message, retryable)
     finish(pipeline, job, event, None)

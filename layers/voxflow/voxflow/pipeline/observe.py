@@ -10,6 +10,10 @@ class Meter(Protocol):
 
     def ratio(self, name: str, value: float) -> None: ...
 
+    def count_by(self, name: str, dimension: str, value: str) -> None:
+        """One count of ``name`` with one more dimension (few values: error codes)."""
+        ...
+
 
 class NullMeter:
     def count(self, name: str, value: float = 1) -> None:
@@ -19,4 +23,7 @@ class NullMeter:
         pass
 
     def ratio(self, name: str, value: float) -> None:
+        pass
+
+    def count_by(self, name: str, dimension: str, value: str) -> None:
         pass

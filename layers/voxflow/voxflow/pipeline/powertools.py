@@ -4,7 +4,7 @@ processor that says which records failed and why."""
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.base import FailureResponse
 from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
@@ -23,6 +23,16 @@ class PowertoolsMeter:
 
     def ratio(self, name: str, value: float) -> None:
         self._metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=value)
+
+    def count_by(self, name: str, dimension: str, value: str) -> None:
+        # Its own EMF document: a dimension added to the shared set would apply to
+        # every metric of the invocation. The service dimension as Metrics adds it.
+        with single_metric(
+            name=name, unit=MetricUnit.Count, value=1, namespace=self._metrics.namespace
+        ) as metric:
+            if self._metrics.service:
+                metric.add_dimension(name="service", value=str(self._metrics.service))
+            metric.add_dimension(name=dimension, value=value)
 
 
 def receive_count(record: SQSRecord) -> int:

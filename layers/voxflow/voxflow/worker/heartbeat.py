@@ -12,10 +12,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from voxflow.metrics import NAMESPACE
+
 # A child of the service Logger python -m voxflow.worker sets up: its handler and schema.
 logger = Logger(child=True)
 
-NAMESPACE = "voxflow"
 METRIC = "WorkerHeartbeat"
 
 
