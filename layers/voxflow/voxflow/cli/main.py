@@ -1,6 +1,6 @@
 """voxflow synth | voices | publish | status | redrive | sweep | tenants | keys | lexicons
-(and `drill` when the development package voxflow-local is installed): argument parsing;
-the work is elsewhere."""
+| top (and `drill` when the development package voxflow-local is installed): argument
+parsing; the work is elsewhere."""
 
 import argparse
 import sys
@@ -12,6 +12,7 @@ from voxflow.cli.keys import add_keys_commands
 from voxflow.cli.lexicons import add_lexicons_commands
 from voxflow.cli.ops import add_ops_commands
 from voxflow.cli.tenants import add_tenants_commands
+from voxflow.cli.top import add_top_command
 from voxflow.cli.voices import add_voices_commands
 from voxflow.errors import VoxflowError
 
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tenants_commands(commands, add_target_arguments)
     add_keys_commands(commands, add_target_arguments)
     add_lexicons_commands(commands, add_target_arguments)
+    add_top_command(commands, add_target_arguments)
     for plugin in _plugins():
         plugin.load()(commands)
     return parser
@@ -138,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from voxflow.cli.lexicons import run_lexicons
 
             return run_lexicons(args)
+        if args.command == "top":
+            from voxflow.cli.top import run_top
+
+            return run_top(args)
         if args.command == "tenants":
             from voxflow.cli.tenants import run_tenants
 
