@@ -204,7 +204,13 @@ def synthesize_runners(stack: LocalStack) -> list[int]:
 
 
 def killer(
-    stack: LocalStack, kills: int, rng: random.Random, stop: threading.Event, done: list[str]
+    stack: LocalStack,
+    kills: int,
+    rng: random.Random,
+    stop: threading.Event,
+    done: list[str],
+    *,
+    killed_at: list[float],
 ) -> None:
     while len(done) < kills and not stop.wait(rng.uniform(1.0, 4.0)):
         pids = synthesize_runners(stack)
@@ -215,6 +221,7 @@ def killer(
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             continue
+        killed_at.append(time.monotonic())
         time.sleep(0.3)  # reaped by restart_dead_runners' poll
         done.extend(stack.restart_dead_runners())
 
@@ -320,6 +327,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--long-formats", default=LONG_FORMATS, help="comma-separated")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("out/load.json"))
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        help="draw latencies and throughput as a PNG here (matplotlib, dev extra)",
+    )
     return parser.parse_args()
 
 
@@ -444,6 +456,7 @@ def main() -> int:
     concurrency = {SYNTHESIZE: args.synth_runners, "PlanFunction": 2}
     ledger = Ledger()
     kills: list[str] = []
+    killed_at: list[float] = []
     load_before = os.getloadavg()
     logs = Path(tempfile.mkdtemp(prefix="voxflow-load-logs-"))
     with LocalStack(
@@ -469,6 +482,7 @@ def main() -> int:
             threading.Thread(
                 target=killer,
                 args=(stack, args.kills, random.Random(args.seed + 1), stop, kills),
+                kwargs={"killed_at": killed_at},
                 daemon=True,
             ),
             threading.Thread(
@@ -509,6 +523,7 @@ def main() -> int:
             client.close()
 
     report = summarize(ledger, poison, read_counts(faults_dir))
+    report["timeline"] = timeline(ledger, started, killed_at)
     report.update(
         args={k: str(v) for k, v in vars(args).items()},
         load_s=round(load_s, 1),
@@ -523,12 +538,36 @@ def main() -> int:
     )
     answered = sum(report["outcomes"].get(s, 0) for s in ("completed", "failed"))
     report["throughput_rps"] = round(answered / load_s, 2)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: v for k, v in report.items() if k not in ("killed", "args")}, indent=2))
+    write_report(args, report)
     poison_ok = poison.status == "failed" and poison.code == "SYNTHESIS_FAILED"
     bad = report["lost"] or report["multiple_terminal"] or pending_left or not poison_ok
     return 1 if bad else 0
+
+
+def write_report(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    shown = {k: v for k, v in report.items() if k not in ("killed", "args", "timeline")}
+    print(json.dumps(shown, indent=2))
+    if args.plot is not None:
+        from voxflow_local.plots import load_chart
+
+        print(f"chart in {load_chart(report, args.plot)}")
+
+
+def timeline(ledger: Ledger, started: float, killed_at: list[float]) -> dict[str, Any]:
+    """What --plot draws, in seconds since the load started: each request's publish and
+    answer (None if none came) and class, and the runner kills."""
+    requests = [
+        [
+            round(r.published_at - started, 3),
+            None if r.answered_at is None else round(r.answered_at - started, 3),
+            "long" if r.kind == "long" else ("hit" if r.cache == "hit" else "short_miss"),
+        ]
+        for r in ledger.requests.values()
+        if r.kind != "poison"
+    ]
+    return {"requests": requests, "kills": [round(at - started, 3) for at in killed_at]}
 
 
 def summarize(ledger: Ledger, poison: Request, faults: dict[str, dict[str, int]]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,9 @@ def add_drill_command(commands: "argparse._SubParsersAction[Any]") -> None:
     drill.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all")
     drill.add_argument("--log-dir", type=Path, help="moto, runner and worker logs")
     drill.add_argument("--out", type=Path, help="write the figures as JSON here")
+    drill.add_argument(
+        "--plot", type=Path, help="draw the timeline as a PNG here (matplotlib, dev extra)"
+    )
     drill.set_defaults(run_plugin=run_drill_command)
 
 
@@ -64,4 +68,8 @@ def run_drill_command(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(report.to_json() + "\n", encoding="utf-8")
         progress(f"figures in {args.out}")
+    if args.plot is not None:
+        from voxflow_local.plots import drill_chart
+
+        progress(f"chart in {drill_chart(asdict(report), args.plot)}")
     return 0 if report.rpo == 0 and report.failback.ok else EXIT_FAILED

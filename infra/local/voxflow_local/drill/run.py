@@ -127,6 +127,10 @@ class DrillReport:
     killed_at_request: int = 0
     failback: FailbackResult = field(default_factory=FailbackResult)
     wall_s: float = 0.0
+    # What `voxflow drill --plot` draws (voxflow_local.drill.plot), in seconds after the
+    # drill started: "published" and "answered" as [seconds, region] pairs (the bus that
+    # took each request; the region of its first terminal event), and the "marks".
+    timeline: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -377,6 +381,44 @@ class Drill:
                 o.terminal_at is not None and o.terminal_at >= self.recovered_at for o in terminal
             )
         self._count_chunks(outcomes)
+        report.timeline = self._timeline(terminal, started)
+
+    def _timeline(self, terminal: list[Outcome], started: float) -> dict[str, Any]:
+        assert self.failed_at is not None
+        published = sorted(self.published.values(), key=lambda p: p.at)
+        answered = sorted(
+            (o.terminal_at, o.region or "?") for o in terminal if o.terminal_at is not None
+        )
+        # Detected: the first request the client sent to the secondary after the kill,
+        # which it does once the primary's health alarm is in ALARM.
+        detected = next(
+            (
+                p.at
+                for p in published
+                if p.at >= self.failed_at and p.region != self.stack.primary_region
+            ),
+            None,
+        )
+        marks: dict[str, float | None] = {
+            "kill": self.failed_at,
+            "detected": detected,
+            "first_secondary_completion": (
+                None if self.report.rto_s is None else self.failed_at + self.report.rto_s
+            ),
+            "recovered": self.recovered_at,
+            "failback_healthy": (
+                None
+                if self.recovered_at is None or self.report.failback.recovered_to_healthy_s is None
+                else self.recovered_at + self.report.failback.recovered_to_healthy_s
+            ),
+        }
+        return {
+            "primary": self.stack.primary_region,
+            "secondary": self.stack.secondary_region,
+            "published": [[round(p.at - started, 3), p.region] for p in published],
+            "answered": [[round(at - started, 3), region] for at, region in answered],
+            "marks": {k: None if v is None else round(v - started, 3) for k, v in marks.items()},
+        }
 
     def _first_completions(self, terminal: list[Outcome], first: int = 5) -> dict[str, list[float]]:
         assert self.failed_at is not None
