@@ -31,6 +31,8 @@ def _emf(name: str, unit: str, meaning: str, *extra: str) -> Metric:
 CATALOGUE: tuple[Metric, ...] = (
     _emf("CacheHits", "Count", "requests answered from the cache (plan)"),
     _emf("CacheMisses", "Count", "requests that needed synthesis (plan)"),
+    _emf("ApiCacheHits", "Count", "HTTP API requests answered from the cache (api)"),
+    _emf("ApiCacheMisses", "Count", "HTTP API requests that needed synthesis (api)"),
     _emf("RequestDuration", "Seconds", "end to end, request to assembled audio (synthesize)"),
     _emf("RealTimeFactor", "None", "synthesis seconds per second of audio, per chunk"),
     _emf("ChunksSynthesized", "Count", "chunks spoken into S3"),
