@@ -127,7 +127,7 @@ class DrillReport:
     killed_at_request: int = 0
     failback: FailbackResult = field(default_factory=FailbackResult)
     wall_s: float = 0.0
-    # What `voxflow drill --plot` draws (voxflow_local.drill.plot), in seconds after the
+    # What `voxflow drill --plot` draws (voxflow_local.plots), in seconds after the
     # drill started: "published" and "answered" as [seconds, region] pairs (the bus that
     # took each request; the region of its first terminal event), and the "marks".
     timeline: dict[str, Any] = field(default_factory=dict)
