@@ -45,6 +45,31 @@ CATALOGUE: tuple[Metric, ...] = (
     _emf("RequestIdConflicts", "Count", "request ids reused with different content"),
     _emf("JobsTakenOver", "Count", "jobs this region took over from the other"),
     _emf("TakeOversLost", "Count", "take-overs the other region won"),
+    _emf(
+        "ChunksParked",
+        "Count",
+        "chunk tasks parked while their job is owned by the other region",
+    ),
+    _emf(
+        "JobsStalledElsewhere",
+        "Count",
+        "jobs owned by the other region that make no progress (a warning)",
+    ),
+    _emf(
+        "StaleRequestsAnsweredElsewhere",
+        "Count",
+        "stale requests the other region had already answered",
+    ),
+    _emf(
+        "StaleRequestsPendingElsewhere",
+        "Count",
+        "stale requests still pending in the other region",
+    ),
+    _emf(
+        "StaleRequestPeerUnavailable",
+        "Count",
+        "stale-request checks the other region did not answer (standby)",
+    ),
     _emf("TerminalEventsResent", "Count", "terminal events sent again (a lost put)"),
     _emf("ReplyDeliveryFailed", "Count", "results the reply target did not accept"),
     _emf("RequestsStuck", "Count", "requests the sweeper failed as stuck"),
