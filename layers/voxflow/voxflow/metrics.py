@@ -34,6 +34,7 @@ CATALOGUE: tuple[Metric, ...] = (
     _emf("ApiCacheHits", "Count", "HTTP API requests answered from the cache (api)"),
     _emf("ApiCacheMisses", "Count", "HTTP API requests that needed synthesis (api)"),
     _emf("RequestDuration", "Seconds", "end to end, request to assembled audio (synthesize)"),
+    _emf("VoiceDownload", "Seconds", "time to fetch a custom voice model from S3"),
     _emf("RealTimeFactor", "None", "synthesis seconds per second of audio, per chunk"),
     _emf("ChunksSynthesized", "Count", "chunks spoken into S3"),
     _emf("ChunksDropped", "Count", "chunk tasks dropped (their job ended or expired)"),
