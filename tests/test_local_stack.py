@@ -94,6 +94,8 @@ NOT_EMULATED_TYPES = {
     "AWS::ECS::ClusterCapacityProviderAssociations",
     "AWS::ApplicationAutoScaling::ScalableTarget",
     "AWS::ApplicationAutoScaling::ScalingPolicy",
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Stage",
 }
 WORKER_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/voxflow-worker:1"
 
@@ -319,7 +321,13 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
         # The primary's global tables have a replica in each region, streams on.
         assert set(secondary.of_type("AWS::DynamoDB::GlobalTable")) == set()
         tables = primary.of_type("AWS::DynamoDB::GlobalTable")
-        assert set(tables) == {"CacheTable", "JobsTable", "TenantsTable"}
+        assert set(tables) == {
+            "CacheTable",
+            "JobsTable",
+            "TenantsTable",
+            "VoicesTable",
+            "LexiconsTable",
+        }
         for clients in (in_a, in_b):
             for name in tables.values():
                 table = clients("dynamodb").describe_table(TableName=name)["Table"]
@@ -333,11 +341,13 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
                 .get("AttributeName")
                 for logical_id, name in tables.items()
             }
-            # Bindings do not expire.
+            # Bindings, voices and lexicons do not expire.
             assert ttls == {
                 "CacheTable": "expires_at",
                 "JobsTable": "expires_at",
                 "TenantsTable": None,
+                "VoicesTable": None,
+                "LexiconsTable": None,
             }
         # Both sides name the same tables (the secondary's functions use the replicas).
         for stack in (primary, secondary):
@@ -346,7 +356,7 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
             assert environment["VOXFLOW_CACHE_TABLE"] == tables["CacheTable"]
             assert environment["VOXFLOW_TENANTS_TABLE"] == tables["TenantsTable"]
 
-        # Each bucket is versioned and replicates audio/ and chunks/ to the other's.
+        # Each bucket is versioned and replicates audio/, chunks/ and voices/ to the other's.
         for stack, clients, peer in ((primary, in_a, secondary), (secondary, in_b, primary)):
             bucket = stack.resources["AudioBucket"]
             s3 = clients("s3")
@@ -354,7 +364,11 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
             rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
             # moto stores the rules but reads every Filter back as Prefix "" (a moto gap,
             # infra/local/README.md): the rule ids say which prefix each one is.
-            assert {rule["ID"] for rule in rules} == {"ReplicateAudio", "ReplicateChunks"}
+            assert {rule["ID"] for rule in rules} == {
+                "ReplicateAudio",
+                "ReplicateChunks",
+                "ReplicateVoices",
+            }
             peer_arn = f"arn:aws:s3:::{peer.resources['AudioBucket']}"
             assert {rule["Destination"]["Bucket"] for rule in rules} == {peer_arn}
 
@@ -392,6 +406,8 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
         assert not_emulated == {
             "GlobalEndpoint",
             "ServiceSourceBusPolicy",
+            "SpeechApi",
+            "SpeechApiApiGatewayDefaultStage",
             "WorkerCapacityProvider",
             "WorkerClusterCapacityProviders",
             "WorkerScalableTarget",
