@@ -195,7 +195,12 @@ class VoiceRegistry:
         been disabled since still serves (a request in flight finishes with the model
         it started with). ``model_version``: the one that work was keyed with; a
         loaded voice of another version is looked up again."""
-        voice = self._voices.get(voice_id) or self._from_catalog.get(voice_id)
+        builtin = self._voices.get(voice_id)
+        if builtin is not None:
+            # A built-in voice has the one model its layer holds: the caller compares
+            # versions (a chunk keyed with another fails SYNTHESIS_FAILED, not UNKNOWN_VOICE).
+            return builtin
+        voice = self._from_catalog.get(voice_id)
         if voice is not None and model_version in (None, voice.model_version):
             return voice
         return self._look_up(voice_id, accept_disabled=True)
