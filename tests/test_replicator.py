@@ -322,7 +322,9 @@ def test_both_regions_keep_the_last_write_across_a_thaw(
         first, second = east.item("split"), west.item("split")
         return first is not None and first == second and first["step"]["S"] == "last"
 
-    eventually(converged, timeout_s=30)
+    # Convergence, not its speed, is the claim: a thawed moto works off its backlog
+    # slowly when the suite's other stacks share the two cores (30 s was missed there).
+    eventually(converged, timeout_s=90)
     time.sleep(3 * LAG_S)  # and it stays so
     assert converged(), (east.item("split"), west.item("split"))
 
