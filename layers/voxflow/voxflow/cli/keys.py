@@ -23,12 +23,11 @@ def add_keys_commands(commands: Any, add_target_arguments: Any) -> None:
 def run_keys(args: argparse.Namespace) -> int:
     # Imported here: the parser is built for `synth` too, which must not load boto3.
     from voxflow.aws import AwsClients
-    from voxflow.cli.ops import stack_resources
+    from voxflow.cli.ops import global_table, stack_resources
     from voxflow.tenants.api_keys import ApiKeys
 
     aws, resources = stack_resources(args)
-    # The secondary has no TenantsTable of its own: it uses the primary's replica.
-    name = resources.get("TenantsTable", f"{args.stack}-tenants")
+    name = global_table(args, resources, "TenantsTable")
     keys = ApiKeys(AwsClients(aws).dynamodb, name)
     if args.keys_command == "create":
         key, record = keys.create(args.tenant)

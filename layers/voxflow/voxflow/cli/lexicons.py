@@ -41,14 +41,13 @@ def read_lexicon_file(path: Path) -> str:
 def run_lexicons(args: argparse.Namespace) -> int:
     # Imported here: the parser is built for `synth` too, which must not load boto3.
     from voxflow.aws import AwsClients
-    from voxflow.cli.ops import stack_resources
+    from voxflow.cli.ops import global_table, stack_resources
     from voxflow.lexicons.store import LexiconTable
 
     command = args.lexicons_command
     content = read_lexicon_file(args.file) if command == "put" else ""
     aws, resources = stack_resources(args)
-    # The secondary has no LexiconsTable of its own: it uses the primary's replica.
-    name = resources.get("LexiconsTable", f"{args.stack}-lexicons")
+    name = global_table(args, resources, "LexiconsTable")
     table = LexiconTable(AwsClients(aws).dynamodb, name)
     if command == "put":
         stored = table.put(args.name, content)

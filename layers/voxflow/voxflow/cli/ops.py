@@ -40,6 +40,13 @@ def stack_resources(args: argparse.Namespace) -> "tuple[AwsSettings, dict[str, s
     }
 
 
+def global_table(args: argparse.Namespace, resources: dict[str, str], logical_id: str) -> str:
+    """A global table's name: the stack's own, or in a secondary (which creates none of
+    its own and uses the primary's replica) the name the template gives it."""
+    suffix = logical_id.removesuffix("Table").lower()
+    return resources.get(logical_id, f"{args.stack}-{suffix}")
+
+
 def run_redrive(args: argparse.Namespace) -> int:
     from voxflow.aws import AwsClients
     from voxflow.ops.redrive import redrive

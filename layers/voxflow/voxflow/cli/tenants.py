@@ -31,12 +31,11 @@ def add_tenants_commands(commands: Any, add_target_arguments: Any) -> None:
 def run_tenants(args: argparse.Namespace) -> int:
     # Imported here: the parser is built for `synth` too, which must not load boto3.
     from voxflow.aws import AwsClients
-    from voxflow.cli.ops import stack_resources
+    from voxflow.cli.ops import global_table, stack_resources
     from voxflow.tenants import TenantTable
 
     aws, resources = stack_resources(args)
-    # The secondary has no TenantsTable of its own: it uses the primary's replica.
-    name = resources.get("TenantsTable", f"{args.stack}-tenants")
+    name = global_table(args, resources, "TenantsTable")
     table = TenantTable(AwsClients(aws).dynamodb, name)
     if args.tenants_command == "bind":
         binding = table.bind(args.principal, args.tenant)

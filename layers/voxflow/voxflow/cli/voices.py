@@ -167,7 +167,7 @@ def _details(entry: "CatalogEntry") -> str:
 def _stack_catalog(args: argparse.Namespace) -> "tuple[VoicesTable, VoiceObjects]":
     # Imported here: the parser is built for `synth` too, which must not load boto3.
     from voxflow.aws import AwsClients
-    from voxflow.cli.ops import stack_resources
+    from voxflow.cli.ops import global_table, stack_resources
     from voxflow.voices.catalog import VoicesTable
     from voxflow.voices.store import VoiceObjects
 
@@ -177,7 +177,7 @@ def _stack_catalog(args: argparse.Namespace) -> "tuple[VoicesTable, VoiceObjects
         raise SettingsError(f"no stack to ask: {_first_line(error)}") from None
     clients = AwsClients(aws)
     # The secondary has no VoicesTable of its own: it uses the primary's replica.
-    table = resources.get("VoicesTable", f"{args.stack}-voices")
+    table = global_table(args, resources, "VoicesTable")
     if "AudioBucket" not in resources:
         raise SettingsError(f"stack {args.stack!r} has no AudioBucket")
     return VoicesTable(clients.dynamodb, table), VoiceObjects(clients.s3, resources["AudioBucket"])
