@@ -109,14 +109,19 @@ class _Shared:
     listed: dict[str, set[str]] = field(default_factory=dict)  # keys seen per region
     replicas: dict[str, set[str]] = field(default_factory=dict)  # keys we wrote there
     natives: dict[str, set[str]] = field(default_factory=dict)  # keys written there first
-    # (table, key json) → fingerprints of images we wrote there and have not seen back yet
-    echoes: dict[str, dict[tuple[str, str], list[str]]] = field(default_factory=dict)
-    # (table, key json) → time of the latest write made there by the service itself
-    native_writes: dict[str, dict[tuple[str, str], datetime]] = field(default_factory=dict)
-    # (table, key json) → (time of the write whose image we put there, when we put it)
-    applied: dict[str, dict[tuple[str, str], tuple[datetime, datetime]]] = field(
+    # (table, key json) → (fingerprint, source write time) of images we wrote there and
+    # have not seen back yet
+    echoes: dict[str, dict[tuple[str, str], list[tuple[str, datetime]]]] = field(
         default_factory=dict
     )
+    # (table, key json) → time of the latest write made there by the service itself
+    native_writes: dict[str, dict[tuple[str, str], datetime]] = field(default_factory=dict)
+    # (table, key json) → that write's keys and image (None: a delete), to put it back
+    native_images: dict[str, dict[tuple[str, str], tuple[dict[str, Any], Any]]] = field(
+        default_factory=dict
+    )
+    # (table, key json) → time of the write whose image we last put there
+    applied: dict[str, dict[tuple[str, str], datetime]] = field(default_factory=dict)
     stats: ReplicationStats = field(default_factory=ReplicationStats)
 
 
@@ -336,25 +341,34 @@ class _Direction:
         image = change.get("NewImage") if record["eventName"] != "REMOVE" else None
         mark = _fingerprint(image)
         written_at = _as_datetime(change.get("ApproximateCreationDateTime"))
+        region = self.source.region
         with self.shared.lock:
-            echoes = self.shared.echoes.setdefault(self.source.region, {}).get(key, [])
-            if mark in echoes:
-                echoes.remove(mark)  # our own replicated write coming back: not a change
-                return
-            self.shared.native_writes.setdefault(self.source.region, {})[key] = written_at
-            applied = self.shared.applied.get(self.source.region, {}).get(key)
-        if applied is not None and applied[0] < written_at <= applied[1]:
-            # An older image we delivered landed on this newer write before we had read it
-            # (two regions writing one item across a thaw): put it back, or the two
-            # regions would keep different versions for good. Last writer wins, as in
-            # global tables.
-            self._later(
-                self.items,
-                f"restore {table} {key[1]} in {self.source.region}",
-                self._item_delivery(
-                    table, key, change["Keys"], image, written_at, into=self.source
-                ),
-            )
+            echoes = self.shared.echoes.setdefault(region, {}).get(key, [])
+            echo = next((echo for echo in echoes if echo[0] == mark), None)
+            if echo is not None:
+                echoes.remove(echo)  # our own replicated write coming back: not a change
+                native_at = self.shared.native_writes.get(region, {}).get(key)
+                native = self.shared.native_images.get(region, {}).get(key)
+            else:
+                self.shared.native_writes.setdefault(region, {})[key] = written_at
+                self.shared.native_images.setdefault(region, {})[key] = (change["Keys"], image)
+        if echo is not None:
+            # The stream is in write order: a write of the service read before this echo
+            # landed before it. If that write is newer than the image we delivered (two
+            # regions writing one item across a thaw, our put racing the thawed server's
+            # queued write), put it back, or the regions would keep different versions
+            # for good. Last writer wins, as in global tables; whether our put finished
+            # or timed out does not matter, only where its record sits in the stream.
+            if native_at is not None and native is not None and native_at > echo[1]:
+                native_keys, native_image = native
+                self._later(
+                    self.items,
+                    f"restore {table} {key[1]} in {region}",
+                    self._item_delivery(
+                        table, key, native_keys, native_image, native_at, into=self.source
+                    ),
+                )
+            return
         self._later(
             self.items,
             f"{record['eventName']} {table} {key[1]}",
@@ -381,12 +395,14 @@ class _Direction:
                 newer = self.shared.native_writes.get(region, {}).get(key)
                 ours = self.shared.applied.get(region, {}).get(key)
                 if (newer is not None and newer > written_at) or (
-                    ours is not None and ours[0] > written_at
+                    ours is not None and ours > written_at
                 ):
                     self.shared.stats.skipped_older += 1
                     logger.info("%s: %s is newer in %s; not applied", table, key[1], region)
                     return
-                self.shared.echoes.setdefault(region, {}).setdefault(key, []).append(mark)
+                self.shared.echoes.setdefault(region, {}).setdefault(key, []).append(
+                    (mark, written_at)
+                )
             dynamodb = site.client("dynamodb")
             try:
                 if image is None:
@@ -395,13 +411,13 @@ class _Direction:
                     dynamodb.put_item(TableName=table, Item=image)
             except ClientError:
                 with self.shared.lock:
-                    self.shared.echoes[region][key].remove(mark)
+                    self.shared.echoes[region][key].remove((mark, written_at))
                 raise
             # Unreachable: the mark stays. A frozen server may still apply the write when
             # it thaws, and that record must not pass for a write of the service.
             with self.shared.lock:
                 self.shared.stats.items += 1
-                self.shared.applied.setdefault(region, {})[key] = (written_at, _now())
+                self.shared.applied.setdefault(region, {})[key] = written_at
 
         return deliver
 
@@ -592,11 +608,6 @@ def _fingerprint(image: dict[str, Any] | None) -> str:
         return value
 
     return json.dumps(canonical(image), sort_keys=True, default=str)
-
-
-def _now() -> datetime:
-    """Now, comparable with the stream records' times (_as_datetime)."""
-    return datetime.now().astimezone()
 
 
 def _as_datetime(value: object) -> datetime:
