@@ -10,8 +10,9 @@ from voxflow.aws.clients import async_session
 from voxflow.client.messages import (
     Outcome,
     ReplyBook,
+    SeenMessages,
     delete_entries,
-    parse_reply,
+    fresh_replies,
     request_entry,
 )
 from voxflow.client.target import StackTarget
@@ -27,6 +28,7 @@ class AsyncVoxflowClient:
         self._sqs: Any = None
         self._reply_queue_url: str | None = None
         self._replies = ReplyBook()
+        self._seen = SeenMessages()
 
     async def __aenter__(self) -> "AsyncVoxflowClient":
         session = async_session(self.settings)
@@ -65,10 +67,8 @@ class AsyncVoxflowClient:
                         QueueUrl=self._reply_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
                     )
                     messages = response.get("Messages", [])
-                    for message in messages:
-                        reply = parse_reply(message["Body"])
-                        if reply is not None:
-                            self._replies.record(outcomes, reply)
+                    for reply in fresh_replies(messages, self._seen):
+                        self._replies.record(outcomes, reply)
                     if messages:
                         await self._sqs.delete_message_batch(
                             QueueUrl=self._reply_queue_url, Entries=delete_entries(messages)

@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +57,45 @@ def request_entry(
 def delete_entries(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
     """DeleteMessageBatch entries for received messages (at most 10, as received)."""
     return [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+
+
+class SeenMessages:
+    """The SQS message ids of replies already read from one queue.
+
+    SQS delivers a message at least once: one whose delete failed, or came after its
+    visibility timeout (a slow or loaded client), is received again. Its message id says
+    it is the same reply, not a second answer; a bounded memory is enough, as a message
+    comes back within its queue's retention, long after a client would still wait.
+    """
+
+    def __init__(self, remember: int = 10_000) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._remember = remember
+
+    def first_time(self, message: dict[str, Any]) -> bool:
+        message_id = message.get("MessageId")
+        if message_id is None:
+            return True
+        if message_id in self._ids:
+            return False
+        self._ids[message_id] = None
+        if len(self._ids) > self._remember:
+            self._ids.popitem(last=False)
+        return True
+
+
+def fresh_replies(
+    messages: list[dict[str, Any]], seen: SeenMessages
+) -> list[ChunkSynthesized | Terminal]:
+    """The replies in received ``messages`` that were not read before."""
+    replies = []
+    for message in messages:
+        if not seen.first_time(message):
+            continue
+        reply = parse_reply(message["Body"])
+        if reply is not None:
+            replies.append(reply)
+    return replies
 
 
 def parse_reply(body: str) -> ChunkSynthesized | Terminal | None:

@@ -24,8 +24,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from voxflow.aws import AwsClients
 from voxflow.client.messages import (
     Outcome,
+    SeenMessages,
     delete_entries,
-    parse_reply,
+    fresh_replies,
     record_reply,
     request_entry,
 )
@@ -189,15 +190,14 @@ class GlobalVoxflowClient:
 
     def _receive(self, stack: RegionalStack) -> None:
         sqs, url = stack.clients.sqs, self._reply_urls[stack.region]
+        seen = SeenMessages()
         while not self._stop.is_set():
             try:
                 messages = sqs.receive_message(
                     QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
                 ).get("Messages", [])
-                for message in messages:
-                    reply = parse_reply(message["Body"])
-                    if reply is not None:
-                        self._record(stack.region, reply)
+                for reply in fresh_replies(messages, seen):
+                    self._record(stack.region, reply)
                 if messages:
                     sqs.delete_message_batch(QueueUrl=url, Entries=delete_entries(messages))
             except (BotoCoreError, ClientError) as error:

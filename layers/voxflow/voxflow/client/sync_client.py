@@ -8,8 +8,9 @@ from voxflow.aws import AwsClients
 from voxflow.client.messages import (
     Outcome,
     ReplyBook,
+    SeenMessages,
     delete_entries,
-    parse_reply,
+    fresh_replies,
     request_entry,
 )
 from voxflow.client.status import job_status
@@ -29,6 +30,7 @@ class VoxflowClient:
         self.target = target
         self._reply_queue_url: str | None = None
         self._replies = ReplyBook()
+        self._seen = SeenMessages()
 
     def __enter__(self) -> "VoxflowClient":
         return self
@@ -68,10 +70,8 @@ class VoxflowClient:
                 WaitTimeSeconds=max(1, min(20, int(remaining))),
             )
             messages = response.get("Messages", [])
-            for message in messages:
-                reply = parse_reply(message["Body"])
-                if reply is not None:
-                    self._replies.record(outcomes, reply)
+            for reply in fresh_replies(messages, self._seen):
+                self._replies.record(outcomes, reply)
             if messages:
                 self._clients.sqs.delete_message_batch(
                     QueueUrl=self.reply_queue_url, Entries=delete_entries(messages)
