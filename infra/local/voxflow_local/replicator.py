@@ -59,7 +59,7 @@ DEFAULT_LAG_S = 0.5
 
 # Short timeouts, one attempt: a frozen region must cost a round, not a minute.
 _CLIENT_CONFIG = Config(
-    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 1}
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 1}
 )
 # Unreachable (timeouts, refused connections): retry later. ClientError: the request
 # itself was refused; retrying it unchanged cannot help.
