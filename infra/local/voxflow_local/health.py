@@ -29,7 +29,9 @@ HEARTBEAT_NAMESPACE = "voxflow"
 HEARTBEAT_METRIC = "WorkerHeartbeat"
 DEFAULT_HEARTBEAT_S = 1.0
 State = Literal["OK", "ALARM"]
-_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1})
+_CONFIG = Config(
+    connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1}
+)
 
 
 def health_alarm_name(stack_name: str) -> str:
