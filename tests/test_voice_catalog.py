@@ -38,6 +38,7 @@ from voxflow.errors import (
 )
 from voxflow.keys import KeyInput, chunk_key
 from voxflow.pipeline.failures import is_final
+from voxflow.pipeline.observe import NullMeter
 from voxflow.settings import EngineSettings
 from voxflow.voices import VoiceRegistry
 from voxflow.voices.cached import CachedCatalog
@@ -54,6 +55,14 @@ TEXT = "Hello there, general."
 @pytest.fixture(scope="module")
 def trio(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return multi_speaker_voice(tmp_path_factory.mktemp("trio"))
+
+
+class RecordingMeter(NullMeter):
+    def __init__(self) -> None:
+        self.seconds_of: dict[str, list[float]] = {}
+
+    def seconds(self, name: str, value: float) -> None:
+        self.seconds_of.setdefault(name, []).append(value)
 
 
 def catalog_registry(
@@ -189,6 +198,20 @@ def test_concurrent_first_requests_download_a_voice_once(
     assert len(set(paths)) == 1
     assert files.downloads.count(entries[0].model_key) == 1
     assert paths[0].read_bytes() == trio[0].read_bytes()
+
+
+def test_a_pipelines_voice_load_is_the_voiceload_metric(
+    tmp_path: Path, trio: tuple[Path, Path], moto: MotoServer
+) -> None:
+    entries, files = published(trio, "trio", delay_s=0.2)
+    registry, _ = catalog_registry(entries, files, tmp_path)
+    pipeline = plan_harness(moto.url, registry).pipeline
+    meter = RecordingMeter()
+    pipeline.meter = meter
+    for _ in range(3):
+        list(pipeline.engine.synthesize([TEXT], "trio"))
+    (loaded,) = meter.seconds_of["VoiceLoad"]  # once: the session is kept
+    assert loaded >= 0.2  # the download's delay is part of it
 
 
 def test_least_recently_used_sessions_are_unloaded_within_the_budget(
