@@ -16,6 +16,7 @@ from pathlib import Path
 # layer builds.
 INTEGRATION_MODULES = frozenset(
     {
+        "test_api_catalog",
         "test_api_clients",
         "test_api_local",
         "test_cache_isolation",
@@ -39,6 +40,7 @@ INTEGRATION_MODULES = frozenset(
         "test_tenants_e2e",
         "test_voice_catalog",
         "test_voices_e2e",
+        "test_voices_regions",
         "test_worker",
     }
 )

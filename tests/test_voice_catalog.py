@@ -26,6 +26,7 @@ from voice_fixtures import (
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.cli.voices import add_voice
+from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import (
     InvalidParameter,
@@ -37,8 +38,10 @@ from voxflow.errors import (
 )
 from voxflow.keys import KeyInput, chunk_key
 from voxflow.pipeline.failures import is_final
+from voxflow.pipeline.observe import NullMeter
 from voxflow.settings import EngineSettings
 from voxflow.voices import VoiceRegistry
+from voxflow.voices.cached import CachedCatalog
 from voxflow.voices.catalog import CatalogEntry, MemoryCatalog, VoicesTable, create_voices_table
 from voxflow.voices.check import check_voice
 from voxflow.voices.deployment import deployment_registry
@@ -52,6 +55,14 @@ TEXT = "Hello there, general."
 @pytest.fixture(scope="module")
 def trio(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return multi_speaker_voice(tmp_path_factory.mktemp("trio"))
+
+
+class RecordingMeter(NullMeter):
+    def __init__(self) -> None:
+        self.seconds_of: dict[str, list[float]] = {}
+
+    def seconds(self, name: str, value: float) -> None:
+        self.seconds_of.setdefault(name, []).append(value)
 
 
 def catalog_registry(
@@ -187,6 +198,20 @@ def test_concurrent_first_requests_download_a_voice_once(
     assert len(set(paths)) == 1
     assert files.downloads.count(entries[0].model_key) == 1
     assert paths[0].read_bytes() == trio[0].read_bytes()
+
+
+def test_a_pipelines_voice_load_is_the_voiceload_metric(
+    tmp_path: Path, trio: tuple[Path, Path], moto: MotoServer
+) -> None:
+    entries, files = published(trio, "trio", delay_s=0.2)
+    registry, _ = catalog_registry(entries, files, tmp_path)
+    pipeline = plan_harness(moto.url, registry).pipeline
+    meter = RecordingMeter()
+    pipeline.meter = meter
+    for _ in range(3):
+        list(pipeline.engine.synthesize([TEXT], "trio"))
+    (loaded,) = meter.seconds_of["VoiceLoad"]  # once: the session is kept
+    assert loaded >= 0.2  # the download's delay is part of it
 
 
 def test_least_recently_used_sessions_are_unloaded_within_the_budget(
@@ -382,3 +407,123 @@ def test_joe_under_another_id_with_other_defaults_speaks_and_keys_differently(
         assert engine.load_seconds["joe-slow"] > 0
     finally:
         table.remove("joe-slow")
+
+
+# -- the catalog's read cache --------------------------------------------------------------
+
+
+class CountingCatalog(MemoryCatalog):
+    def __init__(self, entries: list[CatalogEntry]) -> None:
+        super().__init__(entries)
+        self.reads = 0
+
+    def entry(self, voice_id: str) -> CatalogEntry | None:
+        self.reads += 1
+        return super().entry(voice_id)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_hot_voice_costs_one_read_per_ttl_and_changes_land_within_it(
+    tmp_path: Path, trio: tuple[Path, Path]
+) -> None:
+    entries, files = published(trio, "trio")
+    table, clock = CountingCatalog(entries), Clock()
+    cached = CachedCatalog(table, 10.0, clock)
+    registry = VoiceRegistry().with_catalog(cached, VoiceLoader(files, tmp_path), 1 << 30)
+    for _ in range(100):
+        assert registry.resolve("trio").voice_id == "trio"
+    assert table.reads == 1
+
+    # Disabled elsewhere (another process, the other region): served until the TTL ends.
+    table.set_enabled("trio", False)
+    clock.now += 9.9
+    assert registry.resolve("trio").voice_id == "trio"
+    clock.now += 0.2
+    with pytest.raises(VoiceDisabled):
+        registry.resolve("trio")
+    assert table.reads == 2
+    # Work already accepted for it still finishes with its model.
+    assert registry.get("trio", entries[0].model_sha256).model_version == entries[0].model_sha256
+
+    table.set_enabled("trio", True)
+    clock.now += 10.5
+    registry.resolve("trio")
+    table.remove("trio")
+    registry.resolve("trio")
+    clock.now += 10.5
+    with pytest.raises(UnknownVoice):
+        registry.resolve("trio")
+    # An unknown id is remembered too: asking again within the TTL reads nothing.
+    reads = table.reads
+    for _ in range(10):
+        with pytest.raises(UnknownVoice):
+            registry.resolve("trio")
+    assert table.reads == reads
+    # Ids no `voices add` could register are never read.
+    with pytest.raises(UnknownVoice):
+        registry.resolve("no such/voice")
+    assert table.reads == reads
+
+    # Changes made through the cache itself are seen at once.
+    table.register(entries[0])
+    clock.now += 10.5
+    registry.resolve("trio")
+    cached.set_enabled("trio", False)
+    with pytest.raises(VoiceDisabled):
+        registry.resolve("trio")
+
+
+def test_without_a_ttl_every_request_reads_the_table(
+    tmp_path: Path, trio: tuple[Path, Path]
+) -> None:
+    entries, files = published(trio, "trio")
+    table = CountingCatalog(entries)
+    registry = VoiceRegistry().with_catalog(
+        CachedCatalog(table, 0.0), VoiceLoader(files, tmp_path), 1 << 30
+    )
+    for _ in range(5):
+        registry.resolve("trio")
+    assert table.reads == 5
+    table.set_enabled("trio", False)
+    with pytest.raises(VoiceDisabled):
+        registry.resolve("trio")
+
+
+def test_the_deployment_reads_its_catalog_through_the_settings_ttl(
+    tmp_path: Path, trio: tuple[Path, Path], moto_clients: AwsClients
+) -> None:
+    table = VoicesTable(moto_clients.dynamodb, "voxflow-voices")
+    add_voice(table, VoiceObjects(moto_clients.s3, "audio"), "trio-ttl", *trio)
+    try:
+        settings = dataclasses.replace(
+            EngineSettings.of(Config.load({"VOXFLOW_VOICE_CATALOG_TTL_S": "3600"})),
+            voice_dir=tmp_path,
+        )
+        served = deployment_registry(
+            settings,
+            "voxflow-voices",
+            dynamodb=moto_clients.dynamodb,
+            s3=moto_clients.s3,
+            bucket="audio",
+        )
+        assert served.resolve("trio-ttl").voice_id == "trio-ttl"
+        table.set_enabled("trio-ttl", False)
+        assert served.resolve("trio-ttl").voice_id == "trio-ttl"  # cached for the hour
+        fresh = deployment_registry(
+            dataclasses.replace(settings, voice_catalog_ttl_s=0.0),
+            "voxflow-voices",
+            dynamodb=moto_clients.dynamodb,
+            s3=moto_clients.s3,
+            bucket="audio",
+        )
+        with pytest.raises(VoiceDisabled):
+            fresh.resolve("trio-ttl")
+    finally:
+        table.remove("trio-ttl")

@@ -1,6 +1,7 @@
 """A voice added to a running local stack with `voxflow voices add` is spoken through the
 event path (plan and synthesize downloading it from the stack's bucket); disabled, it
-fails VOICE_DISABLED; unknown ids fail UNKNOWN_VOICE."""
+fails VOICE_DISABLED once the functions' catalog cache (VOXFLOW_VOICE_CATALOG_TTL_S) has
+lapsed; unknown ids fail UNKNOWN_VOICE."""
 
 import time
 import uuid
@@ -18,6 +19,7 @@ from voxflow.events import SynthesisCompleted, SynthesisFailed
 from voxflow_local.stack import LocalStack
 
 pytestmark = pytest.mark.slow
+TTL_S = 2  # the functions' catalog cache: a change is seen within it
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def stack(local_stack: StartStack, tmp_path_factory: pytest.TempPathFactory) -> 
     return local_stack(
         retry_visibility_s=1,
         functions=["PlanFunction", "SynthesizeFunction"],
-        extra_env={"VOXFLOW_VOICE_DIR": str(voice_dir)},
+        extra_env={"VOXFLOW_VOICE_DIR": str(voice_dir), "VOXFLOW_VOICE_CATALOG_TTL_S": str(TTL_S)},
     )
 
 
@@ -79,6 +81,7 @@ def test_a_voice_added_with_the_cli_is_spoken_then_disabled(
     )
 
     assert voxflow_cli(stack, "voices", "disable", "joe-quick").returncode == 0
+    time.sleep(TTL_S)
     disabled, _ = request(client, "joe-quick")
     assert isinstance(disabled, SynthesisFailed)
     assert disabled.code == "VOICE_DISABLED"
@@ -86,6 +89,7 @@ def test_a_voice_added_with_the_cli_is_spoken_then_disabled(
     assert isinstance(unknown, SynthesisFailed)
     assert unknown.code == "UNKNOWN_VOICE"
     assert voxflow_cli(stack, "voices", "remove", "joe-quick").returncode == 0
+    time.sleep(TTL_S)
     removed, _ = request(client, "joe-quick")
     assert isinstance(removed, SynthesisFailed)
     assert removed.code == "UNKNOWN_VOICE"

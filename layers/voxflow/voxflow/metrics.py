@@ -35,6 +35,7 @@ CATALOGUE: tuple[Metric, ...] = (
     _emf("ApiCacheMisses", "Count", "HTTP API requests that needed synthesis (api)"),
     _emf("RequestDuration", "Seconds", "end to end, request to assembled audio (synthesize)"),
     _emf("VoiceDownload", "Seconds", "time to fetch a custom voice model from S3"),
+    _emf("VoiceLoad", "Seconds", "a voice's load: download, hash and session (synthesize)"),
     _emf("RealTimeFactor", "None", "synthesis seconds per second of audio, per chunk"),
     _emf("ChunksSynthesized", "Count", "chunks spoken into S3"),
     _emf("ChunksDropped", "Count", "chunk tasks dropped (their job ended or expired)"),

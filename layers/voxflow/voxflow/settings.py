@@ -50,6 +50,8 @@ class EngineSettings:
     # under /tmp, its ephemeral storage), and the memory their loaded sessions may hold.
     voice_dir: Path = env.VOICE_DIR.default
     voice_memory_mb: int = env.VOICE_MEMORY_MB.default
+    # How long a catalog entry read is reused (voxflow.voices.cached).
+    voice_catalog_ttl_s: float = env.VOICE_CATALOG_TTL_S.default
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
@@ -67,6 +69,10 @@ class EngineSettings:
             raise SettingsError(f"max_chars must be >= 1, not {self.max_chars}")
         if self.voice_memory_mb < 1:
             raise SettingsError(f"voice_memory_mb must be >= 1, not {self.voice_memory_mb}")
+        if not 0 <= self.voice_catalog_ttl_s <= 3600:
+            raise SettingsError(
+                f"voice_catalog_ttl_s must be in 0..3600, not {self.voice_catalog_ttl_s}"
+            )
         if not 20 <= self.chunk_max_chars <= 5_000:
             raise SettingsError(f"chunk_max_chars must be in 20..5000, not {self.chunk_max_chars}")
 
@@ -87,4 +93,5 @@ class EngineSettings:
             cache_dir=default_cache_dir(config),
             voice_dir=config[env.VOICE_DIR],
             voice_memory_mb=config[env.VOICE_MEMORY_MB],
+            voice_catalog_ttl_s=config[env.VOICE_CATALOG_TTL_S],
         )

@@ -7,7 +7,14 @@ from typing import Any
 
 from voxflow.api.speech import Speech, SpeechRequest
 from voxflow.audio import AudioFormat
-from voxflow.errors import InvalidInput, TextTooLong, Throttled, VoxflowError
+from voxflow.errors import (
+    InvalidInput,
+    TextTooLong,
+    Throttled,
+    UnknownVoice,
+    VoiceDisabled,
+    VoxflowError,
+)
 from voxflow.voices import VoiceRegistry
 
 MAX_INPUT_CHARS = 4096
@@ -31,6 +38,7 @@ OPENAI_VOICES = (
     "verse",
 )
 MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+VOICE_OWNER = "voxflow-voice"  # /v1/models' owned_by of the deployment's voices
 _FORMATS = {
     "mp3": (AudioFormat.MP3, "audio/mpeg"),
     "opus": (AudioFormat.OPUS, "audio/ogg; codecs=opus"),
@@ -123,18 +131,27 @@ def speech_response(speech: Speech, parsed: OpenAISpeech) -> tuple[bytes, str]:
     return speech.audio, content_type
 
 
-def models() -> dict[str, Any]:
+def models(registry: VoiceRegistry) -> dict[str, Any]:
+    """OpenAI's model names, then the deployment's voices (the catalog's enabled ones
+    included) as models owned by ``voxflow-voice``: clients that only enumerate models
+    see what ``voice`` may name. ``model`` itself selects nothing."""
     return {
         "object": "list",
         "data": [
-            {"id": model, "object": "model", "created": 0, "owned_by": "voxflow"}
-            for model in MODELS
+            *(
+                {"id": model, "object": "model", "created": 0, "owned_by": "voxflow"}
+                for model in MODELS
+            ),
+            *(
+                {"id": voice.voice_id, "object": "model", "created": 0, "owned_by": VOICE_OWNER}
+                for voice in registry.listed()
+            ),
         ],
     }
 
 
 def voices(registry: VoiceRegistry) -> dict[str, Any]:
-    return {"voices": [*(voice.voice_id for voice in registry), *OPENAI_VOICES]}
+    return {"voices": [*(voice.voice_id for voice in registry.listed()), *OPENAI_VOICES]}
 
 
 def error_of(error: VoxflowError) -> OpenAIError:
@@ -176,6 +193,14 @@ def _voice(value: object, registry: VoiceRegistry, default_voice: str) -> str:
         raise _invalid("voice", "voice is required and must be a string")
     if value in registry:
         return value
+    try:
+        # A catalog voice, enabled now (its entry cached for VOXFLOW_VOICE_CATALOG_TTL_S);
+        # an operator's voice named like one of OpenAI's is the operator's.
+        return registry.resolve(value).voice_id
+    except VoiceDisabled:
+        raise _invalid("voice", f"voice {value} is disabled", code="voice_disabled") from None
+    except UnknownVoice:
+        pass
     if value.lower() in OPENAI_VOICES:
         return default_voice
     raise _invalid("voice", "voice must be one of " + ", ".join(voices(registry)["voices"]))

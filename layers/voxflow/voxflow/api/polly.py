@@ -18,6 +18,7 @@ from voxflow.errors import (
     TextTooLong,
     Throttled,
     UnknownVoice,
+    VoiceDisabled,
     VoxflowError,
 )
 from voxflow.voices import Voice, VoiceRegistry
@@ -76,10 +77,10 @@ def parse_synthesize(
         raise PollyError("EngineNotSupportedException", f"engine {engine} is not served here")
     voice = _voice(registry, voice_id)
     language = _string(fields, "LanguageCode")
-    if language is not None and language != language_of(voice):
+    if language is not None and language != voice.language:
         raise PollyError(
             "LanguageNotSupportedException",
-            f"voice {voice_id} speaks {language_of(voice)}, not {language}",
+            f"voice {voice_id} speaks {voice.language}, not {language}",
         )
     _check_lexicons(_string_list(fields, "LexiconNames", contract.max_lexicons), features)
     marks = _string_list(fields, "SpeechMarkTypes", contract.max_speech_mark_types)
@@ -144,14 +145,15 @@ def describe_voices(
         {
             "Id": voice.voice_id,
             "Name": voice.voice_id,
-            "LanguageCode": language_of(voice),
+            "LanguageCode": voice.language,
             "LanguageName": voice.description,
             "AdditionalLanguageCodes": [],
             "SupportedEngines": list(_SERVED_ENGINES),
         }
-        for voice in registry
+        # The built-in voices and the catalog's enabled ones, added at run time included.
+        for voice in registry.listed()
         if (engine is None or engine in _SERVED_ENGINES)
-        and (language is None or language == language_of(voice))
+        and (language is None or language == voice.language)
     ]
     return {"Voices": voices}
 
@@ -167,12 +169,6 @@ def error_of(error: VoxflowError) -> PollyError:
     if isinstance(error, UnknownVoice | ContentRejected | InvalidInput):
         return PollyError("ValidationException", str(error))
     return PollyError("ServiceFailureException", f"synthesis failed ({error.code})")
-
-
-def language_of(voice: Voice) -> str:
-    """espeak's ``en-us`` as Polly writes it: ``en-US``."""
-    language, _, region = voice.config.espeak_voice.partition("-")
-    return f"{language}-{region.upper()}" if region else language
 
 
 def _object(body: bytes) -> dict[str, Any]:
@@ -228,10 +224,15 @@ def _string_list(fields: dict[str, Any], name: str, most: int) -> list[str]:
 
 
 def _voice(registry: VoiceRegistry, voice_id: str) -> Voice:
+    """The voice a new request may use: built in, or enabled in the catalog now."""
     try:
-        return registry.get(voice_id)
+        return registry.resolve(voice_id)
+    except VoiceDisabled:
+        raise _invalid(
+            "voiceId", f"Member must be an enabled voice ({voice_id} is disabled)"
+        ) from None
     except UnknownVoice:
-        known = ", ".join(voice.voice_id for voice in registry)
+        known = ", ".join(voice.voice_id for voice in registry.listed())
         raise _invalid("voiceId", f"Member must be a voice of this deployment ({known})") from None
 
 

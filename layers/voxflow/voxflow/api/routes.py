@@ -133,7 +133,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
     @app.get("/v1/models")
     def list_models() -> Response[str]:
         api.openai_tenant(app.current_event.headers)
-        return Response(200, _JSON, json.dumps(openai.models()))
+        return Response(200, _JSON, json.dumps(openai.models(api.speech.pipeline.registry)))
 
     @app.get("/v1/audio/voices")
     def list_voices() -> Response[str]:

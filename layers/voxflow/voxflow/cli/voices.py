@@ -78,10 +78,10 @@ def add_voice(
     config: Path | None,
 ) -> "CatalogEntry":
     """Checks, uploads, registers: on any failure nothing stays registered or uploaded."""
-    from voxflow.voices import BUILTIN_VOICE_ID
     from voxflow.voices.check import check_voice
+    from voxflow.voices.registry import BUILTIN_VOICE_ID, VOICE_ID_CHARS
 
-    if not voice_id or len(voice_id) > 64 or set(voice_id) - _ID_CHARS:
+    if not voice_id or len(voice_id) > 64 or set(voice_id) - VOICE_ID_CHARS:
         raise VoiceLoadError(f"voice id {voice_id!r} must be 1-64 letters, digits, '-' or '_'")
     if voice_id == BUILTIN_VOICE_ID or catalog.entry(voice_id) is not None:
         raise VoiceTaken(f"voice id {voice_id!r} is taken")
@@ -102,9 +102,6 @@ def add_voice(
         if isinstance(error, VoiceTaken):
             raise
         raise VoiceLoadError(f"registering failed: {_first_line(error)}") from None
-
-
-_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 def _list(args: argparse.Namespace, out: TextIO) -> int:

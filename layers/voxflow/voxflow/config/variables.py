@@ -137,6 +137,12 @@ VOICE_MEMORY_MB = declare(
     "file; the least recently used is unloaded first, built-in voices never",
     ENGINE, "engine",
 )  # fmt: skip
+VOICE_CATALOG_TTL_S = declare(
+    "VOXFLOW_VOICE_CATALOG_TTL_S", number, 10.0,
+    "seconds a catalog entry (or its absence) read from the voices table is reused: a "
+    "voice added, disabled or removed is seen within this; 0 reads the table per request",
+    ENGINE, "engine",
+)  # fmt: skip
 
 # ------------------------------------------------------------------ the pipeline's resources
 BUS_NAME = declare(

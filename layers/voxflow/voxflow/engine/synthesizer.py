@@ -11,7 +11,7 @@ each chunk's audio as soon as its batch has run.
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,11 +65,19 @@ class _Utterance:
 class Engine:
     """Synthesizes text with registered voices. Safe to share between threads."""
 
-    def __init__(self, registry: VoiceRegistry, settings: EngineSettings | None = None) -> None:
+    def __init__(
+        self,
+        registry: VoiceRegistry,
+        settings: EngineSettings | None = None,
+        on_load: Callable[[str, float], None] | None = None,
+    ) -> None:
+        """``on_load``: told each voice id and the seconds its load took (download,
+        hash and session), for the VoiceLoad metric."""
         self.registry = registry
         self.settings = settings or EngineSettings()
         self._models: dict[str, VoiceModel] = {}
         self._load_lock = threading.Lock()
+        self._on_load = on_load
         self.load_seconds: dict[str, float] = {}  # voice id -> its last load (download included)
 
     def model(self, voice_id: str) -> VoiceModel:
@@ -82,6 +90,8 @@ class Engine:
                     started = time.perf_counter()
                     self._models[voice_id] = load_model(voice.model_path, self.settings)
                     self.load_seconds[voice_id] = time.perf_counter() - started
+                    if self._on_load is not None:
+                        self._on_load(voice_id, self.load_seconds[voice_id])
                 loaded = self._models[voice_id]
         # Catalog voices are kept within a memory budget: a call still running on an
         # unloaded session keeps its own reference until it returns.

@@ -125,7 +125,11 @@ class Pipeline:
     def engine(self) -> Engine:
         # Only the synthesize function loads a voice session; plan never does.
         if self._engine is None:
-            self._engine = Engine(self.registry, self.engine_settings)
+            self._engine = Engine(
+                self.registry,
+                self.engine_settings,
+                on_load=lambda _voice, seconds: self.meter.seconds("VoiceLoad", seconds),
+            )
         return self._engine
 
     @classmethod

@@ -3,6 +3,7 @@
 from typing import Any
 
 from voxflow.settings import EngineSettings
+from voxflow.voices.cached import CachedCatalog
 from voxflow.voices.catalog import VoicesTable
 from voxflow.voices.loader import DownloadTimer, VoiceLoader
 from voxflow.voices.registry import VoiceRegistry
@@ -22,7 +23,7 @@ def deployment_registry(
     registry = VoiceRegistry.default(settings.voices_file, settings.cache_dir)
     if voices_table:
         registry.with_catalog(
-            VoicesTable(dynamodb, voices_table),
+            CachedCatalog(VoicesTable(dynamodb, voices_table), settings.voice_catalog_ttl_s),
             VoiceLoader(VoiceObjects(s3, bucket), settings.voice_dir, on_download),
             settings.voice_memory_mb << 20,
         )

@@ -3,6 +3,7 @@
 import json
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from voxflow.errors import UnknownVoice, VoiceDisabled, VoiceLoadError
@@ -12,6 +13,25 @@ from voxflow.voices.loader import SESSION_MEMORY_FACTOR, ResidentVoices, VoiceLo
 from voxflow.voices.version import model_version
 
 BUILTIN_VOICE_ID = "joe"
+VOICE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def language_tag(code: str) -> str:
+    """A language as BCP 47 writes it (Polly's LanguageCode): piper's ``de_DE`` and
+    espeak's ``en-us`` are ``de-DE`` and ``en-US``."""
+    language, _, region = code.replace("_", "-").partition("-")
+    return f"{language.lower()}-{region.upper()}" if region else language.lower()
+
+
+@dataclass(frozen=True)
+class ListedVoice:
+    """A voice as a listing shows it, read without loading its model."""
+
+    voice_id: str
+    language: str  # language_tag's form: en-US
+    description: str
+    sample_rate: int
+    speakers: tuple[str, ...]  # empty: one speaker
 
 
 class Voice:
@@ -67,6 +87,20 @@ class Voice:
     def model_size(self) -> int:
         return self.model_path.stat().st_size
 
+    @property
+    def language(self) -> str:
+        return language_tag(self.config.espeak_voice)
+
+    def listed(self) -> ListedVoice:
+        config = self.config
+        return ListedVoice(
+            self.voice_id,
+            self.language,
+            self.description,
+            config.sample_rate,
+            tuple(sorted(config.speaker_id_map)),
+        )
+
 
 class CatalogVoice(Voice):
     """A voice from the catalog: its version is the entry's, its files are fetched
@@ -97,6 +131,27 @@ class CatalogVoice(Voice):
     @property
     def model_size(self) -> int:
         return self.entry.model_size
+
+    @property
+    def sample_rate(self) -> int:
+        return self.entry.sample_rate
+
+    @property
+    def language(self) -> str:
+        return language_tag(self.entry.language_code)
+
+    def listed(self) -> ListedVoice:
+        return _listed(self.entry)
+
+
+def _listed(entry: CatalogEntry) -> ListedVoice:
+    return ListedVoice(
+        entry.voice_id,
+        language_tag(entry.language_code),
+        f"{entry.language_name} ({entry.language_code}) {entry.quality}",
+        entry.sample_rate,
+        tuple(sorted(entry.speakers)),
+    )
 
 
 class VoiceRegistry:
@@ -216,8 +271,19 @@ class VoiceRegistry:
     def catalog_entries(self) -> list[CatalogEntry]:
         return self._catalog.entries() if self._catalog is not None else []
 
+    def listed(self) -> list[ListedVoice]:
+        """Every voice a new request may name, by id: the built-in ones and the
+        catalog's enabled entries, as the catalog is now (its cache's age at most)."""
+        voices = {voice.voice_id: voice.listed() for voice in self}
+        for entry in self.catalog_entries():
+            if entry.enabled and entry.voice_id not in voices:
+                voices[entry.voice_id] = _listed(entry)
+        return [voices[voice_id] for voice_id in sorted(voices)]
+
     def _look_up(self, voice_id: str, *, accept_disabled: bool) -> Voice:
-        entry = self._catalog.entry(voice_id) if self._catalog is not None else None
+        # An id `voices add` could not have registered is not worth a read.
+        possible = 0 < len(voice_id) <= 64 and not set(voice_id) - VOICE_ID_CHARS
+        entry = self._catalog.entry(voice_id) if self._catalog is not None and possible else None
         if entry is None:
             known = ", ".join(sorted(self._voices)) or "none"
             more = " and the catalog's" if self._catalog is not None else ""
