@@ -21,6 +21,7 @@ INTEGRATION_MODULES = frozenset(
         "test_api_local",
         "test_cache_isolation",
         "test_cli",
+        "test_console_browser",
         "test_drill",
         "test_engine_golden",
         "test_faults",

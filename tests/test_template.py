@@ -1422,6 +1422,9 @@ def test_api_routes_polly_under_iam_and_openai_under_bearer_keys(
         "POST /v1/audio/speech": "NONE",
         "GET /v1/models": "NONE",
         "GET /v1/audio/voices": "NONE",
+        "GET /v1/health": "NONE",
+        "GET /console": "NONE",
+        "GET /console/{name}": "NONE",
     }
     function = props(translated, "ApiFunction")
     assert function["Handler"] == "app.handler"

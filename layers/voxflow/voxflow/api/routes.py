@@ -18,6 +18,8 @@ from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
 from voxflow.api.speech import Speech, SpeechService
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config import Config
+from voxflow.console import asset, regions_health
+from voxflow.console.assets import INDEX
 from voxflow.errors import VoxflowError
 from voxflow.events import DEFAULT_TENANT
 from voxflow.pipeline.context import Pipeline
@@ -140,6 +142,21 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         api.openai_tenant(app.current_event.headers)
         return Response(200, _JSON, json.dumps(openai.voices(api.speech.pipeline.registry)))
 
+    # The web console (docs/console.md): its files, and the health it polls, under the key.
+    @app.get("/console")
+    def console_page() -> Response[str]:
+        return _console_file(INDEX)
+
+    @app.get("/console/<name>")
+    def console_file(name: str) -> Response[str]:
+        return _console_file(name)
+
+    @app.get("/v1/health")
+    def health() -> Response[str]:
+        api.openai_tenant(app.current_event.headers)
+        document = regions_health(api.speech.pipeline.regions)
+        return Response(200, _JSON, json.dumps(document), headers={"Cache-Control": "no-store"})
+
     @app.exception_handler(PollyError)  # type: ignore[untyped-decorator]
     def polly_error(error: PollyError) -> Response[str]:
         return Response(
@@ -154,6 +171,13 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         return Response(error.status, _JSON, json.dumps(error.document()))
 
     return app
+
+
+def _console_file(name: str) -> Response[str]:
+    found = asset(name)
+    if found is None:
+        return Response(404, _JSON, json.dumps({"message": "Not Found"}))
+    return Response(200, found.content_type, found.body, headers=found.headers)
 
 
 def _cache_header(speech: Speech) -> dict[str, str]:

@@ -1,0 +1,175 @@
+// voxflow console (docs/console.md). GPL-3.0-or-later.
+// Every value that came from the API or from the user is written with textContent, never
+// as markup. The API key stays in this tab's sessionStorage; paths are relative to the
+// page, so the console works under any stage or host that serves /console.
+"use strict";
+
+(() => {
+  const KEY = "voxflow.apiKey";
+  const HEALTH_EVERY_MS = 5000;
+  const RECENT_ROWS = 10;
+  const $ = (id) => document.getElementById(id);
+  let healthTimer = null;
+  let audioUrl = null;
+
+  const apiKey = () => sessionStorage.getItem(KEY) || "";
+
+  function call(path, init = {}) {
+    const headers = Object.assign({ Authorization: "Bearer " + apiKey() }, init.headers || {});
+    return fetch(path, Object.assign({}, init, { headers, cache: "no-store" }));
+  }
+
+  // OpenAI's error shape {"error": {message, type, param, code}}, or whatever came back.
+  async function errorOf(response) {
+    let body = null;
+    try { body = await response.json(); } catch (_) { /* not JSON */ }
+    const error = (body && body.error) || {};
+    const kind = [error.type, error.code].filter(Boolean).join(" / ");
+    const where = error.param ? ` (${error.param})` : "";
+    const message = error.message || (body && body.message) || response.statusText;
+    return `${response.status} ${kind || "error"}${where}: ${message}`;
+  }
+
+  function show(id, text) {
+    const element = $(id);
+    element.textContent = text || "";
+    element.hidden = !text;
+  }
+
+  function element(tag, className, text) {
+    const made = document.createElement(tag);
+    if (className) made.className = className;
+    if (text !== undefined) made.textContent = text;
+    return made;
+  }
+
+  async function refreshHealth() {
+    if (!apiKey()) return;
+    try {
+      const response = await call("v1/health");
+      if (!response.ok) { show("health-error", await errorOf(response)); return; }
+      const health = await response.json();
+      const cards = health.regions.map((region) => {
+        const card = element("div", "region");
+        card.dataset.region = region.region;
+        card.dataset.health = region.health;
+        card.dataset.serving = String(region.serving);
+        card.append(element("div", "name", region.region));
+        card.append(element("div", "role", region.role + (region.here ? " · this console's API" : "")));
+        const healthClass = region.health === "healthy" ? "healthy" : region.health === "unhealthy" ? "unhealthy" : "idle";
+        card.append(element("span", "badge " + healthClass, region.health));
+        card.append(element("span", "badge " + (region.serving ? "serving" : "idle"), region.serving ? "serving" : "standing by"));
+        return card;
+      });
+      $("regions").replaceChildren(...cards);
+      $("health-checked").textContent = "checked " + health.checked_at;
+      show("health-error", "");
+    } catch (error) {
+      show("health-error", "health: " + error.message);
+    }
+  }
+
+  async function loadVoices() {
+    const response = await call("v1/audio/voices");
+    if (!response.ok) { show("speak-error", await errorOf(response)); return; }
+    const voices = (await response.json()).voices || [];
+    const select = $("speak-voice");
+    const chosen = select.value;
+    select.replaceChildren(...voices.map((voice) => {
+      const option = element("option", "", voice);
+      option.value = voice;
+      return option;
+    }));
+    if (voices.includes(chosen)) select.value = chosen;
+    $("voices").replaceChildren(...voices.map((voice) => element("li", "", voice)));
+    $("voices-count").textContent = `(${voices.length})`;
+  }
+
+  function useKey(event) {
+    if (event) event.preventDefault();
+    const typed = $("api-key").value.trim();
+    if (typed) sessionStorage.setItem(KEY, typed);
+    $("api-key").value = "";
+    $("key-state").textContent = apiKey() ? "key set for this tab" : "kept in this tab only";
+    if (!apiKey()) return;
+    show("speak-error", "");
+    loadVoices().catch((error) => show("speak-error", "voices: " + error.message));
+    refreshHealth();
+    clearInterval(healthTimer);
+    healthTimer = setInterval(refreshHealth, HEALTH_EVERY_MS);
+  }
+
+  function record(row) {
+    const cells = [row.time, row.voice, row.format, row.status, row.cache, row.latency, row.bytes, row.audio];
+    const tr = element("tr");
+    cells.forEach((value) => tr.append(element("td", "", value)));
+    const body = $("recent").tBodies[0];
+    body.prepend(tr);
+    while (body.rows.length > RECENT_ROWS) body.deleteRow(-1);
+    return tr;
+  }
+
+  async function speak(event) {
+    event.preventDefault();
+    const button = $("speak-submit");
+    const request = {
+      model: "tts-1",
+      input: $("speak-text").value,
+      voice: $("speak-voice").value,
+      response_format: $("speak-format").value,
+    };
+    const speed = $("speak-speed").value.trim();
+    // A number goes as a number; anything else as typed, for the API to refuse.
+    if (speed) request.speed = Number.isNaN(Number(speed)) ? speed : Number(speed);
+    show("speak-error", "");
+    $("speak-status").textContent = "speaking…";
+    button.disabled = true;
+    const started = performance.now();
+    const row = {
+      time: new Date().toLocaleTimeString(), voice: request.voice, format: request.response_format,
+      status: "", cache: "-", latency: "", bytes: "-", audio: "-",
+    };
+    try {
+      const response = await call("v1/audio/speech", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(request),
+      });
+      row.status = String(response.status);
+      row.cache = response.headers.get("x-voxflow-cache") || "-";
+      if (!response.ok) {
+        row.latency = `${Math.round(performance.now() - started)} ms`;
+        record(row);
+        show("speak-error", await errorOf(response));
+        $("speak-status").textContent = "";
+        return;
+      }
+      const blob = await response.blob();
+      row.latency = `${Math.round(performance.now() - started)} ms`;
+      row.bytes = String(blob.size);
+      const tr = record(row);
+      const audio = $("speak-audio");
+      if (audioUrl) URL.revokeObjectURL(audioUrl);
+      audioUrl = URL.createObjectURL(blob);
+      audio.dataset.bytes = String(blob.size);
+      audio.dataset.cache = row.cache;
+      audio.addEventListener("loadedmetadata", () => {
+        tr.cells[7].textContent = `${audio.duration.toFixed(2)} s`;
+      }, { once: true });
+      audio.src = audioUrl;
+      $("speak-status").textContent = `${row.latency}, cache ${row.cache}, ${blob.size} bytes`;
+      audio.play().catch(() => { /* autoplay may be refused; the controls remain */ });
+    } catch (error) {
+      show("speak-error", "speak: " + error.message);
+      $("speak-status").textContent = "";
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("key-form").addEventListener("submit", useKey);
+    $("speak-form").addEventListener("submit", speak);
+    if (apiKey()) useKey();
+  });
+})();

@@ -1,0 +1,159 @@
+"""The web console's server side, in-process: its files served with their types and
+content security policy (nothing from another origin, no inline script, values written as
+text only), any other name not found, and GET /v1/health's view of both regions behind a
+bearer key. The page itself runs in a real browser in test_console_browser.py."""
+
+import json
+import re
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from voxflow.api.routes import Api, build_resolver
+from voxflow.api.settings import ApiSettings
+from voxflow.api.speech import SpeechService
+from voxflow.config.choices import Role
+from voxflow.console import asset, regions_health
+from voxflow.console.assets import CONTENT_SECURITY_POLICY
+from voxflow.regions import RegionConfig, Regions, StaticHealth
+from voxflow.tenants.api_keys import ApiKeys, KeyCheck
+from voxflow_local.http_api import payload_v2_event
+
+KEY = "vfk_console"
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+
+class OneKey:
+    def check(self, key: str) -> KeyCheck:
+        return KeyCheck("acme" if key == KEY else None)
+
+
+def primary(healthy: bool = True) -> Regions:
+    config = RegionConfig(
+        role=Role.PRIMARY,
+        region="us-east-1",
+        primary_region="us-east-1",
+        secondary_region="us-west-2",
+        health_alarm="voxflow-primary-health",
+        requests_queue_url="https://sqs.us-east-1.amazonaws.com/1/requests",
+    )
+    return Regions(config=config, health=StaticHealth(healthy))
+
+
+def get(path: str, regions: Regions, key: str | None = None) -> dict[str, Any]:
+    speech = cast(SpeechService, SimpleNamespace(pipeline=SimpleNamespace(regions=regions)))
+    keys = cast(ApiKeys, OneKey())
+    resolver = build_resolver(Api(speech, ApiSettings(), keys))
+    headers = [("Authorization", f"Bearer {key}")] if key else []
+    event = payload_v2_event("GET", path, headers, b"", "127.0.0.1")
+    return resolver.resolve(event, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/console", "text/html; charset=utf-8"),
+        ("/console/console.js", "text/javascript; charset=utf-8"),
+        ("/console/console.css", "text/css; charset=utf-8"),
+    ],
+)
+def test_the_files_are_served_with_their_type_and_policy(path: str, content_type: str) -> None:
+    answer = get(path, Regions())
+    assert answer["statusCode"] == 200
+    headers = answer["headers"]
+    assert headers["Content-Type"] == content_type
+    assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert answer["body"].strip()
+
+
+@pytest.mark.parametrize(
+    "path", ["/console/assets.py", "/console/..%2F__init__.py", "/console/static", "/console/x.js"]
+)
+def test_any_other_name_is_not_found(path: str) -> None:
+    answer = get(path, Regions())
+    assert answer["statusCode"] == 404
+    assert json.loads(answer["body"]) == {"message": "Not Found"}
+
+
+def test_the_page_loads_nothing_from_elsewhere_and_runs_no_inline_script() -> None:
+    files = {name: asset(name) for name in ("index.html", "console.js", "console.css")}
+    page = files["index.html"]
+    assert page is not None
+    for name, found in files.items():
+        assert found is not None
+        assert not re.search(r"(https?:)?//[a-z0-9]", found.body), name
+    scripts = re.findall(r"<script\b[^>]*>", page.body)
+    assert scripts == ['<script src="console/console.js" defer>']
+    assert "</script>" in page.body
+    assert not re.search(r"\son[a-z]+=", page.body)  # no inline handlers
+    assert "script-src 'self'" in CONTENT_SECURITY_POLICY
+    assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
+
+
+def test_values_from_the_api_are_written_as_text_only() -> None:
+    script = asset("console.js")
+    assert script is not None
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in script.body, sink
+    assert "textContent" in script.body
+
+
+def test_health_needs_a_key() -> None:
+    for key in (None, "vfk_other"):
+        answer = get("/v1/health", primary(), key)
+        assert answer["statusCode"] == 401
+        assert json.loads(answer["body"])["error"]["code"] in {
+            "missing_api_key",
+            "invalid_api_key",
+        }
+
+
+def test_health_shows_both_regions_through_the_route() -> None:
+    answer = get("/v1/health", primary(), KEY)
+    assert answer["statusCode"] == 200
+    assert answer["headers"]["Cache-Control"] == "no-store"
+    document = json.loads(answer["body"])
+    assert [r["region"] for r in document["regions"]] == ["us-east-1", "us-west-2"]
+    assert document["serving"] == "us-east-1"
+
+
+@pytest.mark.parametrize(
+    ("healthy", "serving", "primary_health"),
+    [(True, "us-east-1", "healthy"), (False, "us-west-2", "unhealthy")],
+)
+def test_the_secondary_serves_while_the_primary_is_unhealthy(
+    healthy: bool, serving: str, primary_health: str
+) -> None:
+    document = regions_health(primary(healthy), NOW)
+    assert document == {
+        "region": "us-east-1",
+        "serving": serving,
+        "checked_at": "2026-12-03T12:00:00+00:00",
+        "regions": [
+            {
+                "region": "us-east-1",
+                "role": "primary",
+                "health": primary_health,
+                "serving": healthy,
+                "here": True,
+            },
+            {
+                "region": "us-west-2",
+                "role": "secondary",
+                "health": "not measured",
+                "serving": not healthy,
+                "here": False,
+            },
+        ],
+    }
+
+
+def test_a_standalone_deployment_is_one_region_always_serving() -> None:
+    document = regions_health(Regions(), NOW)
+    (region,) = document["regions"]
+    assert region["role"] == "standalone"
+    assert region["serving"] is True
+    assert document["serving"] == region["region"]

@@ -1,0 +1,243 @@
+"""The web console in a real browser: Debian's Chromium driven by selenium through
+Debian's chromedriver, against the HTTP API served over moto server with the real voice
+(tests/api_harness.py), its regions those of a primary whose health the test sets.
+
+Chromium is part of what `make test` needs (.ci/run installs it): where /usr/bin/chromium
+or /usr/bin/chromedriver is missing, every test here fails and says how to install them.
+VOXFLOW_NO_BROWSER=1 skips them instead, with that reason, on a machine that cannot have
+a browser; it is a switch of this test module only, not a service setting.
+
+A screenshot of the console after a round trip is left in build/test-artifacts/.
+"""
+
+import base64
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_harness import ApiHarness, start_api
+from selenium import webdriver
+from selenium.webdriver import Chrome
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from voxflow.audio import decode
+from voxflow.config.choices import Role
+from voxflow.engine import Engine
+from voxflow.regions import RegionConfig, Regions, StaticHealth
+from voxflow_local.moto_server import MotoServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
+PRIMARY, SECONDARY = "us-east-1", "us-west-2"
+WAIT_S = 60  # a miss is synthesized in the request, on two shared cores
+
+
+@pytest.fixture(scope="module")
+def health() -> StaticHealth:
+    return StaticHealth(True)
+
+
+@pytest.fixture(scope="module")
+def api(engine: Engine, health: StaticHealth) -> Iterator[ApiHarness]:
+    with MotoServer() as moto:
+        harness = start_api(moto.url, engine.registry, engine)
+        harness.pipeline.regions = Regions(
+            config=RegionConfig(
+                role=Role.PRIMARY,
+                region=PRIMARY,
+                primary_region=PRIMARY,
+                secondary_region=SECONDARY,
+                health_alarm="voxflow-primary-health",
+                requests_queue_url="http://127.0.0.1:1/requests",
+            ),
+            health=health,
+        )
+        try:
+            yield harness
+        finally:
+            harness.server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Chrome]:
+    if os.environ.get("VOXFLOW_NO_BROWSER") == "1":
+        pytest.skip("VOXFLOW_NO_BROWSER=1: the console's browser tests are off")
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} missing: `apt-get install -y chromium chromium-driver` "
+            "(Debian), or VOXFLOW_NO_BROWSER=1 to skip the console's browser tests",
+            pytrace=False,
+        )
+    profile = tempfile.mkdtemp(prefix="voxflow-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        "--autoplay-policy=no-user-gesture-required",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # An explicit driver: Selenium Manager never looks for (or downloads) one.
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def console(api: ApiHarness, browser: Chrome) -> Chrome:
+    """The console, opened and given a key, its regions and voices loaded."""
+    key, _ = api.keys.create("console")
+    browser.get(f"{api.url}/console")
+    browser.find_element(By.ID, "api-key").send_keys(key)
+    browser.find_element(By.ID, "key-use").click()
+    wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#regions .region")) == 2)
+    wait(browser, lambda b: len(Select(b.find_element(By.ID, "speak-voice")).options) > 1)
+    return browser
+
+
+def wait(browser: Chrome, condition: Any, timeout_s: float = WAIT_S) -> Any:
+    return WebDriverWait(browser, timeout_s, poll_frequency=0.2).until(condition)
+
+
+def errors_logged(browser: Chrome) -> list[str]:
+    entries: list[dict[str, str]] = browser.get_log("browser")  # type: ignore[no-untyped-call]
+    return [entry["message"] for entry in entries if entry["level"] == "SEVERE"]
+
+
+def region_cards(browser: Chrome) -> dict[str, dict[str, str]]:
+    # Read in one script: the page redraws the cards on every refresh.
+    cards = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#regions .region'), c =>"
+        " [c.dataset.region, c.dataset.health, c.dataset.serving, c.textContent]);"
+    )
+    return {
+        region: {"health": health, "serving": serving, "text": text}
+        for region, health, serving, text in cards
+    }
+
+
+def latest_row(browser: Chrome) -> list[str]:
+    """The cells of the newest row of the recent requests table: time, voice, format,
+    status, cache, latency, bytes, audio."""
+    row = browser.find_elements(By.CSS_SELECTOR, "#recent tbody tr")[0]
+    return [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+
+
+def speak(browser: Chrome, text: str, fmt: str, speed: str = "1.0") -> None:
+    box = browser.find_element(By.ID, "speak-text")
+    box.clear()
+    box.send_keys(text)
+    Select(browser.find_element(By.ID, "speak-format")).select_by_value(fmt)
+    field = browser.find_element(By.ID, "speak-speed")
+    field.clear()
+    field.send_keys(speed)
+    rows_before = len(browser.find_elements(By.CSS_SELECTOR, "#recent tbody tr"))
+    browser.find_element(By.ID, "speak-submit").click()
+    wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#recent tbody tr")) > rows_before)
+
+
+def played_audio(browser: Chrome) -> tuple[float, bytes]:
+    """The <audio> element's duration once loaded, and the bytes its source holds."""
+    duration = wait(
+        browser,
+        lambda b: b.execute_script(
+            "const a = document.getElementById('speak-audio');"
+            "return a.readyState >= 1 && a.duration > 0 ? a.duration : null;"
+        ),
+    )
+    encoded = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(document.getElementById('speak-audio').src).then(r => r.arrayBuffer())"
+        ".then(b => { let s = ''; new Uint8Array(b).forEach(x => s += String.fromCharCode(x));"
+        " done(btoa(s)); }, e => done('failed: ' + e));"
+    )
+    assert not encoded.startswith("failed"), encoded
+    return float(duration), base64.b64decode(encoded)
+
+
+def test_the_console_loads_clean_and_shows_both_regions_and_the_voices(
+    console: Chrome,
+) -> None:
+    cards = region_cards(console)
+    assert cards[PRIMARY]["health"] == "healthy"
+    assert cards[PRIMARY]["serving"] == "true"
+    assert cards[SECONDARY]["serving"] == "false"
+    assert "standing by" in cards[SECONDARY]["text"]
+    voices = [
+        o.get_attribute("value") for o in Select(console.find_element(By.ID, "speak-voice")).options
+    ]
+    assert "joe" in voices
+    assert "alloy" in voices
+    listed = [li.text for li in console.find_elements(By.CSS_SELECTOR, "#voices li")]
+    assert listed == voices
+    assert errors_logged(console) == []
+
+
+@pytest.mark.parametrize("fmt", ["wav", "mp3"])
+def test_a_spoken_request_plays_in_the_audio_element(console: Chrome, fmt: str) -> None:
+    Select(console.find_element(By.ID, "speak-voice")).select_by_value("joe")
+    speak(console, f"The console speaks {fmt} through the browser.", fmt)
+    duration, audio = played_audio(console)
+    pcm, rate = decode(audio)
+    # The browser's duration is the audio's: an MP3 decoder may add a frame of padding.
+    assert duration == pytest.approx(len(pcm) / rate, abs=0.001 if fmt == "wav" else 0.06)
+    assert duration > 1.0
+    row = latest_row(console)
+    assert row[1:5] == ["joe", fmt, "200", "miss"], row
+    assert int(row[6]) == len(audio)
+    assert not console.find_element(By.ID, "speak-error").is_displayed()
+    # The same request again is a cache hit, and the page says so.
+    console.find_element(By.ID, "speak-submit").click()
+    wait(console, lambda b: latest_row(b)[4] == "hit")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert console.save_screenshot(str(ARTIFACTS / f"console-{fmt}.png"))
+
+
+@pytest.mark.parametrize(
+    ("text", "speed", "shown"),
+    [
+        ("Too fast to follow.", "9", "400 invalid_request_error (speed): speed must be a number"),
+        ("", "1.0", "400 invalid_request_error (input): input is required"),
+    ],
+)
+def test_invalid_input_shows_the_apis_typed_error(
+    console: Chrome, text: str, speed: str, shown: str
+) -> None:
+    speak(console, text, "mp3", speed)
+    error = wait(console, lambda b: b.find_element(By.ID, "speak-error").text or None)
+    assert error.startswith(shown), error
+    assert latest_row(console)[3] == "400"
+    # Its only trace in the log is the refused fetch itself.
+    assert all("400" in message for message in errors_logged(console))
+
+
+def test_the_regions_follow_the_health_alarm_live(console: Chrome, health: StaticHealth) -> None:
+    health.healthy = False
+    try:
+        wait(console, lambda b: region_cards(b)[SECONDARY]["serving"] == "true", 15)
+        cards = region_cards(console)
+        assert cards[PRIMARY]["health"] == "unhealthy"
+        assert cards[PRIMARY]["serving"] == "false"
+    finally:
+        health.healthy = True
+    wait(console, lambda b: region_cards(b)[PRIMARY]["serving"] == "true", 15)
