@@ -2,6 +2,7 @@
 runner (payload 2.0 events from real requests), SigV4 checked against the documented
 dummy credentials, keys made with `voxflow keys`, and one cache with the event path."""
 
+import json
 import os
 import subprocess
 import sys
@@ -61,6 +62,7 @@ def test_up_prints_the_api_url_on_a_line_of_its_own(
     _print_summary(stack.stack, Path("state.json"), stack.api_url)
     lines = capsys.readouterr().out.splitlines()
     assert f"api: {stack.api_url}" in lines
+    assert f"console: {stack.api_url}/console" in lines
     assert stack.api_url is not None
     assert stack.api_url.startswith("http://127.0.0.1:")
 
@@ -97,6 +99,28 @@ def test_a_phrase_made_by_events_is_an_index_hit_through_polly(stack: LocalStack
     stored = clients.s3.get_object(Bucket=stack.stack.resources["AudioBucket"], Key=s3_key)
     assert answer["AudioStream"].read() == stored["Body"].read()
     assert hits() == before + 1
+
+
+def test_the_console_and_its_health_are_served_by_the_api_function(stack: LocalStack) -> None:
+    # The handler itself (functions/api/app.py, its settings from the stack's template) in
+    # the local API server: the page, its policy, and the health route under a key.
+    with urllib.request.urlopen(f"{stack.api_url}/console", timeout=30) as page:
+        assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+        assert b'src="console/console.js"' in page.read()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{stack.api_url}/v1/health", timeout=30)
+    assert refused.value.code == 401
+    created = voxflow_cli(stack, "keys", "create", "--tenant", "console")
+    assert created.returncode == 0, created.stderr
+    request = urllib.request.Request(
+        f"{stack.api_url}/v1/health",
+        headers={"Authorization": f"Bearer {created.stdout.splitlines()[-1]}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        health = json.loads(answer.read())
+    (region,) = health["regions"]  # one standalone stack: one region, serving
+    assert (region["region"], region["serving"]) == (stack.region, True)
 
 
 def test_a_wrong_secret_is_refused(stack: LocalStack) -> None:

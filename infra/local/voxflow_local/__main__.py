@@ -146,7 +146,7 @@ def _print_summary(stack: DeployedStack, state_file: Path, api_url: str | None =
         f"state: {state_file}; stop with Ctrl-C or: python -m voxflow_local down",
         f"export VOXFLOW_AWS_ENDPOINT_URL={stack.endpoint_url} AWS_REGION={stack.region}",
         # On a line of its own: scripts read the API's URL from it (docs/api.md).
-        *([f"api: {api_url}"] if api_url else []),
+        *([f"api: {api_url}", f"console: {api_url}/console"] if api_url else []),
     ]
     print("\n".join(lines), flush=True)
 
