@@ -241,3 +241,21 @@ def test_the_regions_follow_the_health_alarm_live(console: Chrome, health: Stati
     finally:
         health.healthy = True
     wait(console, lambda b: region_cards(b)[PRIMARY]["serving"] == "true", 15)
+
+
+def test_markup_in_what_the_page_shows_is_text_not_code(console: Chrome) -> None:
+    # The recent requests table shows the request's voice as sent: a crafted one (an
+    # option rewritten in the page) is refused by the API and shown as text; nothing runs.
+    markup = '"><img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+    console.execute_script(
+        "const option = document.getElementById('speak-voice').options[0];"
+        "option.value = arguments[0]; option.selected = true;",
+        markup,
+    )
+    speak(console, "<script>window.pwned=3</script>", "mp3")
+    wait(console, lambda b: b.find_element(By.ID, "speak-error").text or None)
+    assert latest_row(console)[1:4] == [markup, "mp3", "400"]
+    assert console.execute_script("return window.pwned === undefined;") is True
+    assert console.find_elements(By.CSS_SELECTOR, "#recent img, #recent script") == []
+    console.refresh()  # the page back as served, for the tests after this one
+    wait(console, lambda b: len(Select(b.find_element(By.ID, "speak-voice")).options) > 1)
