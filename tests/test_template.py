@@ -1141,7 +1141,7 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
     assert ("cloudwatch:DescribeAlarms", str({"Fn::Sub": alarm})) in plan
 
 
-def test_the_api_reaches_the_cache_audio_audit_and_admission_only(
+def test_the_api_reaches_the_cache_audio_audit_admission_and_health_only(
     translated: dict[str, Any],
 ) -> None:
     # The API: the cache (read, count hits, record misses), audio, audit; never the jobs
@@ -1155,6 +1155,13 @@ def test_the_api_reaches_the_cache_audio_audit_and_admission_only(
         assert (action, str({"Fn::Sub": f"${{AudioBucket.Arn}}/{AUDIO_PREFIX}*"})) in api
     audit = {action for action, resource in api if resource == str(getatt("AuditTable"))}
     assert audit == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    # GET /v1/health reads the primary's health alarm, and no other alarm or metric.
+    alarm = (
+        "arn:${AWS::Partition}:cloudwatch:${PrimaryRegion}:${AWS::AccountId}:alarm:"
+        "${AWS::StackName}-primary-health"
+    )
+    watched = {(a, r) for a, r in api if a.startswith("cloudwatch:")}
+    assert watched == {("cloudwatch:DescribeAlarms", str({"Fn::Sub": alarm}))}
 
 
 def test_only_synthesis_and_planning_read_voices_and_nobody_writes_them(
