@@ -104,7 +104,7 @@ def browser() -> Iterator[Chrome]:
 
 
 @pytest.fixture(scope="module")
-def console(api: ApiHarness, browser: Chrome) -> Chrome:
+def console(browser: Chrome, api: ApiHarness) -> Chrome:
     """The console, opened and given a key, its regions and voices loaded."""
     key, _ = api.keys.create("console")
     browser.get(f"{api.url}/console")
