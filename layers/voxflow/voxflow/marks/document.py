@@ -43,6 +43,7 @@ class _Planner:
         self._bytes = Bytes(document.original)
         self._words: list[Origin] = []
         self._word_chars: list[tuple[int, int]] = []  # to find overlapping sources
+        self._token_end = -1  # where the last atom's token ended, in characters
         self._sentences: list[Origin] = []
         self._chunk_words: list[tuple[int, ...]] = []
         self._chunk_sentence: list[int] = []
@@ -113,7 +114,9 @@ class _Planner:
         if atom.source is None:
             raise InvalidParameter("speech marks: a word has no source")
         start, end = atom.source.core
-        if self._word_chars and (continued or start < self._word_chars[-1][1]):
+        glued = atom.source.glued and atom.source.token[0] == self._token_end
+        self._token_end = atom.source.token[1]
+        if self._word_chars and (continued or glued or start < self._word_chars[-1][1]):
             # The same written word as the last one: widen it, no new mark.
             first, last = self._word_chars[-1]
             self._word_chars[-1] = (min(first, start), max(last, end))

@@ -24,6 +24,9 @@ _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 class WordSource:
     core: tuple[int, int]
     token: tuple[int, int]
+    # The segment's first word, which may continue the word before the segment: what a
+    # lexicon match leaves of "W3C's" is "'s", glued to the alias.
+    glued: bool = False
 
 
 def word_sources(segment: Text, original: str, words: list[str]) -> list[WordSource]:
@@ -40,7 +43,8 @@ def word_sources(segment: Text, original: str, words: list[str]) -> list[WordSou
     tokens = [match.span() for match in _TOKEN.finditer(mapped.text)]
     if [mapped.text[a:b] for a, b in tokens] != words:
         return whole  # not the words chunk_document spoke: no finer map than the whole
-    sources = []
+    sources: list[WordSource] = []
+    opens_glued = bool(segment.text[:1]) and not segment.text[:1].isspace()
     for a, b in tokens:
         core_start, core_end = a, b
         while core_start < core_end and not mapped.text[core_start].isalnum():
@@ -49,7 +53,7 @@ def word_sources(segment: Text, original: str, words: list[str]) -> list[WordSou
             core_end -= 1
         token = mapped.source_range(a, b)
         core = mapped.source_range(core_start, core_end) if core_start < core_end else token
-        sources.append(WordSource(core, token))
+        sources.append(WordSource(core, token, glued=opens_glued and not sources))
     return sources
 
 
