@@ -132,6 +132,22 @@ def test_ssml_marks_are_placed_at_piece_starts_or_before_their_word() -> None:
     assert document.original == ssml
 
 
+def test_a_mark_right_after_a_break_that_ends_a_chunk_is_at_the_breaks_end() -> None:
+    ssml = (
+        '<speak><s>Hi <mark name="b"/><break time="1s"/><mark name="a"/></s>'
+        '<mark name="between"/><s>There.</s></speak>'
+    )
+    _, plan = plan_of(ssml)
+    assert len(plan.chunk_words) == 2
+    timings = [
+        ChunkTiming(30_050, ((100, 7_000),), (), (0, 8_000)),
+        ChunkTiming(9_000, ((200, 8_000),), ()),
+    ]
+    marks = compose(plan, timings, 22050, 0.5, ("ssml",))
+    # The chunks are 30050 samples (1363 ms), 500 ms of pause, then 9000 samples.
+    assert [(m.value, m.time) for m in marks] == [("b", 363), ("a", 1363), ("between", 1863)]
+
+
 def test_a_word_the_chunker_cut_in_a_structured_chunk_is_still_one_mark() -> None:
     long_word = "a" * 45
     ssml = f'<speak>Hi <prosody rate="slow">{long_word} there</prosody>, friend.</speak>'

@@ -8,8 +8,9 @@ range and become one word mark over it, timed from the first of them. Offsets ar
 into the request's original text, the SSML markup included.
 
 An SSML <mark/> is heard where the atom after it starts: the start of its piece when
-it opens one (so a mark after a <break> is at the break's end, one before it at its
-start), else the start of the word after it; a mark after everything, at the end.
+it opens one (so a mark before a <break> is at the break's start), else the start of
+the word after it; a mark right after a <break> where the break ends (also when the
+words after it are the next chunk's); a mark after everything, at the end.
 """
 
 import sys
@@ -79,6 +80,8 @@ class _Planner:
                 continue
             atom = self._take(piece.kind)
             self._marks_before(atom, chunk, piece_index, opens=True)
+            for index in atom.marks_after:  # where the pause ends: the next piece's start
+                self.add_mark(index, SsmlMark(Origin(0, 0, ""), chunk=chunk, piece=piece_index + 1))
             if piece.kind not in TIMED_KINDS:
                 indexes.append(self._word(atom, "x", continued=False))
         self._chunk_words.append(tuple(indexes))

@@ -49,8 +49,9 @@ class Atom:
     """One word, phonemes run, break or bleep of a document, in speaking order.
 
     ``source`` (words and phonemes, when a layout is asked for) says where it came
-    from; ``marks`` are the SSML <mark/>s right before it (indexes into the segments).
-    Neither shapes the sound, so neither reaches a chunk string."""
+    from; ``marks`` are the SSML <mark/>s right before it (indexes into the segments),
+    ``marks_after`` those right after a break or bleep, heard where it ends. None of
+    them shapes the sound, so none reaches a chunk string."""
 
     kind: str
     content: str = ""
@@ -58,6 +59,7 @@ class Atom:
     seconds: float = 0.0
     source: WordSource | None = field(default=None, compare=False)
     marks: tuple[int, ...] = field(default=(), compare=False)
+    marks_after: tuple[int, ...] = field(default=(), compare=False)
 
     @property
     def word(self) -> str:
@@ -149,15 +151,10 @@ def _blocks(document: SpeechDocument, *, track: bool) -> tuple[list[list[Atom]],
 
     for index, segment in enumerate(document.segments):
         if isinstance(segment, Mark):
-            pending.append(index)
+            _place_mark(blocks[-1], pending, index)
         elif isinstance(segment, Text):
-            spoken = segment.text if segment.spoken else to_spoken_form(clean_text(segment.text))
-            words = clean_text(spoken).split()
-            sources: list[WordSource | None] = [None] * len(words)
-            if track:
-                sources = list(word_sources(segment, document.original, words))
-            for word, source in zip(words, sources, strict=True):
-                add(Atom("text", word, segment.prosody, source=source))
+            for atom in _text_atoms(segment, document.original, track=track):
+                add(atom)
         elif isinstance(segment, Phonemes):
             where = (segment.source.start, segment.source.end)
             source = WordSource(where, where) if track else None
@@ -172,6 +169,28 @@ def _blocks(document: SpeechDocument, *, track: bool) -> tuple[list[list[Atom]],
             if segment.seconds > 0:
                 add(Atom(kind, seconds=min(segment.seconds, MAX_BREAK_S)))
     return [block for block in blocks if block], tuple(pending)
+
+
+def _place_mark(block: list[Atom], pending: list[int], index: int) -> None:
+    last = block[-1] if block else None
+    if last is not None and last.kind in TIMED_KINDS:
+        # Right after a pause: where the pause ends, even when the words after it start
+        # the next chunk, after the pause between chunks.
+        block[-1] = replace(last, marks_after=(*last.marks_after, index))
+    else:
+        pending.append(index)
+
+
+def _text_atoms(segment: Text, original: str, *, track: bool) -> list[Atom]:
+    spoken = segment.text if segment.spoken else to_spoken_form(clean_text(segment.text))
+    words = clean_text(spoken).split()
+    sources: list[WordSource | None] = [None] * len(words)
+    if track:
+        sources = list(word_sources(segment, original, words))
+    return [
+        Atom("text", word, segment.prosody, source=source)
+        for word, source in zip(words, sources, strict=True)
+    ]
 
 
 def _pause_after_block(blocks: list[list[Atom]], seconds: float, pending: list[int]) -> None:
