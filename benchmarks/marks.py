@@ -6,8 +6,9 @@
 With --ssml the same text is sent as SSML (voxflow.marks with the SSML document): each
 paragraph a <p>, every sentence an <s>, every third sentence at prosody rate 80%, and
 after every other sentence a <mark/>, a 400 ms <break> and another <mark/>. Besides the
-word marks against the onsets it prints how far each pair of marks is from 400 ms apart
-and whether the audio between them is silent.
+word marks against the onsets it prints how far apart each pair of marks is
+and whether the audio between them is silent (a break that ends a paragraph is its
+500 ms pause instead, docs/ssml.md).
 
 The issue asks for faster-whisper's word timestamps as the independent aligner, but its
 models come from the Hugging Face hub, which this workplace cannot reach (the wheel
@@ -25,6 +26,7 @@ Prints the count of onsets, and the median and p90 absolute difference in ms.
 
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -126,14 +128,15 @@ def main() -> None:
     if ssml:
         at = {mark.value: mark.time for mark in found if mark.type == "ssml"}
         pairs = [(at[name], at["a" + name[1:]]) for name in at if name.startswith("b")]
-        gaps = np.array([after - before - BREAK_MS for before, after in pairs])
+        # A break that ends a paragraph is the paragraph's 500 ms pause when that is longer.
+        gaps = Counter(after - before for before, after in pairs)
         silent = sum(
             not audio[round((b + 2) * rate / 1000) : round((a - 2) * rate / 1000)].any()
             for b, a in pairs
         )
         print(
-            f"<mark/> pairs around {BREAK_MS} ms breaks: {len(pairs)}; |gap - {BREAK_MS} ms| "
-            f"max {np.abs(gaps).max():.0f} ms; silent between them: {silent}/{len(pairs)}"
+            f"<mark/> pairs around {BREAK_MS} ms breaks: {len(pairs)}; ms apart (count): "
+            f"{dict(sorted(gaps.items()))}; all silent between them: {silent}/{len(pairs)}"
         )
     print(
         f"speech onsets after pauses: {len(reference)}; |word start - onset|: "
