@@ -63,6 +63,41 @@ def test_marks_beside_the_audio_and_marks_only(tmp_path: Path) -> None:
     assert not (tmp_path / "only.marks.json").exists()
 
 
+def test_marks_of_ssml_and_of_a_lexicon_request(tmp_path: Path) -> None:
+    ssml = (
+        '<speak>Hi <sub alias="World Wide Web">WWW</sub> <mark name="pause"/>'
+        '<break time="500ms"/>fans of W3C!</speak>'
+    )
+    lexicon = tmp_path / "w3c.pls"
+    lexicon.write_text(
+        '<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" '
+        'alphabet="ipa" xml:lang="en-US"><lexeme><grapheme>W3C</grapheme>'
+        "<alias>World Wide Web Consortium</alias></lexeme></lexicon>"
+    )
+    out = tmp_path / "ssml.json"
+    marks = "word,ssml"
+    args = ["--ssml", "--lexicon", str(lexicon), "--format", "json", "--marks", marks]
+    result = run_cli("synth", ssml, "-o", str(out), *args)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(line["type"], line["value"]) for line in lines] == [
+        ("word", "Hi"),
+        ("word", "WWW"),
+        ("ssml", "pause"),
+        ("word", "fans"),
+        ("word", "of"),
+        ("word", "W3C"),
+    ]
+    raw = ssml.encode()
+    assert raw[lines[2]["start"] : lines[2]["end"]] == b'<mark name="pause"/>'
+    assert all(
+        raw[w["start"] : w["end"]].decode() == w["value"] for w in lines if w["type"] == "word"
+    )
+    times = [line["time"] for line in lines]
+    assert times == sorted(times)
+    assert times[3] - times[2] >= 500  # the word after the break, after the break
+
+
 def test_text_from_file_and_stdin_give_the_same_audio(tmp_path: Path) -> None:
     text = "Reading from a file works too."
     (tmp_path / "in.txt").write_text(text)

@@ -2,6 +2,7 @@
 local stack's table, and a request naming it through the event contract gets the
 alias's audio from the real plan and synthesize handlers."""
 
+import json
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -89,6 +90,21 @@ def test_a_stored_lexicons_alias_is_what_the_request_says(
     edited, edited_audio = speak(client, "The W3C met.", lexicons=["W3C"])
     assert edited.key != with_lexicon.key
     assert edited_audio != audio
+
+
+def test_a_lexicon_requests_word_marks_are_the_words_written(
+    stack: LocalStack, client: VoxflowClient, tmp_path: Path
+) -> None:
+    put(stack, tmp_path, "Marked", "World Wide Web Consortium")
+    text = "The W3C's café met."
+    done, _ = speak(client, text, lexicons=["Marked"], speech_marks=["word"])
+    assert done.marks_url is not None
+    with urllib.request.urlopen(done.marks_url, timeout=30) as response:
+        marks = [json.loads(line) for line in response.read().decode().splitlines()]
+    assert [m["value"] for m in marks] == ["The", "W3C's", "café", "met"]
+    assert all(text.encode()[m["start"] : m["end"]].decode() == m["value"] for m in marks)
+    # "World Wide Web Consortium's" is spoken for one mark: well over a second.
+    assert marks[2]["time"] - marks[1]["time"] > 1000
 
 
 def test_a_request_naming_an_unknown_lexicon_fails_lexicon_not_found(

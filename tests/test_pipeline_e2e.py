@@ -160,6 +160,48 @@ def test_speech_marks_come_with_the_audio_and_with_a_hit(client: VoxflowClient) 
     assert plain.key == result.key
 
 
+def test_speech_marks_of_ssml_point_into_the_markup(client: VoxflowClient) -> None:
+    ssml = (
+        '<speak><s>Café <sub alias="World Wide Web">WWW</sub> fans <mark name="before"/>'
+        '<break time="700ms"/><mark name="after"/>cheered.</s>'
+        '<p>Tom &amp; <say-as interpret-as="cardinal">42</say-as> <prosody rate="slow">'
+        "friends</prosody> agreed.</p></speak>"
+    )
+    asked: dict[str, Any] = {
+        "params": SILENT,
+        "text_type": "ssml",
+        "speech_marks": ["word", "sentence", "ssml"],
+    }
+    result = completed(client.synthesize(ssml, format="mp3", **asked))
+    assert result.marks_url is not None
+    marks = [json.loads(line) for line in download(result.marks_url)[0].decode().splitlines()]
+    raw = ssml.encode()
+    words = [mark for mark in marks if mark["type"] == "word"]
+    assert [w["value"] for w in words] == [
+        "Café", "WWW", "fans", "cheered", "Tom", "&amp;", "42", "friends", "agreed",
+    ]  # fmt: skip
+    assert all(raw[w["start"] : w["end"]].decode() == w["value"] for w in words)
+    at = {m["value"]: m for m in marks if m["type"] == "ssml"}
+    assert raw[at["after"]["start"] : at["after"]["end"]] == b'<mark name="after"/>'
+    assert at["after"]["time"] - at["before"]["time"] == pytest.approx(700, abs=1)
+    assert 0 <= words[3]["time"] - at["after"]["time"] < 150  # "cheered", after the break
+    times = [w["time"] for w in words]
+    assert times == sorted(times)
+    pcm, rate = decode(download(result.url)[0])
+    # The second sentence is another chunk: its marks count the first one's audio and the
+    # pause; all fall inside the audio.
+    assert words[4]["time"] > at["after"]["time"] + 500
+    assert times[-1] < len(pcm) * 1000 / rate
+    assert [m["time"] for m in marks if m["type"] == "sentence"] == [times[0], times[4]]
+
+    again = completed(client.synthesize(ssml, format="mp3", **asked))
+    assert again.cache == "hit"
+    assert again.marks_url is not None
+    assert [json.loads(line) for line in download(again.marks_url)[0].decode().splitlines()] == (
+        marks
+    )
+
+
 def test_reply_arriving_during_another_wait_is_kept(client: VoxflowClient) -> None:
     """A reply read while waiting on another request is deleted from the queue: the
     client keeps it for the wait that asks for it, instead of dropping it."""

@@ -54,10 +54,8 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
         else _output_rate(audio_format, args.sample_rate, voice.sample_rate)
     )
     lexicons = _local_lexicons(args.lexicon)
-    if mark_types and lexicons:
-        raise InvalidParameter("speech marks of requests with lexicons are not made yet")
-    chunks = _chunks(text, engine.settings, ssml=args.ssml, lexicons=lexicons)
-    mapped = normalize_mapped(text) if mark_types else None
+    chunks, document = _chunks(text, engine.settings, ssml=args.ssml, lexicons=lexicons)
+    mapped = normalize_mapped(text) if mark_types and document is None else None
     started = time.perf_counter()
     joiner = PcmJoiner(voice.sample_rate, pause_s=params.sentence_pause_s)
     progress = ProgressBar(sum(len(chunk) for chunk in chunks), "synthesizing")
@@ -81,8 +79,15 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
         return 0
     output.parent.mkdir(parents=True, exist_ok=True)
     if mark_types:
-        assert mapped is not None
-        marks = speech_marks(text, mapped, spoken, params.sentence_pause_s, mark_types)
+        marks = speech_marks(
+            text,
+            mapped,
+            spoken,
+            params.sentence_pause_s,
+            mark_types,
+            document=document,
+            chunk_max_chars=engine.settings.chunk_max_chars,
+        )
         marks_path = output if marks_only else marks_output(output)
         marks_path.write_bytes(to_json_lines(marks))
     if marks_only:
@@ -119,18 +124,18 @@ def _output_rate(audio_format: AudioFormat | None, requested: int | None, voice_
 
 def _chunks(
     text: str, settings: EngineSettings, *, ssml: bool, lexicons: list[Lexicon]
-) -> list[str]:
-    """The same chunk strings the event pipeline's plan makes of this text."""
+) -> tuple[list[str], SpeechDocument | None]:
+    """The same chunk strings the event pipeline's plan makes of this text, and the
+    document they were made of (SSML, lexicons)."""
     if ssml or lexicons:
-        document = parse_ssml(text) if ssml else SpeechDocument.plain(text)
-        return chunk_document(
-            apply_lexicons(document, lexicons, max_chars=settings.max_chars),
-            max_chars=settings.max_chars,
-            chunk_max_chars=settings.chunk_max_chars,
+        parsed = parse_ssml(text) if ssml else SpeechDocument.plain(text)
+        document = apply_lexicons(parsed, lexicons, max_chars=settings.max_chars)
+        chunks = chunk_document(
+            document, max_chars=settings.max_chars, chunk_max_chars=settings.chunk_max_chars
         )
-    return split_into_chunks(
-        normalize_text(text, max_chars=settings.max_chars), settings.chunk_max_chars
-    )
+        return chunks, document
+    normalized = normalize_text(text, max_chars=settings.max_chars)
+    return split_into_chunks(normalized, settings.chunk_max_chars), None
 
 
 def _local_lexicons(paths: list[Path]) -> list[Lexicon]:
@@ -151,8 +156,6 @@ def _marks_wanted(args: argparse.Namespace) -> tuple[bool, tuple[MarkType, ...]]
         raise UnsupportedFormat("--format json writes speech marks: name them with --marks")
     if mark_types and args.raw:
         raise InvalidParameter("--raw streams audio only: speech marks need a file")
-    if mark_types and args.ssml:
-        raise InvalidParameter("speech marks of SSML are not made yet: send plain text")
     return marks_only, mark_types
 
 

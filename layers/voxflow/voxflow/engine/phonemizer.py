@@ -47,12 +47,11 @@ def utterances(text: str, config: VoiceConfig) -> list[tuple[list[str], list[int
     ]
 
 
-def ipa_ids(ipa: str, config: VoiceConfig) -> list[int]:
-    """IPA given directly (SSML <phoneme>, a lexicon entry) to model input ids, split
-    into code points as piper splits espeak's phonemes. Symbols the voice has no id for
+def ipa_phonemes(ipa: str, config: VoiceConfig) -> list[str]:
+    """IPA given directly (SSML <phoneme>, a lexicon entry) as the voice's phonemes,
+    split into code points as piper splits espeak's. Symbols the voice has no id for
     are left out here (piper would log each one, and the phonemes are request text)."""
     phonemes = list(unicodedata.normalize("NFD", ipa))
     if config.vowel_clusters:
         phonemes = _merge_known_vowel_clusters(phonemes, config.vowel_clusters)
-    known = [phoneme for phoneme in phonemes if phoneme in config.phoneme_id_map]
-    return phonemes_to_ids(known, config.phoneme_id_map) if known else []
+    return [phoneme for phoneme in phonemes if phoneme in config.phoneme_id_map]

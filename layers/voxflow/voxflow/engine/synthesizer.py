@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from piper.phoneme_ids import phonemes_to_ids
 
 from voxflow.audio.pcm import float_to_int16
 from voxflow.engine.alignment import Alignment, utterance_alignment
 from voxflow.engine.effects import apply_prosody, bleep
 from voxflow.engine.params import ResolvedParams, SynthesisParams
-from voxflow.engine.phonemizer import ipa_ids, utterances
+from voxflow.engine.phonemizer import ipa_phonemes, utterances
 from voxflow.engine.session import VoiceModel, load_model
 from voxflow.errors import SynthesisError
 from voxflow.settings import EngineSettings
@@ -43,6 +44,9 @@ class SpeechChunk:
     sample_rate: int
     # Each phoneme's samples in ``pcm``; None when the model gives no durations.
     alignment: Alignment | None = None
+    # The first sample of each piece of the chunk (voxflow.text.document); (0,) for
+    # plain text. Speech marks time SSML marks and words piece by piece with them.
+    piece_starts: tuple[int, ...] = (0,)
 
     @property
     def duration_s(self) -> float:
@@ -123,6 +127,7 @@ class Engine:
         parts: dict[int, list[NDArray[np.int16] | None]] = {}
         # Per slot: the utterance's phones, an empty alignment for a pause, None unknown.
         aligned: dict[int, list[Alignment | None]] = {}
+        first_slots: dict[int, list[int]] = {}  # per chunk, each piece's first slot
         missing: dict[int, int] = {}
         pending: list[_Utterance] = []
         emitted = 0
@@ -160,13 +165,19 @@ class Engine:
                 chunk_parts = [part for part in parts.pop(emitted) if part is not None]
                 pcm = np.concatenate(chunk_parts) if chunk_parts else np.zeros(0, np.int16)
                 alignment = _chunk_alignment(chunk_parts, aligned.pop(emitted))
-                yield SpeechChunk(emitted, texts[emitted], pcm, voice.sample_rate, alignment)
+                starts = _piece_starts(chunk_parts, first_slots.pop(emitted))
+                yield SpeechChunk(
+                    emitted, texts[emitted], pcm, voice.sample_rate, alignment, starts
+                )
                 emitted += 1
 
         for index, chunk in enumerate(chunks):
             texts.append(chunk)
-            slots, slot_alignments, chunk_utterances = _chunk_parts(index, chunk, voice, resolved)
+            slots, slot_alignments, chunk_utterances, firsts = _chunk_parts(
+                index, chunk, voice, resolved
+            )
             parts[index] = slots
+            first_slots[index] = firsts
             aligned[index] = slot_alignments
             missing[index] = len(chunk_utterances)
             pending.extend(chunk_utterances)
@@ -231,13 +242,15 @@ class Engine:
 
 def _chunk_parts(
     index: int, chunk: str, voice: Voice, resolved: ResolvedParams
-) -> tuple[list[NDArray[np.int16] | None], list[Alignment | None], list[_Utterance]]:
+) -> tuple[list[NDArray[np.int16] | None], list[Alignment | None], list[_Utterance], list[int]]:
     """A chunk's slots (pauses filled, utterances None until they run), their alignments
-    (a pause has no phones), and its utterances."""
+    (a pause has no phones), its utterances, and each piece's first slot."""
     slots: list[NDArray[np.int16] | None] = []
     slot_alignments: list[Alignment | None] = []
     chunk_utterances: list[_Utterance] = []
+    first_slots: list[int] = []
     for piece in decode_chunk(chunk):
+        first_slots.append(len(slots))
         if piece.kind in TIMED_KINDS:
             slots.append(_timed(piece, voice.sample_rate))
             slot_alignments.append(Alignment(()))
@@ -249,14 +262,15 @@ def _chunk_parts(
             )
             slots.append(None)
             slot_alignments.append(None)
-    return slots, slot_alignments, chunk_utterances
+    return slots, slot_alignments, chunk_utterances, first_slots
 
 
 def _piece_ids(piece: Piece, voice: Voice) -> list[tuple[tuple[str, ...], list[int]]]:
-    """(phonemes, ids) per utterance; IPA given directly has no phonemes to time."""
+    """(phonemes, ids) per utterance; IPA given directly is one utterance."""
     if piece.kind == "phonemes":
-        ids = ipa_ids(piece.content, voice.config)
-        return [((), ids)] if ids else []
+        known = ipa_phonemes(piece.content, voice.config)
+        ids = phonemes_to_ids(known, voice.config.phoneme_id_map) if known else []
+        return [(tuple(known), ids)] if ids else []
     return [(tuple(phonemes), ids) for phonemes, ids in utterances(piece.content, voice.config)]
 
 
@@ -277,6 +291,13 @@ def _chunk_alignment(
         joined.append((alignment, offset))
         offset += len(pcm)
     return Alignment.joined(joined)
+
+
+def _piece_starts(parts: list[NDArray[np.int16]], first_slots: list[int]) -> tuple[int, ...]:
+    slot_starts = [0]
+    for pcm in parts:
+        slot_starts.append(slot_starts[-1] + len(pcm))
+    return tuple(slot_starts[slot] for slot in first_slots) or (0,)
 
 
 def _timed(piece: Piece, sample_rate: int) -> NDArray[np.int16]:

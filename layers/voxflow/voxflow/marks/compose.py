@@ -50,12 +50,15 @@ def compose(
         )
     if "ssml" in types:
         end = offsets[-1] + timings[-1].samples if timings else 0
-        marks.extend(
-            SpeechMark(
-                ms(word_time.get(index, end)), "ssml", origin.value, origin.start, origin.end
-            )
-            for index, origin in plan.ssml
-        )
+        for mark in plan.ssml:
+            if 0 <= mark.chunk < len(timings):
+                timing = timings[mark.chunk]
+                inside = timing.pieces[mark.piece] if mark.piece < len(timing.pieces) else None
+                at = offsets[mark.chunk] + (timing.samples if inside is None else inside)
+            else:
+                at = word_time.get(mark.word, end)
+            origin = mark.origin
+            marks.append(SpeechMark(ms(at), "ssml", origin.value, origin.start, origin.end))
     if "word" in types:
         marks.extend(
             SpeechMark(ms(word_time[index]), "word", origin.value, origin.start, origin.end)

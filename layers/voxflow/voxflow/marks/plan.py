@@ -45,6 +45,18 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class SsmlMark:
+    """An SSML <mark/> and where it is heard: with ``chunk`` >= 0, where piece ``piece``
+    of that chunk starts (its piece count: where the chunk ends); otherwise when word
+    ``word`` starts (no such word: the end of the audio)."""
+
+    origin: Origin
+    word: int = -1
+    chunk: int = -1
+    piece: int = 0
+
+
+@dataclass(frozen=True)
 class MarksPlan:
     words: tuple[Origin, ...]
     sentences: tuple[Origin, ...]
@@ -52,8 +64,7 @@ class MarksPlan:
     # token with nothing to speak (a lone dash).
     chunk_words: tuple[tuple[int, ...], ...]
     chunk_sentence: tuple[int, ...]
-    # SSML <mark/>s: the index of the word they precede (len(words): none follows).
-    ssml: tuple[tuple[int, Origin], ...] = ()
+    ssml: tuple[SsmlMark, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -66,11 +77,14 @@ class MarksPlan:
             sentences=tuple(Origin(*item.values()) for item in document["sentences"]),
             chunk_words=tuple(tuple(chunk) for chunk in document["chunk_words"]),
             chunk_sentence=tuple(document["chunk_sentence"]),
-            ssml=tuple((index, Origin(*item.values())) for index, item in document["ssml"]),
+            ssml=tuple(
+                SsmlMark(Origin(**item["origin"]), item["word"], item["chunk"], item["piece"])
+                for item in document["ssml"]
+            ),
         )
 
 
-class _Bytes:
+class Bytes:
     """Character offsets of one text to UTF-8 byte offsets, in O(1) each."""
 
     def __init__(self, text: str) -> None:
@@ -93,7 +107,7 @@ def plan_marks(
     """
     text = mapped.text
     tokens = [(match.start(), match.end()) for match in _TOKEN.finditer(text)]
-    to_bytes = _Bytes(original)
+    to_bytes = Bytes(original)
     words: list[Origin] = []
     word_chars: list[tuple[int, int]] = []
     sentences: list[Origin] = []
@@ -135,7 +149,7 @@ def plan_marks(
         continues = chunk.rstrip(_CLOSERS)[-1:] not in _SENTENCE_END
     starts = [start for start, _ in word_chars]
     ssml = tuple(
-        (bisect.bisect_left(starts, end), replace(to_bytes.origin(start, end), value=name))
+        SsmlMark(replace(to_bytes.origin(start, end), value=name), bisect.bisect_left(starts, end))
         for name, start, end in ssml_marks
     )
     return MarksPlan(

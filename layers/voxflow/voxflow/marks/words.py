@@ -10,12 +10,22 @@ in proportion to its letters.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # the engine layer: only where audio is aligned
-    from voxflow.engine.alignment import Alignment
+
+class TimedPhone(Protocol):
+    """A phone of an alignment (voxflow.engine.alignment.Phone)."""
+
+    @property
+    def phoneme(self) -> str: ...
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
 
 
 # Phones that end a word: the utterance's ends, the space, punctuation espeak keeps.
@@ -33,11 +43,11 @@ class SpokenWord:
     weight: int  # phonemes, not counting stress and length marks
 
 
-def spoken_words(alignment: "Alignment") -> list[SpokenWord]:
+def spoken_words(phones: Iterable[TimedPhone]) -> list[SpokenWord]:
     words: list[SpokenWord] = []
     start = end = weight = 0
     inside = False
-    for phone in alignment.phones:
+    for phone in phones:
         if phone.phoneme in _BREAKS:
             if inside:
                 words.append(SpokenWord(start, end, max(weight, 1)))

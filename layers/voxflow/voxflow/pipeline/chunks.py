@@ -16,6 +16,7 @@ from voxflow.engine import SpeechChunk, SynthesisParams
 from voxflow.errors import SynthesisError, VoiceLoadError
 from voxflow.events import ChunkSynthesized, ChunkTask
 from voxflow.marks.speech import timing_of
+from voxflow.marks.timing import timing_usable
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_job, is_final
@@ -47,10 +48,13 @@ class BatchSynthesis:
         stored = usable_many(
             pipeline.cache.lookup_many([task.chunk_key for task in tasks]), pipeline
         )
-        # A request that wants speech marks makes again a chunk cached without timings.
-        timed = {task.chunk_key for task in tasks if task.timing}
+        # A request that wants speech marks makes again a chunk cached without timings
+        # (or with a timing of an older version that times it otherwise).
+        timed = {task.chunk_key: task.text for task in tasks if task.timing}
         self.stored: dict[str, CacheEntry] = {
-            key: entry for key, entry in stored.items() if key not in timed or entry.timing
+            key: entry
+            for key, entry in stored.items()
+            if key not in timed or timing_usable(timed[key], entry.timing)
         }
         self.errors: dict[str, Exception] = {}
         groups: dict[GroupKey, dict[str, ChunkTask]] = defaultdict(dict)

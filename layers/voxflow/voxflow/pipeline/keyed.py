@@ -31,6 +31,9 @@ class KeyedRequest:
     chunks: list[str]
     chunk_keys: list[str]
     billed_chars: int  # what quotas charge: the normalized text's, or SSML's spoken ones
+    # SSML or lexicons: the document the chunks were made of (speech marks' sources).
+    document: SpeechDocument | None = None
+    chunk_max_chars: int = 400  # what the chunks were cut to
 
 
 def key_item(item: ItemRequest, pipeline: Pipeline) -> KeyedRequest:
@@ -43,7 +46,7 @@ def key_item(item: ItemRequest, pipeline: Pipeline) -> KeyedRequest:
     # A rate the format cannot take fails here, as INVALID_PARAMETER, before any work.
     output_rate = audio_format.output_rate(item.sample_rate, voice.sample_rate)
     lexicons = named_lexicons(item, pipeline)
-    text, chunks, billed_chars = _speech(item, pipeline, lexicons)
+    text, chunks, billed_chars, document = _speech(item, pipeline, lexicons)
     salt = pipeline.settings.cache_isolation.key_tenant(item.tenant)
     key_input = KeyInput(text, voice.voice_id, voice.model_version, resolved, output_rate, salt)
     chunk_keys = [
@@ -62,6 +65,8 @@ def key_item(item: ItemRequest, pipeline: Pipeline) -> KeyedRequest:
         chunks,
         chunk_keys,
         billed_chars,
+        document,
+        pipeline.engine_settings.chunk_max_chars,
     )
 
 
@@ -76,8 +81,9 @@ def named_lexicons(item: ItemRequest, pipeline: Pipeline) -> list[Lexicon]:
 
 def _speech(
     item: ItemRequest, pipeline: Pipeline, lexicons: list[Lexicon]
-) -> tuple[str, list[str], int]:
-    """The text the request key hashes, the chunk strings, and the characters billed.
+) -> tuple[str, list[str], int, SpeechDocument | None]:
+    """The text the request key hashes, the chunk strings, the characters billed and,
+    for SSML or lexicons, the document.
 
     Plain text keys on its normalized text, as it always has; SSML on its chunks (their
     text alone when plain text would chunk the same way, so the same speech shares a
@@ -92,6 +98,7 @@ def _speech(
         chunks = chunk_document(
             document, max_chars=settings.max_chars, chunk_max_chars=settings.chunk_max_chars
         )
-        return key_text(chunks, settings.chunk_max_chars), chunks, spoken_chars(document)
+        key = key_text(chunks, settings.chunk_max_chars)
+        return key, chunks, spoken_chars(document), document
     text = normalize_text(item.text, max_chars=settings.max_chars)
-    return text, split_into_chunks(text, settings.chunk_max_chars), len(text)
+    return text, split_into_chunks(text, settings.chunk_max_chars), len(text), None

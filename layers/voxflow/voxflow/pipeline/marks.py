@@ -12,7 +12,9 @@ from voxflow.errors import InvalidParameter, VoiceLoadError
 from voxflow.events import ItemRequest
 from voxflow.keys import marks_key
 from voxflow.marks import CONTENT_TYPE, ChunkTiming, MarksPlan, compose, plan_marks, to_json_lines
+from voxflow.marks.document import plan_speech
 from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.keyed import KeyedRequest
 from voxflow.store import CacheEntry, Job
 from voxflow.text import normalize_mapped
 
@@ -39,26 +41,20 @@ class RequestMarks:
         return cls(document["key"], tuple(document["types"]), MarksPlan.from_json(document["plan"]))
 
 
-def plan_request_marks(
-    item: ItemRequest, normalized: str, chunks: list[str], request_key: str
-) -> RequestMarks:
+def plan_request_marks(item: ItemRequest, keyed: KeyedRequest) -> RequestMarks:
     original, types = item.text, list(item.speech_marks)
-    if item.text_type != "text":
-        # SSML chunks are structured: their words need a plan from the document's
-        # segments, which is not built yet.
-        raise InvalidParameter("speech marks of SSML requests are not made yet")
-    if item.lexicons:
-        # Aliases and phonemes change the words spoken: the same plan from the document.
-        raise InvalidParameter("speech marks of requests with lexicons are not made yet")
     if len(original) > MAX_MARKS_CHARS:
         raise InvalidParameter(
             f"speech marks are made for texts of up to {MAX_MARKS_CHARS} characters"
         )
-    mapped = normalize_mapped(original, max_chars=len(original))
-    if mapped.text != normalized:  # normalize_text is normalize_mapped's text; a bug otherwise
-        raise InvalidParameter("speech marks: the text normalizes two ways")
-    plan = plan_marks(original, mapped, chunks)
-    return RequestMarks(marks_key(request_key, original, types), tuple(types), plan)
+    if keyed.document is not None:  # SSML, lexicons: offsets into the markup as sent
+        plan = plan_speech(keyed.document, keyed.chunks, keyed.chunk_max_chars)
+    else:
+        mapped = normalize_mapped(original, max_chars=len(original))
+        if mapped.text != keyed.text:  # normalize_text is normalize_mapped's text
+            raise InvalidParameter("speech marks: the text normalizes two ways")
+        plan = plan_marks(original, mapped, keyed.chunks)
+    return RequestMarks(marks_key(keyed.key, original, types), tuple(types), plan)
 
 
 def assemble_marks(

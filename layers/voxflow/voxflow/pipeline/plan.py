@@ -4,6 +4,7 @@ import json
 import time
 
 from voxflow.events import ChunkSynthesized, ChunkTask, ItemRequest
+from voxflow.marks.timing import timing_usable
 from voxflow.pipeline.admission import admit
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
@@ -24,7 +25,7 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
     keyed = key_item(item, pipeline)
     voice, resolved, audio_format = keyed.voice, keyed.resolved, keyed.audio_format
     text, key, chunks, chunk_keys = keyed.text, keyed.key, keyed.chunks, keyed.chunk_keys
-    marks = plan_request_marks(item, text, chunks, key) if item.speech_marks else None
+    marks = plan_request_marks(item, keyed) if item.speech_marks else None
     job = pipeline.jobs.new(
         item.request_id,
         tenant=item.tenant,
@@ -72,8 +73,11 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
         return claimed.decision
     pipeline.meter.count("CacheMisses")
     cached = usable_many(pipeline.cache.lookup_many(chunk_keys), pipeline)
-    if marks is not None:  # a chunk cached without its timings is made again
-        cached = {key: entry for key, entry in cached.items() if entry.timing}
+    if marks is not None:  # a chunk cached without (current) timings is made again
+        texts = dict(zip(chunk_keys, chunks, strict=True))
+        cached = {
+            key: entry for key, entry in cached.items() if timing_usable(texts[key], entry.timing)
+        }
     if claimed.decision is Decision.TAKE_OVER:
         _forget_chunks_without_audio_here(job, chunk_keys, cached, pipeline)
     tasks = [

@@ -12,7 +12,7 @@ Text is normalized to spoken form segment by segment, unless it is spoken alread
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from voxflow.errors import EmptyText, TextTooLong
 from voxflow.text.chunker import split_into_chunks, split_sentences
@@ -24,6 +24,7 @@ from voxflow.text.document import (
     TIMED_KINDS,
     Bleep,
     Break,
+    Mark,
     Phonemes,
     Piece,
     Prosody,
@@ -34,6 +35,7 @@ from voxflow.text.document import (
     encode_chunk,
     is_structured,
 )
+from voxflow.text.sources import WordSource, word_sources
 from voxflow.text.spoken import to_spoken_form
 
 # Stand-ins the sentence finder sees for what is not a word: phonemes count as a
@@ -43,11 +45,21 @@ _TIMED_WORD = "\x00"
 
 
 @dataclass(frozen=True)
-class _Atom:
+class Atom:
+    """One word, phonemes run, break or bleep of a document, in speaking order.
+
+    ``source`` (words and phonemes, when a layout is asked for) says where it came
+    from; ``marks`` are the SSML <mark/>s right before it (indexes into the segments),
+    ``marks_after`` those right after a break or bleep, heard where it ends. None of
+    them shapes the sound, so none reaches a chunk string."""
+
     kind: str
     content: str = ""
     prosody: Prosody = DEFAULT_PROSODY
     seconds: float = 0.0
+    source: WordSource | None = field(default=None, compare=False)
+    marks: tuple[int, ...] = field(default=(), compare=False)
+    marks_after: tuple[int, ...] = field(default=(), compare=False)
 
     @property
     def word(self) -> str:
@@ -70,15 +82,51 @@ def chunk_document(
 ) -> list[str]:
     """Encoded chunk strings, in order. TextTooLong over ``max_chars`` spoken characters;
     EmptyText when nothing is left to say and no pause to hold."""
+    layout = _layout(document, max_chars, chunk_max_chars, track=False)
+    return [chunk for sentence in layout.sentences for chunk in sentence.chunks]
+
+
+@dataclass(frozen=True)
+class SentenceLayout:
+    """One sentence's atoms, in order, and the chunks they are spoken in."""
+
+    atoms: tuple[Atom, ...]
+    chunks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DocumentLayout:
+    sentences: tuple[SentenceLayout, ...]
+    trailing_marks: tuple[int, ...]  # <mark/>s after the last atom
+
+    @property
+    def chunks(self) -> list[str]:
+        return [chunk for sentence in self.sentences for chunk in sentence.chunks]
+
+
+def document_layout(
+    document: SpeechDocument, *, max_chars: int, chunk_max_chars: int = 400
+) -> DocumentLayout:
+    """``chunk_document``'s chunks with the atoms behind them and their sources in the
+    original text: what speech marks are planned from."""
+    return _layout(document, max_chars, chunk_max_chars, track=True)
+
+
+def _layout(
+    document: SpeechDocument, max_chars: int, chunk_max_chars: int, *, track: bool
+) -> DocumentLayout:
     billed = spoken_chars(document)
     if billed > max_chars:
         raise TextTooLong(billed, max_chars)
-    chunks: list[str] = []
-    for block in _blocks(document):
-        chunks.extend(_block_chunks(block, chunk_max_chars))
-    if not any(_audible(chunk) for chunk in chunks):
+    blocks, trailing = _blocks(document, track=track)
+    sentences = [
+        SentenceLayout(tuple(sentence), tuple(_sentence_chunks(sentence, chunk_max_chars)))
+        for block in blocks
+        for sentence in _sentences(block)
+    ]
+    if not any(_audible(chunk) for sentence in sentences for chunk in sentence.chunks):
         raise EmptyText("the text has nothing to speak")
-    return chunks
+    return DocumentLayout(tuple(sentences), trailing)
 
 
 def key_text(chunks: list[str], chunk_max_chars: int = 400) -> str:
@@ -91,38 +139,73 @@ def key_text(chunks: list[str], chunk_max_chars: int = 400) -> str:
     return CHUNK_MARKER + json.dumps(chunks, separators=(",", ":"), ensure_ascii=False)
 
 
-def _blocks(document: SpeechDocument) -> list[list[_Atom]]:
-    blocks: list[list[_Atom]] = [[]]
-    for segment in document.segments:
-        if isinstance(segment, Text):
-            spoken = segment.text if segment.spoken else to_spoken_form(clean_text(segment.text))
-            words = clean_text(spoken).split()
-            blocks[-1].extend(_Atom("text", word, segment.prosody) for word in words)
+def _blocks(document: SpeechDocument, *, track: bool) -> tuple[list[list[Atom]], tuple[int, ...]]:
+    blocks: list[list[Atom]] = [[]]
+    pending: list[int] = []  # marks waiting for the next atom
+
+    def add(atom: Atom) -> None:
+        if pending:
+            atom = replace(atom, marks=tuple(pending))
+            pending.clear()
+        blocks[-1].append(atom)
+
+    for index, segment in enumerate(document.segments):
+        if isinstance(segment, Mark):
+            _place_mark(blocks[-1], pending, index)
+        elif isinstance(segment, Text):
+            for atom in _text_atoms(segment, document.original, track=track):
+                add(atom)
         elif isinstance(segment, Phonemes):
-            blocks[-1].append(_Atom("phonemes", segment.ipa.strip(), segment.prosody))
+            where = (segment.source.start, segment.source.end)
+            source = WordSource(where, where) if track else None
+            add(Atom("phonemes", segment.ipa.strip(), segment.prosody, source=source))
         elif isinstance(segment, SentenceEnd):
             if segment.seconds > 0:
-                _pause_after_block(blocks, segment.seconds)
+                _pause_after_block(blocks, segment.seconds, pending)
             if blocks[-1]:
                 blocks.append([])
         elif isinstance(segment, Break):
             kind = "tone" if isinstance(segment, Bleep) else "break"
             if segment.seconds > 0:
-                blocks[-1].append(_Atom(kind, seconds=min(segment.seconds, MAX_BREAK_S)))
-    return [block for block in blocks if block]
+                add(Atom(kind, seconds=min(segment.seconds, MAX_BREAK_S)))
+    return [block for block in blocks if block], tuple(pending)
 
 
-def _pause_after_block(blocks: list[list[_Atom]], seconds: float) -> None:
+def _place_mark(block: list[Atom], pending: list[int], index: int) -> None:
+    last = block[-1] if block else None
+    if last is not None and last.kind in TIMED_KINDS:
+        # Right after a pause: where the pause ends, even when the words after it start
+        # the next chunk, after the pause between chunks.
+        block[-1] = replace(last, marks_after=(*last.marks_after, index))
+    else:
+        pending.append(index)
+
+
+def _text_atoms(segment: Text, original: str, *, track: bool) -> list[Atom]:
+    spoken = segment.text if segment.spoken else to_spoken_form(clean_text(segment.text))
+    words = clean_text(spoken).split()
+    sources: list[WordSource | None] = [None] * len(words)
+    if track:
+        sources = list(word_sources(segment, original, words))
+    return [
+        Atom("text", word, segment.prosody, source=source)
+        for word, source in zip(words, sources, strict=True)
+    ]
+
+
+def _pause_after_block(blocks: list[list[Atom]], seconds: float, pending: list[int]) -> None:
     """A paragraph's pause, once: nested or empty paragraphs do not pile pauses up."""
     if not blocks[-1] and len(blocks) > 1 and blocks[-2] and blocks[-2][-1].kind == "break":
         last = blocks[-2][-1]
-        blocks[-2][-1] = _Atom("break", seconds=max(last.seconds, seconds))
+        # Marks stay where they were: before the pause, or waiting for the next atom.
+        blocks[-2][-1] = replace(last, seconds=max(last.seconds, seconds))
         return
-    blocks[-1].append(_Atom("break", seconds=min(seconds, MAX_BREAK_S)))
+    blocks[-1].append(Atom("break", seconds=min(seconds, MAX_BREAK_S), marks=tuple(pending)))
+    pending.clear()
 
 
-def _block_chunks(block: list[_Atom], chunk_max_chars: int) -> list[str]:
-    sentences: list[list[_Atom]] = []
+def _sentences(block: list[Atom]) -> list[list[Atom]]:
+    sentences: list[list[Atom]] = []
     position = 0
     for words in split_sentences([atom.word for atom in block]):
         sentence = block[position : position + len(words)]
@@ -132,13 +215,14 @@ def _block_chunks(block: list[_Atom], chunk_max_chars: int) -> list[str]:
             sentences[-1].append(sentence.pop(0))
         if sentence:
             sentences.append(sentence)
-    chunks: list[str] = []
-    for sentence in sentences:
-        chunks.extend(encode_chunk(pieces) for pieces in _cut(_pieces(sentence), chunk_max_chars))
-    return chunks
+    return sentences
 
 
-def _pieces(atoms: list[_Atom]) -> list[Piece]:
+def _sentence_chunks(sentence: list[Atom], chunk_max_chars: int) -> list[str]:
+    return [encode_chunk(pieces) for pieces in _cut(_pieces(sentence), chunk_max_chars)]
+
+
+def _pieces(atoms: list[Atom]) -> list[Piece]:
     pieces: list[Piece] = []
     for atom in atoms:
         if atom.kind in TIMED_KINDS:

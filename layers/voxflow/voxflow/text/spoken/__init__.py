@@ -59,6 +59,7 @@ __all__ = [
     "SourceSpan",
     "normalize_mapped",
     "normalize_text",
+    "spoken_tracked",
     "to_spoken_form",
 ]
 
@@ -103,6 +104,11 @@ def _spoken(tracked: TrackedText) -> TrackedText:
     for pattern, render in _RULES:
         tracked = _apply(pattern, render, tracked)
     return tracked
+
+
+def spoken_tracked(tracked: TrackedText) -> TrackedText:
+    """``to_spoken_form`` on tracked text (the caller cleans before and after)."""
+    return _spoken(tracked)
 
 
 def to_spoken_form(text: str) -> str:
