@@ -35,7 +35,9 @@ def _speaker(raw: str) -> str | int:
     return int(raw) if raw.isdigit() else raw
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
+    """``plugins``: add the development packages' commands too (their imports cost
+    about 0.4 s of a cold start; voxflow-local's pulls in boto3 and the local stack)."""
     parser = argparse.ArgumentParser(prog="voxflow", description="Neural text-to-speech.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -105,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_commands(commands, add_target_arguments)
     add_lexicons_commands(commands, add_target_arguments)
     add_top_command(commands, add_target_arguments)
-    for plugin in _plugins():
-        plugin.load()(commands)
+    if plugins:
+        for plugin in _plugins():
+            plugin.load()(commands)
     return parser
 
 
@@ -129,8 +132,27 @@ def _read_text(args: argparse.Namespace) -> str:
     return str(args.text)
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """A built-in command is parsed without loading the plugins; anything else (a
+    plugin's command, help, a typo) with them, so that help lists them all."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(plugins=False)
+    if not words or words[0] not in _command_names(parser):
+        parser = build_parser()
+    return parser.parse_args(words)
+
+
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    return {
+        name
+        for action in parser._actions  # argparse lists subcommands nowhere else
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     # Imported per command: `synth` must not pay for boto3 and pydantic at cold start.
     try:
         run_plugin = getattr(args, "run_plugin", None)
