@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from voxflow.audio.pcm import float_to_int16
 from voxflow.engine.alignment import Alignment, utterance_alignment
 from voxflow.engine.effects import apply_prosody, bleep
+from voxflow.engine.optimized import find_optimized
 from voxflow.engine.params import ResolvedParams, SynthesisParams
 from voxflow.engine.phonemizer import ipa_ids, utterances
 from voxflow.engine.session import VoiceModel, load_model
@@ -80,7 +81,9 @@ class Engine:
             with self._load_lock:
                 if voice_id not in self._models:
                     started = time.perf_counter()
-                    self._models[voice_id] = load_model(voice.model_path, self.settings)
+                    model_path = voice.model_path
+                    optimized = find_optimized(model_path, lambda: voice.model_version)
+                    self._models[voice_id] = load_model(model_path, self.settings, optimized)
                     self.load_seconds[voice_id] = time.perf_counter() - started
                 loaded = self._models[voice_id]
         # Catalog voices are kept within a memory budget: a call still running on an
