@@ -5,8 +5,8 @@ parsing; the work is elsewhere."""
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voxflow.cli.keys import add_keys_commands
 from voxflow.cli.lexicons import add_lexicons_commands
@@ -15,6 +15,9 @@ from voxflow.cli.tenants import add_tenants_commands
 from voxflow.cli.top import add_top_command
 from voxflow.cli.voices import add_voices_commands
 from voxflow.errors import VoxflowError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 EXIT_BAD_INPUT = 2
 # Each entry point is a callable taking the subparsers; the parser it adds sets
@@ -113,9 +116,11 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-def _plugins() -> list[EntryPoint]:
+def _plugins() -> list["EntryPoint"]:
     """Commands that development packages add (voxflow-local's `drill`): the product
     knows them only by this entry point group, never by import."""
+    from importlib.metadata import entry_points  # reads every installed package's metadata
+
     return sorted(entry_points(group=PLUGIN_GROUP), key=lambda plugin: plugin.name)
 
 

@@ -8,21 +8,15 @@ from pathlib import Path
 
 from voxflow.audio import AudioFormat, PcmJoiner, encode
 from voxflow.audio.formats import SPEECH_MARKS_FORMAT
-from voxflow.cli.lexicons import read_lexicon_file
 from voxflow.cli.progress import ProgressBar
 from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import InvalidParameter, UnsupportedFormat
 from voxflow.lexicons import MAX_LEXICONS_PER_REQUEST, Lexicon
-from voxflow.lexicons.apply import apply_lexicons
-from voxflow.lexicons.pls import parse_lexicon
 from voxflow.marks import MarkType, parse_mark_types, to_json_lines
 from voxflow.marks.speech import speech_marks
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_mapped, normalize_text, split_into_chunks
-from voxflow.text.chunk_document import chunk_document
-from voxflow.text.document import SpeechDocument
-from voxflow.text.ssml import parse_ssml
 from voxflow.voices import VoiceRegistry
 
 _DEFAULT_OUTPUT = Path("out.wav")
@@ -122,6 +116,13 @@ def _chunks(
 ) -> list[str]:
     """The same chunk strings the event pipeline's plan makes of this text."""
     if ssml or lexicons:
+        # Imported here: plain text (the cold start measured) needs none of the XML
+        # parsers, whose imports bring in ssl through defusedxml.
+        from voxflow.lexicons.apply import apply_lexicons
+        from voxflow.text.chunk_document import chunk_document
+        from voxflow.text.document import SpeechDocument
+        from voxflow.text.ssml import parse_ssml
+
         document = parse_ssml(text) if ssml else SpeechDocument.plain(text)
         return chunk_document(
             apply_lexicons(document, lexicons, max_chars=settings.max_chars),
@@ -134,6 +135,11 @@ def _chunks(
 
 
 def _local_lexicons(paths: list[Path]) -> list[Lexicon]:
+    if not paths:
+        return []
+    from voxflow.cli.lexicons import read_lexicon_file
+    from voxflow.lexicons.pls import parse_lexicon
+
     if len(paths) > MAX_LEXICONS_PER_REQUEST:
         raise InvalidParameter(f"at most {MAX_LEXICONS_PER_REQUEST} lexicons apply to a request")
     # Files have no stored name; the name only labels errors.
