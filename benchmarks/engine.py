@@ -239,6 +239,13 @@ def print_variants(rows: list[dict[str, object]]) -> None:
         )
 
 
+def print_cold(cold: dict[str, float]) -> None:
+    print("\ncold start: process spawn to first audio byte, 20-character phrase (median)")
+    print(f"voxflow synth --raw   {cold['voxflow_s']:.3f} s")
+    print(f"piper --output-raw    {cold['piper_cli_s']:.3f} s")
+    print(f"ratio                 {cold['voxflow_s'] / cold['piper_cli_s']:.2f}  (target <= 0.3)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -246,7 +253,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="skip the long text and the variants")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--cold-only", action="store_true", help="only the cold-start pair")
     args = parser.parse_args()
+    if args.cold_only:
+        print_cold(cold_start(max(args.repeats, 3)))
+        return
     texts = TEXTS[:-1] if args.quick else TEXTS
 
     providers = ort.get_available_providers()
@@ -258,10 +269,7 @@ def main() -> None:
         print_variants(rows)
 
     cold = cold_start(max(args.repeats, 3))
-    print("\ncold start: process spawn to first audio byte, 20-character phrase (median)")
-    print(f"voxflow synth --raw   {cold['voxflow_s']:.3f} s")
-    print(f"piper --output-raw    {cold['piper_cli_s']:.3f} s")
-    print(f"ratio                 {cold['voxflow_s'] / cold['piper_cli_s']:.2f}  (target <= 0.5)")
+    print_cold(cold)
 
     rss = peak_rss(texts[-1])
     print(f"\npeak RSS on the '{texts[-1]}' text (VmHWM)")

@@ -33,6 +33,7 @@ INTEGRATION_MODULES = frozenset(
         "test_layers",
         "test_local_stack",
         "test_ops",
+        "test_optimized_model",
         "test_pipeline_e2e",
         "test_rates_plan",
         "test_replicator",

@@ -5,8 +5,8 @@ parsing; the work is elsewhere."""
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voxflow.cli.keys import add_keys_commands
 from voxflow.cli.lexicons import add_lexicons_commands
@@ -15,6 +15,9 @@ from voxflow.cli.tenants import add_tenants_commands
 from voxflow.cli.top import add_top_command
 from voxflow.cli.voices import add_voices_commands
 from voxflow.errors import VoxflowError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 EXIT_BAD_INPUT = 2
 # Each entry point is a callable taking the subparsers; the parser it adds sets
@@ -35,7 +38,9 @@ def _speaker(raw: str) -> str | int:
     return int(raw) if raw.isdigit() else raw
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
+    """``plugins``: add the development packages' commands too (their imports cost
+    about 0.4 s of a cold start; voxflow-local's pulls in boto3 and the local stack)."""
     parser = argparse.ArgumentParser(prog="voxflow", description="Neural text-to-speech.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -105,14 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_commands(commands, add_target_arguments)
     add_lexicons_commands(commands, add_target_arguments)
     add_top_command(commands, add_target_arguments)
-    for plugin in _plugins():
-        plugin.load()(commands)
+    if plugins:
+        for plugin in _plugins():
+            plugin.load()(commands)
     return parser
 
 
-def _plugins() -> list[EntryPoint]:
+def _plugins() -> list["EntryPoint"]:
     """Commands that development packages add (voxflow-local's `drill`): the product
     knows them only by this entry point group, never by import."""
+    from importlib.metadata import entry_points  # reads every installed package's metadata
+
     return sorted(entry_points(group=PLUGIN_GROUP), key=lambda plugin: plugin.name)
 
 
@@ -129,8 +137,27 @@ def _read_text(args: argparse.Namespace) -> str:
     return str(args.text)
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """A built-in command is parsed without loading the plugins; anything else (a
+    plugin's command, help, a typo) with them, so that help lists them all."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(plugins=False)
+    if not words or words[0] not in _command_names(parser):
+        parser = build_parser()
+    return parser.parse_args(words)
+
+
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    return {
+        name
+        for action in parser._actions  # argparse lists subcommands nowhere else
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     # Imported per command: `synth` must not pay for boto3 and pydantic at cold start.
     try:
         run_plugin = getattr(args, "run_plugin", None)

@@ -5,25 +5,23 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voxflow.audio import AudioFormat, PcmJoiner, encode
 from voxflow.audio.formats import SPEECH_MARKS_FORMAT
-from voxflow.cli.lexicons import read_lexicon_file
 from voxflow.cli.progress import ProgressBar
 from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import InvalidParameter, UnsupportedFormat
 from voxflow.lexicons import MAX_LEXICONS_PER_REQUEST, Lexicon
-from voxflow.lexicons.apply import apply_lexicons
-from voxflow.lexicons.pls import parse_lexicon
 from voxflow.marks import MarkType, parse_mark_types, to_json_lines
 from voxflow.marks.speech import speech_marks
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_mapped, normalize_text, split_into_chunks
-from voxflow.text.chunk_document import chunk_document
-from voxflow.text.document import SpeechDocument
-from voxflow.text.ssml import parse_ssml
 from voxflow.voices import VoiceRegistry
+
+if TYPE_CHECKING:
+    from voxflow.text.document import SpeechDocument
 
 _DEFAULT_OUTPUT = Path("out.wav")
 
@@ -124,10 +122,17 @@ def _output_rate(audio_format: AudioFormat | None, requested: int | None, voice_
 
 def _chunks(
     text: str, settings: EngineSettings, *, ssml: bool, lexicons: list[Lexicon]
-) -> tuple[list[str], SpeechDocument | None]:
+) -> tuple[list[str], "SpeechDocument | None"]:
     """The same chunk strings the event pipeline's plan makes of this text, and the
     document they were made of (SSML, lexicons)."""
     if ssml or lexicons:
+        # Imported here: plain text (the cold start measured) needs none of the XML
+        # parsers, whose imports bring in ssl through defusedxml.
+        from voxflow.lexicons.apply import apply_lexicons
+        from voxflow.text.chunk_document import chunk_document
+        from voxflow.text.document import SpeechDocument
+        from voxflow.text.ssml import parse_ssml
+
         parsed = parse_ssml(text) if ssml else SpeechDocument.plain(text)
         document = apply_lexicons(parsed, lexicons, max_chars=settings.max_chars)
         chunks = chunk_document(
@@ -139,6 +144,11 @@ def _chunks(
 
 
 def _local_lexicons(paths: list[Path]) -> list[Lexicon]:
+    if not paths:
+        return []
+    from voxflow.cli.lexicons import read_lexicon_file
+    from voxflow.lexicons.pls import parse_lexicon
+
     if len(paths) > MAX_LEXICONS_PER_REQUEST:
         raise InvalidParameter(f"at most {MAX_LEXICONS_PER_REQUEST} lexicons apply to a request")
     # Files have no stored name; the name only labels errors.

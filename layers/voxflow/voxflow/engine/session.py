@@ -7,6 +7,11 @@ more memory. With ``fast_start`` a voice starts on a parallel session, so the
 first audio comes out quickly, and the sequential session is built when a
 second inference shows there is more work, replacing the first.
 benchmarks/engine.py measures both.
+
+On CPU a voice loads from its optimized form when one was written beside it
+(voxflow.engine.optimized): graph optimizations already applied and durations
+exposed, so the session is built with optimizations disabled. Absent, or failing
+to load, the plain model loads as before.
 """
 
 import contextlib
@@ -35,9 +40,17 @@ SessionBuilder = Callable[[bool], ort.InferenceSession]  # argument: parallel ex
 class VoiceModel:
     """A voice's inference session. Thread-safe: onnxruntime's run is."""
 
-    def __init__(self, build: SessionBuilder, *, parallel: bool, fast_start: bool) -> None:
+    def __init__(
+        self,
+        build: SessionBuilder,
+        *,
+        parallel: bool,
+        fast_start: bool,
+        optimized: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._build = build
         self._session: ort.InferenceSession | None = build(parallel or fast_start)
+        self._optimized = optimized
         self._upgrade_pending = fast_start
         self._upgrade_lock = threading.Lock()
         self._served_first = False
@@ -58,6 +71,11 @@ class VoiceModel:
         outputs: list[Any] = session.run(None, dict(inputs))
         self._served_first = True
         return outputs
+
+    @property
+    def optimized(self) -> bool:
+        """Whether the session runs the ahead-of-time optimized model."""
+        return self._optimized()
 
     @property
     def upgraded(self) -> bool:
@@ -99,8 +117,14 @@ def choose_providers(settings: EngineSettings) -> list[str]:
     return [CPU]
 
 
-def _session_options(settings: EngineSettings, parallel: bool) -> ort.SessionOptions:
+def _session_options(
+    settings: EngineSettings, parallel: bool, *, optimized: bool = False
+) -> ort.SessionOptions:
     options = ort.SessionOptions()
+    if optimized:
+        # Done when the file was written: running the passes again finds nothing to do
+        # and costs about 0.2 s.
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.intra_op_num_threads = settings.intra_op_threads
     options.inter_op_num_threads = settings.inter_op_threads
     if not settings.allow_spinning:
@@ -139,27 +163,64 @@ def _model_with_durations(model_path: Path) -> bytes | None:
         raise VoiceLoadError(f"cannot read {model_path}: {error}") from error
 
 
-def load_model(model_path: Path, settings: EngineSettings) -> VoiceModel:
+def load_model(
+    model_path: Path, settings: EngineSettings, optimized_path: Path | None = None
+) -> VoiceModel:
+    """The voice's session; ``optimized_path``: its optimized form, used on CPU when
+    the file exists (voxflow.engine.optimized)."""
     providers = choose_providers(settings)
-    source: str | bytes = str(model_path)
-    if settings.batch_size > 1 or settings.alignment:
-        source = _model_with_durations(model_path) or source
     # The CUDA provider runs one stream: parallel execution only adds overhead there.
     on_cpu = CUDA not in providers
     parallel = settings.execution_mode == "parallel" and on_cpu
     fast_start = settings.fast_start and on_cpu and not parallel
+    # The optimized graph holds the CPU provider's fused operators: CPU only.
+    optimized = _existing(optimized_path) if on_cpu else None
+    plain: list[str | bytes] = []  # read on first need, kept for the upgrade's build
+
+    def plain_source() -> str | bytes:
+        if not plain:
+            source: str | bytes = str(model_path)
+            if settings.batch_size > 1 or settings.alignment:
+                source = _model_with_durations(model_path) or source
+            plain.append(source)
+        return plain[0]
 
     def build(parallel: bool) -> ort.InferenceSession:
+        nonlocal optimized
+        if optimized is not None:
+            try:
+                return ort.InferenceSession(
+                    str(optimized),
+                    _session_options(settings, parallel, optimized=True),
+                    providers=providers,
+                )
+            except Exception as error:  # onnxruntime raises its own untyped errors
+                _LOGGER.warning(
+                    "optimized model failed to load; loading the plain one",
+                    extra={"model": str(optimized), "error": str(error)},
+                )
+                optimized = None
         try:
             return ort.InferenceSession(
-                source, _session_options(settings, parallel), providers=providers
+                plain_source(), _session_options(settings, parallel), providers=providers
             )
         except Exception as error:  # onnxruntime raises its own untyped errors
             raise VoiceLoadError(f"cannot load {model_path}: {error}") from error
 
-    model = VoiceModel(build, parallel=parallel, fast_start=fast_start)
+    model = VoiceModel(
+        build, parallel=parallel, fast_start=fast_start, optimized=lambda: optimized is not None
+    )
     _LOGGER.info(
         "voice model loaded",
-        extra={"model": str(model_path), "provider": model.provider, "fast_start": fast_start},
+        extra={
+            "model": str(model_path),
+            "provider": model.provider,
+            "fast_start": fast_start,
+            "optimized": model.optimized,
+        },
     )
     return model
+
+
+def _existing(path: Path | None) -> Path | None:
+    return path if path is not None and path.is_file() else None

@@ -3,8 +3,6 @@
 import re
 from functools import lru_cache
 
-from num2words import num2words
-
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # Longer digit runs without separators are codes or phone numbers, and a
 # 37-digit cardinal is no help to a listener even with separators.
@@ -12,19 +10,27 @@ _MAX_PLAIN_DIGITS = 9
 _MAX_GROUPED_DIGITS = 36
 
 
+def _num2words(value: int, to: str = "cardinal") -> str:
+    # Imported on the first number: num2words loads all its ~50 languages at import,
+    # a cost every cold start paid for text without a digit.
+    from num2words import num2words
+
+    return str(num2words(value, to=to))
+
+
 @lru_cache(maxsize=4096)
 def cardinal(value: int) -> str:
-    return str(num2words(value))
+    return _num2words(value)
 
 
 @lru_cache(maxsize=1024)
 def ordinal(value: int) -> str:
-    return str(num2words(value, to="ordinal"))
+    return _num2words(value, to="ordinal")
 
 
 @lru_cache(maxsize=1024)
 def year_words(value: int) -> str:
-    return str(num2words(value, to="year"))
+    return _num2words(value, to="year")
 
 
 def digit_words(digits: str) -> str:
