@@ -212,3 +212,51 @@ def test_cli_refuses_an_endpoint_id_for_the_local_stack() -> None:
     )
     with pytest.raises(SettingsError, match="--aws"):
         remote._client(args)
+
+
+def test_two_region_client_publishes_through_the_endpoint_and_hears_both_regions() -> None:
+    import time
+
+    from voxflow.client import GlobalTarget, GlobalVoxflowClient, RegionalStack
+    from voxflow.client.regional import THROUGH_ENDPOINT
+
+    requests: list[AWSPreparedRequest] = []
+
+    def answer(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        requests.append(request)
+        target = header(request, "X-Amz-Target")
+        region = host(request).split(".")[1]
+        reply: dict[str, Any] = {
+            PUT_EVENTS: ANSWERS[PUT_EVENTS],
+            "AmazonSQS.CreateQueue": {"QueueUrl": f"https://sqs.{region}.amazonaws.com/1/q"},
+            "AmazonSQS.DeleteQueue": {},
+            "AmazonSQS.ReceiveMessage": {},
+        }[target]
+        if target == "AmazonSQS.ReceiveMessage":
+            time.sleep(0.2)  # as an empty long poll: the receiving threads do not spin
+        return AWSResponse(request.url, 200, {}, _Raw(json.dumps(reply).encode()))
+
+    def stack(region: str) -> RegionalStack:
+        clients = AwsClients(AwsSettings(region, None, None, "AKIDEXAMPLE", "secret"))
+        for service in ("events", "sqs"):
+            clients.client(service).meta.events.register("before-send", answer)
+        return RegionalStack(clients, TARGET)
+
+    target = GlobalTarget(stack(REGION), stack("us-west-2"), health_alarm="voxflow-primary-health")
+    client = GlobalVoxflowClient(target, endpoint_id=ENDPOINT_ID)
+
+    def no_health_look() -> bool:
+        raise AssertionError("with the endpoint, the endpoint routes, not the client")
+
+    client.health.is_healthy = no_health_look  # type: ignore[method-assign]
+    with client:
+        published = client.publish(**FIELDS)
+    assert published.region == THROUGH_ENDPOINT
+    puts = [r for r in requests if header(r, "X-Amz-Target") == PUT_EVENTS]
+    assert [host(r) for r in puts] == [f"{ENDPOINT_ID}.endpoint.events.amazonaws.com"]
+    assert header(puts[0], "Authorization").startswith("AWS4-ECDSA-P256-SHA256 ")
+    # Reply queues of one name in both regions: either region's answer is heard.
+    made = {host(r) for r in requests if header(r, "X-Amz-Target") == "AmazonSQS.CreateQueue"}
+    assert made == {f"sqs.{REGION}.amazonaws.com", "sqs.us-west-2.amazonaws.com"}
+    (entry,) = body(puts[0])["Entries"]
+    assert json.loads(entry["Detail"])["reply_to"]["queue_url"].startswith(f"https://sqs.{REGION}.")
