@@ -206,6 +206,22 @@ def test_cli_publish_passes_its_endpoint_id_to_the_client(
     assert client.target == TARGET
 
 
+def test_cli_without_the_crt_says_which_extra_before_reading_the_stack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(compat, "HAS_CRT", False)
+
+    def no_stack_read(*_: Any) -> StackTarget:
+        raise AssertionError("the stack was read before the endpoint id was checked")
+
+    monkeypatch.setattr(StackTarget, "from_stack", staticmethod(no_stack_read))
+    args = build_parser().parse_args(
+        ["publish", "hi", "--aws", "--region", REGION, "--endpoint-id", ENDPOINT_ID]
+    )
+    with pytest.raises(GlobalEndpointUnavailable, match=r"voxflow\[global-endpoint\]"):
+        remote._client(args)
+
+
 def test_cli_refuses_an_endpoint_id_for_the_local_stack() -> None:
     args: argparse.Namespace = build_parser().parse_args(
         ["publish", "hi", "--endpoint-id", ENDPOINT_ID]

@@ -14,6 +14,7 @@ from typing import Any
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
+from voxflow.client.endpoint import checked_endpoint_id
 from voxflow.config import Config
 from voxflow.config import variables as env
 from voxflow.errors import SettingsError, VoxflowError
@@ -50,6 +51,7 @@ def _client(args: argparse.Namespace) -> VoxflowClient:
             "--endpoint-id names a global endpoint on AWS: add --aws (the local stack has "
             "none; its two-region client routes like one, docs/regions.md)"
         )
+    checked_endpoint_id(endpoint_id)  # before the stack is read: a missing extra says so first
     clients = AwsClients(_aws_settings(args))
     if args.aws or args.endpoint_url:
         return VoxflowClient(
