@@ -99,6 +99,11 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     publish.add_argument("--wait", action="store_true", help="wait for the terminal event")
     publish.add_argument("--timeout", type=float, default=300.0, help="seconds to wait")
     publish.add_argument("--save", type=Path, help="with --wait: download the audio here")
+    publish.add_argument(
+        "--endpoint-id",
+        help="with --aws: publish through this EventBridge global endpoint (the stack's "
+        "GlobalEndpointId output; needs the voxflow[global-endpoint] extra)",
+    )
     add_target_arguments(publish)
 
     status = commands.add_parser("status", help="show a request's job record")

@@ -14,6 +14,7 @@ from typing import Any
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
+from voxflow.client.endpoint import checked_endpoint_id
 from voxflow.config import Config
 from voxflow.config import variables as env
 from voxflow.errors import SettingsError, VoxflowError
@@ -44,9 +45,20 @@ def _aws_settings(args: argparse.Namespace) -> AwsSettings:
 
 
 def _client(args: argparse.Namespace) -> VoxflowClient:
+    endpoint_id = getattr(args, "endpoint_id", None)  # publish's flag; status has none
+    if endpoint_id is not None and not (args.aws or args.endpoint_url):
+        raise SettingsError(
+            "--endpoint-id names a global endpoint on AWS: add --aws (the local stack has "
+            "none; its two-region client routes like one, docs/regions.md)"
+        )
+    checked_endpoint_id(endpoint_id)  # before the stack is read: a missing extra says so first
     clients = AwsClients(_aws_settings(args))
     if args.aws or args.endpoint_url:
-        return VoxflowClient(clients, StackTarget.from_stack(clients.cloudformation, args.stack))
+        return VoxflowClient(
+            clients,
+            StackTarget.from_stack(clients.cloudformation, args.stack),
+            endpoint_id=endpoint_id,
+        )
     # The local stack deploys some resources beside moto's CloudFormation: its state file
     # has every physical id.
     state = json.loads(local_state().read_text(encoding="utf-8"))

@@ -7,6 +7,7 @@ from typing import Any
 
 from voxflow.aws import AwsSettings
 from voxflow.aws.clients import async_session
+from voxflow.client.endpoint import checked_endpoint_id, put_events_arguments
 from voxflow.client.messages import (
     Outcome,
     ReplyBook,
@@ -20,7 +21,12 @@ from voxflow.errors import VoxflowError
 
 
 class AsyncVoxflowClient:
-    def __init__(self, settings: AwsSettings, target: StackTarget) -> None:
+    """With ``endpoint_id``, requests go through the global endpoint (as VoxflowClient)."""
+
+    def __init__(
+        self, settings: AwsSettings, target: StackTarget, *, endpoint_id: str | None = None
+    ) -> None:
+        self.endpoint_id = checked_endpoint_id(endpoint_id)
         self.settings = settings
         self.target = target
         self._stack = AsyncExitStack()
@@ -53,7 +59,7 @@ class AsyncVoxflowClient:
         if text is not None:
             fields["text"] = text
         request, entry = request_entry(self.target.bus_name, self._reply_queue_url, **fields)
-        response = await self._events.put_events(Entries=[entry])
+        response = await self._events.put_events(**put_events_arguments(entry, self.endpoint_id))
         if response.get("FailedEntryCount"):
             raise VoxflowError(f"put_events rejected the request: {response['Entries']}")
         return request.request_id

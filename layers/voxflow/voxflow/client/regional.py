@@ -7,6 +7,10 @@ same name in both regions (each region answers on its own, docs/regions.md), and
 one thread per region receives from it, so a region that does not answer never
 delays the other's replies. Replies are deduplicated by request id; the outcome
 says which region answered and how many terminal events came.
+
+Given the global endpoint's id (on AWS), publishing goes through the endpoint instead,
+which routes by its Route 53 health check and replicates to the other bus; the client
+still hears both regions (docs/regions.md, "Global endpoint").
 """
 
 import logging
@@ -22,6 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients
+from voxflow.client.endpoint import checked_endpoint_id, put_events_arguments
 from voxflow.client.messages import (
     Outcome,
     SeenMessages,
@@ -65,17 +70,28 @@ class GlobalTarget:
         return self.primary, self.secondary
 
 
+# Published.region when the global endpoint, not this client, chose the bus.
+THROUGH_ENDPOINT = "global-endpoint"
+
+
 @dataclass(frozen=True)
 class Published:
     request_id: str
-    region: str  # whose bus took it
+    region: str  # whose bus took it (THROUGH_ENDPOINT: the endpoint chose)
     at: float  # time.time()
 
 
 class GlobalVoxflowClient:
-    def __init__(self, target: GlobalTarget, *, health_cache_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        target: GlobalTarget,
+        *,
+        health_cache_s: float = 1.0,
+        endpoint_id: str | None = None,
+    ) -> None:
         from voxflow.regions import health
 
+        self.endpoint_id = checked_endpoint_id(endpoint_id)
         self.target = target
         # Its own client: the shortest timeouts, as the services' health checks use.
         cloudwatch = AwsClients(target.primary.clients.settings, config=health.FAST_FAIL)
@@ -123,6 +139,8 @@ class GlobalVoxflowClient:
         """Publish one request where the global endpoint would; say where it went."""
         if text is not None:
             fields["text"] = text
+        if self.endpoint_id is not None:
+            return self._publish_through_endpoint(self.endpoint_id, fields)
         first = self.active()
         order = [first] if first is self.target.secondary else list(self.target.regions())
         request_id = fields.setdefault("request_id", uuid.uuid4().hex)
@@ -144,6 +162,22 @@ class GlobalVoxflowClient:
                 continue
             return Published(request_id, stack.region, time.time())
         raise VoxflowError(f"no region took the request: {'; '.join(errors)}")
+
+    def _publish_through_endpoint(self, endpoint_id: str, fields: dict[str, Any]) -> Published:
+        """One put: the endpoint picks the bus and replicates to the other one."""
+        request_id = fields.setdefault("request_id", uuid.uuid4().hex)
+        with self._lock:
+            self._outcomes.setdefault(request_id, Outcome(request_id))
+        # Either region answers on its own queue of this name (both were made in open()).
+        stack = self.target.primary
+        _, entry = request_entry(stack.target.bus_name, self._reply_urls[stack.region], **fields)
+        try:
+            response = stack.clients.events.put_events(**put_events_arguments(entry, endpoint_id))
+        except (BotoCoreError, ClientError) as error:
+            raise VoxflowError(f"the global endpoint did not take the request: {error}") from None
+        if response.get("FailedEntryCount"):
+            raise VoxflowError(f"the global endpoint rejected the request: {response['Entries']}")
+        return Published(request_id, THROUGH_ENDPOINT, time.time())
 
     def outcome(self, request_id: str) -> Outcome:
         with self._lock:

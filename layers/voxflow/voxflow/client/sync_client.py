@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 from voxflow.aws import AwsClients
+from voxflow.client.endpoint import checked_endpoint_id, put_events_arguments
 from voxflow.client.messages import (
     Outcome,
     ReplyBook,
@@ -23,9 +24,17 @@ class WaitTimedOut(VoxflowError):
 
 
 class VoxflowClient:
-    """Requests go to the service's bus; replies come to a queue this client owns."""
+    """Requests go to the service's bus; replies come to a queue this client owns.
 
-    def __init__(self, clients: AwsClients, target: StackTarget) -> None:
+    With ``endpoint_id`` (the stack's GlobalEndpointId output) requests go through the
+    EventBridge global endpoint instead of this region's bus (voxflow.client.endpoint);
+    replies still come to this client's queue in its own region (docs/regions.md).
+    """
+
+    def __init__(
+        self, clients: AwsClients, target: StackTarget, *, endpoint_id: str | None = None
+    ) -> None:
+        self.endpoint_id = checked_endpoint_id(endpoint_id)
         self._clients = clients
         self.target = target
         self._reply_queue_url: str | None = None
@@ -50,7 +59,7 @@ class VoxflowClient:
         if text is not None:
             fields["text"] = text
         request, entry = request_entry(self.target.bus_name, self.reply_queue_url, **fields)
-        response = self._clients.events.put_events(Entries=[entry])
+        response = self._clients.events.put_events(**put_events_arguments(entry, self.endpoint_id))
         if response.get("FailedEntryCount"):
             raise VoxflowError(f"put_events rejected the request: {response['Entries']}")
         return request.request_id
