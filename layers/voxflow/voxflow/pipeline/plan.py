@@ -14,14 +14,23 @@ from voxflow.pipeline.keyed import key_item
 from voxflow.pipeline.marks import plan_request_marks
 from voxflow.pipeline.regional import claim, usable, usable_many
 from voxflow.pipeline.terminal import completed_event, finish, reply_target
+from voxflow.pipeline.timeline import PLANNED, record
 from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
 
 
-def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = False) -> Decision:
+def plan_item(
+    item: ItemRequest,
+    pipeline: Pipeline,
+    *,
+    standby_expired: bool = False,
+    received_at: float | None = None,
+) -> Decision:
     """Plan one request; the decision says whether this region works on it (STANDBY:
-    the caller sends the message again later)."""
+    the caller sends the message again later). ``received_at``: when its message was
+    received (epoch seconds; None: now), where the service's own time on it starts."""
     started = time.perf_counter()
+    received_at = time.time() if received_at is None else received_at
     keyed = key_item(item, pipeline)
     voice, resolved, audio_format = keyed.voice, keyed.resolved, keyed.audio_format
     text, key, chunks, chunk_keys = keyed.text, keyed.key, keyed.chunks, keyed.chunk_keys
@@ -68,8 +77,19 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
         pipeline.meter.count("CacheHits")
         timings = {"plan_s": time.perf_counter() - started}
         event = completed_event(pipeline, job, hit, "hit", timings, marks=marks_hit)
-        finish(pipeline, job, event, "hit")
+        replied_at: list[float] = []
+        finish(pipeline, job, event, "hit", on_replied=lambda: replied_at.append(time.time()))
         pipeline.cache.count_hit(hit)
+        record(
+            PLANNED,
+            job.request_id,
+            cache="hit",
+            requested_at=requested_at,
+            received_at=received_at,
+            plan_s=timings["plan_s"],
+            # Receipt to the reply's send: the service's own share of a hit's latency.
+            service_s=replied_at[0] - received_at if replied_at else None,
+        )
         return claimed.decision
     pipeline.meter.count("CacheMisses")
     cached = usable_many(pipeline.cache.lookup_many(chunk_keys), pipeline)
@@ -99,7 +119,19 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
     ]
     recovery = claimed.decision is Decision.TAKE_OVER
     pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
+    queued_at = time.time()
     pipeline.jobs.mark_dispatched(job)
+    record(
+        PLANNED,
+        job.request_id,
+        cache="miss",
+        requested_at=requested_at,
+        received_at=received_at,
+        queued_at=queued_at,
+        plan_s=time.perf_counter() - started,
+        chunks=len(chunks),
+        queued=len(tasks),
+    )
     _count_cached_chunks(job, cached, chunk_keys, pipeline)
     return claimed.decision
 
