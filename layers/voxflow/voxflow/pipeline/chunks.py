@@ -238,7 +238,8 @@ def complete_chunk(
             expires_at=url.expires_at,
             duration_s=float(entry.duration_s),
         )
-        pipeline.publisher.publish(event, task.reply_to)
+        # Not sent again if the bus put fails (the chunk is recorded by then), as before.
+        pipeline.publisher.publish(event, task.reply_to, reply_first=True)
     times = batch.times.pop(task.chunk_key, None)  # a chunk repeated in a batch: once
     if times is not None:
         record(

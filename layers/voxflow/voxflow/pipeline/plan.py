@@ -18,6 +18,8 @@ from voxflow.pipeline.timeline import PLANNED, record
 from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
 
+_KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
+
 
 def plan_item(
     item: ItemRequest,
@@ -70,9 +72,22 @@ def plan_item(
     delay_s = admit(item, claimed.decision, pipeline, spoken_chars=keyed.billed_chars)
     if delay_s is None:
         return claimed.decision  # over quota: answered already
-    hit = usable(pipeline.cache.lookup(key), pipeline)
+    # The request's key (and its marks') with its chunks' in one call when they fit one
+    # BatchGetItem: a miss makes one read, not two, before its chunk tasks are queued.
+    keys = [key, *([marks.key] if marks else []), *chunk_keys]
+    known = (
+        pipeline.cache.lookup_many(keys, consistent=True)
+        if len(keys) <= _KEYS_PER_BATCH_GET
+        else None
+    )
+    hit = usable(known.get(key) if known is not None else pipeline.cache.lookup(key), pipeline)
     # Asked for marks, a hit needs them too; without, assembly makes them from the chunks.
-    marks_hit = usable(pipeline.cache.lookup(marks.key), pipeline) if marks and hit else None
+    marks_hit = None
+    if marks and hit:
+        marks_entry = (
+            known.get(marks.key) if known is not None else pipeline.cache.lookup(marks.key)
+        )
+        marks_hit = usable(marks_entry, pipeline)
     if hit is not None and (marks is None or marks_hit is not None):
         pipeline.meter.count("CacheHits")
         timings = {"plan_s": time.perf_counter() - started}
@@ -92,7 +107,9 @@ def plan_item(
         )
         return claimed.decision
     pipeline.meter.count("CacheMisses")
-    cached = usable_many(pipeline.cache.lookup_many(chunk_keys), pipeline)
+    if known is None:
+        known = pipeline.cache.lookup_many(chunk_keys)
+    cached = usable_many({k: known[k] for k in chunk_keys if k in known}, pipeline)
     if marks is not None:  # a chunk cached without (current) timings is made again
         texts = dict(zip(chunk_keys, chunks, strict=True))
         cached = {
