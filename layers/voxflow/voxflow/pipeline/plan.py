@@ -135,8 +135,7 @@ def plan_item(
         if chunk_keys[index] not in cached and index not in (job.done or set())
     ]
     recovery = claimed.decision is Decision.TAKE_OVER
-    pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
-    queued_at = time.time()
+    queued_at = pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
     pipeline.jobs.mark_dispatched(job)
     record(
         PLANNED,
