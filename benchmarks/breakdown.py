@@ -60,7 +60,7 @@ FIRST_CHUNK_PARTS = (
     ("first batch's reads before synthesis", "first_setup"),
     ("first chunk's synthesis", "synthesis"),
     ("store (S3, cache index) and report (job, PutEvents, reply)", "store_report"),
-    ("ChunkSynthesized -> client", "to_client"),
+    ("ChunkSynthesized -> client (reply sent before the bus put)", "to_client"),
 )
 
 
