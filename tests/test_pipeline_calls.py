@@ -113,3 +113,19 @@ def test_chunk_events_reach_the_reply_queue_before_the_bus_and_terminal_events_a
         ("bus", "SynthesisCompleted"),
         ("reply", "SynthesisCompleted"),
     ]
+
+
+def test_a_request_with_speech_marks_is_a_hit_with_its_marks_in_one_read(
+    harness: PlanHarness, reads: list[tuple[str, int]]
+) -> None:
+    asked: dict[str, Any] = {"speech_marks": ["word", "sentence"]}
+    harness.plan(TEXT, **asked)
+    assert reads == [("lookup_many", 4)]  # the request's, its marks' and two chunks' keys
+    synthesize_all(harness)
+    reads.clear()
+
+    harness.plan(TEXT, **asked)
+    assert reads == [("lookup_many", 4)]
+    completed = harness.outbox.details("SynthesisCompleted")[-1]
+    assert completed["cache"] == "hit"
+    assert completed["marks_url"]
