@@ -4,6 +4,7 @@ What plan sends out (chunk tasks, events, replies) goes to an ``Outbox`` that ke
 so a test sees the jobs, keys and charges plan made without running synthesis.
 """
 
+import io
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class Outbox:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[ChunkTask] = field(default_factory=list)
+    objects: dict[str, bytes] = field(default_factory=dict)  # S3, by key
 
     def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
         self.events.extend(Entries)
@@ -45,6 +47,13 @@ class Outbox:
 
     def generate_presigned_url(self, *_: Any, **__: Any) -> str:
         return "https://bucket.example/audio"
+
+    def put_object(self, Key: str, Body: bytes, **_: Any) -> dict[str, Any]:  # noqa: N803
+        self.objects[Key] = Body
+        return {}
+
+    def get_object(self, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+        return {"Body": io.BytesIO(self.objects[Key])}
 
     def details(self, detail_type: str) -> list[dict[str, Any]]:
         return [

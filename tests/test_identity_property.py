@@ -157,11 +157,15 @@ class RecordingPublisher(EventPublisher):
         self.sent: list[Sent] = []
         self._lock = threading.Lock()
 
-    def publish(self, event: Any, reply_to: ReplyTo | None = None) -> None:
+    def publish(
+        self, event: Any, reply_to: ReplyTo | None = None, *, reply_first: bool = False
+    ) -> None:
         self.steps.step("publish")  # a crash before the put: nothing is out
+        if reply_first and reply_to is not None:
+            self.deliver(event, reply_to)
         self._record(event, "bus")
         super().publish(event, None)
-        if reply_to is not None:
+        if not reply_first and reply_to is not None:
             self.deliver(event, reply_to)
 
     def deliver(self, event: Any, reply_to: ReplyTo) -> None:

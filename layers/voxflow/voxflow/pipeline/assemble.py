@@ -10,12 +10,14 @@ from voxflow.audio import AudioFormat, decode, encode, join_pcm
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.marks import assemble_marks
 from voxflow.pipeline.terminal import completed_event, finish, resend_if_unsent
+from voxflow.pipeline.timeline import ASSEMBLED, record
 from voxflow.store import CacheEntry
 from voxflow.store.jobs import PENDING
 
 
 def assemble(request_id: str, pipeline: Pipeline) -> None:
     started = time.perf_counter()
+    started_at = time.time()
     job = pipeline.jobs.get(request_id)
     if job is None:
         return
@@ -52,7 +54,15 @@ def assemble(request_id: str, pipeline: Pipeline) -> None:
     }
     pipeline.meter.seconds("RequestDuration", timings["total_s"])
     event = completed_event(pipeline, job, entry, "miss", timings, marks=marks)
-    finish(pipeline, job, event, "miss")
+    replied_at: list[float] = []
+    finish(pipeline, job, event, "miss", on_replied=lambda: replied_at.append(time.time()))
+    record(
+        ASSEMBLED,
+        request_id,
+        started_at=started_at,
+        assemble_s=timings["assemble_s"],
+        replied_at=replied_at[0] if replied_at else None,
+    )
 
 
 def store_request_audio(

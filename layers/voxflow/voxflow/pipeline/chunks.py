@@ -10,6 +10,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from voxflow.audio import AudioFormat, encode
 from voxflow.engine import SpeechChunk, SynthesisParams
@@ -22,11 +23,21 @@ from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_job, is_final
 from voxflow.pipeline.handover import park, sort_tasks
 from voxflow.pipeline.regional import usable_many
+from voxflow.pipeline.timeline import CHUNK_STORED, record
 from voxflow.store import CacheEntry
 
 # Chunks synthesized ahead of the one being stored: bounds the memory held.
 _AHEAD = 2
 GroupKey = tuple[str, str, tuple[tuple[str, float], ...]]
+
+
+@dataclass
+class ChunkTimes:
+    """Where one chunk's time in this batch went (voxflow.pipeline.timeline)."""
+
+    synthesis_s: float = 0.0
+    synthesized_at: float = 0.0  # epoch seconds
+    storage_s: float = 0.0  # encode, put to S3, index in the cache
 
 
 class BatchSynthesis:
@@ -39,6 +50,8 @@ class BatchSynthesis:
 
     def __init__(self, tasks: list[ChunkTask], pipeline: Pipeline) -> None:
         self._pipeline = pipeline
+        self.received_at = time.time()
+        self.times: dict[str, ChunkTimes] = {}
         # Jobs another region owns (parked: looked at again later) or that are over: their
         # chunks are not synthesized here.
         handover = sort_tasks(tasks, pipeline)
@@ -66,6 +79,8 @@ class BatchSynthesis:
         self._running: Iterator[tuple[ChunkTask, SpeechChunk]] | None = None
         self._running_keys: list[str] = []
         self._closed = threading.Event()
+        # The batch's reads before its first synthesis (ownership, cached chunks).
+        self.setup_s = time.time() - self.received_at
 
     def entry(self, task: ChunkTask) -> CacheEntry:
         """The chunk's cache entry, synthesizing up to it; raises what its synthesis raised."""
@@ -153,13 +168,15 @@ class BatchSynthesis:
         )
         started = time.perf_counter()
         for task, chunk in zip(tasks, chunks, strict=True):
+            elapsed = time.perf_counter() - started
+            self.times[task.chunk_key] = ChunkTimes(elapsed, time.time())
             if chunk.duration_s > 0:
-                elapsed = time.perf_counter() - started
                 self._pipeline.meter.ratio("RealTimeFactor", elapsed / chunk.duration_s)
             yield task, chunk
             started = time.perf_counter()
 
     def _store(self, task: ChunkTask, chunk: SpeechChunk) -> None:
+        started = time.perf_counter()
         timing = timing_of(chunk).to_json() if chunk.alignment is not None else None
         if task.timing and timing is None:
             self.errors[task.chunk_key] = VoiceLoadError(
@@ -180,6 +197,9 @@ class BatchSynthesis:
             size=len(encoded.data),
             timing=timing,
         )
+        times = self.times.get(task.chunk_key)
+        if times is not None:
+            times.storage_s = time.perf_counter() - started
         self._pipeline.meter.count("ChunksSynthesized")
 
 
@@ -206,6 +226,7 @@ def complete_chunk(
         if not is_final(error):
             raise
         return
+    reporting = time.perf_counter()
     progress = pipeline.jobs.record_chunk(task.request_id, task.index)
     if progress.newly_recorded:
         url = pipeline.audio.presign(entry.s3_key, entry.content_type)
@@ -217,6 +238,22 @@ def complete_chunk(
             expires_at=url.expires_at,
             duration_s=float(entry.duration_s),
         )
-        pipeline.publisher.publish(event, task.reply_to)
+        # Not sent again if the bus put fails (the chunk is recorded by then), as before.
+        pipeline.publisher.publish(event, task.reply_to, reply_first=True)
+    times = batch.times.pop(task.chunk_key, None)  # a chunk repeated in a batch: once
+    if times is not None:
+        record(
+            CHUNK_STORED,
+            task.request_id,
+            index=task.index,
+            count=task.count,
+            received_at=batch.received_at,
+            setup_s=batch.setup_s,
+            synthesis_s=times.synthesis_s,
+            synthesized_at=times.synthesized_at,
+            storage_s=times.storage_s,
+            report_s=time.perf_counter() - reporting,
+            reported_at=time.time(),
+        )
     if progress.complete:
         assemble(task.request_id, pipeline)

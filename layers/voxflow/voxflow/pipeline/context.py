@@ -1,5 +1,6 @@
 """Everything the pipeline works with, built once per cold start."""
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,14 +74,22 @@ class ChunkQueue:
             sqs, service.chunks_queue_url, service.long_chunks_queue_url, service.short_job_chunks
         )
 
-    def send(self, tasks: list[ChunkTask], delay_s: int = 0, *, recovery: bool = False) -> None:
+    def send(
+        self, tasks: list[ChunkTask], delay_s: int = 0, *, recovery: bool = False
+    ) -> float | None:
+        """Queue ``tasks``; returns when the first of them were queued (epoch seconds;
+        None: none were), where the synthesizer can start (voxflow.pipeline.timeline)."""
         lanes = route_by_count(
             tasks, self.queue_url, self.long_queue_url, self.short_job_chunks, recovery=recovery
         )
+        first_sent_at = None
         for queue_url, lane in lanes.items():
-            self._send(queue_url, lane, delay_s)
+            sent_at = self._send(queue_url, lane, delay_s)
+            first_sent_at = first_sent_at or sent_at
+        return first_sent_at
 
-    def _send(self, queue_url: str, tasks: list[ChunkTask], delay_s: int) -> None:
+    def _send(self, queue_url: str, tasks: list[ChunkTask], delay_s: int) -> float | None:
+        first_sent_at = None
         for start in range(0, len(tasks), _SQS_BATCH):
             batch = tasks[start : start + _SQS_BATCH]
             response = self._sqs.send_message_batch(
@@ -97,6 +106,8 @@ class ChunkQueue:
             )
             if response.get("Failed"):
                 raise PublishFailed(f"chunk tasks not queued: {response['Failed']}")
+            first_sent_at = first_sent_at or time.time()
+        return first_sent_at
 
 
 @dataclass

@@ -14,14 +14,25 @@ from voxflow.pipeline.keyed import key_item
 from voxflow.pipeline.marks import plan_request_marks
 from voxflow.pipeline.regional import claim, usable, usable_many
 from voxflow.pipeline.terminal import completed_event, finish, reply_target
+from voxflow.pipeline.timeline import PLANNED, record
 from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
 
+_KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
 
-def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = False) -> Decision:
+
+def plan_item(
+    item: ItemRequest,
+    pipeline: Pipeline,
+    *,
+    standby_expired: bool = False,
+    received_at: float | None = None,
+) -> Decision:
     """Plan one request; the decision says whether this region works on it (STANDBY:
-    the caller sends the message again later)."""
+    the caller sends the message again later). ``received_at``: when its message was
+    received (epoch seconds; None: now), where the service's own time on it starts."""
     started = time.perf_counter()
+    received_at = time.time() if received_at is None else received_at
     keyed = key_item(item, pipeline)
     voice, resolved, audio_format = keyed.voice, keyed.resolved, keyed.audio_format
     text, key, chunks, chunk_keys = keyed.text, keyed.key, keyed.chunks, keyed.chunk_keys
@@ -61,18 +72,44 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
     delay_s = admit(item, claimed.decision, pipeline, spoken_chars=keyed.billed_chars)
     if delay_s is None:
         return claimed.decision  # over quota: answered already
-    hit = usable(pipeline.cache.lookup(key), pipeline)
+    # The request's key (and its marks') with its chunks' in one call when they fit one
+    # BatchGetItem: a miss makes one read, not two, before its chunk tasks are queued.
+    keys = [key, *([marks.key] if marks else []), *chunk_keys]
+    known = (
+        pipeline.cache.lookup_many(keys, consistent=True)
+        if len(keys) <= _KEYS_PER_BATCH_GET
+        else None
+    )
+    hit = usable(known.get(key) if known is not None else pipeline.cache.lookup(key), pipeline)
     # Asked for marks, a hit needs them too; without, assembly makes them from the chunks.
-    marks_hit = usable(pipeline.cache.lookup(marks.key), pipeline) if marks and hit else None
+    marks_hit = None
+    if marks and hit:
+        marks_entry = (
+            known.get(marks.key) if known is not None else pipeline.cache.lookup(marks.key)
+        )
+        marks_hit = usable(marks_entry, pipeline)
     if hit is not None and (marks is None or marks_hit is not None):
         pipeline.meter.count("CacheHits")
         timings = {"plan_s": time.perf_counter() - started}
         event = completed_event(pipeline, job, hit, "hit", timings, marks=marks_hit)
-        finish(pipeline, job, event, "hit")
+        replied_at: list[float] = []
+        finish(pipeline, job, event, "hit", on_replied=lambda: replied_at.append(time.time()))
         pipeline.cache.count_hit(hit)
+        record(
+            PLANNED,
+            job.request_id,
+            cache="hit",
+            requested_at=requested_at,
+            received_at=received_at,
+            plan_s=timings["plan_s"],
+            # Receipt to the reply's send: the service's own share of a hit's latency.
+            service_s=replied_at[0] - received_at if replied_at else None,
+        )
         return claimed.decision
     pipeline.meter.count("CacheMisses")
-    cached = usable_many(pipeline.cache.lookup_many(chunk_keys), pipeline)
+    if known is None:
+        known = pipeline.cache.lookup_many(chunk_keys)
+    cached = usable_many({k: known[k] for k in chunk_keys if k in known}, pipeline)
     if marks is not None:  # a chunk cached without (current) timings is made again
         texts = dict(zip(chunk_keys, chunks, strict=True))
         cached = {
@@ -98,8 +135,19 @@ def plan_item(item: ItemRequest, pipeline: Pipeline, *, standby_expired: bool = 
         if chunk_keys[index] not in cached and index not in (job.done or set())
     ]
     recovery = claimed.decision is Decision.TAKE_OVER
-    pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
+    queued_at = pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
     pipeline.jobs.mark_dispatched(job)
+    record(
+        PLANNED,
+        job.request_id,
+        cache="miss",
+        requested_at=requested_at,
+        received_at=received_at,
+        queued_at=queued_at,
+        plan_s=time.perf_counter() - started,
+        chunks=len(chunks),
+        queued=len(tasks),
+    )
     _count_cached_chunks(job, cached, chunk_keys, pipeline)
     return claimed.decision
 

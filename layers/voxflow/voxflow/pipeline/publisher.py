@@ -89,10 +89,19 @@ class EventPublisher:
         self.replies = replies
         self._meter = meter or NullMeter()
 
-    def publish(self, event: BaseModel, reply_to: ReplyTo | None = None) -> None:
-        """To the service's bus (raises if that fails), then to ``reply_to``, best effort."""
+    def publish(
+        self, event: BaseModel, reply_to: ReplyTo | None = None, *, reply_first: bool = False
+    ) -> None:
+        """To the service's bus (raises if that fails), then to ``reply_to``, best effort.
+
+        ``reply_first``: the reply target first, then the bus, for progress events
+        (ChunkSynthesized) whose sender waits on the reply: one call sooner. Not for
+        terminal events: a bus failure retries the message, and a terminal reply sent
+        before it would be sent again."""
+        if reply_first and reply_to is not None:
+            self.deliver(event, reply_to)
         self._put(to_event_entry(event, self.bus_name, SOURCE_SERVICE))
-        if reply_to is not None:
+        if not reply_first and reply_to is not None:
             self.deliver(event, reply_to)
 
     def deliver(self, event: BaseModel, reply_to: ReplyTo) -> None:

@@ -69,7 +69,7 @@ def handle_request_message(
             for rejected in parsed.rejected
         ]
         items = parsed.request.expand() if parsed.request is not None else []
-        decisions += [_plan_one(item, receive_count, pipeline, expired) for item in items]
+        decisions += [_plan_one(item, receive_count, pipeline, expired, now) for item in items]
     if Decision.STANDBY in decisions:
         pipeline.regions.send_to_standby(sender.vouched(body), first_seen)
         pipeline.meter.count("RequestsOnStandby")
@@ -77,10 +77,14 @@ def handle_request_message(
 
 
 def _plan_one(
-    item: ItemRequest, receive_count: int, pipeline: Pipeline, standby_expired: bool
+    item: ItemRequest,
+    receive_count: int,
+    pipeline: Pipeline,
+    standby_expired: bool,
+    received_at: float,
 ) -> Decision:
     try:
-        return plan_item(item, pipeline, standby_expired=standby_expired)
+        return plan_item(item, pipeline, standby_expired=standby_expired, received_at=received_at)
     except Exception as error:
         last_attempt = receive_count >= pipeline.settings.max_receive_count
         if not (is_final(error) or last_attempt):

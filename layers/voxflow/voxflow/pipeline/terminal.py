@@ -8,6 +8,7 @@ or the sweeper, sends the stored event again, once (the lease is taken condition
 """
 
 import json
+from collections.abc import Callable
 
 from voxflow.audio import AudioFormat
 from voxflow.events import ReplyTo, SynthesisCompleted, SynthesisFailed
@@ -76,9 +77,16 @@ def failed_event(job: Job, code: str, message: str, retryable: bool) -> Synthesi
 
 
 def finish(
-    pipeline: Pipeline, job: Job, event: SynthesisCompleted | SynthesisFailed, cache: str | None
+    pipeline: Pipeline,
+    job: Job,
+    event: SynthesisCompleted | SynthesisFailed,
+    cache: str | None,
+    *,
+    on_replied: Callable[[], None] | None = None,
 ) -> bool:
-    """Publish ``event`` if this caller moved the job out of pending; True if it did."""
+    """Publish ``event`` if this caller moved the job out of pending; True if it did.
+    ``on_replied`` is called once the event is on its way (bus and reply targets),
+    before the bookkeeping after it: where a request's latency ends (timeline)."""
     status = COMPLETED if isinstance(event, SynthesisCompleted) else FAILED
     document = json.loads(event.model_dump_json())
     if not pipeline.jobs.finish(job, status, document, cache):
@@ -86,7 +94,7 @@ def finish(
         return False
     if job.copy_of is None:  # a copy's request has its audit record already
         pipeline.controls.record_outcome(job, event, pipeline.settings.region_name)
-    _send(pipeline, job, event)
+    _send(pipeline, job, event, on_replied)
     return True
 
 
@@ -117,16 +125,22 @@ def stored_event(job: Job) -> SynthesisCompleted | SynthesisFailed | None:
     return None
 
 
-def _send(pipeline: Pipeline, job: Job, event: SynthesisCompleted | SynthesisFailed) -> None:
+def _send(
+    pipeline: Pipeline,
+    job: Job,
+    event: SynthesisCompleted | SynthesisFailed,
+    on_replied: Callable[[], None] | None = None,
+) -> None:
     # ``job`` is the item as the conditional write left it: a duplicate's target added
     # before that write is here, and one added after it is sent by that duplicate.
     target = reply_target(job)
     if job.copy_of is not None:
         if target is not None:
             pipeline.publisher.deliver(event, target)
-        pipeline.jobs.mark_terminal_sent(job)
-        return
-    pipeline.publisher.publish(event, target)
-    for target in extra_targets(job):
-        pipeline.publisher.deliver(event, target)
+    else:
+        pipeline.publisher.publish(event, target)
+        for target in extra_targets(job):
+            pipeline.publisher.deliver(event, target)
+    if on_replied is not None:
+        on_replied()
     pipeline.jobs.mark_terminal_sent(job)

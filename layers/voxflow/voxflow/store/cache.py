@@ -22,9 +22,15 @@ class CacheIndex:
             return None
         return entry if _live(entry) else None
 
-    def lookup_many(self, keys: list[str]) -> dict[str, CacheEntry]:
+    def lookup_many(self, keys: list[str], *, consistent: bool = False) -> dict[str, CacheEntry]:
+        """The live entries among ``keys``; BatchGetItem takes 100 keys a call.
+        ``consistent``: a strongly consistent read, as ``lookup``'s."""
         unique = list(dict.fromkeys(keys))
-        return {entry.key: entry for entry in self._model.batch_get(unique) if _live(entry)}
+        return {
+            entry.key: entry
+            for entry in self._model.batch_get(unique, consistent_read=consistent or None)
+            if _live(entry)
+        }
 
     def record(
         self,

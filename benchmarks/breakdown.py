@@ -1,0 +1,117 @@
+"""A request's timeline from the service's structured logs (voxflow.pipeline.timeline).
+
+The runners' log files hold one JSON line per step (request planned, chunk stored,
+request assembled) with epoch timestamps; with the client's own publish and arrival
+times they split a request's wall time into consecutive parts that add up to it.
+"""
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voxflow.pipeline.timeline import ASSEMBLED, CHUNK_STORED, PLANNED
+
+Line = dict[str, Any]
+
+
+@dataclass
+class Steps:
+    planned: list[Line] = field(default_factory=list)
+    chunks: list[Line] = field(default_factory=list)
+    assembled: list[Line] = field(default_factory=list)
+
+
+def read_steps(log_dir: Path) -> dict[str, Steps]:
+    """Every timeline line in ``log_dir``'s logs, by request id."""
+    steps: dict[str, Steps] = defaultdict(Steps)
+    for path in sorted(log_dir.glob("*.log")):
+        for text in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if not text.startswith("{") or '"timeline"' not in text:
+                continue
+            line = json.loads(text)
+            held = steps[line["request_id"]]
+            {PLANNED: held.planned, CHUNK_STORED: held.chunks, ASSEMBLED: held.assembled}[
+                line["timeline"]
+            ].append(line)
+    return steps
+
+
+# The consecutive parts of a miss, publish to the client's receipt of the terminal event.
+MISS_PARTS = (
+    ("publish -> plan's receipt (bus, requests queue)", "to_plan"),
+    ("plan (job, quota, audit, lookups, queue chunk tasks)", "plan"),
+    ("chunk tasks queued -> first batch received", "chunk_queue"),
+    ("first batch's reads before synthesis", "first_setup"),
+    ("synthesis (the engine busy, all chunks)", "synthesis"),
+    ("synthesizer idle between chunks (batch ends, receives)", "idle"),
+    ("last chunk stored and reported", "last_store"),
+    ("assembly (join, encode, store, finish, send)", "assembly"),
+    ("terminal event -> client", "to_client"),
+)
+
+FIRST_CHUNK_PARTS = (
+    ("publish -> plan's receipt", "to_plan"),
+    ("plan", "plan"),
+    ("chunk tasks queued -> first batch received", "chunk_queue"),
+    ("first batch's reads before synthesis", "first_setup"),
+    ("first chunk's synthesis", "synthesis"),
+    ("store (S3, cache index) and report (job, PutEvents, reply)", "store_report"),
+    ("ChunkSynthesized -> client (reply sent before the bus put)", "to_client"),
+)
+
+
+def _synthesis_span(chunks: Iterable[Line]) -> tuple[float, float, float]:
+    """(first synthesis start, last synthesis end, sum of synthesis seconds)."""
+    chunks = list(chunks)
+    starts = [c["synthesized_at"] - c["synthesis_s"] for c in chunks]
+    ends = [c["synthesized_at"] for c in chunks]
+    return min(starts), max(ends), sum(c["synthesis_s"] for c in chunks)
+
+
+def miss_parts(steps: Steps, published_at: float, completed_at: float) -> dict[str, float]:
+    """A miss's wall time in consecutive parts (seconds); they sum to the whole."""
+    plan = steps.planned[0]
+    assembled = steps.assembled[0]
+    first_batch = min(c["received_at"] for c in steps.chunks)
+    first_start, last_end, synthesis = _synthesis_span(steps.chunks)
+    return {
+        "to_plan": plan["received_at"] - published_at,
+        "plan": plan["queued_at"] - plan["received_at"],
+        "chunk_queue": first_batch - plan["queued_at"],
+        "first_setup": first_start - first_batch,
+        "synthesis": synthesis,
+        "idle": last_end - first_start - synthesis,
+        "last_store": assembled["started_at"] - last_end,
+        "assembly": assembled["replied_at"] - assembled["started_at"],
+        "to_client": completed_at - assembled["replied_at"],
+        # Alongside, not parts: overlapped with synthesis except for the last chunk.
+        "storage_sum": sum(c["storage_s"] for c in steps.chunks),
+        "report_sum": sum(c["report_s"] for c in steps.chunks),
+        "batches": float(len({c["received_at"] for c in steps.chunks})),
+    }
+
+
+def first_chunk_parts(
+    steps: Steps, published_at: float, index: int, arrived_at: float
+) -> dict[str, float]:
+    """The first chunk event's wait (chunk ``index``, which the client got first)."""
+    plan = steps.planned[0]
+    first = next(c for c in steps.chunks if c["index"] == index)
+    start = first["synthesized_at"] - first["synthesis_s"]
+    return {
+        "to_plan": plan["received_at"] - published_at,
+        "plan": plan["queued_at"] - plan["received_at"],
+        "chunk_queue": first["received_at"] - plan["queued_at"],
+        "first_setup": start - first["received_at"],
+        "synthesis": first["synthesis_s"],
+        "store_report": first["reported_at"] - first["synthesized_at"],
+        "to_client": arrived_at - first["reported_at"],
+    }
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
