@@ -408,6 +408,31 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_REPLY_QUEUE_PREFIX": ref("ReplyQueuePrefix"),
         "VOXFLOW_REPLY_BUS_PREFIX": ref("ReplyBusPrefix"),
         "VOXFLOW_OWN_QUEUES": {"Fn::Join": [",", [getatt(q, "QueueName") for q in QUEUES]]},
+        # Edge delivery (docs/regions.md): the owner's distribution, else the primary's ids.
+        "VOXFLOW_URL_SIGNER": {"Fn::If": ["EdgeOn", "cloudfront", "s3"]},
+        "VOXFLOW_EDGE_URL": {
+            "Fn::If": [
+                "EdgeOn",
+                {
+                    "Fn::If": [
+                        "OwnsEdge",
+                        {"Fn::Sub": "https://${EdgeDistribution.DomainName}"},
+                        {"Fn::Sub": "https://${EdgeDomainName}"},
+                    ]
+                },
+                ref("AWS::NoValue"),
+            ]
+        },
+        "VOXFLOW_EDGE_KEY_ID": {
+            "Fn::If": [
+                "EdgeOn",
+                {"Fn::If": ["OwnsEdge", ref("EdgePublicKey"), ref("EdgePublicKeyId")]},
+                ref("AWS::NoValue"),
+            ]
+        },
+        "VOXFLOW_EDGE_KEY_SECRET": {
+            "Fn::If": ["EdgeOn", ref("EdgeSigningKeySecret"), ref("AWS::NoValue")]
+        },
     }
     # Only the local stack points the functions at a moto endpoint.
     local_only = {"VOXFLOW_AWS_ENDPOINT_URL"}
@@ -859,8 +884,13 @@ def test_audio_bucket_is_private_encrypted_and_expires_chunks(translated: dict[s
     assert encryption["BucketKeyEnabled"] is True
     key = props(translated, "AudioKey")
     assert key["EnableKeyRotation"] is True
-    # The key policy lets no one outside the account in, and use goes through S3 only.
+    # The key policy lets no one outside the account in, and use goes through S3 only;
+    # with EdgeDelivery, CloudFront decrypts for the one distribution named (OAC).
     for statement in statements(key["KeyPolicy"]):
+        if statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}:
+            assert statement["Action"] == "kms:Decrypt"
+            assert "AWS:SourceArn" in statement["Condition"]["StringEquals"]
+            continue
         assert statement["Principal"] == {
             "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
         }
@@ -883,10 +913,18 @@ def test_audio_bucket_is_private_encrypted_and_expires_chunks(translated: dict[s
 
     (policy,) = resources_of(translated, "AWS::S3::BucketPolicy").values()
     assert policy["Properties"]["Bucket"] == ref("AudioBucket")
-    (deny,) = statements(policy["Properties"]["PolicyDocument"])
+    deny, edge = statements(policy["Properties"]["PolicyDocument"])
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert len(deny["Resource"]) == 2  # the bucket and its objects
+    # EdgeDelivery: the one distribution reads results (audio/, fallback/), nothing else.
+    assert edge["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert edge["Action"] == "s3:GetObject"
+    assert edge["Resource"] == [
+        {"Fn::Sub": "${AudioBucket.Arn}/audio/*"},
+        {"Fn::Sub": "${AudioBucket.Arn}/fallback/*"},
+    ]
+    assert "AWS:SourceArn" in edge["Condition"]["StringEquals"]
 
 
 # ---------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ SWITCHED_ON = {
     "PeerReady": "true",
     "FallbackAudio": "1",
     "PolicyFile": "/opt/python/voxflow/policy/sample_blocklist.txt",
+    "EdgeDelivery": "cloudfront",
+    # What a secondary is told of the primary's distribution (its outputs).
+    "EdgeDistributionId": "E2EXAMPLE0ABCD",
+    "EdgeDomainName": "d111111abcdef8.cloudfront.net",
+    "EdgePublicKeyId": "K2JCJMDEHXQW5F",
 }
 
 
