@@ -96,11 +96,12 @@ class EdgeProxy:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def set_origins(self, origins: Sequence[Origin]) -> None:
-        # One attempt, short timeouts: CloudFront's ConnectionAttempts/ConnectionTimeout.
+        # One attempt (botocore's max_attempts counts retries only), short timeouts:
+        # CloudFront's ConnectionAttempts/ConnectionTimeout, smaller for a local drill.
         config = Config(
             connect_timeout=self.origin_timeout_s,
             read_timeout=self.origin_timeout_s,
-            retries={"mode": "standard", "max_attempts": 1},
+            retries={"mode": "standard", "total_max_attempts": 1},
         )
         self._origins = tuple(
             (
