@@ -164,7 +164,7 @@ def test_the_setting_chooses_cloudfront_and_reads_the_key_from_its_secret(
                 "VOXFLOW_URL_SIGNER": "cloudfront",
                 "VOXFLOW_EDGE_URL": BASE,
                 "VOXFLOW_EDGE_KEY_ID": "KID",
-                "VOXFLOW_EDGE_KEY_SECRET": "voxflow/edge-key",
+                "VOXFLOW_EDGE_KEY_SECRET": "edge-key",
                 "VOXFLOW_URL_EXPIRY_S": "120",
             }
         )
@@ -172,7 +172,7 @@ def test_the_setting_chooses_cloudfront_and_reads_the_key_from_its_secret(
     assert service.url_signer is UrlSigner.CLOUDFRONT
     secrets = _Secrets(pem(key, serialization.PrivateFormat.PKCS8))
     store = AudioStore.of(service, _Clients(secrets))  # type: ignore[arg-type]
-    assert secrets.asked == ["voxflow/edge-key"]
+    assert secrets.asked == ["edge-key"]
     url = store.presign("audio/a.mp3", "audio/mpeg").url
     assert url.startswith(f"{BASE}/audio/a.mp3?")
     assert verify(key.public_key(), url) <= int(time.time()) + 120

@@ -35,7 +35,7 @@ from voxflow.store.urls import canned_policy
 logger = logging.getLogger("voxflow_local.edge")
 
 EDGE_KEY_ID = "KLOCALEDGE0001"
-EDGE_KEY_SECRET = "voxflow-edge-signing-key"
+EDGE_SIGNING_KEY_NAME = "voxflow-edge-signing-key"
 # CloudFront's origin failover criteria (template.yaml, EdgeDistribution).
 FAILOVER_STATUS = frozenset({403, 404, 500, 502, 503, 504})
 
@@ -57,7 +57,7 @@ class EdgeKeys:
             serialization.NoEncryption(),
         ).decode()
 
-    def store(self, secretsmanager: Any, name: str = EDGE_KEY_SECRET) -> None:
+    def store(self, secretsmanager: Any, name: str = EDGE_SIGNING_KEY_NAME) -> None:
         """What the operator does in each region (docs/deploy.md, "Edge delivery")."""
         secretsmanager.create_secret(Name=name, SecretString=self.private_pem)
 

@@ -28,7 +28,7 @@ from typing import Any, Self
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
-from voxflow_local.edge import EDGE_KEY_SECRET, EdgeKeys, EdgeProxy, Origin
+from voxflow_local.edge import EDGE_SIGNING_KEY_NAME, EdgeKeys, EdgeProxy, Origin
 from voxflow_local.health import (
     DEFAULT_HEARTBEAT_S,
     HeartbeatHealthChecker,
@@ -135,7 +135,7 @@ class TwoRegionStack(Lifecycle):
                 "VOXFLOW_URL_SIGNER": "cloudfront",
                 "VOXFLOW_EDGE_URL": self.edge.url,
                 "VOXFLOW_EDGE_KEY_ID": self.edge.keys.key_id,
-                "VOXFLOW_EDGE_KEY_SECRET": EDGE_KEY_SECRET,
+                "VOXFLOW_EDGE_KEY_SECRET": EDGE_SIGNING_KEY_NAME,
             }
             self.primary.extra_env.update(edge_env)
             self.secondary.extra_env.update(edge_env)
