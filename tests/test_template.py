@@ -408,6 +408,31 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_REPLY_QUEUE_PREFIX": ref("ReplyQueuePrefix"),
         "VOXFLOW_REPLY_BUS_PREFIX": ref("ReplyBusPrefix"),
         "VOXFLOW_OWN_QUEUES": {"Fn::Join": [",", [getatt(q, "QueueName") for q in QUEUES]]},
+        # Edge delivery (docs/regions.md): the owner's distribution, else the primary's ids.
+        "VOXFLOW_URL_SIGNER": {"Fn::If": ["EdgeOn", "cloudfront", "s3"]},
+        "VOXFLOW_EDGE_URL": {
+            "Fn::If": [
+                "EdgeOn",
+                {
+                    "Fn::If": [
+                        "OwnsEdge",
+                        {"Fn::Sub": "https://${EdgeDistribution.DomainName}"},
+                        {"Fn::Sub": "https://${EdgeDomainName}"},
+                    ]
+                },
+                ref("AWS::NoValue"),
+            ]
+        },
+        "VOXFLOW_EDGE_KEY_ID": {
+            "Fn::If": [
+                "EdgeOn",
+                {"Fn::If": ["OwnsEdge", ref("EdgePublicKey"), ref("EdgePublicKeyId")]},
+                ref("AWS::NoValue"),
+            ]
+        },
+        "VOXFLOW_EDGE_KEY_SECRET": {
+            "Fn::If": ["EdgeOn", ref("EdgeSigningKeySecret"), ref("AWS::NoValue")]
+        },
     }
     # Only the local stack points the functions at a moto endpoint.
     local_only = {"VOXFLOW_AWS_ENDPOINT_URL"}
@@ -859,8 +884,13 @@ def test_audio_bucket_is_private_encrypted_and_expires_chunks(translated: dict[s
     assert encryption["BucketKeyEnabled"] is True
     key = props(translated, "AudioKey")
     assert key["EnableKeyRotation"] is True
-    # The key policy lets no one outside the account in, and use goes through S3 only.
+    # The key policy lets no one outside the account in, and use goes through S3 only;
+    # with EdgeDelivery, CloudFront decrypts for the one distribution named (OAC).
     for statement in statements(key["KeyPolicy"]):
+        if statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}:
+            assert statement["Action"] == "kms:Decrypt"
+            assert "AWS:SourceArn" in statement["Condition"]["StringEquals"]
+            continue
         assert statement["Principal"] == {
             "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
         }
@@ -883,10 +913,18 @@ def test_audio_bucket_is_private_encrypted_and_expires_chunks(translated: dict[s
 
     (policy,) = resources_of(translated, "AWS::S3::BucketPolicy").values()
     assert policy["Properties"]["Bucket"] == ref("AudioBucket")
-    (deny,) = statements(policy["Properties"]["PolicyDocument"])
+    deny, edge = statements(policy["Properties"]["PolicyDocument"])
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert len(deny["Resource"]) == 2  # the bucket and its objects
+    # EdgeDelivery: the one distribution reads results (audio/, fallback/), nothing else.
+    assert edge["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert edge["Action"] == "s3:GetObject"
+    assert edge["Resource"] == [
+        {"Fn::Sub": "${AudioBucket.Arn}/audio/*"},
+        {"Fn::Sub": "${AudioBucket.Arn}/fallback/*"},
+    ]
+    assert "AWS:SourceArn" in edge["Condition"]["StringEquals"]
 
 
 # ---------------------------------------------------------------------------------
@@ -1441,3 +1479,86 @@ def test_api_routes_polly_under_iam_and_openai_under_bearer_keys(
     log_format = stage["Properties"]["AccessLogSettings"]["Format"]
     assert "$context.requestId" in log_format
     assert "body" not in log_format.lower()  # never the text
+
+
+# ---------------------------------------------------------------------------------
+# Edge delivery (EdgeDelivery cloudfront; docs/regions.md, docs/deploy.md)
+# ---------------------------------------------------------------------------------
+
+
+def _rendered(role: str, **overrides: str) -> dict[str, Any]:
+    """The template as CloudFormation creates it for ``role`` (infra/ci/render_templates)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "render_templates", ROOT / "infra" / "ci" / "render_templates.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rendered: dict[str, Any] = module.render(role, **overrides)
+    return rendered
+
+
+EDGE_RESOURCES = {
+    "EdgePublicKey",
+    "EdgeKeyGroup",
+    "EdgeOriginAccessControl",
+    "EdgeAudioCachePolicy",
+    "EdgeDistribution",
+}
+
+
+def test_the_primary_owns_the_distribution_and_fails_over_to_the_secondarys_bucket() -> None:
+    primary = _rendered("primary")
+    assert set(primary["Resources"]) >= EDGE_RESOURCES
+    config = props(primary, "EdgeDistribution")["DistributionConfig"]
+    origins = {origin["Id"]: origin for origin in config["Origins"]}
+    assert origins["AudioPrimary"]["DomainName"] == {
+        "Fn::Sub": "${AWS::StackName}-audio-${AWS::AccountId}-${AWS::Region}"
+        ".s3.${AWS::Region}.${AWS::URLSuffix}"
+    }
+    assert "${SecondaryRegion}" in origins["AudioSecondary"]["DomainName"]["Fn::Sub"]
+    for origin in origins.values():  # origin access control, not a public bucket
+        assert origin["OriginAccessControlId"] == getatt("EdgeOriginAccessControl", "Id")
+        assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    (group,) = config["OriginGroups"]["Items"]
+    assert [m["OriginId"] for m in group["Members"]["Items"]] == ["AudioPrimary", "AudioSecondary"]
+    assert set(group["FailoverCriteria"]["StatusCodes"]["Items"]) == {403, 404, 500, 502, 503, 504}
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["TargetOriginId"] == group["Id"]
+    assert behavior["TrustedKeyGroups"] == [ref("EdgeKeyGroup")]  # signed URLs only
+    assert behavior["ViewerProtocolPolicy"] == "https-only"
+    assert props(primary, "EdgePublicKey")["PublicKeyConfig"]["EncodedKey"] == ref(
+        "EdgePublicKeyPem"
+    )
+    cache = props(primary, "EdgeAudioCachePolicy")["CachePolicyConfig"]
+    forwarded = cache["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert forwarded["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+    assert cache["DefaultTTL"] >= 86400
+
+
+def test_a_standalone_stack_owns_one_origin_and_a_secondary_none() -> None:
+    standalone = _rendered("standalone")
+    config = props(standalone, "EdgeDistribution")["DistributionConfig"]
+    assert [origin["Id"] for origin in config["Origins"]] == ["AudioPrimary"]
+    assert "OriginGroups" not in config
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "AudioPrimary"
+    secondary = _rendered("secondary")
+    assert not EDGE_RESOURCES & set(secondary["Resources"])
+    # The secondary signs for the primary's distribution, which may read its bucket.
+    policy = props(secondary, "AudioBucketPolicy")["PolicyDocument"]
+    (edge,) = [s for s in statements(policy) if s.get("Sid") == "EdgeDistributionReadsAudio"]
+    assert edge["Condition"]["StringEquals"]["AWS:SourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}"
+        ":distribution/${EdgeDistributionId}"
+    }
+
+
+def test_without_edge_delivery_no_role_has_edge_resources_or_grants() -> None:
+    for role in ("standalone", "primary", "secondary"):
+        rendered = _rendered(role, EdgeDelivery="off")
+        assert not EDGE_RESOURCES & set(rendered["Resources"]), role
+        policy = props(rendered, "AudioBucketPolicy")["PolicyDocument"]
+        assert [s["Sid"] for s in statements(policy)] == ["DenyInsecureTransport"], role

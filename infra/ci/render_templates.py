@@ -30,16 +30,24 @@ SWITCHED_ON = {
     "PeerReady": "true",
     "FallbackAudio": "1",
     "PolicyFile": "/opt/python/voxflow/policy/sample_blocklist.txt",
+    "EdgeDelivery": "cloudfront",
+    # What a secondary is told of the primary's distribution (its outputs).
+    "EdgeDistributionId": "E2EXAMPLE0ABCD",
+    "EdgeDomainName": "d111111abcdef8.cloudfront.net",
+    "EdgePublicKeyId": "K2JCJMDEHXQW5F",
 }
 
 
-def render(role: str, template: Path = ROOT / "template.yaml") -> dict[str, object]:
+def render(
+    role: str, template: Path = ROOT / "template.yaml", **overrides: str
+) -> dict[str, object]:
+    """``overrides``: parameters other than SWITCHED_ON's (tests)."""
     translated = translate_template(template, PSEUDO["AWS::Region"]).cfn
     values: dict[Key, str] = {(name, None): value for name, value in PSEUDO.items()}
     for name, spec in translated.get("Parameters", {}).items():
         if "Default" in spec:
             values[name, None] = str(spec["Default"])
-    for name, value in {**SWITCHED_ON, "Role": role}.items():
+    for name, value in {**SWITCHED_ON, **overrides, "Role": role}.items():
         values[name, None] = value
     conditions = evaluate_conditions(translated.get("Conditions", {}), values)
     rendered: dict[str, object] = apply_conditions(translated, conditions)

@@ -28,6 +28,7 @@ from typing import Any, Self
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
+from voxflow_local.edge import EDGE_SIGNING_KEY_NAME, EdgeKeys, EdgeProxy, Origin
 from voxflow_local.health import (
     DEFAULT_HEARTBEAT_S,
     HeartbeatHealthChecker,
@@ -72,8 +73,12 @@ class TwoRegionStack(Lifecycle):
         state_file: Path | None = None,
         log_dir: Path | None = None,
         schedules: bool = False,
+        edge: bool = False,
     ) -> None:
-        """``workers``: worker processes on the primary's chunks queue;
+        """``edge``: audio URLs are signed for the edge proxy (voxflow_local.edge), which
+        stands in for CloudFront and fails over from the primary's bucket to the
+        secondary's, as EdgeDelivery cloudfront does on AWS. ``workers``: worker processes
+        on the primary's chunks queue;
         ``concurrency``: runners per event source of the other functions (both regions);
         ``lag_s``: replication lag; ``heartbeat_s``: the workers' heartbeat period (the
         alarm fires after three missed); ``schedules``: run each region's scheduled rules
@@ -123,6 +128,17 @@ class TwoRegionStack(Lifecycle):
             workers=workers,
             schedules=schedules,
         )
+        self.edge: EdgeProxy | None = None
+        if edge:
+            self.edge = EdgeProxy(EdgeKeys.generate())
+            edge_env = {
+                "VOXFLOW_URL_SIGNER": "cloudfront",
+                "VOXFLOW_EDGE_URL": self.edge.url,
+                "VOXFLOW_EDGE_KEY_ID": self.edge.keys.key_id,
+                "VOXFLOW_EDGE_KEY_SECRET": EDGE_SIGNING_KEY_NAME,
+            }
+            self.primary.extra_env.update(edge_env)
+            self.secondary.extra_env.update(edge_env)
         self.secondary.extra_env["VOXFLOW_PRIMARY_ENDPOINT_URL"] = self.primary.url
         self.primary.extra_env["VOXFLOW_SECONDARY_ENDPOINT_URL"] = self.secondary.url
         self.replicator: Replicator | None = None
@@ -143,7 +159,16 @@ class TwoRegionStack(Lifecycle):
             # alarm, and their tables are the replicas the primary's deployment makes.
             self.secondary.function_ids, wanted = set(), self.secondary.function_ids
             self.secondary.start()
-            self.primary.start()
+            if self.edge is not None:
+                # The functions read the signing key at cold start: it is stored first.
+                self.primary.function_ids, wanted_here = set(), self.primary.function_ids
+                self.primary.start()
+                self._start_edge()
+                self.primary.function_ids = wanted_here
+                self.primary.start_functions()
+                self.primary.wait_until_serving()
+            else:
+                self.primary.start()
             self.secondary.function_ids = wanted
             self.secondary.start_functions()
             self.replicator = Replicator(
@@ -161,6 +186,18 @@ class TwoRegionStack(Lifecycle):
             self.stop()
             raise
         return self
+
+    def _start_edge(self) -> None:
+        assert self.edge is not None
+        for stack in (self.primary, self.secondary):
+            self.edge.keys.store(stack.client("secretsmanager"))
+        self.edge.set_origins(
+            [
+                Origin(stack.region, stack.url, stack.stack.resources["AudioBucket"])
+                for stack in (self.primary, self.secondary)
+            ]
+        )
+        self.edge.start()
 
     def _site(self, stack: DeployedStack) -> ReplicaSite:
         return ReplicaSite(
@@ -251,6 +288,8 @@ class TwoRegionStack(Lifecycle):
             self.primary_down = False
         self.primary.stop()
         self.secondary.stop()
+        if self.edge is not None:
+            self.edge.stop()
 
 
 def _temporary_path() -> Path:

@@ -169,13 +169,17 @@ class LocalStack(Lifecycle):
             )
             self._write_state()
             self.start_functions()
-            for runner in self._runners:
-                if runner.http_port:
-                    _wait_until_serving(runner)
+            self.wait_until_serving()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def wait_until_serving(self) -> None:
+        """Returns once the HTTP API runners accept connections."""
+        for runner in self._runners:
+            if runner.http_port:
+                _wait_until_serving(runner)
 
     def start_functions(self) -> None:
         unknown = (self.function_ids or set()) - {f.logical_id for f in self.stack.functions}

@@ -9,10 +9,16 @@ from dataclasses import dataclass
 
 from voxflow.config import Config
 from voxflow.config import variables as env
-from voxflow.config.choices import CacheIsolation
+from voxflow.config.choices import CacheIsolation, UrlSigner
 from voxflow.errors import SettingsError
 
-__all__ = ["DEFAULT_REPLY_PREFIX", "CacheIsolation", "ServiceSettings", "chunk_ttl_s"]
+__all__ = [
+    "DEFAULT_REPLY_PREFIX",
+    "CacheIsolation",
+    "ServiceSettings",
+    "UrlSigner",
+    "chunk_ttl_s",
+]
 
 DEFAULT_REPLY_PREFIX = env.REPLY_QUEUE_PREFIX.default
 # What a queue name (and a bus name, which may also hold dots) can start with.
@@ -58,6 +64,11 @@ class ServiceSettings:
     reply_queue_prefix: str = env.REPLY_QUEUE_PREFIX.default
     reply_bus_prefix: str = env.REPLY_BUS_PREFIX.default
     own_queues: frozenset[str] = env.OWN_QUEUES.default
+    # Who signs audio URLs (voxflow.store.urls); the edge's three only for `cloudfront`.
+    url_signer: UrlSigner = env.URL_SIGNER.default
+    edge_url: str | None = env.EDGE_URL.default
+    edge_key_id: str | None = env.EDGE_KEY_ID.default
+    edge_key_secret: str | None = env.EDGE_KEY_SECRET.default
 
     def __post_init__(self) -> None:
         if not 1 <= self.url_expiry_s <= 7 * 86400:
@@ -70,6 +81,24 @@ class ServiceSettings:
             raise SettingsError("VOXFLOW_REPLY_QUEUE_PREFIX must be 1-64 of A-Z a-z 0-9 _ -")
         if not _BUS_PREFIX.match(self.reply_bus_prefix):
             raise SettingsError("VOXFLOW_REPLY_BUS_PREFIX must be 1-64 of A-Z a-z 0-9 _ . -")
+        if self.url_signer is UrlSigner.CLOUDFRONT:
+            missing = [
+                name
+                for name, value in (
+                    (env.EDGE_URL.name, self.edge_url),
+                    (env.EDGE_KEY_ID.name, self.edge_key_id),
+                    (env.EDGE_KEY_SECRET.name, self.edge_key_secret),
+                )
+                if not value
+            ]
+            if missing:
+                raise SettingsError(f"VOXFLOW_URL_SIGNER=cloudfront needs {', '.join(missing)}")
+
+    def edge_signing(self) -> tuple[str, str, str]:
+        """(base URL, key id, secret id) of the edge distribution's signed URLs."""
+        if not (self.edge_url and self.edge_key_id and self.edge_key_secret):
+            raise SettingsError("the edge's URL, key id and secret are not all set")
+        return self.edge_url, self.edge_key_id, self.edge_key_secret
 
     @classmethod
     def of(cls, config: Config) -> "ServiceSettings":
@@ -97,4 +126,8 @@ class ServiceSettings:
             reply_queue_prefix=config[env.REPLY_QUEUE_PREFIX],
             reply_bus_prefix=config[env.REPLY_BUS_PREFIX],
             own_queues=config[env.OWN_QUEUES],
+            url_signer=config[env.URL_SIGNER],
+            edge_url=config[env.EDGE_URL],
+            edge_key_id=config[env.EDGE_KEY_ID],
+            edge_key_secret=config[env.EDGE_KEY_SECRET],
         )

@@ -36,6 +36,12 @@ def add_drill_command(commands: "argparse._SubParsersAction[Any]") -> None:
     drill.add_argument(
         "--plot", type=Path, help="draw the timeline as a PNG here (matplotlib, dev extra)"
     )
+    drill.add_argument(
+        "--edge",
+        action="store_true",
+        help="serve audio through the edge proxy standing in for CloudFront, and count the "
+        "URLs handed out before the kill that still play after it",
+    )
     drill.set_defaults(run_plugin=run_drill_command)
 
 
@@ -60,6 +66,7 @@ def run_drill_command(args: argparse.Namespace) -> int:
         concurrency={"PlanFunction": args.plan_runners},
         lag_s=args.lag,
         log_dir=args.log_dir,
+        edge=args.edge,
     ) as stack:
         progress(f"primary {stack.primary.url}, secondary {stack.secondary.url}")
         report = run_drill(stack, settings, progress)

@@ -33,6 +33,7 @@ from voxflow.client.regional import FAST_FAIL
 from voxflow.client.target import StackTarget
 from voxflow.errors import VoxflowError
 from voxflow.store.jobs import PENDING
+from voxflow_local.drill.edge_urls import EdgeUrlCheck
 from voxflow_local.drill.load import drill_texts
 from voxflow_local.regions import TwoRegionStack
 from voxflow_local.replicator import REPLICATED_PREFIXES
@@ -127,6 +128,12 @@ class DrillReport:
     killed_at_request: int = 0
     failback: FailbackResult = field(default_factory=FailbackResult)
     wall_s: float = 0.0
+    # With the edge proxy (TwoRegionStack(edge=True)): audio URLs the primary handed out
+    # before the kill, how many of them played (the announced bytes) through the edge
+    # while the primary was down, and the requests whose URL did not. None: no edge.
+    edge_urls_before_kill: int | None = None
+    edge_urls_playing_after_kill: int | None = None
+    edge_urls_not_playing: list[str] = field(default_factory=list)
     # What `voxflow drill --plot` draws (voxflow_local.plots), in seconds after the
     # drill started: "published" and "answered" as [seconds, region] pairs (the bus that
     # took each request; the region of its first terminal event), and the "marks".
@@ -159,6 +166,15 @@ class DrillReport:
                 f"{self.resynthesized_chunks} (minimum {self.resynthesized_minimum})",
                 f"failback: {'ok' if self.failback.ok else 'FAILED'} "
                 f"({self.failback.completed_in_primary}/{self.failback.requests} in the primary)",
+                *(
+                    [
+                        f"URLs handed out by the primary before the kill that played through "
+                        f"the edge after it: {self.edge_urls_playing_after_kill}/"
+                        f"{self.edge_urls_before_kill}"
+                    ]
+                    if self.edge_urls_before_kill is not None
+                    else []
+                ),
             ]
         )
 
@@ -192,6 +208,7 @@ class Drill:
         self.failed_at: float | None = None
         self.recovered_at: float | None = None
         self._replicated_at_kill: set[str] = set()
+        self._edge_urls: EdgeUrlCheck | None = None
 
     def run(self) -> DrillReport:
         started = time.time()
@@ -241,6 +258,9 @@ class Drill:
         self._replicated_at_kill = _chunk_objects(secondary.client("s3"), _bucket(secondary))
         answered = sorted(set(self.published) - set(in_flight))
         self.report.unreplicated_at_kill_ids = _not_finished_in(secondary, answered)
+        self._edge_urls = EdgeUrlCheck.at_kill(self.stack, client, answered)
+        if self._edge_urls is not None:
+            self._edge_urls.start(self.stack, settle_s=2 * self.stack.lag_s + 1)
         self.progress(f"primary killed after {len(self.published)} requests")
 
     def _wait_all(self, client: GlobalVoxflowClient) -> None:
@@ -381,6 +401,11 @@ class Drill:
                 o.terminal_at is not None and o.terminal_at >= self.recovered_at for o in terminal
             )
         self._count_chunks(outcomes)
+        if self._edge_urls is not None:
+            self._edge_urls.join()
+            report.edge_urls_before_kill = len(self._edge_urls.handed_out)
+            report.edge_urls_playing_after_kill = len(self._edge_urls.playing)
+            report.edge_urls_not_playing = self._edge_urls.not_playing
         report.timeline = self._timeline(terminal, started)
 
     def _timeline(self, terminal: list[Outcome], started: float) -> dict[str, Any]:

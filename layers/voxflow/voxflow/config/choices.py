@@ -27,3 +27,10 @@ class Role(StrEnum):
 class QuotaMode(StrEnum):
     REJECT = "reject"  # over quota: SynthesisFailed THROTTLED (retryable)
     DELAY = "delay"  # over quota: the work waits until the tokens are there
+
+
+class UrlSigner(StrEnum):
+    """Who signs audio URLs (voxflow.store.urls)."""
+
+    S3 = "s3"  # presigned GETs of this region's bucket
+    CLOUDFRONT = "cloudfront"  # signed URLs of the edge distribution, both buckets behind it

@@ -4,7 +4,14 @@ meaning and the deployables that read it (docs/settings.md is generated from her
 from pathlib import Path
 from typing import cast
 
-from voxflow.config.choices import CacheIsolation, Device, ExecutionMode, QuotaMode, Role
+from voxflow.config.choices import (
+    CacheIsolation,
+    Device,
+    ExecutionMode,
+    QuotaMode,
+    Role,
+    UrlSigner,
+)
 from voxflow.config.model import (
     API,
     CLI,
@@ -187,6 +194,31 @@ JOBS_TABLE = declare(
 URL_EXPIRY_S = declare(
     "VOXFLOW_URL_EXPIRY_S", integer, 3600,
     "presigned URL lifetime, 1..604800 (`!Ref UrlExpirySeconds`)", PIPELINE, "pipeline",
+)  # fmt: skip
+URL_SIGNER = declare(
+    "VOXFLOW_URL_SIGNER", one_of(UrlSigner, [s.value for s in UrlSigner]), UrlSigner.S3,
+    "`s3`: presigned GETs of this region's bucket; `cloudfront`: signed URLs of the edge "
+    "distribution, which fails over to the other region's bucket (`EdgeDelivery`; "
+    "docs/regions.md)",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+EDGE_URL = declare(
+    "VOXFLOW_EDGE_URL", _optional_text, None,
+    "`cloudfront` only: the distribution's base URL, `https://<domain>` (the primary's "
+    "`EdgeDistribution`, `!Ref EdgeDomainName` in the secondary)",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+EDGE_KEY_ID = declare(
+    "VOXFLOW_EDGE_KEY_ID", _optional_text, None,
+    "`cloudfront` only: the id of the public key in the distribution's key group "
+    "(`EdgePublicKey`, `!Ref EdgePublicKeyId` in the secondary)",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+EDGE_KEY_SECRET = declare(
+    "VOXFLOW_EDGE_KEY_SECRET", _optional_text, None,
+    "`cloudfront` only: the Secrets Manager secret holding the PEM private key, the same "
+    "name in both regions (`!Ref EdgeSigningKeySecret`; docs/deploy.md)",
+    PIPELINE, "pipeline",
 )  # fmt: skip
 CACHE_TTL_S = declare(
     "VOXFLOW_CACHE_TTL_S", integer, 30 * 86400, "how long a cached request's audio is indexed",

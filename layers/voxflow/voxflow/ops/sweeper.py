@@ -281,7 +281,7 @@ def pipeline_for(
             s3=clients.s3,
             bucket=service.bucket,
         ),
-        audio=AudioStore(clients.s3, service.bucket, service.url_expiry_s),
+        audio=AudioStore.of(service, clients),
         cache=CacheIndex(
             bind(CacheEntry, service.cache_table, aws), service.cache_ttl_s, service.chunk_ttl_s
         ),

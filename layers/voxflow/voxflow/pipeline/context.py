@@ -186,7 +186,7 @@ class Pipeline:
             settings=service,
             engine_settings=engine_settings,
             registry=registry,
-            audio=AudioStore(clients.s3, service.bucket, service.url_expiry_s),
+            audio=AudioStore.of(service, clients),
             cache=CacheIndex(
                 bind(CacheEntry, service.cache_table, aws),
                 service.cache_ttl_s,

@@ -44,7 +44,7 @@ class Controls:
             policy=policy_of(config),
             audit=AuditLog.bound(audit, aws) if audit else None,
             fallback=(
-                FallbackAudio(AudioStore(clients.s3, service.bucket, service.url_expiry_s))
+                FallbackAudio(AudioStore.of(service, clients))
                 if config[env.FALLBACK_AUDIO]
                 else None
             ),

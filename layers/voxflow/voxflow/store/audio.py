@@ -1,26 +1,43 @@
-"""Audio objects in S3 and presigned URLs to them."""
+"""Audio objects in S3 and signed URLs to them (voxflow.store.urls)."""
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from voxflow.aws.clients import AwsClients
+from voxflow.service_settings import ServiceSettings, UrlSigner
+from voxflow.store.urls import (
+    AudioUrls,
+    CloudFrontUrls,
+    PresignedUrl,
+    S3PresignedUrls,
+    edge_signing_key,
+)
 
 CHUNK_PREFIX = "chunks/"
 AUDIO_PREFIX = "audio/"
 
 
-@dataclass(frozen=True)
-class PresignedUrl:
-    url: str
-    expires_at: datetime
-
-
 class AudioStore:
-    def __init__(self, s3: Any, bucket: str, url_expiry_s: int) -> None:
+    def __init__(
+        self, s3: Any, bucket: str, url_expiry_s: int, urls: AudioUrls | None = None
+    ) -> None:
+        """``urls`` signs the URLs handed out; None: presigned GETs of ``bucket``."""
         self._s3 = s3
         self.bucket = bucket
         self.url_expiry_s = url_expiry_s
+        self._urls = urls or S3PresignedUrls(s3, bucket, url_expiry_s)
+
+    @classmethod
+    def of(cls, service: ServiceSettings, clients: AwsClients) -> "AudioStore":
+        """The deployment's store; with ``cloudfront`` the signing key is read here, once
+        per cold start."""
+        urls: AudioUrls | None = None
+        if service.url_signer is UrlSigner.CLOUDFRONT:
+            edge_url, key_id, secret = service.edge_signing()
+            key = edge_signing_key(clients.client("secretsmanager"), secret)
+            urls = CloudFrontUrls(edge_url, key_id, key, service.url_expiry_s)
+        return cls(clients.s3, service.bucket, service.url_expiry_s, urls)
 
     @staticmethod
     def chunk_object(chunk_key: str) -> str:
@@ -52,10 +69,4 @@ class AudioStore:
         return True
 
     def presign(self, s3_key: str, content_type: str) -> PresignedUrl:
-        url = self._s3.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": s3_key, "ResponseContentType": content_type},
-            ExpiresIn=self.url_expiry_s,
-        )
-        expires_at = datetime.now(UTC) + timedelta(seconds=self.url_expiry_s)
-        return PresignedUrl(str(url), expires_at.replace(microsecond=0))
+        return self._urls.sign(s3_key, content_type)
