@@ -14,13 +14,18 @@ from pydantic import ValidationError
 
 from voxflow.audio import AudioFormat
 from voxflow.audit import COMPLETED, FAILED
-from voxflow.engine import SynthesisParams
+from voxflow.engine import SpeechChunk, SynthesisParams
 from voxflow.errors import InvalidParameter, TextTooLong, VoxflowError
 from voxflow.events import ItemRequest
+from voxflow.marks import CONTENT_TYPE as MARKS_CONTENT_TYPE
+from voxflow.marks import compose, to_json_lines
+from voxflow.marks.speech import timing_of
 from voxflow.pipeline.assemble import store_request_audio
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.keyed import KeyedRequest, key_item
+from voxflow.pipeline.marks import plan_request_marks
 from voxflow.pipeline.regional import usable
+from voxflow.store import CacheEntry
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,9 @@ class SpeechRequest:
     length_scale: float | None = None
     sample_rate: int | None = None  # None: the format's default
     text_type: str = "text"  # or "ssml": the event contract's field
+    lexicons: tuple[str, ...] = ()  # stored lexicons, applied in this order
+    # Speech marks instead of audio (Polly's OutputFormat json): the types wanted.
+    speech_marks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class SpeechService:
             # Delay mode: the event path delays the chunk tasks; a caller waiting on
             # the line is delayed the same (the wait is capped by the quota's setting).
             time.sleep(grant.wait_s)
+        if item.speech_marks:
+            return self._marks(item, keyed)
         entry = usable(pipeline.cache.lookup(keyed.key), pipeline)
         if entry is not None:
             audio = pipeline.audio.get(entry.s3_key)
@@ -91,24 +101,7 @@ class SpeechService:
                 keyed.billed_chars,
             )
         pipeline.meter.count("ApiCacheMisses")
-        params = SynthesisParams(
-            length_scale=keyed.resolved.length_scale,
-            noise_scale=keyed.resolved.noise_scale,
-            noise_w=keyed.resolved.noise_w,
-        )
-        pieces = [
-            chunk.pcm
-            for chunk in pipeline.engine.synthesize(keyed.chunks, keyed.voice.voice_id, params)
-        ]
-        entry, audio = store_request_audio(
-            pipeline,
-            keyed.key,
-            pieces,
-            keyed.voice.sample_rate,
-            keyed.audio_format,
-            pause_s=keyed.resolved.sentence_pause_s,
-            output_rate=keyed.output_rate,
-        )
+        entry, audio, _ = self._synthesized(keyed)
         return Speech(
             item.request_id,
             audio,
@@ -117,6 +110,62 @@ class SpeechService:
             "miss",
             keyed.billed_chars,
         )
+
+    def _marks(self, item: ItemRequest, keyed: KeyedRequest) -> Speech:
+        """The request's speech marks, stored under the key the event path gives them
+        (its audio beside them), so a request with marks is a hit either way in."""
+        pipeline = self.pipeline
+        # The pipeline's own plan: its limits (SSML, lexicons) are this route's too.
+        planned = plan_request_marks(item, keyed.text, keyed.chunks, keyed.key)
+        entry = usable(pipeline.cache.lookup(planned.key), pipeline)
+        if entry is not None and usable(pipeline.cache.lookup(keyed.key), pipeline) is not None:
+            pipeline.cache.count_hit(entry)
+            pipeline.meter.count("ApiCacheHits")
+            data = pipeline.audio.get(entry.s3_key)
+            return Speech(item.request_id, data, MARKS_CONTENT_TYPE, 0, "hit", keyed.billed_chars)
+        pipeline.meter.count("ApiCacheMisses")
+        audio_entry, _, chunks = self._synthesized(keyed)
+        marks = compose(
+            planned.plan,
+            [timing_of(chunk) for chunk in chunks],
+            keyed.voice.sample_rate,
+            keyed.resolved.sentence_pause_s,
+            planned.types,  # type: ignore[arg-type]  # checked by the event contract
+        )
+        data = to_json_lines(marks)
+        s3_key = pipeline.audio.marks_object(planned.key)
+        pipeline.audio.put(s3_key, data, MARKS_CONTENT_TYPE)
+        pipeline.cache.record(
+            planned.key,
+            kind="request",
+            s3_key=s3_key,
+            content_type=MARKS_CONTENT_TYPE,
+            audio_format="json",
+            sample_rate=keyed.voice.sample_rate,
+            duration_s=float(audio_entry.duration_s),
+            size=len(data),
+        )
+        return Speech(item.request_id, data, MARKS_CONTENT_TYPE, 0, "miss", keyed.billed_chars)
+
+    def _synthesized(self, keyed: KeyedRequest) -> tuple[CacheEntry, bytes, list[SpeechChunk]]:
+        """The request's audio made, stored and indexed; its chunks as the engine made them."""
+        pipeline = self.pipeline
+        params = SynthesisParams(
+            length_scale=keyed.resolved.length_scale,
+            noise_scale=keyed.resolved.noise_scale,
+            noise_w=keyed.resolved.noise_w,
+        )
+        chunks = list(pipeline.engine.synthesize(keyed.chunks, keyed.voice.voice_id, params))
+        entry, audio = store_request_audio(
+            pipeline,
+            keyed.key,
+            [chunk.pcm for chunk in chunks],
+            keyed.voice.sample_rate,
+            keyed.audio_format,
+            pause_s=keyed.resolved.sentence_pause_s,
+            output_rate=keyed.output_rate,
+        )
+        return entry, audio, chunks
 
     def _finished(
         self,
@@ -157,6 +206,8 @@ def _item(request: SpeechRequest) -> ItemRequest:
                 "params": {"length_scale": request.length_scale},
                 "metadata": {},
                 "batch_id": None,
+                "lexicons": list(request.lexicons),
+                "speech_marks": list(request.speech_marks),
             }
         )
     except ValidationError as error:
