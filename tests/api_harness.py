@@ -16,6 +16,7 @@ from voxflow.api.polly_lexicons import PollyLexicons
 from voxflow.api.routes import Api, build_resolver
 from voxflow.api.settings import ApiSettings
 from voxflow.api.speech import SpeechService
+from voxflow.api.streaming import stream_response
 from voxflow.audit import AuditLog, AuditSettings
 from voxflow.audit.models import create_audit_table
 from voxflow.aws import AwsClients, AwsSettings
@@ -137,18 +138,17 @@ def start_api(moto_url: str, registry: VoiceRegistry, engine: Engine) -> ApiHarn
     )
     settings = ApiSettings(sigv4_credentials=dict(SIGV4))
     keys = ApiKeys(clients.dynamodb, f"tenants-{suffix}")
-    resolver = build_resolver(
-        Api(
-            SpeechService(pipeline, settings.sync_max_chars),
-            settings,
-            keys,
-            tenants,
-            lexicons=PollyLexicons(lexicons, service.region_name),
-        )
+    api = Api(
+        SpeechService(pipeline, settings.sync_max_chars),
+        settings,
+        keys,
+        tenants,
+        lexicons=PollyLexicons(lexicons, service.region_name),
     )
+    resolver = build_resolver(api)
 
     def invoke(event: dict[str, Any]) -> Any:
         return resolver.resolve(event, None)  # type: ignore[arg-type]
 
-    server = HttpApiServer(invoke).start()
+    server = HttpApiServer(invoke, stream=lambda event: stream_response(api, event)).start()
     return ApiHarness(pipeline, outbox, server, keys, tenants, audit, clients)

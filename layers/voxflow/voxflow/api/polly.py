@@ -128,19 +128,22 @@ def parse_synthesize(
 
 def synthesize_response(speech: Speech, synthesis: PollySynthesis) -> tuple[bytes, dict[str, str]]:
     """The body (AudioStream) and headers of SynthesizeSpeech's answer."""
+    return speech.audio, response_headers(synthesis, speech.spoken_chars)
+
+
+def response_headers(synthesis: PollySynthesis, spoken_chars: int) -> dict[str, str]:
     content_type = (
         MARKS_CONTENT_TYPE
         if synthesis.output_format == "json"
         else _FORMATS[synthesis.output_format][1]
     )
-    headers = {
+    return {
         "Content-Type": content_type,
         # SSML bills its spoken characters (tags are free), known once the core parsed it.
         "x-amzn-RequestCharacters": str(
-            speech.spoken_chars if synthesis.request.text_type == "ssml" else synthesis.billed_chars
+            spoken_chars if synthesis.request.text_type == "ssml" else synthesis.billed_chars
         ),
     }
-    return speech.audio, headers
 
 
 def describe_voices(

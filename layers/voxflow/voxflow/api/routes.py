@@ -165,18 +165,21 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
 
     @app.exception_handler(PollyError)  # type: ignore[untyped-decorator]
     def polly_error(error: PollyError) -> Response[str]:
-        return Response(
-            api.contract.status_of(error.code),
-            _JSON,
-            json.dumps({"message": error.message}),
-            headers={"x-amzn-ErrorType": error.code},
-        )
+        status, headers, document = polly_error_response(api, error)
+        content_type = headers.pop("Content-Type")
+        return Response(status, content_type, json.dumps(document), headers=headers)
 
     @app.exception_handler(OpenAIError)  # type: ignore[untyped-decorator]
     def openai_error(error: OpenAIError) -> Response[str]:
         return Response(error.status, _JSON, json.dumps(error.document()))
 
     return app
+
+
+def polly_error_response(api: Api, error: PollyError) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Polly's error shape: the modeled status, ``x-amzn-ErrorType`` and ``{"message"}``."""
+    headers = {"Content-Type": _JSON, "x-amzn-ErrorType": error.code}
+    return api.contract.status_of(error.code), headers, {"message": error.message}
 
 
 def _polly_json(document: dict[str, Any]) -> Response[str]:
@@ -188,8 +191,8 @@ def _cache_header(speech: Speech) -> dict[str, str]:
     return {CACHE_HEADER: speech.cache}
 
 
-def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpResolver:
-    """The resolver the handler serves, from the function's settings."""
+def api_of(config: Config, meter: Meter | None = None) -> Api:
+    """The API the handler serves, from the function's settings."""
     pipeline = Pipeline.of(config, meter)
     settings = ApiSettings.of(config)
     table = pipeline.settings.tenants_table
@@ -201,4 +204,9 @@ def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpRes
         LexiconTable(clients.dynamodb, lexicons_table) if lexicons_table else None,
         pipeline.settings.region_name,
     )
-    return build_resolver(Api(speech, settings, keys, pipeline.controls.tenants, lexicons=lexicons))
+    return Api(speech, settings, keys, pipeline.controls.tenants, lexicons=lexicons)
+
+
+def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpResolver:
+    """The resolver the handler serves, from the function's settings."""
+    return build_resolver(api_of(config, meter))

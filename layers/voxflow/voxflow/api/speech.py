@@ -8,11 +8,14 @@ policy and the tenant's quota, before any synthesis.
 
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from voxflow.audio import AudioFormat
+from voxflow.audio import AudioFormat, PcmJoiner, encode
 from voxflow.audit import COMPLETED, FAILED
 from voxflow.engine import SpeechChunk, SynthesisParams
 from voxflow.errors import InvalidParameter, TextTooLong, VoxflowError
@@ -26,6 +29,15 @@ from voxflow.pipeline.keyed import KeyedRequest, key_item
 from voxflow.pipeline.marks import plan_request_marks
 from voxflow.pipeline.regional import usable
 from voxflow.store import CacheEntry
+
+# Headerless samples: per-chunk pieces at the voice's rate concatenate to exactly the
+# whole file's bytes (PcmJoiner's promise), so they stream whatever the caller asked.
+HEADERLESS = frozenset({AudioFormat.PCM, AudioFormat.MULAW, AudioFormat.ALAW})
+# Per-chunk encodings that still concatenate into one playable stream (MP3's frames are
+# self-delimiting; resampling per piece differs from resampling the whole at the seams):
+# the same speech, not the cached object's bytes, so only for a caller who asked to
+# stream (OpenAI's stream_format sse).
+STREAMABLE = HEADERLESS | {AudioFormat.MP3}
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,14 @@ class Speech:
     spoken_chars: int
 
 
+@dataclass(frozen=True)
+class SpeechStream:
+    content_type: str
+    cache: str  # "hit" or "miss"
+    spoken_chars: int
+    pieces: Iterator[bytes]  # the body, in order; a miss's as chunks are synthesized
+
+
 class SpeechService:
     def __init__(self, pipeline: Pipeline, max_chars: int) -> None:
         """``max_chars``: the longest normalized text synthesized in a request."""
@@ -75,9 +95,88 @@ class SpeechService:
         self._finished(item, COMPLETED, started, cache=speech.cache)
         return speech
 
-    def _admitted(self, item: ItemRequest, keyed: KeyedRequest) -> Speech:
+    def stream(self, request: SpeechRequest, *, exact: bool = True) -> SpeechStream:
+        """Like ``speak``, but a miss's audio comes out as each chunk is synthesized.
+
+        ``exact``: the pieces join to the very bytes the cache stores (headerless audio
+        at the voice's rate streams per chunk, the rest comes whole once made); False:
+        any STREAMABLE format streams per chunk.
+
+        Every refusal (policy, quota, a bad voice or lexicon) is raised here, before the
+        first byte; the full audio is stored under the request's key once the last chunk
+        is out, so the next request is a hit either way in."""
+        started = time.perf_counter()
+        item = _item(request)
+        keyed = key_item(item, self.pipeline)
+        if keyed.billed_chars > self.max_chars:
+            raise TextTooLong(keyed.billed_chars, self.max_chars)
+        self.pipeline.controls.record_received(item)
+        try:
+            self._admit(item, keyed)
+            if not item.speech_marks:
+                entry = usable(self.pipeline.cache.lookup(keyed.key), self.pipeline)
+                if entry is not None:
+                    speech = self._hit(item, keyed, entry)
+                    self._finished(item, COMPLETED, started, cache="hit")
+                    return SpeechStream(
+                        speech.content_type, "hit", keyed.billed_chars, iter([speech.audio])
+                    )
+                content_type = keyed.audio_format.media_type(keyed.output_rate)
+                pieces = self._streamed(item, keyed, started, exact)
+                return SpeechStream(content_type, "miss", keyed.billed_chars, pieces)
+            speech = self._answer(item, keyed)  # marks: one JSON-lines body
+        except VoxflowError as error:
+            self._finished(item, FAILED, started, code=error.code)
+            raise
+        self._finished(item, COMPLETED, started, cache=speech.cache)
+        return SpeechStream(
+            speech.content_type, speech.cache, keyed.billed_chars, iter([speech.audio])
+        )
+
+    def _streamed(
+        self, item: ItemRequest, keyed: KeyedRequest, started: float, exact: bool
+    ) -> Iterator[bytes]:
         pipeline = self.pipeline
-        controls = pipeline.controls
+        pipeline.meter.count("ApiCacheMisses")
+        rate = keyed.voice.sample_rate
+        pause_s = keyed.resolved.sentence_pause_s
+        if exact:
+            per_chunk = keyed.audio_format in HEADERLESS and keyed.output_rate == rate
+        else:
+            per_chunk = keyed.audio_format in STREAMABLE
+        joiner = PcmJoiner(rate, pause_s=pause_s)
+        pcm: list[NDArray[np.int16]] = []
+        try:
+            for chunk in pipeline.engine.synthesize(
+                keyed.chunks, keyed.voice.voice_id, _params(keyed)
+            ):
+                pcm.append(chunk.pcm)
+                ready = joiner.feed(chunk.pcm)
+                if per_chunk and ready.size:
+                    yield encode(
+                        ready, rate, keyed.audio_format, output_rate=keyed.output_rate
+                    ).data
+            tail = joiner.finish()
+            if per_chunk and tail.size:
+                yield encode(tail, rate, keyed.audio_format, output_rate=keyed.output_rate).data
+            _, audio = store_request_audio(
+                pipeline,
+                keyed.key,
+                pcm,
+                rate,
+                keyed.audio_format,
+                pause_s=pause_s,
+                output_rate=keyed.output_rate,
+            )
+        except VoxflowError as error:
+            self._finished(item, FAILED, started, code=error.code)
+            raise
+        if not per_chunk:
+            yield audio
+        self._finished(item, COMPLETED, started, cache="miss")
+
+    def _admit(self, item: ItemRequest, keyed: KeyedRequest) -> None:
+        controls = self.pipeline.controls
         if controls.policy is not None:
             controls.policy.check(item.text, item.tenant).raise_if_rejected()
         if controls.quotas is not None:
@@ -85,21 +184,32 @@ class SpeechService:
             # Delay mode: the event path delays the chunk tasks; a caller waiting on
             # the line is delayed the same (the wait is capped by the quota's setting).
             time.sleep(grant.wait_s)
+
+    def _admitted(self, item: ItemRequest, keyed: KeyedRequest) -> Speech:
+        self._admit(item, keyed)
+        return self._answer(item, keyed)
+
+    def _hit(self, item: ItemRequest, keyed: KeyedRequest, entry: CacheEntry) -> Speech:
+        pipeline = self.pipeline
+        audio = pipeline.audio.get(entry.s3_key)
+        pipeline.cache.count_hit(entry)
+        pipeline.meter.count("ApiCacheHits")
+        return Speech(
+            item.request_id,
+            audio,
+            entry.content_type,
+            int(entry.sample_rate),
+            "hit",
+            keyed.billed_chars,
+        )
+
+    def _answer(self, item: ItemRequest, keyed: KeyedRequest) -> Speech:
+        pipeline = self.pipeline
         if item.speech_marks:
             return self._marks(item, keyed)
         entry = usable(pipeline.cache.lookup(keyed.key), pipeline)
         if entry is not None:
-            audio = pipeline.audio.get(entry.s3_key)
-            pipeline.cache.count_hit(entry)
-            pipeline.meter.count("ApiCacheHits")
-            return Speech(
-                item.request_id,
-                audio,
-                entry.content_type,
-                int(entry.sample_rate),
-                "hit",
-                keyed.billed_chars,
-            )
+            return self._hit(item, keyed, entry)
         pipeline.meter.count("ApiCacheMisses")
         entry, audio, _ = self._synthesized(keyed)
         return Speech(
@@ -150,12 +260,9 @@ class SpeechService:
     def _synthesized(self, keyed: KeyedRequest) -> tuple[CacheEntry, bytes, list[SpeechChunk]]:
         """The request's audio made, stored and indexed; its chunks as the engine made them."""
         pipeline = self.pipeline
-        params = SynthesisParams(
-            length_scale=keyed.resolved.length_scale,
-            noise_scale=keyed.resolved.noise_scale,
-            noise_w=keyed.resolved.noise_w,
+        chunks = list(
+            pipeline.engine.synthesize(keyed.chunks, keyed.voice.voice_id, _params(keyed))
         )
-        chunks = list(pipeline.engine.synthesize(keyed.chunks, keyed.voice.voice_id, params))
         entry, audio = store_request_audio(
             pipeline,
             keyed.key,
@@ -188,6 +295,14 @@ class SpeechService:
             code=code,
             cache=cache,
         )
+
+
+def _params(keyed: KeyedRequest) -> SynthesisParams:
+    return SynthesisParams(
+        length_scale=keyed.resolved.length_scale,
+        noise_scale=keyed.resolved.noise_scale,
+        noise_w=keyed.resolved.noise_w,
+    )
 
 
 def _item(request: SpeechRequest) -> ItemRequest:
