@@ -199,7 +199,7 @@ def test_openai_fields(registry: VoiceRegistry) -> None:
         ({"voice": "nobody"}, "voice"),
         ({"input": ""}, "input"),
         ({"input": "x" * 4097}, "input"),
-        ({"stream_format": "sse"}, "stream_format"),
+        ({"stream_format": "chunks"}, "stream_format"),
     ],
 )
 def test_openai_bad_input_is_a_400_in_openais_shape(
