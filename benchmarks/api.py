@@ -12,13 +12,18 @@ phrase and a ~1,000-character text:
 - where a hit's time goes: the same index read and object read from here straight to
   moto (what any hit must pay), and an unauthenticated request the function refuses at
   once (the local server's HTTP layer, the event and the resolver, nothing else);
-- requests per second on phrase hits with 8 concurrent clients.
+- requests per second on phrase hits with 8 concurrent clients;
+- streamed misses of the ~1,000-character text: time to the first byte against the
+  whole answer and the engine's own first chunk (Polly pcm at the voice's rate, OpenAI
+  pcm with stream_format sse).
 
 Usage: python benchmarks/api.py [--hits 200] [--misses 3] [--concurrent-s 10]
 """
 
 import argparse
 import contextlib
+import http.client
+import json
 import os
 import statistics
 import subprocess
@@ -160,6 +165,54 @@ class Bench:
             f"  index + object read straight from moto, {label}": timed(floor, repeats),
         }
 
+    def streamed(self, text: str, repeats: int) -> dict[str, list[tuple[float, float]]]:
+        """Misses streamed: (first byte s, whole answer s) each time, the index entry
+        deleted before each. Polly pcm at the voice's rate (boto3 returns at the first
+        piece: the headers wait for it) and OpenAI pcm with stream_format sse."""
+        url = self.stack.api_url
+        assert url is not None
+        key = self.speaker.api_key
+        host, port = url.removeprefix("http://").split(":")
+
+        def polly_stream() -> tuple[float, float]:
+            started = time.perf_counter()
+            answer = self.polly.synthesize_speech(
+                Text=text, VoiceId="joe", OutputFormat="pcm", SampleRate="22050"
+            )
+            first = time.perf_counter() - started
+            answer["AudioStream"].read()
+            return first, time.perf_counter() - started
+
+        def openai_sse() -> tuple[float, float]:
+            body = json.dumps(
+                {"model": "tts-1", "voice": "alloy", "input": text,
+                 "response_format": "pcm", "stream_format": "sse"}
+            )  # fmt: skip
+            connection = http.client.HTTPConnection(host, int(port), timeout=600)
+            started = time.perf_counter()
+            connection.request(
+                "POST",
+                "/v1/audio/speech",
+                body,
+                {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            )
+            response = connection.getresponse()
+            response.read1(65536)
+            first = time.perf_counter() - started
+            response.read()
+            connection.close()
+            return first, time.perf_counter() - started
+
+        results: dict[str, list[tuple[float, float]]] = {}
+        for name, call in (("polly pcm 22050 Hz", polly_stream), ("openai pcm, sse", openai_sse)):
+            made = self.key_made_by(call)
+            runs = []
+            for _ in range(repeats):
+                self.clients.dynamodb.delete_item(TableName=self.table, Key={"key": {"S": made}})
+                runs.append(call())
+            results[name] = runs
+        return results
+
     def concurrent_rate(self, clients: int, seconds: float) -> float:
         """Phrase hits per second, ``clients`` Polly clients each on its own connection."""
         done = threading.Event()
@@ -178,6 +231,16 @@ class Bench:
             for future in futures:
                 future.result()
         return sum(counts) / seconds
+
+
+def engine_first_chunk_seconds(engine: Engine, text: str, params: SynthesisParams) -> float:
+    """The engine alone, until its first chunk of ``text`` is out (median of 3)."""
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        next(iter(engine.synthesize_text(text, "joe", params)))
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs)
 
 
 @contextlib.contextmanager
@@ -235,6 +298,9 @@ def main() -> None:
                 print(f"miss, {label}: {error}")
                 continue
             misses[label] = (miss_s, engine_seconds(engine, text, default))
+        # Its own text: the misses above made (and keep) the 1k text's pcm.
+        streamed_text = "Streamed this time. " + text_1k
+        streamed = bench.streamed(streamed_text, args.misses)
 
     print(
         f"engine alone: phrase ({len(PHRASE)} chars) {engine_phrase * 1000:.1f} ms; "
@@ -250,6 +316,19 @@ def main() -> None:
         print(
             f"miss, {label}, Polly pcm: {miss:.2f} s (median of {len(miss_s)}); engine alone "
             f"{engine_s:.2f} s; ratio {miss / engine_s:.2f} (target <= 1.10)"
+        )
+    first_chunk = engine_first_chunk_seconds(engine, streamed_text, default)
+    whole = engine_seconds(engine, streamed_text, default)
+    print(
+        f"streamed misses, {len(streamed_text)} chars (median of {args.misses}); engine alone: "
+        f"first chunk {first_chunk:.2f} s, whole {whole:.2f} s"
+    )
+    for name, runs in streamed.items():
+        first = statistics.median(run[0] for run in runs)
+        total = statistics.median(run[1] for run in runs)
+        print(
+            f"  {name:24} first byte {first:.2f} s ({first / first_chunk:.2f}x the engine's "
+            f"first chunk), whole answer {total:.2f} s ({first / total:.2f} of it)"
         )
     print(
         f"phrase hits, 8 concurrent Polly clients for {args.concurrent_s:.0f} s: "

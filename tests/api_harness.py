@@ -12,14 +12,17 @@ from typing import Any
 
 from plan_harness import Outbox
 
+from voxflow.api.polly_lexicons import PollyLexicons
 from voxflow.api.routes import Api, build_resolver
 from voxflow.api.settings import ApiSettings
 from voxflow.api.speech import SpeechService
+from voxflow.api.streaming import stream_response
 from voxflow.audit import AuditLog, AuditSettings
 from voxflow.audit.models import create_audit_table
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.engine import Engine
 from voxflow.events import SynthesisRequested
+from voxflow.lexicons.store import LexiconTable, create_lexicons_table
 from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import ChunkQueue, Pipeline
 from voxflow.pipeline.controls import Controls
@@ -66,10 +69,17 @@ class ApiHarness:
     def url(self) -> str:
         return self.server.url
 
-    def through_events(self, text: str, fmt: str, tenant: str = "default") -> Job:
-        """One request down the event path: plan, synthesize its chunks, assemble."""
+    def through_events(self, text: str, fmt: str, tenant: str = "default", **fields: Any) -> Job:
+        """One request down the event path: plan, synthesize its chunks, assemble.
+        ``fields``: more of the event contract's (speech_marks, lexicons...)."""
         request = SynthesisRequested.model_validate(
-            {"request_id": uuid.uuid4().hex, "tenant": tenant, "text": text, "format": fmt}
+            {
+                "request_id": uuid.uuid4().hex,
+                "tenant": tenant,
+                "text": text,
+                "format": fmt,
+                **fields,
+            }
         )
         (item,) = request.expand()
         plan_item(item, self.pipeline)
@@ -94,6 +104,7 @@ def start_api(moto_url: str, registry: VoiceRegistry, engine: Engine) -> ApiHarn
         jobs_table=f"jobs-{suffix}",
         region_name=aws.region,
         tenants_table=f"tenants-{suffix}",
+        lexicons_table=f"lexicons-{suffix}",
     )
     clients.s3.create_bucket(Bucket=service.bucket)
     cache_model = bind(CacheEntry, service.cache_table, aws)
@@ -101,6 +112,8 @@ def start_api(moto_url: str, registry: VoiceRegistry, engine: Engine) -> ApiHarn
     for model in (cache_model, jobs_model):
         model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
     create_tenants_table(clients.dynamodb, f"tenants-{suffix}")
+    create_lexicons_table(clients.dynamodb, f"lexicons-{suffix}")
+    lexicons = LexiconTable(clients.dynamodb, f"lexicons-{suffix}")
     create_quotas_table(clients.dynamodb, f"quotas-{suffix}")
     create_audit_table(clients.dynamodb, f"audit-{suffix}")
     quotas = TokenBucket.bound(
@@ -120,16 +133,22 @@ def start_api(moto_url: str, registry: VoiceRegistry, engine: Engine) -> ApiHarn
         publisher=EventPublisher(outbox, outbox, service.bus_name),
         chunk_queue=ChunkQueue(outbox, service.chunks_queue_url),
         controls=Controls(quotas=quotas, audit=audit, tenants=tenants),
+        lexicons=lexicons,
         _engine=engine,
     )
     settings = ApiSettings(sigv4_credentials=dict(SIGV4))
     keys = ApiKeys(clients.dynamodb, f"tenants-{suffix}")
-    resolver = build_resolver(
-        Api(SpeechService(pipeline, settings.sync_max_chars), settings, keys, tenants)
+    api = Api(
+        SpeechService(pipeline, settings.sync_max_chars),
+        settings,
+        keys,
+        tenants,
+        lexicons=PollyLexicons(lexicons, service.region_name),
     )
+    resolver = build_resolver(api)
 
     def invoke(event: dict[str, Any]) -> Any:
         return resolver.resolve(event, None)  # type: ignore[arg-type]
 
-    server = HttpApiServer(invoke).start()
+    server = HttpApiServer(invoke, stream=lambda event: stream_response(api, event)).start()
     return ApiHarness(pipeline, outbox, server, keys, tenants, audit, clients)

@@ -10,7 +10,6 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from voxflow.api import openai, polly
-from voxflow.api.features import UNSUPPORTED
 from voxflow.api.polly_contract import polly_contract
 from voxflow.api.settings import ApiSettings
 from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
@@ -105,9 +104,7 @@ def registry() -> VoiceRegistry:
 
 def parse(registry: VoiceRegistry, **fields: object) -> polly.PollySynthesis:
     document = {"Text": "secret words", "VoiceId": "joe", "OutputFormat": "mp3", **fields}
-    return polly.parse_synthesize(
-        json.dumps(document).encode(), "acme", polly_contract(), registry, UNSUPPORTED
-    )
+    return polly.parse_synthesize(json.dumps(document).encode(), "acme", polly_contract(), registry)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +113,8 @@ def parse(registry: VoiceRegistry, **fields: object) -> polly.PollySynthesis:
         ({"VoiceId": "Joanna"}, "ValidationException"),
         ({"OutputFormat": "wav"}, "ValidationException"),
         ({"LexiconNames": ["a", "b", "c", "d", "e", "f"]}, "ValidationException"),
-        ({"LexiconNames": ["custom"]}, "LexiconNotFoundException"),
+        ({"LexiconNames": ["bad-name"]}, "ValidationException"),
+        ({"LexiconNames": ["twice", "twice"]}, "ValidationException"),
         ({"SampleRate": "11025"}, "InvalidSampleRateException"),
         ({"OutputFormat": "pcm", "SampleRate": "44100"}, "InvalidSampleRateException"),
         ({"Engine": "long-form"}, "EngineNotSupportedException"),
@@ -128,7 +126,7 @@ def parse(registry: VoiceRegistry, **fields: object) -> polly.PollySynthesis:
         ),
         ({"Text": "x" * 3001}, "TextLengthExceededException"),
         ({"Text": 5}, "ValidationException"),
-        ({"OutputFormat": "json", "SpeechMarkTypes": ["word"]}, "ValidationException"),
+        ({"OutputFormat": "json"}, "ValidationException"),
     ],
 )
 def test_polly_validates_what_botocore_does_not(
@@ -157,9 +155,18 @@ def test_polly_ssml_travels_as_the_event_contracts_text_type(registry: VoiceRegi
     assert parse(registry).request.text_type == "text"
 
 
-def test_polly_unsupported_features_name_themselves(registry: VoiceRegistry) -> None:
-    with pytest.raises(polly.PollyError, match="speech marks"):
-        parse(registry, OutputFormat="json", SpeechMarkTypes=["word"])
+def test_polly_marks_and_lexicons_travel_as_the_event_contracts_fields(
+    registry: VoiceRegistry,
+) -> None:
+    marks = parse(registry, OutputFormat="json", SpeechMarkTypes=["word", "sentence"]).request
+    # Keyed beside the mp3 at the voice's rate, as an event request for mp3 with marks is.
+    assert (marks.speech_marks, marks.audio_format, marks.sample_rate) == (
+        ("word", "sentence"),
+        AudioFormat.MP3,
+        None,
+    )
+    named = parse(registry, LexiconNames=["acme", "w3c"]).request
+    assert (named.lexicons, named.speech_marks) == (("acme", "w3c"), ())
 
 
 def test_polly_and_openai_throttling() -> None:
@@ -192,7 +199,7 @@ def test_openai_fields(registry: VoiceRegistry) -> None:
         ({"voice": "nobody"}, "voice"),
         ({"input": ""}, "input"),
         ({"input": "x" * 4097}, "input"),
-        ({"stream_format": "sse"}, "stream_format"),
+        ({"stream_format": "chunks"}, "stream_format"),
     ],
 )
 def test_openai_bad_input_is_a_400_in_openais_shape(

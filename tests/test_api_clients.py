@@ -2,7 +2,11 @@
 openai client, pointed at the API by URL, against moto server over HTTP and the real
 voice (noise off, so audio compares byte for byte with the engine's own)."""
 
+import base64
 import hashlib
+import http.client
+import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -326,3 +330,84 @@ def _long_ago() -> datetime:
 
 def _soon() -> datetime:
     return datetime.now(UTC) + timedelta(hours=1)
+
+
+# ---------------------------------------------------------------------------------
+# Streaming: OpenAI's stream_format, and a chunked body as chunks are synthesized
+# ---------------------------------------------------------------------------------
+
+FIVE_SENTENCES = (
+    "The first sentence is short. The second one is a little longer than that. "
+    "Here is the third. A fourth sentence follows it closely. And the fifth ends it."
+)
+
+
+def sse_events(lines: Iterator[str]) -> list[dict[str, Any]]:
+    return [json.loads(line[len("data: ") :]) for line in lines if line.startswith("data: ")]
+
+
+def test_openai_sse_sends_a_delta_per_chunk_then_done(api: ApiHarness) -> None:
+    key, _ = api.keys.create("acme")
+    client = openai_client(api, key)
+    with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice="alloy", input=FIVE_SENTENCES, response_format="pcm",
+        stream_format="sse",
+    ) as response:  # fmt: skip
+        assert response.headers["content-type"] == "text/event-stream"
+        assert response.headers["x-voxflow-cache"] == "miss"
+        events = sse_events(response.iter_lines())
+    *deltas, done = events
+    assert {event["type"] for event in deltas} == {"speech.audio.delta"}
+    assert len(deltas) >= 5  # one per sentence at least: it streamed
+    assert done == {
+        "type": "speech.audio.done",
+        "usage": {
+            "input_tokens": len(FIVE_SENTENCES),
+            "output_tokens": 0,
+            "total_tokens": len(FIVE_SENTENCES),
+        },
+    }
+    streamed = np.frombuffer(
+        b"".join(base64.b64decode(event["audio"]) for event in deltas), dtype="<i2"
+    )
+    # The whole file, stored as the last delta left: the next request is a hit. Pieces
+    # resampled to 24 kHz one by one: the same speech, a sample or so apart per seam.
+    whole = client.audio.speech.create(
+        model="tts-1", voice="alloy", input=FIVE_SENTENCES, response_format="pcm"
+    )
+    assert whole.response.headers["x-voxflow-cache"] == "hit"
+    cached = np.frombuffer(whole.content, dtype="<i2")
+    assert abs(len(streamed) - len(cached)) <= len(deltas)
+    n = min(len(streamed), len(cached))
+    correlation = np.corrcoef(streamed[:n].astype(float), cached[:n].astype(float))[0, 1]
+    assert correlation > 0.99
+
+
+def test_a_streamed_miss_sends_its_first_bytes_before_the_last_sentence_is_made(
+    api: ApiHarness,
+) -> None:
+    """Time to first byte against the whole answer, over a plain HTTP connection."""
+    key, _ = api.keys.create("acme")
+    host, port = api.url.removeprefix("http://").split(":")
+    body = json.dumps(
+        {"model": "tts-1", "voice": "alloy", "input": FIVE_SENTENCES * 2,
+         "response_format": "pcm", "stream_format": "sse"}
+    )  # fmt: skip
+    connection = http.client.HTTPConnection(host, int(port), timeout=120)
+    started = time.perf_counter()
+    connection.request(
+        "POST",
+        "/v1/audio/speech",
+        body,
+        {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    response = connection.getresponse()
+    assert response.getheader("transfer-encoding") == "chunked"
+    first = response.read1(65536)
+    first_s = time.perf_counter() - started
+    rest = response.read()
+    total_s = time.perf_counter() - started
+    connection.close()
+    assert first.startswith(b"data: ")
+    assert b"speech.audio.done" in rest
+    assert first_s < 0.5 * total_s, (first_s, total_s)  # ten sentences: ~0.1 if streaming

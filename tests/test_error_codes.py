@@ -15,7 +15,6 @@ import pytest
 from voice_fixtures import MemoryVoiceFiles, entry_for, multi_speaker_voice
 
 import voxflow
-from voxflow.api.features import UNSUPPORTED
 from voxflow.audio import AudioFormat
 from voxflow.config import Config
 from voxflow.engine import SynthesisParams
@@ -110,7 +109,6 @@ RAISED: dict[str, Callable[[], object]] = {
     "CONTENT_REJECTED": _rejected_by_policy,
     "PUBLISH_FAILED": _publish_refused,
     "INVALID_SSML": lambda: parse_ssml("<speak><audio/></speak>"),
-    "FEATURE_NOT_SUPPORTED": lambda: UNSUPPORTED.speech_marks("Hi.", "joe", ["word"]),
     "VOICE_DISABLED": _in_tmp(_disabled_voice),
     "VOICE_EXISTS": _in_tmp(_id_taken),
     "VOICE_HASH_MISMATCH": _in_tmp(_hash_mismatch),

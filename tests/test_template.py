@@ -20,6 +20,7 @@ from pynamodb.models import Model
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
+from voxflow.api.polly_contract import polly_contract
 from voxflow.audit.models import TENANT_INDEX, AuditRecord
 from voxflow.events import SOURCE_CLIENT, SOURCE_SERVICE, SOURCE_TENANT_PREFIX, request_source
 from voxflow.health.canary import TENANT
@@ -75,6 +76,7 @@ FUNCTIONS = (
 )
 # Functions that answer HTTP callers and put nothing on the bus or the queues.
 HTTP_FUNCTIONS = ("ApiFunction",)
+LEXICON_OPERATIONS = ("PutLexicon", "GetLexicon", "ListLexicons", "DeleteLexicon")
 # The only actions allowed on every resource: none of them has resource-level permissions.
 UNSCOPABLE_ACTIONS = {
     "xray:PutTraceSegments",
@@ -646,14 +648,17 @@ def test_lexicons_table_matches_create_lexicons_table(
         "IsPrimary",
     ]
     assert "LexiconsTable" not in roles["secondary"]["Resources"]
-    # Only plan reads the lexicons, and only reads them (voxflow lexicons writes them).
+    # Plan reads the lexicons; the API also serves Polly's lexicon routes (put, list,
+    # delete); no other function touches them.
+    managed = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"}
+    expected_actions = {"PlanFunction": {"dynamodb:GetItem"}, "ApiFunction": managed}
     for function_id in FUNCTIONS:
         pairs = _allowed(translated, function_id)
         lexicons = {action for action, resource in pairs if resource == _table("lexicons")}
-        assert lexicons == ({"dynamodb:GetItem"} if function_id == "PlanFunction" else set())
+        assert lexicons == expected_actions.get(function_id, set()), function_id
     for function_id in FUNCTIONS:
         variables = props(translated, function_id)["Environment"]["Variables"]
-        expected = table["TableName"] if function_id == "PlanFunction" else None
+        expected = table["TableName"] if function_id in expected_actions else None
         assert variables.get("VOXFLOW_LEXICONS_TABLE") == expected, function_id
 
 
@@ -1150,14 +1155,15 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
             if ("sqs:SendMessage", str(lane)) in pairs
         ]
         assert chunk_senders == ["PlanFunction", "SweeperFunction"], lane
-    # Only the sweeper scans, and only the jobs table.
+    # The sweeper scans the jobs table; the API the lexicons (ListLexicons, at most
+    # 100 items); nothing else scans.
     scans = {
         (function_id, resource)
         for function_id, pairs in allowed.items()
         for action, resource in pairs
         if action == "dynamodb:Scan"
     }
-    assert scans == {("SweeperFunction", _table("jobs"))}
+    assert scans == {("SweeperFunction", _table("jobs")), ("ApiFunction", _table("lexicons"))}
 
     # Only admission reads the tenant bindings (and the API's key hashes), and only reads.
     for function_id, pairs in allowed.items():
@@ -1464,6 +1470,10 @@ def test_api_routes_polly_under_iam_and_openai_under_bearer_keys(
     assert routes == {
         "POST /v1/speech": "AWS_IAM",
         "GET /v1/voices": "AWS_IAM",
+        "PUT /v1/lexicons/{LexiconName}": "AWS_IAM",
+        "GET /v1/lexicons/{LexiconName}": "AWS_IAM",
+        "GET /v1/lexicons": "AWS_IAM",
+        "DELETE /v1/lexicons/{LexiconName}": "AWS_IAM",
         "POST /v1/audio/speech": "NONE",
         "GET /v1/models": "NONE",
         "GET /v1/audio/voices": "NONE",
@@ -1471,6 +1481,11 @@ def test_api_routes_polly_under_iam_and_openai_under_bearer_keys(
         "GET /console": "NONE",
         "GET /console/{name}": "NONE",
     }
+    # Polly's routes are botocore's URIs, method for method.
+    contract = polly_contract().routes
+    for operation in ("SynthesizeSpeech", "DescribeVoices", *LEXICON_OPERATIONS):
+        method, uri = contract[operation]
+        assert routes[f"{method} {uri}"] == "AWS_IAM", operation
     function = props(translated, "ApiFunction")
     assert function["Handler"] == "app.handler"
     assert int(function["Timeout"]) < 30  # API Gateway's integration limit

@@ -7,7 +7,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from voxflow.api.routes import resolver_of
+from voxflow.api.routes import api_of, build_resolver
+from voxflow.api.streaming import StreamedResponse, stream_response
 from voxflow.config import API, Config
 from voxflow.pipeline.powertools import PowertoolsMeter
 
@@ -15,7 +16,8 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 # Settings are validated here, once per cold start; AWS clients are built on first use.
-app = resolver_of(Config.load(deployable=API), PowertoolsMeter(metrics))
+api = api_of(Config.load(deployable=API), PowertoolsMeter(metrics))
+app = build_resolver(api)
 
 
 # The event is never logged: it holds the request's text.
@@ -24,3 +26,9 @@ app = resolver_of(Config.load(deployable=API), PowertoolsMeter(metrics))
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+def stream(event: dict[str, Any]) -> StreamedResponse | None:
+    """The speech routes answered chunk by chunk, for a server that can write a chunked
+    body (the local API server); None: answer through ``handler``."""
+    return stream_response(api, event)

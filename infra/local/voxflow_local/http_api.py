@@ -4,16 +4,20 @@ headers, cookies, a base64 body) written back. The local stack serves the API fu
 with it (``api: http://127.0.0.1:PORT``); tests serve a handler in-process."""
 
 import base64
+import itertools
 import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl
 
 Invoke = Callable[[dict[str, Any]], Any]
+# A streamed answer (status, headers, body pieces: voxflow.api.streaming's
+# StreamedResponse), or None to answer through ``invoke``.
+Stream = Callable[[dict[str, Any]], Any]
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -71,8 +75,12 @@ class HttpApiServer:
     ``serial``: one request at a time, on the thread that calls ``serve_until``, as one
     Lambda execution environment takes them (and the runner's timeout alarm needs)."""
 
-    def __init__(self, invoke: Invoke, port: int = 0, *, serial: bool = False) -> None:
+    def __init__(
+        self, invoke: Invoke, port: int = 0, *, serial: bool = False, stream: Stream | None = None
+    ) -> None:
+        """``stream``: answers the routes it knows with a chunked body as it is made."""
         self._invoke = invoke
+        self._stream = stream
         self._serial = serial
         server_class = HTTPServer if serial else ThreadingHTTPServer
         self._server = server_class(("127.0.0.1", port), self._handler_class())
@@ -107,6 +115,7 @@ class HttpApiServer:
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         invoke = self._invoke
+        stream = self._stream
         # Serial: a kept-alive connection would hold the one server thread and keep every
         # other client (and a stop request) waiting; each answer closes its connection.
         keep_alive = not self._serial
@@ -132,6 +141,19 @@ class HttpApiServer:
                     body,
                     self.client_address[0],
                 )
+                if stream is not None:
+                    try:
+                        streamed = stream(event)
+                    except Exception:  # as a failed invocation is answered
+                        self._reply(
+                            500,
+                            {"content-type": "application/json"},
+                            b'{"message":"Internal Server Error"}',
+                        )
+                        return
+                    if streamed is not None:
+                        self._reply_chunked(streamed.status, streamed.headers, streamed.body)
+                        return
                 try:
                     result = invoke(event)
                 except Exception:  # API Gateway answers a failed invocation so
@@ -162,6 +184,41 @@ class HttpApiServer:
                     self.close_connection = True
                 self.end_headers()
                 self.wfile.write(body)
+
+            def _reply_chunked(
+                self, status: int, headers: dict[str, str], body: Iterator[bytes]
+            ) -> None:
+                """Transfer-Encoding: chunked, one HTTP chunk per piece as it is made.
+                A failure after the first byte can only cut the body short: the
+                status is sent (as on AWS, where a streamed answer's status is too).
+                The headers wait for the first piece: a client that reads only them
+                (boto3 before the AudioStream is read) sees the answer under way."""
+                pieces = iter(body)
+                try:
+                    first = next(pieces, b"")
+                except Exception:  # nothing sent yet: a failed invocation's answer
+                    self._reply(
+                        500,
+                        {"content-type": "application/json"},
+                        b'{"message":"Internal Server Error"}',
+                    )
+                    return
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+                self.close_connection = True
+                self.end_headers()
+                try:
+                    for piece in itertools.chain([first], pieces):
+                        if piece:
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                            self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except Exception:  # cut short: the client sees no final chunk
+                    return
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve  # noqa: N815
 

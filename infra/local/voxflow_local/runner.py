@@ -121,6 +121,15 @@ class FunctionRunner:
             self._handler = getattr(module, self.function.attribute)
         return self._handler
 
+    def stream_hook(self) -> Callable[[dict[str, Any]], Any] | None:
+        """The handler module's ``stream`` (voxflow.api.streaming), if it has one: the
+        local stand-in for Lambda response streaming."""
+        if self._handler is None:
+            return None
+        module = sys.modules.get(self.function.module)
+        hook = getattr(module, "stream", None)
+        return hook if callable(hook) else None
+
     def invoke(self, event: dict[str, Any]) -> Any:
         handler = self.load()
         context = LocalContext(
@@ -206,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         logger.exception("init failed; every invocation will fail until the import works")
     if args.http_port is not None:
         logger.info("serving http://127.0.0.1:%d", args.http_port)
-        HttpApiServer(runner.invoke, args.http_port, serial=True).serve_until(stop)
+        HttpApiServer(
+            runner.invoke, args.http_port, serial=True, stream=runner.stream_hook()
+        ).serve_until(stop)
     elif args.schedule is not None:
         _run_schedule(state, runner, args.schedule, args.period_s, stop)
     else:

@@ -1,7 +1,9 @@
 """OpenAI's speech API (POST /v1/audio/speech, GET /v1/models, a voices list) over the
 speech service, with OpenAI's error shape. Which fields are honoured: docs/api.md."""
 
+import base64
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,8 @@ OPENAI_VOICES = (
     "shimmer",
     "verse",
 )
+STREAM_FORMATS = ("audio", "sse")
+SSE_CONTENT_TYPE = "text/event-stream"
 MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 VOICE_OWNER = "voxflow-voice"  # /v1/models' owned_by of the deployment's voices
 _FORMATS = {
@@ -82,6 +86,7 @@ class OpenAIError(Exception):
 class OpenAISpeech:
     request: SpeechRequest
     response_format: str
+    stream_format: str = "audio"
 
 
 def parse_speech(
@@ -108,12 +113,8 @@ def parse_speech(
     if isinstance(speed, bool) or not isinstance(speed, int | float) or not low <= speed <= high:
         raise _invalid("speed", f"speed must be a number from {low} to {high}")
     stream_format = fields.get("stream_format", "audio")
-    if stream_format != "audio":
-        raise _invalid(
-            "stream_format",
-            "stream_format sse is not supported yet; use audio",
-            code="unsupported_value",
-        )
+    if stream_format not in STREAM_FORMATS:
+        raise _invalid("stream_format", "stream_format must be audio or sse")
     audio_format, _ = _FORMATS[response_format]
     # length_scale is the inverse of the speaking rate.
     length_scale = None if speed == 1.0 else 1.0 / float(speed)
@@ -123,12 +124,37 @@ def parse_speech(
             tenant, text, voice, audio_format, length_scale=length_scale, sample_rate=rate
         ),
         response_format,
+        stream_format,
     )
 
 
 def speech_response(speech: Speech, parsed: OpenAISpeech) -> tuple[bytes, str]:
-    _, content_type = _FORMATS[parsed.response_format]
-    return speech.audio, content_type
+    """The whole body at once (API Gateway's buffered answer): the audio, or its SSE
+    events in one piece."""
+    if parsed.stream_format == "sse":
+        return b"".join(sse_events([speech.audio], parsed)), SSE_CONTENT_TYPE
+    return speech.audio, content_type_of(parsed)
+
+
+def sse_events(pieces: Iterable[bytes], parsed: OpenAISpeech) -> Iterator[bytes]:
+    """OpenAI's speech SSE: a ``speech.audio.delta`` per piece of audio (base64), then
+    ``speech.audio.done`` with usage (input characters: this API bills characters)."""
+    for piece in pieces:
+        if piece:
+            yield _event({"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()})
+    characters = len(parsed.request.text)
+    usage = {"input_tokens": characters, "output_tokens": 0, "total_tokens": characters}
+    yield _event({"type": "speech.audio.done", "usage": usage})
+
+
+def _event(document: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(document, separators=(',', ':'))}\n\n".encode()
+
+
+def content_type_of(parsed: OpenAISpeech) -> str:
+    if parsed.stream_format == "sse":
+        return SSE_CONTENT_TYPE
+    return _FORMATS[parsed.response_format][1]
 
 
 def models(registry: VoiceRegistry) -> dict[str, Any]:

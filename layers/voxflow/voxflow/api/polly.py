@@ -3,11 +3,9 @@ names, limits and errors (voxflow.api.polly_contract), validated here where boto
 validates nothing (unknown voices, formats and lexicon counts all reach the server)."""
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from voxflow.api.features import FeatureNotSupported, SpeechFeatures
 from voxflow.api.polly_contract import PollyContract
 from voxflow.api.speech import Speech, SpeechRequest
 from voxflow.audio import AudioFormat
@@ -15,18 +13,20 @@ from voxflow.errors import (
     ContentRejected,
     InvalidInput,
     InvalidSsml,
+    LexiconNotFound,
     TextTooLong,
     Throttled,
     UnknownVoice,
     VoiceDisabled,
     VoxflowError,
 )
+from voxflow.lexicons import NAME_PATTERN
+from voxflow.marks.model import CONTENT_TYPE as MARKS_CONTENT_TYPE
 from voxflow.voices import Voice, VoiceRegistry
 
 MAX_BILLED_CHARS = 3000
 MAX_TOTAL_CHARS = 6000
 _SERVED_ENGINES = ("neural", "standard")  # both are the voice itself
-_LEXICON_NAME = re.compile(r"^[0-9A-Za-z]{1,20}$")
 _FORMATS = {
     "mp3": (AudioFormat.MP3, "audio/mpeg"),
     "ogg_vorbis": (AudioFormat.OGG, "audio/ogg"),
@@ -65,7 +65,6 @@ def parse_synthesize(
     tenant: str,
     contract: PollyContract,
     registry: VoiceRegistry,
-    features: SpeechFeatures,
 ) -> PollySynthesis:
     fields = _object(body)
     text = _string(fields, "Text", required=True)
@@ -82,7 +81,7 @@ def parse_synthesize(
             "LanguageNotSupportedException",
             f"voice {voice_id} speaks {voice.language}, not {language}",
         )
-    _check_lexicons(_string_list(fields, "LexiconNames", contract.max_lexicons), features)
+    lexicons = _lexicon_names(_string_list(fields, "LexiconNames", contract.max_lexicons))
     marks = _string_list(fields, "SpeechMarkTypes", contract.max_speech_mark_types)
     for mark in marks:
         if mark not in contract.speech_mark_types:
@@ -103,18 +102,24 @@ def parse_synthesize(
             f"the text is {len(text)} characters; SynthesizeSpeech takes at most "
             f"{MAX_BILLED_CHARS} billed characters ({MAX_TOTAL_CHARS} in all)",
         )
-    try:
-        if output_format == "json":
-            if not marks:
-                raise _invalid("speechMarkTypes", "OutputFormat json needs SpeechMarkTypes")
-            features.speech_marks(text, voice.voice_id, marks)
-    except FeatureNotSupported as error:
-        raise PollyError("ValidationException", str(error)) from None
-    audio_format, _ = _FORMATS[output_format]
-    sample_rate = _sample_rate(fields, output_format, voice.sample_rate)
+    if output_format == "json" and not marks:
+        raise _invalid("speechMarkTypes", "OutputFormat json needs SpeechMarkTypes")
+    # Marks are keyed beside the mp3 at the voice's rate: an event request for mp3 with
+    # the same marks shares them.
+    audio_format, _ = _FORMATS["mp3" if output_format == "json" else output_format]
+    sample_rate = (
+        None if output_format == "json" else _sample_rate(fields, output_format, voice.sample_rate)
+    )
     return PollySynthesis(
         SpeechRequest(
-            tenant, text, voice.voice_id, audio_format, sample_rate=sample_rate, text_type=text_type
+            tenant,
+            text,
+            voice.voice_id,
+            audio_format,
+            sample_rate=sample_rate,
+            text_type=text_type,
+            lexicons=lexicons,
+            speech_marks=tuple(marks),
         ),
         output_format,
         len(text),
@@ -123,15 +128,22 @@ def parse_synthesize(
 
 def synthesize_response(speech: Speech, synthesis: PollySynthesis) -> tuple[bytes, dict[str, str]]:
     """The body (AudioStream) and headers of SynthesizeSpeech's answer."""
-    _, content_type = _FORMATS[synthesis.output_format]
-    headers = {
+    return speech.audio, response_headers(synthesis, speech.spoken_chars)
+
+
+def response_headers(synthesis: PollySynthesis, spoken_chars: int) -> dict[str, str]:
+    content_type = (
+        MARKS_CONTENT_TYPE
+        if synthesis.output_format == "json"
+        else _FORMATS[synthesis.output_format][1]
+    )
+    return {
         "Content-Type": content_type,
         # SSML bills its spoken characters (tags are free), known once the core parsed it.
         "x-amzn-RequestCharacters": str(
-            speech.spoken_chars if synthesis.request.text_type == "ssml" else synthesis.billed_chars
+            spoken_chars if synthesis.request.text_type == "ssml" else synthesis.billed_chars
         ),
     }
-    return speech.audio, headers
 
 
 def describe_voices(
@@ -166,6 +178,8 @@ def error_of(error: VoxflowError) -> PollyError:
         return PollyError("TextLengthExceededException", str(error))
     if isinstance(error, InvalidSsml):
         return PollyError("InvalidSsmlException", str(error))
+    if isinstance(error, LexiconNotFound):
+        return PollyError("LexiconNotFoundException", f"lexicon {error.name} not found")
     if isinstance(error, UnknownVoice | ContentRejected | InvalidInput):
         return PollyError("ValidationException", str(error))
     return PollyError("ServiceFailureException", f"synthesis failed ({error.code})")
@@ -236,12 +250,14 @@ def _voice(registry: VoiceRegistry, voice_id: str) -> Voice:
         raise _invalid("voiceId", f"Member must be a voice of this deployment ({known})") from None
 
 
-def _check_lexicons(names: list[str], features: SpeechFeatures) -> None:
+def _lexicon_names(names: list[str]) -> tuple[str, ...]:
+    """Well-formed names, once each; whether they are stored is the speech service's."""
     for name in names:
-        if not _LEXICON_NAME.match(name):
+        if not NAME_PATTERN.fullmatch(name):
             raise _invalid("lexiconNames", "Member must match [0-9A-Za-z]{1,20}")
-        if not features.lexicon_exists(name):
-            raise PollyError("LexiconNotFoundException", f"lexicon {name} not found")
+    if len(set(names)) != len(names):
+        raise _invalid("lexiconNames", "Member must name each lexicon once")
+    return tuple(names)
 
 
 def _sample_rate(fields: dict[str, Any], output_format: str, voice_rate: int) -> int | None:

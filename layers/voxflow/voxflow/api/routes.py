@@ -9,10 +9,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from voxflow.api import openai, polly
-from voxflow.api.features import UNSUPPORTED, SpeechFeatures
 from voxflow.api.openai import OpenAIError
 from voxflow.api.polly import PollyError
 from voxflow.api.polly_contract import PollyContract, polly_contract
+from voxflow.api.polly_lexicons import PollyLexicons
 from voxflow.api.settings import ApiSettings
 from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
 from voxflow.api.speech import Speech, SpeechService
@@ -22,6 +22,7 @@ from voxflow.console import asset, regions_health
 from voxflow.console.assets import INDEX
 from voxflow.errors import VoxflowError
 from voxflow.events import DEFAULT_TENANT
+from voxflow.lexicons.store import LexiconTable
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.observe import Meter
 from voxflow.tenants import TenantDirectory, principal_of
@@ -38,7 +39,7 @@ class Api:
     keys: ApiKeys | None = None
     # Principal (an access key locally, an IAM user or role id on AWS) -> tenant.
     tenants: TenantDirectory | None = None
-    features: SpeechFeatures = UNSUPPORTED
+    lexicons: PollyLexicons = field(default_factory=lambda: PollyLexicons(None, ""))
     contract: PollyContract = field(default_factory=polly_contract)
 
     def __post_init__(self) -> None:
@@ -102,7 +103,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         payload = body()
         tenant = api.polly_tenant(app.current_event.raw_event, payload)
         request = polly.parse_synthesize(
-            payload, tenant, api.contract, api.speech.pipeline.registry, api.features
+            payload, tenant, api.contract, api.speech.pipeline.registry
         )
         try:
             speech = api.speech.speak(request.request)
@@ -118,6 +119,28 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         query = app.current_event.query_string_parameters or {}
         document = polly.describe_voices(api.speech.pipeline.registry, api.contract, query)
         return Response(200, _JSON, json.dumps(document))
+
+    @app.put("/v1/lexicons/<name>")
+    def put_lexicon(name: str) -> Response[str]:
+        payload = body()
+        api.polly_tenant(app.current_event.raw_event, payload)
+        return _polly_json(api.lexicons.put(name, payload))
+
+    @app.get("/v1/lexicons/<name>")
+    def get_lexicon(name: str) -> Response[str]:
+        api.polly_tenant(app.current_event.raw_event, body())
+        return _polly_json(api.lexicons.get(name))
+
+    @app.get("/v1/lexicons")
+    def list_lexicons() -> Response[str]:
+        api.polly_tenant(app.current_event.raw_event, body())
+        query = app.current_event.query_string_parameters or {}
+        return _polly_json(api.lexicons.list(query.get("NextToken")))
+
+    @app.delete("/v1/lexicons/<name>")
+    def delete_lexicon(name: str) -> Response[str]:
+        api.polly_tenant(app.current_event.raw_event, body())
+        return _polly_json(api.lexicons.delete(name))
 
     @app.post("/v1/audio/speech")
     def create_speech() -> Response[bytes]:
@@ -159,12 +182,9 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
 
     @app.exception_handler(PollyError)  # type: ignore[untyped-decorator]
     def polly_error(error: PollyError) -> Response[str]:
-        return Response(
-            api.contract.status_of(error.code),
-            _JSON,
-            json.dumps({"message": error.message}),
-            headers={"x-amzn-ErrorType": error.code},
-        )
+        status, headers, document = polly_error_response(api, error)
+        content_type = headers.pop("Content-Type")
+        return Response(status, content_type, json.dumps(document), headers=headers)
 
     @app.exception_handler(OpenAIError)  # type: ignore[untyped-decorator]
     def openai_error(error: OpenAIError) -> Response[str]:
@@ -180,16 +200,37 @@ def _console_file(name: str) -> Response[str]:
     return Response(200, found.content_type, found.body, headers=found.headers)
 
 
+def polly_error_response(api: Api, error: PollyError) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Polly's error shape: the modeled status, ``x-amzn-ErrorType`` and ``{"message"}``."""
+    headers = {"Content-Type": _JSON, "x-amzn-ErrorType": error.code}
+    return api.contract.status_of(error.code), headers, {"message": error.message}
+
+
+def _polly_json(document: dict[str, Any]) -> Response[str]:
+    return Response(200, _JSON, json.dumps(document))
+
+
 def _cache_header(speech: Speech) -> dict[str, str]:
     # Whether the answer came from the cache: for callers measuring, and the demo.
     return {CACHE_HEADER: speech.cache}
 
 
-def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpResolver:
-    """The resolver the handler serves, from the function's settings."""
+def api_of(config: Config, meter: Meter | None = None) -> Api:
+    """The API the handler serves, from the function's settings."""
     pipeline = Pipeline.of(config, meter)
     settings = ApiSettings.of(config)
     table = pipeline.settings.tenants_table
-    keys = ApiKeys(AwsClients(AwsSettings.of(config)).dynamodb, table) if table else None
+    clients = AwsClients(AwsSettings.of(config))
+    keys = ApiKeys(clients.dynamodb, table) if table else None
     speech = SpeechService(pipeline, settings.sync_max_chars)
-    return build_resolver(Api(speech, settings, keys, pipeline.controls.tenants))
+    lexicons_table = pipeline.settings.lexicons_table
+    lexicons = PollyLexicons(
+        LexiconTable(clients.dynamodb, lexicons_table) if lexicons_table else None,
+        pipeline.settings.region_name,
+    )
+    return Api(speech, settings, keys, pipeline.controls.tenants, lexicons=lexicons)
+
+
+def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpResolver:
+    """The resolver the handler serves, from the function's settings."""
+    return build_resolver(api_of(config, meter))

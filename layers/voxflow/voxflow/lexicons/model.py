@@ -44,6 +44,7 @@ class Lexicon:
     sha256: str  # of the stored content: what cache keys carry
     lexemes: tuple[Lexeme, ...]
     language: str  # xml:lang; recorded, not enforced (the voice's language is used)
+    alphabet: str = "ipa"  # the <lexicon>'s default: ipa or x-sampa
 
 
 def check_name(name: str) -> str:

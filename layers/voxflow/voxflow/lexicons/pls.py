@@ -59,6 +59,7 @@ def parse_lexicon(name: str, content: str) -> Lexicon:
         sha256=content_hash(content),
         lexemes=tuple(lexemes),
         language=root.get(_XML_LANG, ""),
+        alphabet=alphabet,
     )
 
 
