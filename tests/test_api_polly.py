@@ -159,6 +159,41 @@ def test_marks_are_one_cache_with_the_event_path(api: ApiHarness) -> None:
     assert api.through_events(made, "mp3", speech_marks=["word"]).cache == "hit"
 
 
+def test_ssml_marks_point_into_the_markup_as_sent(api: ApiHarness) -> None:
+    """TextType=ssml with marks: word offsets slice the SSML's own bytes (a <sub> is one
+    word over its written text), and a <mark/> after a break is heard where it ends."""
+    ssml = (
+        '<speak>Hello <sub alias="World Wide Web">WWW</sub> fans.'
+        '<break time="600ms"/><mark name="after"/>Welcome back.</speak>'
+    )
+    body = (
+        polly(api)
+        .synthesize_speech(
+            Text=ssml,
+            TextType="ssml",
+            VoiceId="joe",
+            OutputFormat="json",
+            SpeechMarkTypes=["word", "ssml"],
+        )["AudioStream"]
+        .read()
+    )
+    marks = from_json_lines(body)
+    raw = ssml.encode("utf-8")
+    words = [mark for mark in marks if mark.type == "word"]
+    assert [raw[m.start : m.end].decode() for m in words] == [
+        "Hello",
+        "WWW",
+        "fans",
+        "Welcome",
+        "back",
+    ]
+    (mark,) = [m for m in marks if m.type == "ssml"]
+    assert mark.value == "after"
+    fans, welcome = words[2], words[3]
+    assert fans.time < mark.time <= welcome.time
+    assert mark.time - fans.time >= 600  # the break lies between them
+
+
 def test_marks_errors_are_the_models(api: ApiHarness) -> None:
     client = polly(api)
     cases: dict[str, dict[str, Any]] = {

@@ -226,7 +226,7 @@ class SpeechService:
         (its audio beside them), so a request with marks is a hit either way in."""
         pipeline = self.pipeline
         # The pipeline's own plan: its limits (SSML, lexicons) are this route's too.
-        planned = plan_request_marks(item, keyed.text, keyed.chunks, keyed.key)
+        planned = plan_request_marks(item, keyed)
         entry = usable(pipeline.cache.lookup(planned.key), pipeline)
         if entry is not None and usable(pipeline.cache.lookup(keyed.key), pipeline) is not None:
             pipeline.cache.count_hit(entry)
