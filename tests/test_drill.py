@@ -40,7 +40,6 @@ def test_small_drill_loses_nothing_and_fails_back(tmp_path: Path) -> None:
     # answer per request id). Only requests in flight at the kill, or answered by the
     # primary with that answer not yet replicated at the kill, may be answered twice.
     exposed = set(report.in_flight_at_kill_ids) | set(report.unreplicated_at_kill_ids)
-    unexpected = set(report.multiple_terminal_regions) - exposed
     # The secondary took over: it answered requests, and the first one soon after the kill.
     assert report.answered_by_region.get("us-west-2", 0) > 0
     assert report.rto_s is not None
@@ -48,8 +47,6 @@ def test_small_drill_loses_nothing_and_fails_back(tmp_path: Path) -> None:
     assert report.duplicated_chunks_normal == 0
     assert report.failback.ok, report.failback
     assert json.loads(report.to_json())["rpo"] == 0
-    if unexpected:
-        # KNOWN DEFECT (session 6 closing note), every other claim above still holds: under
-        # the full suite's load one request not in flight at the kill is answered twice by
-        # the secondary itself; it passes alone. Marked so it is seen in every run, not hidden.
-        pytest.xfail(f"answered twice outside the exposed set: {sorted(unexpected)}")
+    # A client that published to the frozen primary and then to the secondary left a copy
+    # naming the primary's reply queue: answered once all the same (test_regions).
+    assert set(report.multiple_terminal_regions) <= exposed, report.multiple_terminal_regions

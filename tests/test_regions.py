@@ -1183,3 +1183,31 @@ def test_standby_queue_sends_again_with_the_grown_delay() -> None:
         queue.send_again("{}", first_seen)
     assert [m["DelaySeconds"] for m in sqs.sent] == [1, 3, 10]
     assert sqs.sent[2]["MessageAttributes"][FIRST_SEEN_ATTRIBUTE]["StringValue"] == "960.000"
+
+
+def test_a_copy_naming_the_other_regions_queue_of_the_same_name_is_answered_once(
+    regions: dict[str, Region], secondary: Pipeline
+) -> None:
+    """The drill's double answer: a client publishes to the frozen primary (the put times
+    out), then to the secondary, each copy naming its own region's reply queue; the
+    primary takes its copy when it thaws and the replicator brings it here. Replies go to
+    the queue of that name in this region either way, so the copy names no new target:
+    answered once, whether it arrives while the job is pending or after it finished."""
+    west = regions[SECONDARY]
+    request_id = f"copy-{uuid.uuid4().hex[:8]}"
+    text = f"One answer for copy {request_id[-4:]}."  # not cached by another test: a miss
+    body = request_body(request_id, text, west.replies_url)
+    primarys_queue = "https://sqs.us-east-1.amazonaws.com/123456789012/voxflow-replies-client"
+    legacy_host = "https://us-east-1.queue.amazonaws.com/123456789012/voxflow-replies-client"
+    _set_primary(regions, healthy=False)
+    try:
+        assert handle_request_message(body, "c-1", 1, secondary) == [Decision.CREATE]
+        pending_copy = request_body(request_id, text, primarys_queue)
+        assert handle_request_message(pending_copy, "c-2", 1, secondary) == [Decision.PROCEED]
+        assert synthesize_queued(west, secondary, request_id) > 0
+        assert terminal_replies(west, request_id) == ["SynthesisCompleted"]
+        finished_copy = request_body(request_id, text, legacy_host)
+        assert handle_request_message(finished_copy, "c-3", 1, secondary) == [Decision.DROP]
+        assert terminal_replies(west, request_id) == []
+    finally:
+        _set_primary(regions, healthy=True)

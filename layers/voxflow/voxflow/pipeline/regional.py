@@ -9,8 +9,10 @@ call added (the hit path's latency depends on it).
 import logging
 from dataclasses import dataclass
 
+from voxflow.events import ReplyTo
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.identity import conflicts, copy_job_id
+from voxflow.pipeline.reply_targets import answered_here_as
 from voxflow.pipeline.terminal import answered_id, finish, resend_if_unsent, stored_event
 from voxflow.regions import Decision, PeerJob, PeerUnavailable
 from voxflow.store import CacheEntry, Job
@@ -153,6 +155,8 @@ def _add_reply_target(pipeline: Pipeline, existing: Job, duplicate: Job) -> None
         return
     if target in (existing.extra_reply_to or ()):
         return  # the writer sends there (or has)
+    if pipeline.regions.regional and _answered_there_already(pipeline, existing, target):
+        return
     if existing.status == PENDING and pipeline.jobs.add_reply_target(existing.request_id, target):
         return
     finished = existing if existing.status != PENDING else pipeline.jobs.get(existing.request_id)
@@ -163,6 +167,20 @@ def _add_reply_target(pipeline: Pipeline, existing: Job, duplicate: Job) -> None
     if finished.status == PENDING:
         raise JobVanished(f"job {existing.request_id} changed while a target was added")
     _copy_result(pipeline, finished, duplicate, target)
+
+
+def _answered_there_already(pipeline: Pipeline, existing: Job, target: str) -> bool:
+    """``target`` is, as this region sends replies, one the job answers already: the
+    same queue name under another region's URL (a request the client published to both
+    regions, the frozen primary's copy replicated here after it thawed)."""
+    here = pipeline.regions.here
+    identity = answered_here_as(ReplyTo.model_validate_json(target), here)
+    known = [existing.reply_to_json, *(existing.extra_reply_to or ())]
+    return any(
+        answered_here_as(ReplyTo.model_validate_json(other), here) == identity
+        for other in known
+        if other
+    )
 
 
 def _copy_result(pipeline: Pipeline, finished: Job, duplicate: Job, target: str) -> None:
