@@ -30,6 +30,7 @@ from voxflow.tenants.api_keys import ApiKeys
 
 _JSON = "application/json"
 CACHE_HEADER = "x-voxflow-cache"  # "hit" or "miss"
+TIMING_HEADER = "Server-Timing"  # the W3C header; browsers' devtools draw it
 
 
 @dataclass
@@ -111,7 +112,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
             raise polly.error_of(error) from None
         audio, headers = polly.synthesize_response(speech, request)
         content_type = headers.pop("Content-Type")
-        return Response(200, content_type, audio, headers={**headers, **_cache_header(speech)})
+        return Response(200, content_type, audio, headers={**headers, **_speech_headers(speech)})
 
     @app.get("/v1/voices")
     def describe_voices() -> Response[str]:
@@ -143,7 +144,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         return _polly_json(api.lexicons.delete(name))
 
     @app.post("/v1/audio/speech")
-    def create_speech() -> Response[bytes]:
+    def create_speech() -> Response[bytes | str]:
         tenant = api.openai_tenant(app.current_event.headers)
         request = openai.parse_speech(
             body(), tenant, api.speech.pipeline.registry, api.settings.default_voice
@@ -153,7 +154,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         except VoxflowError as error:
             raise openai.error_of(error) from None
         audio, content_type = openai.speech_response(speech, request)
-        return Response(200, content_type, audio, headers=_cache_header(speech))
+        return Response(200, content_type, audio, headers=_speech_headers(speech))
 
     @app.get("/v1/models")
     def list_models() -> Response[str]:
@@ -210,9 +211,11 @@ def _polly_json(document: dict[str, Any]) -> Response[str]:
     return Response(200, _JSON, json.dumps(document))
 
 
-def _cache_header(speech: Speech) -> dict[str, str]:
-    # Whether the answer came from the cache: for callers measuring, and the demo.
-    return {CACHE_HEADER: speech.cache}
+def _speech_headers(speech: Speech) -> dict[str, str]:
+    # Whether the answer came from the cache, and where the time went: for callers
+    # measuring, and the console. Same origin as the console: no CORS exposure needed.
+    timings = ", ".join(f"{name};dur={ms:.1f}" for name, ms in speech.timings_ms.items())
+    return {CACHE_HEADER: speech.cache, TIMING_HEADER: timings}
 
 
 def api_of(config: Config, meter: Meter | None = None) -> Api:
