@@ -27,6 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from voxflow.audio import decode
+from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config.choices import Role
 from voxflow.engine import Engine
 from voxflow.regions import RegionConfig, Regions, StaticHealth
@@ -36,6 +37,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
+WATCHED_QUEUES = ("requests", "chunks", "chunks-dlq")
 WAIT_S = 60  # a miss is synthesized in the request, on two shared cores
 
 
@@ -47,7 +49,12 @@ def health() -> StaticHealth:
 @pytest.fixture(scope="module")
 def api(engine: Engine, health: StaticHealth) -> Iterator[ApiHarness]:
     with MotoServer() as moto:
-        harness = start_api(moto.url, engine.registry, engine)
+        sqs = AwsClients(AwsSettings.local(moto.url)).sqs
+        watched = {
+            label: sqs.create_queue(QueueName=f"console-{label}")["QueueUrl"]
+            for label in WATCHED_QUEUES
+        }
+        harness = start_api(moto.url, engine.registry, engine, watched)
         harness.pipeline.regions = Regions(
             config=RegionConfig(
                 role=Role.PRIMARY,
@@ -334,3 +341,35 @@ def test_ssml_is_spoken_as_ssml_with_its_words_marked(console: Chrome) -> None:
         assert wait(console, lambda b: spoken_words(b) or None) == words
     finally:
         ssml.click()
+
+
+def queue_rows(browser: Chrome) -> dict[str, list[str]]:
+    rows = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#queues tbody tr'), r =>"
+        " [r.dataset.queue, r.className, ...Array.from(r.cells, c => c.textContent)]);"
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_the_queues_and_dlqs_depths_follow_sqs_live(console: Chrome, api: ApiHarness) -> None:
+    rows = wait(console, lambda b: queue_rows(b) or None)
+    assert list(rows) == list(WATCHED_QUEUES)
+    assert rows["requests"] == ["", "requests", "0", "0", "0"]
+    assert rows["chunks-dlq"] == ["", "chunks-dlq (DLQ)", "0", "0", "0"]
+    sqs = api.clients.sqs
+    url = {label: sqs.get_queue_url(QueueName=f"console-{label}")["QueueUrl"] for label in rows}
+    for _ in range(3):
+        sqs.send_message(QueueUrl=url["requests"], MessageBody="{}")
+    sqs.send_message(QueueUrl=url["chunks"], MessageBody="{}", DelaySeconds=600)
+    sqs.send_message(QueueUrl=url["chunks-dlq"], MessageBody="{}")
+    # Within a refresh or two (5 s each): three waiting, one delayed, the DLQ flagged.
+    wait(console, lambda b: queue_rows(b)["requests"][2] == "3", 15)
+    rows = queue_rows(console)
+    assert rows["chunks"][2:] == ["0", "0", "1"]
+    assert rows["chunks-dlq"] == ["dlq-not-empty", "chunks-dlq (DLQ)", "1", "0", "0"]
+    # A message being worked on counts as in flight, not waiting.
+    sqs.receive_message(QueueUrl=url["requests"], MaxNumberOfMessages=1, VisibilityTimeout=600)
+    wait(console, lambda b: queue_rows(b)["requests"][2:4] == ["2", "1"], 15)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert console.save_screenshot(str(ARTIFACTS / "console-queues.png"))
+    assert errors_logged(console) == []

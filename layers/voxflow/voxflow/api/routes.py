@@ -20,6 +20,7 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config import Config
 from voxflow.console import asset, regions_health
 from voxflow.console.assets import INDEX
+from voxflow.console.queues import QueueDepths
 from voxflow.errors import VoxflowError
 from voxflow.events import DEFAULT_TENANT
 from voxflow.lexicons.store import LexiconTable
@@ -41,6 +42,7 @@ class Api:
     # Principal (an access key locally, an IAM user or role id on AWS) -> tenant.
     tenants: TenantDirectory | None = None
     lexicons: PollyLexicons = field(default_factory=lambda: PollyLexicons(None, ""))
+    queues: QueueDepths | None = None  # the stack's queues, for GET /v1/health
     contract: PollyContract = field(default_factory=polly_contract)
 
     def __post_init__(self) -> None:
@@ -179,6 +181,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
     def health() -> Response[str]:
         api.openai_tenant(app.current_event.headers)
         document = regions_health(api.speech.pipeline.regions)
+        document["queues"] = api.queues.read() if api.queues is not None else []
         return Response(200, _JSON, json.dumps(document), headers={"Cache-Control": "no-store"})
 
     @app.exception_handler(PollyError)  # type: ignore[untyped-decorator]
@@ -231,7 +234,8 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
         LexiconTable(clients.dynamodb, lexicons_table) if lexicons_table else None,
         pipeline.settings.region_name,
     )
-    return Api(speech, settings, keys, pipeline.controls.tenants, lexicons=lexicons)
+    queues = QueueDepths(clients.sqs, settings.watched_queues) if settings.watched_queues else None
+    return Api(speech, settings, keys, pipeline.controls.tenants, lexicons=lexicons, queues=queues)
 
 
 def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpResolver:

@@ -62,11 +62,32 @@
         return card;
       });
       $("regions").replaceChildren(...cards);
+      showQueues(health.queues || []);
       $("health-checked").textContent = "checked " + health.checked_at;
       show("health-error", "");
     } catch (error) {
       show("health-error", "health: " + error.message);
     }
+  }
+
+  // The stack's queues and DLQs: a dead-letter queue holding anything is marked.
+  function showQueues(queues) {
+    $("queues").tBodies[0].replaceChildren(...queues.map((queue) => {
+      const tr = element("tr");
+      tr.dataset.queue = queue.queue;
+      const failed = queue.dead_letter && queue.waiting > 0;
+      if (failed) tr.className = "dlq-not-empty";
+      tr.append(element("td", "", queue.queue + (queue.dead_letter ? " (DLQ)" : "")));
+      if (queue.error) {
+        const cell = element("td", "error-cell", "unreadable: " + queue.error);
+        cell.colSpan = 3;
+        tr.append(cell);
+      } else {
+        [queue.waiting, queue.in_flight, queue.delayed].forEach((n) => tr.append(element("td", "", String(n))));
+      }
+      return tr;
+    }));
+    $("queues-panel").hidden = queues.length === 0;
   }
 
   async function loadVoices() {
