@@ -114,7 +114,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
             raise polly.error_of(error) from None
         audio, headers = polly.synthesize_response(speech, request)
         content_type = headers.pop("Content-Type")
-        return Response(200, content_type, audio, headers={**headers, **_speech_headers(speech)})
+        return Response(200, content_type, audio, headers={**headers, **speech_headers(speech)})
 
     @app.get("/v1/voices")
     def describe_voices() -> Response[str]:
@@ -156,7 +156,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         except VoxflowError as error:
             raise openai.error_of(error) from None
         audio, content_type = openai.speech_response(speech, request)
-        return Response(200, content_type, audio, headers=_speech_headers(speech))
+        return Response(200, content_type, audio, headers=speech_headers(speech))
 
     @app.get("/v1/models")
     def list_models() -> Response[str]:
@@ -214,7 +214,7 @@ def _polly_json(document: dict[str, Any]) -> Response[str]:
     return Response(200, _JSON, json.dumps(document))
 
 
-def _speech_headers(speech: Speech) -> dict[str, str]:
+def speech_headers(speech: Speech) -> dict[str, str]:
     # Whether the answer came from the cache, and where the time went: for callers
     # measuring, and the console. Same origin as the console: no CORS exposure needed.
     timings = ", ".join(f"{name};dur={ms:.1f}" for name, ms in speech.timings_ms.items())
