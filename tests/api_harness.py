@@ -20,6 +20,7 @@ from voxflow.api.streaming import stream_response
 from voxflow.audit import AuditLog, AuditSettings
 from voxflow.audit.models import create_audit_table
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.console.queues import QueueDepths
 from voxflow.engine import Engine
 from voxflow.events import SynthesisRequested
 from voxflow.lexicons.store import LexiconTable, create_lexicons_table
@@ -92,7 +93,13 @@ class ApiHarness:
         return job
 
 
-def start_api(moto_url: str, registry: VoiceRegistry, engine: Engine) -> ApiHarness:
+def start_api(
+    moto_url: str,
+    registry: VoiceRegistry,
+    engine: Engine,
+    watched_queues: dict[str, str] | None = None,
+) -> ApiHarness:
+    """``watched_queues``: label -> URL of queues on moto whose depths /v1/health shows."""
     aws = AwsSettings.local(moto_url)
     clients = AwsClients(aws)
     suffix = uuid.uuid4().hex[:8]
@@ -138,12 +145,14 @@ def start_api(moto_url: str, registry: VoiceRegistry, engine: Engine) -> ApiHarn
     )
     settings = ApiSettings(sigv4_credentials=dict(SIGV4))
     keys = ApiKeys(clients.dynamodb, f"tenants-{suffix}")
+    queues = QueueDepths(clients.sqs, watched_queues) if watched_queues else None
     api = Api(
         SpeechService(pipeline, settings.sync_max_chars),
         settings,
         keys,
         tenants,
         lexicons=PollyLexicons(lexicons, service.region_name),
+        queues=queues,
     )
     resolver = build_resolver(api)
 

@@ -187,6 +187,18 @@ def test_openai_fields(registry: VoiceRegistry) -> None:
     assert parsed.request.length_scale == 0.5
     assert speech(registry, model="anything-else").request.length_scale is None
     assert speech(registry, voice={"id": "joe"}).request.voice == "joe"
+    # voxflow's own fields (the console's): SSML, and marks beside the audio as JSON.
+    plain = speech(registry)
+    assert (plain.request.text_type, plain.request.speech_marks, plain.with_marks) == (
+        "text",
+        (),
+        False,
+    )
+    marked = speech(registry, voxflow_text_type="ssml", voxflow_marks=["word", "sentence"])
+    assert marked.request.text_type == "ssml"
+    assert marked.request.speech_marks == ("sentence", "word")
+    assert marked.request.marks_with_audio
+    assert marked.with_marks
 
 
 @pytest.mark.parametrize(
@@ -200,6 +212,11 @@ def test_openai_fields(registry: VoiceRegistry) -> None:
         ({"input": ""}, "input"),
         ({"input": "x" * 4097}, "input"),
         ({"stream_format": "chunks"}, "stream_format"),
+        ({"voxflow_text_type": "html"}, "voxflow_text_type"),
+        ({"voxflow_marks": "word"}, "voxflow_marks"),
+        ({"voxflow_marks": []}, "voxflow_marks"),
+        ({"voxflow_marks": ["syllable"]}, "voxflow_marks"),
+        ({"voxflow_marks": ["word"], "stream_format": "sse"}, "voxflow_marks"),
     ],
 )
 def test_openai_bad_input_is_a_400_in_openais_shape(

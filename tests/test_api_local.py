@@ -121,6 +121,21 @@ def test_the_console_and_its_health_are_served_by_the_api_function(stack: LocalS
         health = json.loads(answer.read())
     (region,) = health["regions"]  # one standalone stack: one region, serving
     assert (region["region"], region["serving"]) == (stack.region, True)
+    # The stack's seven queues from the template's VOXFLOW_API_WATCHED_QUEUES, each read
+    # from moto's SQS (an unreadable one would carry "error" instead of its counts).
+    queues = {queue["queue"]: queue for queue in health["queues"]}
+    assert set(queues) == {
+        "requests",
+        "requests-dlq",
+        "requests-rule-dlq",
+        "chunks",
+        "chunks-dlq",
+        "long-chunks",
+        "long-chunks-dlq",
+    }
+    for name, queue in queues.items():
+        assert queue["dead_letter"] == name.endswith("-dlq")
+        assert {"waiting", "in_flight", "delayed"} <= set(queue), queue
 
 
 def test_a_wrong_secret_is_refused(stack: LocalStack) -> None:

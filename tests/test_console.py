@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from botocore.exceptions import ClientError
 
 from voxflow.api.routes import Api, build_resolver
 from voxflow.api.settings import ApiSettings
@@ -17,6 +18,7 @@ from voxflow.api.speech import SpeechService
 from voxflow.config.choices import Role
 from voxflow.console import asset, regions_health
 from voxflow.console.assets import CONTENT_SECURITY_POLICY
+from voxflow.console.queues import QueueDepths, parse_watched
 from voxflow.regions import RegionConfig, Regions, StaticHealth
 from voxflow.tenants.api_keys import ApiKeys, KeyCheck
 from voxflow_local.http_api import payload_v2_event
@@ -157,3 +159,81 @@ def test_a_standalone_deployment_is_one_region_always_serving() -> None:
     assert region["role"] == "standalone"
     assert region["serving"] is True
     assert document["serving"] == region["region"]
+
+
+class FakeSqs:
+    """GetQueueAttributes as SQS answers it; a queue not here is refused as SQS does."""
+
+    def __init__(self, queues: dict[str, dict[str, str]]) -> None:
+        self.queues = queues
+
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:  # noqa: N803
+        if QueueUrl not in self.queues:
+            raise ClientError(
+                {"Error": {"Code": "AWS.SimpleQueueService.NonExistentQueue"}},
+                "GetQueueAttributes",
+            )
+        return {
+            "Attributes": {k: v for k, v in self.queues[QueueUrl].items() if k in AttributeNames}
+        }
+
+
+def test_the_watched_queues_are_labelled_urls_in_order() -> None:
+    raw = " requests=https://sqs.x/1/r, requests-dlq=https://sqs.x/1/rd ,"
+    assert list(parse_watched(raw).items()) == [
+        ("requests", "https://sqs.x/1/r"),
+        ("requests-dlq", "https://sqs.x/1/rd"),
+    ]
+    assert parse_watched("") == {}
+    for bad in ("requests", "=https://sqs.x/1/r", "requests=sqs.x/1/r"):
+        with pytest.raises(ValueError, match="label=url"):
+            parse_watched(bad)
+
+
+def test_queue_depths_are_read_per_queue_and_an_unreadable_one_says_why() -> None:
+    sqs = FakeSqs(
+        {
+            "https://q/requests": {
+                "ApproximateNumberOfMessages": "7",
+                "ApproximateNumberOfMessagesNotVisible": "2",
+                "ApproximateNumberOfMessagesDelayed": "0",
+            },
+            "https://q/chunks-dlq": {"ApproximateNumberOfMessages": "1"},
+        }
+    )
+    depths = QueueDepths(
+        sqs,
+        {
+            "requests": "https://q/requests",
+            "chunks-dlq": "https://q/chunks-dlq",
+            "gone": "https://q/gone",
+        },
+    )
+    assert depths.read() == [
+        {"queue": "requests", "dead_letter": False, "waiting": 7, "in_flight": 2, "delayed": 0},
+        {"queue": "chunks-dlq", "dead_letter": True, "waiting": 1, "in_flight": 0, "delayed": 0},
+        {"queue": "gone", "dead_letter": False, "error": "AWS.SimpleQueueService.NonExistentQueue"},
+    ]
+
+
+def test_health_carries_the_queue_depths_under_the_key() -> None:
+    speech = cast(SpeechService, SimpleNamespace(pipeline=SimpleNamespace(regions=primary())))
+    sqs = FakeSqs({"https://q/r": {"ApproximateNumberOfMessages": "3"}})
+    resolver = build_resolver(
+        Api(
+            speech,
+            ApiSettings(),
+            cast(ApiKeys, OneKey()),
+            queues=QueueDepths(sqs, {"requests": "https://q/r"}),
+        )
+    )
+    event = payload_v2_event("GET", "/v1/health", [("Authorization", f"Bearer {KEY}")], b"", "::1")
+    answer = resolver.resolve(event, None)  # type: ignore[arg-type]
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["queues"] == [
+        {"queue": "requests", "dead_letter": False, "waiting": 3, "in_flight": 0, "delayed": 0}
+    ]
+    # Without the key, nothing of the queues.
+    refused = resolver.resolve(payload_v2_event("GET", "/v1/health", [], b"", "::1"), None)  # type: ignore[arg-type]
+    assert refused["statusCode"] == 401
+    assert "queues" not in refused["body"]

@@ -27,6 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from voxflow.audio import decode
+from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config.choices import Role
 from voxflow.engine import Engine
 from voxflow.regions import RegionConfig, Regions, StaticHealth
@@ -36,6 +37,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
+WATCHED_QUEUES = ("requests", "chunks", "chunks-dlq")
 WAIT_S = 60  # a miss is synthesized in the request, on two shared cores
 
 
@@ -47,7 +49,12 @@ def health() -> StaticHealth:
 @pytest.fixture(scope="module")
 def api(engine: Engine, health: StaticHealth) -> Iterator[ApiHarness]:
     with MotoServer() as moto:
-        harness = start_api(moto.url, engine.registry, engine)
+        sqs = AwsClients(AwsSettings.local(moto.url)).sqs
+        watched = {
+            label: sqs.create_queue(QueueName=f"console-{label}")["QueueUrl"]
+            for label in WATCHED_QUEUES
+        }
+        harness = start_api(moto.url, engine.registry, engine, watched)
         harness.pipeline.regions = Regions(
             config=RegionConfig(
                 role=Role.PRIMARY,
@@ -259,3 +266,110 @@ def test_markup_in_what_the_page_shows_is_text_not_code(console: Chrome) -> None
     assert console.find_elements(By.CSS_SELECTOR, "#recent img, #recent script") == []
     console.refresh()  # the page back as served, for the tests after this one
     wait(console, lambda b: len(Select(b.find_element(By.ID, "speak-voice")).options) > 1)
+
+
+def spoken_words(browser: Chrome) -> list[tuple[str, int]]:
+    words = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#speak-words .word'),"
+        " w => [w.textContent, Number(w.dataset.time)]);"
+    )
+    return [(text, int(time)) for text, time in words]
+
+
+def highlighted_at(browser: Chrome, seconds: float) -> str | None:
+    """The word the page highlights once the audio is at ``seconds`` and says so."""
+    return browser.execute_script(  # type: ignore[no-any-return]
+        "const a = document.getElementById('speak-audio'); a.pause();"
+        "a.currentTime = arguments[0]; a.dispatchEvent(new Event('timeupdate'));"
+        "const w = document.querySelector('#speak-words .word.current');"
+        "return w ? w.textContent : null;",
+        seconds,
+    )
+
+
+def test_words_highlight_from_the_speech_marks_as_the_audio_plays(console: Chrome) -> None:
+    errors_logged(console)  # the log so far: the refused requests of the tests before
+    Select(console.find_element(By.ID, "speak-voice")).select_by_value("joe")
+    speak(console, "Seven quick voices follow every spoken word", "wav")
+    duration, _ = played_audio(console)
+    words = wait(console, lambda b: spoken_words(b) or None)
+    assert [text for text, _ in words] == [
+        "Seven",
+        "quick",
+        "voices",
+        "follow",
+        "every",
+        "spoken",
+        "word",
+    ]
+    times = [time for _, time in words]
+    assert times == sorted(set(times)), times
+    assert times[-1] < duration * 1000
+    # The highlighted word advances with the audio's time: at each mark, that word.
+    for text, time in words:
+        assert highlighted_at(console, time / 1000 + 0.005) == text
+    # Halfway between two marks it is still the earlier one.
+    (first, t0), (_, t1) = words[0], words[1]
+    assert highlighted_at(console, (t0 + t1) / 2000) == first
+    # The service's timings of a miss: where the time went, shown with the request.
+    timings = latest_row(console)[8]
+    assert all(part in timings for part in ("lookup", "synthesize", "store", "total")), timings
+    assert errors_logged(console) == []
+
+
+def test_ssml_is_spoken_as_ssml_with_its_words_marked(console: Chrome) -> None:
+    Select(console.find_element(By.ID, "speak-voice")).select_by_value("joe")
+    ssml = console.find_element(By.ID, "speak-ssml")
+    ssml.click()
+    try:
+        speak(console, '<speak>Markup spoken <break time="400ms"/> not read aloud</speak>', "mp3")
+        assert latest_row(console)[3:5] == ["200", "miss"], console.find_element(
+            By.ID, "speak-error"
+        ).text
+        played_audio(console)
+        words = wait(console, lambda b: spoken_words(b) or None)
+        assert [text for text, _ in words] == ["Markup", "spoken", "not", "read", "aloud"]
+        # The break is heard: at least its length between "spoken" and "not".
+        assert words[2][1] - words[1][1] >= 400, words
+        # The same request again is a hit, audio and marks, and its timings say so.
+        console.find_element(By.ID, "speak-submit").click()
+        wait(console, lambda b: latest_row(b)[4] == "hit")
+        timings = latest_row(console)[8]
+        assert "lookup" in timings
+        assert "total" in timings
+        assert "synthesize" not in timings
+        assert wait(console, lambda b: spoken_words(b) or None) == words
+    finally:
+        ssml.click()
+
+
+def queue_rows(browser: Chrome) -> dict[str, list[str]]:
+    rows = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#queues tbody tr'), r =>"
+        " [r.dataset.queue, r.className, ...Array.from(r.cells, c => c.textContent)]);"
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_the_queues_and_dlqs_depths_follow_sqs_live(console: Chrome, api: ApiHarness) -> None:
+    rows = wait(console, lambda b: queue_rows(b) or None)
+    assert list(rows) == list(WATCHED_QUEUES)
+    assert rows["requests"] == ["", "requests", "0", "0", "0"]
+    assert rows["chunks-dlq"] == ["", "chunks-dlq (DLQ)", "0", "0", "0"]
+    sqs = api.clients.sqs
+    url = {label: sqs.get_queue_url(QueueName=f"console-{label}")["QueueUrl"] for label in rows}
+    for _ in range(3):
+        sqs.send_message(QueueUrl=url["requests"], MessageBody="{}")
+    sqs.send_message(QueueUrl=url["chunks"], MessageBody="{}", DelaySeconds=600)
+    sqs.send_message(QueueUrl=url["chunks-dlq"], MessageBody="{}")
+    # Within a refresh or two (5 s each): three waiting, one delayed, the DLQ flagged.
+    wait(console, lambda b: queue_rows(b)["requests"][2] == "3", 15)
+    rows = queue_rows(console)
+    assert rows["chunks"][2:] == ["0", "0", "1"]
+    assert rows["chunks-dlq"] == ["dlq-not-empty", "chunks-dlq (DLQ)", "1", "0", "0"]
+    # A message being worked on counts as in flight, not waiting.
+    sqs.receive_message(QueueUrl=url["requests"], MaxNumberOfMessages=1, VisibilityTimeout=600)
+    wait(console, lambda b: queue_rows(b)["requests"][2:4] == ["2", "1"], 15)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert console.save_screenshot(str(ARTIFACTS / "console-queues.png"))
+    assert errors_logged(console) == []

@@ -1104,11 +1104,13 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
         logs = {resource for action, resource in pairs if action.startswith("logs:")}
         assert logs == {str(getatt(f"{function_id}LogGroup"))}, function_id
         assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= actions
-        # SQS event sources: exactly its own queue, if it has one.
-        consumed = {resource for action, resource in pairs if action in CONSUME}
+        # SQS event sources: exactly its own queue, if it has one. (The API reads every
+        # queue's depth and consumes none: test_the_api_reaches_the_cache_...)
+        consume = CONSUME - ({"sqs:GetQueueAttributes"} if function_id == "ApiFunction" else set())
+        consumed = {resource for action, resource in pairs if action in consume}
         queues = {str(getatt(q)) for q, consumer in CONSUMERS.items() if consumer == function_id}
         assert consumed == queues, function_id
-        for action in CONSUME:
+        for action in consume:
             assert {resource for a, resource in pairs if a == action} == queues, function_id
         assert not [a for a in actions if a.startswith("s3:") and "Delete" in a]
         # Replies go only to queues and buses named with the reply prefixes.
@@ -1189,12 +1191,23 @@ def test_the_api_reaches_the_cache_audio_audit_admission_and_health_only(
     translated: dict[str, Any],
 ) -> None:
     # The API: the cache (read, count hits, record misses), audio, audit; never the jobs
-    # table, a queue or a bus.
+    # table or a bus; of the queues, the stack's own depths only (GET /v1/health).
     api = _allowed(translated, "ApiFunction")
     cache = {action for action, resource in api if resource == _table("cache")}
     assert cache == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     assert not [resource for _, resource in api if resource == _table("jobs")]
-    assert not [action for action, _ in api if action.startswith(("sqs:", "events:"))]
+    assert not [action for action, _ in api if action.startswith("events:")]
+    queues = {(a, r) for a, r in api if a.startswith("sqs:")}
+    assert queues == {("sqs:GetQueueAttributes", str(getatt(queue))) for queue in QUEUES}
+    # ... and the function is told exactly those queues, labelled, DLQs as such.
+    watched = translated["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"][
+        "VOXFLOW_API_WATCHED_QUEUES"
+    ]["Fn::Sub"]
+    labels = dict(pair.split("=") for pair in watched.split(","))
+    assert sorted(labels.values()) == sorted(f"${{{queue}}}" for queue in QUEUES)
+    assert {label for label in labels if label.endswith("-dlq")} == {
+        label for label, ref in labels.items() if ref.endswith("DLQ}")
+    }
     for action in ("s3:GetObject", "s3:PutObject"):
         assert (action, str({"Fn::Sub": f"${{AudioBucket.Arn}}/{AUDIO_PREFIX}*"})) in api
     audit = {action for action, resource in api if resource == str(getatt("AuditTable"))}

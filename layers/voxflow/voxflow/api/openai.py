@@ -1,5 +1,9 @@
 """OpenAI's speech API (POST /v1/audio/speech, GET /v1/models, a voices list) over the
-speech service, with OpenAI's error shape. Which fields are honoured: docs/api.md."""
+speech service, with OpenAI's error shape. Which fields are honoured: docs/api.md.
+
+Two fields of voxflow's own, which OpenAI's clients never send (the web console does):
+``voxflow_text_type`` ("text" or "ssml") and ``voxflow_marks`` (Polly's mark types),
+which turns the answer into JSON: the audio in base64, its type and the marks."""
 
 import base64
 import json
@@ -11,17 +15,20 @@ from voxflow.api.speech import Speech, SpeechRequest
 from voxflow.audio import AudioFormat
 from voxflow.errors import (
     InvalidInput,
+    InvalidParameter,
     TextTooLong,
     Throttled,
     UnknownVoice,
     VoiceDisabled,
     VoxflowError,
 )
+from voxflow.marks import parse_mark_types
 from voxflow.voices import VoiceRegistry
 
 MAX_INPUT_CHARS = 4096
 PCM_RATE = 24000  # OpenAI's pcm: 24 kHz 16-bit little-endian mono
 SPEED_LIMITS = (0.25, 4.0)
+TEXT_TYPES = ("text", "ssml")
 # OpenAI's own voice names, all spoken by the default voice: a client's voice choice
 # still works unchanged. Models likewise: any name is the deployment's voice set.
 OPENAI_VOICES = (
@@ -87,6 +94,7 @@ class OpenAISpeech:
     request: SpeechRequest
     response_format: str
     stream_format: str = "audio"
+    with_marks: bool = False  # answer JSON: audio_b64, content_type, marks
 
 
 def parse_speech(
@@ -115,22 +123,45 @@ def parse_speech(
     stream_format = fields.get("stream_format", "audio")
     if stream_format not in STREAM_FORMATS:
         raise _invalid("stream_format", "stream_format must be audio or sse")
+    text_type = fields.get("voxflow_text_type", "text")
+    if text_type not in TEXT_TYPES:
+        raise _invalid("voxflow_text_type", "voxflow_text_type must be text or ssml")
+    marks = _marks(fields.get("voxflow_marks"))
+    if marks is not None and stream_format != "audio":
+        raise _invalid("voxflow_marks", "voxflow_marks answer JSON: use stream_format audio")
     audio_format, _ = _FORMATS[response_format]
     # length_scale is the inverse of the speaking rate.
     length_scale = None if speed == 1.0 else 1.0 / float(speed)
     rate = PCM_RATE if response_format == "pcm" else None
     return OpenAISpeech(
         SpeechRequest(
-            tenant, text, voice, audio_format, length_scale=length_scale, sample_rate=rate
+            tenant,
+            text,
+            voice,
+            audio_format,
+            length_scale=length_scale,
+            sample_rate=rate,
+            text_type=text_type,
+            speech_marks=marks or (),
+            marks_with_audio=marks is not None,
         ),
         response_format,
         stream_format,
+        with_marks=marks is not None,
     )
 
 
-def speech_response(speech: Speech, parsed: OpenAISpeech) -> tuple[bytes, str]:
+def speech_response(speech: Speech, parsed: OpenAISpeech) -> tuple[bytes | str, str]:
     """The whole body at once (API Gateway's buffered answer): the audio, or its SSE
-    events in one piece."""
+    events in one piece, or (voxflow_marks) JSON as text, which the resolver sends as
+    it is (bytes it would try to serialize as JSON)."""
+    if parsed.with_marks:
+        document = {
+            "audio_b64": base64.b64encode(speech.audio).decode("ascii"),
+            "content_type": content_type_of(parsed),
+            "marks": [mark.as_dict() for mark in speech.marks],
+        }
+        return json.dumps(document, ensure_ascii=False), "application/json"
     if parsed.stream_format == "sse":
         return b"".join(sse_events([speech.audio], parsed)), SSE_CONTENT_TYPE
     return speech.audio, content_type_of(parsed)
@@ -189,6 +220,17 @@ def error_of(error: VoxflowError) -> OpenAIError:
     if isinstance(error, InvalidInput):
         return OpenAIError(400, str(error), code=error.code.lower())
     return OpenAIError(500, f"synthesis failed ({error.code})", type="server_error")
+
+
+def _marks(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise _invalid("voxflow_marks", "voxflow_marks must be a non-empty list of mark types")
+    try:
+        return parse_mark_types(value)
+    except InvalidParameter as error:
+        raise _invalid("voxflow_marks", str(error)) from None
 
 
 def _object(body: bytes) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config import Config
 from voxflow.console import asset, regions_health
 from voxflow.console.assets import INDEX
+from voxflow.console.queues import QueueDepths
 from voxflow.errors import VoxflowError
 from voxflow.events import DEFAULT_TENANT
 from voxflow.lexicons.store import LexiconTable
@@ -30,6 +31,7 @@ from voxflow.tenants.api_keys import ApiKeys
 
 _JSON = "application/json"
 CACHE_HEADER = "x-voxflow-cache"  # "hit" or "miss"
+TIMING_HEADER = "Server-Timing"  # the W3C header; browsers' devtools draw it
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Api:
     # Principal (an access key locally, an IAM user or role id on AWS) -> tenant.
     tenants: TenantDirectory | None = None
     lexicons: PollyLexicons = field(default_factory=lambda: PollyLexicons(None, ""))
+    queues: QueueDepths | None = None  # the stack's queues, for GET /v1/health
     contract: PollyContract = field(default_factory=polly_contract)
 
     def __post_init__(self) -> None:
@@ -111,7 +114,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
             raise polly.error_of(error) from None
         audio, headers = polly.synthesize_response(speech, request)
         content_type = headers.pop("Content-Type")
-        return Response(200, content_type, audio, headers={**headers, **_cache_header(speech)})
+        return Response(200, content_type, audio, headers={**headers, **speech_headers(speech)})
 
     @app.get("/v1/voices")
     def describe_voices() -> Response[str]:
@@ -143,7 +146,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         return _polly_json(api.lexicons.delete(name))
 
     @app.post("/v1/audio/speech")
-    def create_speech() -> Response[bytes]:
+    def create_speech() -> Response[bytes | str]:
         tenant = api.openai_tenant(app.current_event.headers)
         request = openai.parse_speech(
             body(), tenant, api.speech.pipeline.registry, api.settings.default_voice
@@ -153,7 +156,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         except VoxflowError as error:
             raise openai.error_of(error) from None
         audio, content_type = openai.speech_response(speech, request)
-        return Response(200, content_type, audio, headers=_cache_header(speech))
+        return Response(200, content_type, audio, headers=speech_headers(speech))
 
     @app.get("/v1/models")
     def list_models() -> Response[str]:
@@ -178,6 +181,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
     def health() -> Response[str]:
         api.openai_tenant(app.current_event.headers)
         document = regions_health(api.speech.pipeline.regions)
+        document["queues"] = api.queues.read() if api.queues is not None else []
         return Response(200, _JSON, json.dumps(document), headers={"Cache-Control": "no-store"})
 
     @app.exception_handler(PollyError)  # type: ignore[untyped-decorator]
@@ -210,9 +214,11 @@ def _polly_json(document: dict[str, Any]) -> Response[str]:
     return Response(200, _JSON, json.dumps(document))
 
 
-def _cache_header(speech: Speech) -> dict[str, str]:
-    # Whether the answer came from the cache: for callers measuring, and the demo.
-    return {CACHE_HEADER: speech.cache}
+def speech_headers(speech: Speech) -> dict[str, str]:
+    # Whether the answer came from the cache, and where the time went: for callers
+    # measuring, and the console. Same origin as the console: no CORS exposure needed.
+    timings = ", ".join(f"{name};dur={ms:.1f}" for name, ms in speech.timings_ms.items())
+    return {CACHE_HEADER: speech.cache, TIMING_HEADER: timings}
 
 
 def api_of(config: Config, meter: Meter | None = None) -> Api:
@@ -228,7 +234,8 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
         LexiconTable(clients.dynamodb, lexicons_table) if lexicons_table else None,
         pipeline.settings.region_name,
     )
-    return Api(speech, settings, keys, pipeline.controls.tenants, lexicons=lexicons)
+    queues = QueueDepths(clients.sqs, settings.watched_queues) if settings.watched_queues else None
+    return Api(speech, settings, keys, pipeline.controls.tenants, lexicons=lexicons, queues=queues)
 
 
 def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpResolver:

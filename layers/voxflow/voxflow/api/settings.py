@@ -8,7 +8,9 @@ from voxflow.config.variables import (
     API_DEFAULT_VOICE,
     API_SIGV4_CREDENTIALS,
     API_SYNC_MAX_CHARS,
+    API_WATCHED_QUEUES,
 )
+from voxflow.console.queues import parse_watched
 from voxflow.errors import SettingsError
 
 DEFAULT_SYNC_MAX_CHARS = API_SYNC_MAX_CHARS.default
@@ -23,6 +25,8 @@ class ApiSettings:
     # Access key id -> secret, checked in the function (the local stack's dummy
     # `testing`/`testing`). Unset on AWS: API Gateway's IAM authorizer checks signatures.
     sigv4_credentials: dict[str, str] = field(default_factory=dict, repr=False)
+    # Label -> URL of the queues whose depths GET /v1/health shows (the console's).
+    watched_queues: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: Config) -> "ApiSettings":
@@ -33,4 +37,8 @@ class ApiSettings:
             credentials = parse_credentials(config[API_SIGV4_CREDENTIALS])
         except ValueError as error:
             raise SettingsError(str(error)) from None
-        return cls(max_chars, config[API_DEFAULT_VOICE], credentials)
+        try:
+            watched = parse_watched(config[API_WATCHED_QUEUES])
+        except ValueError as error:
+            raise SettingsError(f"VOXFLOW_API_WATCHED_QUEUES: {error}") from None
+        return cls(max_chars, config[API_DEFAULT_VOICE], credentials, watched)

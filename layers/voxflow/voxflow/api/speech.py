@@ -4,12 +4,16 @@ A hit reads one cache index item and one object; a miss is synthesized here and 
 under the key the event path computes (voxflow.pipeline.keyed), so either way in finds
 what the other made. The event path's controls apply: the audit record, the content
 policy and the tenant's quota, before any synthesis.
+
+Speech marks come instead of the audio (Polly's OutputFormat json) or beside it
+(``marks_with_audio``, the console's highlighting); either way they are made from the
+chunks synthesized for the audio and stored under the event path's marks key.
 """
 
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +25,7 @@ from voxflow.engine import SpeechChunk, SynthesisParams
 from voxflow.errors import InvalidParameter, TextTooLong, VoxflowError
 from voxflow.events import ItemRequest
 from voxflow.marks import CONTENT_TYPE as MARKS_CONTENT_TYPE
-from voxflow.marks import compose, to_json_lines
+from voxflow.marks import SpeechMark, compose, from_json_lines, to_json_lines
 from voxflow.marks.speech import timing_of
 from voxflow.pipeline.assemble import store_request_audio
 from voxflow.pipeline.context import Pipeline
@@ -52,6 +56,8 @@ class SpeechRequest:
     lexicons: tuple[str, ...] = ()  # stored lexicons, applied in this order
     # Speech marks instead of audio (Polly's OutputFormat json): the types wanted.
     speech_marks: tuple[str, ...] = ()
+    # With speech_marks: the audio as the answer, the marks beside it in Speech.marks.
+    marks_with_audio: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,9 @@ class Speech:
     sample_rate: int
     cache: str  # "hit" or "miss"
     spoken_chars: int
+    marks: tuple[SpeechMark, ...] = ()  # asked for beside the audio
+    # Where the time went, in milliseconds: lookup, synthesize and store (a miss), total.
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,12 +97,14 @@ class SpeechService:
         controls = self.pipeline.controls
         controls.record_received(item)
         try:
-            speech = self._admitted(item, keyed)
+            self._admit(item, keyed)
+            speech = self._answer(item, keyed, with_audio=request.marks_with_audio)
         except VoxflowError as error:
             self._finished(item, FAILED, started, code=error.code)
             raise
         self._finished(item, COMPLETED, started, cache=speech.cache)
-        return speech
+        total_ms = (time.perf_counter() - started) * 1000
+        return replace(speech, timings_ms={**speech.timings_ms, "total": total_ms})
 
     def stream(self, request: SpeechRequest, *, exact: bool = True) -> SpeechStream:
         """Like ``speak``, but a miss's audio comes out as each chunk is synthesized.
@@ -124,7 +135,7 @@ class SpeechService:
                 content_type = keyed.audio_format.media_type(keyed.output_rate)
                 pieces = self._streamed(item, keyed, started, exact)
                 return SpeechStream(content_type, "miss", keyed.billed_chars, pieces)
-            speech = self._answer(item, keyed)  # marks: one JSON-lines body
+            speech = self._answer(item, keyed, with_audio=False)  # marks: JSON lines
         except VoxflowError as error:
             self._finished(item, FAILED, started, code=error.code)
             raise
@@ -185,10 +196,6 @@ class SpeechService:
             # the line is delayed the same (the wait is capped by the quota's setting).
             time.sleep(grant.wait_s)
 
-    def _admitted(self, item: ItemRequest, keyed: KeyedRequest) -> Speech:
-        self._admit(item, keyed)
-        return self._answer(item, keyed)
-
     def _hit(self, item: ItemRequest, keyed: KeyedRequest, entry: CacheEntry) -> Speech:
         pipeline = self.pipeline
         audio = pipeline.audio.get(entry.s3_key)
@@ -203,15 +210,17 @@ class SpeechService:
             keyed.billed_chars,
         )
 
-    def _answer(self, item: ItemRequest, keyed: KeyedRequest) -> Speech:
+    def _answer(self, item: ItemRequest, keyed: KeyedRequest, *, with_audio: bool) -> Speech:
         pipeline = self.pipeline
         if item.speech_marks:
-            return self._marks(item, keyed)
+            return self._marks(item, keyed, with_audio)
+        lookup_started = time.perf_counter()
         entry = usable(pipeline.cache.lookup(keyed.key), pipeline)
+        lookup = {"lookup": (time.perf_counter() - lookup_started) * 1000}
         if entry is not None:
-            return self._hit(item, keyed, entry)
+            return replace(self._hit(item, keyed, entry), timings_ms=lookup)
         pipeline.meter.count("ApiCacheMisses")
-        entry, audio, _ = self._synthesized(keyed)
+        entry, audio, _, made = self._synthesized(keyed)
         return Speech(
             item.request_id,
             audio,
@@ -219,22 +228,39 @@ class SpeechService:
             int(entry.sample_rate),
             "miss",
             keyed.billed_chars,
+            timings_ms={**lookup, **made},
         )
 
-    def _marks(self, item: ItemRequest, keyed: KeyedRequest) -> Speech:
+    def _marks(self, item: ItemRequest, keyed: KeyedRequest, with_audio: bool) -> Speech:
         """The request's speech marks, stored under the key the event path gives them
-        (its audio beside them), so a request with marks is a hit either way in."""
+        (its audio beside them), so a request with marks is a hit either way in; with
+        ``with_audio``, the audio is the answer and the marks ride in ``Speech.marks``."""
         pipeline = self.pipeline
+        lookup_started = time.perf_counter()
         # The pipeline's own plan: its limits (SSML, lexicons) are this route's too.
         planned = plan_request_marks(item, keyed)
         entry = usable(pipeline.cache.lookup(planned.key), pipeline)
-        if entry is not None and usable(pipeline.cache.lookup(keyed.key), pipeline) is not None:
+        audio_entry = usable(pipeline.cache.lookup(keyed.key), pipeline)
+        lookup = {"lookup": (time.perf_counter() - lookup_started) * 1000}
+        if entry is not None and audio_entry is not None:
             pipeline.cache.count_hit(entry)
-            pipeline.meter.count("ApiCacheHits")
             data = pipeline.audio.get(entry.s3_key)
-            return Speech(item.request_id, data, MARKS_CONTENT_TYPE, 0, "hit", keyed.billed_chars)
+            if with_audio:  # the audio's hit counted (ApiCacheHits once) by _hit
+                hit = self._hit(item, keyed, audio_entry)
+                return replace(hit, marks=tuple(from_json_lines(data)), timings_ms=lookup)
+            pipeline.meter.count("ApiCacheHits")
+            return Speech(
+                item.request_id,
+                data,
+                MARKS_CONTENT_TYPE,
+                0,
+                "hit",
+                keyed.billed_chars,
+                timings_ms=lookup,
+            )
         pipeline.meter.count("ApiCacheMisses")
-        audio_entry, _, chunks = self._synthesized(keyed)
+        audio_entry, audio, chunks, made = self._synthesized(keyed)
+        store_started = time.perf_counter()
         marks = compose(
             planned.plan,
             [timing_of(chunk) for chunk in chunks],
@@ -255,14 +281,40 @@ class SpeechService:
             duration_s=float(audio_entry.duration_s),
             size=len(data),
         )
-        return Speech(item.request_id, data, MARKS_CONTENT_TYPE, 0, "miss", keyed.billed_chars)
+        made["store"] += (time.perf_counter() - store_started) * 1000
+        timings = {**lookup, **made}
+        if with_audio:
+            return Speech(
+                item.request_id,
+                audio,
+                audio_entry.content_type,
+                int(audio_entry.sample_rate),
+                "miss",
+                keyed.billed_chars,
+                tuple(marks),
+                timings,
+            )
+        return Speech(
+            item.request_id,
+            data,
+            MARKS_CONTENT_TYPE,
+            0,
+            "miss",
+            keyed.billed_chars,
+            timings_ms=timings,
+        )
 
-    def _synthesized(self, keyed: KeyedRequest) -> tuple[CacheEntry, bytes, list[SpeechChunk]]:
-        """The request's audio made, stored and indexed; its chunks as the engine made them."""
+    def _synthesized(
+        self, keyed: KeyedRequest
+    ) -> tuple[CacheEntry, bytes, list[SpeechChunk], dict[str, float]]:
+        """The request's audio made, stored and indexed; its chunks as the engine made
+        them; the milliseconds synthesis and storing took."""
         pipeline = self.pipeline
+        started = time.perf_counter()
         chunks = list(
             pipeline.engine.synthesize(keyed.chunks, keyed.voice.voice_id, _params(keyed))
         )
+        synthesized = time.perf_counter()
         entry, audio = store_request_audio(
             pipeline,
             keyed.key,
@@ -272,7 +324,11 @@ class SpeechService:
             pause_s=keyed.resolved.sentence_pause_s,
             output_rate=keyed.output_rate,
         )
-        return entry, audio, chunks
+        made = {
+            "synthesize": (synthesized - started) * 1000,
+            "store": (time.perf_counter() - synthesized) * 1000,
+        }
+        return entry, audio, chunks, made
 
     def _finished(
         self,

@@ -18,7 +18,7 @@ from typing import Any
 from voxflow.api import openai, polly
 from voxflow.api.openai import OpenAIError
 from voxflow.api.polly import PollyError
-from voxflow.api.routes import CACHE_HEADER, Api, polly_error_response
+from voxflow.api.routes import CACHE_HEADER, Api, polly_error_response, speech_headers
 from voxflow.errors import VoxflowError
 
 
@@ -47,6 +47,12 @@ def _openai(api: Api, event: dict[str, Any]) -> StreamedResponse:
             _body(event), tenant, api.speech.pipeline.registry, api.settings.default_voice
         )
         try:
+            if parsed.with_marks:  # one JSON document: audio and marks, made whole
+                speech = api.speech.speak(parsed.request)
+                whole, content_type = openai.speech_response(speech, parsed)
+                data = whole.encode("utf-8") if isinstance(whole, str) else whole
+                headers = {"Content-Type": content_type, **speech_headers(speech)}
+                return StreamedResponse(200, headers, iter([data]))
             # sse asks to stream: per chunk even where the pieces are not the cached
             # object's bytes (mp3, pcm resampled to OpenAI's 24 kHz).
             stream = api.speech.stream(parsed.request, exact=parsed.stream_format != "sse")

@@ -520,6 +520,12 @@ API_SIGV4_CREDENTIALS = declare(
     "AWS, where API Gateway's IAM authorizer checks it", (API,), "functions",
     shown_default="none",
 )  # fmt: skip
+API_WATCHED_QUEUES = declare(
+    "VOXFLOW_API_WATCHED_QUEUES", text, "",
+    "the queues GET /v1/health shows the depths of: `label=url` pairs, comma-separated, a "
+    "label ending in `-dlq` a dead-letter queue (`!Sub` of the stack's queues and DLQs)",
+    (API,), "functions", shown_default="none",
+)  # fmt: skip
 
 # Where nothing names a region (no VOXFLOW_REGION_NAME, AWS_REGION or AWS_DEFAULT_REGION).
 DEFAULT_REGION = PRIMARY_REGION.default

@@ -62,11 +62,32 @@
         return card;
       });
       $("regions").replaceChildren(...cards);
+      showQueues(health.queues || []);
       $("health-checked").textContent = "checked " + health.checked_at;
       show("health-error", "");
     } catch (error) {
       show("health-error", "health: " + error.message);
     }
+  }
+
+  // The stack's queues and DLQs: a dead-letter queue holding anything is marked.
+  function showQueues(queues) {
+    $("queues").tBodies[0].replaceChildren(...queues.map((queue) => {
+      const tr = element("tr");
+      tr.dataset.queue = queue.queue;
+      const failed = queue.dead_letter && queue.waiting > 0;
+      if (failed) tr.className = "dlq-not-empty";
+      tr.append(element("td", "", queue.queue + (queue.dead_letter ? " (DLQ)" : "")));
+      if (queue.error) {
+        const cell = element("td", "error-cell", "unreadable: " + queue.error);
+        cell.colSpan = 3;
+        tr.append(cell);
+      } else {
+        [queue.waiting, queue.in_flight, queue.delayed].forEach((n) => tr.append(element("td", "", String(n))));
+      }
+      return tr;
+    }));
+    $("queues-panel").hidden = queues.length === 0;
   }
 
   async function loadVoices() {
@@ -100,13 +121,56 @@
   }
 
   function record(row) {
-    const cells = [row.time, row.voice, row.format, row.status, row.cache, row.latency, row.bytes, row.audio];
+    const cells = [row.time, row.voice, row.format, row.status, row.cache, row.latency, row.bytes, row.audio, row.timings];
     const tr = element("tr");
     cells.forEach((value) => tr.append(element("td", "", value)));
     const body = $("recent").tBodies[0];
     body.prepend(tr);
     while (body.rows.length > RECENT_ROWS) body.deleteRow(-1);
     return tr;
+  }
+
+  // Server-Timing: "lookup;dur=2.1, synthesize;dur=840.0, ..." -> "lookup 2 ms · ...".
+  function timingsOf(header) {
+    if (!header) return "-";
+    return header.split(",").map((part) => {
+      const [name, ...params] = part.trim().split(";");
+      const duration = params.map((p) => p.trim()).find((p) => p.startsWith("dur="));
+      return duration ? `${name} ${Math.round(Number(duration.slice(4)))} ms` : name;
+    }).join(" · ");
+  }
+
+  function blobOf(base64, type) {
+    const binary = atob(base64);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+    return new Blob([bytes], { type });
+  }
+
+  // The words of the audio playing, from its word marks; the one being spoken is the
+  // last whose time (ms) is not after the audio's current time.
+  function showWords(marks) {
+    $("speak-words").replaceChildren(...marks.map((mark) => {
+      const word = element("span", "word", mark.value);
+      word.dataset.time = String(mark.time);
+      return word;
+    }));
+    highlight();
+  }
+
+  function highlight() {
+    const now = $("speak-audio").currentTime * 1000;
+    let current = null;
+    for (const word of $("speak-words").children) {
+      if (Number(word.dataset.time) <= now) current = word;
+      word.classList.remove("current");
+    }
+    if (current) current.classList.add("current");
+  }
+
+  function follow() {
+    highlight();
+    if (!$("speak-audio").paused) requestAnimationFrame(follow);
   }
 
   async function speak(event) {
@@ -117,6 +181,9 @@
       input: $("speak-text").value,
       voice: $("speak-voice").value,
       response_format: $("speak-format").value,
+      // voxflow's own fields (docs/api.md): SSML, and the word marks to highlight.
+      voxflow_text_type: $("speak-ssml").checked ? "ssml" : "text",
+      voxflow_marks: ["word"],
     };
     const speed = $("speak-speed").value.trim();
     // A number goes as a number; anything else as typed, for the API to refuse.
@@ -127,8 +194,9 @@
     const started = performance.now();
     const row = {
       time: new Date().toLocaleTimeString(), voice: request.voice, format: request.response_format,
-      status: "", cache: "-", latency: "", bytes: "-", audio: "-",
+      status: "", cache: "-", latency: "", bytes: "-", audio: "-", timings: "-",
     };
+    showWords([]);
     try {
       const response = await call("v1/audio/speech", {
         method: "POST",
@@ -137,6 +205,7 @@
       });
       row.status = String(response.status);
       row.cache = response.headers.get("x-voxflow-cache") || "-";
+      row.timings = timingsOf(response.headers.get("server-timing"));
       if (!response.ok) {
         row.latency = `${Math.round(performance.now() - started)} ms`;
         record(row);
@@ -144,7 +213,8 @@
         $("speak-status").textContent = "";
         return;
       }
-      const blob = await response.blob();
+      const answer = await response.json();
+      const blob = blobOf(answer.audio_b64, answer.content_type);
       row.latency = `${Math.round(performance.now() - started)} ms`;
       row.bytes = String(blob.size);
       const tr = record(row);
@@ -157,7 +227,8 @@
         tr.cells[7].textContent = `${audio.duration.toFixed(2)} s`;
       }, { once: true });
       audio.src = audioUrl;
-      $("speak-status").textContent = `${row.latency}, cache ${row.cache}, ${blob.size} bytes`;
+      showWords((answer.marks || []).filter((mark) => mark.type === "word"));
+      $("speak-status").textContent = `${row.latency}, cache ${row.cache}, ${blob.size} bytes; server: ${row.timings}`;
       audio.play().catch(() => { /* autoplay may be refused; the controls remain */ });
     } catch (error) {
       show("speak-error", "speak: " + error.message);
@@ -170,6 +241,9 @@
   document.addEventListener("DOMContentLoaded", () => {
     $("key-form").addEventListener("submit", useKey);
     $("speak-form").addEventListener("submit", speak);
+    const audio = $("speak-audio");
+    ["timeupdate", "seeked", "emptied"].forEach((name) => audio.addEventListener(name, highlight));
+    audio.addEventListener("play", () => requestAnimationFrame(follow));
     if (apiKey()) useKey();
   });
 })();
