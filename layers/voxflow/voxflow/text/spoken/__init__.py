@@ -100,15 +100,11 @@ def _apply(pattern: re.Pattern[str], render: Render, tracked: TrackedText) -> Tr
     return tracked.replaced(edits)
 
 
-def _spoken(tracked: TrackedText) -> TrackedText:
+def spoken_tracked(tracked: TrackedText) -> TrackedText:
+    """``to_spoken_form`` on tracked text (the caller cleans before and after)."""
     for pattern, render in _RULES:
         tracked = _apply(pattern, render, tracked)
     return tracked
-
-
-def spoken_tracked(tracked: TrackedText) -> TrackedText:
-    """``to_spoken_form`` on tracked text (the caller cleans before and after)."""
-    return _spoken(tracked)
 
 
 def to_spoken_form(text: str) -> str:
@@ -118,7 +114,7 @@ def to_spoken_form(text: str) -> str:
     Spacing around the rewritten parts is not tidied: ``normalize_text``
     cleans whitespace afterwards.
     """
-    return _spoken(TrackedText.of(text)).text
+    return spoken_tracked(TrackedText.of(text)).text
 
 
 def normalize_mapped(
@@ -138,7 +134,7 @@ def normalize_mapped(
     tracked = clean_tracked(TrackedText.of(text))
     if spoken_form:
         # The rewrite leaves loose spaces around the words it inserts.
-        tracked = clean_tracked(_spoken(tracked))
+        tracked = clean_tracked(spoken_tracked(tracked))
     if not any(ch.isalnum() for ch in tracked.text):
         raise EmptyText("the text has nothing to speak")
     return tracked.mapped()
