@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from plan_harness import Outbox
 
 from voxflow.api.polly_lexicons import PollyLexicons
@@ -161,3 +163,16 @@ def start_api(
 
     server = HttpApiServer(invoke, stream=lambda event: stream_response(api, event)).start()
     return ApiHarness(pipeline, outbox, server, keys, tenants, audit, clients)
+
+
+def polly_client(endpoint_url: str, *, region: str = "us-east-1", secret: str = "testing") -> Any:
+    """boto3's own Polly client pointed at the API, with the test credentials (a wrong
+    ``secret`` signs requests the API must refuse) and no retries to hide an error."""
+    return boto3.client(
+        "polly",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}),
+    )

@@ -10,12 +10,10 @@ import wave
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import numpy as np
 import openai
 import pytest
-from api_harness import ApiHarness, quiet_registry, start_api
-from botocore.config import Config
+from api_harness import ApiHarness, polly_client, quiet_registry, start_api
 from botocore.exceptions import ClientError
 from voice_fixtures import joe_copy
 
@@ -57,14 +55,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiHarnes
 
 
 def polly(api: ApiHarness) -> object:
-    return boto3.client(
-        "polly",
-        endpoint_url=api.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return polly_client(api.url)
 
 
 def catalog(api: ApiHarness) -> tuple[VoicesTable, VoiceObjects]:

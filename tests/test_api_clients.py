@@ -11,12 +11,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import numpy as np
 import openai
 import pytest
-from api_harness import SMALL_TENANT, ApiHarness, quiet_registry, start_api
-from botocore.config import Config
+from api_harness import SMALL_TENANT, ApiHarness, polly_client, quiet_registry, start_api
 from botocore.exceptions import ClientError
 
 from voxflow.audio import AudioFormat, encode, join_pcm
@@ -47,14 +45,7 @@ def api(engine: Engine) -> Iterator[ApiHarness]:
 
 
 def polly(api: ApiHarness, secret: str = "testing") -> object:
-    return boto3.client(
-        "polly",
-        endpoint_url=api.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return polly_client(api.url, secret=secret)
 
 
 def engine_pcm(engine: Engine, text: str) -> np.ndarray:

@@ -10,10 +10,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import boto3
 import openai
 import pytest
-from botocore.config import Config
+from api_harness import polly_client
 from botocore.exceptions import ClientError
 from conftest import StartStack
 
@@ -34,14 +33,7 @@ def stack(local_stack: StartStack) -> LocalStack:
 
 def polly(stack: LocalStack, secret: str = "testing") -> object:
     assert stack.api_url is not None
-    return boto3.client(
-        "polly",
-        endpoint_url=stack.api_url,
-        region_name=stack.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return polly_client(stack.api_url, region=stack.region, secret=secret)
 
 
 def voxflow_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:

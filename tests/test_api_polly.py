@@ -10,11 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
-from api_harness import ApiHarness, quiet_registry, start_api
-from botocore.config import Config
+from api_harness import ApiHarness, polly_client, quiet_registry, start_api
 from botocore.exceptions import ClientError
 
 from voxflow.audio import decode
@@ -54,14 +52,7 @@ def api(engine: Engine) -> Iterator[ApiHarness]:
 
 
 def polly(api: ApiHarness) -> Any:
-    return boto3.client(
-        "polly",
-        endpoint_url=api.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return polly_client(api.url)
 
 
 def core_marks(engine: Engine, text: str, types: tuple[Any, ...]) -> list[SpeechMark]:
