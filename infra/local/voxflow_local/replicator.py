@@ -101,6 +101,15 @@ class _Delivery:
     apply: Callable[[], None]
 
 
+@dataclass(frozen=True)
+class _NativeWrite:
+    """A write of the service read from a region's stream: when, and what to put back."""
+
+    at: datetime
+    keys: dict[str, Any]
+    image: dict[str, Any] | None  # None: a delete
+
+
 @dataclass
 class _Shared:
     """What both directions read and write, under one lock."""
@@ -114,12 +123,8 @@ class _Shared:
     echoes: dict[str, dict[tuple[str, str], list[tuple[str, datetime]]]] = field(
         default_factory=dict
     )
-    # (table, key json) → time of the latest write made there by the service itself
-    native_writes: dict[str, dict[tuple[str, str], datetime]] = field(default_factory=dict)
-    # (table, key json) → that write's keys and image (None: a delete), to put it back
-    native_images: dict[str, dict[tuple[str, str], tuple[dict[str, Any], Any]]] = field(
-        default_factory=dict
-    )
+    # (table, key json) → the latest write made there by the service itself
+    native_writes: dict[str, dict[tuple[str, str], _NativeWrite]] = field(default_factory=dict)
     # (table, key json) → time of the write whose image we last put there
     applied: dict[str, dict[tuple[str, str], datetime]] = field(default_factory=dict)
     stats: ReplicationStats = field(default_factory=ReplicationStats)
@@ -347,11 +352,11 @@ class _Direction:
             echo = next((echo for echo in echoes if echo[0] == mark), None)
             if echo is not None:
                 echoes.remove(echo)  # our own replicated write coming back: not a change
-                native_at = self.shared.native_writes.get(region, {}).get(key)
-                native = self.shared.native_images.get(region, {}).get(key)
+                native = self.shared.native_writes.get(region, {}).get(key)
             else:
-                self.shared.native_writes.setdefault(region, {})[key] = written_at
-                self.shared.native_images.setdefault(region, {})[key] = (change["Keys"], image)
+                self.shared.native_writes.setdefault(region, {})[key] = _NativeWrite(
+                    written_at, change["Keys"], image
+                )
         if echo is not None:
             # The stream is in write order: a write of the service read before this echo
             # landed before it. If that write is newer than the image we delivered (two
@@ -359,13 +364,12 @@ class _Direction:
             # queued write), put it back, or the regions would keep different versions
             # for good. Last writer wins, as in global tables; whether our put finished
             # or timed out does not matter, only where its record sits in the stream.
-            if native_at is not None and native is not None and native_at > echo[1]:
-                native_keys, native_image = native
+            if native is not None and native.at > echo[1]:
                 self._later(
                     self.items,
                     f"restore {table} {key[1]} in {region}",
                     self._item_delivery(
-                        table, key, native_keys, native_image, native_at, into=self.source
+                        table, key, native.keys, native.image, native.at, into=self.source
                     ),
                 )
             return
@@ -394,7 +398,7 @@ class _Direction:
             with self.shared.lock:
                 newer = self.shared.native_writes.get(region, {}).get(key)
                 ours = self.shared.applied.get(region, {}).get(key)
-                if (newer is not None and newer > written_at) or (
+                if (newer is not None and newer.at > written_at) or (
                     ours is not None and ours > written_at
                 ):
                     self.shared.stats.skipped_older += 1
