@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from voxflow.errors import VoxflowError
 from voxflow.events import SOURCE_SERVICE, ReplyTo, detail_type, to_event_entry
 from voxflow.pipeline.observe import Meter, NullMeter
-from voxflow.pipeline.reply_targets import aws_queue_region, reply_bus_here
+from voxflow.pipeline.reply_targets import aws_queue_region, queue_account_and_name, reply_bus_here
 
 logger = logging.getLogger(__name__)
 _NO_SUCH_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
@@ -47,11 +47,10 @@ class ReplyQueues:
             known = self._resolved.get(queue_url)
         if known is not None:
             return known
-        parts = urlsplit(queue_url)
-        path = parts.path.strip("/").split("/")
-        if self._is_here(parts.netloc) or len(path) != 2:
+        named = queue_account_and_name(queue_url)
+        if named is None or self._is_here(urlsplit(queue_url).netloc):
             return queue_url
-        account, name = path
+        account, name = named
         try:
             resolved = str(
                 self._sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]

@@ -44,16 +44,23 @@ def reply_bus_here(event_bus: str, region: str) -> str:
     return arn.group(3) if arn and arn.group(1) != region else event_bus
 
 
-def answered_here_as(reply_to: ReplyTo, region: str) -> tuple[str | None, str | None]:
+def queue_account_and_name(queue_url: str) -> tuple[str, str] | None:
+    """The account and name a queue URL's path gives; None for another shape."""
+    path = urlsplit(queue_url).path.strip("/").split("/")
+    return (path[0], path[1]) if len(path) == 2 else None
+
+
+def answered_here_as(
+    reply_to: ReplyTo, region: str
+) -> tuple[tuple[str, str] | str | None, str | None]:
     """Where a region of a two-region deployment sends a target's replies: the queue by
     its account and name (ReplyQueues sends to the queue of that name here, whichever
     region's URL was named) and the bus as reply_bus_here names it. Two targets with the
     same identity are one target: a client's request that reached both regions, each
     copy naming its own region's queue, is answered there once, not once per copy."""
-    queue = None
+    queue: tuple[str, str] | str | None = None
     if reply_to.queue_url is not None:
-        path = urlsplit(reply_to.queue_url).path.strip("/").split("/")
-        queue = "/".join(path) if len(path) == 2 else reply_to.queue_url
+        queue = queue_account_and_name(reply_to.queue_url) or reply_to.queue_url
     bus = reply_bus_here(reply_to.event_bus, region) if reply_to.event_bus else None
     return queue, bus
 
