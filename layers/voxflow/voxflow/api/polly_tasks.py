@@ -24,6 +24,7 @@ from voxflow.api.polly import (
     string_field,
 )
 from voxflow.api.polly_contract import PollyContract
+from voxflow.aws import AwsClients
 from voxflow.events import (
     MAX_TEXT_CHARS,
     ReplyTo,
@@ -31,7 +32,6 @@ from voxflow.events import (
     SynthesisRequested,
     to_event_entry,
 )
-from voxflow.aws import AwsClients
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.outputs import output_uri
 from voxflow.pipeline.reply_targets import ReplyTargetRules

@@ -3,7 +3,9 @@ under IAM (SigV4) auth, OpenAI's under bearer API keys; both over one SpeechServ
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -103,10 +105,7 @@ class Api:
 def build_resolver(api: Api) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
 
-    def body() -> bytes:
-        raw = app.current_event.raw_event
-        data = raw.get("body") or ""
-        return base64.b64decode(data) if raw.get("isBase64Encoded") else data.encode("utf-8")
+    body = partial(_request_body, app)
 
     @app.post("/v1/speech")
     def synthesize_speech() -> Response[bytes]:
@@ -152,23 +151,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         api.polly_tenant(app.current_event.raw_event, body())
         return _polly_json(api.lexicons.delete(name))
 
-    @app.post("/v1/synthesisTasks")
-    def start_task() -> Response[str]:
-        payload = body()
-        tenant = api.polly_tenant(app.current_event.raw_event, payload)
-        registry = api.speech.pipeline.registry
-        return _polly_json(api.task_routes().start(payload, tenant, api.contract, registry))
-
-    @app.get("/v1/synthesisTasks/<task_id>")
-    def get_task(task_id: str) -> Response[str]:
-        tenant = api.polly_tenant(app.current_event.raw_event, body())
-        return _polly_json(api.task_routes().get(task_id, tenant, api.contract))
-
-    @app.get("/v1/synthesisTasks")
-    def list_tasks() -> Response[str]:
-        tenant = api.polly_tenant(app.current_event.raw_event, body())
-        query = app.current_event.query_string_parameters or {}
-        return _polly_json(api.task_routes().list(tenant, query, api.contract))
+    _add_task_routes(app, api, body)
 
     @app.post("/v1/audio/speech")
     def create_speech() -> Response[bytes | str]:
@@ -220,6 +203,34 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         return Response(error.status, _JSON, json.dumps(error.document()))
 
     return app
+
+
+def _request_body(app: APIGatewayHttpResolver) -> bytes:
+    raw = app.current_event.raw_event
+    data = raw.get("body") or ""
+    return base64.b64decode(data) if raw.get("isBase64Encoded") else data.encode("utf-8")
+
+
+def _add_task_routes(app: APIGatewayHttpResolver, api: Api, body: Callable[[], bytes]) -> None:
+    """Polly's synthesis task routes (voxflow.api.polly_tasks), under SigV4 like the rest."""
+
+    @app.post("/v1/synthesisTasks")
+    def start_task() -> Response[str]:
+        payload = body()
+        tenant = api.polly_tenant(app.current_event.raw_event, payload)
+        registry = api.speech.pipeline.registry
+        return _polly_json(api.task_routes().start(payload, tenant, api.contract, registry))
+
+    @app.get("/v1/synthesisTasks/<task_id>")
+    def get_task(task_id: str) -> Response[str]:
+        tenant = api.polly_tenant(app.current_event.raw_event, body())
+        return _polly_json(api.task_routes().get(task_id, tenant, api.contract))
+
+    @app.get("/v1/synthesisTasks")
+    def list_tasks() -> Response[str]:
+        tenant = api.polly_tenant(app.current_event.raw_event, body())
+        query = app.current_event.query_string_parameters or {}
+        return _polly_json(api.task_routes().list(tenant, query, api.contract))
 
 
 def _console_file(name: str) -> Response[str]:
