@@ -7,9 +7,6 @@ object (``reply_to.s3``, written before the job completes) and topic. The task t
 keeps what the start fixed (voice, format, OutputUri...); the status is the job's.
 """
 
-import base64
-import binascii
-import json
 import re
 import uuid
 from typing import Any
@@ -24,6 +21,7 @@ from voxflow.api.polly import (
     string_field,
 )
 from voxflow.api.polly_contract import PollyContract
+from voxflow.api.polly_task_shapes import document, max_results, next_token, start_key
 from voxflow.aws import AwsClients
 from voxflow.events import (
     MAX_TEXT_CHARS,
@@ -36,8 +34,6 @@ from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.outputs import output_uri
 from voxflow.pipeline.reply_targets import ReplyTargetRules
 from voxflow.store import JobStore
-from voxflow.store.jobs import COMPLETED, FAILED, PENDING
-from voxflow.store.models import Job
 from voxflow.store.tasks import StoredTask, TaskTable, index_key, now
 from voxflow.voices import VoiceRegistry
 
@@ -143,14 +139,14 @@ class PollyTasks:
 
     def list(self, tenant: str, query: dict[str, str], contract: PollyContract) -> dict[str, Any]:
         table = self._store()
-        most = _max_results(query.get("MaxResults"), contract.max_task_results)
+        most = max_results(query.get("MaxResults"), contract.max_task_results)
         status = query.get("Status")
         if status is not None and status not in contract.task_statuses:
             raise invalid(
                 "status",
                 "Member must satisfy enum value set: " + ", ".join(sorted(contract.task_statuses)),
             )
-        start = _start_key(query.get("NextToken"), tenant)
+        start = start_key(query.get("NextToken"), tenant)
         found: list[dict[str, Any]] = []
         while True:
             page = table.page(tenant, most, start)
@@ -162,7 +158,7 @@ class PollyTasks:
                 found.append(shown)
                 if len(found) == most:
                     more = position < len(page.tasks) - 1 or page.last_key is not None
-                    token = {"NextToken": _token(index_key(task))} if more else {}
+                    token = {"NextToken": next_token(index_key(task))} if more else {}
                     return {"SynthesisTasks": found, **token}
             if page.last_key is None:
                 return {"SynthesisTasks": found}
@@ -198,34 +194,6 @@ class PollyTasks:
             ) from None
 
 
-def document(task: StoredTask, job: Job | None) -> dict[str, Any]:
-    """SynthesisTask as Polly shows it: the start's fields and the job's status."""
-    status, reason = task_status(job)
-    return {
-        "TaskId": task.task_id,
-        "TaskStatus": status,
-        **({"TaskStatusReason": reason} if reason else {}),
-        "CreationTime": task.created.timestamp(),  # rest-json: epoch seconds
-        **task.fields,
-    }
-
-
-def task_status(job: Job | None) -> tuple[str, str | None]:
-    """Polly's TaskStatus (and TaskStatusReason) of a task's job: none yet is scheduled
-    (the request is on its way to plan)."""
-    if job is None:
-        return "scheduled", None
-    if job.status == PENDING:
-        return "inProgress", None
-    result = json.loads(job.result_json or "{}")
-    if job.status == COMPLETED and not result.get("degraded"):
-        return "completed", None
-    if job.status == COMPLETED:
-        return "failed", "synthesis was impossible: only the service's fallback clip was made"
-    assert job.status == FAILED
-    return "failed", f"{result.get('code', 'INTERNAL')}: {result.get('message', '')}"
-
-
 def _given(fields: dict[str, Any], *names: str) -> dict[str, Any]:
     return {name: fields[name] for name in names if fields.get(name) is not None}
 
@@ -242,38 +210,6 @@ def _topic(fields: dict[str, Any], contract: PollyContract) -> str | None:
     if topic is not None and not re.fullmatch(contract.patterns["SnsTopicArn"], topic):
         raise PollyError("InvalidSnsTopicArnException", "not an SNS topic ARN")
     return None if topic is None else str(topic)
-
-
-def _max_results(raw: str | None, most: int) -> int:
-    if raw is None:
-        return most
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
-        raise invalid("maxResults", f"Member must be between 1 and {most}")
-    return int(raw)
-
-
-def _token(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
-
-
-def _start_key(token: str | None, tenant: str) -> dict[str, Any] | None:
-    if not token:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, UnicodeError, ValueError):
-        key = None
-    names = {"task_id", "tenant", "created"}
-    if (
-        not isinstance(key, dict)
-        or set(key) != names
-        or not all(
-            isinstance(key[name], dict) and isinstance(key[name].get("S"), str) for name in names
-        )
-        or key["tenant"]["S"] != tenant
-    ):
-        raise PollyError("InvalidNextTokenException", "the NextToken is not one this API gave")
-    return key
 
 
 def tasks_of(pipeline: Pipeline, clients: AwsClients, table: str | None) -> PollyTasks:

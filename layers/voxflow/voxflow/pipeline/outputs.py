@@ -87,11 +87,16 @@ def notification(
     """The SNS message: the task's fields as Polly's notifications name them."""
     message: dict[str, Any] = {
         "taskId": event.request_id,
-        "taskStatus": "COMPLETED" if isinstance(event, SynthesisCompleted) else "FAILED",
+        # A degraded completion carries the fallback clip, not the speech asked for.
+        "taskStatus": "COMPLETED" if _spoken(event) else "FAILED",
         "snsTopicArn": reply_to.sns_topic_arn,
     }
     if reply_to.s3 is not None:
         message["outputUri"] = output_uri(region, reply_to.s3)
     if isinstance(event, SynthesisFailed):
-        message["taskStatusReason"] = event.message
+        message["taskStatusReason"] = f"{event.code}: {event.message}"
     return message
+
+
+def _spoken(event: SynthesisCompleted | SynthesisFailed) -> bool:
+    return isinstance(event, SynthesisCompleted) and not event.degraded
