@@ -132,14 +132,16 @@ def test_a_topic_is_told_and_list_filters_and_pages(
         Text=SHORT_TEXT, VoiceId="joe", OutputFormat="pcm", OutputS3BucketName=bucket,
         SnsTopicArn=topic,
     )["SynthesisTask"]  # fmt: skip
+    doomed = f"voxflow-output-{uuid.uuid4().hex[:8]}"
+    clients.s3.create_bucket(Bucket=doomed)
     failing = client.start_speech_synthesis_task(
-        Text=SHORT_TEXT, VoiceId="joe", OutputFormat="pcm", OutputS3BucketName=bucket,
-        LexiconNames=["nosuchlexicon"],
+        Text=SHORT_TEXT, VoiceId="joe", OutputFormat="pcm", OutputS3BucketName=doomed,
     )["SynthesisTask"]  # fmt: skip
+    clients.s3.delete_bucket(Bucket=doomed)  # gone long before the audio is made
     assert wait_for(stack, told["TaskId"])["TaskStatus"] == "completed"
     failed = wait_for(stack, failing["TaskId"])
     assert failed["TaskStatus"] == "failed"
-    assert failed["TaskStatusReason"].startswith("LEXICON_NOT_FOUND")
+    assert failed["TaskStatusReason"].startswith("OUTPUT_WRITE_FAILED")
 
     messages = clients.sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"]
     notification = json.loads(json.loads(messages[0]["Body"])["Message"])
@@ -194,6 +196,12 @@ def test_errors_are_pollys(stack: LocalStack, bucket: str) -> None:
     assert error_of(start, OutputS3BucketName=bucket, **{**fields, "Text": "x" * 100_001}) == (
         "TextLengthExceededException"
     )
+    assert error_of(start, OutputS3BucketName=bucket, LexiconNames=["nosuchlexicon"], **fields) == (
+        "LexiconNotFoundException"
+    )
+    assert error_of(
+        start, OutputS3BucketName=bucket, TextType="ssml", **{**fields, "Text": "<speak><audio/>"}
+    ) == ("InvalidSsmlException")
     get = polly(stack).get_speech_synthesis_task
     assert error_of(get, TaskId="not/a/task") in ("InvalidTaskIdException", "NotFoundException")
     assert error_of(get, TaskId="bad.id") == "InvalidTaskIdException"

@@ -23,6 +23,7 @@ from voxflow.api.polly import (
 from voxflow.api.polly_contract import PollyContract
 from voxflow.api.polly_task_shapes import document, max_results, next_token, start_key
 from voxflow.aws import AwsClients
+from voxflow.errors import InvalidSsml
 from voxflow.events import (
     MAX_TEXT_CHARS,
     ReplyTo,
@@ -30,11 +31,13 @@ from voxflow.events import (
     SynthesisRequested,
     to_event_entry,
 )
+from voxflow.lexicons.store import LexiconRepository
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.outputs import output_uri
 from voxflow.pipeline.reply_targets import ReplyTargetRules
 from voxflow.store import JobStore
 from voxflow.store.tasks import StoredTask, TaskTable, index_key, now
+from voxflow.text.ssml import parse_ssml
 from voxflow.voices import VoiceRegistry
 
 MAX_BILLED_CHARS = 100_000  # Polly's for tasks; the wire's ceiling (MAX_TEXT_CHARS) too
@@ -54,8 +57,10 @@ class PollyTasks:
         s3: Any,
         region: str,
         rules: ReplyTargetRules | None,
+        lexicons: LexiconRepository | None = None,
     ) -> None:
-        """``table`` None: this deployment keeps no tasks (every call says so)."""
+        """``table`` None: this deployment keeps no tasks (every call says so).
+        ``lexicons``: the stored ones, checked at the start as Polly does."""
         self._table = table
         self._jobs = jobs
         self._events = events
@@ -63,6 +68,7 @@ class PollyTasks:
         self._s3 = s3
         self._region = region
         self._rules = rules
+        self._lexicons = lexicons
 
     def start(
         self, body: bytes, tenant: str, contract: PollyContract, registry: VoiceRegistry
@@ -89,6 +95,14 @@ class PollyTasks:
         reply_to = ReplyTo(s3=output, sns_topic_arn=topic)
         self._check_target(reply_to)
         request = synthesis.request
+        if request.text_type == "ssml":
+            try:
+                parse_ssml(request.text, max_chars=MAX_TEXT_CHARS)
+            except InvalidSsml as error:
+                raise PollyError("InvalidSsmlException", str(error)) from None
+        for name in request.lexicons:
+            if self._lexicons is None or self._lexicons.get(name) is None:
+                raise PollyError("LexiconNotFoundException", f"lexicon {name} not found")
         event = SynthesisRequested(
             request_id=task_id,
             tenant=tenant,
@@ -222,4 +236,5 @@ def tasks_of(pipeline: Pipeline, clients: AwsClients, table: str | None) -> Poll
         s3=clients.s3,
         region=pipeline.settings.region_name,
         rules=pipeline.reply_targets,
+        lexicons=pipeline.lexicons,
     )
