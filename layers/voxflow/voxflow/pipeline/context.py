@@ -232,7 +232,11 @@ class Pipeline:
                 else None
             ),
             outputs=TaskOutputs(
-                clients.s3, clients.client("sns"), service.bucket, service.region_name, meter
+                clients.s3,
+                lambda: clients.client("sns"),
+                service.bucket,
+                service.region_name,
+                meter,
             ),
             _engine=engine,
         )

@@ -9,6 +9,7 @@ effort like every reply target (the job table keeps the outcome either way).
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,8 +36,15 @@ def output_uri(region: str, output: S3Output) -> str:
 
 class TaskOutputs:
     def __init__(
-        self, s3: Any, sns: Any, source_bucket: str, region: str, meter: Meter | None = None
+        self,
+        s3: Any,
+        sns: Callable[[], Any],
+        source_bucket: str,
+        region: str,
+        meter: Meter | None = None,
     ) -> None:
+        """``sns``: builds the SNS client when a topic is first told (cold starts of
+        functions that never tell one do not pay for it)."""
         self._s3 = s3
         self._sns = sns
         self._source_bucket = source_bucket
@@ -70,7 +78,7 @@ class TaskOutputs:
             return
         message = notification(event, reply_to, self.region)
         try:
-            self._sns.publish(TopicArn=topic, Message=json.dumps(message))
+            self._sns().publish(TopicArn=topic, Message=json.dumps(message))
         except (ClientError, BotoCoreError) as error:
             code = (
                 error.response.get("Error", {}).get("Code")
