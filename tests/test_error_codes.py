@@ -132,6 +132,10 @@ END_TO_END: dict[str, tuple[str, str]] = {
         "test_tenants_e2e.py",
         "test_an_event_naming_another_tenant_fails_tenant_mismatch",
     ),
+    "OUTPUT_WRITE_FAILED": (
+        "test_api_tasks.py",
+        "test_a_bucket_gone_before_the_write_fails_the_task",
+    ),
 }
 # Shown end to end as well as raised above.
 ALSO_END_TO_END = {

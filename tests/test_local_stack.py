@@ -327,6 +327,7 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
             "TenantsTable",
             "VoicesTable",
             "LexiconsTable",
+            "TasksTable",
         }
         for clients in (in_a, in_b):
             for name in tables.values():
@@ -348,6 +349,7 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
                 "TenantsTable": None,
                 "VoicesTable": None,
                 "LexiconsTable": None,
+                "TasksTable": "expires_at",
             }
         # Both sides name the same tables (the secondary's functions use the replicas).
         for stack in (primary, secondary):

@@ -409,6 +409,8 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         # Reply targets
         "VOXFLOW_REPLY_QUEUE_PREFIX": ref("ReplyQueuePrefix"),
         "VOXFLOW_REPLY_BUS_PREFIX": ref("ReplyBusPrefix"),
+        "VOXFLOW_OUTPUT_BUCKET_PREFIX": ref("OutputBucketPrefix"),
+        "VOXFLOW_REPLY_TOPIC_PREFIX": ref("ReplyTopicPrefix"),
         "VOXFLOW_OWN_QUEUES": {"Fn::Join": [",", [getatt(q, "QueueName") for q in QUEUES]]},
         # Edge delivery (docs/regions.md): the owner's distribution, else the primary's ids.
         "VOXFLOW_URL_SIGNER": {"Fn::If": ["EdgeOn", "cloudfront", "s3"]},
@@ -1123,7 +1125,8 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
             action == "events:PutEvents" and resource == str(getatt("EventBus"))
             for action, resource in pairs
         )
-        assert publishes == (function_id not in HTTP_FUNCTIONS), function_id
+        # The API too, with its tenants' sources only (test_the_api_reaches_...).
+        assert publishes, function_id
 
     for function_id in TERMINAL_WRITERS:
         pairs = allowed[function_id]
@@ -1187,16 +1190,52 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
     assert ("cloudwatch:DescribeAlarms", str({"Fn::Sub": alarm})) in plan
 
 
+def test_task_outputs_and_topics_stay_under_their_prefixes(translated: dict[str, Any]) -> None:
+    """Polly's synthesis tasks (docs/api.md): the terminal writers put objects and publish
+    notifications under the deployment's prefixes only, and nothing else does."""
+    for function_id in FUNCTIONS:
+        pairs = _allowed(translated, function_id)
+        outputs = {r for a, r in pairs if a == "s3:PutObject" and "AudioBucket" not in r}
+        topics = {r for a, r in pairs if a == "sns:Publish"}
+        writes = function_id in TERMINAL_WRITERS
+        bucket = "arn:${AWS::Partition}:s3:::${OutputBucketPrefix}*/*"
+        assert outputs == ({str({"Fn::Sub": bucket})} if writes else set()), function_id
+        topic = "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${ReplyTopicPrefix}*"
+        assert topics == ({str({"Fn::Sub": topic})} if writes else set()), function_id
+
+
 def test_the_api_reaches_the_cache_audio_audit_admission_and_health_only(
     translated: dict[str, Any],
 ) -> None:
-    # The API: the cache (read, count hits, record misses), audio, audit; never the jobs
-    # table or a bus; of the queues, the stack's own depths only (GET /v1/health).
+    # The API: the cache (read, count hits, record misses), audio, audit; the jobs table
+    # read only, and the bus with a request's sources only (synthesis tasks); of the
+    # queues, the stack's own depths only (GET /v1/health).
     api = _allowed(translated, "ApiFunction")
     cache = {action for action, resource in api if resource == _table("cache")}
     assert cache == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
-    assert not [resource for _, resource in api if resource == _table("jobs")]
-    assert not [action for action, _ in api if action.startswith("events:")]
+    jobs = {action for action, resource in api if resource == _table("jobs")}
+    assert jobs == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    tasks = {action for action, resource in api if resource.startswith(_table("tasks")[:-2])}
+    assert tasks == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+    }
+    assert {(a, r) for a, r in api if a.startswith("events:")} == {
+        ("events:PutEvents", str(getatt("EventBus")))
+    }
+    (publish,) = [
+        s
+        for s in role_statements(translated, "ApiFunctionRole")
+        if s["Sid"] == "PublishTaskRequests"
+    ]
+    sources = publish["Condition"]["StringLike"]["events:source"]
+    assert sorted(sources) == [SOURCE_CLIENT, f"{SOURCE_TENANT_PREFIX}*"]
+    buckets = {(a, r) for a, r in api if a == "s3:ListBucket" and "AudioBucket" not in r}
+    assert buckets == {
+        ("s3:ListBucket", str({"Fn::Sub": "arn:${AWS::Partition}:s3:::${OutputBucketPrefix}*"}))
+    }
     queues = {(a, r) for a, r in api if a.startswith("sqs:")}
     assert queues == {("sqs:GetQueueAttributes", str(getatt(queue))) for queue in QUEUES}
     # ... and the function is told exactly those queues, labelled, DLQs as such.
@@ -1487,6 +1526,9 @@ def test_api_routes_polly_under_iam_and_openai_under_bearer_keys(
         "GET /v1/lexicons/{LexiconName}": "AWS_IAM",
         "GET /v1/lexicons": "AWS_IAM",
         "DELETE /v1/lexicons/{LexiconName}": "AWS_IAM",
+        "POST /v1/synthesisTasks": "AWS_IAM",
+        "GET /v1/synthesisTasks/{TaskId}": "AWS_IAM",
+        "GET /v1/synthesisTasks": "AWS_IAM",
         "POST /v1/audio/speech": "NONE",
         "GET /v1/models": "NONE",
         "GET /v1/audio/voices": "NONE",

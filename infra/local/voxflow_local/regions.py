@@ -208,7 +208,7 @@ class TwoRegionStack(Lifecycle):
             # The same names in both regions; the secondary's are the primary's replicas.
             tables=tuple(
                 f"{self.stack_name}-{name}"
-                for name in ("cache", "jobs", "tenants", "voices", "lexicons")
+                for name in ("cache", "jobs", "tenants", "voices", "lexicons", "tasks")
             ),
         )
 

@@ -24,6 +24,7 @@ DEFAULT_REPLY_PREFIX = env.REPLY_QUEUE_PREFIX.default
 # What a queue name (and a bus name, which may also hold dots) can start with.
 _QUEUE_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BUS_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9.-]{0,39}$")
 
 
 def chunk_ttl_s(retention_days: int) -> int:
@@ -63,6 +64,8 @@ class ServiceSettings:
     # stack's own queues, which are never reply targets.
     reply_queue_prefix: str = env.REPLY_QUEUE_PREFIX.default
     reply_bus_prefix: str = env.REPLY_BUS_PREFIX.default
+    output_bucket_prefix: str = env.OUTPUT_BUCKET_PREFIX.default
+    reply_topic_prefix: str = env.REPLY_TOPIC_PREFIX.default
     own_queues: frozenset[str] = env.OWN_QUEUES.default
     # Who signs audio URLs (voxflow.store.urls); the edge's three only for `cloudfront`.
     url_signer: UrlSigner = env.URL_SIGNER.default
@@ -81,6 +84,10 @@ class ServiceSettings:
             raise SettingsError("VOXFLOW_REPLY_QUEUE_PREFIX must be 1-64 of A-Z a-z 0-9 _ -")
         if not _BUS_PREFIX.match(self.reply_bus_prefix):
             raise SettingsError("VOXFLOW_REPLY_BUS_PREFIX must be 1-64 of A-Z a-z 0-9 _ . -")
+        if not _BUCKET_PREFIX.match(self.output_bucket_prefix):
+            raise SettingsError("VOXFLOW_OUTPUT_BUCKET_PREFIX must be 1-40 of a-z 0-9 . -")
+        if not _QUEUE_PREFIX.match(self.reply_topic_prefix):
+            raise SettingsError("VOXFLOW_REPLY_TOPIC_PREFIX must be 1-64 of A-Z a-z 0-9 _ -")
         if self.url_signer is UrlSigner.CLOUDFRONT:
             missing = [
                 name
@@ -125,6 +132,8 @@ class ServiceSettings:
             lexicons_table=config[env.LEXICONS_TABLE],
             reply_queue_prefix=config[env.REPLY_QUEUE_PREFIX],
             reply_bus_prefix=config[env.REPLY_BUS_PREFIX],
+            output_bucket_prefix=config[env.OUTPUT_BUCKET_PREFIX],
+            reply_topic_prefix=config[env.REPLY_TOPIC_PREFIX],
             own_queues=config[env.OWN_QUEUES],
             url_signer=config[env.URL_SIGNER],
             edge_url=config[env.EDGE_URL],

@@ -65,17 +65,23 @@ def parse_synthesize(
     tenant: str,
     contract: PollyContract,
     registry: VoiceRegistry,
+    *,
+    operation: str = "SynthesizeSpeech",
+    max_billed: int = MAX_BILLED_CHARS,
+    max_total: int = MAX_TOTAL_CHARS,
 ) -> PollySynthesis:
-    fields = _object(body)
-    text = _string(fields, "Text", required=True)
-    voice_id = _string(fields, "VoiceId", required=True)
+    """``max_billed``/``max_total``: the operation's text limits (a synthesis task's
+    are larger)."""
+    fields = parse_object(body)
+    text = string_field(fields, "Text", required=True)
+    voice_id = string_field(fields, "VoiceId", required=True)
     output_format = _enum(fields, "OutputFormat", contract.output_formats, required=True)
     text_type = _enum(fields, "TextType", contract.text_types) or "text"
     engine = _enum(fields, "Engine", contract.engines)
     if engine is not None and engine not in _SERVED_ENGINES:
         raise PollyError("EngineNotSupportedException", f"engine {engine} is not served here")
     voice = _voice(registry, voice_id)
-    language = _string(fields, "LanguageCode")
+    language = string_field(fields, "LanguageCode")
     if language is not None and language != voice.language:
         raise PollyError(
             "LanguageNotSupportedException",
@@ -85,7 +91,7 @@ def parse_synthesize(
     marks = _string_list(fields, "SpeechMarkTypes", contract.max_speech_mark_types)
     for mark in marks:
         if mark not in contract.speech_mark_types:
-            raise _invalid(
+            raise invalid(
                 "speechMarkTypes", "must be one of " + ", ".join(sorted(contract.speech_mark_types))
             )
     if marks and output_format != "json":
@@ -96,14 +102,14 @@ def parse_synthesize(
         raise PollyError(
             "SsmlMarksNotSupportedForTextTypeException", "ssml marks need TextType ssml"
         )
-    if len(text) > MAX_TOTAL_CHARS or len(text) > MAX_BILLED_CHARS:
+    if len(text) > max_total or len(text) > max_billed:
         raise PollyError(
             "TextLengthExceededException",
-            f"the text is {len(text)} characters; SynthesizeSpeech takes at most "
-            f"{MAX_BILLED_CHARS} billed characters ({MAX_TOTAL_CHARS} in all)",
+            f"the text is {len(text)} characters; {operation} takes at most "
+            f"{max_billed} billed characters ({max_total} in all)",
         )
     if output_format == "json" and not marks:
-        raise _invalid("speechMarkTypes", "OutputFormat json needs SpeechMarkTypes")
+        raise invalid("speechMarkTypes", "OutputFormat json needs SpeechMarkTypes")
     # Marks are keyed beside the mp3 at the voice's rate: an event request for mp3 with
     # the same marks shares them.
     audio_format, _ = _FORMATS["mp3" if output_format == "json" else output_format]
@@ -151,7 +157,7 @@ def describe_voices(
 ) -> dict[str, Any]:
     engine = query.get("Engine")
     if engine is not None and engine not in contract.engines:
-        raise _invalid("engine", "must be one of " + ", ".join(sorted(contract.engines)))
+        raise invalid("engine", "must be one of " + ", ".join(sorted(contract.engines)))
     language = query.get("LanguageCode")
     voices = [
         {
@@ -185,7 +191,7 @@ def error_of(error: VoxflowError) -> PollyError:
     return PollyError("ServiceFailureException", f"synthesis failed ({error.code})")
 
 
-def _object(body: bytes) -> dict[str, Any]:
+def parse_object(body: bytes) -> dict[str, Any]:
     try:
         document = json.loads(body or b"{}")
     except (ValueError, RecursionError):
@@ -195,32 +201,32 @@ def _object(body: bytes) -> dict[str, Any]:
     return document
 
 
-def _invalid(field: str, rule: str) -> PollyError:
+def invalid(field: str, rule: str) -> PollyError:
     return PollyError(
         "ValidationException",
         f"1 validation error detected: Value at '{field}' failed to satisfy constraint: {rule}",
     )
 
 
-def _string(fields: dict[str, Any], name: str, *, required: bool = False) -> Any:
+def string_field(fields: dict[str, Any], name: str, *, required: bool = False) -> Any:
     value = fields.get(name)
     if value is None:
         if required:
-            raise _invalid(_camel(name), "Member must not be null")
+            raise invalid(_camel(name), "Member must not be null")
         return None
     if not isinstance(value, str):
-        raise _invalid(_camel(name), "Member must be a string")
+        raise invalid(_camel(name), "Member must be a string")
     if required and not value:
-        raise _invalid(_camel(name), "Member must not be empty")
+        raise invalid(_camel(name), "Member must not be empty")
     return value
 
 
 def _enum(
     fields: dict[str, Any], name: str, allowed: frozenset[str], *, required: bool = False
 ) -> Any:
-    value = _string(fields, name, required=required)
+    value = string_field(fields, name, required=required)
     if value is not None and value not in allowed:
-        raise _invalid(
+        raise invalid(
             _camel(name), "Member must satisfy enum value set: " + ", ".join(sorted(allowed))
         )
     return value
@@ -231,9 +237,9 @@ def _string_list(fields: dict[str, Any], name: str, most: int) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _invalid(_camel(name), "Member must be a list of strings")
+        raise invalid(_camel(name), "Member must be a list of strings")
     if len(value) > most:
-        raise _invalid(_camel(name), f"Member must have length less than or equal to {most}")
+        raise invalid(_camel(name), f"Member must have length less than or equal to {most}")
     return value
 
 
@@ -242,27 +248,27 @@ def _voice(registry: VoiceRegistry, voice_id: str) -> Voice:
     try:
         return registry.resolve(voice_id)
     except VoiceDisabled:
-        raise _invalid(
+        raise invalid(
             "voiceId", f"Member must be an enabled voice ({voice_id} is disabled)"
         ) from None
     except UnknownVoice:
         known = ", ".join(voice.voice_id for voice in registry.listed())
-        raise _invalid("voiceId", f"Member must be a voice of this deployment ({known})") from None
+        raise invalid("voiceId", f"Member must be a voice of this deployment ({known})") from None
 
 
 def _lexicon_names(names: list[str]) -> tuple[str, ...]:
     """Well-formed names, once each; whether they are stored is the speech service's."""
     for name in names:
         if not NAME_PATTERN.fullmatch(name):
-            raise _invalid("lexiconNames", "Member must match [0-9A-Za-z]{1,20}")
+            raise invalid("lexiconNames", "Member must match [0-9A-Za-z]{1,20}")
     if len(set(names)) != len(names):
-        raise _invalid("lexiconNames", "Member must name each lexicon once")
+        raise invalid("lexiconNames", "Member must name each lexicon once")
     return tuple(names)
 
 
 def _sample_rate(fields: dict[str, Any], output_format: str, voice_rate: int) -> int | None:
     """The rate asked for; None: the format's default (the voice's own rate, 48 kHz Opus)."""
-    value = _string(fields, "SampleRate")
+    value = string_field(fields, "SampleRate")
     if value is None:
         return _PCM_DEFAULT_RATE if output_format == "pcm" else None
     allowed = _RATES.get(output_format, ())

@@ -16,6 +16,11 @@ class PollyContract:
     speech_mark_types: frozenset[str]
     max_lexicons: int
     max_speech_mark_types: int
+    task_statuses: frozenset[str]
+    max_task_results: int
+    # Shape name -> its modeled pattern, for the task fields botocore does not check
+    # (OutputS3BucketName, OutputS3KeyPrefix, SnsTopicArn, TaskId).
+    patterns: dict[str, str]
     # Modeled error code -> its HTTP status.
     errors: dict[str, int]
     # Operation name -> (method, URI).
@@ -49,6 +54,12 @@ def polly_contract() -> PollyContract:
         speech_mark_types=frozenset(shapes["SpeechMarkType"]["enum"]),
         max_lexicons=int(shapes["LexiconNameList"]["max"]),
         max_speech_mark_types=int(shapes["SpeechMarkTypeList"]["max"]),
+        task_statuses=frozenset(shapes["TaskStatus"]["enum"]),
+        max_task_results=int(shapes["MaxResults"]["max"]),
+        patterns={
+            name: str(shapes[name]["pattern"])
+            for name in ("OutputS3BucketName", "OutputS3KeyPrefix", "SnsTopicArn", "TaskId")
+        },
         errors={
             name: int(shape["error"]["httpStatusCode"])
             for name, shape in shapes.items()

@@ -3,7 +3,9 @@ under IAM (SigV4) auth, OpenAI's under bearer API keys; both over one SpeechServ
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -13,6 +15,7 @@ from voxflow.api.openai import OpenAIError
 from voxflow.api.polly import PollyError
 from voxflow.api.polly_contract import PollyContract, polly_contract
 from voxflow.api.polly_lexicons import PollyLexicons
+from voxflow.api.polly_tasks import PollyTasks, tasks_of
 from voxflow.api.settings import ApiSettings
 from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
 from voxflow.api.speech import Speech, SpeechService
@@ -44,6 +47,7 @@ class Api:
     lexicons: PollyLexicons = field(default_factory=lambda: PollyLexicons(None, ""))
     queues: QueueDepths | None = None  # the stack's queues, for GET /v1/health
     contract: PollyContract = field(default_factory=polly_contract)
+    tasks: PollyTasks | None = None  # None: the task routes answer ServiceFailureException
 
     def __post_init__(self) -> None:
         credentials = self.settings.sigv4_credentials
@@ -72,6 +76,11 @@ class Api:
         tenant = self.tenants.tenant_of(principal) if self.tenants is not None else None
         return tenant or DEFAULT_TENANT
 
+    def task_routes(self) -> PollyTasks:
+        if self.tasks is None:
+            raise PollyError("ServiceFailureException", "this deployment keeps no synthesis tasks")
+        return self.tasks
+
     def openai_tenant(self, headers: dict[str, str]) -> str:
         scheme, _, key = (headers.get("authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
@@ -96,10 +105,7 @@ class Api:
 def build_resolver(api: Api) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
 
-    def body() -> bytes:
-        raw = app.current_event.raw_event
-        data = raw.get("body") or ""
-        return base64.b64decode(data) if raw.get("isBase64Encoded") else data.encode("utf-8")
+    body = partial(_request_body, app)
 
     @app.post("/v1/speech")
     def synthesize_speech() -> Response[bytes]:
@@ -144,6 +150,8 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
     def delete_lexicon(name: str) -> Response[str]:
         api.polly_tenant(app.current_event.raw_event, body())
         return _polly_json(api.lexicons.delete(name))
+
+    _add_task_routes(app, api, body)
 
     @app.post("/v1/audio/speech")
     def create_speech() -> Response[bytes | str]:
@@ -197,6 +205,34 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
     return app
 
 
+def _request_body(app: APIGatewayHttpResolver) -> bytes:
+    raw = app.current_event.raw_event
+    data = raw.get("body") or ""
+    return base64.b64decode(data) if raw.get("isBase64Encoded") else data.encode("utf-8")
+
+
+def _add_task_routes(app: APIGatewayHttpResolver, api: Api, body: Callable[[], bytes]) -> None:
+    """Polly's synthesis task routes (voxflow.api.polly_tasks), under SigV4 like the rest."""
+
+    @app.post("/v1/synthesisTasks")
+    def start_task() -> Response[str]:
+        payload = body()
+        tenant = api.polly_tenant(app.current_event.raw_event, payload)
+        registry = api.speech.pipeline.registry
+        return _polly_json(api.task_routes().start(payload, tenant, api.contract, registry))
+
+    @app.get("/v1/synthesisTasks/<task_id>")
+    def get_task(task_id: str) -> Response[str]:
+        tenant = api.polly_tenant(app.current_event.raw_event, body())
+        return _polly_json(api.task_routes().get(task_id, tenant, api.contract))
+
+    @app.get("/v1/synthesisTasks")
+    def list_tasks() -> Response[str]:
+        tenant = api.polly_tenant(app.current_event.raw_event, body())
+        query = app.current_event.query_string_parameters or {}
+        return _polly_json(api.task_routes().list(tenant, query, api.contract))
+
+
 def _console_file(name: str) -> Response[str]:
     found = asset(name)
     if found is None:
@@ -235,7 +271,15 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
         pipeline.settings.region_name,
     )
     queues = QueueDepths(clients.sqs, settings.watched_queues) if settings.watched_queues else None
-    return Api(speech, settings, keys, pipeline.controls.tenants, lexicons=lexicons, queues=queues)
+    return Api(
+        speech,
+        settings,
+        keys,
+        pipeline.controls.tenants,
+        lexicons=lexicons,
+        queues=queues,
+        tasks=tasks_of(pipeline, clients, settings.tasks_table),
+    )
 
 
 def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpResolver:

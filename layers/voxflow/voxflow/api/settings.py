@@ -8,6 +8,7 @@ from voxflow.config.variables import (
     API_DEFAULT_VOICE,
     API_SIGV4_CREDENTIALS,
     API_SYNC_MAX_CHARS,
+    API_TASKS_TABLE,
     API_WATCHED_QUEUES,
 )
 from voxflow.console.queues import parse_watched
@@ -27,6 +28,8 @@ class ApiSettings:
     sigv4_credentials: dict[str, str] = field(default_factory=dict, repr=False)
     # Label -> URL of the queues whose depths GET /v1/health shows (the console's).
     watched_queues: dict[str, str] = field(default_factory=dict)
+    # Polly's synthesis tasks (voxflow.store.tasks); None: the task routes refuse.
+    tasks_table: str | None = None
 
     @classmethod
     def of(cls, config: Config) -> "ApiSettings":
@@ -41,4 +44,6 @@ class ApiSettings:
             watched = parse_watched(config[API_WATCHED_QUEUES])
         except ValueError as error:
             raise SettingsError(f"VOXFLOW_API_WATCHED_QUEUES: {error}") from None
-        return cls(max_chars, config[API_DEFAULT_VOICE], credentials, watched)
+        return cls(
+            max_chars, config[API_DEFAULT_VOICE], credentials, watched, config[API_TASKS_TABLE]
+        )

@@ -272,6 +272,18 @@ REPLY_BUS_PREFIX = declare(
     "the name a `reply_to.event_bus` must start with (`!Ref ReplyBusPrefix`)",
     PIPELINE, "pipeline",
 )  # fmt: skip
+OUTPUT_BUCKET_PREFIX = declare(
+    "VOXFLOW_OUTPUT_BUCKET_PREFIX", text, "voxflow-output-",
+    "the name a `reply_to.s3.bucket` (Polly's OutputS3BucketName) must start with "
+    "(`!Ref OutputBucketPrefix`)",
+    PIPELINE, "pipeline",
+)  # fmt: skip
+REPLY_TOPIC_PREFIX = declare(
+    "VOXFLOW_REPLY_TOPIC_PREFIX", text, "voxflow-replies-",
+    "the name a `reply_to.sns_topic_arn` (Polly's SnsTopicArn) must start with "
+    "(`!Ref ReplyTopicPrefix`)",
+    PIPELINE, "pipeline",
+)  # fmt: skip
 OWN_QUEUES = declare(
     "VOXFLOW_OWN_QUEUES", names, frozenset[str](),
     "the names of every queue of the stack (`!GetAtt X.QueueName`, comma-separated): "
@@ -509,6 +521,12 @@ API_SYNC_MAX_CHARS = declare(
     "VOXFLOW_API_SYNC_MAX_CHARS", integer, 4096,
     "the longest normalized text the HTTP API synthesizes within one request; longer is "
     "refused (API Gateway's 30 s)", (API,), "functions",
+)  # fmt: skip
+API_TASKS_TABLE = declare(
+    "VOXFLOW_API_TASKS_TABLE", _optional_text, None,
+    "DynamoDB table of Polly's synthesis tasks, hash key `task_id` (S), index "
+    "`tenant-created` (docs/api.md); none: the task routes answer ServiceFailureException",
+    (API,), "functions",
 )  # fmt: skip
 API_DEFAULT_VOICE = declare(
     "VOXFLOW_API_DEFAULT_VOICE", text, "joe",

@@ -275,12 +275,39 @@ class SynthesisParamsModel(_Contract):
         )
 
 
+class S3Output(_Contract):
+    """An object the result is written to as well (Polly's synthesis tasks): the request's
+    audio, or with ``marks`` its speech marks, copied there before it completes."""
+
+    # S3's bucket-name rule; what a deployment lets its role write is a prefix of it.
+    bucket: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    key: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    marks: Annotated[bool, Field(strict=True)] = False
+
+
 class ReplyTo(_Contract):
     """Where results go besides the service's own bus."""
 
     queue_url: Annotated[str, StringConstraints(pattern=r"^https?://\S{1,2040}$")] | None = None
     event_bus: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/._:-]{1,1600}$")] | None = (
         Field(default=None, description="An event bus name or ARN.")
+    )
+    s3: S3Output | None = Field(
+        default=None,
+        description="Write the result there before completing; the request fails if that "
+        "write fails. One item only: a batch's items would share the object.",
+    )
+    sns_topic_arn: (
+        Annotated[
+            str,
+            StringConstraints(
+                pattern=r"^arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
+            ),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="An SNS topic told of the outcome (Polly's synthesis task notification).",
     )
 
 
@@ -406,6 +433,8 @@ class SynthesisRequested(_Contract):
             if self.text is None:
                 raise ValueError("give text (one item) or items (a batch)")
             return self
+        if self.reply_to is not None and self.reply_to.s3 is not None:
+            raise ValueError("reply_to.s3 names one object: a batch cannot write to it")
         beside = [name for name in _ITEM_FIELDS if getattr(self, name) is not None]
         if beside:
             raise ValueError(f"a batch sets {', '.join(beside)} per item, not beside items")

@@ -11,6 +11,7 @@ from voxflow.events import ChunkTask
 from voxflow.lexicons.store import LexiconRepository, LexiconTable
 from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.observe import Meter, NullMeter
+from voxflow.pipeline.outputs import TaskOutputs
 from voxflow.pipeline.publisher import EventPublisher, PublishFailed, ReplyQueues
 from voxflow.pipeline.recent import RecentChunks
 from voxflow.pipeline.reply_targets import ReplyTargetRules
@@ -130,6 +131,9 @@ class Pipeline:
     reply_targets: ReplyTargetRules | None = None
     # Stored lexicons; None: there are none (a request naming one fails).
     lexicons: LexiconRepository | None = None
+    # Requests' own output objects and topics (Polly's tasks); None: a request naming
+    # an output object fails OUTPUT_WRITE_FAILED (a pipeline built by hand).
+    outputs: TaskOutputs | None = None
     _engine: Engine | None = None
 
     @property
@@ -226,6 +230,13 @@ class Pipeline:
                 LexiconTable(clients.dynamodb, service.lexicons_table)
                 if service.lexicons_table
                 else None
+            ),
+            outputs=TaskOutputs(
+                clients.s3,
+                lambda: clients.client("sns"),
+                service.bucket,
+                service.region_name,
+                meter,
             ),
             _engine=engine,
         )

@@ -23,6 +23,7 @@ from voxflow.service_settings import ServiceSettings
 # sqs.REGION.amazonaws.com (and .com.cn), or the legacy REGION.queue.amazonaws.com
 AWS_QUEUE_HOST = re.compile(r"^(?:sqs\.([a-z0-9-]+)|([a-z0-9-]+)\.queue)\.amazonaws\.com(?:\.cn)?$")
 _BUS_ARN = re.compile(r"^arn:[a-z-]+:events:([a-z0-9-]+):([0-9]+):event-bus/(.+)$")
+_TOPIC_ARN = re.compile(r"^arn:[a-z-]+:sns:([a-z0-9-]+):([0-9]{12}):([A-Za-z0-9_-]+)$")
 # A standard queue's name: a FIFO queue (.fifo) would refuse sends without a group id.
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 # A custom bus's name: partner buses (with a slash) take no PutEvents.
@@ -84,6 +85,9 @@ class ReplyTargetRules:
     # server on this machine, so a URL on this host (any port, any loopback name)
     # stands for a queue of one of them. None on AWS, where the host names the region.
     local_host: str | None = None
+    # Polly's synthesis tasks: the buckets written to and the topics told (IAM's prefixes).
+    bucket_prefix: str = "voxflow-output-"
+    topic_prefix: str = "voxflow-replies-"
 
     @classmethod
     def from_settings(cls, service: ServiceSettings, region: RegionConfig) -> Self:
@@ -112,6 +116,8 @@ class ReplyTargetRules:
             | {url.rstrip("/").rsplit("/", 1)[-1] for url in own_urls},
             own_bus=_bus_name(service.bus_name),
             local_host=None if aws_queue_region(parts.hostname) else parts.hostname,
+            bucket_prefix=service.output_bucket_prefix,
+            topic_prefix=service.reply_topic_prefix,
         )
 
     def refusal(self, reply_to: ReplyTo) -> str | None:
@@ -124,6 +130,25 @@ class ReplyTargetRules:
             broken = self._bus_refusal(reply_to.event_bus)
             if broken is not None:
                 return f"reply_to.event_bus: {broken}"
+        if reply_to.s3 is not None and not reply_to.s3.bucket.startswith(self.bucket_prefix):
+            return f"reply_to.s3.bucket: the bucket's name must start with {self.bucket_prefix!r}"
+        if reply_to.sns_topic_arn is not None:
+            broken = self.topic_refusal(reply_to.sns_topic_arn)
+            if broken is not None:
+                return f"reply_to.sns_topic_arn: {broken}"
+        return None
+
+    def topic_refusal(self, topic_arn: str) -> str | None:
+        arn = _TOPIC_ARN.match(topic_arn)
+        if arn is None:
+            return "not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME; FIFO topics are refused)"
+        region, account, name = arn.groups()
+        if region not in self.regions:
+            return f"the topic must be in {' or '.join(sorted(self.regions))}"
+        if account != self.account:
+            return "the topic must be in the service's own account"
+        if not name.startswith(self.topic_prefix):
+            return f"the topic's name must start with {self.topic_prefix!r}"
         return None
 
     def _queue_refusal(self, url: str) -> str | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from voxflow.audio import AudioFormat
 from voxflow.events import ReplyTo, SynthesisCompleted, SynthesisFailed
 from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.outputs import OutputWriteFailed
 from voxflow.store import CacheEntry, Job
 from voxflow.store.jobs import COMPLETED, FAILED
 
@@ -42,7 +43,17 @@ def completed_event(
     timings: dict[str, float],
     *,
     marks: CacheEntry | None = None,
-) -> SynthesisCompleted:
+) -> SynthesisCompleted | SynthesisFailed:
+    """The request's SynthesisCompleted, once its own output object (reply_to.s3) is
+    written; SynthesisFailed (OUTPUT_WRITE_FAILED) if that write failed."""
+    target = reply_target(job)
+    if target is not None and target.s3 is not None:
+        try:
+            if pipeline.outputs is None:
+                raise OutputWriteFailed("this deployment writes no output objects")
+            pipeline.outputs.write(target.s3, entry, marks)
+        except OutputWriteFailed as error:
+            return failed_event(job, error.code, str(error), retryable=False)
     url = pipeline.audio.presign(entry.s3_key, entry.content_type)
     marks_url = pipeline.audio.presign(marks.s3_key, marks.content_type) if marks else None
     return SynthesisCompleted(
@@ -139,8 +150,10 @@ def _send(
             pipeline.publisher.deliver(event, target)
     else:
         pipeline.publisher.publish(event, target)
-        for target in extra_targets(job):
-            pipeline.publisher.deliver(event, target)
+        for extra in extra_targets(job):
+            pipeline.publisher.deliver(event, extra)
+    if target is not None and pipeline.outputs is not None:
+        pipeline.outputs.notify(target, event)
     if on_replied is not None:
         on_replied()
     pipeline.jobs.mark_terminal_sent(job)
