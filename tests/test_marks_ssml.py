@@ -91,7 +91,7 @@ def test_lexicon_aliases_and_phonemes_are_one_mark_over_the_word_written() -> No
     assert spoken.count(0) == 1  # the phonemes
 
 
-def test_ssml_marks_are_placed_at_piece_starts_or_before_their_word() -> None:
+def test_ssml_marks_are_placed_at_their_word_or_at_a_breaks_start_or_end() -> None:
     ssml = (
         '<speak><mark name="first"/>One two <mark name="mid"/>three '
         '<mark name="before"/><break time="1s"/><mark name="after"/>four '
@@ -101,11 +101,11 @@ def test_ssml_marks_are_placed_at_piece_starts_or_before_their_word() -> None:
     document, plan = plan_of(ssml)
     placed = {mark.origin.value: (mark.chunk, mark.piece, mark.word) for mark in plan.ssml}
     assert placed == {
-        "first": (0, 0, -1),
+        "first": (-1, 0, 0),  # before words: when the next word starts, as in Polly
         "mid": (-1, 0, 2),  # inside a text piece: when "three" starts
         "before": (0, 1, -1),  # the break is piece 1: where it starts
         "after": (0, 2, -1),  # where the words after it start, at the break's end
-        "slow": (0, 3, -1),
+        "slow": (-1, 0, 4),  # opening a prosody change: still when "five" starts
         "last": (0, 1 << 30, -1),  # after everything: the end
     }
     for mark in plan.ssml:
@@ -121,11 +121,11 @@ def test_ssml_marks_are_placed_at_piece_starts_or_before_their_word() -> None:
     )
     marks = compose(plan, [timing], 22050, 0.3, ("ssml",))
     assert [(m.value, m.time) for m in marks] == [
-        ("first", 0),
+        ("first", 5),
         ("mid", 27),
         ("before", 45),
         ("after", 1045),
-        ("slow", 1361),
+        ("slow", 1365),
         ("last", 2268),
     ]
     assert MarksPlan.from_json(plan.to_json()) == plan
@@ -144,8 +144,10 @@ def test_a_mark_right_after_a_break_that_ends_a_chunk_is_at_the_breaks_end() -> 
         ChunkTiming(9_000, ((200, 8_000),), ()),
     ]
     marks = compose(plan, timings, 22050, 0.5, ("ssml",))
-    # The chunks are 30050 samples (1363 ms), 500 ms of pause, then 9000 samples.
-    assert [(m.value, m.time) for m in marks] == [("b", 363), ("a", 1363), ("between", 1863)]
+    # The chunks are 30050 samples (1363 ms), 500 ms of pause, then 9000 samples; a mark
+    # between sentences is when the next one's first word starts (its chunk's leading
+    # silence, 200 samples, is before it), not where the chunk starts.
+    assert [(m.value, m.time) for m in marks] == [("b", 363), ("a", 1363), ("between", 1872)]
 
 
 def test_a_word_the_chunker_cut_in_a_structured_chunk_is_still_one_mark() -> None:
@@ -245,7 +247,7 @@ SSML = (
     '<say-as interpret-as="cardinal">1234</say-as> stalls.</s>'
     '<s>She said <mark name="before"/><break time="800ms"/><mark name="after"/>'
     '<phoneme alphabet="ipa" ph="təˈmɑːtoʊ">tomato</phoneme>, Tom &amp; Jerry '
-    '<prosody rate="60%">slowly</prosody> agreed.</s>'
+    '<prosody rate="60%">slowly</prosody> agreed.</s><mark name="between"/>'
     '<p>Then café crème, naïve <say-as interpret-as="characters">abc</say-as>!</p>'
     '<mark name="end"/></speak>'
 )
@@ -294,6 +296,11 @@ def test_ssml_marks_from_the_voice_point_at_the_markup_and_the_audio(engine: Eng
     tomato = next(w.time for w in words if w.value == "tomato")
     assert abs(resumed - tomato) <= 60, (resumed, tomato)
     assert ssml_marks["end"] == pytest.approx(duration_ms, abs=1)
+    # A mark between sentences is when the next one's first word starts (as Polly's mark
+    # before "lamb" is), after the silence its chunk opens with.
+    then = next(w.time for w in words if w.value == "Then")
+    assert ssml_marks["between"] == then
+    assert then > offsets[2] * 1000 / rate + 5, (then, offsets[2] * 1000 / rate)
 
     # Where speech resumes after a pause, a word mark starts near it; except inside one
     # mark spoken as several words (the comma of "one thousand, two hundred...").
