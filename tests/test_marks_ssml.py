@@ -76,6 +76,22 @@ def test_each_written_word_is_one_mark_over_its_bytes_in_the_markup() -> None:
     assert plan.chunk_words[0] == (0, 1, 2, 2, 2, 3, 4, 5, 6, 7, 8, 8, 8, 8, 8, 8, 9, 10)
 
 
+def test_words_inside_a_cdata_section_are_marks_over_their_own_bytes() -> None:
+    # A CDATA section's characters are their own (& and < too), between its delimiters;
+    # a word mark's value is the input's bytes, as Polly's "a substring of the input
+    # text" is (its SSML example's sentence value keeps the tags as written).
+    ssml = "<speak>Tom <![CDATA[& Jerry <3 café]]> hi &amp; <![CDATA[]]>bye.</speak>"
+    _, plan = plan_of(ssml)
+    words = [(word.value, sliced(ssml, word.start, word.end)) for word in plan.words]
+    assert words == [
+        ("Tom", "Tom"), ("&", "&"), ("Jerry", "Jerry"), ("3", "3"), ("café", "café"),
+        ("hi", "hi"), ("&amp;", "&amp;"), ("bye", "bye"),
+    ]  # fmt: skip
+    assert [sliced(ssml, s.start, s.end) for s in plan.sentences] == [
+        ssml[ssml.index("Tom") : ssml.index("</speak>")]
+    ]
+
+
 def test_lexicon_aliases_and_phonemes_are_one_mark_over_the_word_written() -> None:
     text = "Zoë joined the W3C, and the W3C's rules: Zoë!"
     lexicon = parse_lexicon("team", LEXICON)

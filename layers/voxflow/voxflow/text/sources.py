@@ -68,18 +68,27 @@ def _origins(segment: Text, original: str) -> list[tuple[int, int]] | None:
 
 
 def _through_markup(original: str, start: int, end: int, text: str) -> list[tuple[int, int]] | None:
-    """Align XML character data with its raw form: references, comments, CR LF."""
+    """Align XML character data with its raw form: references, comments, CDATA
+    sections (whose characters, & and < too, are their own), CR LF."""
     origins: list[tuple[int, int]] = []
     at = start
+    cdata = False
     for char in text:
-        while original.startswith("<!--", at):
-            close = original.find("-->", at, end)
-            if close < 0:
-                return None
-            at = close + 3
+        while True:
+            if cdata and original.startswith("]]>", at):
+                at, cdata = at + 3, False
+            elif not cdata and original.startswith("<![CDATA[", at):
+                at, cdata = at + 9, True
+            elif not cdata and original.startswith("<!--", at):
+                close = original.find("-->", at, end)
+                if close < 0:
+                    return None
+                at = close + 3
+            else:
+                break
         if at >= end:
             return None
-        if original[at] == "&":
+        if original[at] == "&" and not cdata:
             close = original.find(";", at, min(end, at + 12))
             if close < 0 or _reference(original[at + 1 : close]) != char:
                 return None
