@@ -5,6 +5,7 @@ the real voice's audio."""
 
 import itertools
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from voxflow.lexicons.apply import apply_lexicons
 from voxflow.lexicons.pls import parse_lexicon
 from voxflow.marks import ChunkTiming, MarksPlan, MarkType, SpeechMark, compose
 from voxflow.marks.document import plan_document, plan_speech
+from voxflow.marks.packed import pack, unpack
 from voxflow.marks.speech import speech_marks, timing_of
 from voxflow.marks.timing import chunk_timing, timing_usable
 from voxflow.text.chunk_document import chunk_document, document_layout
@@ -370,3 +372,21 @@ def test_lexicon_marks_from_the_voice_are_the_words_written(engine: Engine) -> N
     w3c = next(i for i, w in enumerate(words) if w.value == "W3C")
     assert times[w3c + 1] - times[w3c] > 1000
     assert timing_of(chunks[0]).pieces[0] == 0
+
+
+def test_a_packed_plan_is_the_plan_and_reads_plans_from_before_packing() -> None:
+    ssml = (
+        '<speak><s><mark name="a"/>Zoë — met <sub alias="World Wide Web">WWW</sub> fans '
+        '&amp; <break time="1s"/><mark name="b"/>crème.</s><p>Bye <![CDATA[& <3]]>!</p>'
+        '<mark name="end"/></speak>'
+    )
+    _, plan = plan_of(ssml, chunk_max_chars=20)
+    assert any(-1 in chunk for chunk in plan.chunk_words)  # the lone dash speaks nothing
+    packed = pack(plan, ssml)
+    assert packed.startswith("z1:")
+    assert unpack(packed) == plan
+    assert unpack(plan.to_json()) == plan  # a job planned before plans were packed
+    words = list(plan.words)
+    words[0] = replace(words[0], value="Zoe")
+    with pytest.raises(ValueError, match="not the original's bytes"):
+        pack(replace(plan, words=tuple(words)), ssml)
