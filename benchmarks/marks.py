@@ -128,12 +128,29 @@ def main() -> None:
     print_errors("pocketsphinx word starts", len(aligned), (starts - aligned) * 1000)
     reference = onsets(audio, rate)
     print_errors("speech onsets after pauses", len(reference), nearest(starts, reference))
-    print_errors("  the aligner at those onsets", len(reference), nearest(aligned, reference))
+    ours, theirs = same_word(starts, aligned, reference)
+    print_errors("  words both put within 150 ms of one: voxflow", len(ours), ours)
+    print_errors("  the same words: pocketsphinx", len(theirs), theirs)
 
 
 def nearest(starts: NDArray[np.float64], reference: list[float]) -> NDArray[np.float64]:
     """Per reference time: the signed ms from it to the nearest of ``starts``."""
     return np.array([(starts[np.argmin(np.abs(starts - at))] - at) * 1000 for at in reference])
+
+
+def same_word(
+    starts: NDArray[np.float64], aligned: NDArray[np.float64], reference: list[float]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Signed ms from each onset to the start of the word that starts there by both
+    voxflow and the aligner (the word nearest it by either, both within 150 ms): each
+    one's lead or lag where the audio itself shows a word starting."""
+    ours, theirs = [], []
+    for at in reference:
+        word = int(np.argmin(np.minimum(np.abs(starts - at), np.abs(aligned - at))))
+        if abs(starts[word] - at) < 0.15 and abs(aligned[word] - at) < 0.15:
+            ours.append((starts[word] - at) * 1000)
+            theirs.append((aligned[word] - at) * 1000)
+    return np.array(ours), np.array(theirs)
 
 
 def print_errors(what: str, count: int, errors: NDArray[np.float64]) -> None:
