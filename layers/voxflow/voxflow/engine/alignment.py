@@ -5,10 +5,10 @@ number of frames it spoke; ``hop_length`` samples a frame. piper's id sequence i
 PAD, then each phoneme's ids followed by PAD, then EOS. A phoneme here owns the PAD
 before it and its ids (BOS its ids alone): the PAD's frames are heard as the way into
 the next sound, not the tail of the last. piper's own ``PhonemeAlignment`` gives the PAD
-to the phoneme before; that put word marks a median 23 ms (one to three frames) late
-against both an independent aligner and the energy onsets where speech resumes
-(benchmarks/marks.py, benchmarks/NOTES.md). Phonemes the voice's id map lacks are
-dropped from the ids, so they are dropped here too.
+to the phoneme before; that started each word one to three frames (a median 23 ms) late:
+word marks were 21 ms later against an independent aligner and 13 ms later against the
+energy onsets where speech resumes (benchmarks/marks.py, benchmarks/NOTES.md). Phonemes
+the voice's id map lacks are dropped from the ids, so they are dropped here too.
 """
 
 from collections.abc import Mapping, Sequence
