@@ -1,4 +1,4 @@
-"""Word-mark accuracy against a reference taken from the audio itself.
+"""Word-mark accuracy against an independent aligner and against the audio's onsets.
 
     python benchmarks/marks.py [--ssml] [TEXT_FILE]
         (default: benchmarks/corpus/long.txt, 493 words)
@@ -6,22 +6,20 @@
 With --ssml the same text is sent as SSML (voxflow.marks with the SSML document): each
 paragraph a <p>, every sentence an <s>, every third sentence at prosody rate 80%, and
 after every other sentence a <mark/>, a 400 ms <break> and another <mark/>. Besides the
-word marks against the onsets it prints how far apart each pair of marks is
-and whether the audio between them is silent (a break that ends a paragraph is its
-500 ms pause instead, docs/ssml.md).
+word marks it prints how far apart each pair of marks is and whether the audio between
+them is silent (a break that ends a paragraph is its 500 ms pause instead,
+docs/ssml.md).
 
-The issue asks for faster-whisper's word timestamps as the independent aligner, but its
-models come from the Hugging Face hub, which this workplace cannot reach (the wheel
-installs from PyPI; fetching Systran/faster-whisper-tiny.en fails with "Could not
-resolve host: huggingface.co"). Until a session that can fetch one runs it, this
-benchmark uses the one reference the audio gives without any model: speech onsets.
-Wherever the voice pauses (sentence joins, commas, breaths) and speech resumes, a word
-starts; the onset is found from frame energy alone, then the nearest word mark is
-compared with it. That checks the marks where the model's durations are least
-constrained (after a pause, whose length the model also chose) and it is independent
-of those durations, but it sees only the words after pauses, not every word.
+The reference for every word is pocketsphinx's forced alignment of the whole audio
+(benchmarks/aligner.py: its own acoustic model and dictionary, from its PyPI wheel; the
+issue's faster-whisper needs models from a hub this workplace cannot reach). It prints
+the median, p90 and max of |voxflow's word start - the aligner's| over all words, and the
+signed median (positive: voxflow's marks are later).
 
-Prints the count of onsets, and the median and p90 absolute difference in ms.
+The second reference needs no model: speech onsets. Wherever the voice pauses
+(sentence joins, commas, breaths) and speech resumes, a word starts; the onset is found
+from frame energy alone and compared with the nearest word mark, and with the nearest
+aligner word start: the aligner's own lead or lag where the audio shows the truth.
 """
 
 import re
@@ -31,11 +29,12 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import numpy as np
+from aligner import word_starts
 from numpy.typing import NDArray
 
 from voxflow.audio.pcm import join_pcm
 from voxflow.engine import Engine, SynthesisParams
-from voxflow.marks import MarkType
+from voxflow.marks import MarkType, SpeechMark
 from voxflow.marks.speech import speech_marks
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_mapped, split_into_chunks
@@ -121,27 +120,60 @@ def main() -> None:
     marks = [mark for mark in found if mark.type == "word"]
     audio = join_pcm([chunk.pcm for chunk in chunks], rate, pause_s=PARAMS.sentence_pause_s)
     starts = np.array([mark.time / 1000 for mark in marks])
-    reference = onsets(audio, rate)
-    errors = np.array([np.min(np.abs(starts - onset)) * 1000 for onset in reference])
     kind = "SSML" if ssml else "text"
     print(f"{path.name} as {kind}: {len(marks)} word marks, {len(audio) / rate:.1f} s of audio")
     if ssml:
-        at = {mark.value: mark.time for mark in found if mark.type == "ssml"}
-        pairs = [(at[name], at["a" + name[1:]]) for name in at if name.startswith("b")]
-        # A break that ends a paragraph is the paragraph's 500 ms pause when that is longer.
-        gaps = Counter(after - before for before, after in pairs)
-        silent = sum(
-            not audio[round((b + 2) * rate / 1000) : round((a - 2) * rate / 1000)].any()
-            for b, a in pairs
-        )
-        print(
-            f"<mark/> pairs around {BREAK_MS} ms breaks: {len(pairs)}; ms apart (count): "
-            f"{dict(sorted(gaps.items()))}; all silent between them: {silent}/{len(pairs)}"
-        )
+        print_mark_pairs(found, audio, rate)
+    aligned = np.array(word_starts(audio, rate, [mark.value for mark in marks]))
+    print_errors("pocketsphinx word starts", len(aligned), (starts - aligned) * 1000)
+    reference = onsets(audio, rate)
+    print_errors("speech onsets after pauses", len(reference), nearest(starts, reference))
+    ours, theirs = same_word(starts, aligned, reference)
+    print_errors("  words both put within 150 ms of one: voxflow", len(ours), ours)
+    print_errors("  the same words: pocketsphinx", len(theirs), theirs)
+
+
+def nearest(starts: NDArray[np.float64], reference: list[float]) -> NDArray[np.float64]:
+    """Per reference time: the signed ms from it to the nearest of ``starts``."""
+    return np.array([(starts[np.argmin(np.abs(starts - at))] - at) * 1000 for at in reference])
+
+
+def same_word(
+    starts: NDArray[np.float64], aligned: NDArray[np.float64], reference: list[float]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Signed ms from each onset to the start of the word that starts there by both
+    voxflow and the aligner (the word nearest it by either, both within 150 ms): each
+    one's lead or lag where the audio itself shows a word starting."""
+    ours, theirs = [], []
+    for at in reference:
+        word = int(np.argmin(np.minimum(np.abs(starts - at), np.abs(aligned - at))))
+        if abs(starts[word] - at) < 0.15 and abs(aligned[word] - at) < 0.15:
+            ours.append((starts[word] - at) * 1000)
+            theirs.append((aligned[word] - at) * 1000)
+    return np.array(ours), np.array(theirs)
+
+
+def print_errors(what: str, count: int, errors: NDArray[np.float64]) -> None:
+    size = np.abs(errors)
     print(
-        f"speech onsets after pauses: {len(reference)}; |word start - onset|: "
-        f"median {np.median(errors):.0f} ms, p90 {np.percentile(errors, 90):.0f} ms, "
-        f"max {errors.max():.0f} ms"
+        f"{what}: {count}; |difference|: median {np.median(size):.0f} ms, "
+        f"p90 {np.percentile(size, 90):.0f} ms, max {size.max():.0f} ms; "
+        f"signed median {np.median(errors):+.0f} ms"
+    )
+
+
+def print_mark_pairs(found: list[SpeechMark], audio: NDArray[np.int16], rate: int) -> None:
+    at = {mark.value: mark.time for mark in found if mark.type == "ssml"}
+    pairs = [(at[name], at["a" + name[1:]]) for name in at if name.startswith("b")]
+    # A break that ends a paragraph is the paragraph's 500 ms pause when that is longer.
+    gaps = Counter(after - before for before, after in pairs)
+    silent = sum(
+        not audio[round((b + 2) * rate / 1000) : round((a - 2) * rate / 1000)].any()
+        for b, a in pairs
+    )
+    print(
+        f"<mark/> pairs around {BREAK_MS} ms breaks: {len(pairs)}; ms apart (count): "
+        f"{dict(sorted(gaps.items()))}; all silent between them: {silent}/{len(pairs)}"
     )
 
 

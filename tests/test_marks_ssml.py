@@ -5,6 +5,7 @@ the real voice's audio."""
 
 import itertools
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from voxflow.lexicons.apply import apply_lexicons
 from voxflow.lexicons.pls import parse_lexicon
 from voxflow.marks import ChunkTiming, MarksPlan, MarkType, SpeechMark, compose
 from voxflow.marks.document import plan_document, plan_speech
+from voxflow.marks.packed import pack, unpack
 from voxflow.marks.speech import speech_marks, timing_of
 from voxflow.marks.timing import chunk_timing, timing_usable
 from voxflow.text.chunk_document import chunk_document, document_layout
@@ -76,6 +78,22 @@ def test_each_written_word_is_one_mark_over_its_bytes_in_the_markup() -> None:
     assert plan.chunk_words[0] == (0, 1, 2, 2, 2, 3, 4, 5, 6, 7, 8, 8, 8, 8, 8, 8, 9, 10)
 
 
+def test_words_inside_a_cdata_section_are_marks_over_their_own_bytes() -> None:
+    # A CDATA section's characters are their own (& and < too), between its delimiters;
+    # a word mark's value is the input's bytes, as Polly's "a substring of the input
+    # text" is (its SSML example's sentence value keeps the tags as written).
+    ssml = "<speak>Tom <![CDATA[& Jerry <3 café]]> hi &amp; <![CDATA[]]>bye.</speak>"
+    _, plan = plan_of(ssml)
+    words = [(word.value, sliced(ssml, word.start, word.end)) for word in plan.words]
+    assert words == [
+        ("Tom", "Tom"), ("&", "&"), ("Jerry", "Jerry"), ("3", "3"), ("café", "café"),
+        ("hi", "hi"), ("&amp;", "&amp;"), ("bye", "bye"),
+    ]  # fmt: skip
+    assert [sliced(ssml, s.start, s.end) for s in plan.sentences] == [
+        ssml[ssml.index("Tom") : ssml.index("</speak>")]
+    ]
+
+
 def test_lexicon_aliases_and_phonemes_are_one_mark_over_the_word_written() -> None:
     text = "Zoë joined the W3C, and the W3C's rules: Zoë!"
     lexicon = parse_lexicon("team", LEXICON)
@@ -91,7 +109,7 @@ def test_lexicon_aliases_and_phonemes_are_one_mark_over_the_word_written() -> No
     assert spoken.count(0) == 1  # the phonemes
 
 
-def test_ssml_marks_are_placed_at_piece_starts_or_before_their_word() -> None:
+def test_ssml_marks_are_placed_at_their_word_or_at_a_breaks_start_or_end() -> None:
     ssml = (
         '<speak><mark name="first"/>One two <mark name="mid"/>three '
         '<mark name="before"/><break time="1s"/><mark name="after"/>four '
@@ -101,11 +119,11 @@ def test_ssml_marks_are_placed_at_piece_starts_or_before_their_word() -> None:
     document, plan = plan_of(ssml)
     placed = {mark.origin.value: (mark.chunk, mark.piece, mark.word) for mark in plan.ssml}
     assert placed == {
-        "first": (0, 0, -1),
+        "first": (-1, 0, 0),  # before words: when the next word starts, as in Polly
         "mid": (-1, 0, 2),  # inside a text piece: when "three" starts
         "before": (0, 1, -1),  # the break is piece 1: where it starts
         "after": (0, 2, -1),  # where the words after it start, at the break's end
-        "slow": (0, 3, -1),
+        "slow": (-1, 0, 4),  # opening a prosody change: still when "five" starts
         "last": (0, 1 << 30, -1),  # after everything: the end
     }
     for mark in plan.ssml:
@@ -121,11 +139,11 @@ def test_ssml_marks_are_placed_at_piece_starts_or_before_their_word() -> None:
     )
     marks = compose(plan, [timing], 22050, 0.3, ("ssml",))
     assert [(m.value, m.time) for m in marks] == [
-        ("first", 0),
+        ("first", 5),
         ("mid", 27),
         ("before", 45),
         ("after", 1045),
-        ("slow", 1361),
+        ("slow", 1365),
         ("last", 2268),
     ]
     assert MarksPlan.from_json(plan.to_json()) == plan
@@ -144,8 +162,10 @@ def test_a_mark_right_after_a_break_that_ends_a_chunk_is_at_the_breaks_end() -> 
         ChunkTiming(9_000, ((200, 8_000),), ()),
     ]
     marks = compose(plan, timings, 22050, 0.5, ("ssml",))
-    # The chunks are 30050 samples (1363 ms), 500 ms of pause, then 9000 samples.
-    assert [(m.value, m.time) for m in marks] == [("b", 363), ("a", 1363), ("between", 1863)]
+    # The chunks are 30050 samples (1363 ms), 500 ms of pause, then 9000 samples; a mark
+    # between sentences is when the next one's first word starts (its chunk's leading
+    # silence, 200 samples, is before it), not where the chunk starts.
+    assert [(m.value, m.time) for m in marks] == [("b", 363), ("a", 1363), ("between", 1872)]
 
 
 def test_a_word_the_chunker_cut_in_a_structured_chunk_is_still_one_mark() -> None:
@@ -194,12 +214,11 @@ def test_a_structured_chunk_is_timed_piece_by_piece() -> None:
     assert timing.words == ((100, 400), (500, 800), (33_050, 33_250), (33_450, 33_750))
     assert timing.pieces == (0, 900, 32_950, 33_350)
     assert ChunkTiming.from_json(timing.to_json()) == timing
-    # A structured chunk's timing from before piece timing is made again; a plain one's not.
-    old = '{"v":1,"samples":1,"words":[],"visemes":[]}'
-    assert not timing_usable(chunk, old)
-    assert timing_usable("Go now.", old)
-    assert timing_usable(chunk, timing.to_json())
-    assert not timing_usable(chunk, None)
+    # A timing from before a phone owned the PAD before it (version 3) is made again.
+    for version in (1, 2):
+        assert not timing_usable(f'{{"v":{version},"samples":1,"words":[],"visemes":[]}}')
+    assert timing_usable(timing.to_json())
+    assert not timing_usable(None)
 
 
 # Against the real voice.
@@ -245,7 +264,7 @@ SSML = (
     '<say-as interpret-as="cardinal">1234</say-as> stalls.</s>'
     '<s>She said <mark name="before"/><break time="800ms"/><mark name="after"/>'
     '<phoneme alphabet="ipa" ph="təˈmɑːtoʊ">tomato</phoneme>, Tom &amp; Jerry '
-    '<prosody rate="60%">slowly</prosody> agreed.</s>'
+    '<prosody rate="60%">slowly</prosody> agreed.</s><mark name="between"/>'
     '<p>Then café crème, naïve <say-as interpret-as="characters">abc</say-as>!</p>'
     '<mark name="end"/></speak>'
 )
@@ -294,6 +313,11 @@ def test_ssml_marks_from_the_voice_point_at_the_markup_and_the_audio(engine: Eng
     tomato = next(w.time for w in words if w.value == "tomato")
     assert abs(resumed - tomato) <= 60, (resumed, tomato)
     assert ssml_marks["end"] == pytest.approx(duration_ms, abs=1)
+    # A mark between sentences is when the next one's first word starts (as Polly's mark
+    # before "lamb" is), after the silence its chunk opens with.
+    then = next(w.time for w in words if w.value == "Then")
+    assert ssml_marks["between"] == then
+    assert then > offsets[2] * 1000 / rate + 5, (then, offsets[2] * 1000 / rate)
 
     # Where speech resumes after a pause, a word mark starts near it; except inside one
     # mark spoken as several words (the comma of "one thousand, two hundred...").
@@ -348,3 +372,21 @@ def test_lexicon_marks_from_the_voice_are_the_words_written(engine: Engine) -> N
     w3c = next(i for i, w in enumerate(words) if w.value == "W3C")
     assert times[w3c + 1] - times[w3c] > 1000
     assert timing_of(chunks[0]).pieces[0] == 0
+
+
+def test_a_packed_plan_is_the_plan_and_reads_plans_from_before_packing() -> None:
+    ssml = (
+        '<speak><s><mark name="a"/>Zoë — met <sub alias="World Wide Web">WWW</sub> fans '
+        '&amp; <break time="1s"/><mark name="b"/>crème.</s><p>Bye <![CDATA[& <3]]>!</p>'
+        '<mark name="end"/></speak>'
+    )
+    _, plan = plan_of(ssml, chunk_max_chars=20)
+    assert any(-1 in chunk for chunk in plan.chunk_words)  # the lone dash speaks nothing
+    packed = pack(plan, ssml)
+    assert packed.startswith("z1:")
+    assert unpack(packed) == plan
+    assert unpack(plan.to_json()) == plan  # a job planned before plans were packed
+    words = list(plan.words)
+    words[0] = replace(words[0], value="Zoe")
+    with pytest.raises(ValueError, match="not the original's bytes"):
+        pack(replace(plan, words=tuple(words)), ssml)

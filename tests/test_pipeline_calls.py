@@ -5,13 +5,18 @@ on moto server (real DynamoDB tables) with the real voice; S3, the bus and the q
 are the plan harness's outbox, which keeps what was sent in order."""
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from plan_harness import PlanHarness, plan_harness
 
 from voxflow.engine import Engine
+from voxflow.errors import InvalidParameter
+from voxflow.events import MAX_TEXT_CHARS
+from voxflow.pipeline import marks as marks_module
 from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
+from voxflow.pipeline.marks import RequestMarks
 from voxflow.voices import VoiceRegistry
 from voxflow_local.moto_server import MotoServer
 
@@ -129,3 +134,33 @@ def test_a_request_with_speech_marks_is_a_hit_with_its_marks_in_one_read(
     completed = harness.outbox.details("SynthesisCompleted")[-1]
     assert completed["cache"] == "hit"
     assert completed["marks_url"]
+
+
+def test_marks_for_a_text_at_the_request_limit_ride_on_the_job_item(
+    harness: PlanHarness,
+) -> None:
+    # 100,000 characters of prose (these docs): the plan's JSON would be ~800 KB, over
+    # DynamoDB's 400 KB item limit (moto server enforces it too); packed it is ~80 KB.
+    docs = sorted((Path(__file__).resolve().parents[1] / "docs").glob("*.md"))
+    text = "\n\n".join(path.read_text(encoding="utf-8") for path in docs)[:MAX_TEXT_CHARS]
+    job = harness.plan(text, speech_marks=["word", "sentence"])
+    assert job.marks_json is not None
+    assert len(job.marks_json) < 150_000
+    marks = RequestMarks.from_json(job.marks_json)
+    assert len(marks.plan.words) > 10_000
+    assert len(marks.plan.chunk_words) == len(job.chunk_keys)
+    data = text.encode("utf-8")
+    assert all(
+        data[word.start : word.end].decode("utf-8") == word.value for word in marks.plan.words
+    )
+    assert marks.plan.sentences[-1].end <= len(data)
+
+
+def test_a_marks_plan_too_large_for_a_job_is_a_typed_failure(
+    harness: PlanHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a 100,000-character text of poorly compressible script could pack to.
+    monkeypatch.setattr(marks_module, "MAX_PACKED_PLAN_BYTES", 100)
+    with pytest.raises(InvalidParameter, match=r"marks plan packs to .* bytes, over the 100 "):
+        harness.plan(TEXT * 3, speech_marks=["word"])
+    assert not harness.outbox.tasks

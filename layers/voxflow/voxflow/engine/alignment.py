@@ -2,9 +2,13 @@
 
 A VITS voice patched with piper's alignment output returns, for every input id, the
 number of frames it spoke; ``hop_length`` samples a frame. piper's id sequence is BOS,
-PAD, then each phoneme's ids followed by PAD, then EOS; a phoneme here owns its ids and
-the PAD after them, as in piper's own ``PhonemeAlignment``. Phonemes the voice's id map
-lacks are dropped from the ids, so they are dropped here too.
+PAD, then each phoneme's ids followed by PAD, then EOS. A phoneme here owns the PAD
+before it and its ids (BOS its ids alone): the PAD's frames are heard as the way into
+the next sound, not the tail of the last. piper's own ``PhonemeAlignment`` gives the PAD
+to the phoneme before; that started each word one to three frames (a median 23 ms) late:
+word marks were 21 ms later against an independent aligner and 13 ms later against the
+energy onsets where speech resumes (benchmarks/marks.py, benchmarks/NOTES.md). Phonemes
+the voice's id map lacks are dropped from the ids, so they are dropped here too.
 """
 
 from collections.abc import Mapping, Sequence
@@ -69,10 +73,10 @@ def utterance_alignment(
     phones: list[Phone] = []
     position = 0
     start = 0
-    for phoneme in (BOS, *spoken, EOS):
+    for index, phoneme in enumerate((BOS, *spoken, EOS)):
         expected = list(id_map.get(phoneme, []))
-        if phoneme != EOS:
-            expected += pad
+        if index:
+            expected = pad + expected
         own = list(ids[position : position + len(expected)])
         if own != expected:
             return None

@@ -7,10 +7,11 @@ wrote: the atoms of one alias, say-as reading or rewritten span share one source
 range and become one word mark over it, timed from the first of them. Offsets are
 into the request's original text, the SSML markup included.
 
-An SSML <mark/> is heard where the atom after it starts: the start of its piece when
-it opens one (so a mark before a <break> is at the break's start), else the start of
-the word after it; a mark right after a <break> where the break ends (also when the
-words after it are the next chunk's); a mark after everything, at the end.
+An SSML <mark/> is heard where the atom after it starts: before words, when the word
+after it starts (as Polly times a mark before "lamb" with "lamb", also when the mark
+opens a sentence, a chunk or a prosody change: not at the chunk's leading silence);
+before a <break> or bleep, at its start; right after a <break>, where the break ends
+(also when the words after it are the next chunk's); after everything, at the end.
 """
 
 import sys
@@ -72,10 +73,10 @@ class _Planner:
         indexes: list[int] = []
         for piece_index, piece in enumerate(decode_chunk(text)):
             if piece.kind == "text":
-                for position, token in enumerate(piece.content.split()):
+                for token in piece.content.split():
                     atom, continued = self._take_word(token)
-                    if not continued:
-                        self._marks_before(atom, chunk, piece_index, opens=position == 0)
+                    if not continued:  # marks before words: the next word's start
+                        self._marks_before(atom, chunk, piece_index, opens=False)
                     indexes.append(self._word(atom, token, continued))
                 continue
             atom = self._take(piece.kind)

@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # the engine layer: only where audio is aligned
 
 # 2: structured chunks are timed piece by piece (version 1 timed their encoded text as
 # if it were words, so a structured chunk's version 1 timing is made again).
-TIMING_VERSION = 2
+# 3: a phone owns the PAD before it, not after (voxflow.engine.alignment): every word
+# starts earlier, so any chunk's older timing is made again.
+TIMING_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,10 @@ class ChunkTiming:
         )
 
 
-def timing_usable(chunk: str, raw: str | None) -> bool:
-    """Whether a cached timing times ``chunk`` as this version does."""
+def timing_usable(raw: str | None) -> bool:
+    """Whether a cached chunk timing times its chunk as this version does."""
     if not raw:
         return False
-    if not is_structured(chunk):
-        return True  # plain chunks are timed the same way in every version
     return bool(json.loads(raw).get("v", 1) >= TIMING_VERSION)
 
 

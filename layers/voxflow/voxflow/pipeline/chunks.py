@@ -63,11 +63,11 @@ class BatchSynthesis:
         )
         # A request that wants speech marks makes again a chunk cached without timings
         # (or with a timing of an older version that times it otherwise).
-        timed = {task.chunk_key: task.text for task in tasks if task.timing}
+        timed = {task.chunk_key for task in tasks if task.timing}
         self.stored: dict[str, CacheEntry] = {
             key: entry
             for key, entry in stored.items()
-            if key not in timed or timing_usable(timed[key], entry.timing)
+            if key not in timed or timing_usable(entry.timing)
         }
         self.errors: dict[str, Exception] = {}
         groups: dict[GroupKey, dict[str, ChunkTask]] = defaultdict(dict)

@@ -13,13 +13,15 @@ from voxflow.events import ItemRequest
 from voxflow.keys import marks_key
 from voxflow.marks import CONTENT_TYPE, ChunkTiming, MarksPlan, compose, plan_marks, to_json_lines
 from voxflow.marks.document import plan_speech
+from voxflow.marks.packed import pack, unpack
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.keyed import KeyedRequest
 from voxflow.store import CacheEntry, Job
 from voxflow.text import normalize_mapped
 
-# The plan rides on the job item (DynamoDB's 400 KB limit): a few bytes per character.
-MAX_MARKS_CHARS = 20_000
+# The plan rides on the job item (DynamoDB's 400 KB limit), packed (voxflow.marks.packed):
+# under 1 byte a character of English; a text that packs larger than this is refused.
+MAX_PACKED_PLAN_BYTES = 250_000
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,11 @@ class RequestMarks:
     key: str
     types: tuple[str, ...]
     plan: MarksPlan
+    packed: str  # the plan, packed with the request's original text
 
     def to_json(self) -> str:
         return json.dumps(
-            {"key": self.key, "types": self.types, "plan": self.plan.to_json()},
+            {"key": self.key, "types": self.types, "plan": self.packed},
             ensure_ascii=False,
             separators=(",", ":"),
         )
@@ -38,15 +41,12 @@ class RequestMarks:
     @classmethod
     def from_json(cls, raw: str) -> "RequestMarks":
         document = json.loads(raw)
-        return cls(document["key"], tuple(document["types"]), MarksPlan.from_json(document["plan"]))
+        packed = document["plan"]  # or, planned before packing, the plan's JSON
+        return cls(document["key"], tuple(document["types"]), unpack(packed), packed)
 
 
 def plan_request_marks(item: ItemRequest, keyed: KeyedRequest) -> RequestMarks:
     original, types = item.text, list(item.speech_marks)
-    if len(original) > MAX_MARKS_CHARS:
-        raise InvalidParameter(
-            f"speech marks are made for texts of up to {MAX_MARKS_CHARS} characters"
-        )
     if keyed.document is not None:  # SSML, lexicons: offsets into the markup as sent
         plan = plan_speech(keyed.document, keyed.chunks, keyed.chunk_max_chars)
     else:
@@ -54,7 +54,13 @@ def plan_request_marks(item: ItemRequest, keyed: KeyedRequest) -> RequestMarks:
         if mapped.text != keyed.text:  # normalize_text is normalize_mapped's text
             raise InvalidParameter("speech marks: the text normalizes two ways")
         plan = plan_marks(original, mapped, keyed.chunks)
-    return RequestMarks(marks_key(keyed.key, original, types), tuple(types), plan)
+    packed = pack(plan, original)
+    if len(packed) > MAX_PACKED_PLAN_BYTES:
+        raise InvalidParameter(
+            f"speech marks: this text's marks plan packs to {len(packed):,} bytes, over the "
+            f"{MAX_PACKED_PLAN_BYTES:,} a job can carry; send the text in parts"
+        )
+    return RequestMarks(marks_key(keyed.key, original, types), tuple(types), plan, packed)
 
 
 def assemble_marks(

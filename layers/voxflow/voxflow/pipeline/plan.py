@@ -111,10 +111,7 @@ def plan_item(
         known = pipeline.cache.lookup_many(chunk_keys)
     cached = usable_many({k: known[k] for k in chunk_keys if k in known}, pipeline)
     if marks is not None:  # a chunk cached without (current) timings is made again
-        texts = dict(zip(chunk_keys, chunks, strict=True))
-        cached = {
-            key: entry for key, entry in cached.items() if timing_usable(texts[key], entry.timing)
-        }
+        cached = {key: entry for key, entry in cached.items() if timing_usable(entry.timing)}
     if claimed.decision is Decision.TAKE_OVER:
         _forget_chunks_without_audio_here(job, chunk_keys, cached, pipeline)
     tasks = [

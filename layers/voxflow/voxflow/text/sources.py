@@ -68,18 +68,19 @@ def _origins(segment: Text, original: str) -> list[tuple[int, int]] | None:
 
 
 def _through_markup(original: str, start: int, end: int, text: str) -> list[tuple[int, int]] | None:
-    """Align XML character data with its raw form: references, comments, CR LF."""
+    """Align XML character data with its raw form: references, comments, CDATA
+    sections (whose characters, & and < too, are their own), CR LF."""
     origins: list[tuple[int, int]] = []
     at = start
+    cdata = False
     for char in text:
-        while original.startswith("<!--", at):
-            close = original.find("-->", at, end)
-            if close < 0:
-                return None
-            at = close + 3
+        skipped = _skip_markup(original, at, end, cdata)
+        if skipped is None:
+            return None
+        at, cdata = skipped
         if at >= end:
             return None
-        if original[at] == "&":
+        if original[at] == "&" and not cdata:
             close = original.find(";", at, min(end, at + 12))
             if close < 0 or _reference(original[at + 1 : close]) != char:
                 return None
@@ -94,6 +95,23 @@ def _through_markup(original: str, start: int, end: int, text: str) -> list[tupl
         else:
             return None
     return origins
+
+
+def _skip_markup(original: str, at: int, end: int, cdata: bool) -> tuple[int, bool] | None:
+    """Past the comments and CDATA delimiters at ``at``: where the next character is,
+    and whether it is inside a CDATA section; None for an unclosed comment."""
+    while True:
+        if cdata and original.startswith("]]>", at):
+            at, cdata = at + 3, False
+        elif not cdata and original.startswith("<![CDATA[", at):
+            at, cdata = at + 9, True
+        elif not cdata and original.startswith("<!--", at):
+            close = original.find("-->", at, end)
+            if close < 0:
+                return None
+            at = close + 3
+        else:
+            return at, cdata
 
 
 def _reference(name: str) -> str | None:
