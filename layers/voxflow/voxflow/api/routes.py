@@ -1,5 +1,6 @@
 """The routes, on powertools' APIGatewayHttpResolver (API Gateway payload 2.0): Polly's
-under IAM (SigV4) auth, OpenAI's under bearer API keys; both over one SpeechService."""
+signed with SigV4 (checked here), OpenAI's under bearer API keys; both over one
+SpeechService."""
 
 import base64
 import json
@@ -26,8 +27,9 @@ from voxflow.events import DEFAULT_TENANT
 from voxflow.lexicons.store import LexiconTable
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.observe import Meter
-from voxflow.tenants import TenantDirectory, principal_of
+from voxflow.tenants import TenantDirectory
 from voxflow.tenants.api_keys import ApiKeys
+from voxflow.tenants.sigv4_keys import SigV4Grant, SigV4Keys
 
 _JSON = "application/json"
 CACHE_HEADER = "x-voxflow-cache"  # "hit" or "miss"
@@ -39,36 +41,40 @@ class Api:
     speech: SpeechService
     settings: ApiSettings
     keys: ApiKeys | None = None
-    # Principal (an access key locally, an IAM user or role id on AWS) -> tenant.
+    # A settings access key (the local stack's) -> tenant (`voxflow tenants bind`).
     tenants: TenantDirectory | None = None
     lexicons: PollyLexicons = field(default_factory=lambda: PollyLexicons(None, ""))
     queues: QueueDepths | None = None  # the stack's queues, for GET /v1/health
     contract: PollyContract = field(default_factory=polly_contract)
 
-    def __post_init__(self) -> None:
-        credentials = self.settings.sigv4_credentials
-        self.verifier = SigV4Verifier(credentials) if credentials else None
+    # Keys `voxflow keys create --sigv4` issues: what signs Polly's routes on AWS.
+    sigv4_keys: SigV4Keys | None = None
 
     def polly_tenant(self, event: dict[str, Any], body: bytes) -> str:
-        if self.verifier is not None:
-            try:
-                principal = self.verifier.verify(
-                    event["requestContext"]["http"]["method"],
-                    event.get("rawPath", "/"),
-                    event.get("rawQueryString", ""),
-                    event.get("headers") or {},
-                    body,
-                )
-            except SignatureRejected as error:
-                raise PollyError(error.code, str(error)) from None
-        else:
-            # API Gateway's IAM authorizer checked the signature before the call.
-            iam = ((event["requestContext"].get("authorizer") or {}).get("iam")) or {}
-            if not iam.get("userId"):
-                raise PollyError(
-                    "MissingAuthenticationTokenException", "Missing Authentication Token"
-                )
-            principal = principal_of(str(iam["userId"]))
+        """The tenant of a signed Polly call: its signature is checked here, against the
+        settings' credentials (the local stack's) or an issued key (docs/api.md)."""
+        grants: dict[str, SigV4Grant] = {}
+
+        def secret_of(access_key_id: str) -> str | None:
+            if access_key_id in self.settings.sigv4_credentials:
+                return self.settings.sigv4_credentials[access_key_id]
+            grant = self.sigv4_keys.grant(access_key_id) if self.sigv4_keys else None
+            if grant is not None:
+                grants[access_key_id] = grant
+            return grant.secret if grant else None
+
+        try:
+            principal = SigV4Verifier(secret_of).verify(
+                event["requestContext"]["http"]["method"],
+                event.get("rawPath", "/"),
+                event.get("rawQueryString", ""),
+                event.get("headers") or {},
+                body,
+            )
+        except SignatureRejected as error:
+            raise PollyError(error.code, str(error)) from None
+        if principal in grants:
+            return grants[principal].tenant
         tenant = self.tenants.tenant_of(principal) if self.tenants is not None else None
         return tenant or DEFAULT_TENANT
 
@@ -233,9 +239,25 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
     lexicons = PollyLexicons(
         LexiconTable(clients.dynamodb, lexicons_table) if lexicons_table else None,
         pipeline.settings.region_name,
+        settings.account_id,
     )
     queues = QueueDepths(clients.sqs, settings.watched_queues) if settings.watched_queues else None
-    return Api(speech, settings, keys, pipeline.controls.tenants, lexicons=lexicons, queues=queues)
+    sigv4_keys = (
+        SigV4Keys(
+            clients.dynamodb, clients.client("secretsmanager"), table, settings.sigv4_secret_prefix
+        )
+        if table and settings.sigv4_secret_prefix
+        else None
+    )
+    return Api(
+        speech,
+        settings,
+        keys,
+        pipeline.controls.tenants,
+        lexicons=lexicons,
+        queues=queues,
+        sigv4_keys=sigv4_keys,
+    )
 
 
 def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpResolver:
