@@ -6,6 +6,7 @@ is a stub. The numbers checked against each other (visibility timeouts, function
 timeouts, redrive counts) are read from the template, not repeated here.
 """
 
+import argparse
 import json
 import re
 import subprocess
@@ -22,6 +23,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from voxflow.api.polly_contract import polly_contract
 from voxflow.audit.models import TENANT_INDEX, AuditRecord
+from voxflow.cli.keys import sigv4_prefix
 from voxflow.events import SOURCE_CLIENT, SOURCE_SERVICE, SOURCE_TENANT_PREFIX, request_source
 from voxflow.health.canary import TENANT
 from voxflow.settings import EngineSettings
@@ -1466,11 +1468,12 @@ def test_gpu_image_pins_are_exact_and_its_copies_exist() -> None:
     assert "--check-ready" in dockerfile.split("HEALTHCHECK", 1)[1]
 
 
-def test_api_routes_polly_under_iam_and_openai_under_bearer_keys(
+def test_api_routes_reach_the_function_which_checks_sigv4_and_bearer_keys(
     translated: dict[str, Any],
 ) -> None:
-    """docs/api.md: SigV4 through API Gateway's IAM authorizer for Polly's routes; OpenAI's
-    reach the function, which checks the bearer key's hash."""
+    """docs/api.md: no route has an API Gateway authorizer. Polly's carry SigV4 scoped to
+    `polly`, which the IAM authorizer refuses (it takes `execute-api`), so the function
+    checks them against the keys voxflow issued; OpenAI's carry a bearer key it checks."""
     paths = props(translated, "SpeechApi")["Body"]["paths"]
     routes = {
         f"{method.upper()} {path}": "".join(
@@ -1480,25 +1483,37 @@ def test_api_routes_polly_under_iam_and_openai_under_bearer_keys(
         for path, operations in paths.items()
         for method, operation in operations.items()
     }
-    assert routes == {
-        "POST /v1/speech": "AWS_IAM",
-        "GET /v1/voices": "AWS_IAM",
-        "PUT /v1/lexicons/{LexiconName}": "AWS_IAM",
-        "GET /v1/lexicons/{LexiconName}": "AWS_IAM",
-        "GET /v1/lexicons": "AWS_IAM",
-        "DELETE /v1/lexicons/{LexiconName}": "AWS_IAM",
-        "POST /v1/audio/speech": "NONE",
-        "GET /v1/models": "NONE",
-        "GET /v1/audio/voices": "NONE",
-        "GET /v1/health": "NONE",
-        "GET /console": "NONE",
-        "GET /console/{name}": "NONE",
+    assert set(routes.values()) == {"NONE"}
+    assert set(routes) == {
+        "POST /v1/speech",
+        "GET /v1/voices",
+        "PUT /v1/lexicons/{LexiconName}",
+        "GET /v1/lexicons/{LexiconName}",
+        "GET /v1/lexicons",
+        "DELETE /v1/lexicons/{LexiconName}",
+        "POST /v1/audio/speech",
+        "GET /v1/models",
+        "GET /v1/audio/voices",
+        "GET /v1/health",
+        "GET /console",
+        "GET /console/{name}",
     }
     # Polly's routes are botocore's URIs, method for method.
     contract = polly_contract().routes
     for operation in ("SynthesizeSpeech", "DescribeVoices", *LEXICON_OPERATIONS):
         method, uri = contract[operation]
-        assert routes[f"{method} {uri}"] == "AWS_IAM", operation
+        assert f"{method} {uri}" in routes, operation
+    # The function reads the issued keys' secrets under the prefix it is given, and only
+    # those; the CLI writes them under the same prefix.
+    variables = props(translated, "ApiFunction")["Environment"]["Variables"]
+    prefix = "${AWS::StackName}/api-sigv4/"
+    assert variables["VOXFLOW_API_SIGV4_SECRET_PREFIX"] == {"Fn::Sub": prefix}
+    assert sigv4_prefix(argparse.Namespace(stack="voxflow")) == "voxflow/api-sigv4/"
+    assert variables["VOXFLOW_ACCOUNT_ID"] == ref("AWS::AccountId")
+    (policy,) = props(translated, "ApiFunctionRole")["Policies"]
+    (read,) = [st for st in policy["PolicyDocument"]["Statement"] if "secretsmanager" in str(st)]
+    assert read["Action"] == "secretsmanager:GetSecretValue"
+    assert read["Resource"]["Fn::Sub"].endswith(f":secret:{prefix}*")
     function = props(translated, "ApiFunction")
     assert function["Handler"] == "app.handler"
     assert int(function["Timeout"]) < 30  # API Gateway's integration limit
