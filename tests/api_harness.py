@@ -70,6 +70,7 @@ class ApiHarness:
     clients: AwsClients
     sigv4_keys: SigV4Keys
     account: str  # moto's: what LexiconArn names
+    api: Api  # what the server serves
 
     @property
     def url(self) -> str:
@@ -173,7 +174,9 @@ def start_api(
         return resolver.resolve(event, None)  # type: ignore[arg-type]
 
     server = HttpApiServer(invoke, stream=lambda event: stream_response(api, event)).start()
-    return ApiHarness(pipeline, outbox, server, keys, tenants, audit, clients, sigv4_keys, account)
+    return ApiHarness(
+        pipeline, outbox, server, keys, tenants, audit, clients, sigv4_keys, account, api
+    )
 
 
 def polly_client(
