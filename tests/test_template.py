@@ -1605,3 +1605,103 @@ def test_without_edge_delivery_no_role_has_edge_resources_or_grants() -> None:
         assert not EDGE_RESOURCES & set(rendered["Resources"]), role
         policy = props(rendered, "AudioBucketPolicy")["PolicyDocument"]
         assert [s["Sid"] for s in statements(policy)] == ["DenyInsecureTransport"], role
+
+
+# ---------------------------------------------------------------------------------
+# One hostname for both regions' APIs (ApiDomainName; docs/api.md, docs/failover.md)
+# ---------------------------------------------------------------------------------
+
+API_DOMAIN = {
+    "ApiDomainName": "speech.example.com",
+    "ApiHostedZoneId": "Z0123456789ABCDEFGHIJ",
+    "ApiCertificateArn": (
+        "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000"
+    ),
+}
+API_DOMAIN_RESOURCES = {
+    "ApiDomain",
+    "ApiDomainMapping",
+    "ApiEndpointHealthCheck",
+    "ApiPrimaryHealthCheck",
+    "ApiDomainRecord",
+}
+
+
+@pytest.mark.parametrize("role", ["standalone", "primary", "secondary"])
+def test_without_a_domain_the_api_has_no_domain_record_or_health_check(role: str) -> None:
+    rendered = _rendered(role)
+    assert not API_DOMAIN_RESOURCES & set(rendered["Resources"])
+    assert "ApiDomainUrl" not in rendered["Outputs"]
+    # A domain needs all three parameters: two of them create nothing either.
+    partial = _rendered(role, **{**API_DOMAIN, "ApiCertificateArn": ""})
+    assert not API_DOMAIN_RESOURCES & set(partial["Resources"])
+
+
+def test_the_primarys_api_record_is_primary_and_watched_by_its_endpoint_and_region() -> None:
+    primary = _rendered("primary", **API_DOMAIN)
+    assert set(primary["Resources"]) >= API_DOMAIN_RESOURCES
+    domain = props(primary, "ApiDomain")
+    assert domain["DomainName"] == ref("ApiDomainName")
+    (configuration,) = domain["DomainNameConfigurations"]
+    assert configuration["EndpointType"] == "REGIONAL"
+    assert configuration["CertificateArn"] == ref("ApiCertificateArn")
+    mapping = props(primary, "ApiDomainMapping")
+    assert mapping["ApiId"] == ref("SpeechApi")
+    assert mapping["DomainName"] == ref("ApiDomain")
+    assert "ApiMappingKey" not in mapping  # at the root: signed paths are the API's own
+    record = props(primary, "ApiDomainRecord")
+    assert (record["Name"], record["HostedZoneId"]) == (
+        ref("ApiDomainName"),
+        ref("ApiHostedZoneId"),
+    )
+    assert (record["Type"], record["Failover"]) == ("CNAME", "PRIMARY")
+    assert record["ResourceRecords"] == [getatt("ApiDomain", "RegionalDomainName")]
+    assert "${AWS::Region}" in record["SetIdentifier"]["Fn::Sub"]
+    assert record["HealthCheckId"] == ref("ApiPrimaryHealthCheck")
+    serving = props(primary, "ApiPrimaryHealthCheck")["HealthCheckConfig"]
+    assert serving["Type"] == "CALCULATED"
+    assert serving["ChildHealthChecks"] == [
+        ref("ApiEndpointHealthCheck"),
+        ref("PrimaryHealthCheck"),
+    ]
+    assert serving["HealthThreshold"] == 2  # both: the endpoint answers, the region is healthy
+    endpoint = props(primary, "ApiEndpointHealthCheck")["HealthCheckConfig"]
+    assert endpoint["Type"] == "HTTPS"
+    # The primary's own API, not the shared name (which may point at the secondary).
+    assert endpoint["FullyQualifiedDomainName"] == {
+        "Fn::Sub": "${SpeechApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+    }
+    # Route 53 sends no credentials: the path is a route without auth, in the function.
+    paths = props(primary, "SpeechApi")["Body"]["paths"]
+    assert "security" not in paths[endpoint["ResourcePath"]]["get"]
+    assert endpoint["ResourcePath"] == "/console"
+    assert primary["Outputs"]["ApiDomainUrl"]["Value"] == {"Fn::Sub": "https://${ApiDomainName}"}
+
+
+def test_the_secondarys_api_record_is_secondary_and_a_standalone_one_plain() -> None:
+    secondary = _rendered("secondary", **API_DOMAIN)
+    assert set(secondary["Resources"]) & API_DOMAIN_RESOURCES == {
+        "ApiDomain",
+        "ApiDomainMapping",
+        "ApiDomainRecord",
+    }
+    record = props(secondary, "ApiDomainRecord")
+    assert record["Failover"] == "SECONDARY"
+    assert "HealthCheckId" not in record  # no check: healthy, the target while the primary is not
+    primary_record = props(_rendered("primary", **API_DOMAIN), "ApiDomainRecord")
+    for same in ("Name", "HostedZoneId", "Type", "TTL", "SetIdentifier"):
+        assert record[same] == primary_record[same], same  # Sub of the region: two values
+    standalone = props(_rendered("standalone", **API_DOMAIN), "ApiDomainRecord")
+    assert not {"Failover", "SetIdentifier", "HealthCheckId"} & set(standalone)
+
+
+def test_the_api_rto_in_the_docs_is_the_templates_arithmetic() -> None:
+    primary = _rendered("primary", **API_DOMAIN)
+    endpoint = props(primary, "ApiEndpointHealthCheck")["HealthCheckConfig"]
+    ttl = int(props(primary, "ApiDomainRecord")["TTL"])
+    detection = endpoint["RequestInterval"] * endpoint["FailureThreshold"]
+    assert (detection, ttl) == (30, 60)
+    for page in ("api.md", "failover.md"):
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        assert f"{detection + ttl} s" in text, page
+        assert f"TTL {ttl} s" in text, page
