@@ -157,3 +157,22 @@ def test_keys_are_listed_without_their_secrets(api: ApiHarness) -> None:
     # The tenant table's items hold no secret either: only Secrets Manager does.
     items = api.clients.dynamodb.scan(TableName=api.sigv4_keys.table)["Items"]
     assert secret not in repr(items)
+
+
+def test_the_signed_host_is_the_one_the_client_called(api: ApiHarness) -> None:
+    # A custom domain (ApiDomainName) works because the function checks the signature
+    # against the Host the request arrived with: here another name of the same server.
+    secret, key = api.sigv4_keys.create("acme")
+    other_name = api.url.replace("127.0.0.1", "localhost")
+    client = polly_client(other_name, access_key_id=key.access_key_id, secret=secret)
+    assert client.describe_voices()["Voices"]
+    # A Host changed after signing (a proxy that rewrites it) is refused.
+    rewritten = polly_client(api.url, access_key_id=key.access_key_id, secret=secret)
+
+    def rehost(request: Any, **_: Any) -> None:
+        request.headers["Host"] = "speech.example.com"
+
+    rewritten.meta.events.register("before-send.polly", rehost)
+    with pytest.raises(ClientError) as refused:
+        rewritten.describe_voices()
+    assert refusal(refused.value) == (403, "InvalidSignatureException")
