@@ -524,7 +524,7 @@ API_SIGV4_SECRET_PREFIX = declare(
     "VOXFLOW_API_SIGV4_SECRET_PREFIX", text, "",
     "name prefix of the Secrets Manager secrets of the SigV4 keys `voxflow keys create "
     "--sigv4` issues for Polly's routes (`<stack>/api-sigv4/`); empty: no issued keys",
-    (API, CLI), "functions", shown_default="none",
+    (API,), "functions", shown_default="none",
 )  # fmt: skip
 ACCOUNT_ID = declare(
     "VOXFLOW_ACCOUNT_ID", text, "",
