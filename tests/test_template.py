@@ -1629,7 +1629,7 @@ API_DOMAIN_RESOURCES = {
 
 @pytest.mark.parametrize("role", ["standalone", "primary", "secondary"])
 def test_without_a_domain_the_api_has_no_domain_record_or_health_check(role: str) -> None:
-    rendered = _rendered(role)
+    rendered = _rendered(role, ApiDomainName="", ApiHostedZoneId="", ApiCertificateArn="")
     assert not API_DOMAIN_RESOURCES & set(rendered["Resources"])
     assert "ApiDomainUrl" not in rendered["Outputs"]
     # A domain needs all three parameters: two of them create nothing either.
