@@ -1649,6 +1649,7 @@ def test_the_primarys_api_record_is_primary_and_watched_by_its_endpoint_and_regi
     assert mapping["ApiId"] == ref("SpeechApi")
     assert mapping["DomainName"] == ref("ApiDomain")
     assert "ApiMappingKey" not in mapping  # at the root: signed paths are the API's own
+    assert mapping["Stage"] == ref("SpeechApiApiGatewayDefaultStage")  # SpeechApi.Stage
     record = props(primary, "ApiDomainRecord")
     assert (record["Name"], record["HostedZoneId"]) == (
         ref("ApiDomainName"),
