@@ -12,7 +12,7 @@ from typing import Any
 import botocore.auth
 import pytest
 from api_harness import SMALL_TENANT, ApiHarness, polly_client, quiet_registry, start_api
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from voxflow.audio import decode
 from voxflow.engine import Engine
@@ -176,3 +176,45 @@ def test_the_signed_host_is_the_one_the_client_called(api: ApiHarness) -> None:
     with pytest.raises(ClientError) as refused:
         rewritten.describe_voices()
     assert refusal(refused.value) == (403, "InvalidSignatureException")
+
+
+def test_a_secret_is_read_from_secrets_manager_once_per_key(api: ApiHarness) -> None:
+    # The secret is kept by the warm function (it never changes); the tenant table is
+    # read on every call, which is what makes a revocation immediate (test above).
+    reads: list[str] = []
+    secrets = api.clients.client("secretsmanager")
+    secrets.meta.events.register(
+        "provide-client-params.secrets-manager.GetSecretValue",
+        lambda params, **_: reads.append(params["SecretId"]),
+    )
+    try:
+        client, access_key_id, _ = issued_client(api)
+        for _ in range(3):
+            client.describe_voices()
+    finally:
+        secrets.meta.events.unregister("provide-client-params.secrets-manager.GetSecretValue")
+    assert reads == [api.sigv4_keys.secret_prefix + access_key_id]
+
+
+def test_a_key_store_that_cannot_be_read_is_pollys_service_failure(api: ApiHarness) -> None:
+    client, access_key_id, _ = issued_client(api)
+    secrets = api.clients.client("secretsmanager")
+
+    def unreachable(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://secretsmanager.example")
+
+    secrets.meta.events.register("before-call.secrets-manager.GetSecretValue", unreachable)
+    try:
+        with pytest.raises(ClientError) as failed:
+            client.describe_voices()
+    finally:
+        secrets.meta.events.unregister("before-call.secrets-manager.GetSecretValue", unreachable)
+    assert refusal(failed.value) == (500, "ServiceFailureException")
+    # A key whose secret is missing in this region (made without its replica) is
+    # unknown here, not a failure.
+    secrets.delete_secret(
+        SecretId=api.sigv4_keys.secret_prefix + access_key_id, ForceDeleteWithoutRecovery=True
+    )
+    with pytest.raises(ClientError) as refused:
+        client.describe_voices()
+    assert refusal(refused.value) == (403, "UnrecognizedClientException")

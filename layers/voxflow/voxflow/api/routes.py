@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.api import openai, polly
 from voxflow.api.openai import OpenAIError
@@ -58,7 +59,12 @@ class Api:
         def secret_of(access_key_id: str) -> str | None:
             if access_key_id in self.settings.sigv4_credentials:
                 return self.settings.sigv4_credentials[access_key_id]
-            grant = self.sigv4_keys.grant(access_key_id) if self.sigv4_keys else None
+            try:
+                grant = self.sigv4_keys.grant(access_key_id) if self.sigv4_keys else None
+            except (BotoCoreError, ClientError):
+                raise PollyError(
+                    "ServiceFailureException", "the keys cannot be read now; retry"
+                ) from None
             if grant is not None:
                 grants[access_key_id] = grant
             return grant.secret if grant else None
