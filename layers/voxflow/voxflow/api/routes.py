@@ -8,15 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.api import openai, polly
 from voxflow.api.openai import OpenAIError
 from voxflow.api.polly import PollyError
+from voxflow.api.polly_auth import signed_tenant, sigv4_keys_of
 from voxflow.api.polly_contract import PollyContract, polly_contract
 from voxflow.api.polly_lexicons import PollyLexicons
 from voxflow.api.settings import ApiSettings
-from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
 from voxflow.api.speech import Speech, SpeechService
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config import Config
@@ -24,13 +23,12 @@ from voxflow.console import asset, regions_health
 from voxflow.console.assets import INDEX
 from voxflow.console.queues import QueueDepths
 from voxflow.errors import VoxflowError
-from voxflow.events import DEFAULT_TENANT
 from voxflow.lexicons.store import LexiconTable
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.observe import Meter
 from voxflow.tenants import TenantDirectory
 from voxflow.tenants.api_keys import ApiKeys
-from voxflow.tenants.sigv4_keys import SigV4Grant, SigV4Keys
+from voxflow.tenants.sigv4_keys import SigV4Keys
 
 _JSON = "application/json"
 CACHE_HEADER = "x-voxflow-cache"  # "hit" or "miss"
@@ -52,37 +50,9 @@ class Api:
     sigv4_keys: SigV4Keys | None = None
 
     def polly_tenant(self, event: dict[str, Any], body: bytes) -> str:
-        """The tenant of a signed Polly call: its signature is checked here, against the
-        settings' credentials (the local stack's) or an issued key (docs/api.md)."""
-        grants: dict[str, SigV4Grant] = {}
-
-        def secret_of(access_key_id: str) -> str | None:
-            if access_key_id in self.settings.sigv4_credentials:
-                return self.settings.sigv4_credentials[access_key_id]
-            try:
-                grant = self.sigv4_keys.grant(access_key_id) if self.sigv4_keys else None
-            except (BotoCoreError, ClientError):
-                raise PollyError(
-                    "ServiceFailureException", "the keys cannot be read now; retry"
-                ) from None
-            if grant is not None:
-                grants[access_key_id] = grant
-            return grant.secret if grant else None
-
-        try:
-            principal = SigV4Verifier(secret_of).verify(
-                event["requestContext"]["http"]["method"],
-                event.get("rawPath", "/"),
-                event.get("rawQueryString", ""),
-                event.get("headers") or {},
-                body,
-            )
-        except SignatureRejected as error:
-            raise PollyError(error.code, str(error)) from None
-        if principal in grants:
-            return grants[principal].tenant
-        tenant = self.tenants.tenant_of(principal) if self.tenants is not None else None
-        return tenant or DEFAULT_TENANT
+        return signed_tenant(
+            event, body, self.settings.sigv4_credentials, self.sigv4_keys, self.tenants
+        )
 
     def openai_tenant(self, headers: dict[str, str]) -> str:
         scheme, _, key = (headers.get("authorization") or "").partition(" ")
@@ -248,13 +218,7 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
         settings.account_id,
     )
     queues = QueueDepths(clients.sqs, settings.watched_queues) if settings.watched_queues else None
-    sigv4_keys = (
-        SigV4Keys(
-            clients.dynamodb, clients.client("secretsmanager"), table, settings.sigv4_secret_prefix
-        )
-        if table and settings.sigv4_secret_prefix
-        else None
-    )
+    sigv4_keys = sigv4_keys_of(clients, table or "", settings.sigv4_secret_prefix)
     return Api(
         speech,
         settings,
