@@ -39,6 +39,7 @@ from voxflow.store import AudioStore, CacheIndex, JobStore
 from voxflow.store.models import CacheEntry, Job, bind
 from voxflow.tenants import TenantTable, create_tenants_table
 from voxflow.tenants.api_keys import ApiKeys
+from voxflow.tenants.sigv4_keys import SigV4Keys
 from voxflow.voices import VoiceRegistry
 from voxflow_local.http_api import HttpApiServer
 
@@ -67,6 +68,9 @@ class ApiHarness:
     tenants: TenantTable
     audit: AuditLog
     clients: AwsClients
+    sigv4_keys: SigV4Keys
+    account: str  # moto's: what LexiconArn names
+    api: Api  # what the server serves
 
     @property
     def url(self) -> str:
@@ -145,7 +149,14 @@ def start_api(
         lexicons=lexicons,
         _engine=engine,
     )
-    settings = ApiSettings(sigv4_credentials=dict(SIGV4))
+    account = clients.client("sts").get_caller_identity()["Account"]
+    settings = ApiSettings(sigv4_credentials=dict(SIGV4), account_id=account)
+    sigv4_keys = SigV4Keys(
+        clients.dynamodb,
+        clients.client("secretsmanager"),
+        tenants.table,
+        f"api-{suffix}/api-sigv4/",
+    )
     keys = ApiKeys(clients.dynamodb, f"tenants-{suffix}")
     queues = QueueDepths(clients.sqs, watched_queues) if watched_queues else None
     api = Api(
@@ -153,8 +164,9 @@ def start_api(
         settings,
         keys,
         tenants,
-        lexicons=PollyLexicons(lexicons, service.region_name),
+        lexicons=PollyLexicons(lexicons, service.region_name, account),
         queues=queues,
+        sigv4_keys=sigv4_keys,
     )
     resolver = build_resolver(api)
 
@@ -162,17 +174,25 @@ def start_api(
         return resolver.resolve(event, None)  # type: ignore[arg-type]
 
     server = HttpApiServer(invoke, stream=lambda event: stream_response(api, event)).start()
-    return ApiHarness(pipeline, outbox, server, keys, tenants, audit, clients)
+    return ApiHarness(
+        pipeline, outbox, server, keys, tenants, audit, clients, sigv4_keys, account, api
+    )
 
 
-def polly_client(endpoint_url: str, *, region: str = "us-east-1", secret: str = "testing") -> Any:
+def polly_client(
+    endpoint_url: str,
+    *,
+    region: str = "us-east-1",
+    secret: str = "testing",
+    access_key_id: str = "testing",
+) -> Any:
     """boto3's own Polly client pointed at the API, with the test credentials (a wrong
     ``secret`` signs requests the API must refuse) and no retries to hide an error."""
     return boto3.client(
         "polly",
         endpoint_url=endpoint_url,
         region_name=region,
-        aws_access_key_id="testing",
+        aws_access_key_id=access_key_id,
         aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1}),
     )

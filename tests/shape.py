@@ -21,6 +21,8 @@ INTEGRATION_MODULES = frozenset(
         "test_api_local",
         "test_api_polly",
         "test_api_tasks",
+        "test_api_sigv4",
+        "test_api_stream_metrics",
         "test_cache_isolation",
         "test_cli",
         "test_console_browser",

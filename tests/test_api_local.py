@@ -154,3 +154,40 @@ def test_keys_made_listed_and_revoked_by_the_cli(stack: LocalStack) -> None:
     with pytest.raises(openai.PermissionDeniedError):
         client.audio.speech.create(model="tts-1", voice="alloy", input=PHRASE)
     assert voxflow_cli(stack, "keys", "revoke", "0" * 12).returncode == 1
+
+
+def test_sigv4_keys_made_by_the_cli_sign_for_an_unmodified_polly_client(
+    stack: LocalStack,
+) -> None:
+    # The AWS path end to end: the CLI puts the secret in Secrets Manager under the
+    # prefix the template gives the function, which reads it to check the signature.
+    created = voxflow_cli(stack, "keys", "create", "--tenant", "signer", "--sigv4")
+    assert created.returncode == 0, created.stderr
+    access_key_id, secret = created.stdout.splitlines()[-2:]
+    assert access_key_id.startswith("VFXA")
+    assert stack.api_url is not None
+    client = polly_client(
+        stack.api_url, region=stack.region, access_key_id=access_key_id, secret=secret
+    )
+    answer = client.synthesize_speech(Text=PHRASE, VoiceId="joe", OutputFormat="mp3")
+    pcm, rate = decode(answer["AudioStream"].read())
+    assert (rate, len(pcm) > rate // 2) == (22050, True)
+    # LexiconArn names the stack's account, from the template's AWS::AccountId.
+    account = AwsClients(AwsSettings.local(stack.url, stack.region)).client("sts")
+    lexicon = (
+        '<?xml version="1.0" encoding="UTF-8"?><lexicon version="1.0" '
+        'xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" alphabet="ipa" '
+        'xml:lang="en-US"><lexeme><grapheme>W3C</grapheme><alias>World Wide Web'
+        "</alias></lexeme></lexicon>"
+    )
+    client.put_lexicon(Name="signed", Content=lexicon)
+    arn = client.get_lexicon(Name="signed")["LexiconAttributes"]["LexiconArn"]
+    caller = account.get_caller_identity()["Account"]
+    assert arn == f"arn:aws:polly:{stack.region}:{caller}:lexicon/signed"
+    listed = voxflow_cli(stack, "keys", "list").stdout
+    assert f"{access_key_id}\tsigner\t" in listed
+    assert secret not in listed
+    assert voxflow_cli(stack, "keys", "revoke", access_key_id).returncode == 0
+    with pytest.raises(ClientError) as refused:
+        client.describe_voices()
+    assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"

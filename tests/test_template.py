@@ -6,6 +6,7 @@ is a stub. The numbers checked against each other (visibility timeouts, function
 timeouts, redrive counts) are read from the template, not repeated here.
 """
 
+import argparse
 import json
 import re
 import subprocess
@@ -22,6 +23,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from voxflow.api.polly_contract import polly_contract
 from voxflow.audit.models import TENANT_INDEX, AuditRecord
+from voxflow.cli.keys import sigv4_prefix
 from voxflow.events import SOURCE_CLIENT, SOURCE_SERVICE, SOURCE_TENANT_PREFIX, request_source
 from voxflow.health.canary import TENANT
 from voxflow.settings import EngineSettings
@@ -1505,11 +1507,12 @@ def test_gpu_image_pins_are_exact_and_its_copies_exist() -> None:
     assert "--check-ready" in dockerfile.split("HEALTHCHECK", 1)[1]
 
 
-def test_api_routes_polly_under_iam_and_openai_under_bearer_keys(
+def test_api_routes_reach_the_function_which_checks_sigv4_and_bearer_keys(
     translated: dict[str, Any],
 ) -> None:
-    """docs/api.md: SigV4 through API Gateway's IAM authorizer for Polly's routes; OpenAI's
-    reach the function, which checks the bearer key's hash."""
+    """docs/api.md: no route has an API Gateway authorizer. Polly's carry SigV4 scoped to
+    `polly`, which the IAM authorizer refuses (it takes `execute-api`), so the function
+    checks them against the keys voxflow issued; OpenAI's carry a bearer key it checks."""
     paths = props(translated, "SpeechApi")["Body"]["paths"]
     routes = {
         f"{method.upper()} {path}": "".join(
@@ -1519,28 +1522,40 @@ def test_api_routes_polly_under_iam_and_openai_under_bearer_keys(
         for path, operations in paths.items()
         for method, operation in operations.items()
     }
-    assert routes == {
-        "POST /v1/speech": "AWS_IAM",
-        "GET /v1/voices": "AWS_IAM",
-        "PUT /v1/lexicons/{LexiconName}": "AWS_IAM",
-        "GET /v1/lexicons/{LexiconName}": "AWS_IAM",
-        "GET /v1/lexicons": "AWS_IAM",
-        "DELETE /v1/lexicons/{LexiconName}": "AWS_IAM",
-        "POST /v1/synthesisTasks": "AWS_IAM",
-        "GET /v1/synthesisTasks/{TaskId}": "AWS_IAM",
-        "GET /v1/synthesisTasks": "AWS_IAM",
-        "POST /v1/audio/speech": "NONE",
-        "GET /v1/models": "NONE",
-        "GET /v1/audio/voices": "NONE",
-        "GET /v1/health": "NONE",
-        "GET /console": "NONE",
-        "GET /console/{name}": "NONE",
+    assert set(routes.values()) == {"NONE"}
+    assert set(routes) == {
+        "POST /v1/speech",
+        "GET /v1/voices",
+        "PUT /v1/lexicons/{LexiconName}",
+        "GET /v1/lexicons/{LexiconName}",
+        "GET /v1/lexicons",
+        "DELETE /v1/lexicons/{LexiconName}",
+        "POST /v1/synthesisTasks",
+        "GET /v1/synthesisTasks/{TaskId}",
+        "GET /v1/synthesisTasks",
+        "POST /v1/audio/speech",
+        "GET /v1/models",
+        "GET /v1/audio/voices",
+        "GET /v1/health",
+        "GET /console",
+        "GET /console/{name}",
     }
     # Polly's routes are botocore's URIs, method for method.
     contract = polly_contract().routes
     for operation in ("SynthesizeSpeech", "DescribeVoices", *LEXICON_OPERATIONS):
         method, uri = contract[operation]
-        assert routes[f"{method} {uri}"] == "AWS_IAM", operation
+        assert f"{method} {uri}" in routes, operation
+    # The function reads the issued keys' secrets under the prefix it is given, and only
+    # those; the CLI writes them under the same prefix.
+    variables = props(translated, "ApiFunction")["Environment"]["Variables"]
+    prefix = "${AWS::StackName}/api-sigv4/"
+    assert variables["VOXFLOW_API_SIGV4_SECRET_PREFIX"] == {"Fn::Sub": prefix}
+    assert sigv4_prefix(argparse.Namespace(stack="voxflow")) == "voxflow/api-sigv4/"
+    assert variables["VOXFLOW_ACCOUNT_ID"] == ref("AWS::AccountId")
+    (policy,) = props(translated, "ApiFunctionRole")["Policies"]
+    (read,) = [st for st in policy["PolicyDocument"]["Statement"] if "secretsmanager" in str(st)]
+    assert read["Action"] == "secretsmanager:GetSecretValue"
+    assert read["Resource"]["Fn::Sub"].endswith(f":secret:{prefix}*")
     function = props(translated, "ApiFunction")
     assert function["Handler"] == "app.handler"
     assert int(function["Timeout"]) < 30  # API Gateway's integration limit
@@ -1632,3 +1647,104 @@ def test_without_edge_delivery_no_role_has_edge_resources_or_grants() -> None:
         assert not EDGE_RESOURCES & set(rendered["Resources"]), role
         policy = props(rendered, "AudioBucketPolicy")["PolicyDocument"]
         assert [s["Sid"] for s in statements(policy)] == ["DenyInsecureTransport"], role
+
+
+# ---------------------------------------------------------------------------------
+# One hostname for both regions' APIs (ApiDomainName; docs/api.md, docs/failover.md)
+# ---------------------------------------------------------------------------------
+
+API_DOMAIN = {
+    "ApiDomainName": "speech.example.com",
+    "ApiHostedZoneId": "Z0123456789ABCDEFGHIJ",
+    "ApiCertificateArn": (
+        "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000"
+    ),
+}
+API_DOMAIN_RESOURCES = {
+    "ApiDomain",
+    "ApiDomainMapping",
+    "ApiEndpointHealthCheck",
+    "ApiPrimaryHealthCheck",
+    "ApiDomainRecord",
+}
+
+
+@pytest.mark.parametrize("role", ["standalone", "primary", "secondary"])
+def test_without_a_domain_the_api_has_no_domain_record_or_health_check(role: str) -> None:
+    rendered = _rendered(role, ApiDomainName="", ApiHostedZoneId="", ApiCertificateArn="")
+    assert not API_DOMAIN_RESOURCES & set(rendered["Resources"])
+    assert "ApiDomainUrl" not in rendered["Outputs"]
+    # A domain needs all three parameters: two of them create nothing either.
+    partial = _rendered(role, **{**API_DOMAIN, "ApiCertificateArn": ""})
+    assert not API_DOMAIN_RESOURCES & set(partial["Resources"])
+
+
+def test_the_primarys_api_record_is_primary_and_watched_by_its_endpoint_and_region() -> None:
+    primary = _rendered("primary", **API_DOMAIN)
+    assert set(primary["Resources"]) >= API_DOMAIN_RESOURCES
+    domain = props(primary, "ApiDomain")
+    assert domain["DomainName"] == ref("ApiDomainName")
+    (configuration,) = domain["DomainNameConfigurations"]
+    assert configuration["EndpointType"] == "REGIONAL"
+    assert configuration["CertificateArn"] == ref("ApiCertificateArn")
+    mapping = props(primary, "ApiDomainMapping")
+    assert mapping["ApiId"] == ref("SpeechApi")
+    assert mapping["DomainName"] == ref("ApiDomain")
+    assert "ApiMappingKey" not in mapping  # at the root: signed paths are the API's own
+    assert mapping["Stage"] == ref("SpeechApiApiGatewayDefaultStage")  # SpeechApi.Stage
+    record = props(primary, "ApiDomainRecord")
+    assert (record["Name"], record["HostedZoneId"]) == (
+        ref("ApiDomainName"),
+        ref("ApiHostedZoneId"),
+    )
+    assert (record["Type"], record["Failover"]) == ("CNAME", "PRIMARY")
+    assert record["ResourceRecords"] == [getatt("ApiDomain", "RegionalDomainName")]
+    assert "${AWS::Region}" in record["SetIdentifier"]["Fn::Sub"]
+    assert record["HealthCheckId"] == ref("ApiPrimaryHealthCheck")
+    serving = props(primary, "ApiPrimaryHealthCheck")["HealthCheckConfig"]
+    assert serving["Type"] == "CALCULATED"
+    assert serving["ChildHealthChecks"] == [
+        ref("ApiEndpointHealthCheck"),
+        ref("PrimaryHealthCheck"),
+    ]
+    assert serving["HealthThreshold"] == 2  # both: the endpoint answers, the region is healthy
+    endpoint = props(primary, "ApiEndpointHealthCheck")["HealthCheckConfig"]
+    assert endpoint["Type"] == "HTTPS"
+    # The primary's own API, not the shared name (which may point at the secondary).
+    assert endpoint["FullyQualifiedDomainName"] == {
+        "Fn::Sub": "${SpeechApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+    }
+    # Route 53 sends no credentials: the path is a route without auth, in the function.
+    paths = props(primary, "SpeechApi")["Body"]["paths"]
+    assert "security" not in paths[endpoint["ResourcePath"]]["get"]
+    assert endpoint["ResourcePath"] == "/console"
+    assert primary["Outputs"]["ApiDomainUrl"]["Value"] == {"Fn::Sub": "https://${ApiDomainName}"}
+
+
+def test_the_secondarys_api_record_is_secondary_and_a_standalone_one_plain() -> None:
+    secondary = _rendered("secondary", **API_DOMAIN)
+    assert set(secondary["Resources"]) & API_DOMAIN_RESOURCES == {
+        "ApiDomain",
+        "ApiDomainMapping",
+        "ApiDomainRecord",
+    }
+    record = props(secondary, "ApiDomainRecord")
+    assert record["Failover"] == "SECONDARY"
+    assert "HealthCheckId" not in record  # no check: healthy, the target while the primary is not
+    primary_record = props(_rendered("primary", **API_DOMAIN), "ApiDomainRecord")
+    for same in ("Name", "HostedZoneId", "Type", "TTL", "SetIdentifier"):
+        assert record[same] == primary_record[same], same  # Sub of the region: two values
+    standalone = props(_rendered("standalone", **API_DOMAIN), "ApiDomainRecord")
+    assert not {"Failover", "SetIdentifier", "HealthCheckId"} & set(standalone)
+
+
+def test_the_api_rto_in_the_docs_is_the_templates_arithmetic() -> None:
+    primary = _rendered("primary", **API_DOMAIN)
+    endpoint = props(primary, "ApiEndpointHealthCheck")["HealthCheckConfig"]
+    ttl = int(props(primary, "ApiDomainRecord")["TTL"])
+    detection = endpoint["RequestInterval"] * endpoint["FailureThreshold"]
+    assert (detection, ttl) == (30, 60)
+    for page in ("api.md", "failover.md"):
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        assert f"{detection + ttl} s" in text, page
+        assert f"TTL {ttl} s" in text, page

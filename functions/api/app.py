@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voxflow.api.routes import api_of, build_resolver
-from voxflow.api.streaming import StreamedResponse, stream_response
+from voxflow.api.streaming import StreamedResponse, flushed_after, stream_response
 from voxflow.config import API, Config
 from voxflow.pipeline.powertools import PowertoolsMeter
 
@@ -30,5 +30,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 def stream(event: dict[str, Any]) -> StreamedResponse | None:
     """The speech routes answered chunk by chunk, for a server that can write a chunked
-    body (the local API server); None: answer through ``handler``."""
-    return stream_response(api, event)
+    body (the local API server); None: answer through ``handler``. Its metrics are
+    published when the body ends, not left for the next call's flush."""
+    return flushed_after(stream_response(api, event), flush_metrics)
+
+
+def flush_metrics() -> None:
+    if metrics.metric_set:  # else powertools warns of an empty flush
+        metrics.flush_metrics()

@@ -35,6 +35,12 @@ SWITCHED_ON = {
     "EdgeDistributionId": "E2EXAMPLE0ABCD",
     "EdgeDomainName": "d111111abcdef8.cloudfront.net",
     "EdgePublicKeyId": "K2JCJMDEHXQW5F",
+    # One hostname for both regions' APIs (custom domain, Route 53 failover records).
+    "ApiDomainName": "speech.example.com",
+    "ApiHostedZoneId": "Z0123456789ABCDEFGHIJ",
+    "ApiCertificateArn": (
+        "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000"
+    ),
 }
 
 

@@ -199,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     # Before the handler is imported: modules read their settings at import time.
     environment = lambda_environment(state.stack, function, os.environ, state.extra_env)
     if args.http_port is not None:
-        # No IAM authorizer locally: the function checks SigV4 against the documented
-        # dummy credentials itself (docs/api.md).
+        # The documented dummy credentials, which the function accepts besides the keys
+        # `voxflow keys create --sigv4` issues (docs/api.md).
         environment["VOXFLOW_API_SIGV4_CREDENTIALS"] = f"{LOCAL_KEY}:{LOCAL_KEY}"
     os.environ.clear()
     os.environ.update(environment)

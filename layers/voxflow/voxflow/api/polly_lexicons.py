@@ -23,10 +23,12 @@ LIST_PAGE = 25
 
 
 class PollyLexicons:
-    def __init__(self, table: LexiconTable | None, region: str) -> None:
-        """``table`` None: this deployment stores no lexicons (every call says so)."""
+    def __init__(self, table: LexiconTable | None, region: str, account: str = "") -> None:
+        """``table`` None: this deployment stores no lexicons (every call says so).
+        ``account``: the deployment's AWS account, for LexiconArn."""
         self._table = table
         self._region = region
+        self._account = account
 
     def put(self, name: str, body: bytes) -> dict[str, Any]:
         table = self._store()
@@ -103,7 +105,7 @@ class PollyLexicons:
         attributes: dict[str, Any] = {
             "Alphabet": lexicon.alphabet,
             "LanguageCode": lexicon.language,
-            "LexiconArn": f"arn:aws:polly:{self._region}::lexicon/{stored.name}",
+            "LexiconArn": f"arn:aws:polly:{self._region}:{self._account}:lexicon/{stored.name}",
             "LexemesCount": len(lexicon.lexemes),
             "Size": len(stored.content),
         }

@@ -1,5 +1,6 @@
 """The routes, on powertools' APIGatewayHttpResolver (API Gateway payload 2.0): Polly's
-under IAM (SigV4) auth, OpenAI's under bearer API keys; both over one SpeechService."""
+signed with SigV4 (checked here), OpenAI's under bearer API keys; both over one
+SpeechService."""
 
 import base64
 import json
@@ -13,11 +14,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from voxflow.api import openai, polly
 from voxflow.api.openai import OpenAIError
 from voxflow.api.polly import PollyError
+from voxflow.api.polly_auth import signed_tenant, sigv4_keys_of
 from voxflow.api.polly_contract import PollyContract, polly_contract
 from voxflow.api.polly_lexicons import PollyLexicons
 from voxflow.api.polly_tasks import PollyTasks, tasks_of
 from voxflow.api.settings import ApiSettings
-from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
 from voxflow.api.speech import Speech, SpeechService
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config import Config
@@ -25,12 +26,12 @@ from voxflow.console import asset, regions_health
 from voxflow.console.assets import INDEX
 from voxflow.console.queues import QueueDepths
 from voxflow.errors import VoxflowError
-from voxflow.events import DEFAULT_TENANT
 from voxflow.lexicons.store import LexiconTable
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.observe import Meter
-from voxflow.tenants import TenantDirectory, principal_of
+from voxflow.tenants import TenantDirectory
 from voxflow.tenants.api_keys import ApiKeys
+from voxflow.tenants.sigv4_keys import SigV4Keys
 
 _JSON = "application/json"
 CACHE_HEADER = "x-voxflow-cache"  # "hit" or "miss"
@@ -42,39 +43,20 @@ class Api:
     speech: SpeechService
     settings: ApiSettings
     keys: ApiKeys | None = None
-    # Principal (an access key locally, an IAM user or role id on AWS) -> tenant.
+    # A settings access key (the local stack's) -> tenant (`voxflow tenants bind`).
     tenants: TenantDirectory | None = None
     lexicons: PollyLexicons = field(default_factory=lambda: PollyLexicons(None, ""))
     queues: QueueDepths | None = None  # the stack's queues, for GET /v1/health
     contract: PollyContract = field(default_factory=polly_contract)
     tasks: PollyTasks | None = None  # None: the task routes answer ServiceFailureException
 
-    def __post_init__(self) -> None:
-        credentials = self.settings.sigv4_credentials
-        self.verifier = SigV4Verifier(credentials) if credentials else None
+    # Keys `voxflow keys create --sigv4` issues: what signs Polly's routes on AWS.
+    sigv4_keys: SigV4Keys | None = None
 
     def polly_tenant(self, event: dict[str, Any], body: bytes) -> str:
-        if self.verifier is not None:
-            try:
-                principal = self.verifier.verify(
-                    event["requestContext"]["http"]["method"],
-                    event.get("rawPath", "/"),
-                    event.get("rawQueryString", ""),
-                    event.get("headers") or {},
-                    body,
-                )
-            except SignatureRejected as error:
-                raise PollyError(error.code, str(error)) from None
-        else:
-            # API Gateway's IAM authorizer checked the signature before the call.
-            iam = ((event["requestContext"].get("authorizer") or {}).get("iam")) or {}
-            if not iam.get("userId"):
-                raise PollyError(
-                    "MissingAuthenticationTokenException", "Missing Authentication Token"
-                )
-            principal = principal_of(str(iam["userId"]))
-        tenant = self.tenants.tenant_of(principal) if self.tenants is not None else None
-        return tenant or DEFAULT_TENANT
+        return signed_tenant(
+            event, body, self.settings.sigv4_credentials, self.sigv4_keys, self.tenants
+        )
 
     def task_routes(self) -> PollyTasks:
         if self.tasks is None:
@@ -269,8 +251,10 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
     lexicons = PollyLexicons(
         LexiconTable(clients.dynamodb, lexicons_table) if lexicons_table else None,
         pipeline.settings.region_name,
+        settings.account_id,
     )
     queues = QueueDepths(clients.sqs, settings.watched_queues) if settings.watched_queues else None
+    sigv4_keys = sigv4_keys_of(clients, table or "", settings.sigv4_secret_prefix)
     return Api(
         speech,
         settings,
@@ -279,6 +263,7 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
         lexicons=lexicons,
         queues=queues,
         tasks=tasks_of(pipeline, clients, settings.tasks_table),
+        sigv4_keys=sigv4_keys,
     )
 
 

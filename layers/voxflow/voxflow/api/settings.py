@@ -5,8 +5,10 @@ from dataclasses import dataclass, field
 from voxflow.api.sigv4 import parse_credentials
 from voxflow.config import Config
 from voxflow.config.variables import (
+    ACCOUNT_ID,
     API_DEFAULT_VOICE,
     API_SIGV4_CREDENTIALS,
+    API_SIGV4_SECRET_PREFIX,
     API_SYNC_MAX_CHARS,
     API_TASKS_TABLE,
     API_WATCHED_QUEUES,
@@ -23,9 +25,11 @@ class ApiSettings:
     # API Gateway's 30 s): longer ones are refused, not cut.
     sync_max_chars: int = DEFAULT_SYNC_MAX_CHARS
     default_voice: str = API_DEFAULT_VOICE.default
-    # Access key id -> secret, checked in the function (the local stack's dummy
-    # `testing`/`testing`). Unset on AWS: API Gateway's IAM authorizer checks signatures.
+    # Access key id -> secret (the local stack's dummy `testing`/`testing`); unset on AWS.
     sigv4_credentials: dict[str, str] = field(default_factory=dict, repr=False)
+    # Where the issued SigV4 keys' secrets are (voxflow.tenants.sigv4_keys); "": none.
+    sigv4_secret_prefix: str = ""
+    account_id: str = ""  # for the ARNs answered (LexiconArn)
     # Label -> URL of the queues whose depths GET /v1/health shows (the console's).
     watched_queues: dict[str, str] = field(default_factory=dict)
     # Polly's synthesis tasks (voxflow.store.tasks); None: the task routes refuse.
@@ -45,5 +49,11 @@ class ApiSettings:
         except ValueError as error:
             raise SettingsError(f"VOXFLOW_API_WATCHED_QUEUES: {error}") from None
         return cls(
-            max_chars, config[API_DEFAULT_VOICE], credentials, watched, config[API_TASKS_TABLE]
+            max_chars,
+            config[API_DEFAULT_VOICE],
+            credentials,
+            sigv4_secret_prefix=config[API_SIGV4_SECRET_PREFIX],
+            account_id=config[ACCOUNT_ID],
+            watched_queues=watched,
+            tasks_table=config[API_TASKS_TABLE],
         )

@@ -1,7 +1,12 @@
 """SigV4 signatures checked in the function, as Polly checks them: botocore's own signer
 recomputes the signature over the request as received, and the two are compared in
-constant time. Used where no IAM authorizer stands in front (the local stack, against
-its documented dummy credentials); on AWS the API's IAM authorizer does this.
+constant time. Polly's routes have no IAM authorizer in front (API Gateway's takes only
+``execute-api`` signatures, an unmodified Polly client signs for ``polly``), so this is
+the check on AWS, against the keys ``voxflow keys create --sigv4`` issues
+(voxflow.tenants.sigv4_keys), and locally against the documented dummy credentials too.
+
+The credential scope's region is not checked: keys are the deployment's, and after a
+failover one hostname answers from the other region to clients that signed for the first.
 """
 
 import hashlib
@@ -36,13 +41,13 @@ class SignatureRejected(Exception):
 class SigV4Verifier:
     def __init__(
         self,
-        secrets: Mapping[str, str],
+        secrets: Mapping[str, str] | Callable[[str], str | None],
         *,
         service: str = SIGNING_NAME,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """``secrets``: secret access key by access key id."""
-        self._secrets = dict(secrets)
+        """``secrets``: the secret access key of an access key id (None: no such key)."""
+        self._secret_of = dict(secrets).get if isinstance(secrets, Mapping) else secrets
         self._service = service
         self._clock = clock
 
@@ -66,13 +71,14 @@ class SigV4Verifier:
                 "InvalidSignatureException",
                 f"Credential should be scoped to correct service: '{self._service}'",
             )
-        secret = self._secrets.get(parts["key"])
+        # The date first: a stale or replayed request costs no key lookup.
+        amz_date = self._checked_date(lowered.get("x-amz-date", ""), parts["date"])
+        secret = self._secret_of(parts["key"])
         if secret is None:
             raise SignatureRejected(
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
             )
-        amz_date = self._checked_date(lowered.get("x-amz-date", ""), parts["date"])
         signed = parts["signed"].split(";")
         if "host" not in signed or any(name not in lowered for name in signed):
             raise SignatureRejected(

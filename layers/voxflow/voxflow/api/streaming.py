@@ -11,8 +11,8 @@ first byte, so they keep their status and error shape.
 
 import base64
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from voxflow.api import openai, polly
@@ -38,6 +38,26 @@ def stream_response(api: Api, event: dict[str, Any]) -> StreamedResponse | None:
     if (method, path) == ("POST", "/v1/speech"):
         return _polly(api, event)
     return None
+
+
+def flushed_after(
+    response: StreamedResponse | None, flush: Callable[[], None]
+) -> StreamedResponse | None:
+    """``response`` with ``flush`` called once its body is done, or abandoned by a client
+    that hung up: what its pieces recorded (a miss's count, its duration) is published
+    with it. A buffered call's metrics are flushed by the handler's decorator as it
+    returns, before a streamed body has even begun."""
+    if response is None:
+        return None
+    pieces = response.body
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield from pieces
+        finally:
+            flush()
+
+    return replace(response, body=body())
 
 
 def _openai(api: Api, event: dict[str, Any]) -> StreamedResponse:

@@ -534,9 +534,20 @@ API_DEFAULT_VOICE = declare(
 )  # fmt: skip
 API_SIGV4_CREDENTIALS = declare(
     "VOXFLOW_API_SIGV4_CREDENTIALS", text, "",
-    "local stack only: `key:secret` pairs the function checks SigV4 against itself; unset on "
-    "AWS, where API Gateway's IAM authorizer checks it", (API,), "functions",
+    "local stack only: `key:secret` pairs the function checks Polly's SigV4 against, "
+    "besides the issued keys; unset on AWS", (API,), "functions",
     shown_default="none",
+)  # fmt: skip
+API_SIGV4_SECRET_PREFIX = declare(
+    "VOXFLOW_API_SIGV4_SECRET_PREFIX", text, "",
+    "name prefix of the Secrets Manager secrets of the SigV4 keys `voxflow keys create "
+    "--sigv4` issues for Polly's routes (`<stack>/api-sigv4/`); empty: no issued keys",
+    (API,), "functions", shown_default="none",
+)  # fmt: skip
+ACCOUNT_ID = declare(
+    "VOXFLOW_ACCOUNT_ID", text, "",
+    "the deployment's AWS account (`AWS::AccountId`), for the ARNs the API answers "
+    "(Polly's LexiconArn); empty: none in them", (API,), "functions", shown_default="none",
 )  # fmt: skip
 API_WATCHED_QUEUES = declare(
     "VOXFLOW_API_WATCHED_QUEUES", text, "",

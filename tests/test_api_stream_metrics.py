@@ -1,0 +1,110 @@
+"""The API function's streamed answers publish their metrics as the body ends
+(functions/api/app.py ``stream``), not at the next call's flush: the handler module,
+imported as Lambda would, its API swapped for the harness's (moto server, the real voice)."""
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_harness import ApiHarness, quiet_registry, start_api
+
+from voxflow.engine import Engine
+from voxflow.metrics import NAMESPACE
+from voxflow.pipeline.powertools import PowertoolsMeter
+from voxflow.settings import EngineSettings
+from voxflow_local.moto_server import MotoServer
+
+APP = Path(__file__).resolve().parent.parent / "functions" / "api" / "app.py"
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiHarness]:
+    cache_dir = tmp_path_factory.mktemp("api-metrics-voice")
+    engine = Engine(quiet_registry(cache_dir), EngineSettings(cache_dir=cache_dir))
+    with MotoServer() as moto:
+        harness = start_api(moto.url, engine.registry, engine)
+        try:
+            yield harness
+        finally:
+            harness.server.stop()
+
+
+@pytest.fixture
+def app(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in {
+        "VOXFLOW_BUS_NAME": "bus",
+        "VOXFLOW_CHUNKS_QUEUE_URL": "http://127.0.0.1:1/123456789012/chunks",
+        "VOXFLOW_BUCKET": "bucket",
+        "VOXFLOW_CACHE_TABLE": "cache",
+        "VOXFLOW_JOBS_TABLE": "jobs",
+        "VOXFLOW_AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "voxflow",
+        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location("api_app_under_test", APP)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    # The harness's stores behind the module's own Metrics, as its cold start wires them.
+    monkeypatch.setattr(api.pipeline, "meter", PowertoolsMeter(module.metrics))
+    monkeypatch.setattr(module, "api", api.api)
+    module.metrics.clear_metrics()
+    return module
+
+
+def speech_event(key: str, text: str) -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "rawPath": "/v1/audio/speech",
+        "rawQueryString": "",
+        "requestContext": {"http": {"method": "POST", "path": "/v1/audio/speech"}},
+        "headers": {"authorization": f"Bearer {key}", "content-type": "application/json"},
+        "body": json.dumps(
+            {"model": "tts-1", "voice": "alloy", "input": text, "response_format": "pcm"}
+        ),
+        "isBase64Encoded": False,
+    }
+
+
+def emitted(out: str) -> set[str]:
+    names: set[str] = set()
+    for line in out.splitlines():
+        if line.startswith("{") and "_aws" in line:
+            for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+                names |= {metric["Name"] for metric in directive["Metrics"]}
+    return names
+
+
+def test_a_streamed_miss_publishes_its_metrics_when_its_body_ends(
+    api: ApiHarness, app: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key, _ = api.keys.create("metered")
+    response = app.stream(speech_event(key, "Counted as it ends. Not at the next call."))
+    assert response is not None
+    assert response.status == 200
+    pieces = list(response.body)
+    assert sum(len(piece) for piece in pieces) > 24_000  # over half a second of pcm
+    # Published, and nothing left over for the next call to publish late.
+    assert "ApiCacheMisses" in emitted(capsys.readouterr().out)
+    assert not app.metrics.metric_set
+
+
+def test_an_abandoned_stream_still_publishes(
+    api: ApiHarness, app: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key, _ = api.keys.create("hung-up")
+    response = app.stream(speech_event(key, "The client hangs up. After the first piece."))
+    assert response is not None
+    next(response.body)  # one piece, then the client is gone
+    response.body.close()
+    assert "ApiCacheMisses" in emitted(capsys.readouterr().out)
+    assert not app.metrics.metric_set
