@@ -1071,6 +1071,32 @@ def test_function_roles_are_written_out_and_attach_only_this_stacks_policies(
             assert len(stack_policies(translated, role_id)) == len(attached), role_id
 
 
+MAX_ATTACHED_POLICIES = 8  # IAM's default quota is 10 per role: room for an operator's two
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_role_attaches_more_than_eight_managed_policies(
+    translated: dict[str, Any], role: str
+) -> None:
+    # Every optional policy on (FallbackAudio, workers, quotas, edge delivery): the most
+    # any deployment attaches to one role.
+    rendered = for_role(
+        translated,
+        role,
+        WorkerImageUri=WORKER_IMAGE,
+        PeerReady="true",
+        FallbackAudio="1",
+        Quotas="reject",
+        EdgeDelivery="cloudfront",
+    )
+    counts = {
+        role_id: len(role["Properties"].get("ManagedPolicyArns", []))
+        for role_id, role in resources_of(rendered, "AWS::IAM::Role").items()
+    }
+    assert counts["PlanFunctionRole"] >= 7, counts  # the count is read, not skipped
+    assert max(counts.values()) <= MAX_ATTACHED_POLICIES, counts
+
+
 def _allowed(translated: dict[str, Any], function_id: str) -> list[tuple[str, str]]:
     """(action, resource) pairs a function's role allows, resources as text."""
     pairs: list[tuple[str, str]] = []
