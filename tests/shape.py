@@ -23,6 +23,7 @@ INTEGRATION_MODULES = frozenset(
         "test_cache_isolation",
         "test_cli",
         "test_console_browser",
+        "test_console_metrics",
         "test_drill",
         "test_edge",
         "test_engine_golden",

@@ -82,6 +82,7 @@ UNSCOPABLE_ACTIONS = {
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "cloudwatch:PutMetricData",
+    "cloudwatch:GetMetricData",  # reads only; the console's queue ages and hit ratio
 }
 # No batching windows: plan answers cache hits, and CPU synthesis gains nothing from batches.
 BATCH_WINDOWS = {"PlanFunction": 0, "SynthesizeFunction": 0}
@@ -1238,13 +1239,17 @@ def test_the_api_reaches_the_cache_audio_audit_admission_and_health_only(
         assert (action, str({"Fn::Sub": f"${{AudioBucket.Arn}}/{AUDIO_PREFIX}*"})) in api
     audit = {action for action, resource in api if resource == str(getatt("AuditTable"))}
     assert audit == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
-    # GET /v1/health reads the primary's health alarm, and no other alarm or metric.
+    # GET /v1/health reads the primary's health alarm, and no other alarm; metrics it
+    # reads (the queues' ages, the hit ratio), never puts.
     alarm = (
         "arn:${AWS::Partition}:cloudwatch:${PrimaryRegion}:${AWS::AccountId}:alarm:"
         "${AWS::StackName}-primary-health"
     )
     watched = {(a, r) for a, r in api if a.startswith("cloudwatch:")}
-    assert watched == {("cloudwatch:DescribeAlarms", str({"Fn::Sub": alarm}))}
+    assert watched == {
+        ("cloudwatch:DescribeAlarms", str({"Fn::Sub": alarm})),
+        ("cloudwatch:GetMetricData", "*"),
+    }
 
 
 def test_only_synthesis_and_planning_read_voices_and_nobody_writes_them(

@@ -31,6 +31,7 @@ from typing import Any
 
 from voxflow.aws.settings import LOCAL_KEY
 from voxflow_local._clients import _client
+from voxflow_local.emf import EmfForwarder, EmfTee
 from voxflow_local.faults import install_from_env
 from voxflow_local.http_api import HttpApiServer
 from voxflow_local.model import DeployedStack, LocalFunction
@@ -208,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     # handler builds, from outside: the product knows nothing of it.
     install_from_env()
 
+    # The functions' EMF lines become metrics in moto's CloudWatch, as CloudWatch Logs
+    # makes them on AWS (voxflow_local.emf).
+    cloudwatch = _client("cloudwatch", state.stack.endpoint_url, state.stack.region)
+    sys.stdout = EmfTee(sys.stdout, EmfForwarder(cloudwatch))
     runner = FunctionRunner(function)
     try:
         runner.load()

@@ -18,8 +18,10 @@ from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
 from voxflow.api.speech import Speech, SpeechService
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config import Config
+from voxflow.config import variables as env
 from voxflow.console import asset, regions_health
 from voxflow.console.assets import INDEX
+from voxflow.console.metrics import ConsoleMetrics
 from voxflow.console.queues import QueueDepths
 from voxflow.errors import VoxflowError
 from voxflow.events import DEFAULT_TENANT
@@ -43,6 +45,7 @@ class Api:
     tenants: TenantDirectory | None = None
     lexicons: PollyLexicons = field(default_factory=lambda: PollyLexicons(None, ""))
     queues: QueueDepths | None = None  # the stack's queues, for GET /v1/health
+    metrics: ConsoleMetrics | None = None  # their oldest messages' ages, the hit ratio
     contract: PollyContract = field(default_factory=polly_contract)
 
     def __post_init__(self) -> None:
@@ -182,6 +185,8 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         api.openai_tenant(app.current_event.headers)
         document = regions_health(api.speech.pipeline.regions)
         document["queues"] = api.queues.read() if api.queues is not None else []
+        if api.metrics is not None:
+            document.update(api.metrics.annotate(document["queues"]))
         return Response(200, _JSON, json.dumps(document), headers={"Cache-Control": "no-store"})
 
     @app.exception_handler(PollyError)  # type: ignore[untyped-decorator]
@@ -234,8 +239,18 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
         LexiconTable(clients.dynamodb, lexicons_table) if lexicons_table else None,
         pipeline.settings.region_name,
     )
-    queues = QueueDepths(clients.sqs, settings.watched_queues) if settings.watched_queues else None
-    return Api(speech, settings, keys, pipeline.controls.tenants, lexicons=lexicons, queues=queues)
+    watched = settings.watched_queues
+    queues = QueueDepths(clients.sqs, watched) if watched else None
+    metrics = ConsoleMetrics(clients.cloudwatch, watched, config[env.POWERTOOLS_SERVICE_NAME])
+    return Api(
+        speech,
+        settings,
+        keys,
+        pipeline.controls.tenants,
+        lexicons=lexicons,
+        queues=queues,
+        metrics=metrics,
+    )
 
 
 def resolver_of(config: Config, meter: Meter | None = None) -> APIGatewayHttpResolver:
