@@ -31,8 +31,8 @@ def datums_of(document: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | No
     for names in directive.get("Dimensions") or [[]]:
         dimensions = [{"Name": name, "Value": str(document[name])} for name in names]
         for metric in directive.get("Metrics", []):
-            value = document.get(metric["Name"])
-            values = value if isinstance(value, list) else [value]
+            value: Any = document[metric["Name"]]
+            values: list[Any] = value if isinstance(value, list) else [value]
             datum: dict[str, Any] = {
                 "MetricName": metric["Name"],
                 "Dimensions": dimensions,

@@ -183,10 +183,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
     @app.get("/v1/health")
     def health() -> Response[str]:
         api.openai_tenant(app.current_event.headers)
-        document = regions_health(api.speech.pipeline.regions)
-        document["queues"] = api.queues.read() if api.queues is not None else []
-        if api.metrics is not None:
-            document.update(api.metrics.annotate(document["queues"]))
+        document = _health(api)
         return Response(200, _JSON, json.dumps(document), headers={"Cache-Control": "no-store"})
 
     @app.exception_handler(PollyError)  # type: ignore[untyped-decorator]
@@ -200,6 +197,15 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         return Response(error.status, _JSON, json.dumps(error.document()))
 
     return app
+
+
+def _health(api: Api) -> dict[str, Any]:
+    """The regions, the queues (depths, and ages from CloudWatch) and the hit ratio."""
+    document = regions_health(api.speech.pipeline.regions)
+    document["queues"] = api.queues.read() if api.queues is not None else []
+    if api.metrics is not None:
+        document.update(api.metrics.annotate(document["queues"]))
+    return document
 
 
 def _console_file(name: str) -> Response[str]:

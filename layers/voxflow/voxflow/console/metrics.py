@@ -81,14 +81,14 @@ class ConsoleMetrics:
 
     def _age_queries(self) -> list[dict[str, Any]]:
         return [
-            _stat(f"age{i}", "AWS/SQS", AGE_METRIC, "QueueName", queue_name(url), 60, "Maximum")
+            _stat(f"age{i}", ("AWS/SQS", AGE_METRIC, "QueueName", queue_name(url)), 60, "Maximum")
             for i, url in enumerate(self.queues.values())
         ]
 
     def _cache_queries(self) -> list[dict[str, Any]]:
         period = int(CACHE_WINDOW.total_seconds())
         return [
-            _stat(f"c_{name}", NAMESPACE, name, "service", self.service, period, "Sum")
+            _stat(f"c_{name}", (NAMESPACE, name, "service", self.service), period, "Sum")
             for name in (*_HITS, *_MISSES)
         ]
 
@@ -109,16 +109,18 @@ class ConsoleMetrics:
 
 
 def _stat(
-    query_id: str, namespace: str, name: str, dimension: str, value: str, period: int, stat: str
+    query_id: str, metric: tuple[str, str, str, str], period: int, stat: str
 ) -> dict[str, Any]:
-    metric = {
+    """One MetricStat query: (namespace, name, dimension, its value), period, statistic."""
+    namespace, name, dimension, value = metric
+    metric_spec = {
         "Namespace": namespace,
         "MetricName": name,
         "Dimensions": [{"Name": dimension, "Value": value}],
     }
     return {
         "Id": query_id,
-        "MetricStat": {"Metric": metric, "Period": period, "Stat": stat},
+        "MetricStat": {"Metric": metric_spec, "Period": period, "Stat": stat},
         "ReturnData": True,
     }
 
