@@ -45,7 +45,7 @@ from voxflow.tenants import TenantTable, create_tenants_table
 from voxflow.tenants.api_keys import ApiKeys
 from voxflow.voices import VoiceRegistry
 from voxflow_local.emf import EmfForwarder
-from voxflow_local.http_api import HttpApiServer
+from voxflow_local.http_api import Cors, HttpApiServer
 
 SIGV4 = {"testing": "testing"}  # the local stack's documented dummy credentials
 SMALL_TENANT = "tiny"  # a burst of 40 characters: the throttling tests' tenant
@@ -105,6 +105,7 @@ def start_api(
     registry: VoiceRegistry,
     engine: Engine,
     watched_queues: dict[str, str] | None = None,
+    cors_origins: tuple[str, ...] = (),
 ) -> ApiHarness:
     """``watched_queues``: label -> URL of queues on moto whose depths /v1/health shows;
     with them, the API reads CloudWatch (the ages, the hit ratio) as on AWS, and its
@@ -190,7 +191,8 @@ def start_api(
         finally:
             flush_metrics()
 
-    server = HttpApiServer(invoke, stream=stream).start()
+    cors = Cors(cors_origins) if cors_origins else None  # the console site's origin
+    server = HttpApiServer(invoke, stream=stream, cors=cors).start()
     return ApiHarness(pipeline, outbox, server, keys, tenants, audit, clients)
 
 

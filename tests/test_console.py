@@ -60,6 +60,8 @@ def get(path: str, regions: Regions, key: str | None = None) -> dict[str, Any]:
         ("/console", "text/html; charset=utf-8"),
         ("/console/console.js", "text/javascript; charset=utf-8"),
         ("/console/console.css", "text/css; charset=utf-8"),
+        # On the API the page calls its own origin; a static site's config names the API.
+        ("/console/config.json", "application/json"),
     ],
 )
 def test_the_files_are_served_with_their_type_and_policy(path: str, content_type: str) -> None:

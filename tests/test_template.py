@@ -22,6 +22,14 @@ from samtranslator.yaml_helper import yaml_parse
 
 from voxflow.api.polly_contract import polly_contract
 from voxflow.audit.models import TENANT_INDEX, AuditRecord
+from voxflow.console.assets import INDEX
+from voxflow.console.site import (
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    CORS_EXPOSE_HEADERS,
+    CORS_MAX_AGE_S,
+    site_policy,
+)
 from voxflow.events import SOURCE_CLIENT, SOURCE_SERVICE, SOURCE_TENANT_PREFIX, request_source
 from voxflow.health.canary import TENANT
 from voxflow.settings import EngineSettings
@@ -1621,3 +1629,51 @@ def test_without_edge_delivery_no_role_has_edge_resources_or_grants() -> None:
         assert not EDGE_RESOURCES & set(rendered["Resources"]), role
         policy = props(rendered, "AudioBucketPolicy")["PolicyDocument"]
         assert [s["Sid"] for s in statements(policy)] == ["DenyInsecureTransport"], role
+
+
+def test_the_console_site_is_a_private_bucket_behind_cloudfront_and_only_it_may_call(
+    translated: dict[str, Any],
+) -> None:
+    site = for_role(translated, "standalone", ConsoleSite="cloudfront")
+    bucket = props(site, "ConsoleBucket")
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    # Read by the distribution through origin access control, and by nobody else.
+    (read,) = [
+        s
+        for s in statements(props(site, "ConsoleBucketPolicy")["PolicyDocument"])
+        if s["Effect"] == "Allow"
+    ]
+    assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert read["Action"] == "s3:GetObject"
+    assert "${ConsoleDistribution}" in read["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    config = props(site, "ConsoleDistribution")["DistributionConfig"]
+    (origin,) = config["Origins"]
+    assert origin["OriginAccessControlId"] == getatt("ConsoleOriginAccessControl", "Id")
+    assert origin["DomainName"] == getatt("ConsoleBucket", "RegionalDomainName")
+    assert config["DefaultRootObject"] == INDEX  # the layout voxflow console publish writes
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["ResponseHeadersPolicyId"] == ref("ConsoleHeadersPolicy")
+    assert behavior["AllowedMethods"] == ["GET", "HEAD"]
+    # The page's policy is the API's, its calls allowed to this region's API Gateway.
+    headers = props(site, "ConsoleHeadersPolicy")["ResponseHeadersPolicyConfig"]
+    csp = headers["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    assert csp == {"Fn::Sub": site_policy("https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}")}
+    # The API answers CORS for the site's origin only, with what the page sends and reads.
+    # (SAM writes the CorsConfiguration into the API's OpenAPI body.)
+    (api,) = resources_of(site, "AWS::ApiGatewayV2::Api").values()
+    cors = api["Properties"]["Body"]["x-amazon-apigateway-cors"]
+    assert cors["allowOrigins"] == [{"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}]
+    assert cors["allowHeaders"] == list(CORS_ALLOW_HEADERS)
+    assert cors["allowMethods"] == list(CORS_ALLOW_METHODS)
+    assert cors["exposeHeaders"] == list(CORS_EXPOSE_HEADERS)
+    assert cors["maxAge"] == CORS_MAX_AGE_S
+    outputs = site["Outputs"]
+    assert outputs["ConsoleBucketName"]["Value"] == ref("ConsoleBucket")
+    # Off (the default): no site, and no CORS on the API; /console is served either way.
+    plain = for_role(translated, "standalone")
+    assert not [r for r in plain["Resources"] if r.startswith("Console")]
+    (api,) = resources_of(plain, "AWS::ApiGatewayV2::Api").values()
+    assert "x-amazon-apigateway-cors" not in api["Properties"]["Body"]
+    assert "CorsConfiguration" not in api["Properties"]
+    routes = {e["Properties"]["Path"] for e in props(load_sam(), "ApiFunction")["Events"].values()}
+    assert {"/console", "/console/{name}"} <= routes

@@ -1,7 +1,8 @@
 // voxflow console (docs/console.md). GPL-3.0-or-later.
 // Every value that came from the API or from the user is written with textContent, never
 // as markup. The API key stays in this tab's sessionStorage; paths are relative to the
-// page, so the console works under any stage or host that serves /console.
+// page, so the console works under any stage or host that serves /console. Served as a
+// static site of its own origin, its console/config.json names the API it calls (CORS).
 "use strict";
 
 (() => {
@@ -13,10 +14,15 @@
   let audioUrl = null;
 
   const apiKey = () => sessionStorage.getItem(KEY) || "";
+  // The API's base: "" (this page's own origin) unless console/config.json names one.
+  const apiBase = fetch("console/config.json", { cache: "no-store" })
+    .then((response) => (response.ok ? response.json() : {}))
+    .then((config) => (config.api ? config.api.replace(/\/+$/, "") + "/" : ""))
+    .catch(() => "");
 
-  function call(path, init = {}) {
+  async function call(path, init = {}) {
     const headers = Object.assign({ Authorization: "Bearer " + apiKey() }, init.headers || {});
-    return fetch(path, Object.assign({}, init, { headers, cache: "no-store" }));
+    return fetch((await apiBase) + path, Object.assign({}, init, { headers, cache: "no-store" }));
   }
 
   // OpenAI's error shape {"error": {message, type, param, code}}, or whatever came back.
