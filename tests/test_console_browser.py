@@ -32,7 +32,8 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config.choices import Role
 from voxflow.engine import Engine
 from voxflow.regions import RegionConfig, Regions, StaticHealth
-from voxflow_local.moto_server import MotoServer
+from voxflow_local.console_site import ConsoleSite
+from voxflow_local.moto_server import MotoServer, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -40,6 +41,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 WATCHED_QUEUES = ("requests", "chunks", "chunks-dlq")
 WAIT_S = 60  # a miss is synthesized in the request, on two shared cores
+SITE_PORT = free_port()  # the console's static site: an origin of its own
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,15 @@ def api(engine: Engine, health: StaticHealth) -> Iterator[ApiHarness]:
             label: sqs.create_queue(QueueName=f"console-{label}")["QueueUrl"]
             for label in WATCHED_QUEUES
         }
-        harness = start_api(moto.url, engine.registry, engine, watched)
+        # The console's static site is served from its own port (its own origin), which
+        # the API answers CORS for, as API Gateway does for the CloudFront site.
+        harness = start_api(
+            moto.url,
+            engine.registry,
+            engine,
+            watched,
+            cors_origins=(f"http://127.0.0.1:{SITE_PORT}",),
+        )
         harness.pipeline.regions = Regions(
             config=RegionConfig(
                 role=Role.PRIMARY,
@@ -440,3 +450,41 @@ def test_nothing_overflows_its_panel_at_1280_px(console: Chrome) -> None:
         assert console.save_screenshot(str(ARTIFACTS / "console.png"))
     finally:
         console.set_window_size(size["width"], size["height"])
+
+
+def open_with_key(browser: Chrome, url: str, key: str) -> None:
+    browser.get(url)
+    browser.find_element(By.ID, "api-key").send_keys(key)
+    browser.find_element(By.ID, "key-use").click()
+
+
+def test_the_static_site_calls_the_api_across_origins(console: Chrome, api: ApiHarness) -> None:
+    # The same files from another origin (as CloudFront serves the ConsoleBucket): the
+    # page reads its config, and every call is cross-origin, answered with CORS.
+    key, _ = api.keys.create("console-site")
+    with ConsoleSite(api.url, SITE_PORT) as site:
+        assert site.origin != api.url  # another port: another origin
+        errors_logged(console)
+        open_with_key(console, f"{site.url}/", key)
+        wait(console, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#regions .region")) == 2)
+        wait(console, lambda b: len(Select(b.find_element(By.ID, "speak-voice")).options) > 1)
+        Select(console.find_element(By.ID, "speak-voice")).select_by_value("joe")
+        speak(console, "Spoken for a page of another origin.", "wav")
+        duration, audio = played_audio(console)
+        pcm, rate = decode(audio)
+        assert duration == pytest.approx(len(pcm) / rate, abs=0.001)
+        row = latest_row(console)
+        # The exposed headers are readable across origins: the cache result, the timings.
+        assert row[1:5] == ["joe", "wav", "200", "miss"], row
+        assert "total" in row[8], row
+        wait(console, lambda b: b.find_element(By.ID, "cache-panel").is_displayed() or None, 15)
+        assert errors_logged(console) == []
+    # The same site on an origin the API does not name: the browser refuses the answers.
+    with ConsoleSite(api.url) as stranger:
+        open_with_key(console, f"{stranger.url}/", key)
+        error = wait(console, lambda b: b.find_element(By.ID, "health-error").text or None, 15)
+        assert "Failed to fetch" in error, error
+        assert any("CORS" in message for message in errors_logged(console))
+    # Back to the console on the API, for nothing after this to depend on the order.
+    open_with_key(console, f"{api.url}/console", key)
+    wait(console, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#regions .region")) == 2)
