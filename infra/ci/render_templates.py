@@ -35,6 +35,7 @@ SWITCHED_ON = {
     "EdgeDistributionId": "E2EXAMPLE0ABCD",
     "EdgeDomainName": "d111111abcdef8.cloudfront.net",
     "EdgePublicKeyId": "K2JCJMDEHXQW5F",
+    "ConsoleSite": "cloudfront",
 }
 
 
