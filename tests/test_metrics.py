@@ -86,7 +86,10 @@ def emitted() -> dict[str, set[tuple[str, ...]]]:
                     continue
                 for name in _names(node.args[0], constants):
                     found.setdefault(name, set()).add(dims)
-            if isinstance(node, ast.Dict):
+            # A datum put_metric_data sends; a dict that also names the Namespace is a
+            # metric a query reads (GetMetricData's MetricStat), not one emitted.
+            keys = {k.value for k in getattr(node, "keys", []) if isinstance(k, ast.Constant)}
+            if isinstance(node, ast.Dict) and "Namespace" not in keys:
                 for key, value in zip(node.keys, node.values, strict=True):
                     if isinstance(key, ast.Constant) and key.value == "MetricName":
                         for name in _names(value, constants):

@@ -925,7 +925,7 @@ def test_audio_bucket_is_private_encrypted_and_expires_chunks(translated: dict[s
         (CHUNK_PREFIX, ref("ChunkRetentionDays"))
     ]
 
-    (policy,) = resources_of(translated, "AWS::S3::BucketPolicy").values()
+    policy = translated["Resources"]["AudioBucketPolicy"]
     assert policy["Properties"]["Bucket"] == ref("AudioBucket")
     deny, edge = statements(policy["Properties"]["PolicyDocument"])
     assert deny["Effect"] == "Deny"
