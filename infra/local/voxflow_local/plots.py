@@ -139,7 +139,7 @@ def load_figure(results: Mapping[str, Any]) -> Any:
         f"{injected} faults injected in {calls} S3/DynamoDB calls",
         fontsize=10,
     )
-    right.legend(fontsize=8, loc="upper left")
+    right.legend(fontsize=8, loc="best")
     right.grid(alpha=0.3)
     return figure
 
