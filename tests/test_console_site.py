@@ -116,3 +116,26 @@ def test_the_api_answers_cors_for_the_sites_origin_only() -> None:
         ):
             refused = fetch(url, method, headers)
             assert "Access-Control-Allow-Origin" not in refused.headers, (method, headers)
+
+
+def test_the_cli_publishes_to_the_stacks_bucket_for_the_stacks_api(
+    clients: AwsClients, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from voxflow.cli import main as cli
+    from voxflow.cli import ops
+
+    bucket = f"console-{uuid.uuid4().hex[:8]}"
+    clients.s3.create_bucket(Bucket=bucket)
+    aws = AwsSettings.local(clients.settings.endpoint_url or "", "us-east-1")
+    stack = {"ConsoleBucket": bucket, "SpeechApi": "abc123"}
+    # The stack's resources as CloudFormation lists them (moto's has no such stack).
+    monkeypatch.setattr(ops, "stack_resources", lambda _args: (aws, stack))
+    assert cli(["console", "publish", "--aws", "--stack", "voxflow"]) == 0
+    printed = capsys.readouterr().out
+    assert f"s3://{bucket}/console/config.json" in printed
+    config = clients.s3.get_object(Bucket=bucket, Key="console/config.json")["Body"].read()
+    assert json.loads(config) == {"api": API}
+    # A stack deployed without ConsoleSite has no bucket to publish to, and says so.
+    monkeypatch.setattr(ops, "stack_resources", lambda _args: (aws, {"SpeechApi": "abc123"}))
+    assert cli(["console", "publish", "--aws"]) == 1
+    assert "ConsoleSite=cloudfront" in capsys.readouterr().out
