@@ -174,6 +174,8 @@ def start_api(
     def flush_metrics() -> None:
         # What the handler's @metrics.log_metrics prints after each invocation, and the
         # runner hands to CloudWatch (voxflow_local.emf).
+        if not watched_queues:  # the meter is the pipeline's NullMeter: nothing to put
+            return
         with flushing:
             if emitted.metric_set:
                 forwarder.line(json.dumps(emitted.serialize_metric_set()))
