@@ -39,7 +39,13 @@ from voxflow.client.messages import parse_reply
 from voxflow.events import SynthesisCompleted, SynthesisFailed
 from voxflow.ops.sweeper import pipeline_for, sweeper_for
 from voxflow.text import normalize_text, split_into_chunks
-from voxflow_local.faults import FAULTS_DIR_ENV, FAULTS_ENV, FAULTS_SEED_ENV, read_counts
+from voxflow_local.faults import (
+    FAULTS_DIR_ENV,
+    FAULTS_ENV,
+    FAULTS_SEED_ENV,
+    read_counts,
+    read_fault_times,
+)
 from voxflow_local.stack import LocalStack
 from voxflow_local.state import read_state
 
@@ -473,7 +479,7 @@ def main() -> int:
 
         stop, sweeps_stop = threading.Event(), threading.Event()
         sweeps = Sweeps(stack, aws, args.sweep_older_than)
-        started = time.monotonic()
+        started, started_wall = time.monotonic(), time.time()
         senders = [
             threading.Thread(target=sender, args=(client, ledger, work, stop), daemon=True)
             for client in clients
@@ -524,6 +530,10 @@ def main() -> int:
 
     report = summarize(ledger, poison, read_counts(faults_dir))
     report["timeline"] = timeline(ledger, started, killed_at)
+    # The faults' times are wall-clock (each runner process records its own).
+    report["timeline"]["faults"] = [
+        [round(at - started_wall, 3), kind] for at, kind in read_fault_times(faults_dir)
+    ]
     report.update(
         args={k: str(v) for k, v in vars(args).items()},
         load_s=round(load_s, 1),
@@ -557,7 +567,7 @@ def write_report(args: argparse.Namespace, report: dict[str, Any]) -> None:
 
 def timeline(ledger: Ledger, started: float, killed_at: list[float]) -> dict[str, Any]:
     """What --plot draws, in seconds since the load started: each request's publish and
-    answer (None if none came) and class, and the runner kills."""
+    answer (None if none came) and class, and the runner kills (main adds the faults)."""
     requests = [
         [
             round(r.published_at - started, 3),

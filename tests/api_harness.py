@@ -5,12 +5,14 @@ then the engine's, bit for bit). The event path runs here too: plan, then the ch
 tasks plan queued, synthesized and assembled by the pipeline's own code."""
 
 import json
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Metrics
 from botocore.config import Config
 from plan_harness import Outbox
 
@@ -22,6 +24,7 @@ from voxflow.api.streaming import stream_response
 from voxflow.audit import AuditLog, AuditSettings
 from voxflow.audit.models import create_audit_table
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.console.metrics import ConsoleMetrics
 from voxflow.console.queues import QueueDepths
 from voxflow.engine import Engine
 from voxflow.events import SynthesisRequested
@@ -30,6 +33,7 @@ from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import ChunkQueue, Pipeline
 from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.plan import plan_item
+from voxflow.pipeline.powertools import PowertoolsMeter
 from voxflow.pipeline.publisher import EventPublisher
 from voxflow.quotas import QuotaSettings, TokenBucket, create_quotas_table
 from voxflow.quotas.limits import TenantLimits
@@ -41,7 +45,8 @@ from voxflow.tenants import TenantTable, create_tenants_table
 from voxflow.tenants.api_keys import ApiKeys
 from voxflow.tenants.sigv4_keys import SigV4Keys
 from voxflow.voices import VoiceRegistry
-from voxflow_local.http_api import HttpApiServer
+from voxflow_local.emf import EmfForwarder
+from voxflow_local.http_api import Cors, HttpApiServer
 
 SIGV4 = {"testing": "testing"}  # the local stack's documented dummy credentials
 SMALL_TENANT = "tiny"  # a burst of 40 characters: the throttling tests' tenant
@@ -104,8 +109,11 @@ def start_api(
     registry: VoiceRegistry,
     engine: Engine,
     watched_queues: dict[str, str] | None = None,
+    cors_origins: tuple[str, ...] = (),
 ) -> ApiHarness:
-    """``watched_queues``: label -> URL of queues on moto whose depths /v1/health shows."""
+    """``watched_queues``: label -> URL of queues on moto whose depths /v1/health shows;
+    with them, the API reads CloudWatch (the ages, the hit ratio) as on AWS, and its
+    metrics reach moto's CloudWatch as the local stack's runner puts them (EMF)."""
     aws = AwsSettings.local(moto_url)
     clients = AwsClients(aws)
     suffix = uuid.uuid4().hex[:8]
@@ -150,6 +158,9 @@ def start_api(
         _engine=engine,
     )
     account = clients.client("sts").get_caller_identity()["Account"]
+    emitted = Metrics(namespace="voxflow", service="voxflow")
+    if watched_queues:
+        pipeline.meter = PowertoolsMeter(emitted)
     settings = ApiSettings(sigv4_credentials=dict(SIGV4), account_id=account)
     sigv4_keys = SigV4Keys(
         clients.dynamodb,
@@ -167,13 +178,35 @@ def start_api(
         lexicons=PollyLexicons(lexicons, service.region_name, account),
         queues=queues,
         sigv4_keys=sigv4_keys,
+        metrics=ConsoleMetrics(clients.cloudwatch, watched_queues) if watched_queues else None,
     )
     resolver = build_resolver(api)
+    forwarder, flushing = EmfForwarder(clients.cloudwatch), threading.Lock()
+
+    def flush_metrics() -> None:
+        # What the handler's @metrics.log_metrics prints after each invocation, and the
+        # runner hands to CloudWatch (voxflow_local.emf).
+        if not watched_queues:  # the meter is the pipeline's NullMeter: nothing to put
+            return
+        with flushing:
+            if emitted.metric_set:
+                forwarder.line(json.dumps(emitted.serialize_metric_set()))
+                emitted.clear_metrics()
 
     def invoke(event: dict[str, Any]) -> Any:
-        return resolver.resolve(event, None)  # type: ignore[arg-type]
+        try:
+            return resolver.resolve(event, None)  # type: ignore[arg-type]
+        finally:
+            flush_metrics()
 
-    server = HttpApiServer(invoke, stream=lambda event: stream_response(api, event)).start()
+    def stream(event: dict[str, Any]) -> Any:
+        try:
+            return stream_response(api, event)
+        finally:
+            flush_metrics()
+
+    cors = Cors(cors_origins) if cors_origins else None  # the console site's origin
+    server = HttpApiServer(invoke, stream=stream, cors=cors).start()
     return ApiHarness(
         pipeline, outbox, server, keys, tenants, audit, clients, sigv4_keys, account, api
     )

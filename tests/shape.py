@@ -26,6 +26,8 @@ INTEGRATION_MODULES = frozenset(
         "test_cache_isolation",
         "test_cli",
         "test_console_browser",
+        "test_console_metrics",
+        "test_console_site",
         "test_drill",
         "test_edge",
         "test_engine_golden",

@@ -51,10 +51,12 @@ def voxflow_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[st
 def test_up_prints_the_api_url_on_a_line_of_its_own(
     stack: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _print_summary(stack.stack, Path("state.json"), stack.api_url)
+    _print_summary(stack.stack, Path("state.json"), stack.api_url, stack.console_site)
     lines = capsys.readouterr().out.splitlines()
     assert f"api: {stack.api_url}" in lines
     assert f"console: {stack.api_url}/console" in lines
+    assert stack.console_site is not None
+    assert f"console site: {stack.console_site.url}/" in lines
     assert stack.api_url is not None
     assert stack.api_url.startswith("http://127.0.0.1:")
 
@@ -105,6 +107,11 @@ def test_the_console_and_its_health_are_served_by_the_api_function(stack: LocalS
     assert refused.value.code == 401
     created = voxflow_cli(stack, "keys", "create", "--tenant", "console")
     assert created.returncode == 0, created.stderr
+    # One request through the handler: its EMF line reaches moto's CloudWatch through the
+    # runner (voxflow_local.emf) before the next request is served.
+    polly(stack).synthesize_speech(  # type: ignore[attr-defined]
+        Text=PHRASE, VoiceId="joe", OutputFormat="pcm", SampleRate="22050"
+    )
     request = urllib.request.Request(
         f"{stack.api_url}/v1/health",
         headers={"Authorization": f"Bearer {created.stdout.splitlines()[-1]}"},
@@ -127,7 +134,24 @@ def test_the_console_and_its_health_are_served_by_the_api_function(stack: LocalS
     }
     for name, queue in queues.items():
         assert queue["dead_letter"] == name.endswith("-dlq")
-        assert {"waiting", "in_flight", "delayed"} <= set(queue), queue
+        assert {"waiting", "in_flight", "delayed", "oldest_age_s"} <= set(queue), queue
+    # The hit ratio from the functions' metrics in CloudWatch, as on AWS.
+    assert "metrics_error" not in health, health
+    cache = health["cache"]
+    assert cache["hits"] + cache["misses"] >= 1, cache
+    # The console's static site, and the API's CORS for that origin (the real runner).
+    site = stack.console_site
+    assert site is not None
+    with urllib.request.urlopen(f"{site.url}/console/config.json", timeout=30) as config:
+        assert json.loads(config.read()) == {"api": stack.api_url}
+    preflight = urllib.request.Request(
+        f"{stack.api_url}/v1/health",
+        method="OPTIONS",
+        headers={"Origin": site.origin, "Access-Control-Request-Method": "GET"},
+    )
+    with urllib.request.urlopen(preflight, timeout=30) as answer:
+        assert answer.status == 204
+        assert answer.headers["Access-Control-Allow-Origin"] == site.origin
 
 
 def test_a_wrong_secret_is_refused(stack: LocalStack) -> None:

@@ -5,7 +5,7 @@ bearer key. The page itself runs in a real browser in test_console_browser.py.""
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -18,6 +18,7 @@ from voxflow.api.speech import SpeechService
 from voxflow.config.choices import Role
 from voxflow.console import asset, regions_health
 from voxflow.console.assets import CONTENT_SECURITY_POLICY
+from voxflow.console.metrics import AGE_METRIC, ConsoleMetrics
 from voxflow.console.queues import QueueDepths, parse_watched
 from voxflow.regions import RegionConfig, Regions, StaticHealth
 from voxflow.tenants.api_keys import ApiKeys, KeyCheck
@@ -59,6 +60,8 @@ def get(path: str, regions: Regions, key: str | None = None) -> dict[str, Any]:
         ("/console", "text/html; charset=utf-8"),
         ("/console/console.js", "text/javascript; charset=utf-8"),
         ("/console/console.css", "text/css; charset=utf-8"),
+        # On the API the page calls its own origin; a static site's config names the API.
+        ("/console/config.json", "application/json"),
     ],
 )
 def test_the_files_are_served_with_their_type_and_policy(path: str, content_type: str) -> None:
@@ -237,3 +240,89 @@ def test_health_carries_the_queue_depths_under_the_key() -> None:
     refused = resolver.resolve(payload_v2_event("GET", "/v1/health", [], b"", "::1"), None)  # type: ignore[arg-type]
     assert refused["statusCode"] == 401
     assert "queues" not in refused["body"]
+
+
+class FakeCloudWatch:
+    """GetMetricData as CloudWatch answers it: each query's datapoints, newest first;
+    ``refuse``: the error code of a role without cloudwatch:GetMetricData."""
+
+    def __init__(self, series: dict[str, list[tuple[datetime, float]]], refuse: str = "") -> None:
+        self.series = series
+        self.refuse = refuse
+        self.queries: list[dict[str, Any]] = []
+
+    def get_metric_data(self, **request: Any) -> dict[str, Any]:
+        if self.refuse:
+            raise ClientError({"Error": {"Code": self.refuse}}, "GetMetricData")
+        self.queries = request["MetricDataQueries"]
+        results = []
+        for query in self.queries:
+            name = query["MetricStat"]["Metric"]["MetricName"]
+            dimension = query["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+            points = self.series.get(f"{name}/{dimension}", [])
+            results.append(
+                {
+                    "Id": query["Id"],
+                    "Timestamps": [t for t, _ in points],
+                    "Values": [v for _, v in points],
+                }
+            )
+        return {"MetricDataResults": results}
+
+
+def test_queue_ages_and_the_hit_ratio_come_from_cloudwatch() -> None:
+    minute = timedelta(minutes=1)
+    cloudwatch = FakeCloudWatch(
+        {
+            # The newest minute's maximum is the age shown.
+            f"{AGE_METRIC}/prod-requests": [(NOW - minute, 42.0), (NOW - 3 * minute, 7.0)],
+            # Older than the age window: the queue has no current datapoint.
+            f"{AGE_METRIC}/prod-chunks": [(NOW - 30 * minute, 900.0)],
+            "CacheHits/voxflow": [(NOW - 60 * minute, 6.0)],
+            "ApiCacheHits/voxflow": [(NOW - 60 * minute, 3.0)],
+            "ApiCacheMisses/voxflow": [(NOW - 60 * minute, 1.0)],
+        }
+    )
+    watched = {"requests": "https://q/1/prod-requests", "chunks": "https://q/1/prod-chunks"}
+    rows: list[dict[str, Any]] = [{"queue": "requests"}, {"queue": "chunks"}]
+    added = ConsoleMetrics(cloudwatch, watched).annotate(rows, NOW)
+    assert rows == [
+        {"queue": "requests", "oldest_age_s": 42.0},
+        {"queue": "chunks", "oldest_age_s": None},
+    ]
+    assert added == {"cache": {"window_s": 3600, "hits": 9, "misses": 1, "ratio": 0.9}}
+    stats = {
+        q["MetricStat"]["Metric"]["MetricName"]: q["MetricStat"]["Stat"] for q in cloudwatch.queries
+    }
+    assert stats[AGE_METRIC] == "Maximum"
+    assert stats["CacheHits"] == "Sum"
+
+
+def test_a_refused_cloudwatch_read_is_reported_not_shown_as_zero() -> None:
+    rows: list[dict[str, Any]] = [{"queue": "requests"}]
+    metrics = ConsoleMetrics(FakeCloudWatch({}, refuse="AccessDenied"), {"requests": "https://q/r"})
+    assert metrics.annotate(rows, NOW) == {"metrics_error": "AccessDenied"}
+    assert rows == [{"queue": "requests"}]
+
+
+def test_health_carries_the_ages_and_the_hit_ratio() -> None:
+    speech = cast(SpeechService, SimpleNamespace(pipeline=SimpleNamespace(regions=primary())))
+    sqs = FakeSqs({"https://q/1/r": {"ApproximateNumberOfMessages": "3"}})
+    now = datetime.now(UTC)
+    cloudwatch = FakeCloudWatch(
+        {f"{AGE_METRIC}/r": [(now, 12.0)], "CacheMisses/voxflow": [(now, 4.0)]}
+    )
+    watched = {"requests": "https://q/1/r"}
+    resolver = build_resolver(
+        Api(
+            speech,
+            ApiSettings(),
+            cast(ApiKeys, OneKey()),
+            queues=QueueDepths(sqs, watched),
+            metrics=ConsoleMetrics(cloudwatch, watched),
+        )
+    )
+    event = payload_v2_event("GET", "/v1/health", [("Authorization", f"Bearer {KEY}")], b"", "::1")
+    document = json.loads(resolver.resolve(event, None)["body"])  # type: ignore[arg-type]
+    assert document["queues"][0]["oldest_age_s"] == 12.0
+    assert document["cache"] == {"window_s": 3600, "hits": 0, "misses": 4, "ratio": 0.0}

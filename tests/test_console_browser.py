@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config.choices import Role
 from voxflow.engine import Engine
 from voxflow.regions import RegionConfig, Regions, StaticHealth
-from voxflow_local.moto_server import MotoServer
+from voxflow_local.console_site import ConsoleSite
+from voxflow_local.moto_server import MotoServer, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -39,6 +41,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 WATCHED_QUEUES = ("requests", "chunks", "chunks-dlq")
 WAIT_S = 60  # a miss is synthesized in the request, on two shared cores
+SITE_PORT = free_port()  # the console's static site: an origin of its own
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,15 @@ def api(engine: Engine, health: StaticHealth) -> Iterator[ApiHarness]:
             label: sqs.create_queue(QueueName=f"console-{label}")["QueueUrl"]
             for label in WATCHED_QUEUES
         }
-        harness = start_api(moto.url, engine.registry, engine, watched)
+        # The console's static site is served from its own port (its own origin), which
+        # the API answers CORS for, as API Gateway does for the CloudFront site.
+        harness = start_api(
+            moto.url,
+            engine.registry,
+            engine,
+            watched,
+            cors_origins=(f"http://127.0.0.1:{SITE_PORT}",),
+        )
         harness.pipeline.regions = Regions(
             config=RegionConfig(
                 role=Role.PRIMARY,
@@ -351,11 +362,25 @@ def queue_rows(browser: Chrome) -> dict[str, list[str]]:
     return {row[0]: row[1:] for row in rows}
 
 
+def oldest_s(browser: Chrome, queue: str) -> float:
+    seconds = browser.execute_script(
+        "const c = document.querySelector(`#queues tr[data-queue='${arguments[0]}'] td.age`);"
+        "return c ? c.dataset.seconds : null;",
+        queue,
+    )
+    return float(seconds) if seconds not in (None, "null") else -1.0
+
+
 def test_the_queues_and_dlqs_depths_follow_sqs_live(console: Chrome, api: ApiHarness) -> None:
-    rows = wait(console, lambda b: queue_rows(b) or None)
+    # Every queue's age of the oldest message, once the moto server has published it
+    # (every few seconds, from the queues' messages: voxflow_local.sqs_metrics).
+    rows = wait(
+        console,
+        lambda b: (all(r[-1] != "none" for r in queue_rows(b).values()) and queue_rows(b)) or None,
+    )
     assert list(rows) == list(WATCHED_QUEUES)
-    assert rows["requests"] == ["", "requests", "0", "0", "0"]
-    assert rows["chunks-dlq"] == ["", "chunks-dlq (DLQ)", "0", "0", "0"]
+    assert rows["requests"] == ["", "requests", "0", "0", "0", "0 s"]
+    assert rows["chunks-dlq"] == ["", "chunks-dlq (DLQ)", "0", "0", "0", "0 s"]
     sqs = api.clients.sqs
     url = {label: sqs.get_queue_url(QueueName=f"console-{label}")["QueueUrl"] for label in rows}
     for _ in range(3):
@@ -365,11 +390,101 @@ def test_the_queues_and_dlqs_depths_follow_sqs_live(console: Chrome, api: ApiHar
     # Within a refresh or two (5 s each): three waiting, one delayed, the DLQ flagged.
     wait(console, lambda b: queue_rows(b)["requests"][2] == "3", 15)
     rows = queue_rows(console)
-    assert rows["chunks"][2:] == ["0", "0", "1"]
-    assert rows["chunks-dlq"] == ["dlq-not-empty", "chunks-dlq (DLQ)", "1", "0", "0"]
+    assert rows["chunks"][2:5] == ["0", "0", "1"]
+    assert rows["chunks-dlq"][:5] == ["dlq-not-empty", "chunks-dlq (DLQ)", "1", "0", "0"]
+    # The waiting messages age; the delayed one is not counted until it can be received.
+    wait(console, lambda b: oldest_s(b, "requests") >= 1, 30)
+    assert oldest_s(console, "chunks") == 0
     # A message being worked on counts as in flight, not waiting.
     sqs.receive_message(QueueUrl=url["requests"], MaxNumberOfMessages=1, VisibilityTimeout=600)
     wait(console, lambda b: queue_rows(b)["requests"][2:4] == ["2", "1"], 15)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert console.save_screenshot(str(ARTIFACTS / "console-queues.png"))
     assert errors_logged(console) == []
+
+
+def test_the_cache_hit_ratio_is_the_deployments_from_cloudwatch(
+    console: Chrome, api: ApiHarness
+) -> None:
+    # The requests above (a miss and a hit each for wav, mp3 and SSML, a miss for the
+    # words) reached CloudWatch as the functions' EMF; the panel shows their sums.
+    wait(console, lambda b: b.find_element(By.ID, "cache-panel").is_displayed() or None, 15)
+    end = datetime.now(UTC) + timedelta(minutes=1)
+
+    def summed(name: str) -> int:
+        points = api.clients.cloudwatch.get_metric_statistics(
+            Namespace="voxflow",
+            MetricName=name,
+            Dimensions=[{"Name": "service", "Value": "voxflow"}],
+            StartTime=end - timedelta(hours=1),
+            EndTime=end,
+            Period=3600,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return int(sum(point["Sum"] for point in points))
+
+    hits, misses = summed("ApiCacheHits"), summed("ApiCacheMisses")
+    assert hits >= 3, hits
+    assert misses >= 4, misses
+    expected = f"{hits} hits, {misses} misses in the last 60 min"
+    wait(console, lambda b: b.find_element(By.ID, "cache-counts").text == expected, 15)
+    shown = console.find_element(By.ID, "cache-ratio").text
+    assert shown == f"{100 * hits / (hits + misses):.1f} %"
+
+
+def test_nothing_overflows_its_panel_at_1280_px(console: Chrome) -> None:
+    # The recent requests hold rows with their server timings (the tests above).
+    assert console.execute_script("return window.innerWidth;") <= 1280
+    assert len(console.find_elements(By.CSS_SELECTOR, "#recent tbody tr")) >= 3
+    overflowing = console.execute_script(
+        "return Array.from(document.querySelectorAll('main > section:not([hidden]), html'),"
+        " e => [e.id || e.tagName, e.scrollWidth, e.clientWidth])"
+        ".filter(([, scroll, client]) => scroll > client);"
+    )
+    assert overflowing == []
+    # The whole page, for docs/console.png: as wide, taller.
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    size = console.get_window_size()
+    console.set_window_size(size["width"], 1400)
+    try:
+        assert console.save_screenshot(str(ARTIFACTS / "console.png"))
+    finally:
+        console.set_window_size(size["width"], size["height"])
+
+
+def open_with_key(browser: Chrome, url: str, key: str) -> None:
+    browser.get(url)
+    browser.find_element(By.ID, "api-key").send_keys(key)
+    browser.find_element(By.ID, "key-use").click()
+
+
+def test_the_static_site_calls_the_api_across_origins(console: Chrome, api: ApiHarness) -> None:
+    # The same files from another origin (as CloudFront serves the ConsoleBucket): the
+    # page reads its config, and every call is cross-origin, answered with CORS.
+    key, _ = api.keys.create("console-site")
+    with ConsoleSite(api.url, SITE_PORT) as site:
+        assert site.origin != api.url  # another port: another origin
+        errors_logged(console)
+        open_with_key(console, f"{site.url}/", key)
+        wait(console, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#regions .region")) == 2)
+        wait(console, lambda b: len(Select(b.find_element(By.ID, "speak-voice")).options) > 1)
+        Select(console.find_element(By.ID, "speak-voice")).select_by_value("joe")
+        speak(console, "Spoken for a page of another origin.", "wav")
+        duration, audio = played_audio(console)
+        pcm, rate = decode(audio)
+        assert duration == pytest.approx(len(pcm) / rate, abs=0.001)
+        row = latest_row(console)
+        # The exposed headers are readable across origins: the cache result, the timings.
+        assert row[1:5] == ["joe", "wav", "200", "miss"], row
+        assert "total" in row[8], row
+        wait(console, lambda b: b.find_element(By.ID, "cache-panel").is_displayed() or None, 15)
+        assert errors_logged(console) == []
+    # The same site on an origin the API does not name: the browser refuses the answers.
+    with ConsoleSite(api.url) as stranger:
+        open_with_key(console, f"{stranger.url}/", key)
+        error = wait(console, lambda b: b.find_element(By.ID, "health-error").text or None, 15)
+        assert "Failed to fetch" in error, error
+        assert any("CORS" in message for message in errors_logged(console))
+    # Back to the console on the API, for nothing after this to depend on the order.
+    open_with_key(console, f"{api.url}/console", key)
+    wait(console, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#regions .region")) == 2)

@@ -1,6 +1,7 @@
 """Fault injection (voxflow_local.faults) against moto server over HTTP: injected throttles
 and 5xx reach botocore before its retries, and the retries get the calls through."""
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +90,7 @@ def test_env_var_hooks_pynamodb_and_counts_to_a_file(
     settings: AwsSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_backoff: None
 ) -> None:
     # 0.2: pynamodb makes 6 attempts, so a call fails only if all 6 are hit (6e-5).
+    began = time.time()
     monkeypatch.setenv(faults.FAULTS_ENV, "dynamodb:0.2")
     monkeypatch.setenv(faults.FAULTS_SEED_ENV, "3")
     monkeypatch.setenv(faults.FAULTS_DIR_ENV, str(tmp_path))
@@ -111,6 +113,12 @@ def test_env_var_hooks_pynamodb_and_counts_to_a_file(
     assert counts["injected"]["dynamodb"] >= 3
     assert 0.05 <= counts["injected"]["dynamodb"] / counts["calls"]["dynamodb"] <= 0.45
     assert "s3" not in counts["calls"]  # only the services named are hooked
+    # Each fault with its time, for the load chart: as many as injected, in order.
+    times = faults.read_fault_times(tmp_path)
+    assert len(times) == counts["injected"]["dynamodb"]
+    assert [at for at, _ in times] == sorted(at for at, _ in times)
+    assert began <= times[0][0] <= times[-1][0] <= time.time()
+    assert {kind.split(":")[0] for _, kind in times} == {"dynamodb"}
 
 
 def test_unset_env_var_hooks_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,7 +86,10 @@ def emitted() -> dict[str, set[tuple[str, ...]]]:
                     continue
                 for name in _names(node.args[0], constants):
                     found.setdefault(name, set()).add(dims)
-            if isinstance(node, ast.Dict):
+            # A datum put_metric_data sends; a dict that also names the Namespace is a
+            # metric a query reads (GetMetricData's MetricStat), not one emitted.
+            keys = {k.value for k in getattr(node, "keys", []) if isinstance(k, ast.Constant)}
+            if isinstance(node, ast.Dict) and "Namespace" not in keys:
                 for key, value in zip(node.keys, node.values, strict=True):
                     if isinstance(key, ast.Constant) and key.value == "MetricName":
                         for name in _names(value, constants):
@@ -162,6 +165,7 @@ def test_heartbeat_and_canary_put_the_catalogue_dimensions(tmp_path: Path) -> No
         provider="CUDAExecutionProvider",
         interval_s=1,
         ready_file=ready,
+        gpu=lambda: 55.0,  # as nvidia-smi reads on a GPU host (tests/test_worker_gpu.py)
     )
     assert beat.beat()
     settings = CanarySettings(bus_name="bus", jobs_table="jobs", region="us-east-1")
@@ -169,9 +173,11 @@ def test_heartbeat_and_canary_put_the_catalogue_dimensions(tmp_path: Path) -> No
     result = CanaryResult("canary-1", "Health check 1.", "completed", True, 2.0, "us-east-1")
     assert canary._put_metrics(result)
     seen = datum_dimensions(cloudwatch.datums)
-    assert set(seen) == {"WorkerHeartbeat", "CanarySuccess", "CanaryLatency"}
+    assert set(seen) == {"WorkerHeartbeat", "GpuUtilization", "CanarySuccess", "CanaryLatency"}
     for name, dims in seen.items():
         assert dims == set(metrics.BY_NAME[name].dimensions), name
+    for datum in cloudwatch.datums:
+        assert datum["Unit"] == metrics.BY_NAME[datum["MetricName"]].unit, datum
 
 
 # ---------------------------------------------------------------------------------
@@ -311,6 +317,18 @@ def test_the_template_reads_only_metrics_the_code_emits(template: dict[str, Any]
         if "service" in dims and dims["service"] != "*":
             assert dims["service"] == service["POWERTOOLS_SERVICE_NAME"], where
     assert used >= 10
+
+
+def test_the_primarys_dashboard_charts_what_the_workers_put() -> None:
+    # Every metric the worker's heartbeat puts is on the dashboard of the stack that
+    # runs workers, with the dimensions the heartbeat gives it.
+    (body,) = dashboards(rendered("primary")).values()
+    charted = {(name, tuple(sorted(dims))) for _, name, dims in dashboard_metrics(body)}
+    for name in ("WorkerHeartbeat", "GpuUtilization"):
+        shapes = {tuple(sorted(dims)) for dims in metrics.BY_NAME[name].dimensions}
+        assert any((name, shape) in charted for shape in shapes), name
+    (standalone,) = dashboards(rendered("standalone")).values()
+    assert "GpuUtilization" not in {name for _, name, _ in dashboard_metrics(standalone)}
 
 
 def test_aws_metrics_name_resources_of_the_stack(template: dict[str, Any]) -> None:

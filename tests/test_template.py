@@ -24,6 +24,14 @@ from samtranslator.yaml_helper import yaml_parse
 from voxflow.api.polly_contract import polly_contract
 from voxflow.audit.models import TENANT_INDEX, AuditRecord
 from voxflow.cli.keys import sigv4_prefix
+from voxflow.console.assets import INDEX
+from voxflow.console.site import (
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    CORS_EXPOSE_HEADERS,
+    CORS_MAX_AGE_S,
+    site_policy,
+)
 from voxflow.events import SOURCE_CLIENT, SOURCE_SERVICE, SOURCE_TENANT_PREFIX, request_source
 from voxflow.health.canary import TENANT
 from voxflow.settings import EngineSettings
@@ -84,6 +92,7 @@ UNSCOPABLE_ACTIONS = {
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "cloudwatch:PutMetricData",
+    "cloudwatch:GetMetricData",  # reads only; the console's queue ages and hit ratio
 }
 # No batching windows: plan answers cache hits, and CPU synthesis gains nothing from batches.
 BATCH_WINDOWS = {"PlanFunction": 0, "SynthesizeFunction": 0}
@@ -920,7 +929,7 @@ def test_audio_bucket_is_private_encrypted_and_expires_chunks(translated: dict[s
         (CHUNK_PREFIX, ref("ChunkRetentionDays"))
     ]
 
-    (policy,) = resources_of(translated, "AWS::S3::BucketPolicy").values()
+    policy = translated["Resources"]["AudioBucketPolicy"]
     assert policy["Properties"]["Bucket"] == ref("AudioBucket")
     deny, edge = statements(policy["Properties"]["PolicyDocument"])
     assert deny["Effect"] == "Deny"
@@ -1073,6 +1082,32 @@ def test_function_roles_are_written_out_and_attach_only_this_stacks_policies(
         else:
             # Refs to this stack's managed policies only (stack_policies checks their type).
             assert len(stack_policies(translated, role_id)) == len(attached), role_id
+
+
+MAX_ATTACHED_POLICIES = 8  # IAM's default quota is 10 per role: room for an operator's two
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_role_attaches_more_than_eight_managed_policies(
+    translated: dict[str, Any], role: str
+) -> None:
+    # Every optional policy on (FallbackAudio, workers, quotas, edge delivery): the most
+    # any deployment attaches to one role.
+    rendered = for_role(
+        translated,
+        role,
+        WorkerImageUri=WORKER_IMAGE,
+        PeerReady="true",
+        FallbackAudio="1",
+        Quotas="reject",
+        EdgeDelivery="cloudfront",
+    )
+    counts = {
+        role_id: len(role["Properties"].get("ManagedPolicyArns", []))
+        for role_id, role in resources_of(rendered, "AWS::IAM::Role").items()
+    }
+    assert counts["PlanFunctionRole"] >= 7, counts  # the count is read, not skipped
+    assert max(counts.values()) <= MAX_ATTACHED_POLICIES, counts
 
 
 def _allowed(translated: dict[str, Any], function_id: str) -> list[tuple[str, str]]:
@@ -1253,13 +1288,17 @@ def test_the_api_reaches_the_cache_audio_audit_admission_and_health_only(
         assert (action, str({"Fn::Sub": f"${{AudioBucket.Arn}}/{AUDIO_PREFIX}*"})) in api
     audit = {action for action, resource in api if resource == str(getatt("AuditTable"))}
     assert audit == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
-    # GET /v1/health reads the primary's health alarm, and no other alarm or metric.
+    # GET /v1/health reads the primary's health alarm, and no other alarm; metrics it
+    # reads (the queues' ages, the hit ratio), never puts.
     alarm = (
         "arn:${AWS::Partition}:cloudwatch:${PrimaryRegion}:${AWS::AccountId}:alarm:"
         "${AWS::StackName}-primary-health"
     )
     watched = {(a, r) for a, r in api if a.startswith("cloudwatch:")}
-    assert watched == {("cloudwatch:DescribeAlarms", str({"Fn::Sub": alarm}))}
+    assert watched == {
+        ("cloudwatch:DescribeAlarms", str({"Fn::Sub": alarm})),
+        ("cloudwatch:GetMetricData", "*"),
+    }
 
 
 def test_only_synthesis_and_planning_read_voices_and_nobody_writes_them(
@@ -1748,3 +1787,51 @@ def test_the_api_rto_in_the_docs_is_the_templates_arithmetic() -> None:
         text = (ROOT / "docs" / page).read_text(encoding="utf-8")
         assert f"{detection + ttl} s" in text, page
         assert f"TTL {ttl} s" in text, page
+
+
+def test_the_console_site_is_a_private_bucket_behind_cloudfront_and_only_it_may_call(
+    translated: dict[str, Any],
+) -> None:
+    site = for_role(translated, "standalone", ConsoleSite="cloudfront")
+    bucket = props(site, "ConsoleBucket")
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    # Read by the distribution through origin access control, and by nobody else.
+    (read,) = [
+        s
+        for s in statements(props(site, "ConsoleBucketPolicy")["PolicyDocument"])
+        if s["Effect"] == "Allow"
+    ]
+    assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert read["Action"] == "s3:GetObject"
+    assert "${ConsoleDistribution}" in read["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    config = props(site, "ConsoleDistribution")["DistributionConfig"]
+    (origin,) = config["Origins"]
+    assert origin["OriginAccessControlId"] == getatt("ConsoleOriginAccessControl", "Id")
+    assert origin["DomainName"] == getatt("ConsoleBucket", "RegionalDomainName")
+    assert config["DefaultRootObject"] == INDEX  # the layout voxflow console publish writes
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["ResponseHeadersPolicyId"] == ref("ConsoleHeadersPolicy")
+    assert behavior["AllowedMethods"] == ["GET", "HEAD"]
+    # The page's policy is the API's, its calls allowed to this region's API Gateway.
+    headers = props(site, "ConsoleHeadersPolicy")["ResponseHeadersPolicyConfig"]
+    csp = headers["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    assert csp == {"Fn::Sub": site_policy("https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}")}
+    # The API answers CORS for the site's origin only, with what the page sends and reads.
+    # (SAM writes the CorsConfiguration into the API's OpenAPI body.)
+    (api,) = resources_of(site, "AWS::ApiGatewayV2::Api").values()
+    cors = api["Properties"]["Body"]["x-amazon-apigateway-cors"]
+    assert cors["allowOrigins"] == [{"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}]
+    assert cors["allowHeaders"] == list(CORS_ALLOW_HEADERS)
+    assert cors["allowMethods"] == list(CORS_ALLOW_METHODS)
+    assert cors["exposeHeaders"] == list(CORS_EXPOSE_HEADERS)
+    assert cors["maxAge"] == CORS_MAX_AGE_S
+    outputs = site["Outputs"]
+    assert outputs["ConsoleBucketName"]["Value"] == ref("ConsoleBucket")
+    # Off (the default): no site, and no CORS on the API; /console is served either way.
+    plain = for_role(translated, "standalone")
+    assert not [r for r in plain["Resources"] if r.startswith("Console")]
+    (api,) = resources_of(plain, "AWS::ApiGatewayV2::Api").values()
+    assert "x-amazon-apigateway-cors" not in api["Properties"]["Body"]
+    assert "CorsConfiguration" not in api["Properties"]
+    routes = {e["Properties"]["Path"] for e in props(load_sam(), "ApiFunction")["Events"].values()}
+    assert {"/console", "/console/{name}"} <= routes

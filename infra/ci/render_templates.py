@@ -41,6 +41,7 @@ SWITCHED_ON = {
     "ApiCertificateArn": (
         "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000"
     ),
+    "ConsoleSite": "cloudfront",
 }
 
 

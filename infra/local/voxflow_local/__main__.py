@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from voxflow_local.console_site import ConsoleSite
 from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
 from voxflow_local.model import DeployedStack
 from voxflow_local.state import DEFAULT_STATE_FILE, ProcessRecord, read_state
@@ -85,7 +86,7 @@ def _up(args: argparse.Namespace) -> int:
         api_port=args.api_port,
     )
     with stack:
-        _print_summary(stack.stack, args.state_file, stack.api_url)
+        _print_summary(stack.stack, args.state_file, stack.api_url, stack.console_site)
         while not stopping.wait(1.0):
             for runner in stack.restart_dead_runners():
                 print(f"restarted {runner}", file=sys.stderr, flush=True)
@@ -114,7 +115,7 @@ def _up_two_regions(args: argparse.Namespace, stopping: threading.Event) -> int:
             (regions.primary, args.state_file),
             (regions.secondary, secondary_state_file(args.state_file)),
         ):
-            _print_summary(stack.stack, state, stack.api_url)
+            _print_summary(stack.stack, state, stack.api_url, stack.console_site)
         print(
             f"replicating objects, items and events with {args.lag:g} s lag; "
             f"health alarm {regions.alarm_name} in {regions.primary_region}",
@@ -128,7 +129,12 @@ def _up_two_regions(args: argparse.Namespace, stopping: threading.Event) -> int:
     return 0
 
 
-def _print_summary(stack: DeployedStack, state_file: Path, api_url: str | None = None) -> None:
+def _print_summary(
+    stack: DeployedStack,
+    state_file: Path,
+    api_url: str | None = None,
+    site: ConsoleSite | None = None,
+) -> None:
     lines = [
         f"local stack {stack.stack_name} on {stack.endpoint_url} ({stack.region})",
         *(
@@ -147,6 +153,8 @@ def _print_summary(stack: DeployedStack, state_file: Path, api_url: str | None =
         f"export VOXFLOW_AWS_ENDPOINT_URL={stack.endpoint_url} AWS_REGION={stack.region}",
         # On a line of its own: scripts read the API's URL from it (docs/api.md).
         *([f"api: {api_url}", f"console: {api_url}/console"] if api_url else []),
+        # The same console from an origin of its own, as CloudFront serves it (ConsoleSite).
+        *([f"console site: {site.url}/"] if site else []),
     ]
     print("\n".join(lines), flush=True)
 

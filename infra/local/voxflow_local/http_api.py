@@ -10,15 +10,58 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl
+
+from voxflow.console.site import (
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    CORS_EXPOSE_HEADERS,
+    CORS_MAX_AGE_S,
+)
 
 Invoke = Callable[[dict[str, Any]], Any]
 # A streamed answer (status, headers, body pieces: voxflow.api.streaming's
 # StreamedResponse), or None to answer through ``invoke``.
 Stream = Callable[[dict[str, Any]], Any]
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+@dataclass(frozen=True)
+class Cors:
+    """An HTTP API's CorsConfiguration as API Gateway applies it: a preflight from an
+    allowed origin is answered by the gateway itself (the function never sees it), and
+    every answer to that origin carries its Allow-Origin and Expose-Headers. Requests
+    from any other origin get no CORS header, so the browser refuses the page the answer.
+    The defaults are the console's (template.yaml's SpeechApi, voxflow.console.site)."""
+
+    origins: tuple[str, ...]
+    allow_headers: tuple[str, ...] = CORS_ALLOW_HEADERS
+    allow_methods: tuple[str, ...] = CORS_ALLOW_METHODS
+    expose_headers: tuple[str, ...] = CORS_EXPOSE_HEADERS
+    max_age_s: int = CORS_MAX_AGE_S
+
+    def answer_headers(self, origin: str | None) -> dict[str, str]:
+        if origin is None or origin not in self.origins:
+            return {}
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Expose-Headers": ",".join(self.expose_headers),
+            "Vary": "Origin",
+        }
+
+    def preflight_headers(self, origin: str | None, method: str | None) -> dict[str, str]:
+        if origin is None or origin not in self.origins or method not in self.allow_methods:
+            return {}
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": ",".join(self.allow_methods),
+            "Access-Control-Allow-Headers": ",".join(self.allow_headers),
+            "Access-Control-Max-Age": str(self.max_age_s),
+            "Vary": "Origin",
+        }
 
 
 def payload_v2_event(
@@ -76,11 +119,19 @@ class HttpApiServer:
     Lambda execution environment takes them (and the runner's timeout alarm needs)."""
 
     def __init__(
-        self, invoke: Invoke, port: int = 0, *, serial: bool = False, stream: Stream | None = None
+        self,
+        invoke: Invoke,
+        port: int = 0,
+        *,
+        serial: bool = False,
+        stream: Stream | None = None,
+        cors: Cors | None = None,
     ) -> None:
-        """``stream``: answers the routes it knows with a chunked body as it is made."""
+        """``stream``: answers the routes it knows with a chunked body as it is made;
+        ``cors``: the API's CorsConfiguration (none: no CORS header, as on AWS)."""
         self._invoke = invoke
         self._stream = stream
+        self._cors = cors
         self._serial = serial
         server_class = HTTPServer if serial else ThreadingHTTPServer
         self._server = server_class(("127.0.0.1", port), self._handler_class())
@@ -116,6 +167,7 @@ class HttpApiServer:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         invoke = self._invoke
         stream = self._stream
+        cors = self._cors
         # Serial: a kept-alive connection would hold the one server thread and keep every
         # other client (and a stop request) waiting; each answer closes its connection.
         keep_alive = not self._serial
@@ -123,8 +175,16 @@ class HttpApiServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             timeout = 60  # an idle connection is dropped, as API Gateway drops it
+            _cors_headers: dict[str, str]  # set by each request, to its origin
 
             def _serve(self) -> None:
+                origin = self.headers.get("Origin")
+                self._cors_headers = cors.answer_headers(origin) if cors else {}
+                requested = self.headers.get("Access-Control-Request-Method")
+                if cors is not None and self.command == "OPTIONS" and requested:
+                    self._cors_headers = cors.preflight_headers(origin, requested)
+                    self._reply(204, {}, b"")
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY_BYTES:
                     self._reply(
@@ -173,7 +233,7 @@ class HttpApiServer:
                 cookies: list[str] | None = None,
             ) -> None:
                 self.send_response(status)
-                for name, value in headers.items():
+                for name, value in {**headers, **self._cors_headers}.items():
                     if name.lower() not in ("content-length", "connection"):
                         self.send_header(name, value)
                 for cookie in cookies or []:
@@ -204,7 +264,7 @@ class HttpApiServer:
                     )
                     return
                 self.send_response(status)
-                for name, value in headers.items():
+                for name, value in {**headers, **self._cors_headers}.items():
                     if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                         self.send_header(name, value)
                 self.send_header("Transfer-Encoding", "chunked")
@@ -221,6 +281,7 @@ class HttpApiServer:
                     return
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve  # noqa: N815
+            do_OPTIONS = _serve  # noqa: N815
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # request lines only; never bodies (they hold the text)

@@ -15,6 +15,8 @@ moto's own WSGI application (what ``python -m moto.server`` runs) behind
 - a request that moto would hand to S3 with neither that nor an ``Authorization``
   header is anonymous: 403 ``AccessDenied``, as S3 answers for a bucket with Block
   Public Access and no public policy (GET, HEAD, PUT, DELETE, LIST alike);
+- SQS's ApproximateAgeOfOldestMessage metric is put in moto's CloudWatch from the
+  queues' messages, as SQS does (voxflow_local.sqs_metrics);
 - everything else (SigV4-signed API calls, other services, moto's own
   ``/moto-api``) goes to moto untouched, in the same process. A signed header is not
   verified: boto3 and the local functions sign with the dummy credentials anyway.
@@ -226,6 +228,9 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    from voxflow_local import sqs_metrics
+
+    sqs_metrics.start()  # AWS/SQS ApproximateAgeOfOldestMessage, as SQS publishes it
     dispatcher = DomainDispatcherApplication(create_backend_app)
     app = S3RequestGuard(dispatcher, route=dispatcher.infer_service_region_host)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)

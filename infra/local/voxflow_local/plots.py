@@ -42,6 +42,12 @@ def per_second(times: Iterable[float], end_s: float) -> tuple[list[int], list[in
 
 def drill_chart(results: Mapping[str, Any], path: Path) -> Path:
     """Requests published and answered per second by region, with the drill's marks."""
+    return _save(_pyplot(), drill_figure(results), path)
+
+
+def drill_figure(results: Mapping[str, Any]) -> Any:
+    """drill_chart's matplotlib figure: each mark a dashed vertical line on both panels,
+    labelled as DRILL_MARKS says."""
     timeline = results.get("timeline") or {}
     if not timeline.get("published"):
         raise ValueError("these drill results have no timeline (recorded before --plot existed)")
@@ -70,11 +76,19 @@ def drill_chart(results: Mapping[str, Any], path: Path) -> Path:
         f"Failover drill: {results.get('accepted', len(published))} requests, "
         f"RPO {results.get('rpo', '?')}, RTO {'n/a' if rto is None else f'{rto:.1f} s'}"
     )
-    return _save(plt, figure, path)
+    return figure
 
 
 def load_chart(results: Mapping[str, Any], path: Path) -> Path:
-    """Latency distribution by class, and throughput over time with the kills marked."""
+    """Latency distribution by class, and throughput over time with the kills and the
+    injected faults marked."""
+    return _save(_pyplot(), load_figure(results), path)
+
+
+def load_figure(results: Mapping[str, Any]) -> Any:
+    """load_chart's figure: each kill a red dashed line, the faults injected per second a
+    step line on the throughput panel's right axis (results recorded before faults were
+    timed have none to draw)."""
     timeline = results.get("timeline") or {}
     samples = timeline.get("requests") or []
     if not samples:
@@ -87,7 +101,8 @@ def load_chart(results: Mapping[str, Any], path: Path) -> Path:
         latencies.setdefault(kind, []).append(answered_s - published_s)
         answered_at.append(answered_s)
     kills: list[float] = timeline.get("kills", [])
-    end_s = max([*answered_at, *kills, 1.0])
+    fault_times: list[float] = [at for at, _ in timeline.get("faults", [])]
+    end_s = max([*answered_at, *kills, *fault_times, 1.0])
     plt = _pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
     for kind in sorted(latencies):
@@ -106,6 +121,14 @@ def load_chart(results: Mapping[str, Any], path: Path) -> Path:
             linewidth=1,
             label="runner killed" if n == 0 else None,
         )
+    if fault_times:
+        faulted = right.twinx()
+        x, counts = per_second(fault_times, end_s)
+        faulted.step(x, counts, where="post", color="tab:orange", alpha=0.8, linewidth=1)
+        faulted.set_ylabel("faults injected / s", color="tab:orange")
+        faulted.tick_params(axis="y", colors="tab:orange")
+        faulted.set_ylim(0, max(counts) * 3)  # kept low, under the throughput
+        right.plot([], [], color="tab:orange", label="faults injected / s (right)")
     faults = results.get("faults", {})
     injected = sum(f.get("injected", 0) for f in faults.values())
     calls = sum(f.get("calls", 0) for f in faults.values())
@@ -116,9 +139,9 @@ def load_chart(results: Mapping[str, Any], path: Path) -> Path:
         f"{injected} faults injected in {calls} S3/DynamoDB calls",
         fontsize=10,
     )
-    right.legend(fontsize=8)
+    right.legend(fontsize=8, loc="best")
     right.grid(alpha=0.3)
-    return _save(plt, figure, path)
+    return figure
 
 
 def _save(plt: Any, figure: Any, path: Path) -> Path:

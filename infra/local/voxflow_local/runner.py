@@ -31,8 +31,9 @@ from typing import Any
 
 from voxflow.aws.settings import LOCAL_KEY
 from voxflow_local._clients import _client
+from voxflow_local.emf import EmfForwarder, EmfTee
 from voxflow_local.faults import install_from_env
-from voxflow_local.http_api import HttpApiServer
+from voxflow_local.http_api import Cors, HttpApiServer
 from voxflow_local.model import DeployedStack, LocalFunction
 from voxflow_local.poller import SqsPoller
 from voxflow_local.scheduler import ScheduleLoop
@@ -179,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--period-s", type=float, help="with --schedule: seconds between invocations"
     )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        help="with --http-port: an origin the API answers CORS for (the console's site)",
+    )
     args = parser.parse_args(argv)
 
     stop = _StopFlag()
@@ -208,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     # handler builds, from outside: the product knows nothing of it.
     install_from_env()
 
+    # The functions' EMF lines become metrics in moto's CloudWatch, as CloudWatch Logs
+    # makes them on AWS (voxflow_local.emf).
+    cloudwatch = _client("cloudwatch", state.stack.endpoint_url, state.stack.region)
+    sys.stdout = EmfTee(sys.stdout, EmfForwarder(cloudwatch))
     runner = FunctionRunner(function)
     try:
         runner.load()
@@ -215,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         logger.exception("init failed; every invocation will fail until the import works")
     if args.http_port is not None:
         logger.info("serving http://127.0.0.1:%d", args.http_port)
+        cors = Cors(tuple(args.cors_origin)) if args.cors_origin else None
         HttpApiServer(
-            runner.invoke, args.http_port, serial=True, stream=runner.stream_hook()
+            runner.invoke, args.http_port, serial=True, stream=runner.stream_hook(), cors=cors
         ).serve_until(stop)
     elif args.schedule is not None:
         _run_schedule(state, runner, args.schedule, args.period_s, stop)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 from voxflow_local._clients import _client
+from voxflow_local.console_site import ConsoleSite
 from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, deploy_stack
 from voxflow_local.lifecycle import Lifecycle
 from voxflow_local.model import DeployedStack
@@ -97,6 +98,8 @@ class LocalStack(Lifecycle):
         self.region = region
         self.api_port = api_port
         self.api_url: str | None = None
+        # The console as a static site of its own origin (CloudFront's, on AWS).
+        self.console_site: ConsoleSite | None = None
         self.stack_name = stack_name
         self.template_path = template_path
         self.parameters = dict(parameters or {})
@@ -240,7 +243,10 @@ class LocalStack(Lifecycle):
         port = port or _free_port()
         self.api_port = port
         self.api_url = f"http://127.0.0.1:{port}"
-        process, log = self._runner_process(function, ["--http-port", str(port)], f"{function}-api")
+        if self.console_site is None:
+            self.console_site = ConsoleSite(self.api_url).start()
+        arguments = ["--http-port", str(port), "--cors-origin", self.console_site.origin]
+        process, log = self._runner_process(function, arguments, f"{function}-api")
         return _Runner(function, "", 0, process, log, http_port=port)
 
     def _start_schedule(self, function: str, schedule_id: str) -> _Runner:
@@ -358,6 +364,9 @@ class LocalStack(Lifecycle):
 
     def stop(self) -> None:
         self.stop_functions()
+        if self.console_site is not None:
+            self.console_site.stop()
+            self.console_site = None
         self.moto.stop()
         if self.state_file is not None:
             self.state_file.unlink(missing_ok=True)

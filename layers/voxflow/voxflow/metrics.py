@@ -81,6 +81,12 @@ CATALOGUE: tuple[Metric, ...] = (
         (REGION, (*REGION, "Provider")),
         "one per GPU worker per beat (the primary's health alarm)",
     ),
+    Metric(
+        "GpuUtilization",
+        "Percent",
+        (REGION,),
+        "the GPU's utilization, per worker per beat, where the driver reports it",
+    ),
     Metric("CanarySuccess", "Count", (REGION,), "1 if the canary request completed, else 0"),
     Metric("CanaryLatency", "Seconds", (REGION,), "the canary request's round trip"),
 )

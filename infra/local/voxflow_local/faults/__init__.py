@@ -16,6 +16,7 @@ from voxflow_local.faults.injector import (
     installed,
     parse_rates,
     read_counts,
+    read_fault_times,
     uninstall,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "installed",
     "parse_rates",
     "read_counts",
+    "read_fault_times",
     "uninstall",
 ]

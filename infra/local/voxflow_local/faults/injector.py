@@ -96,6 +96,8 @@ class FaultInjector:
         self.calls: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
         self.kinds: Counter[str] = Counter()  # "s3:SlowDown" → count
+        # When each fault was injected (wall clock: the load's chart lines up processes).
+        self.injected_at: list[tuple[float, str]] = []
         self._flushed_at = 0.0
 
     def attach(self, client: Any) -> None:
@@ -116,6 +118,7 @@ class FaultInjector:
                 status, code = self._random.choice(KINDS[service])
                 self.injected[service] += 1
                 self.kinds[f"{service}:{code}"] += 1
+                self.injected_at.append((round(time.time(), 3), f"{service}:{code}"))
             due = time.monotonic() - self._flushed_at >= _FLUSH_EVERY_S
         if due:
             self.flush()
@@ -129,6 +132,7 @@ class FaultInjector:
                 "calls": dict(self.calls),
                 "injected": dict(self.injected),
                 "kinds": dict(self.kinds),
+                "injected_at": list(self.injected_at),
             }
 
     def flush(self) -> None:
@@ -213,3 +217,15 @@ def read_counts(counts_dir: Path) -> dict[str, dict[str, int]]:
         for name, counter in total.items():
             counter.update(counts.get(name, {}))
     return {name: dict(counter) for name, counter in total.items()}
+
+
+def read_fault_times(counts_dir: Path) -> list[tuple[float, str]]:
+    """Every process's injected faults, (wall-clock time, "service:code"), in time order."""
+    found: list[tuple[float, str]] = []
+    for path in sorted(counts_dir.glob("faults-*.json")):
+        try:
+            counts = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        found.extend((float(at), str(kind)) for at, kind in counts.get("injected_at", []))
+    return sorted(found)

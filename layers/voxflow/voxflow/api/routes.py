@@ -22,8 +22,10 @@ from voxflow.api.settings import ApiSettings
 from voxflow.api.speech import Speech, SpeechService
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config import Config
+from voxflow.config import variables as env
 from voxflow.console import asset, regions_health
 from voxflow.console.assets import INDEX
+from voxflow.console.metrics import ConsoleMetrics
 from voxflow.console.queues import QueueDepths
 from voxflow.errors import VoxflowError
 from voxflow.lexicons.store import LexiconTable
@@ -47,6 +49,7 @@ class Api:
     tenants: TenantDirectory | None = None
     lexicons: PollyLexicons = field(default_factory=lambda: PollyLexicons(None, ""))
     queues: QueueDepths | None = None  # the stack's queues, for GET /v1/health
+    metrics: ConsoleMetrics | None = None  # their oldest messages' ages, the hit ratio
     contract: PollyContract = field(default_factory=polly_contract)
     tasks: PollyTasks | None = None  # None: the task routes answer ServiceFailureException
 
@@ -170,8 +173,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
     @app.get("/v1/health")
     def health() -> Response[str]:
         api.openai_tenant(app.current_event.headers)
-        document = regions_health(api.speech.pipeline.regions)
-        document["queues"] = api.queues.read() if api.queues is not None else []
+        document = _health(api)
         return Response(200, _JSON, json.dumps(document), headers={"Cache-Control": "no-store"})
 
     @app.exception_handler(PollyError)  # type: ignore[untyped-decorator]
@@ -215,6 +217,15 @@ def _add_task_routes(app: APIGatewayHttpResolver, api: Api, body: Callable[[], b
         return _polly_json(api.task_routes().list(tenant, query, api.contract))
 
 
+def _health(api: Api) -> dict[str, Any]:
+    """The regions, the queues (depths, and ages from CloudWatch) and the hit ratio."""
+    document = regions_health(api.speech.pipeline.regions)
+    document["queues"] = api.queues.read() if api.queues is not None else []
+    if api.metrics is not None:
+        document.update(api.metrics.annotate(document["queues"]))
+    return document
+
+
 def _console_file(name: str) -> Response[str]:
     found = asset(name)
     if found is None:
@@ -253,7 +264,9 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
         pipeline.settings.region_name,
         settings.account_id,
     )
-    queues = QueueDepths(clients.sqs, settings.watched_queues) if settings.watched_queues else None
+    watched = settings.watched_queues
+    queues = QueueDepths(clients.sqs, watched) if watched else None
+    metrics = ConsoleMetrics(clients.cloudwatch, watched, config[env.POWERTOOLS_SERVICE_NAME])
     sigv4_keys = sigv4_keys_of(clients, table or "", settings.sigv4_secret_prefix)
     return Api(
         speech,
@@ -264,6 +277,7 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
         queues=queues,
         tasks=tasks_of(pipeline, clients, settings.tasks_table),
         sigv4_keys=sigv4_keys,
+        metrics=metrics,
     )
 
 

@@ -1,5 +1,5 @@
 """voxflow synth | voices | publish | status | redrive | sweep | tenants | keys | lexicons
-| top (and `drill` when the development package voxflow-local is installed): argument
+| top | console (and `drill` when the development package voxflow-local is installed): argument
 parsing; the work is elsewhere."""
 
 import argparse
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from voxflow.cli.console import add_console_commands
 from voxflow.cli.keys import add_keys_commands
 from voxflow.cli.lexicons import add_lexicons_commands
 from voxflow.cli.ops import add_ops_commands
@@ -113,6 +114,7 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     add_ops_commands(commands, add_target_arguments)
     add_tenants_commands(commands, add_target_arguments)
     add_keys_commands(commands, add_target_arguments)
+    add_console_commands(commands, add_target_arguments)
     add_lexicons_commands(commands, add_target_arguments)
     add_top_command(commands, add_target_arguments)
     if plugins:
@@ -180,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from voxflow.cli.tenants import run_tenants
 
             return run_tenants(args)
+        if args.command == "console":
+            from voxflow.cli.console import run_console
+
+            return run_console(args)
         if args.command == "keys":
             from voxflow.cli.keys import run_keys
 

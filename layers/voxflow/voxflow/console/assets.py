@@ -15,6 +15,8 @@ _TYPES = {
     INDEX: "text/html; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
+    # The API the page calls: "" is its own origin (a static site's names its API).
+    "config.json": "application/json",
 }
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' blob:; "

@@ -2,7 +2,7 @@
 messages wait, are in flight and are delayed, from SQS GetQueueAttributes.
 
 The age of the oldest message is not among a queue's attributes (it is a CloudWatch
-metric only), so it is not shown here; the dashboard has it. A queue that cannot be
+metric only): voxflow.console.metrics adds it to these rows. A queue that cannot be
 read is shown with the error's code, never as empty.
 """
 

@@ -1,4 +1,5 @@
-"""Liveness: the WorkerHeartbeat metric, and a touch of the ready file on every beat.
+"""Liveness: the WorkerHeartbeat metric, and a touch of the ready file on every beat;
+with it, the GPU's utilization (GpuUtilization) where the driver reports one (gpu.py).
 
 The metric is what the primary's health alarm watches (docs/regions.md); a failed put
 is logged and retried on the next beat, never fatal: CloudWatch being slow must not
@@ -13,11 +14,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from voxflow.metrics import NAMESPACE
+from voxflow.worker.gpu import GpuReader, gpu_utilization
 
 # A child of the service Logger python -m voxflow.worker sets up: its handler and schema.
 logger = Logger(child=True)
 
 METRIC = "WorkerHeartbeat"
+GPU_METRIC = "GpuUtilization"
 
 
 def provider_label(provider: str) -> str:
@@ -36,12 +39,14 @@ class Heartbeat:
         provider: str,
         interval_s: float,
         ready_file: Path,
+        gpu: GpuReader = gpu_utilization,
     ) -> None:
         self._cloudwatch = cloudwatch
         self.region = region
         self.provider = provider_label(provider)
         self.interval_s = interval_s
         self.ready_file = ready_file
+        self._gpu = gpu
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.sent = 0
@@ -72,10 +77,21 @@ class Heartbeat:
         # matches a metric's exact dimensions); Region+Provider tells GPU from CPU.
         region = {"Name": "Region", "Value": self.region}
         provider = {"Name": "Provider", "Value": self.provider}
-        return [
+        datums: list[dict[str, Any]] = [
             {"MetricName": METRIC, "Dimensions": dims, "Value": 1.0, "Unit": "Count"}
             for dims in ([region], [region, provider])
         ]
+        utilization = self._gpu()
+        if utilization is not None:
+            datums.append(
+                {
+                    "MetricName": GPU_METRIC,
+                    "Dimensions": [region],
+                    "Value": utilization,
+                    "Unit": "Percent",
+                }
+            )
+        return datums
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="voxflow-heartbeat", daemon=True)

@@ -1,7 +1,8 @@
 // voxflow console (docs/console.md). GPL-3.0-or-later.
 // Every value that came from the API or from the user is written with textContent, never
 // as markup. The API key stays in this tab's sessionStorage; paths are relative to the
-// page, so the console works under any stage or host that serves /console.
+// page, so the console works under any stage or host that serves /console. Served as a
+// static site of its own origin, its console/config.json names the API it calls (CORS).
 "use strict";
 
 (() => {
@@ -13,10 +14,15 @@
   let audioUrl = null;
 
   const apiKey = () => sessionStorage.getItem(KEY) || "";
+  // The API's base: "" (this page's own origin) unless console/config.json names one.
+  const apiBase = fetch("console/config.json", { cache: "no-store" })
+    .then((response) => (response.ok ? response.json() : {}))
+    .then((config) => (config.api ? config.api.replace(/\/+$/, "") + "/" : ""))
+    .catch(() => "");
 
-  function call(path, init = {}) {
+  async function call(path, init = {}) {
     const headers = Object.assign({ Authorization: "Bearer " + apiKey() }, init.headers || {});
-    return fetch(path, Object.assign({}, init, { headers, cache: "no-store" }));
+    return fetch((await apiBase) + path, Object.assign({}, init, { headers, cache: "no-store" }));
   }
 
   // OpenAI's error shape {"error": {message, type, param, code}}, or whatever came back.
@@ -62,7 +68,8 @@
         return card;
       });
       $("regions").replaceChildren(...cards);
-      showQueues(health.queues || []);
+      showQueues(health.queues || [], health.metrics_error);
+      showCache(health.cache, health.metrics_error);
       $("health-checked").textContent = "checked " + health.checked_at;
       show("health-error", "");
     } catch (error) {
@@ -70,8 +77,17 @@
     }
   }
 
+  // Seconds as the queue panel shows an age: "42 s", "3 min", "2 h".
+  function age(seconds) {
+    if (seconds === null) return "none";  // no datapoint: an idle queue
+    if (seconds === undefined) return "n/a";
+    if (seconds < 120) return `${Math.round(seconds)} s`;
+    if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+    return `${Math.round(seconds / 3600)} h`;
+  }
+
   // The stack's queues and DLQs: a dead-letter queue holding anything is marked.
-  function showQueues(queues) {
+  function showQueues(queues, metricsError) {
     $("queues").tBodies[0].replaceChildren(...queues.map((queue) => {
       const tr = element("tr");
       tr.dataset.queue = queue.queue;
@@ -80,14 +96,32 @@
       tr.append(element("td", "", queue.queue + (queue.dead_letter ? " (DLQ)" : "")));
       if (queue.error) {
         const cell = element("td", "error-cell", "unreadable: " + queue.error);
-        cell.colSpan = 3;
+        cell.colSpan = 4;
         tr.append(cell);
       } else {
         [queue.waiting, queue.in_flight, queue.delayed].forEach((n) => tr.append(element("td", "", String(n))));
+        const oldest = element("td", "age", age(queue.oldest_age_s));
+        if (queue.oldest_age_s !== undefined) oldest.dataset.seconds = String(queue.oldest_age_s);
+        tr.append(oldest);
       }
       return tr;
     }));
     $("queues-panel").hidden = queues.length === 0;
+    show("queues-error", metricsError ? "oldest message: CloudWatch unreadable: " + metricsError : "");
+  }
+
+  // The last hour's cache hit ratio over every request of the deployment (CloudWatch).
+  function showCache(cache, metricsError) {
+    $("cache-panel").hidden = !cache && !metricsError;
+    if (!cache) {
+      show("cache-error", metricsError ? "CloudWatch unreadable: " + metricsError : "");
+      return;
+    }
+    show("cache-error", "");
+    const ratio = cache.ratio === null ? "no requests" : `${(cache.ratio * 100).toFixed(1)} %`;
+    $("cache-ratio").textContent = ratio;
+    $("cache-ratio").dataset.ratio = String(cache.ratio);
+    $("cache-counts").textContent = `${cache.hits} hits, ${cache.misses} misses in the last ${Math.round(cache.window_s / 60)} min`;
   }
 
   async function loadVoices() {
