@@ -18,8 +18,8 @@ import onnxruntime as ort
 import pytest
 
 from voxflow.engine import Engine, SpeechChunk, SynthesisParams
-from voxflow.errors import VoiceLoadError
 from voxflow.engine.optimized import find_optimized, optimized_path, write_optimized
+from voxflow.errors import VoiceLoadError
 from voxflow.settings import EngineSettings
 from voxflow.voices import VoiceRegistry
 from voxflow.voices.version import model_version
