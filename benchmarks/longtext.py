@@ -5,7 +5,11 @@ published to the local stack (moto server, the real handlers in runner processes
 real voice), timed from publish to its SynthesisCompleted; each run paired with the
 engine alone on the same text in this process right after it (the machine is shared:
 ratios are of pairs). Throughput is the request's audio seconds over its wall seconds;
-the ratio is the stack's over the engine's (target >= 0.8). Asserts nothing.
+the ratio is the stack's over the engine's (target >= 0.8). Also audio seconds per CPU
+second (the stack's: moto's, the runners' and the client's CPU during the request): on
+a shared machine more processes take a larger share of the cores from other users, so
+the wall ratio can flatter a layout with more processes; the CPU ratio cannot. Asserts
+nothing.
 
 The local stack runs ``--concurrency`` runner processes per SynthesizeFunction event
 source (Lambda runs as many instances as the queue's backlog asks, up to the lane's
@@ -20,6 +24,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from voxflow.aws import AwsClients, AwsSettings
@@ -34,24 +40,51 @@ TEXT = (Path(__file__).parent / "corpus" / "long.txt").read_text(encoding="utf-8
 TARGET = 0.8
 
 
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def engine_throughput(engine: Engine) -> float:
-    """Audio seconds per wall second of the engine alone on TEXT."""
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class Rate:
+    """Audio seconds per wall second, and per CPU second spent on them."""
+
+    wall: float
+    cpu: float
+
+
+def engine_rate(engine: Engine) -> Rate:
+    """The engine alone on TEXT, in this process."""
+    started, started_cpu = time.perf_counter(), time.process_time()
     audio_s = sum(chunk.duration_s for chunk in engine.synthesize_text(TEXT, "joe"))
-    return audio_s / (time.perf_counter() - started)
+    return Rate(
+        audio_s / (time.perf_counter() - started), audio_s / (time.process_time() - started_cpu)
+    )
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds the processes have used so far (threads included)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def loadavg() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def measure(engine: Engine, concurrency: int, runs: int, logs: Path) -> list[tuple[float, float]]:
-    """(stack throughput, engine throughput) per run, on a stack of ``concurrency``
-    runners per synthesize event source."""
+def measure(engine: Engine, concurrency: int, runs: int, logs: Path) -> list[tuple[Rate, Rate]]:
+    """(the stack's rate, the engine's) per run, on a stack of ``concurrency`` runners
+    per synthesize event source. The stack's CPU: moto's, every runner's and this
+    process's (the client) while the request ran."""
     pairs = []
     progress(f"concurrency {concurrency}: starting the local stack (load {loadavg()})")
     stack = LocalStack(
@@ -67,19 +100,22 @@ def measure(engine: Engine, concurrency: int, runs: int, logs: Path) -> list[tup
             for run in range(runs):
                 # A noise scale differing in the 6th decimal is a new key, same work.
                 params = {"noise_scale": 0.667 + (concurrency * 100 + run + 1) * 1e-6}
+                cpu_before = cpu_seconds(stack.pids) + time.process_time()
                 started = time.perf_counter()
                 outcome = client.synthesize(TEXT, format="mp3", params=params, timeout_s=1800)
                 wall = time.perf_counter() - started
+                cpu = cpu_seconds(stack.pids) + time.process_time() - cpu_before
                 terminal = outcome.terminal
                 assert isinstance(terminal, SynthesisCompleted), terminal
                 assert terminal.cache == "miss"
-                stack_rate = terminal.duration_s / wall
-                engine_rate = engine_throughput(engine)
-                pairs.append((stack_rate, engine_rate))
+                ours = Rate(terminal.duration_s / wall, terminal.duration_s / cpu)
+                alone = engine_rate(engine)
+                pairs.append((ours, alone))
                 progress(
-                    f"  run {run + 1}: {terminal.duration_s:.1f} s of audio in {wall:.1f} s "
-                    f"({stack_rate:.2f}x), engine {engine_rate:.2f}x, "
-                    f"ratio {stack_rate / engine_rate:.2f} (load {loadavg()})"
+                    f"  run {run + 1}: {terminal.duration_s:.1f} s of audio in {wall:.1f} s, "
+                    f"{cpu:.1f} CPU s: {ours.wall:.2f}x wall ({ours.cpu:.2f} per CPU s), "
+                    f"engine {alone.wall:.2f}x ({alone.cpu:.2f}), "
+                    f"ratio {ours.wall / alone.wall:.2f} (load {loadavg()})"
                 )
     return pairs
 
@@ -99,12 +135,18 @@ def main() -> None:
         f"machine load (1/5/15 min) before {load_before}, after {loadavg()}; {os.cpu_count()} cores"
     )
     print(f"{len(TEXT)} characters, {args.runs} runs per layout, each paired with the engine")
-    print(f"{'runners/lane':>12} {'stack x':>8} {'engine x':>9} {'ratio':>6}  (target >= {TARGET})")
+    print("audio s per wall s (x) and per CPU s; ratios: stack/engine, medians of pairs")
+    print(
+        f"{'runners/lane':>12} {'stack x':>8} {'engine x':>9} {'ratio':>6}"
+        f" {'stack /cpu':>11} {'engine /cpu':>12} {'ratio':>6}  (target: wall ratio >= {TARGET})"
+    )
     for concurrency, pairs in results.items():
-        ratio = statistics.median(stack / engine for stack, engine in pairs)
         print(
-            f"{concurrency:>12} {statistics.median(s for s, _ in pairs):8.2f} "
-            f"{statistics.median(e for _, e in pairs):9.2f} {ratio:6.2f}"
+            f"{concurrency:>12} {median(s.wall for s, _ in pairs):8.2f}"
+            f" {median(e.wall for _, e in pairs):9.2f}"
+            f" {median(s.wall / e.wall for s, e in pairs):6.2f}"
+            f" {median(s.cpu for s, _ in pairs):11.2f} {median(e.cpu for _, e in pairs):12.2f}"
+            f" {median(s.cpu / e.cpu for s, e in pairs):6.2f}"
         )
     print(f"\nlogs: {logs}")
 
