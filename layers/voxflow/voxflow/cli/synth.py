@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from voxflow.audio import AudioFormat, PcmJoiner, encode
+from voxflow.audio import AudioFormat, PcmJoiner
 from voxflow.audio.formats import SPEECH_MARKS_FORMAT
 from voxflow.cli.progress import ProgressBar
 from voxflow.config import Config
@@ -93,6 +93,10 @@ def run_synth(args: argparse.Namespace, text: str) -> int:
             print(f"wrote {output}: {len(marks)} speech marks", file=sys.stderr)
         return 0
     import numpy as np
+
+    # Here, not at the top: the codecs (soundfile's libsndfile through cffi) are no part
+    # of --raw's cold start (benchmarks/engine.py --cold-only).
+    from voxflow.audio import encode
 
     assert audio_format is not None
     encoded = encode(

@@ -12,10 +12,17 @@ width; for Piper voices it saves the very same graph). The file name carries the
 model's sha256 and onnxruntime's version: a model replaced in place, or another
 onnxruntime, finds no file of its name and loads the plain model as before.
 
+Lambda's VoiceLayer ships the optimized form alone (layers/Makefile), written by the
+EngineLayer's onnxruntime (both the lock's release). Should another onnxruntime ever
+meet it, there is no plain model to fall back to: ``model_files`` then gives the form
+of the other runtime as the model to load, graph optimizations on, as any ONNX file
+(its operators are onnxruntime's own); one that fails is a VoiceLoadError.
+
 Usage: python -m voxflow.engine.optimized MODEL.onnx [MODEL.onnx ...]
 """
 
 import contextlib
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,12 +30,14 @@ from pathlib import Path
 import onnxruntime as ort
 
 from voxflow.engine.durations_output import NotPatchable, with_durations_output
-from voxflow.voices.version import model_version
+from voxflow.voices.version import model_version, optimized_forms, optimized_name
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def optimized_path(model_path: Path, version: str) -> Path:
     """Where the optimized form of ``model_path`` (whose sha256 is ``version``) lies."""
-    return model_path.with_name(f"{model_path.stem}.{version}.ort-{ort.__version__}.onnx")
+    return model_path.with_name(optimized_name(model_path, version, ort.__version__))
 
 
 def find_optimized(model_path: Path, version: Callable[[], str]) -> Path | None:
@@ -40,6 +49,23 @@ def find_optimized(model_path: Path, version: Callable[[], str]) -> Path | None:
         return None
     candidate = optimized_path(model_path, version())
     return candidate if candidate.is_file() else None
+
+
+def model_files(model_path: Path, version: Callable[[], str]) -> tuple[Path, Path | None]:
+    """(the model to load, its optimized form for this onnxruntime or None). The model
+    is ``model_path``, or where only other runtimes' forms of it lie (a layer that ships
+    a form alone, met by another onnxruntime), one of those."""
+    optimized = find_optimized(model_path, version)
+    if optimized is not None or model_path.exists():
+        return model_path, optimized
+    foreign = [form for form in optimized_forms(model_path) if form.version == version()]
+    if not foreign:
+        return model_path, None
+    _LOGGER.warning(
+        "no optimized model for this onnxruntime and no plain model: loading another's",
+        extra={"model": str(foreign[-1].path), "onnxruntime": ort.__version__},
+    )
+    return foreign[-1].path, None
 
 
 def write_optimized(model_path: Path) -> Path:

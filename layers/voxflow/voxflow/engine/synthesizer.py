@@ -21,7 +21,7 @@ from piper.phoneme_ids import phonemes_to_ids
 from voxflow.audio.pcm import float_to_int16
 from voxflow.engine.alignment import Alignment, utterance_alignment
 from voxflow.engine.effects import apply_prosody, bleep
-from voxflow.engine.optimized import find_optimized
+from voxflow.engine.optimized import model_files
 from voxflow.engine.params import ResolvedParams, SynthesisParams
 from voxflow.engine.phonemizer import ipa_phonemes, utterances
 from voxflow.engine.session import VoiceModel, load_model
@@ -93,9 +93,8 @@ class Engine:
             with self._load_lock:
                 if voice_id not in self._models:
                     started = time.perf_counter()
-                    model_path = voice.model_path
-                    optimized = find_optimized(model_path, lambda: voice.model_version)
-                    self._models[voice_id] = load_model(model_path, self.settings, optimized)
+                    model, optimized = model_files(voice.model_path, lambda: voice.model_version)
+                    self._models[voice_id] = load_model(model, self.settings, optimized)
                     self.load_seconds[voice_id] = time.perf_counter() - started
                     if self._on_load is not None:
                         self._on_load(voice_id, self.load_seconds[voice_id])

@@ -10,7 +10,7 @@ from voxflow.errors import UnknownVoice, VoiceDisabled, VoiceLoadError
 from voxflow.voices.catalog import CatalogEntry, VoiceCatalog
 from voxflow.voices.config import VoiceConfig, load_voice_config
 from voxflow.voices.loader import SESSION_MEMORY_FACTOR, ResidentVoices, VoiceLoader
-from voxflow.voices.version import model_version
+from voxflow.voices.version import model_version, optimized_forms, shipped_version
 
 BUILTIN_VOICE_ID = "joe"
 VOICE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -74,7 +74,9 @@ class Voice:
     def model_version(self) -> str:
         with self._lock:
             if "version" not in self._lazy:
-                self._lazy["version"] = model_version(self.model_path, self.cache_dir)
+                # Shipped as its optimized form alone (Lambda): the form's name says it.
+                shipped = shipped_version(self.model_path)
+                self._lazy["version"] = shipped or model_version(self.model_path, self.cache_dir)
             version = self._lazy["version"]
         assert isinstance(version, str)
         return version
@@ -85,7 +87,8 @@ class Voice:
 
     @property
     def model_size(self) -> int:
-        return self.model_path.stat().st_size
+        forms = [] if self.model_path.exists() else optimized_forms(self.model_path)
+        return (forms[0].path if forms else self.model_path).stat().st_size
 
     @property
     def language(self) -> str:
@@ -215,9 +218,11 @@ class VoiceRegistry:
             raise VoiceLoadError(f"voice id {voice_id!r} must be letters, digits, '-' or '_'")
         model = Path(model_path)
         config = Path(config_path) if config_path else model.with_name(model.name + ".json")
-        for path in (model, config):
-            if not path.is_file():
-                raise VoiceLoadError(f"voice {voice_id!r}: file not found: {path}")
+        # A model shipped as its optimized form alone has a version to be known by.
+        if not model.is_file() and shipped_version(model) is None:
+            raise VoiceLoadError(f"voice {voice_id!r}: file not found: {model}")
+        if not config.is_file():
+            raise VoiceLoadError(f"voice {voice_id!r}: file not found: {config}")
         voice = Voice(voice_id, model, config, description, self._cache_dir)
         self._voices[voice_id] = voice
         return voice
