@@ -13,7 +13,8 @@ import pytest
 
 from voxflow_local.http_api import HttpApiServer
 
-ANSWER = {"statusCode": 200, "headers": {"content-type": "text/plain"}, "body": "x" * 65536}
+BODY = "x" * 65536
+ANSWER = {"statusCode": 200, "headers": {"content-type": "text/plain"}, "body": BODY}
 
 
 class HangingUp:
@@ -46,7 +47,7 @@ def answered(url: str) -> int:
     try:
         connection.request("GET", "/hello")
         response = connection.getresponse()
-        assert response.read() == ANSWER["body"].encode()
+        assert response.read() == BODY.encode()
         return response.status
     finally:
         connection.close()
