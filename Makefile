@@ -56,14 +56,22 @@ bench: $(STAMP)
 # (the lock's onnxruntime release) with its own hashes. Both files change together or not
 # at all: when PyPI has no onnxruntime-gpu of the new onnxruntime release yet, pip-compile
 # says so and nothing is replaced (cap onnxruntime in pyproject.toml until it has).
+# The lock keeps the releases it pins: the install that pip freeze reads is constrained to
+# requirements.lock's versions (hashes stripped: pip takes none from a constraints file),
+# so a package that pyproject.toml adds is resolved fresh, one that it drops leaves, and
+# nothing else moves. `make lock UPGRADE=1` takes the newest release each range allows.
 PIP_TOOLS := pip-tools==7.6.2
-PIP_COMPILE := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null build/piptools/bin/pip-compile -q \
+PYPI_ONLY := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null
+PIP_COMPILE := $(PYPI_ONLY) build/piptools/bin/pip-compile -q \
 	--generate-hashes --allow-unsafe --strip-extras --no-header --no-annotate \
 	--index-url https://pypi.org/simple --no-emit-index-url
 GPU_REQUIREMENTS := infra/container/requirements-gpu
+LOCK_CONSTRAINTS = $(if $(UPGRADE),,-c build/lock-constraints.txt)
 lock:
 	rm -rf build/lockenv build/piptools && $(PYTHON) -m venv build/lockenv && $(PYTHON) -m venv build/piptools
-	build/lockenv/bin/pip install -q hatchling==1.27.0 editables -e '.[dev,batch,aws]'
+	sed -n 's/^\([A-Za-z0-9][A-Za-z0-9._-]*==[^ ]*\).*/\1/p' requirements.lock > build/lock-constraints.txt
+	$(PYPI_ONLY) build/lockenv/bin/pip install -q --index-url https://pypi.org/simple \
+		$(LOCK_CONSTRAINTS) hatchling==1.27.0 editables -e '.[dev,batch,aws]'
 	build/lockenv/bin/pip freeze --exclude-editable | grep -v '^voxflow' > build/lock-pins.txt
 	build/piptools/bin/pip install -q $(PIP_TOOLS)
 	{ printf '%s\n' \

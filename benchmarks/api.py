@@ -22,8 +22,6 @@ Usage: python benchmarks/api.py [--hits 200] [--misses 3] [--concurrent-s 10]
 
 import argparse
 import contextlib
-import http.client
-import json
 import os
 import statistics
 import subprocess
@@ -48,6 +46,7 @@ from voxflow.engine import Engine, SynthesisParams
 from voxflow.settings import EngineSettings
 from voxflow.voices import VoiceRegistry
 from voxflow_local.deploy import DEFAULT_TEMPLATE
+from voxflow_local.sse import timed_sse
 from voxflow_local.stack import LocalStack
 
 
@@ -172,7 +171,6 @@ class Bench:
         url = self.stack.api_url
         assert url is not None
         key = self.speaker.api_key
-        host, port = url.removeprefix("http://").split(":")
 
         def polly_stream() -> tuple[float, float]:
             started = time.perf_counter()
@@ -184,24 +182,8 @@ class Bench:
             return first, time.perf_counter() - started
 
         def openai_sse() -> tuple[float, float]:
-            body = json.dumps(
-                {"model": "tts-1", "voice": "alloy", "input": text,
-                 "response_format": "pcm", "stream_format": "sse"}
-            )  # fmt: skip
-            connection = http.client.HTTPConnection(host, int(port), timeout=600)
-            started = time.perf_counter()
-            connection.request(
-                "POST",
-                "/v1/audio/speech",
-                body,
-                {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-            )
-            response = connection.getresponse()
-            response.read1(65536)
-            first = time.perf_counter() - started
-            response.read()
-            connection.close()
-            return first, time.perf_counter() - started
+            streamed = timed_sse(url, key, text, timeout_s=600)
+            return streamed.first_s, streamed.total_s
 
         results: dict[str, list[tuple[float, float]]] = {}
         for name, call in (("polly pcm 22050 Hz", polly_stream), ("openai pcm, sse", openai_sse)):

@@ -4,23 +4,27 @@ stores, quotas, audit and tenant table, and the real voice with noise off (its a
 then the engine's, bit for bit). The event path runs here too: plan, then the chunk
 tasks plan queued, synthesized and assembled by the pipeline's own code."""
 
+import contextlib
 import json
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+import numpy as np
 from aws_lambda_powertools import Metrics
 from botocore.config import Config
-from plan_harness import Outbox
+from plan_harness import Outbox, synthesize_queued
 
 from voxflow.api.polly_lexicons import PollyLexicons
 from voxflow.api.routes import Api, build_resolver
 from voxflow.api.settings import ApiSettings
 from voxflow.api.speech import SpeechService
 from voxflow.api.streaming import stream_response
+from voxflow.audio import join_pcm
 from voxflow.audit import AuditLog, AuditSettings
 from voxflow.audit.models import create_audit_table
 from voxflow.aws import AwsClients, AwsSettings
@@ -29,7 +33,6 @@ from voxflow.console.queues import QueueDepths
 from voxflow.engine import Engine
 from voxflow.events import SynthesisRequested
 from voxflow.lexicons.store import LexiconTable, create_lexicons_table
-from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import ChunkQueue, Pipeline
 from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.plan import plan_item
@@ -95,13 +98,29 @@ class ApiHarness:
         )
         (item,) = request.expand()
         plan_item(item, self.pipeline)
-        tasks, self.outbox.tasks[:] = list(self.outbox.tasks), []
-        batch = BatchSynthesis(tasks, self.pipeline)
-        for task in tasks:
-            complete_chunk(task, batch, 1, self.pipeline)
+        synthesize_queued(self.pipeline, self.outbox)
         job = self.pipeline.jobs.get(item.request_id)
         assert job is not None
         return job
+
+    def polly(self, secret: str = "testing") -> Any:
+        return polly_client(self.url, secret=secret)
+
+
+def engine_pcm(engine: Engine, text: str, voice: str = "joe") -> np.ndarray:
+    """The engine's own audio for ``text``, its chunks joined as the API joins them."""
+    chunks = [chunk.pcm for chunk in engine.synthesize_text(text, voice)]
+    return join_pcm(chunks, 22050, pause_s=0.2).astype(np.int16)
+
+
+@contextlib.contextmanager
+def serving(moto_url: str, registry: VoiceRegistry, engine: Engine) -> Iterator[ApiHarness]:
+    """start_api's harness, its HTTP server stopped on the way out."""
+    harness = start_api(moto_url, registry, engine)
+    try:
+        yield harness
+    finally:
+        harness.server.stop()
 
 
 def start_api(

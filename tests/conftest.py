@@ -1,5 +1,6 @@
-"""Shared fixtures (the real joe voice, loaded once per test process; a module's local
-stack and its bus tap) and the `integration` marker, given from tests/shape.py's sets."""
+"""Shared fixtures (the real joe voice, loaded once per test process, and joe with its
+noise off; a module's moto server, local stack, bus tap, plan harness and HTTP API) and
+the `integration` marker, given from tests/shape.py's sets."""
 
 import contextlib
 import os
@@ -8,13 +9,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from api_harness import ApiHarness, quiet_registry, serving
 from bus_tap import tap_bus
+from plan_harness import PlanHarness, plan_harness
 from shape import INTEGRATION_FIXTURES, INTEGRATION_MODULES
 
 from voxflow.client import StackTarget
 from voxflow.engine import Engine
 from voxflow.settings import EngineSettings
 from voxflow.voices import VoiceRegistry
+from voxflow_local.moto_server import MotoServer
 from voxflow_local.stack import LocalStack
 
 
@@ -31,6 +35,37 @@ def registry(cache_dir: Path) -> VoiceRegistry:
 @pytest.fixture(scope="session")
 def engine(registry: VoiceRegistry, cache_dir: Path) -> Engine:
     return Engine(registry, EngineSettings(cache_dir=cache_dir))
+
+
+@pytest.fixture(scope="session")
+def quiet_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """joe with its noise at zero: its audio compares byte for byte with the API's."""
+    cache_dir = tmp_path_factory.mktemp("quiet-voice")
+    return Engine(quiet_registry(cache_dir), EngineSettings(cache_dir=cache_dir))
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    """A moto server over HTTP for the module's tests."""
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api(moto: MotoServer, quiet_engine: Engine) -> Iterator[ApiHarness]:
+    """The HTTP API in this process (api_harness) over the module's moto server, speaking
+    with ``quiet_engine``."""
+    with serving(moto.url, quiet_engine.registry, quiet_engine) as harness:
+        yield harness
+
+
+@pytest.fixture
+def voiced_plan(moto: MotoServer, registry: VoiceRegistry, engine: Engine) -> PlanHarness:
+    """A plan harness on new tables of the module's moto server, its synthesis on the
+    session's loaded voice."""
+    harness = plan_harness(moto.url, registry)
+    harness.pipeline._engine = engine
+    return harness
 
 
 # `make check` runs the property tests on a tenth of their examples (the first tenth of

@@ -12,6 +12,7 @@ from typing import Any
 
 from voxflow.aws import AwsSettings
 from voxflow.events import ChunkTask, SynthesisRequested
+from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import ChunkQueue, Pipeline
 from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.plan import plan_item
@@ -63,6 +64,14 @@ class Outbox:
         ]
 
 
+def synthesize_queued(pipeline: Pipeline, outbox: Outbox) -> None:
+    """What the synthesize function does with the chunk tasks plan queued: one batch."""
+    tasks, outbox.tasks = outbox.tasks, []
+    batch = BatchSynthesis(tasks, pipeline)
+    for task in tasks:
+        complete_chunk(task, batch, 1, pipeline)
+
+
 @dataclass
 class PlanHarness:
     pipeline: Pipeline
@@ -78,6 +87,9 @@ class PlanHarness:
         job = self.pipeline.jobs.get(item.request_id)
         assert job is not None
         return job
+
+    def synthesize_all(self) -> None:
+        synthesize_queued(self.pipeline, self.outbox)
 
 
 def plan_harness(

@@ -59,6 +59,9 @@ INTEGRATION_MODULES = frozenset(
 INTEGRATION_FIXTURES = frozenset(
     {
         "engine",  # conftest: the real voice
+        "quiet_engine",  # conftest: the real voice, noise off
+        "api",  # conftest: the HTTP API on a moto server
+        "voiced_plan",  # conftest: plan on a moto server, with the real voice
         "local_stack",  # conftest: a LocalStack shared by a module
         "bus_tap",  # conftest: a queue on a LocalStack's bus
         "moto",  # a moto server

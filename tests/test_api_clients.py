@@ -4,9 +4,7 @@ voice (noise off, so audio compares byte for byte with the engine's own)."""
 
 import base64
 import hashlib
-import http.client
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,47 +12,21 @@ from typing import Any
 import numpy as np
 import openai
 import pytest
-from api_harness import SMALL_TENANT, ApiHarness, polly_client, quiet_registry, start_api
+from api_harness import SMALL_TENANT, ApiHarness, engine_pcm
 from botocore.exceptions import ClientError
 
-from voxflow.audio import AudioFormat, encode, join_pcm
+from voxflow.audio import AudioFormat, encode
 from voxflow.engine import Engine
 from voxflow.events import ItemRequest
 from voxflow.pipeline.keyed import key_item
-from voxflow.settings import EngineSettings
-from voxflow_local.moto_server import MotoServer
+from voxflow_local.sse import timed_sse
 
 PHRASE = "The quick brown fox ran."  # 24 characters, one sentence
 TWO_SENTENCES = "Hello there. This is voxflow speaking."
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    cache_dir = tmp_path_factory.mktemp("api-voice")
-    return Engine(quiet_registry(cache_dir), EngineSettings(cache_dir=cache_dir))
-
-
-@pytest.fixture(scope="module")
-def api(engine: Engine) -> Iterator[ApiHarness]:
-    with MotoServer() as moto:
-        harness = start_api(moto.url, engine.registry, engine)
-        try:
-            yield harness
-        finally:
-            harness.server.stop()
-
-
-def polly(api: ApiHarness, secret: str = "testing") -> object:
-    return polly_client(api.url, secret=secret)
-
-
-def engine_pcm(engine: Engine, text: str) -> np.ndarray:
-    chunks = [chunk.pcm for chunk in engine.synthesize_text(text, "joe")]
-    return join_pcm(chunks, 22050, pause_s=0.2).astype(np.int16)
-
-
-def cached_object(api: ApiHarness, text: str, fmt: str, tenant: str = "default") -> bytes:
-    """The audio the cache index names for this request, read as the event path would."""
+def cache_key(api: ApiHarness, text: str, fmt: str, tenant: str = "default") -> str:
+    """The key plan gives this request (joe, no params) in the cache index."""
     item = ItemRequest.model_validate(
         {
             "request_id": "probe",
@@ -68,7 +40,12 @@ def cached_object(api: ApiHarness, text: str, fmt: str, tenant: str = "default")
             "batch_id": None,
         }
     )
-    entry = api.pipeline.cache.lookup(key_item(item, api.pipeline).key)
+    return key_item(item, api.pipeline).key
+
+
+def cached_object(api: ApiHarness, text: str, fmt: str, tenant: str = "default") -> bytes:
+    """The audio the cache index names for this request, read as the event path would."""
+    entry = api.pipeline.cache.lookup(cache_key(api, text, fmt, tenant))
     assert entry is not None, "not in the cache index"
     return api.pipeline.audio.get(entry.s3_key)
 
@@ -78,39 +55,39 @@ def cached_object(api: ApiHarness, text: str, fmt: str, tenant: str = "default")
 # ---------------------------------------------------------------------------------
 
 
-def test_polly_pcm_is_the_engines_own_audio(api: ApiHarness, engine: Engine) -> None:
-    client = polly(api)
-    answer = client.synthesize_speech(  # type: ignore[attr-defined]
+def test_polly_pcm_is_the_engines_own_audio(api: ApiHarness, quiet_engine: Engine) -> None:
+    client = api.polly()
+    answer = client.synthesize_speech(
         Text=TWO_SENTENCES, VoiceId="joe", OutputFormat="pcm", SampleRate="22050"
     )
     audio = answer["AudioStream"].read()
     assert answer["ContentType"] == "audio/pcm"
     assert answer["RequestCharacters"] == len(TWO_SENTENCES)
-    assert audio == engine_pcm(engine, TWO_SENTENCES).astype("<i2").tobytes()
+    assert audio == engine_pcm(quiet_engine, TWO_SENTENCES).astype("<i2").tobytes()
     # pcm's default rate is Polly's 16000: the same audio, resampled.
-    default = client.synthesize_speech(Text=TWO_SENTENCES, VoiceId="joe", OutputFormat="pcm")  # type: ignore[attr-defined]
+    default = client.synthesize_speech(Text=TWO_SENTENCES, VoiceId="joe", OutputFormat="pcm")
     assert len(default["AudioStream"].read()) // 2 == pytest.approx(
         len(audio) // 2 * 16000 / 22050, abs=2
     )
 
 
 def test_polly_mp3_is_the_cached_object_and_a_second_call_hits(api: ApiHarness) -> None:
-    client = polly(api)
-    first = client.synthesize_speech(Text=PHRASE, VoiceId="joe", OutputFormat="mp3")  # type: ignore[attr-defined]
+    client = api.polly()
+    first = client.synthesize_speech(Text=PHRASE, VoiceId="joe", OutputFormat="mp3")
     audio = first["AudioStream"].read()
     assert first["ContentType"] == "audio/mpeg"
     assert audio == cached_object(api, PHRASE, "mp3")
     headers = first["ResponseMetadata"]["HTTPHeaders"]
     assert headers["x-voxflow-cache"] == "miss"
-    hits_before = api.pipeline.cache.lookup(_key(api, PHRASE, "mp3")).hits  # type: ignore[union-attr]
-    again = client.synthesize_speech(Text=PHRASE, VoiceId="joe", OutputFormat="mp3")  # type: ignore[attr-defined]
+    hits_before = api.pipeline.cache.lookup(cache_key(api, PHRASE, "mp3")).hits  # type: ignore[union-attr]
+    again = client.synthesize_speech(Text=PHRASE, VoiceId="joe", OutputFormat="mp3")
     assert again["AudioStream"].read() == audio
     assert again["ResponseMetadata"]["HTTPHeaders"]["x-voxflow-cache"] == "hit"
-    assert api.pipeline.cache.lookup(_key(api, PHRASE, "mp3")).hits == hits_before + 1  # type: ignore[union-attr]
+    assert api.pipeline.cache.lookup(cache_key(api, PHRASE, "mp3")).hits == hits_before + 1  # type: ignore[union-attr]
 
 
 def test_a_phrase_made_by_the_event_path_is_a_hit_through_both_apis(
-    api: ApiHarness, engine: Engine
+    api: ApiHarness, quiet_engine: Engine
 ) -> None:
     text = "Made once, by the events."
     job = api.through_events(text, "pcm")
@@ -118,21 +95,21 @@ def test_a_phrase_made_by_the_event_path_is_a_hit_through_both_apis(
     entry = api.pipeline.cache.lookup(job.key)
     assert entry is not None
     assert entry.hits == 0
-    answer = polly(api).synthesize_speech(  # type: ignore[attr-defined]
+    answer = api.polly().synthesize_speech(
         Text=text, VoiceId="joe", OutputFormat="pcm", SampleRate="22050"
     )
     assert answer["AudioStream"].read() == api.pipeline.audio.get(entry.s3_key)
     assert api.pipeline.cache.lookup(job.key).hits == 1  # type: ignore[union-attr]
     # And the reverse: what the API made, the event path finds (a hit, no chunk tasks).
     made = "Made once, by the API."
-    polly(api).synthesize_speech(Text=made, VoiceId="joe", OutputFormat="ogg_vorbis")  # type: ignore[attr-defined]
+    api.polly().synthesize_speech(Text=made, VoiceId="joe", OutputFormat="ogg_vorbis")
     later = api.through_events(made, "ogg")
     assert later.cache == "hit"
 
 
 def test_polly_refuses_a_wrong_secret_with_its_modeled_error(api: ApiHarness) -> None:
     with pytest.raises(ClientError) as refused:
-        polly(api, secret="not-testing").synthesize_speech(  # type: ignore[attr-defined]
+        api.polly(secret="not-testing").synthesize_speech(
             Text=PHRASE, VoiceId="joe", OutputFormat="mp3"
         )
     assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
@@ -140,7 +117,7 @@ def test_polly_refuses_a_wrong_secret_with_its_modeled_error(api: ApiHarness) ->
 
 
 def test_polly_errors_are_the_models(api: ApiHarness) -> None:
-    client = polly(api)
+    client = api.polly()
     cases: dict[str, dict[str, Any]] = {
         "TextLengthExceededException": {"Text": "a" * 3001, "OutputFormat": "mp3"},
         "InvalidSampleRateException": {
@@ -167,12 +144,12 @@ def test_polly_errors_are_the_models(api: ApiHarness) -> None:
     }
     for code, fields in cases.items():
         with pytest.raises(ClientError) as refused:
-            client.synthesize_speech(**{"VoiceId": "joe", **fields})  # type: ignore[attr-defined]
+            client.synthesize_speech(**{"VoiceId": "joe", **fields})
         assert refused.value.response["Error"]["Code"] == code, fields
         assert PHRASE not in str(refused.value)
     # Malformed SSML is Polly's own modeled error, naming the place, never the text.
     with pytest.raises(ClientError) as ssml:
-        client.synthesize_speech(  # type: ignore[attr-defined]
+        client.synthesize_speech(
             Text="<speak>The quick <b>brown</b> fox.</speak>",
             TextType="ssml",
             VoiceId="joe",
@@ -183,12 +160,12 @@ def test_polly_errors_are_the_models(api: ApiHarness) -> None:
     assert "brown" not in str(ssml.value)
 
 
-def test_polly_ssml_break_is_silence_in_the_audio(api: ApiHarness, engine: Engine) -> None:
+def test_polly_ssml_break_is_silence_in_the_audio(api: ApiHarness, quiet_engine: Engine) -> None:
     """SSML through Polly's route is the core's: the text's audio plus the break."""
-    client = polly(api)
+    client = api.polly()
 
     def pcm(text: str, text_type: str) -> np.ndarray:
-        answer = client.synthesize_speech(  # type: ignore[attr-defined]
+        answer = client.synthesize_speech(
             Text=text, TextType=text_type, VoiceId="joe", OutputFormat="pcm", SampleRate="22050"
         )
         if text_type == "ssml":
@@ -196,7 +173,7 @@ def test_polly_ssml_break_is_silence_in_the_audio(api: ApiHarness, engine: Engin
         return np.frombuffer(answer["AudioStream"].read(), dtype="<i2")
 
     plain = pcm(PHRASE, "text")
-    assert np.array_equal(plain, engine_pcm(engine, PHRASE))
+    assert np.array_equal(plain, engine_pcm(quiet_engine, PHRASE))
     broken = pcm(f'<speak>{PHRASE}<break time="1500ms"/></speak>', "ssml")
     extra_s = (len(broken) - len(plain)) / 22050
     assert extra_s == pytest.approx(1.5, abs=0.05)
@@ -207,7 +184,7 @@ def test_polly_throttles_a_tenant_over_its_quota(api: ApiHarness) -> None:
     api.tenants.bind("testing", SMALL_TENANT)
     try:
         with pytest.raises(ClientError) as refused:
-            polly(api).synthesize_speech(  # type: ignore[attr-defined]
+            api.polly().synthesize_speech(
                 Text="A sentence longer than forty characters, surely.",
                 VoiceId="joe",
                 OutputFormat="mp3",
@@ -218,9 +195,9 @@ def test_polly_throttles_a_tenant_over_its_quota(api: ApiHarness) -> None:
 
 
 def test_describe_voices(api: ApiHarness) -> None:
-    voices = polly(api).describe_voices()["Voices"]  # type: ignore[attr-defined]
+    voices = api.polly().describe_voices()["Voices"]
     assert [(v["Id"], v["LanguageCode"]) for v in voices] == [("joe", "en-US")]
-    assert polly(api).describe_voices(LanguageCode="fr-FR")["Voices"] == []  # type: ignore[attr-defined]
+    assert api.polly().describe_voices(LanguageCode="fr-FR")["Voices"] == []
 
 
 # ---------------------------------------------------------------------------------
@@ -233,13 +210,13 @@ def openai_client(api: ApiHarness, key: str) -> openai.OpenAI:
 
 
 def test_openai_speech_wav_is_the_engines_audio_and_the_tenants(
-    api: ApiHarness, engine: Engine
+    api: ApiHarness, quiet_engine: Engine
 ) -> None:
     key, record = api.keys.create("acme")
     answer = openai_client(api, key).audio.speech.create(
         model="tts-1", voice="alloy", input=TWO_SENTENCES, response_format="wav"
     )
-    expected = encode(engine_pcm(engine, TWO_SENTENCES), 22050, AudioFormat.WAV).data
+    expected = encode(engine_pcm(quiet_engine, TWO_SENTENCES), 22050, AudioFormat.WAV).data
     assert answer.content == expected
     assert answer.response.headers["x-voxflow-cache"] == "miss"
     records = list(api.audit.query("acme", _long_ago(), _soon()))
@@ -296,23 +273,6 @@ def test_openai_rate_limit_for_a_tenant_over_its_quota(api: ApiHarness) -> None:
         openai_client(api, key).audio.speech.create(
             model="tts-1", voice="alloy", input="A sentence longer than forty characters, surely."
         )
-
-
-def _key(api: ApiHarness, text: str, fmt: str) -> str:
-    item = ItemRequest.model_validate(
-        {
-            "request_id": "p",
-            "tenant": "default",
-            "reply_to": None,
-            "text": text,
-            "voice": "joe",
-            "format": fmt,
-            "params": {},
-            "metadata": {},
-            "batch_id": None,
-        }
-    )
-    return key_item(item, api.pipeline).key
 
 
 def _long_ago() -> datetime:
@@ -379,26 +339,9 @@ def test_a_streamed_miss_sends_its_first_bytes_before_the_last_sentence_is_made(
 ) -> None:
     """Time to first byte against the whole answer, over a plain HTTP connection."""
     key, _ = api.keys.create("acme")
-    host, port = api.url.removeprefix("http://").split(":")
-    body = json.dumps(
-        {"model": "tts-1", "voice": "alloy", "input": FIVE_SENTENCES * 2,
-         "response_format": "pcm", "stream_format": "sse"}
-    )  # fmt: skip
-    connection = http.client.HTTPConnection(host, int(port), timeout=120)
-    started = time.perf_counter()
-    connection.request(
-        "POST",
-        "/v1/audio/speech",
-        body,
-        {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    response = connection.getresponse()
-    assert response.getheader("transfer-encoding") == "chunked"
-    first = response.read1(65536)
-    first_s = time.perf_counter() - started
-    rest = response.read()
-    total_s = time.perf_counter() - started
-    connection.close()
-    assert first.startswith(b"data: ")
-    assert b"speech.audio.done" in rest
+    streamed = timed_sse(api.url, key, FIVE_SENTENCES * 2)
+    assert streamed.transfer_encoding == "chunked"
+    assert streamed.first.startswith(b"data: ")
+    assert b"speech.audio.done" in streamed.rest
+    first_s, total_s = streamed.first_s, streamed.total_s
     assert first_s < 0.5 * total_s, (first_s, total_s)  # ten sentences: ~0.1 if streaming

@@ -6,13 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from api_harness import ApiHarness, polly_client, quiet_registry, start_api
+from api_harness import ApiHarness
 from botocore.exceptions import ClientError
 
 from voxflow.audio import decode
@@ -21,7 +20,6 @@ from voxflow.marks import SpeechMark, from_json_lines
 from voxflow.marks.speech import speech_marks
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_mapped, split_into_chunks
-from voxflow_local.moto_server import MotoServer
 
 TEXT = "Zoë met 3 friends at the café. They talked until dusk."
 PAUSE_S = 0.2  # joe's sentence pause
@@ -33,26 +31,6 @@ W3C = """<?xml version="1.0" encoding="UTF-8"?>
   <lexeme><grapheme>W3C</grapheme><alias>World Wide Web Consortium</alias></lexeme>
   <lexeme><grapheme>tomato</grapheme><phoneme>təˈmɑːtoʊ</phoneme></lexeme>
 </lexicon>"""
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    cache_dir = tmp_path_factory.mktemp("api-polly-voice")
-    return Engine(quiet_registry(cache_dir), EngineSettings(cache_dir=cache_dir))
-
-
-@pytest.fixture(scope="module")
-def api(engine: Engine) -> Iterator[ApiHarness]:
-    with MotoServer() as moto:
-        harness = start_api(moto.url, engine.registry, engine)
-        try:
-            yield harness
-        finally:
-            harness.server.stop()
-
-
-def polly(api: ApiHarness) -> Any:
-    return polly_client(api.url)
 
 
 def core_marks(engine: Engine, text: str, types: tuple[Any, ...]) -> list[SpeechMark]:
@@ -101,8 +79,8 @@ def check_marks(marks: list[SpeechMark], text: str, duration_ms: float) -> None:
 # ---------------------------------------------------------------------------------
 
 
-def test_marks_are_the_cores_as_polly_sends_them(api: ApiHarness, engine: Engine) -> None:
-    client = polly(api)
+def test_marks_are_the_cores_as_polly_sends_them(api: ApiHarness, quiet_engine: Engine) -> None:
+    client = api.polly()
     answer = client.synthesize_speech(
         Text=TEXT, VoiceId="joe", OutputFormat="json", SpeechMarkTypes=["sentence", "word"]
     )
@@ -110,7 +88,7 @@ def test_marks_are_the_cores_as_polly_sends_them(api: ApiHarness, engine: Engine
     assert answer["RequestCharacters"] == len(TEXT)
     body = answer["AudioStream"].read()
     marks = from_json_lines(body)
-    assert marks == core_marks(engine, TEXT, ("sentence", "word"))
+    assert marks == core_marks(quiet_engine, TEXT, ("sentence", "word"))
     audio, rate = decode(
         client.synthesize_speech(Text=TEXT, VoiceId="joe", OutputFormat="mp3")["AudioStream"].read()
     )
@@ -130,7 +108,7 @@ def test_marks_are_one_cache_with_the_event_path(api: ApiHarness) -> None:
     text = "Marks made once, by the events."
     job = api.through_events(text, "mp3", speech_marks=["word"])
     assert job.status == "completed"
-    answer = polly(api).synthesize_speech(
+    answer = api.polly().synthesize_speech(
         Text=text, VoiceId="joe", OutputFormat="json", SpeechMarkTypes=["word"]
     )
     assert answer["ResponseMetadata"]["HTTPHeaders"]["x-voxflow-cache"] == "hit"
@@ -144,7 +122,7 @@ def test_marks_are_one_cache_with_the_event_path(api: ApiHarness) -> None:
     ]
     # And the reverse: marks the API made are a hit on the event path.
     made = "Marks made once, by the API."
-    polly(api).synthesize_speech(
+    api.polly().synthesize_speech(
         Text=made, VoiceId="joe", OutputFormat="json", SpeechMarkTypes=["word"]
     )
     assert api.through_events(made, "mp3", speech_marks=["word"]).cache == "hit"
@@ -158,7 +136,7 @@ def test_ssml_marks_point_into_the_markup_as_sent(api: ApiHarness) -> None:
         '<break time="600ms"/><mark name="after"/>Welcome back.</speak>'
     )
     body = (
-        polly(api)
+        api.polly()
         .synthesize_speech(
             Text=ssml,
             TextType="ssml",
@@ -186,7 +164,7 @@ def test_ssml_marks_point_into_the_markup_as_sent(api: ApiHarness) -> None:
 
 
 def test_marks_errors_are_the_models(api: ApiHarness) -> None:
-    client = polly(api)
+    client = api.polly()
     cases: dict[str, dict[str, Any]] = {
         "MarksNotSupportedForFormatException": {
             "OutputFormat": "ogg_vorbis",
@@ -211,7 +189,7 @@ def test_marks_errors_are_the_models(api: ApiHarness) -> None:
 
 
 def test_lexicon_routes_keep_pollys_contract(api: ApiHarness) -> None:
-    client = polly(api)
+    client = api.polly()
     client.put_lexicon(Name="acme", Content=W3C)
     got = client.get_lexicon(Name="acme")
     assert got["Lexicon"] == {"Name": "acme", "Content": W3C}
@@ -234,7 +212,7 @@ def test_lexicon_routes_keep_pollys_contract(api: ApiHarness) -> None:
 
 
 def test_lexicon_list_pages_with_next_token(api: ApiHarness) -> None:
-    client = polly(api)
+    client = api.polly()
     names = [f"page{index:02d}" for index in range(30)]
     for name in names:
         api.pipeline.lexicons.put(name, W3C)  # type: ignore[union-attr]
@@ -250,7 +228,7 @@ def test_lexicon_list_pages_with_next_token(api: ApiHarness) -> None:
 
 
 def test_bad_lexicons_are_refused_with_pollys_errors(api: ApiHarness) -> None:
-    client = polly(api)
+    client = api.polly()
     alphabet = W3C.replace('alphabet="ipa"', 'alphabet="arpabet"')
     long_alias = W3C.replace("World Wide Web Consortium", "word " * 30)
     cases = {
@@ -267,8 +245,8 @@ def test_bad_lexicons_are_refused_with_pollys_errors(api: ApiHarness) -> None:
         client.get_lexicon(Name="bad")  # nothing was stored
 
 
-def test_a_request_naming_a_lexicon_speaks_its_alias(api: ApiHarness, engine: Engine) -> None:
-    client = polly(api)
+def test_a_request_naming_a_lexicon_speaks_its_alias(api: ApiHarness, quiet_engine: Engine) -> None:
+    client = api.polly()
     client.put_lexicon(Name="w3c", Content=W3C)
 
     def pcm(text: str, **fields: Any) -> np.ndarray:
@@ -315,7 +293,7 @@ def aws(api: ApiHarness, *args: str, cwd: Path) -> subprocess.CompletedProcess[s
 
 
 def test_aws_cli_synthesizes_audio_and_marks(
-    api: ApiHarness, engine: Engine, tmp_path: Path
+    api: ApiHarness, quiet_engine: Engine, tmp_path: Path
 ) -> None:
     done = aws(
         api,
@@ -348,7 +326,7 @@ def test_aws_cli_synthesizes_audio_and_marks(
     )  # fmt: skip
     assert marked.returncode == 0, marked.stderr
     marks = from_json_lines((tmp_path / "marks.json").read_bytes())
-    assert marks == core_marks(engine, TEXT, ("sentence", "word"))
+    assert marks == core_marks(quiet_engine, TEXT, ("sentence", "word"))
     check_marks(marks, TEXT, duration_s * 1000)
 
 

@@ -37,12 +37,6 @@ REQUIRED_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
-
-
 def keys(job: Job) -> tuple[str, list[str]]:
     return job.key, list(job.chunk_keys)
 

@@ -497,6 +497,8 @@ def test_the_handler_gets_lambdas_event_and_environment(echo: LocalStack) -> Non
         "ECHO_STACK_REGION": f"echo@{REGION}",
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
     }
+    # awscrt is in this venv, not on Lambda: the runner signs as Lambda does.
+    assert report["sigv4"] == "SigV4Auth"
 
 
 def test_batch_size_is_respected(echo: LocalStack) -> None:

@@ -9,18 +9,13 @@ consistent epoch times, and never the request's text."""
 import logging
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from plan_harness import PlanHarness, plan_harness
+from plan_harness import PlanHarness
 
-from voxflow.engine import Engine
-from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.timeline import ASSEMBLED, CHUNK_STORED, PLANNED
-from voxflow.voices import VoiceRegistry
-from voxflow_local.moto_server import MotoServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from breakdown import MISS_PARTS, Steps, miss_parts
@@ -29,40 +24,19 @@ SECRET_WORD = "Quibblesworth"
 TEXT = f"Mister {SECRET_WORD} rang twice this morning. He will ring again at noon."
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
-
-
-@pytest.fixture
-def harness(moto: MotoServer, registry: VoiceRegistry, engine: Engine) -> PlanHarness:
-    harness = plan_harness(moto.url, registry)
-    harness.pipeline._engine = engine  # the session's loaded voice
-    return harness
-
-
 def timeline(caplog: pytest.LogCaptureFixture, step: str) -> list[dict[str, Any]]:
     return [
         record.__dict__ for record in caplog.records if getattr(record, "timeline", None) == step
     ]
 
 
-def synthesize_all(harness: PlanHarness) -> None:
-    """What the synthesize function does with the chunk tasks plan queued."""
-    tasks, harness.outbox.tasks = harness.outbox.tasks, []
-    batch = BatchSynthesis(tasks, harness.pipeline)
-    for task in tasks:
-        complete_chunk(task, batch, 1, harness.pipeline)
-
-
 def test_a_miss_logs_plan_each_chunk_and_assembly_in_time_order(
-    harness: PlanHarness, caplog: pytest.LogCaptureFixture
+    voiced_plan: PlanHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="voxflow.pipeline.timeline")
     published = time.time()
-    job = harness.plan(TEXT)
-    synthesize_all(harness)
+    job = voiced_plan.plan(TEXT)
+    voiced_plan.synthesize_all()
     completed = time.time()
 
     (planned,) = timeline(caplog, PLANNED)
@@ -95,21 +69,21 @@ def test_a_miss_logs_plan_each_chunk_and_assembly_in_time_order(
 
 
 def test_a_hit_logs_the_service_time_up_to_the_reply(
-    harness: PlanHarness, caplog: pytest.LogCaptureFixture
+    voiced_plan: PlanHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    harness.plan(TEXT)
-    synthesize_all(harness)
+    voiced_plan.plan(TEXT)
+    voiced_plan.synthesize_all()
     caplog.set_level(logging.INFO, logger="voxflow.pipeline.timeline")
     caplog.clear()
 
     started = time.time()
-    job = harness.plan(TEXT)
+    job = voiced_plan.plan(TEXT)
     ended = time.time()
 
     (planned,) = timeline(caplog, PLANNED)
     assert planned["request_id"] == job.request_id
     assert planned["cache"] == "hit"
-    assert harness.outbox.details("SynthesisCompleted")[-1]["cache"] == "hit"
+    assert voiced_plan.outbox.details("SynthesisCompleted")[-1]["cache"] == "hit"
     assert started <= planned["received_at"]
     # Receipt to the reply's send: within the call, and after plan's own work.
     assert planned["plan_s"] < planned["service_s"] <= ended - planned["received_at"]

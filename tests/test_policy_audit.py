@@ -89,12 +89,6 @@ def test_policy_of(tmp_path: Path) -> None:
         policy_of(Config.load({"VOXFLOW_POLICY_FILE": str(tmp_path / "missing.txt")}))
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
-
-
 def audit_log(moto: MotoServer, keep_text: bool = False) -> AuditLog:
     aws = AwsSettings.local(moto.url)
     name = f"audit-{uuid.uuid4().hex[:8]}"

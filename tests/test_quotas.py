@@ -4,7 +4,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,6 @@ from voxflow.text import normalize_text
 from voxflow.voices import VoiceRegistry
 from voxflow_local.moto_server import MotoServer
 from voxflow_local.stack import LocalStack
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

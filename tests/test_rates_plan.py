@@ -6,7 +6,6 @@ SynthesisFailed INVALID_PARAMETER before any work is queued.
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,12 +19,6 @@ from voxflow.voices import VoiceRegistry
 from voxflow_local.moto_server import MotoServer
 
 TEXT = "Press one for sales. Press two for support."
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from voxflow.settings import EngineSettings
 from voxflow.store.audio import AUDIO_PREFIX, CHUNK_PREFIX
 from voxflow.store.models import CacheEntry, Job
 from voxflow.voices.catalog import VOICES_PREFIX
-from voxflow_local.intrinsics import Key, apply_conditions, evaluate_conditions
+from voxflow_local.intrinsics import Key, apply_conditions, evaluate_conditions, failed_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -165,13 +165,19 @@ def translated() -> dict[str, Any]:
     return result
 
 
-def for_role(translated: dict[str, Any], role: str, **parameters: str) -> dict[str, Any]:
-    """The translated template as CloudFormation creates it for one Role."""
+def parameter_values(translated: dict[str, Any], role: str, **parameters: str) -> dict[Key, str]:
+    """Pseudo parameters, the defaults, then ``role`` and ``parameters``."""
     values: dict[Key, str] = {(name, None): value for name, value in PSEUDO_PARAMETERS.items()}
     for name, spec in translated["Parameters"].items():
         if "Default" in spec:
             values[name, None] = str(spec["Default"])
     values.update({(name, None): value for name, value in {"Role": role, **parameters}.items()})
+    return values
+
+
+def for_role(translated: dict[str, Any], role: str, **parameters: str) -> dict[str, Any]:
+    """The translated template as CloudFormation creates it for one Role."""
+    values = parameter_values(translated, role, **parameters)
     conditions = evaluate_conditions(translated.get("Conditions", {}), values)
     resolved: dict[str, Any] = apply_conditions(translated, conditions)
     return resolved
@@ -1835,3 +1841,43 @@ def test_the_console_site_is_a_private_bucket_behind_cloudfront_and_only_it_may_
     assert "CorsConfiguration" not in api["Properties"]
     routes = {e["Properties"]["Path"] for e in props(load_sam(), "ApiFunction")["Events"].values()}
     assert {"/console", "/console/{name}"} <= routes
+
+
+# Rules: EdgeDelivery cloudfront's parameters, checked before anything is created
+# ---------------------------------------------------------------------------------
+
+PRIMARYS_EDGE = {
+    "EdgeDistributionId": "E2QWRUHEXAMPLE",
+    "EdgeDomainName": "d111111abcdef8.cloudfront.net",
+    "EdgePublicKeyId": "K2JCJMDEHXQW5F",
+}
+PEM = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBg\n-----END PUBLIC KEY-----"
+
+
+def edge_failures(translated: dict[str, Any], role: str, **parameters: str) -> list[str]:
+    values = parameter_values(translated, role, EdgeDelivery="cloudfront", **parameters)
+    return failed_rules(translated["Rules"], values)
+
+
+@pytest.mark.parametrize("missing", sorted(PRIMARYS_EDGE))
+def test_a_cloudfront_secondary_without_the_primarys_edge_outputs_is_refused(
+    translated: dict[str, Any], missing: str
+) -> None:
+    (failure,) = edge_failures(translated, "secondary", **{**PRIMARYS_EDGE, missing: ""})
+    assert failure.startswith(f"EdgeDelivery cloudfront on a secondary needs {missing}:")
+    assert f"the primary's {missing} output" in failure
+    # Sent with none of the three (the parameters' defaults): one message for each.
+    assert len(edge_failures(translated, "secondary")) == 3
+
+
+def test_a_cloudfront_owner_without_a_public_key_is_refused(translated: dict[str, Any]) -> None:
+    for role in ("standalone", "primary"):
+        (failure,) = edge_failures(translated, role)
+        assert "needs EdgePublicKeyPem" in failure
+        assert edge_failures(translated, role, EdgePublicKeyPem=PEM) == []
+
+
+def test_the_edge_rules_pass_what_deploys(translated: dict[str, Any]) -> None:
+    assert edge_failures(translated, "secondary", **PRIMARYS_EDGE) == []
+    for role in ROLES:  # EdgeDelivery off: the edge parameters are not read
+        assert failed_rules(translated["Rules"], parameter_values(translated, role)) == []

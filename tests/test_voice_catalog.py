@@ -9,7 +9,6 @@ a Piper VITS model's inputs and outputs, a few hundred bytes, loaded by the real
 import dataclasses
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -315,12 +314,6 @@ def test_a_replaced_model_is_a_new_version_with_new_keys(
 
 
 # -- the catalog on moto server, with joe's real model under another id -------------------
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from voxflow_local.intrinsics import (
     Resolver,
     apply_conditions,
     evaluate_conditions,
+    failed_rules,
     references,
     replace_references,
 )
@@ -62,6 +63,14 @@ _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPA
 
 class LocalDeployError(RuntimeError):
     pass
+
+
+class RulesFailed(LocalDeployError):
+    """The parameters fail the template's Rules: CloudFormation refuses such a stack."""
+
+    def __init__(self, failed: list[str]) -> None:
+        super().__init__("; ".join(failed))
+        self.failed = failed
 
 
 def deploy_stack(
@@ -173,7 +182,12 @@ class _Deployment:
         )
 
     def _apply_conditions(self, values: Mapping[Key, str]) -> None:
-        """The template of this Role: resources whose condition is false are gone."""
+        """The template of this Role: resources whose condition is false are gone. As
+        CloudFormation does, the template's Rules are checked first: nothing is created
+        when an assertion fails."""
+        failed = failed_rules(self.translated.cfn.get("Rules", {}), values)
+        if failed:
+            raise RulesFailed(failed)
         conditions = evaluate_conditions(self.translated.cfn.get("Conditions", {}), values)
         self.cfn = apply_conditions(self.translated.cfn, conditions)
         self.resources = self.cfn["Resources"]

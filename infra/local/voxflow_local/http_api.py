@@ -242,8 +242,11 @@ class HttpApiServer:
                 if not keep_alive:
                     self.send_header("Connection", "close")
                     self.close_connection = True
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.end_headers()
+                    self.wfile.write(body)
+                except ConnectionError:  # the client hung up first: nothing left to answer
+                    self.close_connection = True
 
             def _reply_chunked(
                 self, status: int, headers: dict[str, str], body: Iterator[bytes]
@@ -270,8 +273,8 @@ class HttpApiServer:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.send_header("Connection", "close")
                 self.close_connection = True
-                self.end_headers()
                 try:
+                    self.end_headers()
                     for piece in itertools.chain([first], pieces):
                         if piece:
                             self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))

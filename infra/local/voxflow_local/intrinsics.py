@@ -228,14 +228,50 @@ def evaluate_conditions(
     return evaluated
 
 
+# ---- Rules: the parameter checks CloudFormation makes before it creates anything ----
+
+
+def failed_rules(rules: Mapping[str, Any], values: Mapping[Key, str]) -> list[str]:
+    """The AssertDescription (or the rule's name) of each assertion that fails, for the
+    rules whose RuleCondition holds. Rule functions: Equals, Not, And, Or."""
+    resolver = Resolver(values)
+
+    def holds(node: Any) -> bool:
+        if not isinstance(node, dict) or len(node) != 1:
+            raise IntrinsicError(f"not a rule function: {node!r}")
+        (function, argument), *_ = node.items()
+        if function == "Fn::Equals":
+            left, right = (str(resolver.resolve(side)) for side in argument)
+            return left == right
+        if function == "Fn::Not":
+            return not holds(argument[0])
+        if function == "Fn::And":
+            return all(holds(item) for item in argument)
+        if function == "Fn::Or":
+            return any(holds(item) for item in argument)
+        raise IntrinsicError(f"{function} is not a rule function this emulation knows")
+
+    failed: list[str] = []
+    for name, rule in rules.items():
+        if "RuleCondition" in rule and not holds(rule["RuleCondition"]):
+            continue
+        failed.extend(
+            " ".join(str(assertion.get("AssertDescription", name)).split())
+            for assertion in rule["Assertions"]
+            if not holds(assertion["Assert"])
+        )
+    return failed
+
+
 def apply_conditions(template: Mapping[str, Any], conditions: Mapping[str, bool]) -> dict[str, Any]:
     """The template as CloudFormation creates it for these condition values.
 
     Resources and outputs whose condition is false go, ``Fn::If`` becomes the
-    branch taken, ``AWS::NoValue`` removes what holds it, and ``Conditions``
-    goes: what is left needs no condition to be understood.
+    branch taken, ``AWS::NoValue`` removes what holds it, and ``Conditions`` (and
+    ``Rules``, checked before: failed_rules) go: what is left needs no condition to be
+    understood.
     """
-    applied = {key: value for key, value in template.items() if key != "Conditions"}
+    applied = {key: value for key, value in template.items() if key not in ("Conditions", "Rules")}
     for section in ("Resources", "Outputs"):
         kept = {
             name: {key: value for key, value in entry.items() if key != "Condition"}

@@ -41,6 +41,13 @@ from voxflow_local.state import StackState, read_state
 
 logger = logging.getLogger("voxflow_local.runner")
 
+# Lambda's python3.12 runtime, the layers and the worker image have no awscrt, so botocore
+# signs SigV4 in Python there; the dev venv has it (the global-endpoint extra), and
+# botocore would sign through the CRT. botocore decides when it is first imported: the
+# stack starts each function's process with this already set, and the handler's
+# environment keeps it.
+AS_ON_LAMBDA = {"BOTO_DISABLE_CRT": "true"}
+
 
 def lambda_environment(
     stack: DeployedStack,
@@ -70,6 +77,7 @@ def lambda_environment(
         AWS_DEFAULT_REGION=stack.region,
         # No X-Ray daemon locally: the tracer would only log send failures.
         POWERTOOLS_TRACE_DISABLED="true",
+        **AS_ON_LAMBDA,
     )
     return env
 

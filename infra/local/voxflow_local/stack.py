@@ -28,6 +28,7 @@ from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, deploy_st
 from voxflow_local.lifecycle import Lifecycle
 from voxflow_local.model import DeployedStack
 from voxflow_local.moto_server import MotoServer, stop_process
+from voxflow_local.runner import AS_ON_LAMBDA
 from voxflow_local.state import ProcessRecord, StackState, write_state
 
 # On top of the longest function timeout: time to delete a finished batch and exit.
@@ -260,6 +261,27 @@ class LocalStack(Lifecycle):
     def _runner_process(
         self, function: str, arguments: list[str], log_name: str
     ) -> "tuple[subprocess.Popen[bytes], IO[bytes] | None]":
+        return self._spawn("voxflow_local.runner", function, arguments, log_name, {})
+
+    def _start_worker(self, function: str, worker: int) -> _Runner:
+        # One ready file per worker: they share this machine's /tmp.
+        ready_file = Path(tempfile.gettempdir()) / (
+            f"voxflow-ready-{self.region}-{os.getpid()}-{worker}"
+        )
+        process, log = self._spawn(
+            "voxflow_local.worker",
+            function,
+            [],
+            f"{function}-worker-{worker}",
+            {"VOXFLOW_READY_FILE": str(ready_file)},
+        )
+        return _Runner(function, "", worker, process, log)
+
+    def _spawn(
+        self, module: str, function: str, arguments: list[str], log_name: str, env: dict[str, str]
+    ) -> "tuple[subprocess.Popen[bytes], IO[bytes] | None]":
+        """``python -m module`` for ``function``, its output in the log folder's
+        ``log_name``.log. The worker image has no awscrt either (AS_ON_LAMBDA)."""
         log: IO[bytes] | None = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -267,7 +289,7 @@ class LocalStack(Lifecycle):
         command = [
             sys.executable,
             "-m",
-            "voxflow_local.runner",
+            module,
             "--state-file",
             str(self._state_path.resolve()),
             "--function",
@@ -276,38 +298,14 @@ class LocalStack(Lifecycle):
         ]
         # Own session: a Ctrl-C in the terminal reaches the stack, which stops runners in order.
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
-        return process, log
-
-    def _start_worker(self, function: str, worker: int) -> _Runner:
-        log: IO[bytes] | None = None
-        env = dict(os.environ)
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            log = (self.log_dir / f"{function}-worker-{worker}.log").open("ab")
-        # One ready file per worker: they share this machine's /tmp.
-        env["VOXFLOW_READY_FILE"] = str(
-            Path(tempfile.gettempdir()) / f"voxflow-ready-{self.region}-{os.getpid()}-{worker}"
-        )
-        command = [
-            sys.executable,
-            "-m",
-            "voxflow_local.worker",
-            "--state-file",
-            str(self._state_path.resolve()),
-            "--function",
-            function,
-        ]
-        process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
-            env=env,
+            env={**os.environ, **AS_ON_LAMBDA, **env},
             start_new_session=True,
         )
-        return _Runner(function, "", worker, process, log)
+        return process, log
 
     def kill_functions(self) -> None:
         """SIGKILL every runner, worker and schedule, as a lost region or host would: no

@@ -153,9 +153,9 @@ class ReplyTargetRules:
 
     def _queue_refusal(self, url: str) -> str | None:
         parts = urlsplit(url)
-        path = parts.path.strip("/").split("/")
+        named = queue_account_and_name(url)
         host = parts.hostname
-        if host is None or len(path) != 2 or parts.query or parts.fragment or parts.username:
+        if host is None or named is None or parts.query or parts.fragment or parts.username:
             return _QUEUE_URL_SHAPE
         region = aws_queue_region(host)
         if region is None:
@@ -165,7 +165,7 @@ class ReplyTargetRules:
             return "SQS queue URLs are https"
         elif region not in self.regions:
             return f"the queue must be in {' or '.join(sorted(self.regions))}"
-        account, name = path
+        account, name = named
         if account != self.account:
             return "the queue must be in the service's own account"
         if not _QUEUE_NAME.match(name):
