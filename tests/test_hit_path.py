@@ -95,13 +95,16 @@ def test_a_hit_is_answered_once_with_its_audio_charged_and_audited(harness: Plan
     key = cached(harness)
     before = chars_left(harness)
     job = harness.plan(PHRASE, reply_to={"queue_url": REPLIES})
-    assert job.status == COMPLETED and job.cache == "hit" and job.terminal_sent
+    assert job.status == COMPLETED
+    assert job.cache == "hit"
+    assert job.terminal_sent
     assert terminal_events(harness, job.request_id) == [
         ("bus", "SynthesisCompleted"),
         ("reply", "SynthesisCompleted"),
     ]
     completed = harness.outbox.details("SynthesisCompleted")[-1]
-    assert completed["cache"] == "hit" and completed["key"] == key
+    assert completed["cache"] == "hit"
+    assert completed["key"] == key
     assert completed["duration_s"] > 0.5
     # Charged once, the normalized phrase's length (refill: 1 char/s, so at most a few back).
     assert before - len(PHRASE) <= chars_left(harness) <= before - len(PHRASE) + 5
@@ -110,15 +113,23 @@ def test_a_hit_is_answered_once_with_its_audio_charged_and_audited(harness: Plan
     record = audit.get(job.request_id)
     assert record is not None
     assert (record.status, record.cache, record.chars) == ("completed", "hit", len(PHRASE))
-    assert record.text_sha256 and record.finished_at and record.at
+    assert record.text_sha256
+    assert record.finished_at
+    assert record.at
     entry = harness.pipeline.cache.lookup(key)
-    assert entry is not None and entry.hits >= 1
+    assert entry is not None
+    assert entry.hits >= 1
 
 
 def test_a_redelivered_hit_sends_no_second_terminal_event(harness: PlanHarness) -> None:
     cached(harness)
     request = SynthesisRequested.model_validate(
-        {"request_id": "again", "tenant": "acme", "text": PHRASE, "reply_to": {"queue_url": REPLIES}}
+        {
+            "request_id": "again",
+            "tenant": "acme",
+            "text": PHRASE,
+            "reply_to": {"queue_url": REPLIES},
+        }
     )
     (item,) = request.expand()
     plan_item(item, harness.pipeline)
@@ -144,7 +155,7 @@ def test_concurrent_deliveries_of_one_hit_end_in_exactly_one_terminal_event(
     def deliver() -> None:
         try:
             plan_item(item, harness.pipeline)
-        except BaseException as error:  # noqa: BLE001 (reported below)
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=deliver) for _ in range(4)]
@@ -173,7 +184,8 @@ def test_a_quota_item_changed_after_its_read_sends_the_hit_down_the_general_path
     monkeypatch.setattr(quotas, "read", read_then_another_writer)
     job = harness.plan(PHRASE)
     monkeypatch.undo()
-    assert job.status == COMPLETED and job.cache == "hit"
+    assert job.status == COMPLETED
+    assert job.cache == "hit"
     assert terminal_events(harness, job.request_id) == [("bus", "SynthesisCompleted")]
     # The transaction wrote nothing: the phrase is charged once, by the general path.
     assert before - 7 - len(PHRASE) <= chars_left(harness) <= before - 7 - len(PHRASE) + 5
