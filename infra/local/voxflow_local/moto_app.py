@@ -224,6 +224,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import run_simple
 
+    from voxflow_local import moto_transactions
+
+    # Transactions at the cost of their own items, not of whole tables (as on AWS).
+    moto_transactions.install()
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     dispatcher = DomainDispatcherApplication(create_backend_app)
