@@ -54,11 +54,12 @@ def test_a_polly_hit_is_the_event_paths_audio(api: ApiHarness) -> None:
     job = api.through_events(PHRASE, "pcm")
     before = hits_of(api, str(job.key))
     answer = polly_client(api.url).synthesize_speech(
-        Text=PHRASE, VoiceId="joe", OutputFormat="pcm", SampleRate="16000"
+        Text=PHRASE, VoiceId="joe", OutputFormat="pcm", SampleRate="22050"
     )
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["x-voxflow-cache"] == "hit"
     audio = answer["AudioStream"].read()
     assert audio == cached_object(api, str(job.key))
-    assert len(audio) > 16000  # more than half a second of 16-bit samples
+    assert len(audio) > 22050  # more than half a second of 16-bit samples
     assert hits_of(api, str(job.key)) == before + 1
 
 
@@ -68,13 +69,13 @@ def test_a_hit_is_charged_once_audited_in_full_and_counted(api: ApiHarness) -> N
     first = service.speak(request)
     quotas = api.pipeline.controls.quotas
     assert quotas is not None
-    before = float(quotas.read("acme").chars)
+    before = quotas.read("acme").version
     hit = service.speak(request)
     assert first.cache == "miss"
     assert hit.cache == "hit"
     assert hit.audio == first.audio
-    charged = before - float(quotas.read("acme").chars)
-    assert len(PHRASE) - 5 <= charged <= len(PHRASE)  # less what refilled meanwhile
+    # One charge, one write (the bucket refills to full between, so count the writes).
+    assert quotas.read("acme").version == before + 1
     record = api.audit.get(hit.request_id)
     assert record is not None
     assert (record.status, record.cache, record.chars) == ("completed", "hit", len(PHRASE))
@@ -122,7 +123,7 @@ def test_marks_hit_is_the_marks_the_miss_made(api: ApiHarness) -> None:
     answered = service.speak(with_audio)
     assert answered.cache == "hit"
     assert answered.marks
-    assert answered.audio[:3] in {b"ID3", b"\xff\xfb", b"\xff\xf3"}
+    assert answered.audio[:3] == b"ID3" or answered.audio[:2] in {b"\xff\xfb", b"\xff\xf3"}
 
 
 def _this_hour() -> tuple[datetime, datetime]:
