@@ -29,7 +29,7 @@ from voxflow_local.moto_server import MotoServer
 
 PHRASE = "Your order has shipped."
 REPLIES = "https://sqs.us-east-1.amazonaws.com/123456789012/replies"
-LIMITS = TenantLimits(chars_per_s=1, chars_burst=500, requests_per_s=1, requests_burst=100)
+LIMITS = TenantLimits(chars_per_s=0.01, chars_burst=500, requests_per_s=1, requests_burst=100)
 
 
 @pytest.fixture(scope="module")
@@ -85,16 +85,31 @@ def _detail(entry: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(entry["MessageBody"])["detail"])
 
 
+def _noted(call: Any, name: str, calls: list[str]) -> Any:
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return call(*args, **kwargs)
+
+    return noted
+
+
 def chars_left(harness: PlanHarness, tenant: str = "acme") -> float:
     quotas = harness.pipeline.controls.quotas
     assert quotas is not None
     return float(quotas.read(tenant).chars)
 
 
-def test_a_hit_is_answered_once_with_its_audio_charged_and_audited(harness: PlanHarness) -> None:
+def test_a_hit_is_answered_once_with_its_audio_charged_and_audited(
+    harness: PlanHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key = cached(harness)
     before = chars_left(harness)
+    general: list[str] = []  # the general path's steps, which a hit does not take
+    jobs = harness.pipeline.jobs
+    for step in ("create", "finish", "get"):
+        monkeypatch.setattr(jobs, step, _noted(getattr(jobs, step), step, general))
     job = harness.plan(PHRASE, reply_to={"queue_url": REPLIES})
+    assert general == ["get"]  # the harness's own read of the job, after plan
     assert job.status == COMPLETED
     assert job.cache == "hit"
     assert job.terminal_sent
@@ -106,7 +121,7 @@ def test_a_hit_is_answered_once_with_its_audio_charged_and_audited(harness: Plan
     assert completed["cache"] == "hit"
     assert completed["key"] == key
     assert completed["duration_s"] > 0.5
-    # Charged once, the normalized phrase's length (refill: 1 char/s, so at most a few back).
+    # Charged once, the normalized phrase's length (refill: 0.01 char/s).
     assert before - len(PHRASE) <= chars_left(harness) <= before - len(PHRASE) + 5
     audit = harness.pipeline.controls.audit
     assert audit is not None
