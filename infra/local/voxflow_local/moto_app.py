@@ -18,6 +18,9 @@ moto's own WSGI application (what ``python -m moto.server`` runs) behind
 - everything else (SigV4-signed API calls, other services, moto's own
   ``/moto-api``) goes to moto untouched, in the same process. A signed header is not
   verified: boto3 and the local functions sign with the dummy credentials anyway.
+
+DynamoDB transactions cost their own items, not copies of whole tables
+(``voxflow_local.moto_transactions``).
 """
 
 import argparse
