@@ -255,6 +255,11 @@ def main() -> None:
         help="run the API function with this timeout instead of the template's 29 s "
         "(a loaded machine takes longer than that for a 1,000-character miss)",
     )
+    parser.add_argument(
+        "--hits-only",
+        action="store_true",
+        help="the hit table alone (no misses, concurrency or streaming): minutes less",
+    )
     args = parser.parse_args()
 
     engine = Engine(VoiceRegistry.default(), EngineSettings())
@@ -271,9 +276,9 @@ def main() -> None:
         url = stack.api_url
         hits["  refused at once (HTTP layer + resolver)"] = timed(lambda: refused(url), args.hits)
         engine_phrase = engine_seconds(engine, PHRASE, default, repeats=5)
-        rate = bench.concurrent_rate(8, args.concurrent_s)
+        rate = 0.0 if args.hits_only else bench.concurrent_rate(8, args.concurrent_s)
         misses: dict[str, tuple[list[float], float]] = {}
-        for label, text in (("phrase", PHRASE), ("1k", text_1k)):
+        for label, text in () if args.hits_only else (("phrase", PHRASE), ("1k", text_1k)):
             try:
                 miss_s = bench.misses(text, args.misses)
             except ClientError as error:  # on a loaded machine: past the function's timeout
@@ -282,7 +287,7 @@ def main() -> None:
             misses[label] = (miss_s, engine_seconds(engine, text, default))
         # Its own text: the misses above made (and keep) the 1k text's pcm.
         streamed_text = "Streamed this time. " + text_1k
-        streamed = bench.streamed(streamed_text, args.misses)
+        streamed = {} if args.hits_only else bench.streamed(streamed_text, args.misses)
 
     print(
         f"engine alone: phrase ({len(PHRASE)} chars) {engine_phrase * 1000:.1f} ms; "
@@ -299,6 +304,18 @@ def main() -> None:
             f"miss, {label}, Polly pcm: {miss:.2f} s (median of {len(miss_s)}); engine alone "
             f"{engine_s:.2f} s; ratio {miss / engine_s:.2f} (target <= 1.10)"
         )
+    if not args.hits_only:
+        print_streamed_and_rate(engine, streamed_text, streamed, rate, args)
+
+
+def print_streamed_and_rate(
+    engine: Engine,
+    streamed_text: str,
+    streamed: dict[str, list[tuple[float, float]]],
+    rate: float,
+    args: argparse.Namespace,
+) -> None:
+    default = SynthesisParams()
     first_chunk = engine_first_chunk_seconds(engine, streamed_text, default)
     whole = engine_seconds(engine, streamed_text, default)
     print(

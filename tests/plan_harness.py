@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxflow.audit import AuditLog
 from voxflow.aws import AwsSettings
 from voxflow.events import ChunkTask, SynthesisRequested
 from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
@@ -97,6 +98,7 @@ def plan_harness(
     registry: VoiceRegistry,
     *,
     quotas: TokenBucket | None = None,
+    audit: AuditLog | None = None,
     cache_isolation: CacheIsolation = CacheIsolation.SHARED,
 ) -> PlanHarness:
     """A pipeline over new, empty cache and jobs tables."""
@@ -125,6 +127,6 @@ def plan_harness(
         jobs=JobStore(jobs_model, service.job_ttl_s),
         publisher=EventPublisher(outbox, outbox, service.bus_name),
         chunk_queue=ChunkQueue(outbox, service.chunks_queue_url),
-        controls=Controls(quotas=quotas),
+        controls=Controls(quotas=quotas, audit=audit),
     )
     return PlanHarness(pipeline, outbox)

@@ -18,6 +18,7 @@ INTEGRATION_MODULES = frozenset(
     {
         "test_api_catalog",
         "test_api_clients",
+        "test_api_hit",
         "test_api_local",
         "test_api_polly",
         "test_api_tasks",

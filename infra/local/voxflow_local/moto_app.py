@@ -20,6 +20,9 @@ moto's own WSGI application (what ``python -m moto.server`` runs) behind
 - everything else (SigV4-signed API calls, other services, moto's own
   ``/moto-api``) goes to moto untouched, in the same process. A signed header is not
   verified: boto3 and the local functions sign with the dummy credentials anyway.
+
+DynamoDB transactions cost their own items, not copies of whole tables
+(``voxflow_local.moto_transactions``).
 """
 
 import argparse
@@ -226,6 +229,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import run_simple
 
+    from voxflow_local import moto_transactions
+
+    # Transactions at the cost of their own items, not of whole tables (as on AWS).
+    moto_transactions.install()
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     from voxflow_local import sqs_metrics

@@ -9,9 +9,11 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from voxflow.audit.models import TENANT_INDEX, AuditRecord
 from voxflow.aws.settings import AwsSettings
@@ -73,19 +75,8 @@ class AuditLog:
         batch_id: str | None,
     ) -> None:
         """What was asked: the text's hash and length (the text itself only if configured)."""
-        model = self._model
-        actions: list[Action] = [
-            *self._identity(tenant),
-            model.text_sha256.set(text_sha256(text)),
-            model.chars.set(len(text)),
-            model.voice.set(voice),
-            model.format.set(format),
-        ]
-        if batch_id is not None:
-            actions.append(model.batch_id.set(batch_id))
-        if self.settings.keep_text:
-            actions.append(model.text.set(text))
-        model(request_id).update(actions=actions)
+        actions = self._received(text=text, voice=voice, format=format, batch_id=batch_id)
+        self._model(request_id).update(actions=[*self._identity(tenant), *actions])
 
     def finished(
         self,
@@ -100,9 +91,63 @@ class AuditLog:
         cache: str | None = None,
     ) -> None:
         """How it ended: one terminal outcome (a redelivery writes the same one again)."""
+        actions = self._finished(
+            status=status,
+            region=region,
+            timings=timings,
+            code=code,
+            retryable=retryable,
+            cache=cache,
+        )
+        self._model(request_id).update(actions=[*self._identity(tenant), *actions])
+
+    def write_whole(
+        self,
+        transaction: TransactWrite,
+        request_id: str,
+        *,
+        tenant: str,
+        received: Mapping[str, Any],
+        finished: Mapping[str, Any],
+    ) -> None:
+        """Both halves in one write of ``transaction`` (a request answered at once: a
+        cache hit). ``received`` and ``finished``: ``received``'s and ``finished``'s
+        keyword arguments besides the id and tenant."""
+        actions = [
+            *self._identity(tenant),
+            *self._received(**received),
+            *self._finished(**finished),
+        ]
+        transaction.update(self._model(request_id), actions=actions)
+
+    def _received(
+        self, *, text: str, voice: str, format: str, batch_id: str | None
+    ) -> list[Action]:
         model = self._model
         actions: list[Action] = [
-            *self._identity(tenant),
+            model.text_sha256.set(text_sha256(text)),
+            model.chars.set(len(text)),
+            model.voice.set(voice),
+            model.format.set(format),
+        ]
+        if batch_id is not None:
+            actions.append(model.batch_id.set(batch_id))
+        if self.settings.keep_text:
+            actions.append(model.text.set(text))
+        return actions
+
+    def _finished(
+        self,
+        *,
+        status: str,
+        region: str,
+        timings: Mapping[str, float],
+        code: str | None = None,
+        retryable: bool | None = None,
+        cache: str | None = None,
+    ) -> list[Action]:
+        model = self._model
+        actions: list[Action] = [
             model.status.set(status),
             model.region.set(region),
             model.timings.set(dict(timings)),
@@ -114,7 +159,7 @@ class AuditLog:
             actions.append(model.retryable.set(retryable))
         if cache is not None:
             actions.append(model.cache.set(cache))
-        model(request_id).update(actions=actions)
+        return actions
 
     def _identity(self, tenant: str) -> list[Action]:
         now = datetime.now(UTC)

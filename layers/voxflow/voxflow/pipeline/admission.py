@@ -13,15 +13,22 @@ from voxflow.events import ItemRequest
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import fail_request
 from voxflow.pipeline.identity import item_fingerprint
+from voxflow.quotas.bucket import TenantBuckets
 from voxflow.regions import Decision
 
 
 def admit(
-    item: ItemRequest, decision: Decision, pipeline: Pipeline, *, spoken_chars: int
+    item: ItemRequest,
+    decision: Decision,
+    pipeline: Pipeline,
+    *,
+    spoken_chars: int,
+    quota_read: TenantBuckets | None = None,
 ) -> int | None:
     """DelaySeconds for the request's chunk tasks (0: at once; >0: quota delay mode);
     None: over quota, and already answered (THROTTLED, or the fallback clip).
-    ``spoken_chars``: the length of the text plan normalized, the quota's charge.
+    ``spoken_chars``: the length of the text plan normalized, the quota's charge;
+    ``quota_read``: the tenant's quota item as plan read it ahead, if it did.
     Raises ContentRejected (final) for text the policy rejects."""
     controls = pipeline.controls
     controls.record_received(item)
@@ -30,7 +37,7 @@ def admit(
     if controls.quotas is None or decision is not Decision.CREATE:
         return 0
     try:
-        grant = controls.quotas.take(item.tenant, spoken_chars)
+        grant = controls.quotas.take(item.tenant, spoken_chars, read=quota_read)
     except Throttled as error:
         pipeline.meter.count("RequestsThrottled")
         fail_request(

@@ -10,6 +10,9 @@ held to the tenant their event source names (voxflow.pipeline.tenancy).
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.transactions import TransactWrite
 
 from voxflow.audio import AudioFormat
 from voxflow.audit import COMPLETED, DEGRADED, FAILED, AuditLog, AuditSettings
@@ -57,41 +60,31 @@ class Controls:
 
     def record_received(self, item: ItemRequest) -> None:
         if self.audit is not None:
-            self.audit.received(
-                item.request_id,
-                tenant=item.tenant,
-                text=item.text,
-                voice=item.voice,
-                format=AudioFormat.parse(str(item.format)).value,
-                batch_id=item.batch_id,
-            )
+            self.audit.received(item.request_id, tenant=item.tenant, **_received(item))
 
     def record_outcome(
         self, job: Job, event: SynthesisCompleted | SynthesisFailed, region: str
     ) -> None:
         """The audit record's terminal half; the same values again on a redelivery."""
-        if self.audit is None:
-            return
-        ended = job.completed_at or datetime.now(UTC)
-        timings = {"total_s": (ended - job.created_at).total_seconds()}
-        if isinstance(event, SynthesisCompleted):
-            self.audit.finished(
-                job.request_id,
-                tenant=job.tenant,
-                status=DEGRADED if event.degraded else COMPLETED,
-                region=region,
-                timings={**timings, **event.timings},
-                cache=None if event.degraded else event.cache,
-            )
-        else:
-            self.audit.finished(
-                job.request_id,
-                tenant=job.tenant,
-                status=FAILED,
-                region=region,
-                timings=timings,
-                code=event.code,
-                retryable=event.retryable,
+        if self.audit is not None:
+            self.audit.finished(job.request_id, tenant=job.tenant, **_outcome(job, event, region))
+
+    def record_whole(
+        self,
+        transaction: TransactWrite,
+        item: ItemRequest,
+        job: Job,
+        event: SynthesisCompleted,
+        region: str,
+    ) -> None:
+        """Both halves of the audit record, in ``transaction``: a request answered at once."""
+        if self.audit is not None:
+            self.audit.write_whole(
+                transaction,
+                item.request_id,
+                tenant=item.tenant,
+                received=_received(item),
+                finished=_outcome(job, event, region),
             )
 
     def fallback_event(
@@ -114,3 +107,31 @@ class Controls:
             metadata=json.loads(job.metadata_json),
             batch_id=job.batch_id,
         )
+
+
+def _received(item: ItemRequest) -> dict[str, Any]:
+    return {
+        "text": item.text,
+        "voice": item.voice,
+        "format": AudioFormat.parse(str(item.format)).value,
+        "batch_id": item.batch_id,
+    }
+
+
+def _outcome(job: Job, event: SynthesisCompleted | SynthesisFailed, region: str) -> dict[str, Any]:
+    ended = job.completed_at or datetime.now(UTC)
+    timings = {"total_s": (ended - job.created_at).total_seconds()}
+    if isinstance(event, SynthesisCompleted):
+        return {
+            "status": DEGRADED if event.degraded else COMPLETED,
+            "region": region,
+            "timings": {**timings, **event.timings},
+            "cache": None if event.degraded else event.cache,
+        }
+    return {
+        "status": FAILED,
+        "region": region,
+        "timings": timings,
+        "code": event.code,
+        "retryable": event.retryable,
+    }

@@ -9,9 +9,10 @@ from voxflow.pipeline.admission import admit
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import answer_conflict
+from voxflow.pipeline.hit import Hit, ReadAhead, answer_at_once, hit_in, read_ahead, record_hit
 from voxflow.pipeline.identity import item_fingerprint
-from voxflow.pipeline.keyed import key_item
-from voxflow.pipeline.marks import plan_request_marks
+from voxflow.pipeline.keyed import KeyedRequest, key_item
+from voxflow.pipeline.marks import RequestMarks, plan_request_marks
 from voxflow.pipeline.regional import claim, usable, usable_many
 from voxflow.pipeline.terminal import completed_event, finish, reply_target
 from voxflow.pipeline.timeline import PLANNED, record
@@ -34,28 +35,30 @@ def plan_item(
     started = time.perf_counter()
     received_at = time.time() if received_at is None else received_at
     keyed = key_item(item, pipeline)
-    voice, resolved, audio_format = keyed.voice, keyed.resolved, keyed.audio_format
-    text, key, chunks, chunk_keys = keyed.text, keyed.key, keyed.chunks, keyed.chunk_keys
+    voice, resolved = keyed.voice, keyed.resolved
+    key, chunks, chunk_keys = keyed.key, keyed.chunks, keyed.chunk_keys
     marks = plan_request_marks(item, keyed) if item.speech_marks else None
-    job = pipeline.jobs.new(
-        item.request_id,
-        tenant=item.tenant,
-        voice=voice.voice_id,
-        format=audio_format.value,
-        key=key,
-        sample_rate=voice.sample_rate,
-        output_rate=keyed.output_rate,
-        params_json=json.dumps(resolved.as_dict()),
-        chunk_keys=chunk_keys,
-        chunk_count=len(chunks),
-        chunk_texts=chunks if len(text) <= 50_000 else None,  # sweeper; 400 KB item limit
-        metadata_json=json.dumps(item.metadata),
-        reply_to_json=item.reply_to.model_dump_json() if item.reply_to else None,
-        batch_id=item.batch_id,
-        fingerprint=item_fingerprint(item),
-        marks_json=marks.to_json() if marks else None,
-    )
+    job = _new_job(item, keyed, marks, pipeline)
     requested_at = item.requested_at.timestamp() if item.requested_at else None
+    keys = [key, *([marks.key] if marks else []), *chunk_keys]
+    ahead = read_ahead(item, keys, pipeline)
+    hit_ahead = (
+        hit_in(ahead.known, key, marks.key if marks else None) if ahead is not None else None
+    )
+    if hit_ahead is not None and ahead is not None:
+        if answer_at_once(
+            item,
+            job,
+            hit_ahead,
+            ahead,
+            pipeline,
+            billed_chars=keyed.billed_chars,
+            started=started,
+            received_at=received_at,
+        ):
+            return Decision.CREATE
+        ahead = None  # its quota item may be charged: the general path reads again
+        job = _new_job(item, keyed, marks, pipeline)  # the failed transaction's is changed
     claimed = claim(pipeline, job, standby_expired=standby_expired, requested_at=requested_at)
     if claimed.conflict is not None:
         return answer_conflict(pipeline, job, standby_expired=standby_expired)
@@ -69,41 +72,30 @@ def plan_item(
     # PROCEED is a redelivery of a request whose dispatch a crash may have cut short,
     # and TAKE_OVER a job its owner left: either way queue again only what is not done
     # (the synthesize step skips chunks that are cached by then).
-    delay_s = admit(item, claimed.decision, pipeline, spoken_chars=keyed.billed_chars)
+    delay_s = admit(
+        item,
+        claimed.decision,
+        pipeline,
+        spoken_chars=keyed.billed_chars,
+        quota_read=ahead.quota_item if ahead is not None else None,
+    )
     if delay_s is None:
         return claimed.decision  # over quota: answered already
-    # The request's key (and its marks') with its chunks' in one call when they fit one
-    # BatchGetItem: a miss makes one read, not two, before its chunk tasks are queued.
-    keys = [key, *([marks.key] if marks else []), *chunk_keys]
-    known = (
-        pipeline.cache.lookup_many(keys, consistent=True)
-        if len(keys) <= _KEYS_PER_BATCH_GET
-        else None
-    )
-    hit = usable(known.get(key) if known is not None else pipeline.cache.lookup(key), pipeline)
-    # Asked for marks, a hit needs them too; without, assembly makes them from the chunks.
-    marks_hit = None
-    if marks and hit:
-        marks_entry = (
-            known.get(marks.key) if known is not None else pipeline.cache.lookup(marks.key)
-        )
-        marks_hit = usable(marks_entry, pipeline)
-    if hit is not None and (marks is None or marks_hit is not None):
+    known = _known(ahead, keys, pipeline)
+    found = _usable_hit(known, key, marks, pipeline)
+    if found is not None:
         pipeline.meter.count("CacheHits")
         timings = {"plan_s": time.perf_counter() - started}
-        event = completed_event(pipeline, job, hit, "hit", timings, marks=marks_hit)
+        event = completed_event(pipeline, job, found.entry, "hit", timings, marks=found.marks)
         replied_at: list[float] = []
         finish(pipeline, job, event, "hit", on_replied=lambda: replied_at.append(time.time()))
-        pipeline.cache.count_hit(hit)
-        record(
-            PLANNED,
+        pipeline.cache.count_hit(found.entry)
+        record_hit(
             job.request_id,
-            cache="hit",
-            requested_at=requested_at,
-            received_at=received_at,
-            plan_s=timings["plan_s"],
-            # Receipt to the reply's send: the service's own share of a hit's latency.
-            service_s=replied_at[0] - received_at if replied_at else None,
+            requested_at,
+            received_at,
+            timings["plan_s"],
+            replied_at[0] if replied_at else None,
         )
         return claimed.decision
     pipeline.meter.count("CacheMisses")
@@ -147,6 +139,59 @@ def plan_item(
     )
     _count_cached_chunks(job, cached, chunk_keys, pipeline)
     return claimed.decision
+
+
+def _new_job(
+    item: ItemRequest, keyed: KeyedRequest, marks: RequestMarks | None, pipeline: Pipeline
+) -> Job:
+    return pipeline.jobs.new(
+        item.request_id,
+        tenant=item.tenant,
+        voice=keyed.voice.voice_id,
+        format=keyed.audio_format.value,
+        key=keyed.key,
+        sample_rate=keyed.voice.sample_rate,
+        output_rate=keyed.output_rate,
+        params_json=json.dumps(keyed.resolved.as_dict()),
+        chunk_keys=keyed.chunk_keys,
+        chunk_count=len(keyed.chunks),
+        # For the sweeper; an item takes at most 400 KB.
+        chunk_texts=keyed.chunks if len(keyed.text) <= 50_000 else None,
+        metadata_json=json.dumps(item.metadata),
+        reply_to_json=item.reply_to.model_dump_json() if item.reply_to else None,
+        batch_id=item.batch_id,
+        fingerprint=item_fingerprint(item),
+        marks_json=marks.to_json() if marks else None,
+    )
+
+
+def _known(
+    ahead: ReadAhead | None, keys: list[str], pipeline: Pipeline
+) -> dict[str, CacheEntry] | None:
+    """The request's key (and its marks') with its chunks' in one call when they fit one
+    BatchGetItem (read ahead already, in the standalone role): a miss makes one read,
+    not two, before its chunk tasks are queued. None: too many keys for one call."""
+    if ahead is not None:
+        return ahead.known
+    if len(keys) <= _KEYS_PER_BATCH_GET:
+        return pipeline.cache.lookup_many(keys, consistent=True)
+    return None
+
+
+def _usable_hit(
+    known: dict[str, CacheEntry] | None, key: str, marks: RequestMarks | None, pipeline: Pipeline
+) -> Hit | None:
+    """A hit whose audio (and marks, if asked for) can be served here. Asked for marks, a
+    hit needs them too; without, assembly makes them from the chunks."""
+    cache = pipeline.cache
+    entry = usable(known.get(key) if known is not None else cache.lookup(key), pipeline)
+    if entry is None:
+        return None
+    if marks is None:
+        return Hit(entry, None)
+    marks_entry = known.get(marks.key) if known is not None else cache.lookup(marks.key)
+    marks_hit = usable(marks_entry, pipeline)
+    return Hit(entry, marks_hit) if marks_hit is not None else None
 
 
 def _forget_chunks_without_audio_here(

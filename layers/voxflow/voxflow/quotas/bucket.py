@@ -85,43 +85,54 @@ class TokenBucket:
         """A bucket on ``settings.table`` where ``aws`` says."""
         return cls(bind(TenantBuckets, settings.table, aws), settings, **options)
 
-    def take(self, tenant: str, chars: int, requests: int = 1) -> Grant:
-        """Take ``chars`` and ``requests`` tokens or raise Throttled (see QuotaMode)."""
+    def take(
+        self, tenant: str, chars: int, requests: int = 1, *, read: TenantBuckets | None = None
+    ) -> Grant:
+        """Take ``chars`` and ``requests`` tokens or raise Throttled (see QuotaMode).
+        ``read``: the tenant's item as ``read`` returned it a moment ago (the first
+        attempt writes on its version instead of reading again)."""
         limits = self.settings.limits_for(tenant)
         if chars > limits.chars_burst or requests > limits.requests_burst:
             raise Throttled(tenant, None)
         for attempt in range(self._max_attempts):
-            item = self._read(tenant, limits)
-            # After the read: a slow read (a cold connection) is not time the bucket refills.
-            now = self._clock()
-            state = self._refilled(item, limits, now)
-            chars_left = state.chars - chars
-            requests_left = state.requests - requests
-            wait_s = max(
-                -chars_left / limits.chars_per_s, -requests_left / limits.requests_per_s, 0.0
-            )
-            if wait_s > 0 and (
-                self.settings.mode is QuotaMode.REJECT or wait_s > self.settings.max_delay_s
-            ):
-                over = (
-                    wait_s
-                    if self.settings.mode is QuotaMode.REJECT
-                    else wait_s - (self.settings.max_delay_s)
-                )
-                raise Throttled(tenant, over)
-            item.chars, item.requests, item.refilled_at = (
-                chars_left,
-                requests_left,
-                state.refilled_at,
-            )
-            expires_at = state.refilled_at + limits.fill_time_s + _EXPIRY_SLACK_S
-            item.expires_at = datetime.fromtimestamp(int(expires_at), UTC)
+            item = read if attempt == 0 and read is not None else self._read(tenant, limits)
+            grant = self.charge(item, chars, requests)
             if self._write(item):
-                return Grant(wait_s)
+                return grant
             # Lost the race to another writer: back off a little, then read again.
             time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
         # Sustained contention on one tenant is itself a sign of overload.
         raise Throttled(tenant, 1.0)
+
+    def read(self, tenant: str) -> TenantBuckets:
+        """The tenant's item (full buckets, unsaved, if it has none)."""
+        return self._read(tenant, self.settings.limits_for(tenant))
+
+    def charge(self, item: TenantBuckets, chars: int, requests: int = 1) -> Grant:
+        """Take the tokens from ``item`` in memory, refilled to now, or raise Throttled;
+        the caller saves it, on condition of the version it was read with."""
+        limits = self.settings.limits_for(item.tenant)
+        if chars > limits.chars_burst or requests > limits.requests_burst:
+            raise Throttled(item.tenant, None)
+        # After the read: a slow read (a cold connection) is not time the bucket refills.
+        now = self._clock()
+        state = self._refilled(item, limits, now)
+        chars_left = state.chars - chars
+        requests_left = state.requests - requests
+        wait_s = max(-chars_left / limits.chars_per_s, -requests_left / limits.requests_per_s, 0.0)
+        if wait_s > 0 and (
+            self.settings.mode is QuotaMode.REJECT or wait_s > self.settings.max_delay_s
+        ):
+            over = (
+                wait_s
+                if self.settings.mode is QuotaMode.REJECT
+                else wait_s - (self.settings.max_delay_s)
+            )
+            raise Throttled(item.tenant, over)
+        item.chars, item.requests, item.refilled_at = chars_left, requests_left, state.refilled_at
+        expires_at = state.refilled_at + limits.fill_time_s + _EXPIRY_SLACK_S
+        item.expires_at = datetime.fromtimestamp(int(expires_at), UTC)
+        return Grant(wait_s)
 
     def _read(self, tenant: str, limits: TenantLimits) -> TenantBuckets:
         try:

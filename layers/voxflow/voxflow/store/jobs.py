@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from voxflow.store.models import Job
 
@@ -18,6 +19,7 @@ PENDING = "pending"
 COMPLETED = "completed"
 FAILED = "failed"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+_TRANSACTION_CANCELED = "TransactionCanceledException"
 # How long the writer of a terminal event has to publish it before anyone else may send
 # it again: far above a PutEvents call, so only a writer that crashed is ever repeated.
 SEND_LEASE_S = 30.0
@@ -40,6 +42,11 @@ class ChunkProgress:
 
 def _lost_race(error: PutError | UpdateError) -> bool:
     return error.cause_response_code == _CONDITION_FAILED
+
+
+def transaction_canceled(error: TransactWriteError) -> bool:
+    """A condition of the transaction failed (or it met another one): nothing written."""
+    return error.cause_response_code == _TRANSACTION_CANCELED
 
 
 class JobStore:
@@ -89,6 +96,30 @@ class JobStore:
                 return False
             raise
         return True
+
+    def transaction(self) -> TransactWrite:
+        """A write transaction on the jobs table's connection (other tables may join:
+        one account and region)."""
+        return TransactWrite(connection=self._model._get_connection().connection)
+
+    def create_finished(
+        self,
+        transaction: TransactWrite,
+        job: Job,
+        status: str,
+        result: dict[str, object],
+        cache: str | None,
+    ) -> None:
+        """Create ``job`` already terminal, its event's writer holding the send lease, in
+        ``transaction``: a request answered at once (a cache hit) is one write, not a
+        create then a ``finish``. The transaction fails if the job exists already."""
+        now = self._clock()
+        job.status = status
+        job.result_json = json.dumps(result, default=str)
+        job.completed_at = now
+        job.send_lease_until = now + self._send_lease
+        job.cache = cache
+        transaction.save(job, condition=self._model.request_id.does_not_exist())
 
     def get(self, request_id: str) -> Job | None:
         try:

@@ -1,0 +1,157 @@
+"""A cache hit answered in four rounds of AWS calls instead of ten (docs/pipeline.md).
+
+1. The cache index (the request's key, its marks' and its chunks') and the tenant's
+   quota item, read together (``read_ahead``);
+2. one transaction: the job created already terminal, its writer holding the send
+   lease; the quota charge, on the version of the item read; both halves of the audit
+   record. All or nothing: if the job exists already (a duplicate), or another writer
+   changed the quota item, nothing is written and the general path takes the request;
+3. the event to the service's bus, then
+4. to the reply target (bus first, as every terminal event: a bus failure retries the
+   message, and a reply sent before it would be sent again).
+
+After the reply, the job is marked sent and the hit counted, together. A crash between
+the transaction and the mark is what it was before: the send lease runs out and the
+next delivery of the message, or the sweeper, sends the stored event once.
+
+Only in the standalone role: with two regions the claim reads the job before it may
+create one (docs/regions.md), and the general path keeps that protocol.
+"""
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from pynamodb.exceptions import TransactWriteError
+
+from voxflow.errors import Throttled
+from voxflow.events import ItemRequest, SynthesisCompleted
+from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.terminal import completed_event, reply_target
+from voxflow.pipeline.timeline import PLANNED, record
+from voxflow.quotas.bucket import TenantBuckets
+from voxflow.store import CacheEntry, Job
+from voxflow.store.jobs import COMPLETED, transaction_canceled
+
+_KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
+# Independent calls of one request at a time; boto3 clients are thread-safe.
+_CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="voxflow-hit")
+
+
+@dataclass
+class ReadAhead:
+    """What plan read before claiming the request's job: reads only, nothing written."""
+
+    known: dict[str, CacheEntry]  # the live cache entries among the keys read
+    quota_item: TenantBuckets | None  # the tenant's quota item, if quotas are on
+
+
+def read_ahead(item: ItemRequest, keys: list[str], pipeline: Pipeline) -> ReadAhead | None:
+    """The cache entries of ``keys`` (one consistent BatchGetItem) and the tenant's quota
+    item, read concurrently; None where the general path reads for itself (two regions,
+    or more keys than one batch read takes)."""
+    if pipeline.regions.regional or len(keys) > _KEYS_PER_BATCH_GET:
+        return None
+    quotas = pipeline.controls.quotas
+    quota_read = _CALLS.submit(quotas.read, item.tenant) if quotas is not None else None
+    known = pipeline.cache.lookup_many(keys, consistent=True)
+    return ReadAhead(known, quota_read.result() if quota_read is not None else None)
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry: CacheEntry
+    marks: CacheEntry | None  # the marks' entry, when the request asks for marks
+
+
+def hit_in(known: dict[str, CacheEntry], key: str, marks_key: str | None) -> Hit | None:
+    """The request's audio, and its marks if it asks for them (``marks_key``), both
+    among ``known``: a hit."""
+    entry = known.get(key)
+    marks = known.get(marks_key) if marks_key is not None else None
+    if entry is None or (marks_key is not None and marks is None):
+        return None
+    return Hit(entry, marks)
+
+
+def answer_at_once(
+    item: ItemRequest,
+    job: Job,
+    hit: Hit,
+    ahead: ReadAhead,
+    pipeline: Pipeline,
+    *,
+    billed_chars: int,
+    started: float,
+    received_at: float,
+) -> bool:
+    """Answer a request whose audio is cached with one transaction; False if it must take
+    the general path (nothing was written then): the job exists, the quota item changed
+    since it was read, the tenant is over quota or the content policy rejects the text
+    (the general path answers those, as for any request). ``ahead``'s quota item is
+    charged here: not to be used again. ``started``: plan's start (perf_counter);
+    ``received_at``: the message's receipt (epoch seconds)."""
+    target = reply_target(job)
+    if target is not None and target.s3 is not None:
+        return False  # a synthesis task's output object is copied on the general path
+    controls = pipeline.controls
+    if controls.policy is not None and not controls.policy.check(item.text, item.tenant).allowed:
+        return False
+    quota_item = ahead.quota_item
+    ahead.quota_item = None
+    if controls.quotas is not None and quota_item is not None:
+        try:
+            controls.quotas.charge(quota_item, billed_chars)
+        except Throttled:
+            return False
+    elif controls.quotas is not None:
+        return False
+    timings = {"plan_s": time.perf_counter() - started}
+    event = completed_event(pipeline, job, hit.entry, "hit", timings, marks=hit.marks)
+    assert isinstance(event, SynthesisCompleted)  # no output object to write (above)
+    region = pipeline.settings.region_name
+    try:
+        with pipeline.jobs.transaction() as transaction:
+            pipeline.jobs.create_finished(
+                transaction, job, COMPLETED, json.loads(event.model_dump_json()), "hit"
+            )
+            if quota_item is not None:
+                transaction.save(quota_item)  # on condition of the version read
+            controls.record_whole(transaction, item, job, event, region)
+    except TransactWriteError as error:
+        if transaction_canceled(error):
+            return False
+        raise
+    pipeline.publisher.publish(event, reply_target(job))
+    replied_at = time.time()
+    after = [
+        _CALLS.submit(pipeline.jobs.mark_terminal_sent, job),
+        _CALLS.submit(pipeline.cache.count_hit, hit.entry),
+    ]
+    for call in after:
+        call.result()
+    pipeline.meter.count("CacheHits")
+    requested_at = item.requested_at.timestamp() if item.requested_at else None
+    record_hit(item.request_id, requested_at, received_at, timings["plan_s"], replied_at)
+    return True
+
+
+def record_hit(
+    request_id: str,
+    requested_at: float | None,
+    received_at: float,
+    plan_s: float,
+    replied_at: float | None,
+) -> None:
+    """The hit's timeline line (voxflow.pipeline.timeline)."""
+    record(
+        PLANNED,
+        request_id,
+        cache="hit",
+        requested_at=requested_at,
+        received_at=received_at,
+        plan_s=plan_s,
+        # Receipt to the reply's send: the service's own share of a hit's latency.
+        service_s=replied_at - received_at if replied_at is not None else None,
+    )
