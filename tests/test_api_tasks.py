@@ -116,6 +116,16 @@ def test_a_long_task_writes_the_pipelines_audio_to_the_callers_bucket(
     )["Body"].read()
     assert audio == cached
 
+    # The same text again is a cache hit: the hit's short path writes no output object,
+    # so the task takes the general one, which copies the cached audio to its own key.
+    again = client.start_speech_synthesis_task(
+        Text=LONG_TEXT, VoiceId="joe", OutputFormat="mp3", OutputS3BucketName=bucket,
+        OutputS3KeyPrefix="again/",
+    )["SynthesisTask"]  # fmt: skip
+    assert wait_for(stack, again["TaskId"], timeout_s=60)["TaskStatus"] == "completed"
+    copied = clients.s3.get_object(Bucket=bucket, Key=f"again/{again['TaskId']}.mp3")
+    assert copied["Body"].read() == cached
+
 
 def test_a_topic_is_told_and_list_filters_and_pages(
     stack: LocalStack, clients: AwsClients, bucket: str
@@ -246,7 +256,21 @@ def test_aws_cli_starts_a_marks_task(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     task_id = json.loads(done.stdout)["SynthesisTask"]["TaskId"]
-    assert wait_for(stack, task_id)["TaskStatus"] == "completed"
+    deadline = time.monotonic() + 300
+    while True:  # polled with the CLI's own get-speech-synthesis-task
+        shown = subprocess.run(
+            [
+                str(AWS), "polly", "get-speech-synthesis-task", "--endpoint-url",
+                str(stack.api_url), "--task-id", task_id,
+            ],
+            env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+        )  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        status = json.loads(shown.stdout)["SynthesisTask"]["TaskStatus"]
+        if status in ("completed", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert status == "completed"
     lines = clients.s3.get_object(Bucket=bucket, Key=f"{task_id}.marks")["Body"].read()
     words = [json.loads(line)["value"] for line in lines.decode().splitlines()]
     assert words == ["A", "short", "task", "told", "to", "a", "topic"]
