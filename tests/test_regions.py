@@ -6,6 +6,7 @@ test chooses exactly what has replicated.
 
 import json
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
@@ -721,6 +722,137 @@ def test_the_other_region_is_not_asked_again_right_after_it_did_not_answer() -> 
     with pytest.raises(PeerUnavailable):
         peer.get("r-1")
     assert len(calls) == 2
+
+
+class _SlowPeer:
+    """The other region's DynamoDB endpoint, loaded: its first connection is dropped
+    without an answer, every later read answers "no item" after ``delay_s``."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.requests = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                self.requests += 1
+                if self.requests == 1:
+                    continue  # dropped: the client sees the connection closed
+                time.sleep(self.delay_s)
+                body = b"{}"
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+                )
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_a_slow_other_region_is_waited_for_and_asked_twice() -> None:
+    """The peer read the guard makes: a dropped first try is tried again, and an answer
+    that takes 2 s (past the health probe's 1 s, which the read used to share) counts."""
+    peer = _SlowPeer(delay_s=2.0)
+    try:
+        config = _secondary_config(
+            role=Role.PRIMARY, region=PRIMARY, secondary_endpoint_url=peer.url
+        )
+        jobs = peer_jobs(config, _local(PRIMARY), "voxflow-jobs")
+        assert jobs is not None
+        assert jobs.get("r-slow") is None  # no job there: create here
+        assert peer.requests == 2
+    finally:
+        peer.close()
+
+
+def _held_and_looked_at(
+    east_body: str, primary: Pipeline, waited_s: float, regions: dict[str, Region]
+) -> list[Decision]:
+    east = regions[PRIMARY]
+    decisions = handle_request_message(
+        east_body, f"e-{uuid.uuid4().hex[:6]}", 1, primary, first_seen=time.time() - waited_s
+    )
+    for message in receive(east, east.requests_url, wait_s=0):
+        delete(east, east.requests_url, message)  # the standby copy: looked at by hand
+    return decisions
+
+
+def test_both_regions_standing_by_on_a_silent_peer_ends_in_one_answer(
+    regions: dict[str, Region],
+    moto: MotoServer,
+    registry: VoiceRegistry,
+    engine: Engine,
+    secondary: Pipeline,
+) -> None:
+    """The stall after failback (issue 17 part 7): a late copy of a request reaches the
+    recovered primary, whose reads of the secondary's table get no answer, and the
+    secondary's own copy looks again while the primary is healthy. Each stands by for
+    the other until VOXFLOW_STANDBY_MAX_S. With VOXFLOW_PEER_SILENT_MAX_S the primary
+    creates it once it has held it that long, and answers it once."""
+    east, west = regions[PRIMARY], regions[SECONDARY]
+
+    def cut_off(silent_max_s: int) -> Pipeline:
+        pipeline = _pipeline(east, Role.PRIMARY, moto, registry, engine)
+        config = replace(
+            pipeline.regions.config,
+            secondary_endpoint_url=f"http://127.0.0.1:{free_port()}",
+            peer_silent_max_s=silent_max_s,
+        )
+        return replace(
+            pipeline,
+            regions=replace(
+                pipeline.regions,
+                config=config,
+                peer_jobs=peer_jobs(config, _local(PRIMARY), "voxflow-jobs"),
+            ),
+        )
+
+    request_id = f"stall-{uuid.uuid4().hex[:8]}"
+    text = f"Nobody answers {request_id[-4:]}."
+    _set_primary(regions, healthy=True)
+    # Without the bound (as before: only VOXFLOW_STANDBY_MAX_S, 900 s, ends it), five
+    # minutes on, neither region works on it.
+    unbounded = cut_off(silent_max_s=900)
+    for waited_s in (0, 60, 300):
+        west_body = stale_body(request_id, text, west.replies_url, age_s=waited_s + 30)
+        assert handle_request_message(
+            west_body, f"w-{waited_s}", 1, secondary, first_seen=time.time() - waited_s
+        ) == [Decision.STANDBY]
+        for message in receive(west, west.requests_url, wait_s=0):
+            delete(west, west.requests_url, message)
+        east_body = stale_body(request_id, text, east.replies_url, age_s=waited_s + 30)
+        assert _held_and_looked_at(east_body, unbounded, waited_s, regions) == [Decision.STANDBY]
+    assert job_item(east, request_id) is None
+    assert job_item(west, request_id) is None
+
+    bounded = cut_off(silent_max_s=60)
+    east_body = stale_body(request_id, text, east.replies_url, age_s=60)
+    assert _held_and_looked_at(east_body, bounded, 30, regions) == [Decision.STANDBY]
+    assert _held_and_looked_at(east_body, bounded, 61, regions) == [Decision.CREATE]
+    assert counts(bounded)["StaleRequestsCreatedPeerSilent"] == 1
+    assert synthesize_queued(east, bounded, request_id) == 1
+    assert terminal_replies(east, request_id) == ["SynthesisCompleted"]
+    # The secondary, once the primary's finished job has replicated, drops its copy.
+    item = (
+        regions[PRIMARY]
+        .client("dynamodb")
+        .get_item(
+            TableName="voxflow-jobs", Key={"request_id": {"S": request_id}}, ConsistentRead=True
+        )["Item"]
+    )
+    west.client("dynamodb").put_item(TableName="voxflow-jobs", Item=item)
+    west_body = stale_body(request_id, text, west.replies_url, age_s=120)
+    assert handle_request_message(west_body, "w-last", 1, secondary) == [Decision.DROP]
+    assert terminal_replies(west, request_id, wait_s=1) == []
 
 
 def replicate_to_primary(regions: dict[str, Region], request_id: str) -> dict[str, Any]:

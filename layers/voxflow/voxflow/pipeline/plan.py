@@ -27,6 +27,7 @@ def plan_item(
     *,
     standby_expired: bool = False,
     received_at: float | None = None,
+    waited_s: float = 0.0,
 ) -> Decision:
     """Plan one request; the decision says whether this region works on it (STANDBY:
     the caller sends the message again later). ``received_at``: when its message was
@@ -56,7 +57,13 @@ def plan_item(
         marks_json=marks.to_json() if marks else None,
     )
     requested_at = item.requested_at.timestamp() if item.requested_at else None
-    claimed = claim(pipeline, job, standby_expired=standby_expired, requested_at=requested_at)
+    claimed = claim(
+        pipeline,
+        job,
+        standby_expired=standby_expired,
+        requested_at=requested_at,
+        waited_s=waited_s,
+    )
     if claimed.conflict is not None:
         return answer_conflict(pipeline, job, standby_expired=standby_expired)
     if claimed.job is None:
