@@ -19,6 +19,7 @@ from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
 
 _KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
+_CACHED_CHUNKS_IN_PLAN = 3  # a short request's all (VOXFLOW_SHORT_JOB_CHUNKS' default)
 
 
 def plan_item(
@@ -124,6 +125,14 @@ def plan_item(
         }
     if claimed.decision is Decision.TAKE_OVER:
         _forget_chunks_without_audio_here(job, chunk_keys, cached, pipeline)
+    done = {int(index) for index in job.done or ()}
+    # Cached chunks not counted into the job yet: plan reports a few itself, and sends
+    # the rest as tasks that the synthesize step reports without synthesizing. Reporting
+    # them all here is 3-4 calls each: a 32-chunk takeover ran past plan's 30 s timeout
+    # under load, and every takeover held up the new requests behind it (issue 17).
+    reported_here = [
+        index for index, key in enumerate(chunk_keys) if key in cached and index not in done
+    ][:_CACHED_CHUNKS_IN_PLAN]
     tasks = [
         ChunkTask(
             request_id=job.request_id,
@@ -139,7 +148,7 @@ def plan_item(
             timing=marks is not None,
         )
         for index, chunk in enumerate(chunks)
-        if chunk_keys[index] not in cached and index not in (job.done or set())
+        if index not in done and index not in reported_here
     ]
     recovery = claimed.decision is Decision.TAKE_OVER
     queued_at = pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
@@ -155,7 +164,9 @@ def plan_item(
         chunks=len(chunks),
         queued=len(tasks),
     )
-    _count_cached_chunks(job, cached, chunk_keys, pipeline)
+    _count_cached_chunks(job, cached, chunk_keys, reported_here, pipeline)
+    if not tasks and not reported_here:
+        assemble(job.request_id, pipeline)  # every chunk done: its old owner did not assemble
     return claimed.decision
 
 
@@ -173,12 +184,15 @@ def _forget_chunks_without_audio_here(
 
 
 def _count_cached_chunks(
-    job: Job, cached: dict[str, CacheEntry], chunk_keys: list[str], pipeline: Pipeline
+    job: Job,
+    cached: dict[str, CacheEntry],
+    chunk_keys: list[str],
+    indices: list[int],
+    pipeline: Pipeline,
 ) -> None:
     complete = False
-    for index, key in enumerate(chunk_keys):
-        if key not in cached:
-            continue
+    for index in indices:
+        key = chunk_keys[index]
         progress = pipeline.jobs.record_chunk(job.request_id, index)
         complete = progress.complete
         if progress.newly_recorded:
