@@ -30,6 +30,7 @@ from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.publisher import ReplyQueues
 from voxflow.pipeline.requests import handle_request_message
+from voxflow.pipeline.standby_looks import Invocation, QueuedRequest, still_on_standby
 from voxflow.regions import (
     FIRST_SEEN_ATTRIBUTE,
     AlarmHealth,
@@ -561,6 +562,85 @@ def test_secondary_stands_by_while_the_primary_works_then_drops(
     assert receive(west, west.requests_url, wait_s=2) == []  # not sent again
     assert replies(west, request_id, wait_s=1) == []  # the secondary sent no terminal event
     assert counts(secondary)["ChunksSynthesized"] == 0
+
+
+def _drain(region: Region) -> list[dict[str, Any]]:
+    """Every message visible in ``region``'s requests queue, deleted."""
+    messages = receive(region, region.requests_url, wait_s=2)
+    for message in messages:
+        delete(region, region.requests_url, message)
+    return messages
+
+
+def test_standby_copies_are_looked_at_together_and_sent_again_in_one_call(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    """A batch's standby copies whose table decision is still STANDBY go back in one
+    SendMessageBatch after one batched job read; the others are planned one by one."""
+    _set_primary(regions, healthy=True)
+    west = regions[SECONDARY]
+    _drain(west)
+    tag = uuid.uuid4().hex[:6]
+    owned_there, no_job, answered, fresh = (f"{name}-{tag}" for name in "abcd")
+    for request_id in (owned_there, answered):
+        body = request_body(request_id, f"Together {request_id}.", west.replies_url)
+        assert handle_request_message(body, f"p-{request_id}", 1, primary) == [Decision.CREATE]
+        replicate_item(regions, "voxflow-jobs", {"request_id": {"S": request_id}})
+    west.client("dynamodb").update_item(
+        TableName="voxflow-jobs",
+        Key={"request_id": {"S": answered}},
+        UpdateExpression="SET #s = :done",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":done": {"S": "completed"}},
+    )
+    seen = time.time() - 4
+    records = [
+        QueuedRequest(f"m-{rid}", request_body(rid, "Any.", west.replies_url), first_seen)
+        for rid, first_seen in (
+            (owned_there, seen),
+            (no_job, seen),
+            (answered, seen),
+            (fresh, None),  # a first delivery: always planned
+        )
+    ]
+    calls: list[str] = []
+    assert secondary.regions.standby_queue is not None
+    sqs = secondary.regions.standby_queue._sqs
+    sqs.meta.events.register("before-send.sqs.*", lambda **kw: calls.append(kw["event_name"]))
+    before = counts(secondary)["RequestsOnStandby"]
+    try:
+        assert still_on_standby(records, secondary) == {f"m-{owned_there}", f"m-{no_job}"}
+    finally:
+        sqs.meta.events.unregister("before-send.sqs.*")
+    assert calls == ["before-send.sqs.SendMessageBatch"]
+    assert counts(secondary)["RequestsOnStandby"] == before + 2
+    time.sleep(2.5)  # the standby delay of a copy first seen 4 s ago
+    again = _drain(west)
+    assert sorted(json.loads(m["Body"])["request_id"] for m in again) == sorted(
+        [owned_there, no_job]
+    )
+    assert {m["MessageAttributes"][FIRST_SEEN_ATTRIBUTE]["StringValue"] for m in again} == {
+        f"{seen:.3f}"
+    }
+
+
+def test_a_record_plan_has_no_time_for_is_sent_back_at_once(
+    regions: dict[str, Region], secondary: Pipeline
+) -> None:
+    west = regions[SECONDARY]
+    _drain(west)
+    now = [0.0]
+    record = QueuedRequest("m-late", request_body("late-1", "Later.", west.replies_url))
+    invocation = Invocation([record], secondary, remaining_s=30, clock=lambda: now[0])
+    now[0] = 14.0
+    assert not invocation.settled(record)  # within the first half: planned here
+    now[0] = 15.0
+    before = counts(secondary)["RequestsDeferred"]
+    assert invocation.settled(record)
+    assert counts(secondary)["RequestsDeferred"] == before + 1
+    (back,) = _drain(west)  # no delay
+    assert json.loads(back["Body"])["request_id"] == "late-1"
+    assert FIRST_SEEN_ATTRIBUTE in back["MessageAttributes"]
 
 
 # --- (a2) the stale-request guard: a late copy of a request after failback --------------------

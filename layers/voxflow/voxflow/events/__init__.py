@@ -34,6 +34,7 @@ from voxflow.events.parse import (
     parse_chunk_task,
     parse_request,
     parse_request_items,
+    single_request_id,
     to_event_entry,
 )
 
@@ -65,6 +66,7 @@ __all__ = [
     "parse_request",
     "parse_request_items",
     "request_source",
+    "single_request_id",
     "source_tenant",
     "to_event_entry",
 ]
