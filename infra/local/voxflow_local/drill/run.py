@@ -57,6 +57,10 @@ class DrillSettings:
     timeout_s: float = 900.0  # for all terminal events after the last publish
     stall_s: float = 60.0  # no progress this long during the outage: recover, wait there
     seed: int = 0
+    # Before the kill, wait (up to 120 s) until the primary has answered this many: a
+    # small drill on a loaded machine may otherwise lose the primary before its first
+    # answer, and then has no URL handed out before the kill to play (edge).
+    answered_before_kill: int = 0
 
     @property
     def kill_index(self) -> int:
@@ -90,6 +94,10 @@ class DrillReport:
     # Publish → terminal event of requests published after the kill: what users of the
     # service met once it had failed over (p50, p99, max; seconds).
     after_kill_latency_s: dict[str, float] = field(default_factory=dict)
+    # The same for the requests in flight at the kill (interrupted): publish → terminal,
+    # and kill → terminal (what their wait after the loss was).
+    interrupted_latency_s: dict[str, float] = field(default_factory=dict)
+    interrupted_after_kill_s: dict[str, float] = field(default_factory=dict)
     all_terminal_after_kill_s: float | None = None
     all_terminal_after_start_s: float | None = None
     finished_only_after_failback: int = 0  # stranded in the frozen primary
@@ -153,6 +161,9 @@ class DrillReport:
                 f"replication backlog at the kill: {self.replication_backlog_at_kill}",
                 f"requests published after the kill, publish to terminal event: "
                 f"{self.after_kill_latency_s}",
+                f"requests in flight at the kill, publish to terminal event: "
+                f"{self.interrupted_latency_s}, kill to terminal event: "
+                f"{self.interrupted_after_kill_s}",
                 f"every terminal event {after if after is None else round(after, 1)} s after "
                 f"the kill; {self.finished_only_after_failback} finished only after failback, "
                 f"{len(self.finished_by_sweeper)} only by the sweeper",
@@ -232,6 +243,7 @@ class Drill:
         next_at = time.monotonic()
         for index, text in enumerate(texts):
             if index == self.settings.kill_index:
+                self._wait_for_answers(client)
                 self._kill(client)
             time.sleep(max(0.0, next_at - time.monotonic()))
             next_at += interval
@@ -243,6 +255,24 @@ class Drill:
                 continue
             self.published[published.request_id] = published
         self.progress(f"published {len(self.published)} of {len(texts)}")
+
+    def _wait_for_answers(self, client: GlobalVoxflowClient, timeout_s: float = 120.0) -> None:
+        """``answered_before_kill``: wait for that many of the primary's answers, then for
+        replication's lag, so that their audio has had its time to cross (an answer's
+        object still in flight at the kill is asynchronous replication's exposure, which
+        ``unreplicated_at_kill_ids`` reports, not what the edge check is about)."""
+        wanted = self.settings.answered_before_kill
+        deadline = time.monotonic() + timeout_s
+        while wanted and time.monotonic() < deadline:
+            answered = sum(
+                client.outcome(r).completed is not None
+                and client.outcome(r).region == self.stack.primary_region
+                for r in self.published
+            )
+            if answered >= wanted:
+                time.sleep(2 * self.stack.lag_s + 1)
+                return
+            time.sleep(0.2)
 
     def _kill(self, client: GlobalVoxflowClient) -> None:
         assert self.stack.replicator is not None
@@ -392,6 +422,13 @@ class Drill:
         report.rto_s = round(by_secondary[0] - self.failed_at, 2) if by_secondary else None
         report.secondary_first_completions_s = self._first_completions(terminal)
         report.after_kill_latency_s = self._after_kill_latency(terminal)
+        interrupted = [o for o in terminal if o.request_id in set(report.in_flight_at_kill_ids)]
+        report.interrupted_latency_s = _percentiles(
+            [o.terminal_at - self.published[o.request_id].at for o in interrupted if o.terminal_at]
+        )
+        report.interrupted_after_kill_s = _percentiles(
+            [o.terminal_at - self.failed_at for o in interrupted if o.terminal_at]
+        )
         if terminal and report.rpo == 0:
             last = max(o.terminal_at for o in terminal if o.terminal_at is not None)
             report.all_terminal_after_kill_s = round(last - self.failed_at, 1)
@@ -460,20 +497,14 @@ class Drill:
 
     def _after_kill_latency(self, terminal: list[Outcome]) -> dict[str, float]:
         assert self.failed_at is not None
-        latencies = sorted(
-            outcome.terminal_at - self.published[outcome.request_id].at
-            for outcome in terminal
-            if outcome.terminal_at is not None
-            and self.published[outcome.request_id].at >= self.failed_at
+        return _percentiles(
+            [
+                outcome.terminal_at - self.published[outcome.request_id].at
+                for outcome in terminal
+                if outcome.terminal_at is not None
+                and self.published[outcome.request_id].at >= self.failed_at
+            ]
         )
-        if not latencies:
-            return {}
-
-        def at(fraction: float) -> float:
-            index = min(len(latencies) - 1, round(fraction * (len(latencies) - 1)))
-            return round(latencies[index], 2)
-
-        return {"p50": at(0.5), "p99": at(0.99), "max": round(latencies[-1], 2)}
 
     def _count_chunks(self, outcomes: dict[str, Outcome]) -> None:
         assert self.failed_at is not None
@@ -518,6 +549,18 @@ class Drill:
                 # failback: the secondary never had them to synthesize.
                 if outcome.region == self.stack.secondary_region:
                     report.resynthesized_minimum += len(chunks - self._replicated_at_kill)
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float]:
+    """p50, p99 and max of ``seconds`` (nearest rank), rounded; {} for none."""
+    if not seconds:
+        return {}
+    ordered = sorted(seconds)
+
+    def at(fraction: float) -> float:
+        return round(ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))], 2)
+
+    return {"p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], 2)}
 
 
 class _JobChunks:
