@@ -136,6 +136,9 @@ class DrillReport:
     killed_at_request: int = 0
     failback: FailbackResult = field(default_factory=FailbackResult)
     wall_s: float = 0.0
+    # The replicator still had deliveries waiting 30 s after the failback, when the
+    # figures were counted (late duplicates may then be missing from them).
+    replication_behind_at_count: bool = False
     # With the edge proxy (TwoRegionStack(edge=True)): audio URLs the primary handed out
     # before the kill, how many of them played (the announced bytes) through the edge
     # while the primary was down, and the requests whose URL did not. None: no edge.
@@ -382,8 +385,11 @@ class Drill:
         assert self.failed_at is not None
         assert self.stack.replicator is not None
         report = self.report
-        # Late duplicates (the thawed primary's replies) arrive after the failback.
-        assert self.stack.replicator.wait_idle(30)
+        # Late duplicates (the thawed primary's replies) arrive after the failback. Under
+        # load replication can still be behind after 30 s: counted anyway, and said so.
+        if not self.stack.replicator.wait_idle(30):
+            report.replication_behind_at_count = True
+            logger.warning("replication still behind when the drill counted")
         time.sleep(2)
         outcomes = {r: client.outcome(r) for r in self.published}
         report.accepted = len(outcomes)
