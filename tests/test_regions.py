@@ -624,23 +624,41 @@ def test_standby_copies_are_looked_at_together_and_sent_again_in_one_call(
     }
 
 
-def test_a_record_plan_has_no_time_for_is_sent_back_at_once(
+def test_records_plan_has_no_time_for_are_sent_back_at_once_together(
     regions: dict[str, Region], secondary: Pipeline
 ) -> None:
+    """Records start only in the first half of the invocation's time, and only while
+    twice the slowest record so far fits before its end: the rest of the batch goes
+    back in one call, without delay, and those records succeed unplanned."""
     west = regions[SECONDARY]
     _drain(west)
     now = [0.0]
-    record = QueuedRequest("m-late", request_body("late-1", "Later.", west.replies_url))
-    invocation = Invocation([record], secondary, remaining_s=30, clock=lambda: now[0])
-    now[0] = 14.0
-    assert not invocation.settled(record)  # within the first half: planned here
+
+    def batch(*names: str) -> list[QueuedRequest]:
+        return [QueuedRequest(f"m-{n}", request_body(n, "Later.", west.replies_url)) for n in names]
+
+    first = batch("h1", "h2", "h3")
+    halves = Invocation(first, secondary, remaining_s=30, clock=lambda: now[0])
+    assert not halves.settled(first[0])
+    now[0] = 5.0
+    assert not halves.settled(first[1])  # 5 s so far: 2 x 5 s still fits
     now[0] = 15.0
     before = counts(secondary)["RequestsDeferred"]
-    assert invocation.settled(record)
+    assert halves.settled(first[2])  # past half the time
     assert counts(secondary)["RequestsDeferred"] == before + 1
-    (back,) = _drain(west)  # no delay
-    assert json.loads(back["Body"])["request_id"] == "late-1"
-    assert FIRST_SEEN_ATTRIBUTE in back["MessageAttributes"]
+
+    second = batch("s1", "s2", "s3", "s4")
+    now[0] = 100.0
+    slow = Invocation(second, secondary, remaining_s=30, clock=lambda: now[0])
+    assert not slow.settled(second[0])
+    now[0] = 112.0  # the first took 12 s: two more would not fit
+    assert slow.settled(second[1])
+    assert slow.settled(second[2])
+    assert slow.settled(second[3])
+    assert counts(secondary)["RequestsDeferred"] == before + 4
+    back = _drain(west)  # no delay
+    assert sorted(json.loads(m["Body"])["request_id"] for m in back) == ["h3", "s2", "s3", "s4"]
+    assert all(FIRST_SEEN_ATTRIBUTE in m["MessageAttributes"] for m in back)
 
 
 # --- (a2) the stale-request guard: a late copy of a request after failback --------------------

@@ -12,8 +12,8 @@ instead of a few a copy. Everything else is planned as before.
 
 And plan stops taking records when its time runs short: under load a batch of ten
 outlasted the 30 s timeout, and Lambda then returns every record of it to the queue,
-to do its work again and count towards maxReceiveCount. A record plan has no time for
-is sent back at once (a standby copy without delay) and succeeds.
+to do its work again and count towards maxReceiveCount. The records plan has no time
+for are sent back at once, together (standby copies without delay), and succeed.
 """
 
 import logging
@@ -77,27 +77,42 @@ def still_on_standby(
     return {record.message_id for record in waiting}
 
 
-def defer(record: QueuedRequest, pipeline: Pipeline) -> bool:
-    """Send ``record`` back to the requests queue for a later invocation, at once; False
-    where there is no queue to send it to (the caller fails the record: SQS redelivers)."""
+def send_back(records: Sequence[QueuedRequest], pipeline: Pipeline) -> set[str]:
+    """Send ``records`` back to the requests queue for a later invocation, at once and
+    together; their message ids (none where there is no queue to send them to: the
+    caller plans them, as before)."""
     queue = pipeline.regions.standby_queue
-    if queue is None:
-        return False
-    sender = identify(record.body, record.sender_id, pipeline.controls.tenants)
-    first_seen = time.time() if record.first_seen is None else record.first_seen
-    queue.send_again(sender.vouched(record.body), first_seen, delay_s=0)
-    pipeline.meter.count("RequestsDeferred")
-    return True
+    if queue is None or not records:
+        return set()
+    now = time.time()
+    queue.send_again_many(
+        [
+            (
+                identify(record.body, record.sender_id, pipeline.controls.tenants).vouched(
+                    record.body
+                ),
+                now if record.first_seen is None else record.first_seen,
+            )
+            for record in records
+        ],
+        delay_s=0,
+    )
+    pipeline.meter.count("RequestsDeferred", len(records))
+    return {record.message_id for record in records}
 
 
-# Records are started only in the first half of the invocation's time: one plan took up
-# to 13 s on the loaded machine, and a record cut off by the timeout fails its batch.
+# Records are started only in the first half of the invocation's time, and only while
+# twice the slowest record so far still fits before the end (less a margin): one plan
+# took up to 13 s on the loaded machine, and a record cut off by the timeout fails its
+# whole batch.
 _STARTS_WITHIN = 0.5
+_MARGIN_S = 3.0
 
 
 class Invocation:
     """One plan invocation's batch: the standby copies sent again up front, and the
-    time after which its records are sent back instead of planned."""
+    point after which its records are sent back (all the rest at once) instead of
+    planned."""
 
     def __init__(
         self,
@@ -108,7 +123,13 @@ class Invocation:
     ) -> None:
         self._pipeline = pipeline
         self._clock = clock
-        self._starts_until = clock() + remaining_s * _STARTS_WITHIN
+        self._records = list(records)
+        started = clock()
+        self._starts_until = started + remaining_s * _STARTS_WITHIN
+        self._ends_at = started + remaining_s - _MARGIN_S
+        self._last_start: float | None = None
+        self._slowest_s = 0.0
+        self._sent_back: set[str] | None = None
         try:
             self._on_standby = still_on_standby(records, pipeline)
         except (BotoCoreError, ClientError, StandbySendFailed) as error:
@@ -117,8 +138,22 @@ class Invocation:
             self._on_standby = set()
 
     def settled(self, record: QueuedRequest) -> bool:
-        """Whether ``record`` needs no planning now: sent again to standby with its batch,
-        or sent back because this invocation has no time left for it."""
+        """Called as each record starts: whether it needs no planning now (sent again to
+        standby with its batch, or sent back with the rest of the batch because this
+        invocation has no time left for them)."""
+        now = self._clock()
+        if self._last_start is not None:
+            self._slowest_s = max(self._slowest_s, now - self._last_start)
+        self._last_start = now
         if record.message_id in self._on_standby:
             return True
-        return self._clock() >= self._starts_until and defer(record, self._pipeline)
+        if self._sent_back is None:
+            if now < self._starts_until and now + 2 * self._slowest_s < self._ends_at:
+                return False
+            position = next(
+                (n for n, r in enumerate(self._records) if r.message_id == record.message_id),
+                len(self._records),
+            )
+            rest = [r for r in self._records[position:] if r.message_id not in self._on_standby]
+            self._sent_back = send_back(rest, self._pipeline)
+        return record.message_id in self._sent_back

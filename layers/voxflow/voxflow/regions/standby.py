@@ -48,14 +48,16 @@ class StandbyQueue:
         for it in this invocation, voxflow.pipeline.standby_looks)."""
         self._sqs.send_message(QueueUrl=self.queue_url, **self._entry(body, first_seen, delay_s))
 
-    def send_again_many(self, copies: list[tuple[str, float]]) -> None:
+    def send_again_many(
+        self, copies: list[tuple[str, float]], *, delay_s: int | None = None
+    ) -> None:
         """``send_again`` for (body, first seen) pairs, ten to a call."""
         for start in range(0, len(copies), _SQS_BATCH):
             batch = copies[start : start + _SQS_BATCH]
             response = self._sqs.send_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
-                    {"Id": str(number), **self._entry(body, first_seen, None)}
+                    {"Id": str(number), **self._entry(body, first_seen, delay_s)}
                     for number, (body, first_seen) in enumerate(batch)
                 ],
             )
