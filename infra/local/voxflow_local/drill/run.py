@@ -143,6 +143,7 @@ class DrillReport:
     # before the kill, how many of them played (the announced bytes) through the edge
     # while the primary was down, and the requests whose URL did not. None: no edge.
     edge_urls_before_kill: int | None = None
+    edge_urls_replicated_at_kill: list[str] = field(default_factory=list)
     edge_urls_playing_after_kill: int | None = None
     edge_urls_not_playing: list[str] = field(default_factory=list)
     # What `voxflow drill --plot` draws (voxflow_local.plots), in seconds after the
@@ -184,7 +185,8 @@ class DrillReport:
                     [
                         f"URLs handed out by the primary before the kill that played through "
                         f"the edge after it: {self.edge_urls_playing_after_kill}/"
-                        f"{self.edge_urls_before_kill}"
+                        f"{self.edge_urls_before_kill} ({len(self.edge_urls_replicated_at_kill)} "
+                        f"with their audio in the secondary at the kill)"
                     ]
                     if self.edge_urls_before_kill is not None
                     else []
@@ -299,26 +301,35 @@ class Drill:
     def _wait_all(self, client: GlobalVoxflowClient) -> None:
         ids = list(self.published)
         deadline = time.monotonic() + self.settings.timeout_s
-        progress_at, done = time.monotonic(), 0
+        # Terminal events decide when the stranded requests need the primary back (as
+        # before); any event, chunks included, decides when the rest is left to the
+        # sweeper: a long text's chunks coming one by one from a loaded lane is work
+        # going on, not a stall.
+        answered_at, answered = time.monotonic(), 0
+        evented_at, events = time.monotonic(), 0
         while time.monotonic() < deadline:
             try:
                 client.wait(ids, timeout_s=2.0)
                 return
             except VoxflowError:
                 pass
-            now_done = sum(client.outcome(r).terminal is not None for r in ids)
-            if now_done != done:
-                progress_at, done = time.monotonic(), now_done
-            stalled = time.monotonic() - progress_at > self.settings.stall_s
-            if stalled and self.stack.primary_down:
-                self.progress(f"{len(ids) - done} requests stalled: recovering the primary")
+            outcomes = [client.outcome(r) for r in ids]
+            now_answered = sum(o.terminal is not None for o in outcomes)
+            now_events = now_answered + sum(len(o.chunks) for o in outcomes)
+            now = time.monotonic()
+            if now_answered != answered:
+                answered_at, answered = now, now_answered
+            if now_events != events:
+                evented_at, events = now, now_events
+            if now - answered_at > self.settings.stall_s and self.stack.primary_down:
+                self.progress(f"{len(ids) - answered} requests stalled: recovering the primary")
                 self._recover()
-                progress_at = time.monotonic()
-            elif time.monotonic() - progress_at > 4 * self.settings.stall_s:
+                answered_at = evented_at = time.monotonic()
+            elif now - evented_at > 4 * self.settings.stall_s:
                 # Both regions up and still no progress (longer than a killed runner's
                 # messages stay invisible): what is left waits for the sweeper (on AWS
                 # its schedule), not for the timeout.
-                self.progress(f"{len(ids) - done} requests stalled with both regions up")
+                self.progress(f"{len(ids) - answered} requests stalled with both regions up")
                 return
 
     def _sweep_stragglers(self, client: GlobalVoxflowClient) -> None:
@@ -447,6 +458,7 @@ class Drill:
         if self._edge_urls is not None:
             self._edge_urls.join()
             report.edge_urls_before_kill = len(self._edge_urls.handed_out)
+            report.edge_urls_replicated_at_kill = self._edge_urls.replicated_at_kill
             report.edge_urls_playing_after_kill = len(self._edge_urls.playing)
             report.edge_urls_not_playing = self._edge_urls.not_playing
         report.timeline = self._timeline(terminal, started)
