@@ -52,13 +52,15 @@ def test_small_drill_loses_nothing_and_fails_back(tmp_path: Path) -> None:
     assert report.duplicated_chunks_normal == 0
     assert report.failback.ok, report.failback
     assert json.loads(report.to_json())["rpo"] == 0
-    # Every URL the primary handed out before the kill whose audio had replicated plays
-    # (its announced bytes) through the edge after it, from the secondary's bucket. An
-    # answer whose object was still in the frozen primary (asynchronous replication) is
-    # counted, not required: on a loaded machine one of two once was.
+    # URLs the primary handed out before the kill play (their announced bytes) through
+    # the edge after it, from the secondary's bucket: every one whose audio had
+    # replicated at the kill, and at least one in all. An answer whose object was still
+    # on its way (asynchronous replication; at load 25-30 the objects of answers given
+    # 2 s before the kill often were) may not: counted, not required.
     assert report.edge_urls_before_kill is not None
     assert report.edge_urls_before_kill >= 2
-    assert len(report.edge_urls_replicated_at_kill) >= 1
+    assert report.edge_urls_playing_after_kill is not None
+    assert report.edge_urls_playing_after_kill >= 1
     assert not set(report.edge_urls_replicated_at_kill) & set(report.edge_urls_not_playing)
     # A client that published to the frozen primary and then to the secondary left a copy
     # naming the primary's reply queue: answered once all the same (test_regions).
