@@ -64,6 +64,32 @@ def test_chunks_cached_by_another_request_are_not_queued_again(
     assert [task.index for task in voiced_plan.outbox.tasks] == [1]
 
 
+def test_plan_reports_a_few_cached_chunks_and_leaves_the_rest_to_the_lanes(
+    voiced_plan: PlanHarness,
+) -> None:
+    """A request whose chunks are all cached (a takeover after replication, a long text
+    said before in pieces): plan reports three of them itself and sends the rest as
+    tasks, which the synthesize step reports without synthesizing. Reporting all of a
+    32-chunk request in plan ran past its 30 s timeout under load (issue 17 part 7)."""
+    sentences = [f"Sentence {n} of the cached text." for n in range(6)]
+    for sentence in sentences:
+        voiced_plan.plan(sentence)
+        voiced_plan.synthesize_all()
+    voiced_plan.outbox.events.clear()
+    job = voiced_plan.plan(" ".join(sentences), format="wav")
+    assert int(job.chunk_count) == 6
+    assert [task.index for task in voiced_plan.outbox.tasks] == [3, 4, 5]
+    assert [d["index"] for d in voiced_plan.outbox.details("ChunkSynthesized")] == [0, 1, 2]
+    chunk_objects = {key for key in voiced_plan.outbox.objects if key.startswith("chunks/")}
+    voiced_plan.synthesize_all()
+    # Nothing synthesized again: no chunk object written.
+    assert {key for key in voiced_plan.outbox.objects if key.startswith("chunks/")} == chunk_objects
+    assert sorted(d["index"] for d in voiced_plan.outbox.details("ChunkSynthesized")) == list(
+        range(6)
+    )
+    assert voiced_plan.outbox.details("SynthesisCompleted")[-1]["request_id"] == job.request_id
+
+
 def test_more_keys_than_one_batch_get_are_read_in_two_steps(
     voiced_plan: PlanHarness, reads: list[tuple[str, int]]
 ) -> None:

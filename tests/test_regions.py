@@ -6,6 +6,7 @@ test chooses exactly what has replicated.
 
 import json
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
@@ -29,6 +30,7 @@ from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.publisher import ReplyQueues
 from voxflow.pipeline.requests import handle_request_message
+from voxflow.pipeline.standby_looks import Invocation, QueuedRequest, still_on_standby
 from voxflow.regions import (
     FIRST_SEEN_ATTRIBUTE,
     AlarmHealth,
@@ -562,6 +564,103 @@ def test_secondary_stands_by_while_the_primary_works_then_drops(
     assert counts(secondary)["ChunksSynthesized"] == 0
 
 
+def _drain(region: Region) -> list[dict[str, Any]]:
+    """Every message visible in ``region``'s requests queue, deleted."""
+    messages = receive(region, region.requests_url, wait_s=2)
+    for message in messages:
+        delete(region, region.requests_url, message)
+    return messages
+
+
+def test_standby_copies_are_looked_at_together_and_sent_again_in_one_call(
+    regions: dict[str, Region], primary: Pipeline, secondary: Pipeline
+) -> None:
+    """A batch's standby copies whose table decision is still STANDBY go back in one
+    SendMessageBatch after one batched job read; the others are planned one by one."""
+    _set_primary(regions, healthy=True)
+    west = regions[SECONDARY]
+    _drain(west)
+    tag = uuid.uuid4().hex[:6]
+    owned_there, no_job, answered, fresh = (f"{name}-{tag}" for name in "abcd")
+    for request_id in (owned_there, answered):
+        body = request_body(request_id, f"Together {request_id}.", west.replies_url)
+        assert handle_request_message(body, f"p-{request_id}", 1, primary) == [Decision.CREATE]
+        replicate_item(regions, "voxflow-jobs", {"request_id": {"S": request_id}})
+    west.client("dynamodb").update_item(
+        TableName="voxflow-jobs",
+        Key={"request_id": {"S": answered}},
+        UpdateExpression="SET #s = :done",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":done": {"S": "completed"}},
+    )
+    seen = time.time() - 4
+    records = [
+        QueuedRequest(f"m-{rid}", request_body(rid, "Any.", west.replies_url), first_seen)
+        for rid, first_seen in (
+            (owned_there, seen),
+            (no_job, seen),
+            (answered, seen),
+            (fresh, None),  # a first delivery: always planned
+        )
+    ]
+    calls: list[str] = []
+    assert secondary.regions.standby_queue is not None
+    sqs = secondary.regions.standby_queue._sqs
+    sqs.meta.events.register("before-send.sqs.*", lambda **kw: calls.append(kw["event_name"]))
+    before = counts(secondary)["RequestsOnStandby"]
+    try:
+        assert still_on_standby(records, secondary) == {f"m-{owned_there}", f"m-{no_job}"}
+    finally:
+        sqs.meta.events.unregister("before-send.sqs.*")
+    assert calls == ["before-send.sqs.SendMessageBatch"]
+    assert counts(secondary)["RequestsOnStandby"] == before + 2
+    time.sleep(2.5)  # the standby delay of a copy first seen 4 s ago
+    again = _drain(west)
+    assert sorted(json.loads(m["Body"])["request_id"] for m in again) == sorted(
+        [owned_there, no_job]
+    )
+    assert {m["MessageAttributes"][FIRST_SEEN_ATTRIBUTE]["StringValue"] for m in again} == {
+        f"{seen:.3f}"
+    }
+
+
+def test_records_plan_has_no_time_for_are_sent_back_at_once_together(
+    regions: dict[str, Region], secondary: Pipeline
+) -> None:
+    """Records start only in the first half of the invocation's time, and only while
+    twice the slowest record so far fits before its end: the rest of the batch goes
+    back in one call, without delay, and those records succeed unplanned."""
+    west = regions[SECONDARY]
+    _drain(west)
+    now = [0.0]
+
+    def batch(*names: str) -> list[QueuedRequest]:
+        return [QueuedRequest(f"m-{n}", request_body(n, "Later.", west.replies_url)) for n in names]
+
+    first = batch("h1", "h2", "h3")
+    halves = Invocation(first, secondary, remaining_s=30, clock=lambda: now[0])
+    assert not halves.settled(first[0])
+    now[0] = 5.0
+    assert not halves.settled(first[1])  # 5 s so far: 2 x 5 s still fits
+    now[0] = 15.0
+    before = counts(secondary)["RequestsDeferred"]
+    assert halves.settled(first[2])  # past half the time
+    assert counts(secondary)["RequestsDeferred"] == before + 1
+
+    second = batch("s1", "s2", "s3", "s4")
+    now[0] = 100.0
+    slow = Invocation(second, secondary, remaining_s=30, clock=lambda: now[0])
+    assert not slow.settled(second[0])
+    now[0] = 112.0  # the first took 12 s: two more would not fit
+    assert slow.settled(second[1])
+    assert slow.settled(second[2])
+    assert slow.settled(second[3])
+    assert counts(secondary)["RequestsDeferred"] == before + 4
+    back = _drain(west)  # no delay
+    assert sorted(json.loads(m["Body"])["request_id"] for m in back) == ["h3", "s2", "s3", "s4"]
+    assert all(FIRST_SEEN_ATTRIBUTE in m["MessageAttributes"] for m in back)
+
+
 # --- (a2) the stale-request guard: a late copy of a request after failback --------------------
 
 
@@ -721,6 +820,139 @@ def test_the_other_region_is_not_asked_again_right_after_it_did_not_answer() -> 
     with pytest.raises(PeerUnavailable):
         peer.get("r-1")
     assert len(calls) == 2
+
+
+class _SlowPeer:
+    """The other region's DynamoDB endpoint, loaded: its first connection is dropped
+    without an answer, every later read answers "no item" after ``delay_s``."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.requests = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                self.requests += 1
+                if self.requests == 1:
+                    continue  # dropped: the client sees the connection closed
+                time.sleep(self.delay_s)
+                body = b"{}"
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+                )
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_a_slow_other_region_is_waited_for_and_asked_twice() -> None:
+    """The peer read the guard makes: a dropped first try is tried again, and an answer
+    that takes 2 s (past the health probe's 1 s, which the read used to share) counts."""
+    peer = _SlowPeer(delay_s=2.0)
+    try:
+        config = _secondary_config(
+            role=Role.PRIMARY, region=PRIMARY, secondary_endpoint_url=peer.url
+        )
+        jobs = peer_jobs(config, _local(PRIMARY), "voxflow-jobs")
+        assert jobs is not None
+        assert jobs.get("r-slow") is None  # no job there: create here
+        assert peer.requests == 2
+    finally:
+        peer.close()
+
+
+def _held_and_looked_at(
+    east_body: str, primary: Pipeline, waited_s: float, regions: dict[str, Region]
+) -> list[Decision]:
+    east = regions[PRIMARY]
+    decisions = handle_request_message(
+        east_body, f"e-{uuid.uuid4().hex[:6]}", 1, primary, first_seen=time.time() - waited_s
+    )
+    for message in receive(east, east.requests_url, wait_s=0):
+        delete(east, east.requests_url, message)  # the standby copy: looked at by hand
+    return decisions
+
+
+def test_both_regions_standing_by_on_a_silent_peer_ends_in_one_answer(
+    regions: dict[str, Region],
+    moto: MotoServer,
+    registry: VoiceRegistry,
+    engine: Engine,
+    secondary: Pipeline,
+) -> None:
+    """The stall after failback (issue 17 part 7): a late copy of a request reaches the
+    recovered primary, whose reads of the secondary's table get no answer, and the
+    secondary's own copy looks again while the primary is healthy. Each stands by for
+    the other until VOXFLOW_STANDBY_MAX_S. With VOXFLOW_PEER_SILENT_MAX_S the primary
+    creates it once it has held it that long, and answers it once."""
+    east, west = regions[PRIMARY], regions[SECONDARY]
+
+    def cut_off(silent_max_s: int) -> Pipeline:
+        pipeline = _pipeline(east, Role.PRIMARY, moto, registry, engine)
+        config = replace(
+            pipeline.regions.config,
+            secondary_endpoint_url=f"http://127.0.0.1:{free_port()}",
+            peer_silent_max_s=silent_max_s,
+        )
+        return replace(
+            pipeline,
+            regions=replace(
+                pipeline.regions,
+                config=config,
+                peer_jobs=peer_jobs(config, _local(PRIMARY), "voxflow-jobs"),
+            ),
+        )
+
+    request_id = f"stall-{uuid.uuid4().hex[:8]}"
+    text = f"Nobody answers {request_id[-4:]}."
+    _set_primary(regions, healthy=True)
+    # Without the bound (as before: only VOXFLOW_STANDBY_MAX_S, 900 s, ends it), five
+    # minutes on, neither region works on it.
+    unbounded = cut_off(silent_max_s=900)
+    for waited_s in (0, 60, 300):
+        west_body = stale_body(request_id, text, west.replies_url, age_s=waited_s + 30)
+        assert handle_request_message(
+            west_body, f"w-{waited_s}", 1, secondary, first_seen=time.time() - waited_s
+        ) == [Decision.STANDBY]
+        for message in receive(west, west.requests_url, wait_s=0):
+            delete(west, west.requests_url, message)
+        east_body = stale_body(request_id, text, east.replies_url, age_s=waited_s + 30)
+        assert _held_and_looked_at(east_body, unbounded, waited_s, regions) == [Decision.STANDBY]
+    assert job_item(east, request_id) is None
+    assert job_item(west, request_id) is None
+
+    bounded = cut_off(silent_max_s=60)
+    east_body = stale_body(request_id, text, east.replies_url, age_s=60)
+    assert _held_and_looked_at(east_body, bounded, 30, regions) == [Decision.STANDBY]
+    assert _held_and_looked_at(east_body, bounded, 61, regions) == [Decision.CREATE]
+    assert counts(bounded)["StaleRequestsCreatedPeerSilent"] == 1
+    assert synthesize_queued(east, bounded, request_id) == 1
+    assert terminal_replies(east, request_id) == ["SynthesisCompleted"]
+    # The secondary, once the primary's finished job has replicated, drops its copy.
+    item = (
+        regions[PRIMARY]
+        .client("dynamodb")
+        .get_item(
+            TableName="voxflow-jobs", Key={"request_id": {"S": request_id}}, ConsistentRead=True
+        )["Item"]
+    )
+    west.client("dynamodb").put_item(TableName="voxflow-jobs", Item=item)
+    west_body = stale_body(request_id, text, west.replies_url, age_s=120)
+    assert handle_request_message(west_body, "w-last", 1, secondary) == [Decision.DROP]
+    assert terminal_replies(west, request_id, wait_s=1) == []
+    for region in (east, west):  # the standby copies still delayed: not the next test's
+        region.client("sqs").purge_queue(QueueUrl=region.requests_url)
 
 
 def replicate_to_primary(regions: dict[str, Region], request_id: str) -> dict[str, Any]:

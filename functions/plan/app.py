@@ -11,6 +11,7 @@ from voxflow.config import PLAN, Config
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.powertools import PowertoolsMeter, SqsBatchProcessor, receive_count
 from voxflow.pipeline.requests import handle_request_message
+from voxflow.pipeline.standby_looks import Invocation, QueuedRequest
 from voxflow.regions import first_seen_of
 
 logger = Logger()
@@ -21,16 +22,31 @@ processor = SqsBatchProcessor(logger)
 pipeline = Pipeline.of(Config.load(deployable=PLAN), PowertoolsMeter(metrics))
 
 
-@tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
-    handle_request_message(
-        record.body,
+invocation: Invocation | None = None  # this invocation's batch (pipeline.standby_looks)
+
+
+def queued(record: SQSRecord) -> QueuedRequest:
+    return QueuedRequest(
         record.message_id,
-        receive_count(record),
-        pipeline,
+        record.body,
         first_seen=first_seen_of(record.raw_event.get("messageAttributes") or {}),
         # Who sent it: with the event's source, the request's tenant (pipeline.tenancy).
         sender_id=(record.raw_event.get("attributes") or {}).get("SenderId"),
+    )
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    request = queued(record)
+    if invocation is not None and invocation.settled(request):
+        return
+    handle_request_message(
+        request.body,
+        request.message_id,
+        receive_count(record),
+        pipeline,
+        first_seen=request.first_seen,
+        sender_id=request.sender_id,
     )
 
 
@@ -38,6 +54,9 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    global invocation  # noqa: PLW0603 - one batch per invocation, as powertools hands records over
+    records = [queued(SQSRecord(raw)) for raw in event.get("Records", [])]
+    invocation = Invocation(records, pipeline, context.get_remaining_time_in_millis() / 1000)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -21,6 +21,9 @@ from voxflow_local.regions import TwoRegionStack
 @dataclass
 class EdgeUrlCheck:
     handed_out: dict[str, tuple[str, int]] = field(default_factory=dict)  # id → (url, bytes)
+    # Of those, the ones whose audio object was in the secondary's bucket at the kill:
+    # the others wait in the frozen primary (replication is asynchronous) and cannot play.
+    replicated_at_kill: list[str] = field(default_factory=list)
     playing: list[str] = field(default_factory=list)
     not_playing: list[str] = field(default_factory=list)
     primary_down_throughout: bool = True
@@ -34,11 +37,16 @@ class EdgeUrlCheck:
         if stack.edge is None:
             return None
         check = cls()
+        secondary = stack.secondary
+        s3, bucket = secondary.client("s3"), secondary.stack.resources["AudioBucket"]
         for request_id in ids:
             outcome = client.outcome(request_id)
             completed = outcome.completed
             if completed is not None and outcome.region == stack.primary_region:
                 check.handed_out[request_id] = (completed.url, completed.bytes)
+                listed = s3.list_objects_v2(Bucket=bucket, Prefix=completed.key, MaxKeys=1)
+                if listed.get("KeyCount", 0):
+                    check.replicated_at_kill.append(request_id)
         return check
 
     def start(self, stack: TwoRegionStack, settle_s: float) -> None:

@@ -338,6 +338,12 @@ STALE_REQUEST_S = declare(
     "table says it has no job for it (0: off; docs/failover.md)",
     PIPELINE, "regions",
 )  # fmt: skip
+PEER_SILENT_MAX_S = declare(
+    "VOXFLOW_PEER_SILENT_MAX_S", integer, 60,
+    "a stale request this region has held on standby this long, while the other region's "
+    "jobs table did not answer, is created here (0: at once; docs/failover.md)",
+    PIPELINE, "regions",
+)  # fmt: skip
 CHUNK_STALL_S = declare(
     "VOXFLOW_CHUNK_STALL_S", integer, 120,
     "a parked chunk task reports a job owned elsewhere that has made no progress for this "

@@ -35,6 +35,7 @@ from voxflow.events.parse import (
     parse_chunk_task,
     parse_request,
     parse_request_items,
+    single_request_id,
     to_event_entry,
 )
 
@@ -67,6 +68,7 @@ __all__ = [
     "parse_request",
     "parse_request_items",
     "request_source",
+    "single_request_id",
     "source_tenant",
     "to_event_entry",
 ]

@@ -148,6 +148,20 @@ def parse_request_items(
     return ParsedBatch(request, rejected, request_id)
 
 
+def single_request_id(body: str) -> str | None:
+    """The id of the one request ``body`` holds (its own or its event's), without
+    validating the rest; None for a batch of items, an id that would be the message's,
+    or a body that does not parse (plan's full parse answers those)."""
+    try:
+        detail = _detail(body, None)
+    except InvalidRequest:
+        return None
+    request_id = detail.get("request_id")
+    if "items" in detail or not isinstance(request_id, str):
+        return None
+    return request_id if _valid(_REQUEST_ID, request_id) is not None else None
+
+
 def _detail(body: object, default_request_id: str | None) -> dict[str, Any]:
     document = _load(body)
     detail = _unwrap(document, detail_type(SynthesisRequested))

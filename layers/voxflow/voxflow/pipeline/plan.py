@@ -20,6 +20,7 @@ from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
 
 _KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
+_CACHED_CHUNKS_IN_PLAN = 3  # a short request's all (VOXFLOW_SHORT_JOB_CHUNKS' default)
 
 
 def plan_item(
@@ -28,6 +29,7 @@ def plan_item(
     *,
     standby_expired: bool = False,
     received_at: float | None = None,
+    waited_s: float = 0.0,
 ) -> Decision:
     """Plan one request; the decision says whether this region works on it (STANDBY:
     the caller sends the message again later). ``received_at``: when its message was
@@ -42,24 +44,19 @@ def plan_item(
     requested_at = item.requested_at.timestamp() if item.requested_at else None
     keys = [key, *([marks.key] if marks else []), *chunk_keys]
     ahead = read_ahead(item, keys, pipeline)
-    hit_ahead = (
-        hit_in(ahead.known, key, marks.key if marks else None) if ahead is not None else None
-    )
-    if hit_ahead is not None and ahead is not None:
-        if answer_at_once(
-            item,
-            job,
-            hit_ahead,
-            ahead,
-            pipeline,
-            billed_chars=keyed.billed_chars,
-            started=started,
-            received_at=received_at,
-        ):
-            return Decision.CREATE
+    tried = _at_once(item, job, keyed, marks, pipeline, ahead=ahead, times=(started, received_at))
+    if tried:
+        return Decision.CREATE
+    if tried is False:
         ahead = None  # its quota item may be charged: the general path reads again
         job = _new_job(item, keyed, marks, pipeline)  # the failed transaction's is changed
-    claimed = claim(pipeline, job, standby_expired=standby_expired, requested_at=requested_at)
+    claimed = claim(
+        pipeline,
+        job,
+        standby_expired=standby_expired,
+        requested_at=requested_at,
+        waited_s=waited_s,
+    )
     if claimed.conflict is not None:
         return answer_conflict(pipeline, job, standby_expired=standby_expired)
     if claimed.job is None:
@@ -84,19 +81,7 @@ def plan_item(
     known = _known(ahead, keys, pipeline)
     found = _usable_hit(known, key, marks, pipeline)
     if found is not None:
-        pipeline.meter.count("CacheHits")
-        timings = {"plan_s": time.perf_counter() - started}
-        event = completed_event(pipeline, job, found.entry, "hit", timings, marks=found.marks)
-        replied_at: list[float] = []
-        finish(pipeline, job, event, "hit", on_replied=lambda: replied_at.append(time.time()))
-        pipeline.cache.count_hit(found.entry)
-        record_hit(
-            job.request_id,
-            requested_at,
-            received_at,
-            timings["plan_s"],
-            replied_at[0] if replied_at else None,
-        )
+        _answer_hit(pipeline, job, found, started, (requested_at, received_at))
         return claimed.decision
     pipeline.meter.count("CacheMisses")
     if known is None:
@@ -106,6 +91,14 @@ def plan_item(
         cached = {key: entry for key, entry in cached.items() if timing_usable(entry.timing)}
     if claimed.decision is Decision.TAKE_OVER:
         _forget_chunks_without_audio_here(job, chunk_keys, cached, pipeline)
+    done = {int(index) for index in job.done or ()}
+    # Cached chunks not counted into the job yet: plan reports a few itself, and sends
+    # the rest as tasks that the synthesize step reports without synthesizing. Reporting
+    # them all here is 3-4 calls each: a 32-chunk takeover ran past plan's 30 s timeout
+    # under load, and every takeover held up the new requests behind it (issue 17).
+    reported_here = [
+        index for index, key in enumerate(chunk_keys) if key in cached and index not in done
+    ][:_CACHED_CHUNKS_IN_PLAN]
     tasks = [
         ChunkTask(
             request_id=job.request_id,
@@ -121,7 +114,7 @@ def plan_item(
             timing=marks is not None,
         )
         for index, chunk in enumerate(chunks)
-        if chunk_keys[index] not in cached and index not in (job.done or set())
+        if index not in done and index not in reported_here
     ]
     recovery = claimed.decision is Decision.TAKE_OVER
     queued_at = pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
@@ -137,8 +130,66 @@ def plan_item(
         chunks=len(chunks),
         queued=len(tasks),
     )
-    _count_cached_chunks(job, cached, chunk_keys, pipeline)
+    _count_cached_chunks(job, cached, chunk_keys, reported_here, pipeline)
+    if not tasks and not reported_here:
+        assemble(job.request_id, pipeline)  # every chunk done: its old owner did not assemble
     return claimed.decision
+
+
+def _answer_hit(
+    pipeline: Pipeline,
+    job: Job,
+    found: Hit,
+    started: float,
+    times: tuple[float | None, float],
+) -> None:
+    """A hit on the general path: finish the claimed job with the cached result.
+    ``times``: the request's and its receipt's (epoch seconds)."""
+    requested_at, received_at = times
+    pipeline.meter.count("CacheHits")
+    timings = {"plan_s": time.perf_counter() - started}
+    event = completed_event(pipeline, job, found.entry, "hit", timings, marks=found.marks)
+    replied_at: list[float] = []
+    finish(pipeline, job, event, "hit", on_replied=lambda: replied_at.append(time.time()))
+    pipeline.cache.count_hit(found.entry)
+    record_hit(
+        job.request_id,
+        requested_at,
+        received_at,
+        timings["plan_s"],
+        replied_at[0] if replied_at else None,
+    )
+
+
+def _at_once(
+    item: ItemRequest,
+    job: Job,
+    keyed: KeyedRequest,
+    marks: RequestMarks | None,
+    pipeline: Pipeline,
+    *,
+    ahead: ReadAhead | None,
+    times: tuple[float, float],
+) -> bool | None:
+    """A hit answered at once (voxflow.pipeline.hit): True if it was; False if it was
+    tried and the general path must take the request (``job`` and ``ahead`` are spent);
+    None if it is not a hit read ahead. ``times``: plan's start and the receipt."""
+    if ahead is None:
+        return None
+    hit = hit_in(ahead.known, keyed.key, marks.key if marks else None)
+    if hit is None:
+        return None
+    started, received_at = times
+    return answer_at_once(
+        item,
+        job,
+        hit,
+        ahead,
+        pipeline,
+        billed_chars=keyed.billed_chars,
+        started=started,
+        received_at=received_at,
+    )
 
 
 def _new_job(
@@ -208,12 +259,15 @@ def _forget_chunks_without_audio_here(
 
 
 def _count_cached_chunks(
-    job: Job, cached: dict[str, CacheEntry], chunk_keys: list[str], pipeline: Pipeline
+    job: Job,
+    cached: dict[str, CacheEntry],
+    chunk_keys: list[str],
+    indices: list[int],
+    pipeline: Pipeline,
 ) -> None:
     complete = False
-    for index, key in enumerate(chunk_keys):
-        if key not in cached:
-            continue
+    for index in indices:
+        key = chunk_keys[index]
         progress = pipeline.jobs.record_chunk(job.request_id, index)
         complete = progress.complete
         if progress.newly_recorded:

@@ -43,17 +43,19 @@ def claim(
     *,
     standby_expired: bool = False,
     requested_at: float | None = None,
+    waited_s: float = 0.0,
 ) -> Claim:
     """Create ``new_job``, or decide what to do with the one that exists (docs/regions.md).
 
     A job under this id that is another request's is never worked on: the claim says
     so (``conflict``), and the caller answers the new request on its own.
     ``requested_at``: when the request was published (epoch seconds; None: not known),
-    for the stale-request guard."""
+    for the stale-request guard; ``waited_s``: how long this region has held the request
+    on standby (0: a first look), which bounds the guard's wait on a silent peer."""
     if not pipeline.regions.regional:
         return _claim_standalone(pipeline, new_job)
     stale = not standby_expired and pipeline.regions.stale(requested_at)
-    return _claim_regional(pipeline, new_job, standby_expired, stale)
+    return _claim_regional(pipeline, new_job, standby_expired, stale, waited_s)
 
 
 def _claim_standalone(pipeline: Pipeline, new_job: Job) -> Claim:
@@ -72,7 +74,9 @@ def _claim_standalone(pipeline: Pipeline, new_job: Job) -> Claim:
     return Claim(Decision.PROCEED, existing)
 
 
-def _claim_regional(pipeline: Pipeline, new_job: Job, standby_expired: bool, stale: bool) -> Claim:
+def _claim_regional(
+    pipeline: Pipeline, new_job: Job, standby_expired: bool, stale: bool, waited_s: float
+) -> Claim:
     jobs, regions = pipeline.jobs, pipeline.regions
     healthy = regions.primary_healthy()
     # The active region creates first and reads only if the job exists: one call, not two.
@@ -86,7 +90,7 @@ def _claim_regional(pipeline: Pipeline, new_job: Job, standby_expired: bool, sta
     decision = regions.decide(existing, healthy, standby_expired)
     if decision is Decision.CREATE:
         if stale and regions.peer_reachable(healthy):
-            held = _held_by_peer(pipeline, new_job)
+            held = _held_by_peer(pipeline, new_job, waited_s)
             if held is not None:
                 return Claim(held)
         if jobs.create(new_job):
@@ -110,24 +114,38 @@ def _claim_regional(pipeline: Pipeline, new_job: Job, standby_expired: bool, sta
     return Claim(decision)
 
 
-def _held_by_peer(pipeline: Pipeline, new_job: Job) -> Decision | None:
+def _held_by_peer(pipeline: Pipeline, new_job: Job, waited_s: float) -> Decision | None:
     """The stale-request guard: what to do with a request the other region has a job
     for (its item not replicated here yet), or None to create the job here. Answered
     there: DROP (answering here would be a second terminal event). Pending there:
     STANDBY, so this region looks again once the item has replicated and the table of
-    docs/regions.md applies. No answer: STANDBY as well. A slow peer is not a lost one
-    (the drill's secondary, loaded, timed out 24 reads after failback, and planning
-    here answered all 24 twice); VOXFLOW_STANDBY_MAX_S still ends the wait."""
+    docs/regions.md applies. No answer: STANDBY as well, since a slow peer is not a lost
+    one (the drill's secondary, loaded, timed out 24 reads after failback, and planning
+    here answered all 24 twice); but only for VOXFLOW_PEER_SILENT_MAX_S. The other
+    region stands by too while the primary is healthy and it has no job, so the request
+    would wait for VOXFLOW_STANDBY_MAX_S in both (the drill after failback: minutes,
+    until the sweep). Past that bound it is created here: a job pending there meets
+    this one through the claim's conditional writes, and a second answer of one the
+    peer finished unseen is what clients already keep the first of."""
     peer_jobs = pipeline.regions.peer_jobs
     if peer_jobs is None:
         return None
     try:
         found = peer_jobs.get(new_job.request_id)
     except PeerUnavailable as error:
+        pipeline.meter.count("StaleRequestPeerUnavailable")
+        if waited_s >= pipeline.regions.config.peer_silent_max_s:
+            logger.warning(
+                "stale request %s: the other region did not answer (%s) for %.0f s: created here",
+                new_job.request_id,
+                error,
+                waited_s,
+            )
+            pipeline.meter.count("StaleRequestsCreatedPeerSilent")
+            return None
         logger.warning(
             "stale request %s: the other region did not answer (%s)", new_job.request_id, error
         )
-        pipeline.meter.count("StaleRequestPeerUnavailable")
         return Decision.STANDBY
     if found is None or conflicts_with_peer(found, new_job):
         return None

@@ -69,7 +69,18 @@ def handle_request_message(
             for rejected in parsed.rejected
         ]
         items = parsed.request.expand() if parsed.request is not None else []
-        decisions += [_plan_one(item, receive_count, pipeline, expired, now) for item in items]
+        waited_s = now - first_seen
+        decisions += [
+            _plan_one(
+                item,
+                receive_count,
+                pipeline,
+                standby_expired=expired,
+                received_at=now,
+                waited_s=waited_s,
+            )
+            for item in items
+        ]
     if Decision.STANDBY in decisions:
         pipeline.regions.send_to_standby(sender.vouched(body), first_seen)
         pipeline.meter.count("RequestsOnStandby")
@@ -80,11 +91,19 @@ def _plan_one(
     item: ItemRequest,
     receive_count: int,
     pipeline: Pipeline,
+    *,
     standby_expired: bool,
     received_at: float,
+    waited_s: float,
 ) -> Decision:
     try:
-        return plan_item(item, pipeline, standby_expired=standby_expired, received_at=received_at)
+        return plan_item(
+            item,
+            pipeline,
+            standby_expired=standby_expired,
+            received_at=received_at,
+            waited_s=waited_s,
+        )
     except Exception as error:
         last_attempt = receive_count >= pipeline.settings.max_receive_count
         if not (is_final(error) or last_attempt):

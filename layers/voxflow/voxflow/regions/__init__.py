@@ -14,6 +14,7 @@ from voxflow.regions.regions import Regions
 from voxflow.regions.standby import (
     FIRST_SEEN_ATTRIBUTE,
     StandbyQueue,
+    StandbySendFailed,
     first_seen_of,
     standby_delay_s,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Regions",
     "Role",
     "StandbyQueue",
+    "StandbySendFailed",
     "StaticHealth",
     "active_region",
     "decide",

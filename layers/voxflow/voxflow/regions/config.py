@@ -39,6 +39,9 @@ class RegionConfig:
     # A request published longer ago than this is planned only after the other region's
     # jobs table says it has no job for it (0: never asked; docs/failover.md).
     stale_request_s: int = env.STALE_REQUEST_S.default
+    # A stale request held on standby this long while the other region's table did not
+    # answer is created here: both regions standing by would hold it until standby_max_s.
+    peer_silent_max_s: int = env.PEER_SILENT_MAX_S.default
     # A parked chunk task (voxflow.pipeline.handover) reports a job owned elsewhere that
     # has made no progress for this long.
     chunk_stall_s: int = env.CHUNK_STALL_S.default
@@ -55,6 +58,8 @@ class RegionConfig:
             )
         if self.standby_max_s < 0:
             raise SettingsError("VOXFLOW_STANDBY_MAX_S must be >= 0")
+        if self.peer_silent_max_s < 0:
+            raise SettingsError("VOXFLOW_PEER_SILENT_MAX_S must be >= 0")
         if self.chunk_stall_s < 1:
             raise SettingsError("VOXFLOW_CHUNK_STALL_S must be >= 1")
         if self.stale_request_s < 0:
@@ -122,6 +127,7 @@ class RegionConfig:
             standby_max_s=config[env.STANDBY_MAX_S],
             requests_queue_url=config[env.REQUESTS_QUEUE_URL],
             stale_request_s=config[env.STALE_REQUEST_S],
+            peer_silent_max_s=config[env.PEER_SILENT_MAX_S],
             chunk_stall_s=config[env.CHUNK_STALL_S],
             primary_endpoint_url=config[env.PRIMARY_ENDPOINT_URL],
             secondary_endpoint_url=config[env.SECONDARY_ENDPOINT_URL],

@@ -5,9 +5,12 @@ primary that has just recovered, a redelivery. The other region may have answere
 it already while the job's item has not replicated here yet; this region would find
 no job, create one and answer a second time. So before it creates a job for a stale
 request, a region reads the other region's item. Only stale requests pay for the
-read (fresh ones cannot have been answered elsewhere yet), with short timeouts and no
-retries; a peer that does not answer means a look again later (standby), never a
-second answer.
+read (fresh ones cannot have been answered elsewhere yet). A peer that does not answer
+means a look again later (standby), not a second answer; but a loaded peer is slow, not
+lost (the drill's secondary after failback: 1 s reads with no retry failed for minutes
+while the secondary stood by too), so the read waits 3 s and is tried twice, and a
+request held this way for VOXFLOW_PEER_SILENT_MAX_S is created here after all
+(voxflow.pipeline.regional).
 """
 
 import time
@@ -15,11 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.regions.config import RegionConfig
-from voxflow.regions.health import FAST_FAIL, UNREACHABLE_HOLD_S
+from voxflow.regions.health import UNREACHABLE_HOLD_S
+
+# Longer than the health probe's 1 s and one retry: a region that answers the alarm
+# read slowly is still up, and standing by on its silence stalls the request.
+PEER_READ = Config(
+    connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2}
+)
 
 
 class PeerUnavailable(RuntimeError):
@@ -93,5 +103,5 @@ def peer_jobs(config: RegionConfig, aws: AwsSettings, table: str) -> PeerJobs | 
         region=config.other_region,
         endpoint_url=config.other_endpoint_url or aws.endpoint_url,
     )
-    clients = AwsClients(peer, config=FAST_FAIL)
+    clients = AwsClients(peer, config=PEER_READ)
     return PeerJobs(lambda: clients.dynamodb, table)

@@ -16,6 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 FIRST_SEEN_ATTRIBUTE = "voxflow-first-seen"  # epoch seconds, an SQS Number attribute
+_SQS_BATCH = 10
+
+
+class StandbySendFailed(RuntimeError):
+    """SQS refused some of a batch of standby copies: the originals are retried."""
 
 
 def standby_delay_s(waited_s: float, retry_s: int, retry_max_s: int) -> int:
@@ -38,16 +43,37 @@ class StandbyQueue:
         self.max_delay_s = delay_s if max_delay_s is None else max(delay_s, max_delay_s)
         self._clock = clock
 
-    def send_again(self, body: str, first_seen: float) -> None:
+    def send_again(self, body: str, first_seen: float, *, delay_s: int | None = None) -> None:
+        """``delay_s``: this delay instead of the standby delay (0: plan had no time left
+        for it in this invocation, voxflow.pipeline.standby_looks)."""
+        self._sqs.send_message(QueueUrl=self.queue_url, **self._entry(body, first_seen, delay_s))
+
+    def send_again_many(
+        self, copies: list[tuple[str, float]], *, delay_s: int | None = None
+    ) -> None:
+        """``send_again`` for (body, first seen) pairs, ten to a call."""
+        for start in range(0, len(copies), _SQS_BATCH):
+            batch = copies[start : start + _SQS_BATCH]
+            response = self._sqs.send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(number), **self._entry(body, first_seen, delay_s)}
+                    for number, (body, first_seen) in enumerate(batch)
+                ],
+            )
+            if response.get("Failed"):
+                raise StandbySendFailed(f"{len(response['Failed'])} standby copies not sent")
+
+    def _entry(self, body: str, first_seen: float, delay_s: int | None) -> dict[str, Any]:
         waited = max(0.0, self._clock() - first_seen)
-        self._sqs.send_message(
-            QueueUrl=self.queue_url,
-            MessageBody=body,
-            DelaySeconds=standby_delay_s(waited, self.delay_s, self.max_delay_s),
-            MessageAttributes={
+        delay = standby_delay_s(waited, self.delay_s, self.max_delay_s)
+        return {
+            "MessageBody": body,
+            "DelaySeconds": delay if delay_s is None else delay_s,
+            "MessageAttributes": {
                 FIRST_SEEN_ATTRIBUTE: {"DataType": "Number", "StringValue": f"{first_seen:.3f}"}
             },
-        )
+        }
 
 
 def first_seen_of(message_attributes: Mapping[str, Any]) -> float | None:
