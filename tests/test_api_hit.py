@@ -5,37 +5,16 @@ API harness: real tables, S3 and voice, noise off): a hit is the event path's au
 for byte, charged once, audited in full and counted; a refused hit is audited as failed,
 and not served."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from api_harness import SMALL_TENANT, ApiHarness, polly_client, quiet_registry, start_api
+from api_harness import SMALL_TENANT, ApiHarness, polly_client
 
 from voxflow.api.speech import SpeechRequest, SpeechService
 from voxflow.audio import AudioFormat
-from voxflow.engine import Engine
 from voxflow.errors import Throttled
-from voxflow.settings import EngineSettings
-from voxflow_local.moto_server import MotoServer
 
 PHRASE = "Your order has shipped."
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    cache_dir: Path = tmp_path_factory.mktemp("api-hit-voice")
-    return Engine(quiet_registry(cache_dir), EngineSettings(cache_dir=cache_dir))
-
-
-@pytest.fixture(scope="module")
-def api(engine: Engine) -> Iterator[ApiHarness]:
-    with MotoServer() as moto:
-        harness = start_api(moto.url, engine.registry, engine)
-        try:
-            yield harness
-        finally:
-            harness.server.stop()
 
 
 def cached_object(api: ApiHarness, key: str) -> bytes:

@@ -6,32 +6,16 @@ server (its Secrets Manager and tenant table) and the real voice."""
 import datetime
 import importlib
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import botocore.auth
 import pytest
-from api_harness import SMALL_TENANT, ApiHarness, polly_client, quiet_registry, start_api
+from api_harness import SMALL_TENANT, ApiHarness, polly_client
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from voxflow.audio import decode
-from voxflow.engine import Engine
-from voxflow.settings import EngineSettings
-from voxflow_local.moto_server import MotoServer
 
 PHRASE = "Signed by a key of our own."
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiHarness]:
-    cache_dir = tmp_path_factory.mktemp("api-sigv4-voice")
-    engine = Engine(quiet_registry(cache_dir), EngineSettings(cache_dir=cache_dir))
-    with MotoServer() as moto:
-        harness = start_api(moto.url, engine.registry, engine)
-        try:
-            yield harness
-        finally:
-            harness.server.stop()
 
 
 def issued_client(api: ApiHarness, tenant: str = "acme", **kwargs: Any) -> tuple[Any, str, str]:

@@ -5,32 +5,16 @@ imported as Lambda would, its API swapped for the harness's (moto server, the re
 import importlib.util
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from api_harness import ApiHarness, quiet_registry, start_api
+from api_harness import ApiHarness
 
-from voxflow.engine import Engine
 from voxflow.metrics import NAMESPACE
 from voxflow.pipeline.powertools import PowertoolsMeter
-from voxflow.settings import EngineSettings
-from voxflow_local.moto_server import MotoServer
 
 APP = Path(__file__).resolve().parent.parent / "functions" / "api" / "app.py"
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiHarness]:
-    cache_dir = tmp_path_factory.mktemp("api-metrics-voice")
-    engine = Engine(quiet_registry(cache_dir), EngineSettings(cache_dir=cache_dir))
-    with MotoServer() as moto:
-        harness = start_api(moto.url, engine.registry, engine)
-        try:
-            yield harness
-        finally:
-            harness.server.stop()
 
 
 @pytest.fixture
