@@ -72,6 +72,16 @@ CATALOGUE: tuple[Metric, ...] = (
         "Count",
         "stale-request checks the other region did not answer (standby)",
     ),
+    _emf(
+        "StaleRequestsCreatedPeerSilent",
+        "Count",
+        "stale requests created here after the other region stayed silent too long",
+    ),
+    _emf(
+        "RequestsDeferred",
+        "Count",
+        "requests plan sent back to the queue: its invocation's time would not fit them",
+    ),
     _emf("TerminalEventsResent", "Count", "terminal events sent again (a lost put)"),
     _emf("ReplyDeliveryFailed", "Count", "results the reply target did not accept"),
     _emf("RequestsStuck", "Count", "requests the sweeper failed as stuck"),
