@@ -21,8 +21,8 @@ PHRASE = "Signed by a key of our own."
 def issued_client(api: ApiHarness, tenant: str = "acme", **kwargs: Any) -> tuple[Any, str, str]:
     secret, key = api.sigv4_keys.create(tenant)
     return (
-        polly_client(api.url, access_key_id=key.access_key_id, secret=secret, **kwargs),
-        (key.access_key_id),
+        polly_client(api.url, access_key_id=key.key_id, secret=secret, **kwargs),
+        (key.key_id),
         secret,
     )
 
@@ -136,7 +136,7 @@ def test_a_revoked_or_unknown_key_is_refused(api: ApiHarness) -> None:
 def test_keys_are_listed_without_their_secrets(api: ApiHarness) -> None:
     secret, key = api.sigv4_keys.create("lister")
     listed = [record for record in api.sigv4_keys.records() if record.tenant == "lister"]
-    assert [record.access_key_id for record in listed] == [key.access_key_id]
+    assert [record.key_id for record in listed] == [key.key_id]
     assert secret not in repr(listed)
     # The tenant table's items hold no secret either: only Secrets Manager does.
     items = api.clients.dynamodb.scan(TableName=api.sigv4_keys.table)["Items"]
@@ -148,10 +148,10 @@ def test_the_signed_host_is_the_one_the_client_called(api: ApiHarness) -> None:
     # against the Host the request arrived with: here another name of the same server.
     secret, key = api.sigv4_keys.create("acme")
     other_name = api.url.replace("127.0.0.1", "localhost")
-    client = polly_client(other_name, access_key_id=key.access_key_id, secret=secret)
+    client = polly_client(other_name, access_key_id=key.key_id, secret=secret)
     assert client.describe_voices()["Voices"]
     # A Host changed after signing (a proxy that rewrites it) is refused.
-    rewritten = polly_client(api.url, access_key_id=key.access_key_id, secret=secret)
+    rewritten = polly_client(api.url, access_key_id=key.key_id, secret=secret)
 
     def rehost(request: Any, **_: Any) -> None:
         request.headers["Host"] = "speech.example.com"

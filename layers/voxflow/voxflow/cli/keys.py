@@ -52,7 +52,7 @@ def run_keys(args: argparse.Namespace) -> int:
     if args.keys_command == "create" and args.sigv4:
         secret, made = sigv4.create(args.tenant, args.replica_region)
         print(f"SigV4 key for tenant {made.tenant}; the secret is shown only now:")
-        print(made.access_key_id)
+        print(made.key_id)
         print(secret)
         return 0
     if args.keys_command == "create":
@@ -77,10 +77,7 @@ def run_keys(args: argparse.Namespace) -> int:
             f"{record.revoked_at or '-'}\tbearer"
         )
     for made in sigv4.records():
-        print(
-            f"{made.access_key_id}\t{made.tenant}\t{made.created_at}\t"
-            f"{made.revoked_at or '-'}\tsigv4"
-        )
+        print(f"{made.key_id}\t{made.tenant}\t{made.created_at}\t{made.revoked_at or '-'}\tsigv4")
     return 0
 
 

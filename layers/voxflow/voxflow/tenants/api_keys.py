@@ -8,10 +8,10 @@ tenant whose quotas apply, a short id to name it by, and when it was created and
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from voxflow.errors import InvalidParameter
+from voxflow.tenants.issued import IssuedKey, listed, now, put_new
 from voxflow.tenants.table import checked_tenant
 
 KEY_PREFIX = "vfk_"
@@ -19,12 +19,7 @@ PRINCIPAL_PREFIX = "apikey:"
 _KEY_ID_CHARS = 12
 
 
-@dataclass(frozen=True)
-class ApiKey:
-    key_id: str
-    tenant: str
-    created_at: str
-    revoked_at: str | None = None
+ApiKey = IssuedKey  # key_id: the first 12 hex digits of the key's sha256
 
 
 @dataclass(frozen=True)
@@ -48,17 +43,8 @@ class ApiKeys:
         """A new key (the only time it exists outside the caller) and its record."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         digest = key_hash(key)
-        record = ApiKey(digest[:_KEY_ID_CHARS], checked_tenant(tenant), _now())
-        self._dynamodb.put_item(
-            TableName=self.table,
-            Item={
-                "principal": {"S": PRINCIPAL_PREFIX + digest},
-                "tenant": {"S": record.tenant},
-                "key_id": {"S": record.key_id},
-                "created_at": {"S": record.created_at},
-            },
-            ConditionExpression="attribute_not_exists(principal)",
-        )
+        record = ApiKey(digest[:_KEY_ID_CHARS], checked_tenant(tenant), now())
+        put_new(self._dynamodb, self.table, PRINCIPAL_PREFIX + digest, record)
         return key, record
 
     def check(self, key: str) -> KeyCheck:
@@ -74,14 +60,7 @@ class ApiKeys:
         return KeyCheck(str(item["tenant"]["S"]))
 
     def records(self) -> list[ApiKey]:
-        found: list[ApiKey] = []
-        for page in self._dynamodb.get_paginator("scan").paginate(
-            TableName=self.table,
-            FilterExpression="begins_with(principal, :prefix)",
-            ExpressionAttributeValues={":prefix": {"S": PRINCIPAL_PREFIX}},
-        ):
-            found.extend(_record(item) for item in page.get("Items", []))
-        return sorted(found, key=lambda record: (record.tenant, record.created_at))
+        return listed(self._dynamodb, self.table, PRINCIPAL_PREFIX)
 
     def revoke(self, key_id: str) -> ApiKey | None:
         """Revokes the key with this id; None if there is none. The item stays, so a
@@ -95,7 +74,7 @@ class ApiKeys:
             },
         ):
             for item in page.get("Items", []):
-                revoked_at = item.get("revoked_at", {}).get("S") or _now()
+                revoked_at = item.get("revoked_at", {}).get("S") or now()
                 self._dynamodb.update_item(
                     TableName=self.table,
                     Key={"principal": item["principal"]},
@@ -108,16 +87,3 @@ class ApiKeys:
         if len(key_id) != _KEY_ID_CHARS:
             raise InvalidParameter(f"a key id is {_KEY_ID_CHARS} hex digits (voxflow keys list)")
         return None
-
-
-def _record(item: dict[str, Any]) -> ApiKey:
-    return ApiKey(
-        item["key_id"]["S"],
-        item["tenant"]["S"],
-        item["created_at"]["S"],
-        item.get("revoked_at", {}).get("S"),
-    )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()

@@ -17,10 +17,10 @@ import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from voxflow.errors import InvalidParameter
+from voxflow.tenants.issued import IssuedKey, key_of, listed, now, put_new
 from voxflow.tenants.table import checked_tenant
 
 # AWS's shape: 20 upper-case letters and digits, 40-character secrets.
@@ -32,12 +32,7 @@ PRINCIPAL_PREFIX = "sigv4:"
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SigV4Key:
-    access_key_id: str
-    tenant: str
-    created_at: str
-    revoked_at: str | None = None
+SigV4Key = IssuedKey  # key_id: the access key id
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ class SigV4Keys:
             secrets.choice(_KEY_ALPHABET) for _ in range(_KEY_CHARS)
         )
         secret = secrets.token_urlsafe(30)  # 40 characters
-        record = SigV4Key(access_key_id, checked_tenant(tenant), _now())
+        record = SigV4Key(access_key_id, checked_tenant(tenant), now())
         replicas = [{"Region": region} for region in replica_regions]
         self._secretsmanager.create_secret(
             Name=self.secret_prefix + access_key_id,
@@ -74,16 +69,7 @@ class SigV4Keys:
             SecretString=secret,
             **({"AddReplicaRegions": replicas} if replicas else {}),
         )
-        self._dynamodb.put_item(
-            TableName=self.table,
-            Item={
-                "principal": {"S": PRINCIPAL_PREFIX + access_key_id},
-                "tenant": {"S": record.tenant},
-                "key_id": {"S": access_key_id},
-                "created_at": {"S": record.created_at},
-            },
-            ConditionExpression="attribute_not_exists(principal)",
-        )
+        put_new(self._dynamodb, self.table, PRINCIPAL_PREFIX + access_key_id, record)
         return secret, record
 
     def grant(self, access_key_id: str) -> SigV4Grant | None:
@@ -116,14 +102,7 @@ class SigV4Keys:
         return SigV4Grant(secret, str(item["tenant"]["S"]))
 
     def records(self) -> list[SigV4Key]:
-        found: list[SigV4Key] = []
-        for page in self._dynamodb.get_paginator("scan").paginate(
-            TableName=self.table,
-            FilterExpression="begins_with(principal, :prefix)",
-            ExpressionAttributeValues={":prefix": {"S": PRINCIPAL_PREFIX}},
-        ):
-            found.extend(_record(item) for item in page.get("Items", []))
-        return sorted(found, key=lambda record: (record.tenant, record.created_at))
+        return listed(self._dynamodb, self.table, PRINCIPAL_PREFIX)
 
     def revoke(self, access_key_id: str) -> SigV4Key | None:
         """Revokes the key (its item stays, marked) and deletes its secret; None if there
@@ -136,7 +115,7 @@ class SigV4Keys:
                 Key={"principal": {"S": PRINCIPAL_PREFIX + access_key_id}},
                 UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :at)",
                 ConditionExpression="attribute_exists(principal)",
-                ExpressionAttributeValues={":at": {"S": _now()}},
+                ExpressionAttributeValues={":at": {"S": now()}},
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except self._dynamodb.exceptions.ConditionalCheckFailedException:
@@ -146,17 +125,4 @@ class SigV4Keys:
             self._secretsmanager.delete_secret(
                 SecretId=self.secret_prefix + access_key_id, ForceDeleteWithoutRecovery=True
             )
-        return _record(item)
-
-
-def _record(item: dict[str, Any]) -> SigV4Key:
-    return SigV4Key(
-        item["key_id"]["S"],
-        item["tenant"]["S"],
-        item["created_at"]["S"],
-        item.get("revoked_at", {}).get("S"),
-    )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+        return key_of(item)
