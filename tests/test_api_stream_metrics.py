@@ -2,42 +2,19 @@
 (functions/api/app.py ``stream``), not at the next call's flush: the handler module,
 imported as Lambda would, its API swapped for the harness's (moto server, the real voice)."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from api_harness import ApiHarness
+from handler_module import import_handler
 
-from voxflow.metrics import NAMESPACE
 from voxflow.pipeline.powertools import PowertoolsMeter
-
-APP = Path(__file__).resolve().parent.parent / "functions" / "api" / "app.py"
 
 
 @pytest.fixture
 def app(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {
-        "VOXFLOW_BUS_NAME": "bus",
-        "VOXFLOW_CHUNKS_QUEUE_URL": "http://127.0.0.1:1/123456789012/chunks",
-        "VOXFLOW_BUCKET": "bucket",
-        "VOXFLOW_CACHE_TABLE": "cache",
-        "VOXFLOW_JOBS_TABLE": "jobs",
-        "VOXFLOW_AWS_ENDPOINT_URL": "http://127.0.0.1:1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_SERVICE_NAME": "voxflow",
-        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("api_app_under_test", APP)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = import_handler("api", monkeypatch)
     # The harness's stores behind the module's own Metrics, as its cold start wires them.
     monkeypatch.setattr(api.pipeline, "meter", PowertoolsMeter(module.metrics))
     monkeypatch.setattr(module, "api", api.api)

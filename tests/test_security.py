@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from handler_module import import_handler
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.store.audio import AudioStore
@@ -303,30 +304,7 @@ def test_malformed_chunk_task_is_logged_without_its_text(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The synthesize handler on a malformed task: the log says where, never the text."""
-    import importlib.util
-    import sys
-
-    for name, value in {
-        "VOXFLOW_BUS_NAME": "bus",
-        "VOXFLOW_CHUNKS_QUEUE_URL": "http://127.0.0.1:1/123456789012/chunks",
-        "VOXFLOW_BUCKET": "bucket",
-        "VOXFLOW_CACHE_TABLE": "cache",
-        "VOXFLOW_JOBS_TABLE": "jobs",
-        "VOXFLOW_AWS_ENDPOINT_URL": "http://127.0.0.1:1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_SERVICE_NAME": "voxflow",
-        "POWERTOOLS_METRICS_NAMESPACE": "voxflow",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location(
-        "synthesize_app_under_test", ROOT / "functions" / "synthesize" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = import_handler("synthesize", monkeypatch)
 
     marker = "Private words the log must not hold"
     # The invalid field holds the text: pydantic quotes the input of the field it refuses.
