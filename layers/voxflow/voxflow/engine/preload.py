@@ -42,7 +42,7 @@ class VoiceModelLoad:
         started = time.perf_counter()
         try:
             self._model = load_voice_model(voice, settings)
-        except Exception as error:  # noqa: BLE001 - raised again, as it was, by result()
+        except Exception as error:  # raised again, as it was, by result()
             self._error = error
         self.seconds = time.perf_counter() - started
 
