@@ -5,7 +5,8 @@ benchmarks/corpus (20 to ~2,800 characters):
 - throughput: seconds of audio per wall-clock second, warm sessions;
 - time to first audio (first chunk ready), warm;
 - cold start: process spawn to the first byte of audio on stdout for a
-  20-character phrase, `voxflow synth --raw` vs `python -m piper --output-raw`;
+  20-character phrase, `voxflow synth --raw` vs `python -m piper --output-raw`, and
+  the floor (benchmarks/cold_floor.py: the same session and inference, no voxflow code);
 - peak RSS of a `voxflow synth` process on the longest text;
 - batch size and execution mode variants, to choose the CPU defaults.
 
@@ -28,10 +29,12 @@ import onnxruntime as ort
 from piper import PiperVoice
 
 from voxflow.engine import Engine
+from voxflow.engine.optimized import find_optimized
 from voxflow.settings import EngineSettings, ExecutionMode
 from voxflow.voices import VoiceRegistry
 
 CORPUS = Path(__file__).parent / "corpus"
+FLOOR = Path(__file__).parent / "cold_floor.py"
 TEXTS = ["phrase", "short", "medium", "long"]
 
 
@@ -157,17 +160,33 @@ def first_byte_seconds(command: list[str], stdin: bytes | None) -> float:
 
 def cold_start(repeats: int) -> dict[str, float]:
     phrase = corpus("phrase")
-    model = str(VoiceRegistry.default().get("joe").model_path)
-    voxflow_cmd = [sys.executable, "-m", "voxflow", "synth", phrase, "--raw"]
-    piper_cmd = [sys.executable, "-m", "piper", "-m", model, "--output-raw"]
-    voxflow_runs, piper_runs = [], []
-    for _ in range(repeats):  # interleaved, so drift in machine load hits both alike
-        voxflow_runs.append(first_byte_seconds(voxflow_cmd, None))
-        piper_runs.append(first_byte_seconds(piper_cmd, phrase.encode() + b"\n"))
-    return {
-        "voxflow_s": statistics.median(voxflow_runs),
-        "piper_cli_s": statistics.median(piper_runs),
+    voice = VoiceRegistry.default().get("joe")
+    model = str(voice.model_path)
+    commands = {
+        "voxflow_s": ([sys.executable, "-m", "voxflow", "synth", phrase, "--raw"], None),
+        "piper_cli_s": (
+            [sys.executable, "-m", "piper", "-m", model, "--output-raw"],
+            phrase.encode() + b"\n",
+        ),
     }
+    optimized = find_optimized(voice.model_path, lambda: voice.model_version)
+    if optimized is not None:
+        floor = [sys.executable, str(FLOOR), str(optimized), str(voice.config_path), phrase]
+        commands["floor_s"] = (floor, None)
+    runs: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(repeats):  # interleaved, so drift in machine load hits all alike
+        for name, (command, stdin) in commands.items():
+            runs[name].append(first_byte_seconds(command, stdin))
+    figures = {name: statistics.median(times) for name, times in runs.items()}
+    # Ratios pair by pair (the runs of one round), steadier than a ratio of medians.
+    figures["ratio"] = statistics.median(
+        v / p for v, p in zip(runs["voxflow_s"], runs["piper_cli_s"], strict=True)
+    )
+    if "floor_s" in runs:
+        figures["floor_ratio"] = statistics.median(
+            f / p for f, p in zip(runs["floor_s"], runs["piper_cli_s"], strict=True)
+        )
+    return figures
 
 
 def peak_rss_mb(command: list[str]) -> float:
@@ -243,7 +262,12 @@ def print_cold(cold: dict[str, float]) -> None:
     print("\ncold start: process spawn to first audio byte, 20-character phrase (median)")
     print(f"voxflow synth --raw   {cold['voxflow_s']:.3f} s")
     print(f"piper --output-raw    {cold['piper_cli_s']:.3f} s")
-    print(f"ratio                 {cold['voxflow_s'] / cold['piper_cli_s']:.2f}  (target <= 0.3)")
+    print(f"ratio                 {cold['ratio']:.2f}  (target <= 0.3; median of paired ratios)")
+    if "floor_s" in cold:
+        print(f"floor (cold_floor.py) {cold['floor_s']:.3f} s")
+        print(f"floor ratio           {cold['floor_ratio']:.2f}  (no voxflow code)")
+    else:
+        print("floor                 not measured: no optimized model beside the voice's")
 
 
 def main() -> None:

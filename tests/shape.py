@@ -32,6 +32,7 @@ INTEGRATION_MODULES = frozenset(
         "test_drill",
         "test_edge",
         "test_engine_golden",
+        "test_engine_preload",
         "test_faults",
         "test_health",
         "test_identity_property",

@@ -204,9 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from voxflow.cli.voices import run_voices
 
             return run_voices(args)
+        from voxflow.cli.engine_start import start_engine
+
+        # First: the session builds on its own thread while voxflow.cli.synth imports.
+        start = start_engine(args.voice)
         from voxflow.cli.synth import run_synth
 
-        return run_synth(args, _read_text(args))
+        return run_synth(args, _read_text(args), start)
     except VoxflowError as error:
         print(f"voxflow: error [{error.code}]: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from voxflow.audio import AudioFormat, PcmJoiner
 from voxflow.audio.formats import SPEECH_MARKS_FORMAT
+from voxflow.cli.engine_start import EngineStart, start_engine
 from voxflow.cli.progress import ProgressBar
-from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.errors import InvalidParameter, UnsupportedFormat
 from voxflow.lexicons import MAX_LEXICONS_PER_REQUEST, Lexicon
@@ -18,7 +18,6 @@ from voxflow.marks import MarkType, parse_mark_types, to_json_lines
 from voxflow.marks.speech import speech_marks
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_mapped, normalize_text, split_into_chunks
-from voxflow.voices import VoiceRegistry
 
 if TYPE_CHECKING:
     from voxflow.text.document import SpeechDocument
@@ -26,13 +25,12 @@ if TYPE_CHECKING:
 _DEFAULT_OUTPUT = Path("out.wav")
 
 
-def _engine() -> Engine:
-    settings = EngineSettings.of(Config.load())
-    return Engine(VoiceRegistry.default(settings.voices_file, settings.cache_dir), settings)
-
-
-def run_synth(args: argparse.Namespace, text: str) -> int:
-    engine = _engine()
+def run_synth(args: argparse.Namespace, text: str, start: EngineStart | None = None) -> int:
+    """``start``: the engine as voxflow.cli.main began it, its voice already loading."""
+    start = start or start_engine(args.voice)
+    engine = Engine(
+        start.registry, start.settings, loading=[start.load] if start.load is not None else []
+    )
     params = dataclasses.replace(
         SynthesisParams.from_rate(
             args.rate,

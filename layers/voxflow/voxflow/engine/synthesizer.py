@@ -21,10 +21,10 @@ from piper.phoneme_ids import phonemes_to_ids
 from voxflow.audio.pcm import float_to_int16
 from voxflow.engine.alignment import Alignment, utterance_alignment
 from voxflow.engine.effects import apply_prosody, bleep
-from voxflow.engine.optimized import model_files
 from voxflow.engine.params import ResolvedParams, SynthesisParams
 from voxflow.engine.phonemizer import ipa_phonemes, utterances
-from voxflow.engine.session import VoiceModel, load_model
+from voxflow.engine.preload import VoiceModelLoad, load_voice_model
+from voxflow.engine.session import VoiceModel
 from voxflow.errors import SynthesisError
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
@@ -75,15 +75,18 @@ class Engine:
         registry: VoiceRegistry,
         settings: EngineSettings | None = None,
         on_load: Callable[[str, float], None] | None = None,
+        loading: Iterable[VoiceModelLoad] = (),
     ) -> None:
         """``on_load``: told each voice id and the seconds its load took (download,
-        hash and session), for the VoiceLoad metric."""
+        hash and session), for the VoiceLoad metric. ``loading``: sessions already
+        being built (voxflow.engine.preload), taken at their voice's first use."""
         self.registry = registry
         self.settings = settings or EngineSettings()
         self._models: dict[str, VoiceModel] = {}
         self._load_lock = threading.Lock()
         self._on_load = on_load
         self.load_seconds: dict[str, float] = {}  # voice id -> its last load (download included)
+        self._loading = {load.voice_id: load for load in loading}
 
     def model(self, voice_id: str) -> VoiceModel:
         """The voice's session, created on first use and reused after."""
@@ -92,10 +95,14 @@ class Engine:
             voice = self.registry.get(voice_id)
             with self._load_lock:
                 if voice_id not in self._models:
-                    started = time.perf_counter()
-                    model, optimized = model_files(voice.model_path, lambda: voice.model_version)
-                    self._models[voice_id] = load_model(model, self.settings, optimized)
-                    self.load_seconds[voice_id] = time.perf_counter() - started
+                    load = self._loading.pop(voice_id, None)
+                    if load is not None:
+                        self._models[voice_id] = load.result()
+                        self.load_seconds[voice_id] = load.seconds
+                    else:
+                        started = time.perf_counter()
+                        self._models[voice_id] = load_voice_model(voice, self.settings)
+                        self.load_seconds[voice_id] = time.perf_counter() - started
                     if self._on_load is not None:
                         self._on_load(voice_id, self.load_seconds[voice_id])
                 loaded = self._models[voice_id]
