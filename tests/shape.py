@@ -17,6 +17,7 @@ from pathlib import Path
 INTEGRATION_MODULES = frozenset(
     {
         "test_api_auth_cache",
+        "test_api_buffered",
         "test_api_catalog",
         "test_api_clients",
         "test_api_hit",

@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from voxflow.api import openai, polly
+from voxflow.api import buffered, openai, polly
 from voxflow.api.auth_cache import AuthCache
 from voxflow.api.openai import OpenAIError
 from voxflow.api.polly import PollyError
@@ -121,6 +121,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         except VoxflowError as error:
             raise polly.error_of(error) from None
         audio, headers = polly.synthesize_response(speech, request)
+        buffered.check_polly(audio)
         content_type = headers.pop("Content-Type")
         return Response(200, content_type, audio, headers={**headers, **speech_headers(speech)})
 
@@ -166,6 +167,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         except VoxflowError as error:
             raise openai.error_of(error) from None
         audio, content_type = openai.speech_response(speech, request)
+        buffered.check_openai(audio)
         return Response(200, content_type, audio, headers=speech_headers(speech))
 
     @app.get("/v1/models")
