@@ -3,6 +3,7 @@ with an environment that names made-up resources behind an endpoint nothing list
 its cold start builds its clients and reaches nothing."""
 
 import importlib.util
+import logging
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -38,4 +39,11 @@ def import_handler(function: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
+    # powertools configures the service's logger once per process: a handler module
+    # imported by an earlier test left its StreamHandler writing to the stdout that
+    # test's capture had, so this test's capture would see nothing.
+    service = logging.getLogger(OFFLINE_ENV["POWERTOOLS_SERVICE_NAME"])
+    for handler in service.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stdout)
     return module
