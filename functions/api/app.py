@@ -28,9 +28,10 @@ app = build_resolver(api)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The access line API Gateway's own cannot have (docs/api.md): who, under the
     # request id ($context.requestId is the correlation id); never the text.
-    logger.append_keys(principal=principal_of(event.get("headers") or {}))
+    principal, route = principal_of(event.get("headers") or {}), event.get("routeKey")
+    logger.append_keys(principal=principal)
     answer = app.resolve(event, context)
-    logger.info("access", route=event.get("routeKey"), status=answer.get("statusCode"))
+    logger.info("access", route=route, status=answer.get("statusCode"))
     return answer
 
 
