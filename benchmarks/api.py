@@ -12,6 +12,8 @@ phrase and a ~1,000-character text:
 - where a hit's time goes: the same index read and object read from here straight to
   moto (what any hit must pay), and an unauthenticated request the function refuses at
   once (the local server's HTTP layer, the event and the resolver, nothing else);
+- a phrase hit step by step, and the floor any hit must pay under the issue's rules
+  (benchmarks/api_steps.py), as ratios of the engine;
 - requests per second on phrase hits with 8 concurrent clients;
 - streamed misses of the ~1,000-character text: time to the first byte against the
   whole answer and the engine's own first chunk (Polly pcm at the voice's rate, OpenAI
@@ -38,6 +40,7 @@ from typing import Any
 
 import boto3
 import openai
+from api_steps import hit_steps
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from pipeline import PHRASE, engine_seconds, percentile, text_of
@@ -288,6 +291,7 @@ def main() -> None:
         hits = {**bench.hits("phrase", PHRASE, args.hits), **bench.hits("1k", text_1k, args.hits)}
         url = stack.api_url
         hits["  refused at once (HTTP layer + resolver)"] = timed(lambda: refused(url), args.hits)
+        steps = hit_steps(stack, PHRASE, args.hits, timed)
         engine_phrase = engine_seconds(engine, PHRASE, default, repeats=5)
         rate = 0.0 if args.hits_only else bench.concurrent_rate(8, args.concurrent_s)
         misses: dict[str, tuple[list[float], float]] = {}
@@ -311,6 +315,9 @@ def main() -> None:
     for name, values in hits.items():
         baseline = engine_phrase if "phrase" in name else None
         print(row(name, values, baseline if name.startswith(("polly", "openai")) else None))
+    print(f"a phrase hit's steps, the function's own code in this process ({args.hits} each)")
+    for name, values in steps.items():
+        print(row(f"  {name}", values, engine_phrase))
     for label, (miss_s, engine_s) in misses.items():
         miss = statistics.median(miss_s)
         print(

@@ -45,5 +45,6 @@ def import_handler(function: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType
     service = logging.getLogger(OFFLINE_ENV["POWERTOOLS_SERVICE_NAME"])
     for handler in service.handlers:
         if isinstance(handler, logging.StreamHandler):
-            handler.setStream(sys.stdout)
+            # Not setStream: it flushes the old stream, which that capture has closed.
+            handler.stream = sys.stdout
     return module

@@ -16,6 +16,8 @@ from pathlib import Path
 # layer builds.
 INTEGRATION_MODULES = frozenset(
     {
+        "test_api_auth_cache",
+        "test_api_buffered",
         "test_api_catalog",
         "test_api_clients",
         "test_api_hit",

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,6 +20,7 @@ from conftest import StartStack
 from voxflow.audio import decode
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
+from voxflow.config.variables import API_AUTH_CACHE_S
 from voxflow.events import SynthesisCompleted
 from voxflow_local.__main__ import _print_summary
 from voxflow_local.stack import LocalStack
@@ -175,6 +177,7 @@ def test_keys_made_listed_and_revoked_by_the_cli(stack: LocalStack) -> None:
     key_id = line.split("\t")[0]
     assert key not in "\n".join(listed)
     assert voxflow_cli(stack, "keys", "revoke", key_id).returncode == 0
+    time.sleep(API_AUTH_CACHE_S.default)  # the warm function's bound on revocation
     with pytest.raises(openai.PermissionDeniedError):
         client.audio.speech.create(model="tts-1", voice="alloy", input=PHRASE)
     assert voxflow_cli(stack, "keys", "revoke", "0" * 12).returncode == 1
@@ -212,6 +215,7 @@ def test_sigv4_keys_made_by_the_cli_sign_for_an_unmodified_polly_client(
     assert f"{access_key_id}\tsigner\t" in listed
     assert secret not in listed
     assert voxflow_cli(stack, "keys", "revoke", access_key_id).returncode == 0
+    time.sleep(API_AUTH_CACHE_S.default)  # the warm function's bound on revocation
     with pytest.raises(ClientError) as refused:
         client.describe_voices()
     assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"

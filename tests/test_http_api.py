@@ -2,6 +2,7 @@
 answer is written: a normal disconnect, not an error, and the server goes on serving."""
 
 import http.client
+import json
 import logging
 import socket
 import struct
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from voxflow.tenants.api_keys import key_id_of
 from voxflow_local.http_api import HttpApiServer
 
 BODY = "x" * 65536
@@ -86,3 +88,22 @@ def test_a_client_that_hangs_up_early_is_no_error_and_the_server_goes_on(
     assert "Traceback" not in stderr
     assert "Error" not in stderr, stderr
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_each_answer_has_an_access_line_naming_the_principal_never_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="voxflow_local.access")
+    key = "vfk_a-secret-the-log-must-not-hold"
+    with HttpApiServer(lambda _: ANSWER) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", "/v1/models?x=1", headers={"Authorization": f"Bearer {key}"})
+        assert connection.getresponse().read() == BODY.encode()
+        connection.close()
+    (record,) = [r for r in caplog.records if r.name == "voxflow_local.access"]
+    line = json.loads(record.getMessage())
+    assert line["principal"] == f"apikey:{key_id_of(key)}"
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/v1/models", 200)
+    assert len(line["requestId"]) == 32
+    assert key not in caplog.text

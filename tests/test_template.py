@@ -1609,6 +1609,8 @@ def test_api_routes_reach_the_function_which_checks_sigv4_and_bearer_keys(
     log_format = stage["Properties"]["AccessLogSettings"]["Format"]
     assert "$context.requestId" in log_format
     assert "body" not in log_format.lower()  # never the text
+    # Filled only by an IAM authorizer, which the API has not: the function logs who.
+    assert "$context.identity" not in log_format
 
 
 # ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from voxflow.api.principal import principal_of
 from voxflow.api.routes import api_of, build_resolver
 from voxflow.api.streaming import StreamedResponse, flushed_after, stream_response
 from voxflow.config import API, Config
@@ -25,7 +26,13 @@ app = build_resolver(api)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    # The access line API Gateway's own cannot have (docs/api.md): who, under the
+    # request id ($context.requestId is the correlation id); never the text.
+    principal, route = principal_of(event.get("headers") or {}), event.get("routeKey")
+    logger.append_keys(principal=principal)
+    answer = app.resolve(event, context)
+    logger.info("access", route=route, status=answer.get("statusCode"))
+    return answer
 
 
 def stream(event: dict[str, Any]) -> StreamedResponse | None:

@@ -6,6 +6,7 @@ with it (``api: http://127.0.0.1:PORT``); tests serve a handler in-process."""
 import base64
 import itertools
 import json
+import logging
 import threading
 import time
 import uuid
@@ -15,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl
 
+from voxflow.api.buffered import LAMBDA_RESPONSE_BYTES
+from voxflow.api.principal import principal_of
 from voxflow.console.site import (
     CORS_ALLOW_HEADERS,
     CORS_ALLOW_METHODS,
@@ -26,6 +29,10 @@ Invoke = Callable[[dict[str, Any]], Any]
 # A streamed answer (status, headers, body pieces: voxflow.api.streaming's
 # StreamedResponse), or None to answer through ``invoke``.
 Stream = Callable[[dict[str, Any]], Any]
+# One JSON line per answer, as the template's API Gateway access log has them, with the
+# principal the function's own access line carries on AWS (voxflow.api.principal).
+access_log = logging.getLogger("voxflow_local.access")
+
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -176,8 +183,12 @@ class HttpApiServer:
             protocol_version = "HTTP/1.1"
             timeout = 60  # an idle connection is dropped, as API Gateway drops it
             _cors_headers: dict[str, str]  # set by each request, to its origin
+            _started = 0.0  # when the request was read (perf_counter)
+            _request_id = ""  # its event's, as $context.requestId on AWS
 
             def _serve(self) -> None:
+                self._started = time.perf_counter()
+                self._request_id = ""
                 origin = self.headers.get("Origin")
                 self._cors_headers = cors.answer_headers(origin) if cors else {}
                 requested = self.headers.get("Access-Control-Request-Method")
@@ -201,6 +212,7 @@ class HttpApiServer:
                     body,
                     self.client_address[0],
                 )
+                self._request_id = event["requestContext"]["requestId"]
                 if stream is not None:
                     try:
                         streamed = stream(event)
@@ -216,6 +228,10 @@ class HttpApiServer:
                         return
                 try:
                     result = invoke(event)
+                    # Lambda fails an answer over its synchronous payload limit; API
+                    # Gateway then answers its 500, as below (voxflow.api.buffered).
+                    if len(json.dumps(result)) > LAMBDA_RESPONSE_BYTES:
+                        raise ValueError("Response payload size exceeded maximum allowed")
                 except Exception:  # API Gateway answers a failed invocation so
                     self._reply(
                         500,
@@ -287,7 +303,18 @@ class HttpApiServer:
             do_OPTIONS = _serve  # noqa: N815
 
             def log_message(self, format: str, *args: Any) -> None:
-                pass  # request lines only; never bodies (they hold the text)
+                pass  # log_request's access line instead; never bodies (they hold the text)
+
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:  # noqa: ARG002
+                line = {
+                    "requestId": self._request_id,
+                    "method": self.command,
+                    "path": self.path.partition("?")[0],
+                    "status": int(code) if str(code).isdigit() else code,
+                    "latencyMs": round((time.perf_counter() - self._started) * 1000, 1),
+                    "principal": principal_of(dict(self.headers.items())),
+                }
+                access_log.info(json.dumps(line))
 
         return Handler
 

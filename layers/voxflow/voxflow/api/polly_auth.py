@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from voxflow.api.auth_cache import AuthCache
 from voxflow.api.polly import PollyError
 from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
 from voxflow.aws import AwsClients
@@ -22,16 +23,28 @@ def signed_tenant(
     credentials: Mapping[str, str],
     sigv4_keys: SigV4Keys | None,
     tenants: TenantDirectory | None,
+    *,
+    known: AuthCache,
 ) -> str:
     """The tenant of a payload 2.0 ``event`` whose signature holds; PollyError if not.
-    An issued key's tenant is its own; a settings key's is its binding in ``tenants``."""
+    An issued key's tenant is its own; a settings key's is its binding in ``tenants``.
+    ``known``: issued keys and bindings read within its time (revoked keys are not
+    kept: they read as unknown)."""
     grants: dict[str, SigV4Grant] = {}
 
     def secret_of(access_key_id: str) -> str | None:
         if access_key_id in credentials:
             return credentials[access_key_id]
         try:
-            grant = sigv4_keys.grant(access_key_id) if sigv4_keys else None
+            grant = (
+                known.get(
+                    ("sigv4", access_key_id),
+                    lambda: sigv4_keys.grant(access_key_id),
+                    keep=lambda found: found is not None,
+                )
+                if sigv4_keys
+                else None
+            )
         except (BotoCoreError, ClientError):
             raise PollyError(
                 "ServiceFailureException", "the keys cannot be read now; retry"
@@ -52,8 +65,12 @@ def signed_tenant(
         raise PollyError(error.code, str(error)) from None
     if principal in grants:
         return grants[principal].tenant
-    tenant = tenants.tenant_of(principal) if tenants is not None else None
-    return tenant or DEFAULT_TENANT
+    bound = (
+        known.get(("binding", principal), lambda: tenants.tenant_of(principal))
+        if tenants is not None
+        else None
+    )
+    return bound or DEFAULT_TENANT
 
 
 def sigv4_keys_of(clients: AwsClients, tenants_table: str, secret_prefix: str) -> SigV4Keys | None:

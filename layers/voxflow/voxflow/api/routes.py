@@ -11,7 +11,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from voxflow.api import openai, polly
+from voxflow.api import buffered, openai, polly
+from voxflow.api.auth_cache import AuthCache
 from voxflow.api.openai import OpenAIError
 from voxflow.api.polly import PollyError
 from voxflow.api.polly_auth import signed_tenant, sigv4_keys_of
@@ -32,7 +33,7 @@ from voxflow.lexicons.store import LexiconTable
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.observe import Meter
 from voxflow.tenants import TenantDirectory
-from voxflow.tenants.api_keys import ApiKeys
+from voxflow.tenants.api_keys import ApiKeys, key_hash
 from voxflow.tenants.sigv4_keys import SigV4Keys
 
 _JSON = "application/json"
@@ -55,10 +56,17 @@ class Api:
 
     # Keys `voxflow keys create --sigv4` issues: what signs Polly's routes on AWS.
     sigv4_keys: SigV4Keys | None = None
+    # Who each key is, for settings.auth_cache_s (0 unless settings say: read each time).
+    auth: AuthCache = field(default_factory=lambda: AuthCache(0))
 
     def polly_tenant(self, event: dict[str, Any], body: bytes) -> str:
         return signed_tenant(
-            event, body, self.settings.sigv4_credentials, self.sigv4_keys, self.tenants
+            event,
+            body,
+            self.settings.sigv4_credentials,
+            self.sigv4_keys,
+            self.tenants,
+            known=self.auth,
         )
 
     def task_routes(self) -> PollyTasks:
@@ -74,7 +82,16 @@ class Api:
                 "You didn't provide an API key: Authorization: Bearer <key>.",
                 code="missing_api_key",
             )
-        check = self.keys.check(key.strip()) if self.keys is not None else None
+        keys = self.keys
+        check = (
+            self.auth.get(
+                ("apikey", key_hash(key.strip())),
+                lambda: keys.check(key.strip()),
+                keep=lambda found: found.tenant is not None or found.revoked,
+            )
+            if keys is not None
+            else None
+        )
         if check is not None and check.revoked:
             raise OpenAIError(
                 403,
@@ -104,6 +121,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         except VoxflowError as error:
             raise polly.error_of(error) from None
         audio, headers = polly.synthesize_response(speech, request)
+        buffered.check_polly(audio)
         content_type = headers.pop("Content-Type")
         return Response(200, content_type, audio, headers={**headers, **speech_headers(speech)})
 
@@ -149,6 +167,7 @@ def build_resolver(api: Api) -> APIGatewayHttpResolver:
         except VoxflowError as error:
             raise openai.error_of(error) from None
         audio, content_type = openai.speech_response(speech, request)
+        buffered.check_openai(audio)
         return Response(200, content_type, audio, headers=speech_headers(speech))
 
     @app.get("/v1/models")
@@ -278,6 +297,7 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
         tasks=tasks_of(pipeline, clients, settings.tasks_table),
         sigv4_keys=sigv4_keys,
         metrics=metrics,
+        auth=AuthCache(settings.auth_cache_s),
     )
 
 

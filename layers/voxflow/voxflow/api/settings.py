@@ -6,6 +6,7 @@ from voxflow.api.sigv4 import parse_credentials
 from voxflow.config import Config
 from voxflow.config.variables import (
     ACCOUNT_ID,
+    API_AUTH_CACHE_S,
     API_DEFAULT_VOICE,
     API_SIGV4_CREDENTIALS,
     API_SIGV4_SECRET_PREFIX,
@@ -34,12 +35,16 @@ class ApiSettings:
     watched_queues: dict[str, str] = field(default_factory=dict)
     # Polly's synthesis tasks (voxflow.store.tasks); None: the task routes refuse.
     tasks_table: str | None = None
+    # Seconds who a key is stays known to the warm function (voxflow.api.auth_cache).
+    auth_cache_s: float = 0.0
 
     @classmethod
     def of(cls, config: Config) -> "ApiSettings":
         max_chars = config[API_SYNC_MAX_CHARS]
         if max_chars < 1:
             raise SettingsError("VOXFLOW_API_SYNC_MAX_CHARS must be positive")
+        if config[API_AUTH_CACHE_S] < 0:
+            raise SettingsError("VOXFLOW_API_AUTH_CACHE_S must not be negative")
         try:
             credentials = parse_credentials(config[API_SIGV4_CREDENTIALS])
         except ValueError as error:
@@ -56,4 +61,5 @@ class ApiSettings:
             account_id=config[ACCOUNT_ID],
             watched_queues=watched,
             tasks_table=config[API_TASKS_TABLE],
+            auth_cache_s=config[API_AUTH_CACHE_S],
         )

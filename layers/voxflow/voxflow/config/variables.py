@@ -544,6 +544,13 @@ API_SIGV4_CREDENTIALS = declare(
     "besides the issued keys; unset on AWS", (API,), "functions",
     shown_default="none",
 )  # fmt: skip
+API_AUTH_CACHE_S = declare(
+    "VOXFLOW_API_AUTH_CACHE_S", number, 5.0,
+    "seconds the HTTP API keeps who a key is (a bearer key's tenant, an issued SigV4 key's "
+    "secret and tenant, a settings key's binding): a revoked key or a changed binding holds "
+    "within this; 0 reads the tenant table per request",
+    (API,), "functions",
+)  # fmt: skip
 API_SIGV4_SECRET_PREFIX = declare(
     "VOXFLOW_API_SIGV4_SECRET_PREFIX", text, "",
     "name prefix of the Secrets Manager secrets of the SigV4 keys `voxflow keys create "

@@ -34,6 +34,11 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def key_id_of(key: str) -> str:
+    """The id `voxflow keys list` names ``key`` by (no secret: a prefix of its hash)."""
+    return key_hash(key)[:_KEY_ID_CHARS]
+
+
 class ApiKeys:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._dynamodb = dynamodb
@@ -43,7 +48,7 @@ class ApiKeys:
         """A new key (the only time it exists outside the caller) and its record."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         digest = key_hash(key)
-        record = ApiKey(digest[:_KEY_ID_CHARS], checked_tenant(tenant), now())
+        record = ApiKey(key_id_of(key), checked_tenant(tenant), now())
         put_new(self._dynamodb, self.table, PRINCIPAL_PREFIX + digest, record)
         return key, record
 
