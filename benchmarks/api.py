@@ -17,7 +17,11 @@ phrase and a ~1,000-character text:
 - requests per second on phrase hits with 8 concurrent clients;
 - streamed misses of the ~1,000-character text: time to the first byte against the
   whole answer and the engine's own first chunk (Polly pcm at the voice's rate, OpenAI
-  pcm with stream_format sse).
+  pcm with stream_format sse), and where the first byte's time went, from the API's
+  Server-Timing header (auth and parsing, the cache key, the lookup round, admission
+  in all, the engine's first chunk, begun when the lookup says miss and so overlapping
+  the rest of admission, what was still waited for it, the first piece's encoding, the
+  handler in all; the rest is the HTTP server, the client and its signing).
 
 Usage: python benchmarks/api.py [--hits 200] [--misses 3] [--concurrent-s 10]
 [--logs build/api-logs] (the API function's logs go there, the table alone to stdout)
@@ -103,6 +107,31 @@ def refused(url: str) -> None:
         raise AssertionError("an unauthenticated request was answered")
 
 
+# A streamed miss: first byte s, whole answer s, the API's Server-Timing (ms by name).
+StreamRun = tuple[float, float, dict[str, float]]
+# Server-Timing's names, in the order they pass on the way to the first byte.
+FIRST_BYTE_PHASES = {
+    "auth": "auth+parse",
+    "key": "key",
+    "lookup": "lookup round",
+    "admit": "admission in all",
+    "engine_first": "engine 1st chunk",
+    "waited_first": "still waited for it",
+    "encode_first": "encode",
+    "handler": "handler in all",
+}
+
+
+def server_timing(header: str | None) -> dict[str, float]:
+    """``auth;dur=1.2, key;dur=0.3`` as {"auth": 1.2, "key": 0.3}."""
+    timings = {}
+    for metric in (header or "").split(","):
+        name, _, duration = metric.strip().partition(";dur=")
+        if name and duration:
+            timings[name] = float(duration)
+    return timings
+
+
 def row(name: str, values: list[float], baseline: float | None = None) -> str:
     p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
     ratio = f"{p99 / baseline:10.2f}" if baseline else ""
@@ -168,28 +197,29 @@ class Bench:
             f"  index + object read straight from moto, {label}": timed(floor, repeats),
         }
 
-    def streamed(self, text: str, repeats: int) -> dict[str, list[tuple[float, float]]]:
-        """Misses streamed: (first byte s, whole answer s) each time, the index entry
-        deleted before each. Polly pcm at the voice's rate (boto3 returns at the first
+    def streamed(self, text: str, repeats: int) -> dict[str, list[StreamRun]]:
+        """Misses streamed: (first byte s, whole answer s, Server-Timing ms) each time, the
+        index entry deleted before each. Polly pcm at the voice's rate (boto3 returns at the first
         piece: the headers wait for it) and OpenAI pcm with stream_format sse."""
         url = self.stack.api_url
         assert url is not None
         key = self.speaker.api_key
 
-        def polly_stream() -> tuple[float, float]:
+        def polly_stream() -> StreamRun:
             started = time.perf_counter()
             answer = self.polly.synthesize_speech(
                 Text=text, VoiceId="joe", OutputFormat="pcm", SampleRate="22050"
             )
             first = time.perf_counter() - started
             answer["AudioStream"].read()
-            return first, time.perf_counter() - started
+            timing = answer["ResponseMetadata"]["HTTPHeaders"].get("server-timing")
+            return first, time.perf_counter() - started, server_timing(timing)
 
-        def openai_sse() -> tuple[float, float]:
+        def openai_sse() -> StreamRun:
             streamed = timed_sse(url, key, text, timeout_s=600)
-            return streamed.first_s, streamed.total_s
+            return streamed.first_s, streamed.total_s, server_timing(streamed.server_timing)
 
-        results: dict[str, list[tuple[float, float]]] = {}
+        results: dict[str, list[StreamRun]] = {}
         for name, call in (("polly pcm 22050 Hz", polly_stream), ("openai pcm, sse", openai_sse)):
             made = self.key_made_by(call)
             runs = []
@@ -217,6 +247,25 @@ class Bench:
             for future in futures:
                 future.result()
         return sum(counts) / seconds
+
+
+def first_byte_path(runs: list[StreamRun]) -> str:
+    """Medians in ms of the Server-Timing phases, and of what the handler does not see."""
+    phases = {
+        label: statistics.median(run[2].get(name, float("nan")) for run in runs)
+        for name, label in FIRST_BYTE_PHASES.items()
+    }
+    outside = statistics.median(run[0] * 1000 - run[2].get("handler", float("nan")) for run in runs)
+    shown = ", ".join(f"{label} {ms:.0f}" for label, ms in phases.items())
+    # Against the first chunk the API's engine made in the same request, at the same
+    # moment: the ratio a loaded machine disturbs least.
+    own = statistics.median(
+        run[0] * 1000 / run[2].get("engine_first", float("nan")) for run in runs
+    )
+    return (
+        f"first byte's path, ms: {shown}; outside the handler {outside:.0f}; first byte "
+        f"{own:.2f}x the API's own engine 1st chunk"
+    )
 
 
 def engine_first_chunk_seconds(engine: Engine, text: str, params: SynthesisParams) -> float:
@@ -331,7 +380,7 @@ def main() -> None:
 def print_streamed_and_rate(
     engine: Engine,
     streamed_text: str,
-    streamed: dict[str, list[tuple[float, float]]],
+    streamed: dict[str, list[StreamRun]],
     rate: float,
     args: argparse.Namespace,
 ) -> None:
@@ -349,6 +398,7 @@ def print_streamed_and_rate(
             f"  {name:24} first byte {first:.2f} s ({first / first_chunk:.2f}x the engine's "
             f"first chunk), whole answer {total:.2f} s ({first / total:.2f} of it)"
         )
+        print(f"    {first_byte_path(runs)}")
     print(
         f"phrase hits, 8 concurrent Polly clients for {args.concurrent_s:.0f} s: "
         f"{rate:.1f} requests/s (one API runner: one request at a time)"

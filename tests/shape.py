@@ -26,6 +26,7 @@ INTEGRATION_MODULES = frozenset(
         "test_api_tasks",
         "test_api_sigv4",
         "test_api_stream_metrics",
+        "test_api_stream_refused",
         "test_cache_isolation",
         "test_cli",
         "test_console_browser",

@@ -214,6 +214,7 @@ class HttpApiServer:
                 )
                 self._request_id = event["requestContext"]["requestId"]
                 if stream is not None:
+                    handed = time.perf_counter()
                     try:
                         streamed = stream(event)
                     except Exception:  # as a failed invocation is answered
@@ -224,7 +225,7 @@ class HttpApiServer:
                         )
                         return
                     if streamed is not None:
-                        self._reply_chunked(streamed.status, streamed.headers, streamed.body)
+                        self._reply_chunked(streamed, handed)
                         return
                 try:
                     result = invoke(event)
@@ -264,15 +265,15 @@ class HttpApiServer:
                 except ConnectionError:  # the client hung up first: nothing left to answer
                     self.close_connection = True
 
-            def _reply_chunked(
-                self, status: int, headers: dict[str, str], body: Iterator[bytes]
-            ) -> None:
+            def _reply_chunked(self, streamed: Any, handed: float) -> None:
                 """Transfer-Encoding: chunked, one HTTP chunk per piece as it is made.
                 A failure after the first byte can only cut the body short: the
                 status is sent (as on AWS, where a streamed answer's status is too).
                 The headers wait for the first piece: a client that reads only them
-                (boto3 before the AudioStream is read) sees the answer under way."""
-                pieces = iter(body)
+                (boto3 before the AudioStream is read) sees the answer under way. They
+                carry the answer's timings to its first piece as Server-Timing (no text
+                in them), ``handler`` being the whole of it from the event handed over."""
+                pieces: Iterator[bytes] = iter(streamed.body)
                 try:
                     first = next(pieces, b"")
                 except Exception:  # nothing sent yet: a failed invocation's answer
@@ -282,7 +283,12 @@ class HttpApiServer:
                         b'{"message":"Internal Server Error"}',
                     )
                     return
-                self.send_response(status)
+                timings = {**streamed.timings_ms, "handler": (time.perf_counter() - handed) * 1000}
+                headers = {
+                    **streamed.headers,
+                    "Server-Timing": ", ".join(f"{k};dur={v:.1f}" for k, v in timings.items()),
+                }
+                self.send_response(streamed.status)
                 for name, value in {**headers, **self._cors_headers}.items():
                     if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                         self.send_header(name, value)

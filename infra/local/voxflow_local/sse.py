@@ -17,6 +17,7 @@ class Streamed:
     first_s: float  # from sending the request to the first bytes
     total_s: float  # to the last
     transfer_encoding: str | None
+    server_timing: str | None  # the API's Server-Timing header: its time to the first piece
 
 
 def timed_sse(api_url: str, key: str, text: str, timeout_s: float = 120) -> Streamed:
@@ -44,4 +45,11 @@ def timed_sse(api_url: str, key: str, text: str, timeout_s: float = 120) -> Stre
         total_s = time.perf_counter() - started
     finally:
         connection.close()
-    return Streamed(first, rest, first_s, total_s, response.getheader("transfer-encoding"))
+    return Streamed(
+        first,
+        rest,
+        first_s,
+        total_s,
+        response.getheader("transfer-encoding"),
+        response.getheader("server-timing"),
+    )

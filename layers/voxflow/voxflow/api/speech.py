@@ -9,13 +9,16 @@ synthesis: voxflow.api.speech_synthesis.
 """
 
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 
 from voxflow.api.speech_admission import Admitted, admit, finish_audit
+from voxflow.api.speech_head import HeadStart
 from voxflow.api.speech_marks import marks_answer
-from voxflow.api.speech_synthesis import HEADERLESS, STREAMABLE, streamed, synthesized
+from voxflow.api.speech_synthesis import HEADERLESS, STREAMABLE, params, streamed, synthesized
 from voxflow.api.speech_types import Speech, SpeechRequest, SpeechStream, item_of
 from voxflow.audit import COMPLETED, FAILED
+from voxflow.engine import SpeechChunk
 from voxflow.errors import TextTooLong, VoxflowError
 from voxflow.events import ItemRequest
 from voxflow.pipeline.context import Pipeline
@@ -53,22 +56,30 @@ class SpeechService:
         any STREAMABLE format streams per chunk.
 
         Every refusal (policy, quota, a bad voice or lexicon) is raised here, before the
-        first byte; the full audio is stored under the request's key once the last chunk
-        is out, so the next request is a hit either way in."""
+        first byte; a miss's first chunk is synthesized meanwhile (voxflow.api.speech_head)
+        and dropped if refused. ``timings_ms`` of the answer: where the time to its first
+        piece went, filled until that piece is made. The full audio is stored under the
+        request's key once the last chunk is out, so the next request is a hit either
+        way in."""
         started = time.perf_counter()
         item, keyed = self._keyed(request)
+        timings: dict[str, float] = {"key": (time.perf_counter() - started) * 1000}
         pipeline = self.pipeline
         try:
             if item.speech_marks:
                 speech, admitted = self._answer(item, keyed, with_audio=False)  # JSON lines
             else:
-                admitted = admit(
-                    item, keyed.billed_chars, [keyed.key], pipeline, fetch=(keyed.key,)
-                )
+                heads: list[HeadStart] = []
+                admitted = self._admit_streamed(item, keyed, heads, timings)
                 if keyed.key not in admitted.entries:
                     content_type = keyed.audio_format.media_type(keyed.output_rate)
-                    pieces = streamed(pipeline, item, keyed, started, exact)
-                    return SpeechStream(content_type, "miss", keyed.billed_chars, pieces)
+                    chunks = heads[0] if heads else self._chunks(keyed)
+                    pieces = streamed(
+                        pipeline, item, keyed, started, exact, chunks=chunks, timings_ms=timings
+                    )
+                    return SpeechStream(
+                        content_type, "miss", keyed.billed_chars, pieces, timings_ms=timings
+                    )
                 speech = self._hit(item, keyed, admitted)
         except VoxflowError as error:
             finish_audit(pipeline, item, FAILED, started, code=error.code)
@@ -76,8 +87,42 @@ class SpeechService:
         finish_audit(pipeline, item, COMPLETED, started, cache=speech.cache)
         admitted.wait()
         return SpeechStream(
-            speech.content_type, speech.cache, keyed.billed_chars, iter([speech.audio])
+            speech.content_type, speech.cache, keyed.billed_chars, iter([speech.audio]), timings
         )
+
+    def _admit_streamed(
+        self,
+        item: ItemRequest,
+        keyed: KeyedRequest,
+        heads: list[HeadStart],
+        timings: dict[str, float],
+    ) -> Admitted:
+        """``admit``, a miss's first chunk started as soon as the lookup says miss (into
+        ``heads``) and discarded, unsent, if the quota or the policy refuse."""
+
+        def start_head() -> None:
+            heads.append(HeadStart(self._chunks(keyed), timings))
+
+        admitting = time.perf_counter()
+        try:
+            admitted = admit(
+                item,
+                keyed.billed_chars,
+                [keyed.key],
+                self.pipeline,
+                fetch=(keyed.key,),
+                on_miss=start_head,
+            )
+        except Exception:
+            for head in heads:
+                head.discard()
+            raise
+        timings["lookup"] = admitted.lookup_ms
+        timings["admit"] = (time.perf_counter() - admitting) * 1000
+        return admitted
+
+    def _chunks(self, keyed: KeyedRequest) -> Iterator[SpeechChunk]:
+        return self.pipeline.engine.synthesize(keyed.chunks, keyed.voice.voice_id, params(keyed))
 
     def _keyed(self, request: SpeechRequest) -> tuple[ItemRequest, KeyedRequest]:
         item = item_of(request)

@@ -52,11 +52,14 @@ def admit(
     pipeline: Pipeline,
     *,
     fetch: tuple[str, ...] = (),
+    on_miss: Callable[[], None] | None = None,
 ) -> Admitted:
     """Let ``item`` in, or raise ContentRejected or Throttled (a refused request's audit
     record has its first half, as any). ``keys``: the cache keys to look up; ``fetch``:
     those of them whose objects are read while the quota is charged, if all ``keys``
-    are cached (a hit's answer; a miss reads nothing)."""
+    are cached (a hit's answer; a miss reads nothing); ``on_miss``: called as soon as
+    the lookup finds one of ``keys`` missing, before the policy and the quota charge (a
+    streamed miss starts its first chunk there: voxflow.api.speech_head)."""
     controls = pipeline.controls
     started = time.perf_counter()
     received = _CALLS.submit(controls.record_received, item)
@@ -65,6 +68,8 @@ def admit(
     try:
         found = pipeline.cache.lookup_many(keys, consistent=True)
         entries = {key: entry for key in keys if (entry := usable(found.get(key), pipeline))}
+        if on_miss is not None and len(entries) < len(keys):
+            on_miss()
     finally:
         received.result()
     lookup_ms = (time.perf_counter() - started) * 1000

@@ -2,7 +2,7 @@
 under the key the event path computes (voxflow.pipeline.keyed), whole or as they come."""
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,10 +53,18 @@ def synthesized(
 
 
 def streamed(
-    pipeline: Pipeline, item: ItemRequest, keyed: KeyedRequest, started: float, exact: bool
+    pipeline: Pipeline,
+    item: ItemRequest,
+    keyed: KeyedRequest,
+    started: float,
+    exact: bool,
+    *,
+    chunks: Iterable[SpeechChunk],
+    timings_ms: dict[str, float],
 ) -> Iterator[bytes]:
-    """A miss's audio as each chunk is synthesized (``exact``: see SpeechService.stream),
-    stored whole once the last is out; the audit record's terminal half at the end."""
+    """A miss's audio as each of the engine's ``chunks`` comes (``exact``: see
+    SpeechService.stream), stored whole once the last is out; the audit record's terminal
+    half at the end. ``timings_ms`` gets the first piece's encoding time."""
     pipeline.meter.count("ApiCacheMisses")
     rate = keyed.voice.sample_rate
     pause_s = keyed.resolved.sentence_pause_s
@@ -67,11 +75,14 @@ def streamed(
     joiner = PcmJoiner(rate, pause_s=pause_s)
     pcm: list[NDArray[np.int16]] = []
     try:
-        for chunk in pipeline.engine.synthesize(keyed.chunks, keyed.voice.voice_id, params(keyed)):
+        for chunk in chunks:
             pcm.append(chunk.pcm)
             ready = joiner.feed(chunk.pcm)
             if per_chunk and ready.size:
-                yield encode(ready, rate, keyed.audio_format, output_rate=keyed.output_rate).data
+                encoding = time.perf_counter()
+                data = encode(ready, rate, keyed.audio_format, output_rate=keyed.output_rate).data
+                timings_ms.setdefault("encode_first", (time.perf_counter() - encoding) * 1000)
+                yield data
         tail = joiner.finish()
         if per_chunk and tail.size:
             yield encode(tail, rate, keyed.audio_format, output_rate=keyed.output_rate).data

@@ -48,6 +48,9 @@ class SpeechStream:
     cache: str  # "hit" or "miss"
     spoken_chars: int
     pieces: Iterator[bytes]  # the body, in order; a miss's as chunks are synthesized
+    # Milliseconds on the way to the first piece (key, lookup, admit, engine_first,
+    # waited_first, encode_first), filled as they pass: complete once it is out.
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 def item_of(request: SpeechRequest) -> ItemRequest:

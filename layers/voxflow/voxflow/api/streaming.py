@@ -11,8 +11,9 @@ first byte, so they keep their status and error shape.
 
 import base64
 import json
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from voxflow.api import openai, polly
@@ -27,6 +28,9 @@ class StreamedResponse:
     status: int
     headers: dict[str, str]
     body: Iterator[bytes]
+    # Milliseconds on the way to the first piece (auth, then SpeechStream.timings_ms's),
+    # complete once that piece is made: a server may send them as Server-Timing.
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 def stream_response(api: Api, event: dict[str, Any]) -> StreamedResponse | None:
@@ -61,11 +65,13 @@ def flushed_after(
 
 
 def _openai(api: Api, event: dict[str, Any]) -> StreamedResponse:
+    started = time.perf_counter()
     try:
         tenant = api.openai_tenant(_headers(event))
         parsed = openai.parse_speech(
             _body(event), tenant, api.speech.pipeline.registry, api.settings.default_voice
         )
+        auth_ms = (time.perf_counter() - started) * 1000
         try:
             if parsed.with_marks:  # one JSON document: audio and marks, made whole
                 speech = api.speech.speak(parsed.request)
@@ -84,16 +90,19 @@ def _openai(api: Api, event: dict[str, Any]) -> StreamedResponse:
         openai.sse_events(stream.pieces, parsed) if parsed.stream_format == "sse" else stream.pieces
     )
     headers = {"Content-Type": openai.content_type_of(parsed), CACHE_HEADER: stream.cache}
-    return StreamedResponse(200, headers, body)
+    stream.timings_ms["auth"] = auth_ms
+    return StreamedResponse(200, headers, body, stream.timings_ms)
 
 
 def _polly(api: Api, event: dict[str, Any]) -> StreamedResponse:
+    started = time.perf_counter()
     payload = _body(event)
     try:
         tenant = api.polly_tenant(event, payload)
         synthesis = polly.parse_synthesize(
             payload, tenant, api.contract, api.speech.pipeline.registry
         )
+        auth_ms = (time.perf_counter() - started) * 1000
         try:
             stream = api.speech.stream(synthesis.request)
         except VoxflowError as error:
@@ -105,7 +114,8 @@ def _polly(api: Api, event: dict[str, Any]) -> StreamedResponse:
         **polly.response_headers(synthesis, stream.spoken_chars),
         CACHE_HEADER: stream.cache,
     }
-    return StreamedResponse(200, headers, stream.pieces)
+    stream.timings_ms["auth"] = auth_ms
+    return StreamedResponse(200, headers, stream.pieces, stream.timings_ms)
 
 
 def _whole(status: int, headers: dict[str, str], document: dict[str, Any]) -> StreamedResponse:
