@@ -10,6 +10,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +89,33 @@ def miss_parts(steps: Steps, published_at: float, completed_at: float) -> dict[s
         "last_store": assembled["started_at"] - last_end,
         "assembly": assembled["replied_at"] - assembled["started_at"],
         "to_client": completed_at - assembled["replied_at"],
+        **_batch_boundaries(steps.chunks),
         # Alongside, not parts: overlapped with synthesis except for the last chunk.
         "storage_sum": sum(c["storage_s"] for c in steps.chunks),
         "report_sum": sum(c["report_s"] for c in steps.chunks),
         "batches": float(len({c["received_at"] for c in steps.chunks})),
     }
+
+
+def _batch_boundaries(chunks: list[Line]) -> dict[str, float]:
+    """The synthesizer's idle at the ends of batches, in three parts (summed over the
+    boundaries): the batch's last chunk stored and reported after the synthesis ended;
+    the handler's return, the batch's delete and the next receive; the next batch's
+    reads before its synthesis. What is left of the idle is inside batches."""
+    batches: dict[float, list[Line]] = defaultdict(list)
+    for chunk in chunks:
+        batches[chunk["received_at"]].append(chunk)
+    ordered = [batches[received] for received in sorted(batches)]
+    tail = poll = setup = 0.0
+    for done, following in pairwise(ordered):
+        last_synthesized = max(c["synthesized_at"] for c in done)
+        last_reported = max(c["reported_at"] for c in done)
+        received = following[0]["received_at"]
+        started = min(c["synthesized_at"] - c["synthesis_s"] for c in following)
+        tail += last_reported - last_synthesized
+        poll += received - last_reported
+        setup += started - received
+    return {"batch_tail": tail, "batch_poll": poll, "batch_setup": setup}
 
 
 def first_chunk_parts(

@@ -35,6 +35,7 @@ from breakdown import (
     miss_parts,
 )
 from breakdown import read_steps as read_timeline
+from cpu import THIS_PROCESS, grouped, own_cpu_s, snapshot, spent
 from transport_floor import TransportFloor
 
 from voxflow.aws import AwsClients, AwsSettings
@@ -49,6 +50,13 @@ from voxflow_local.stack import LocalStack
 CORPUS = Path(__file__).parent / "corpus"
 PHRASE = "Your order has shipped."
 MISS_TARGET, FIRST_CHUNK_TARGET = 1.10, 1.5
+CPU_GROUPS = (
+    ("synthesize runners (the engine, the chunks' bookkeeping)", "synthesize"),
+    ("moto (AWS's side of every call)", "moto"),
+    ("other runners (plan, the other lane, the API)", "other runners"),
+    ("this process (the client)", THIS_PROCESS),
+    ("the engine alone on the same text, after it", "engine alone"),
+)
 SERVICE_TARGET_S, OVER_FLOOR_TARGET_S = 0.015, 0.025
 
 
@@ -64,13 +72,21 @@ def text_of(chars: int) -> str:
 
 
 def engine_seconds(engine: Engine, text: str, params: SynthesisParams, repeats: int = 1) -> float:
-    runs = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _chunk in engine.synthesize_text(text, "joe", params):
-            pass
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
+    return statistics.median(engine_run(engine, text, params)[0] for _ in range(repeats))
+
+
+def engine_run(engine: Engine, text: str, params: SynthesisParams) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of the engine alone on ``text``."""
+    cpu, started = own_cpu_s(), time.perf_counter()
+    for _chunk in engine.synthesize_text(text, "joe", params):
+        pass
+    return time.perf_counter() - started, own_cpu_s() - cpu
+
+
+def cpu_group(label: str) -> str:
+    if label in ("moto", THIS_PROCESS):
+        return label
+    return "synthesize" if label.startswith("SynthesizeFunction") else "other runners"
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -111,24 +127,32 @@ class Measured:
     misses: list[tuple[str, float, float, float, float]] = field(default_factory=list)
     firsts: list[tuple[str, float, int, float, float, float]] = field(default_factory=list)
     hits: list[tuple[str, float]] = field(default_factory=list)
+    # Per miss: CPU seconds by process group during it, and the engine alone's after it.
+    miss_cpu: list[dict[str, float]] = field(default_factory=list)
     floor_s: list[float] = field(default_factory=list)
     engine_phrase: float = 0.0
 
 
-def measure(measured: Measured, engine: Engine, client: VoxflowClient, runs: int) -> None:
-    """Misses and first chunks, each paired with the engine right after it."""
+def measure(
+    measured: Measured, engine: Engine, client: VoxflowClient, runs: int, labels: dict[int, str]
+) -> None:
+    """Misses and first chunks, each paired with the engine right after it; the CPU
+    that the stack's processes (``labels``) and this one spent during each miss."""
     default, clock = SynthesisParams(), Clock()
     first_sentence = split_into_chunks(normalize_text(measured.text_3k))[0]
     for run in range(runs):
         # A noise scale differing in the 6th decimal is a new key, same work.
         params = {"noise_scale": 0.667 + (run + 1) * 1e-6}
+        cpu_before = snapshot(labels)
         outcome, published_at, seconds = timed(
             lambda p=params: client.synthesize(  # type: ignore[misc]
                 measured.text_1k, format="wav", params=p, timeout_s=600
             )
         )
         assert outcome.terminal_at is not None
-        paired = engine_seconds(engine, measured.text_1k, default)
+        cpu = grouped(spent(cpu_before, snapshot(labels)), cpu_group)
+        paired, cpu["engine alone"] = engine_run(engine, measured.text_1k, default)
+        measured.miss_cpu.append(cpu)
         measured.misses.append(
             (outcome.request_id, published_at, seconds, outcome.terminal_at, paired)
         )
@@ -197,8 +221,25 @@ def report(measured: Measured, steps: dict[str, Steps], load: list[tuple[float, 
         print(f"    {label:56} {ms(parts[name]):>8}")
     print(f"    {'sum':56} {ms(sum(parts[name] for _, name in MISS_PARTS)):>8}")
     print(
+        f"      of which at the {parts['batches'] - 1:.0f} batch ends: the batch's last chunk "
+        f"stored and reported {ms(parts['batch_tail'])}, return, delete and next receive "
+        f"{ms(parts['batch_poll'])}, next batch's reads {ms(parts['batch_setup'])}"
+    )
+    print(
         f"    alongside synthesis: storage {ms(parts['storage_sum'])}, report (job, events) "
         f"{ms(parts['report_sum'])}, in {parts['batches']:.0f} batches"
+    )
+    cpu = medians(measured.miss_cpu)
+    others = sum(cpu[name] for name in ("moto", "other runners", THIS_PROCESS))
+    print(
+        "  CPU seconds during a miss (median of runs; what shares the engine's cores here, "
+        "not on Lambda):"
+    )
+    for label, name in CPU_GROUPS:
+        print(f"    {label:56} {cpu[name]:8.2f}")
+    print(
+        f"    beside the synthesize runner: {others / cpu['synthesize']:.0%} of its CPU; "
+        f"the runner: {cpu['synthesize'] / cpu['engine alone']:.2f}x the engine alone's"
     )
 
     print(f"\nfirst ChunkSynthesized of {len(measured.text_3k)} chars, {len(firsts)} runs:")
@@ -247,7 +288,7 @@ def main() -> None:
         with VoxflowClient(clients, StackTarget.from_resources(stack.stack.resources)) as client:
             client.synthesize("Warm up the runners.", timeout_s=120)
             client.synthesize("Warm up the long lane. " * 6, timeout_s=120)
-            measure(measured, engine, client, args.misses)
+            measure(measured, engine, client, args.misses, stack.process_labels)
             measure_hits(measured, engine, client, args.hits)
             progress("hits done; the transport floor")
             with TransportFloor(clients) as floor:

@@ -101,6 +101,25 @@ def test_more_keys_than_one_batch_get_are_read_in_two_steps(
     assert len(voiced_plan.outbox.tasks) == count
 
 
+def test_the_chunk_that_completes_a_miss_assembles_without_reading_its_job_again(
+    voiced_plan: PlanHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = voiced_plan.plan(TEXT, format="wav")
+    jobs, read = voiced_plan.pipeline.jobs, []
+    get = jobs.get
+
+    def counted_get(request_id: str) -> Any:
+        read.append(request_id)
+        return get(request_id)
+
+    monkeypatch.setattr(jobs, "get", counted_get)
+    voiced_plan.synthesize_all()
+    assert read == []  # the last chunk's record returned the job as written
+    completed = voiced_plan.outbox.details("SynthesisCompleted")[-1]
+    assert completed["request_id"] == job.request_id
+    assert completed["duration_s"] > 2.0  # two sentences of speech
+
+
 def test_chunk_events_reach_the_reply_queue_before_the_bus_and_terminal_events_after(
     voiced_plan: PlanHarness,
 ) -> None:

@@ -98,3 +98,20 @@ def test_global_status_reads_the_active_regions_replica() -> None:
     cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="test")
     assert (client.status("r-1") or {})["done"] == [1, 3]
     assert client.status("no-such-request") is None
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_last_chunks_record_returns_the_job_as_written() -> None:
+    # assemble starts from this item instead of reading the job again.
+    store = jobs_in(PRIMARY)
+    add_job(store, "r-1", done=list(range(10)))
+    progress = store.record_chunk("r-1", 10)
+    read = store.get("r-1")
+    assert progress.complete
+    assert progress.job is not None
+    assert read is not None
+    assert progress.job.attribute_values == read.attribute_values
+    assert progress.job.done == set(range(11))
+    again = store.record_chunk("r-1", 10)  # a redelivery: nothing written, no item
+    assert not again.newly_recorded
+    assert again.job is None

@@ -157,6 +157,17 @@ class LocalStack(Lifecycle):
         return [runner.process.pid for runner in self._runners if runner.role == "worker"]
 
     @property
+    def process_labels(self) -> dict[int, str]:
+        """Every process of the stack by pid: "moto", or the function and what invokes
+        it ("SynthesizeFunction/SynthesizeFunctionLongChunks#0"); for CPU accounting."""
+        labels = {self.moto.pid: "moto"} if self.moto.pid is not None else {}
+        for runner in self._runners:
+            labels[runner.process.pid] = (
+                f"{runner.function}/{runner.source or runner.role}#{runner.worker}"
+            )
+        return labels
+
+    @property
     def pids(self) -> list[int]:
         moto = [self.moto.pid] if self.moto.pid is not None else []
         return [*moto, *(runner.process.pid for runner in self._runners)]

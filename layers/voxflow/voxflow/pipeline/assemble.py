@@ -11,14 +11,16 @@ from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.marks import assemble_marks
 from voxflow.pipeline.terminal import completed_event, finish, resend_if_unsent
 from voxflow.pipeline.timeline import ASSEMBLED, record
-from voxflow.store import CacheEntry
+from voxflow.store import CacheEntry, Job
 from voxflow.store.jobs import PENDING
 
 
-def assemble(request_id: str, pipeline: Pipeline) -> None:
+def assemble(request_id: str, pipeline: Pipeline, recorded: Job | None = None) -> None:
+    """``recorded``: the job as the write that recorded its last chunk returned it (one
+    consistent read less on every miss's tail); None reads it."""
     started = time.perf_counter()
     started_at = time.time()
-    job = pipeline.jobs.get(request_id)
+    job = recorded if recorded is not None else pipeline.jobs.get(request_id)
     if job is None:
         return
     if job.status != PENDING:

@@ -256,4 +256,4 @@ def complete_chunk(
             reported_at=time.time(),
         )
     if progress.complete:
-        assemble(task.request_id, pipeline)
+        assemble(task.request_id, pipeline, progress.job)

@@ -6,7 +6,7 @@ already happened and a race between two workers has exactly one winner.
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +34,9 @@ class ChunkProgress:
     newly_recorded: bool  # False: a duplicate delivery of a chunk already stored
     done: int
     count: int
+    # The item as this caller's write left it (DynamoDB's ALL_NEW): the one that completes
+    # the job assembles from it without reading the job again.
+    job: Job | None = field(default=None, compare=False, repr=False)
 
     @property
     def complete(self) -> bool:
@@ -173,7 +176,7 @@ class JobStore:
             if current is None:
                 raise
             return ChunkProgress(False, len(current.done or ()), int(current.chunk_count))
-        return ChunkProgress(True, len(job.done or ()), int(job.chunk_count))
+        return ChunkProgress(True, len(job.done or ()), int(job.chunk_count), job)
 
     def finish(self, job: Job, status: str, result: dict[str, object], cache: str | None) -> bool:
         """Move a pending job to its terminal status; True for the one caller that did."""
