@@ -389,7 +389,8 @@ class Drill:
         result.recovered_to_healthy_s = round(
             self.stack.wait_primary_healthy() + (time.time() - self.recovered_at), 1
         )
-        time.sleep(1.5)  # past the client's health cache
+        if not client.wait_for_primary(timeout_s=30):
+            logger.warning("failback: the client still counts the primary unhealthy")
         ids = []
         for n in range(self.settings.failback_requests):
             published = client.publish(f"Failback request {n + 1}.", format="mp3")
