@@ -61,7 +61,8 @@ def test_an_unanswered_verdict_is_given_at_once_while_the_next_probe_hangs() -> 
     # asks the frozen region.
     assert not health.is_healthy()
     assert cloudwatch.in_call.wait(10)
-    assert not health.is_healthy() and health.probing
+    assert not health.is_healthy()
+    assert health.probing
     assert cloudwatch.calls == 2  # no second probe while one is under way
     cloudwatch.frozen = False
     cloudwatch.release.set()
@@ -79,7 +80,8 @@ def test_a_primary_that_answers_is_asked_in_the_callers_thread() -> None:
     for now in (0.0, 0.5, 1.0, 2.5):
         clock.now = now
         assert health.is_healthy()
-    assert cloudwatch.calls == 3 and not health.probing
+    assert cloudwatch.calls == 3
+    assert not health.probing
 
 
 def test_a_frozen_primary_is_probed_in_the_background_less_and_less_often() -> None:

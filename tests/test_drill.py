@@ -54,7 +54,8 @@ def test_small_drill_loses_nothing_and_fails_back(tmp_path: Path) -> None:
     assert json.loads(report.to_json())["rpo"] == 0
     # The floor (voxflow_local.drill.floor) is a floor: no measured latency beats it.
     floor = report.synthesis_floor
-    assert floor.requests > 0 and floor.work_cpu_s > 0, floor
+    assert floor.requests > 0, floor
+    assert floor.work_cpu_s > 0, floor
     assert report.after_kill_latency_s["p99"] >= floor.floor_s["p99"], floor
     # URLs the primary handed out before the kill play (their announced bytes) through
     # the edge after it, from the secondary's bucket: every one whose audio had

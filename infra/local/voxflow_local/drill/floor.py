@@ -25,6 +25,7 @@ the drill's own process on one thread (its thread CPU time, which other processe
 on a shared machine do not inflate).
 """
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -133,7 +134,7 @@ def synthesis_floor(
                 continue
             seen.add(key)
             floor.chunks += 1
-            if seconds != seconds:  # nan: no duration known
+            if math.isnan(seconds):  # no duration known
                 floor.chunks_without_duration += 1
                 continue
             audio += seconds

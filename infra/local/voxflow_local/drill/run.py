@@ -245,8 +245,7 @@ class Drill:
         if self.settings.measure_floor:
             self._engine_rate = measure_engine(medium_text(), DEFAULT_VOICE)
             self.progress(
-                f"engine on one thread: {self._engine_rate.cpu_s_per_audio_s:.3f} CPU s "
-                "per audio s"
+                f"engine on one thread: {self._engine_rate.cpu_s_per_audio_s:.3f} CPU s per audio s"
             )
         with GlobalVoxflowClient(global_target(self.stack)) as client:
             time.sleep(1.5)  # past the health cache, the alarm now OK
