@@ -19,10 +19,11 @@ requests), every overhead (moto, plan, storage, events), and assumes perfect sca
 across cores: it is a floor, not an estimate.
 
 Work is engine CPU seconds: the audio seconds of each distinct chunk the secondary
-had to make (chunks are content-addressed; those whose audio had replicated before
-the kill need no work) times the engine's CPU seconds per audio second, measured in
-the drill's own process on one thread (its thread CPU time, which other processes
-on a shared machine do not inflate).
+had to make and made (chunks are content-addressed; those whose audio had replicated
+before the kill, or arrived by replication after it, are not its work) times the
+engine's CPU seconds per audio second, measured in the drill's own process on one
+thread (its thread CPU time, which other processes on a shared machine do not
+inflate).
 """
 
 import math

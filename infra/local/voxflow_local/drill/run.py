@@ -546,8 +546,11 @@ class Drill:
 
     def _floor(self, terminal: list[Outcome], rate: EngineRate) -> SynthesisFloor:
         """The work of the requests published after the kill: their chunks whose audio
-        the secondary did not hold at the kill, with the durations of their events."""
+        the secondary did not hold at the kill and then made itself (not a replica of
+        the primary's arriving late), with the durations of their events."""
         assert self.failed_at is not None
+        assert self.stack.replicator is not None
+        made = self.stack.replicator.native_objects(self.stack.secondary_region, CHUNK_PREFIX)
         jobs = _JobChunks(self.stack)
         needed: dict[str, tuple[float, dict[str, float]]] = {}
         for outcome in terminal:
@@ -561,7 +564,7 @@ class Drill:
                 {
                     key: durations.get(index, math.nan)
                     for index, key in enumerate(keys)
-                    if f"{CHUNK_PREFIX}{key}.wav" not in self._replicated_at_kill
+                    if f"{CHUNK_PREFIX}{key}.wav" in made - self._replicated_at_kill
                 },
             )
         cores = os.cpu_count() or 1
