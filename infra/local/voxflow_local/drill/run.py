@@ -551,7 +551,9 @@ class Drill:
         assert self.failed_at is not None
         assert self.stack.replicator is not None
         made = self.stack.replicator.native_objects(self.stack.secondary_region, CHUNK_PREFIX)
-        jobs = _JobChunks(self.stack)
+        # The secondary's replica: it made these jobs (one 200-request run read them from
+        # the primary's after failback and found no chunk keys for any of the 86).
+        jobs = _JobChunks(self.stack, secondary=True)
         needed: dict[str, tuple[float, dict[str, float]]] = {}
         for outcome in terminal:
             arrival = self.published[outcome.request_id].at
@@ -630,8 +632,8 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
 class _JobChunks:
     """The chunk objects of each job, from the jobs table (either region's replica)."""
 
-    def __init__(self, stack: TwoRegionStack) -> None:
-        self.dynamodb = stack.primary.client("dynamodb")
+    def __init__(self, stack: TwoRegionStack, *, secondary: bool = False) -> None:
+        self.dynamodb = (stack.secondary if secondary else stack.primary).client("dynamodb")
         self.table = f"{stack.stack_name}-jobs"
 
     def chunk_key_list(self, request_id: str) -> list[str]:
