@@ -52,6 +52,11 @@ def test_small_drill_loses_nothing_and_fails_back(tmp_path: Path) -> None:
     assert report.duplicated_chunks_normal == 0
     assert report.failback.ok, report.failback
     assert json.loads(report.to_json())["rpo"] == 0
+    # The floor (voxflow_local.drill.floor) is a floor: no measured latency beats it.
+    floor = report.synthesis_floor
+    assert floor.requests > 0, floor
+    assert floor.work_cpu_s > 0, floor
+    assert report.after_kill_latency_s["p99"] >= floor.floor_s["p99"], floor
     # URLs the primary handed out before the kill play (their announced bytes) through
     # the edge after it, from the secondary's bucket: every one whose audio had
     # replicated at the kill, and at least one in all. An answer whose object was still

@@ -30,7 +30,12 @@ from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.publisher import ReplyQueues
 from voxflow.pipeline.requests import handle_request_message
-from voxflow.pipeline.standby_looks import Invocation, QueuedRequest, still_on_standby
+from voxflow.pipeline.standby_looks import (
+    Invocation,
+    QueuedRequest,
+    first_deliveries_first,
+    still_on_standby,
+)
 from voxflow.regions import (
     FIRST_SEEN_ATTRIBUTE,
     AlarmHealth,
@@ -1443,3 +1448,129 @@ def test_a_copy_naming_the_other_regions_queue_of_the_same_name_is_answered_once
         assert terminal_replies(west, request_id) == []
     finally:
         _set_primary(regions, healthy=True)
+
+
+# --- calls per planned request in the secondary during a takeover (issue 17) ----------------
+
+
+class _CallCount:
+    """The AWS operations this process sends (botocore's Endpoint.make_request: one per
+    HTTP request to moto), by service and name, while ``active``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import botocore.endpoint
+
+        self.calls: Counter[str] = Counter()
+        self.active = False
+        original = botocore.endpoint.Endpoint.make_request
+
+        def counting(endpoint: Any, operation_model: Any, request_dict: Any) -> Any:
+            if self.active:
+                service = operation_model.service_model.endpoint_prefix
+                self.calls[f"{service}.{operation_model.name}"] += 1
+            return original(endpoint, operation_model, request_dict)
+
+        monkeypatch.setattr(botocore.endpoint.Endpoint, "make_request", counting)
+
+    def plan_batch(self, region: Region, pipeline: Pipeline) -> tuple[list[str], Counter[str]]:
+        """One plan invocation over what is queued, as functions/plan/app.py runs it
+        (first deliveries first, the batch's standby copies read together); the request
+        ids in the order planned, and plan's calls: not receiving and deleting the
+        messages (the poller's, or Lambda's), not the health alarm (read uncached here,
+        by the service once a second at most)."""
+        messages = receive(region, region.requests_url, wait_s=1)
+        raw = [
+            {
+                "messageId": m["MessageId"],
+                "body": m["Body"],
+                "messageAttributes": {
+                    name: {"stringValue": value.get("StringValue")}
+                    for name, value in m.get("MessageAttributes", {}).items()
+                },
+            }
+            for m in messages
+        ]
+        records = [
+            QueuedRequest(r["messageId"], r["body"], first_seen_of(r["messageAttributes"]))
+            for r in first_deliveries_first(raw)
+        ]
+        self.calls.clear()
+        self.active = True
+        invocation = Invocation(records, pipeline, 30.0)
+        order = []
+        for record in records:
+            if invocation.settled(record):
+                continue
+            order.append(json.loads(record.body)["request_id"])
+            handle_request_message(
+                record.body,
+                record.message_id,
+                1,
+                pipeline,
+                first_seen=record.first_seen,
+                jobs_read=invocation.jobs_read,
+            )
+        self.active = False
+        for message in messages:
+            delete(region, region.requests_url, message)
+        counted = Counter({k: v for k, v in self.calls.items() if not k.startswith("monitoring")})
+        return order, counted
+
+
+def test_calls_per_request_planned_by_the_secondary_after_the_primary_is_lost(
+    regions: dict[str, Region],
+    primary: Pipeline,
+    secondary: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sequential calls per planned request bound the secondary's plan rate under load
+    (each 1-1.6 s on the drill's loaded moto): counted, not timed. Before (issue 17):
+    a takeover alone in its batch 7 calls (the batch's read of the copies' jobs, a
+    create tried, a read, the takeover, the cache read, the chunk tasks, dispatched);
+    now the batch's read stands for the create and the read."""
+    counting = _CallCount(monkeypatch)
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    tag = uuid.uuid4().hex[:4]
+    # Requests the primary created (their items replicated) and was lost with; the
+    # secondary holds their copies on standby, seen 20 s ago.
+    _set_primary(regions, healthy=True)
+    taken = [f"calls-taken-{tag}-{n}" for n in range(4)]
+    for n, request_id in enumerate(taken):
+        text = f"Part one {tag} {n}. Part two {tag} {n}. Part three {tag} {n}."
+        body = request_body(request_id, text, east.replies_url)
+        assert handle_request_message(body, f"m-{request_id}", 1, primary) == [Decision.CREATE]
+        replicate_item(regions, "voxflow-jobs", {"request_id": {"S": request_id}})
+    _set_primary(regions, healthy=False)
+    try:
+        copies = StandbyQueue(west.client("sqs"), west.requests_url, 0)
+        request_id = taken[0]
+        text = f"Part one {tag} 0. Part two {tag} 0. Part three {tag} 0."
+        copies.send_again(request_body(request_id, text, east.replies_url), time.time() - 20)
+        order, alone = counting.plan_batch(west, secondary)
+        assert order == [request_id]
+        assert job_item(west, request_id)["owner_region"]["S"] == SECONDARY  # type: ignore[index]
+        # A batch: three takeovers and three new requests (the copies queued first).
+        for n, request_id in enumerate(taken[1:], start=1):
+            text = f"Part one {tag} {n}. Part two {tag} {n}. Part three {tag} {n}."
+            copies.send_again(request_body(request_id, text, east.replies_url), time.time() - 20)
+        new = [f"calls-new-{tag}-{n}" for n in range(3)]
+        for n, request_id in enumerate(new):
+            text = f"New one {tag} {n}. New two {tag} {n}."
+            body = request_body(request_id, text, west.replies_url)
+            west.client("sqs").send_message(QueueUrl=west.requests_url, MessageBody=body)
+        order, batch = counting.plan_batch(west, secondary)
+    finally:
+        _set_primary(regions, healthy=True)
+    assert sorted(order) == sorted(taken[1:] + new)
+    assert set(order[:3]) == set(new)  # new requests are planned first
+    for request_id in taken:
+        assert job_item(west, request_id)["owner_region"]["S"] == SECONDARY  # type: ignore[index]
+    print(f"calls to plan one takeover alone in its batch: {sum(alone.values())} {dict(alone)}")
+    print(
+        f"calls to plan 3 takeovers and 3 new requests in one batch: {sum(batch.values())} "
+        f"({sum(batch.values()) / 6:.1f} a request) {dict(batch)}"
+    )
+    assert alone["dynamodb.PutItem"] == 0  # no create tried for a job read with its batch
+    assert alone["dynamodb.GetItem"] == 0  # nor read again
+    assert sum(alone.values()) <= 5
+    assert sum(batch.values()) <= 6 * 4 + 1

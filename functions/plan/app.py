@@ -11,7 +11,7 @@ from voxflow.config import PLAN, Config
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.powertools import PowertoolsMeter, SqsBatchProcessor, receive_count
 from voxflow.pipeline.requests import handle_request_message
-from voxflow.pipeline.standby_looks import Invocation, QueuedRequest
+from voxflow.pipeline.standby_looks import Invocation, QueuedRequest, first_deliveries_first
 from voxflow.regions import first_seen_of
 
 logger = Logger()
@@ -47,6 +47,7 @@ def record_handler(record: SQSRecord) -> None:
         pipeline,
         first_seen=request.first_seen,
         sender_id=request.sender_id,
+        jobs_read=invocation.jobs_read if invocation is not None else None,
     )
 
 
@@ -55,7 +56,8 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global invocation  # noqa: PLW0603 - one batch per invocation, as powertools hands records over
-    records = [queued(SQSRecord(raw)) for raw in event.get("Records", [])]
+    event = {**event, "Records": first_deliveries_first(event.get("Records", []))}
+    records = [queued(SQSRecord(raw)) for raw in event["Records"]]
     invocation = Invocation(records, pipeline, context.get_remaining_time_in_millis() / 1000)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -24,10 +24,15 @@ def _corpus(name: str, fallback: str) -> str:
     return path.read_text(encoding="utf-8").strip() if path.exists() else fallback
 
 
+def medium_text() -> str:
+    """The medium passage: what the drill measures the engine with (its floor)."""
+    return _corpus("medium.txt", " ".join(_PHRASES))
+
+
 def drill_texts(count: int, long_fraction: float = 0.1, seed: int = 0) -> list[str]:
     """``count`` unique texts; about ``long_fraction`` of them long, spread through."""
     rng = random.Random(seed)
-    medium = _corpus("medium.txt", " ".join(_PHRASES))
+    medium = medium_text()
     long = _corpus("long.txt", " ".join([medium] * 4))
     while len(long) < LONG_MIN_CHARS:
         long = f"{long} {medium}"

@@ -22,6 +22,8 @@ minimum (their chunks whose audio had not replicated to the secondary at the kil
 
 import json
 import logging
+import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,9 +34,11 @@ from voxflow.client import GlobalTarget, GlobalVoxflowClient, Outcome, Published
 from voxflow.client.regional import FAST_FAIL
 from voxflow.client.target import StackTarget
 from voxflow.errors import VoxflowError
+from voxflow.events import DEFAULT_VOICE
 from voxflow.store.jobs import PENDING
 from voxflow_local.drill.edge_urls import EdgeUrlCheck
-from voxflow_local.drill.load import drill_texts
+from voxflow_local.drill.floor import EngineRate, SynthesisFloor, measure_engine, synthesis_floor
+from voxflow_local.drill.load import drill_texts, medium_text
 from voxflow_local.regions import TwoRegionStack
 from voxflow_local.replicator import REPLICATED_PREFIXES
 
@@ -61,6 +65,9 @@ class DrillSettings:
     # small drill on a loaded machine may otherwise lose the primary before its first
     # answer, and then has no URL handed out before the kill to play (edge).
     answered_before_kill: int = 0
+    # Measure the engine in the drill's process before the load, for the synthesis
+    # floor under the latencies after the kill (voxflow_local.drill.floor).
+    measure_floor: bool = True
 
     @property
     def kill_index(self) -> int:
@@ -98,6 +105,9 @@ class DrillReport:
     # and kill → terminal (what their wait after the loss was).
     interrupted_latency_s: dict[str, float] = field(default_factory=dict)
     interrupted_after_kill_s: dict[str, float] = field(default_factory=dict)
+    # The synthesis the requests published after the kill needed, and the p50/p99 no
+    # scheduling on this machine's cores could beat (voxflow_local.drill.floor).
+    synthesis_floor: SynthesisFloor = field(default_factory=SynthesisFloor)
     all_terminal_after_kill_s: float | None = None
     all_terminal_after_start_s: float | None = None
     finished_only_after_failback: int = 0  # stranded in the frozen primary
@@ -168,6 +178,7 @@ class DrillReport:
                 f"requests in flight at the kill, publish to terminal event: "
                 f"{self.interrupted_latency_s}, kill to terminal event: "
                 f"{self.interrupted_after_kill_s}",
+                self.synthesis_floor.line(),
                 f"every terminal event {after if after is None else round(after, 1)} s after "
                 f"the kill; {self.finished_only_after_failback} finished only after failback, "
                 f"{len(self.finished_by_sweeper)} only by the sweeper",
@@ -225,11 +236,17 @@ class Drill:
         self.recovered_at: float | None = None
         self._replicated_at_kill: set[str] = set()
         self._edge_urls: EdgeUrlCheck | None = None
+        self._engine_rate: EngineRate | None = None
 
     def run(self) -> DrillReport:
         started = time.time()
         healthy_s = self.stack.wait_primary_healthy()
         self.progress(f"primary healthy after {healthy_s:.1f} s")
+        if self.settings.measure_floor:
+            self._engine_rate = measure_engine(medium_text(), DEFAULT_VOICE)
+            self.progress(
+                f"engine on one thread: {self._engine_rate.cpu_s_per_audio_s:.3f} CPU s per audio s"
+            )
         with GlobalVoxflowClient(global_target(self.stack)) as client:
             time.sleep(1.5)  # past the health cache, the alarm now OK
             self._load(client)
@@ -371,7 +388,8 @@ class Drill:
         result.recovered_to_healthy_s = round(
             self.stack.wait_primary_healthy() + (time.time() - self.recovered_at), 1
         )
-        time.sleep(1.5)  # past the client's health cache
+        if not client.wait_for_primary(timeout_s=30):
+            logger.warning("failback: the client still counts the primary unhealthy")
         ids = []
         for n in range(self.settings.failback_requests):
             published = client.publish(f"Failback request {n + 1}.", format="mp3")
@@ -446,6 +464,8 @@ class Drill:
         report.interrupted_after_kill_s = _percentiles(
             [o.terminal_at - self.failed_at for o in interrupted if o.terminal_at]
         )
+        if self._engine_rate is not None:
+            report.synthesis_floor = self._floor(terminal, self._engine_rate)
         if terminal and report.rpo == 0:
             last = max(o.terminal_at for o in terminal if o.terminal_at is not None)
             report.all_terminal_after_kill_s = round(last - self.failed_at, 1)
@@ -524,6 +544,34 @@ class Drill:
             ]
         )
 
+    def _floor(self, terminal: list[Outcome], rate: EngineRate) -> SynthesisFloor:
+        """The work of the requests published after the kill: their chunks whose audio
+        the secondary did not hold at the kill and then made itself (not a replica of
+        the primary's arriving late), with the durations of their events."""
+        assert self.failed_at is not None
+        assert self.stack.replicator is not None
+        made = self.stack.replicator.native_objects(self.stack.secondary_region, CHUNK_PREFIX)
+        # The secondary's replica: it made these jobs (one 200-request run read them from
+        # the primary's after failback and found no chunk keys for any of the 86).
+        jobs = _JobChunks(self.stack, secondary=True)
+        needed: dict[str, tuple[float, dict[str, float]]] = {}
+        for outcome in terminal:
+            arrival = self.published[outcome.request_id].at
+            if arrival < self.failed_at or outcome.completed is None:
+                continue
+            durations = {chunk.index: float(chunk.duration_s) for chunk in outcome.chunks}
+            keys = jobs.chunk_key_list(outcome.request_id)
+            needed[outcome.request_id] = (
+                arrival - self.failed_at,
+                {
+                    key: durations.get(index, math.nan)
+                    for index, key in enumerate(keys)
+                    if f"{CHUNK_PREFIX}{key}.wav" in made - self._replicated_at_kill
+                },
+            )
+        cores = os.cpu_count() or 1
+        return synthesis_floor(needed, rate, cores, self.report.after_kill_latency_s)
+
     def _count_chunks(self, outcomes: dict[str, Outcome]) -> None:
         assert self.failed_at is not None
         assert self.stack.replicator is not None
@@ -584,16 +632,19 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
 class _JobChunks:
     """The chunk objects of each job, from the jobs table (either region's replica)."""
 
-    def __init__(self, stack: TwoRegionStack) -> None:
-        self.dynamodb = stack.primary.client("dynamodb")
+    def __init__(self, stack: TwoRegionStack, *, secondary: bool = False) -> None:
+        self.dynamodb = (stack.secondary if secondary else stack.primary).client("dynamodb")
         self.table = f"{stack.stack_name}-jobs"
 
-    def chunk_objects(self, request_id: str) -> set[str]:
+    def chunk_key_list(self, request_id: str) -> list[str]:
+        """The job's chunk keys, by index."""
         item: dict[str, Any] = self.dynamodb.get_item(
             TableName=self.table, Key={"request_id": {"S": request_id}}, ConsistentRead=True
         ).get("Item", {})
-        keys = item.get("chunk_keys", {}).get("L", [])
-        return {f"{CHUNK_PREFIX}{key['S']}.wav" for key in keys}
+        return [key["S"] for key in item.get("chunk_keys", {}).get("L", [])]
+
+    def chunk_objects(self, request_id: str) -> set[str]:
+        return {f"{CHUNK_PREFIX}{key}.wav" for key in self.chunk_key_list(request_id)}
 
 
 def _job_summary(stack: Any, request_id: str) -> dict[str, Any]:

@@ -47,6 +47,10 @@ FAST_FAIL = Config(
     connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 1}
 )
 
+# How often, at most, a publisher probes a primary that does not answer (1, 2, 4 s):
+# also how late it sees the primary back (failback).
+UNREACHABLE_PROBE_MAX_S = 4.0
+
 
 @dataclass(frozen=True)
 class RegionalStack:
@@ -99,9 +103,12 @@ class GlobalVoxflowClient:
             lambda: cloudwatch.client("cloudwatch"),
             target.health_alarm,
             cache_s=health_cache_s,
-            # Publishing finds out about a frozen primary anyway; failback should be quick.
+            # A frozen primary costs a whole timeout per probe: probed in the background
+            # (publishing goes on with the last answer) and less often while it stays
+            # unreachable, so that failback is still seen within UNREACHABLE_PROBE_MAX_S.
             unreachable_cache_s=health_cache_s,
-            unreachable_cache_max_s=health_cache_s,
+            unreachable_cache_max_s=max(health_cache_s, UNREACHABLE_PROBE_MAX_S),
+            in_background=True,
         )
         self.reply_queue_name = f"voxflow-replies-{uuid.uuid4().hex[:16]}"
         self._reply_urls: dict[str, str] = {}
@@ -134,6 +141,17 @@ class GlobalVoxflowClient:
     def active(self) -> RegionalStack:
         """Where a request goes now: the primary while healthy, else the secondary."""
         return self.target.primary if self.health.is_healthy() else self.target.secondary
+
+    def wait_for_primary(self, timeout_s: float = 30.0) -> bool:
+        """Until publishing goes to the primary again (failback): its answer is probed in
+        the background, and a recovered primary is seen within one probe's hold."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.health.is_healthy():
+                return True
+            self.health.wait_probe(max(0.0, deadline - time.monotonic()))
+            time.sleep(0.2)
+        return False
 
     def publish(self, text: str | None = None, **fields: Any) -> Published:
         """Publish one request where the global endpoint would; say where it went."""

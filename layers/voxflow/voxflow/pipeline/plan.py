@@ -30,10 +30,12 @@ def plan_item(
     standby_expired: bool = False,
     received_at: float | None = None,
     waited_s: float = 0.0,
+    job_read: Job | None = None,
 ) -> Decision:
     """Plan one request; the decision says whether this region works on it (STANDBY:
     the caller sends the message again later). ``received_at``: when its message was
-    received (epoch seconds; None: now), where the service's own time on it starts."""
+    received (epoch seconds; None: now), where the service's own time on it starts.
+    ``job_read``: its job as this invocation read it moments ago (a standby copy's)."""
     started = time.perf_counter()
     received_at = time.time() if received_at is None else received_at
     keyed = key_item(item, pipeline)
@@ -56,6 +58,7 @@ def plan_item(
         standby_expired=standby_expired,
         requested_at=requested_at,
         waited_s=waited_s,
+        job_read=job_read,
     )
     if claimed.conflict is not None:
         return answer_conflict(pipeline, job, standby_expired=standby_expired)

@@ -44,6 +44,7 @@ def claim(
     standby_expired: bool = False,
     requested_at: float | None = None,
     waited_s: float = 0.0,
+    job_read: Job | None = None,
 ) -> Claim:
     """Create ``new_job``, or decide what to do with the one that exists (docs/regions.md).
 
@@ -51,11 +52,15 @@ def claim(
     so (``conflict``), and the caller answers the new request on its own.
     ``requested_at``: when the request was published (epoch seconds; None: not known),
     for the stale-request guard; ``waited_s``: how long this region has held the request
-    on standby (0: a first look), which bounds the guard's wait on a silent peer."""
+    on standby (0: a first look), which bounds the guard's wait on a silent peer.
+    ``job_read``: the job as read moments ago (a standby copy's, read with its batch):
+    no create is tried and it is not read again. Its writes below are conditional (a
+    takeover on the owner and a pending status), so a job that moved on since is lost
+    to them, not overwritten."""
     if not pipeline.regions.regional:
         return _claim_standalone(pipeline, new_job)
     stale = not standby_expired and pipeline.regions.stale(requested_at)
-    return _claim_regional(pipeline, new_job, standby_expired, stale, waited_s)
+    return _claim_regional(pipeline, new_job, standby_expired, stale, waited_s, job_read=job_read)
 
 
 def _claim_standalone(pipeline: Pipeline, new_job: Job) -> Claim:
@@ -75,16 +80,23 @@ def _claim_standalone(pipeline: Pipeline, new_job: Job) -> Claim:
 
 
 def _claim_regional(
-    pipeline: Pipeline, new_job: Job, standby_expired: bool, stale: bool, waited_s: float
+    pipeline: Pipeline,
+    new_job: Job,
+    standby_expired: bool,
+    stale: bool,
+    waited_s: float,
+    *,
+    job_read: Job | None = None,
 ) -> Claim:
     jobs, regions = pipeline.jobs, pipeline.regions
     healthy = regions.primary_healthy()
     # The active region creates first and reads only if the job exists: one call, not two.
     # Not for a stale request: the other region is asked before anything is created.
+    # Nor for a job read already (a takeover after the kill: two calls fewer).
     may_create = regions.active_here(healthy) or standby_expired
-    if may_create and not stale and jobs.create(new_job):
+    if job_read is None and may_create and not stale and jobs.create(new_job):
         return Claim(Decision.CREATE, new_job)
-    existing = jobs.get(new_job.request_id)
+    existing = job_read if job_read is not None else jobs.get(new_job.request_id)
     if existing is not None and conflicts(existing, new_job):
         return Claim(Decision.DROP, conflict=existing)
     decision = regions.decide(existing, healthy, standby_expired)

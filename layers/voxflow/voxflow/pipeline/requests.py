@@ -1,6 +1,7 @@
 """The requests queue: one message holds one request or a batch of items."""
 
 import time
+from collections.abc import Mapping
 
 from voxflow.events import InvalidRequest, ItemRequest
 from voxflow.pipeline.context import Pipeline
@@ -10,6 +11,7 @@ from voxflow.pipeline.plan import plan_item
 from voxflow.pipeline.reply_targets import parse_checked
 from voxflow.pipeline.tenancy import identify
 from voxflow.regions import Decision
+from voxflow.store import Job
 
 
 def handle_request_message(
@@ -20,6 +22,7 @@ def handle_request_message(
     *,
     first_seen: float | None = None,
     sender_id: str | None = None,
+    jobs_read: Mapping[str, Job] | None = None,
 ) -> list[Decision]:
     """Plan every item; raise only for errors worth a retry (the message then stays queued).
 
@@ -27,7 +30,8 @@ def handle_request_message(
     for a first delivery). A request another region works on (standby) is sent again
     with a delay, once per message, and this message succeeds. Returns each item's
     decision. ``sender_id``: the record's SQS SenderId, which with the envelope's source
-    says which tenant sent it (voxflow.pipeline.tenancy).
+    says which tenant sent it (voxflow.pipeline.tenancy). ``jobs_read``: jobs this
+    invocation read already (voxflow.pipeline.standby_looks), used instead of a read.
     """
     now = time.time()
     first_seen = now if first_seen is None else first_seen
@@ -78,6 +82,7 @@ def handle_request_message(
                 standby_expired=expired,
                 received_at=now,
                 waited_s=waited_s,
+                job_read=(jobs_read or {}).get(item.request_id) if waited_s > 0 else None,
             )
             for item in items
         ]
@@ -95,6 +100,7 @@ def _plan_one(
     standby_expired: bool,
     received_at: float,
     waited_s: float,
+    job_read: Job | None,
 ) -> Decision:
     try:
         return plan_item(
@@ -103,6 +109,7 @@ def _plan_one(
             standby_expired=standby_expired,
             received_at=received_at,
             waited_s=waited_s,
+            job_read=job_read,
         )
     except Exception as error:
         last_attempt = receive_count >= pipeline.settings.max_receive_count

@@ -20,13 +20,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.events import single_request_id
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.tenancy import identify
-from voxflow.regions import Decision, StandbySendFailed
+from voxflow.regions import Decision, StandbySendFailed, first_seen_of
+from voxflow.store import Job
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +44,16 @@ class QueuedRequest:
 
 
 def still_on_standby(
-    records: Sequence[QueuedRequest], pipeline: Pipeline, now: float | None = None
+    records: Sequence[QueuedRequest],
+    pipeline: Pipeline,
+    now: float | None = None,
+    read: dict[str, Job] | None = None,
 ) -> set[str]:
     """Send again, together, the standby copies among ``records`` whose decision is
     still STANDBY; their message ids (the caller lets those records succeed unplanned).
-    First deliveries are never among them: a first look plans, creates, answers."""
+    First deliveries are never among them: a first look plans, creates, answers.
+    ``read``: filled with the copies' jobs found by the batched read (request id → job),
+    which plan then need not read again (a takeover's claim, voxflow.pipeline.regional)."""
     regions = pipeline.regions
     if not regions.regional or regions.standby_queue is None:
         return set()
@@ -61,6 +68,8 @@ def still_on_standby(
     if not copies:
         return set()
     jobs = pipeline.jobs.get_many([request_id for _, request_id in copies.values()])
+    if read is not None:
+        read.update(jobs)
     healthy = regions.primary_healthy()
     waiting = [
         record
@@ -75,6 +84,16 @@ def still_on_standby(
     )
     pipeline.meter.count("RequestsOnStandby", len(waiting))
     return {record.message_id for record in waiting}
+
+
+def first_deliveries_first(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A batch's SQS records (Lambda's event), first deliveries before standby copies,
+    each kind in its order: a new request is planned before the takeovers and looks that
+    came with it, and it is the copies that are sent back when time runs short. After a
+    failover the copies are the old owner's ~100 requests in flight (issue 17)."""
+    return sorted(
+        records, key=lambda record: first_seen_of(record.get("messageAttributes") or {}) is not None
+    )
 
 
 def send_back(records: Sequence[QueuedRequest], pipeline: Pipeline) -> set[str]:
@@ -141,8 +160,10 @@ class Invocation:
         self._last_start: float | None = None
         self._slowest_s = 0.0
         self._sent_back: set[str] | None = None
+        # The jobs of this batch's standby copies, read together (request id → job).
+        self.jobs_read: dict[str, Job] = {}
         try:
-            self._on_standby = still_on_standby(records, pipeline)
+            self._on_standby = still_on_standby(records, pipeline, read=self.jobs_read)
         except (BotoCoreError, ClientError, StandbySendFailed) as error:
             # Each record gets its own full look instead.
             logger.warning("standby copies not looked at together: %s", type(error).__name__)

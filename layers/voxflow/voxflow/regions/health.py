@@ -8,6 +8,11 @@ timeout, which a secondary taking over would otherwise pay every few seconds (in
 the drill, a second of every plan batch). The first verdict is kept only a few
 seconds, so that a blip costs little; a region that stays down is probed every
 ``UNREACHABLE_HOLD_MAX_S`` at most, which is also how late its recovery is seen.
+
+A publisher (``GlobalVoxflowClient``) asks ``in_background``: while the primary did
+not answer, a stale verdict is still returned at once and one thread asks again, so
+probing a frozen primary (a whole timeout each time) never holds up a publish. A
+primary that answers is asked in the caller's thread, as before (milliseconds).
 """
 
 import logging
@@ -59,6 +64,7 @@ class AlarmHealth:
         unreachable_cache_s: float = UNREACHABLE_HOLD_S,
         unreachable_cache_max_s: float = UNREACHABLE_HOLD_MAX_S,
         clock: Callable[[], float] = time.monotonic,
+        in_background: bool = False,
     ) -> None:
         self._cloudwatch = cloudwatch
         self.alarm_name = alarm_name
@@ -70,15 +76,57 @@ class AlarmHealth:
         self._lock = threading.Lock()
         # (answered at, healthy, for how long the answer holds)
         self._answer: tuple[float, bool, float] | None = None
+        self._reachable = True  # did the last probe get an answer?
+        self._in_background = in_background
+        self._asking: threading.Thread | None = None
+        self.probes = 0  # describe_alarms calls made
 
     def is_healthy(self) -> bool:
+        if self._in_background:
+            return self._healthy_without_waiting()
         with self._lock:  # one caller asks; the others wait a second at most and reuse it
             now = self._clock()
             if self._answer is not None and now - self._answer[0] < self._answer[2]:
                 return self._answer[1]
-            healthy, reachable = self._ask()
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        healthy, reachable = self._ask()
+        self._answer = (self._clock(), healthy, self._hold(reachable))
+        self._reachable = reachable
+        return healthy
+
+    def _healthy_without_waiting(self) -> bool:
+        """The last answer while fresh; when stale, asked again in the caller's thread if
+        the primary answered last time, else in one thread of its own meanwhile."""
+        with self._lock:
+            answer = self._answer
+            if answer is None or (self._reachable and self._clock() - answer[0] >= answer[2]):
+                return self._refresh()
+            if self._clock() - answer[0] >= answer[2] and self._asking is None:
+                self._asking = threading.Thread(
+                    target=self._refresh_in_background, name="health-probe", daemon=True
+                )
+                self._asking.start()
+            return answer[1]
+
+    def _refresh_in_background(self) -> None:
+        healthy, reachable = self._ask()  # outside the lock: publishers go on meanwhile
+        with self._lock:
             self._answer = (self._clock(), healthy, self._hold(reachable))
-            return healthy
+            self._reachable = reachable
+            self._asking = None
+
+    @property
+    def probing(self) -> bool:
+        """A probe is under way in the background."""
+        return self._asking is not None
+
+    def wait_probe(self, timeout_s: float = 10.0) -> None:
+        """Wait for a probe under way (tests, and callers that want a fresh answer)."""
+        asking = self._asking
+        if asking is not None:
+            asking.join(timeout_s)
 
     def _hold(self, reachable: bool) -> float:
         """How long this answer is kept: doubling while the region stays unreachable."""
@@ -91,6 +139,7 @@ class AlarmHealth:
 
     def _ask(self) -> tuple[bool, bool]:
         """(healthy, reachable)."""
+        self.probes += 1
         try:
             response = self._cloudwatch().describe_alarms(
                 AlarmNames=[self.alarm_name], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
