@@ -9,7 +9,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voxflow.config import PLAN, Config
 from voxflow.pipeline.context import Pipeline
-from voxflow.pipeline.powertools import PowertoolsMeter, SqsBatchProcessor, receive_count
+from voxflow.pipeline.powertools import (
+    PowertoolsMeter,
+    SqsBatchProcessor,
+    queue_stamps,
+    receive_count,
+)
 from voxflow.pipeline.requests import handle_request_message
 from voxflow.pipeline.standby_looks import Invocation, QueuedRequest
 from voxflow.regions import first_seen_of
@@ -47,6 +52,7 @@ def record_handler(record: SQSRecord) -> None:
         pipeline,
         first_seen=request.first_seen,
         sender_id=request.sender_id,
+        queue_stamps=queue_stamps(record),
     )
 
 

@@ -9,6 +9,7 @@ from voxflow.pipeline.identity import item_fingerprint
 from voxflow.pipeline.plan import plan_item
 from voxflow.pipeline.reply_targets import parse_checked
 from voxflow.pipeline.tenancy import identify
+from voxflow.pipeline.timeline import Laps
 from voxflow.regions import Decision
 
 
@@ -20,6 +21,7 @@ def handle_request_message(
     *,
     first_seen: float | None = None,
     sender_id: str | None = None,
+    queue_stamps: dict[str, float] | None = None,
 ) -> list[Decision]:
     """Plan every item; raise only for errors worth a retry (the message then stays queued).
 
@@ -27,12 +29,15 @@ def handle_request_message(
     for a first delivery). A request another region works on (standby) is sent again
     with a delay, once per message, and this message succeeds. Returns each item's
     decision. ``sender_id``: the record's SQS SenderId, which with the envelope's source
-    says which tenant sent it (voxflow.pipeline.tenancy).
+    says which tenant sent it (voxflow.pipeline.tenancy). ``queue_stamps``: the
+    message's SQS timestamps, for the timeline (voxflow.pipeline.timeline.Laps).
     """
     now = time.time()
     first_seen = now if first_seen is None else first_seen
     expired = pipeline.regions.standby_expired(first_seen, now)
+    laps = Laps(now, stamps=dict(queue_stamps or {}))
     sender = identify(body, sender_id, pipeline.controls.tenants)
+    laps.lap("tenant")
     try:
         # A body without its own request_id takes one that every redelivery shares.
         parsed = parse_checked(
@@ -69,6 +74,7 @@ def handle_request_message(
             for rejected in parsed.rejected
         ]
         items = parsed.request.expand() if parsed.request is not None else []
+        laps.lap("parse")
         waited_s = now - first_seen
         decisions += [
             _plan_one(
@@ -78,6 +84,7 @@ def handle_request_message(
                 standby_expired=expired,
                 received_at=now,
                 waited_s=waited_s,
+                laps=laps,
             )
             for item in items
         ]
@@ -95,6 +102,7 @@ def _plan_one(
     standby_expired: bool,
     received_at: float,
     waited_s: float,
+    laps: Laps,
 ) -> Decision:
     try:
         return plan_item(
@@ -103,6 +111,7 @@ def _plan_one(
             standby_expired=standby_expired,
             received_at=received_at,
             waited_s=waited_s,
+            laps=laps,
         )
     except Exception as error:
         last_attempt = receive_count >= pipeline.settings.max_receive_count
