@@ -147,4 +147,5 @@ def hit_parts(line: Line, published_at: float, seconds: float) -> dict[str, floa
         "to_handler": received - line["sqs_received_at"],
         "to_client": published_at + seconds - replied,
     }
-    return {name: parts.get(name, line.get(name, 0.0)) for _, name in HIT_PARTS}
+    steps = {name: float(line.get(name) or 0.0) for _, name in HIT_PARTS}
+    return {**steps, **parts}
