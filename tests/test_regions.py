@@ -760,6 +760,14 @@ def test_the_guard_stands_by_for_a_late_copy_pending_in_the_other_region(
     assert terminal_replies(east, request_id, wait_s=1) == []
 
 
+def _noted(call: Any, name: str, calls: list[str]) -> Any:
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return call(*args, **kwargs)
+
+    return noted
+
+
 def test_a_hit_is_answered_at_once_only_where_the_claim_creates_first(
     regions: dict[str, Region],
     primary: Pipeline,
@@ -782,12 +790,7 @@ def test_a_hit_is_answered_at_once_only_where_the_claim_creates_first(
 
     claimed: list[str] = []
     for step in ("create", "get"):
-        original = getattr(primary.jobs, step)
-        monkeypatch.setattr(
-            primary.jobs,
-            step,
-            lambda *args, _step=step, _call=original: claimed.append(_step) or _call(*args),
-        )
+        monkeypatch.setattr(primary.jobs, step, _noted(getattr(primary.jobs, step), step, claimed))
     hit = f"hit-{uuid.uuid4().hex[:8]}"
     body = stale_body(hit, text, east.replies_url, age_s=0)
     assert handle_request_message(body, f"e-{hit}", 1, primary) == [Decision.CREATE]
