@@ -138,3 +138,37 @@ def first_chunk_parts(
 
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+
+
+# The consecutive parts of a hit answered at once (voxflow.pipeline.hit), publish to the
+# client's receipt of the reply: the transport's, then plan's step by step (Laps).
+HIT_PARTS = (
+    ("publish -> requests queue (PutEvents, rule, SendMessage)", "to_queue"),
+    ("queued -> plan's poller receives it", "queue_wait"),
+    ("received -> plan's handler (event, powertools)", "to_handler"),
+    ("tenant lookup (tenant table, cached)", "tenant_s"),
+    ("parse (body, reply target rules)", "parse_s"),
+    ("keying (voice, text, cache keys, job)", "key_s"),
+    ("read ahead (cache index || quota item)", "read_s"),
+    ("checks and event (policy, quota, presign)", "check_s"),
+    ("transaction (job, quota charge, audit)", "write_s"),
+    ("service bus PutEvents", "bus_s"),
+    ("reply SendMessage", "reply_s"),
+    ("reply sent -> client receives it", "to_client"),
+)
+
+
+def hit_parts(line: Line, published_at: float, seconds: float) -> dict[str, float] | None:
+    """The parts of one hit (HIT_PARTS; they add up to ``seconds``), or None for a hit
+    that took the general path (its line has no steps)."""
+    if "read_s" not in line or "sqs_sent_at" not in line:
+        return None
+    received, replied = line["received_at"], line["received_at"] + line["service_s"]
+    parts = {
+        "to_queue": line["sqs_sent_at"] - published_at,
+        "queue_wait": line["sqs_received_at"] - line["sqs_sent_at"],
+        "to_handler": received - line["sqs_received_at"],
+        "to_client": published_at + seconds - replied,
+    }
+    steps = {name: float(line.get(name) or 0.0) for _, name in HIT_PARTS}
+    return {**steps, **parts}

@@ -28,9 +28,11 @@ from typing import Any
 
 from breakdown import (
     FIRST_CHUNK_PARTS,
+    HIT_PARTS,
     MISS_PARTS,
     Steps,
     first_chunk_parts,
+    hit_parts,
     medians,
     miss_parts,
 )
@@ -126,7 +128,7 @@ class Measured:
     text_3k: str
     misses: list[tuple[str, float, float, float, float]] = field(default_factory=list)
     firsts: list[tuple[str, float, int, float, float, float]] = field(default_factory=list)
-    hits: list[tuple[str, float]] = field(default_factory=list)
+    hits: list[tuple[str, float, float]] = field(default_factory=list)
     # Per miss: CPU seconds by process group during it, and the engine alone's after it.
     miss_cpu: list[dict[str, float]] = field(default_factory=list)
     floor_s: list[float] = field(default_factory=list)
@@ -175,10 +177,12 @@ def measure(
 def measure_hits(measured: Measured, engine: Engine, client: VoxflowClient, count: int) -> None:
     client.synthesize(PHRASE, format="mp3", timeout_s=120)
     for _ in range(count):
-        outcome, _, seconds = timed(lambda: client.synthesize(PHRASE, format="mp3", timeout_s=60))
+        outcome, published_at, seconds = timed(
+            lambda: client.synthesize(PHRASE, format="mp3", timeout_s=60)
+        )
         assert outcome.completed is not None
         assert outcome.completed.cache == "hit"
-        measured.hits.append((outcome.request_id, seconds))
+        measured.hits.append((outcome.request_id, published_at, seconds))
     measured.engine_phrase = engine_seconds(engine, PHRASE, SynthesisParams(), repeats=5)
 
 
@@ -199,8 +203,8 @@ def report(measured: Measured, steps: dict[str, Steps], load: list[tuple[float, 
     )
     miss_runs = [miss_parts(steps[rid], pub, done) for rid, pub, _, done, _ in misses]
     first_runs = [first_chunk_parts(steps[rid], pub, i, at) for rid, pub, i, at, _, _ in firsts]
-    service_s = [steps[rid].planned[0]["service_s"] for rid, _ in hits]
-    hit_s = [seconds for _, seconds in hits]
+    service_s = [steps[rid].planned[0]["service_s"] for rid, _, _ in hits]
+    hit_s = [seconds for _, _, seconds in hits]
     miss_ratios = [seconds / engine for _, _, seconds, _, engine in misses]
     first_ratios = [seconds / engine for *_, seconds, engine in firsts]
     floor_p99 = percentile(floor_s, 0.99)
@@ -269,6 +273,21 @@ def report(measured: Measured, steps: dict[str, Steps], load: list[tuple[float, 
         f"p50 {ms(percentile(floor_s, 0.5))}, p99 {ms(floor_p99)}"
     )
     print(f"  engine for the phrase {ms(measured.engine_phrase)}")
+    report_hit_parts(hits, steps)
+
+
+def report_hit_parts(hits: list[tuple[str, float, float]], steps: dict[str, Steps]) -> None:
+    runs = [hit_parts(steps[rid].planned[0], pub, seconds) for rid, pub, seconds in hits]
+    answered = [run for run in runs if run is not None]
+    if not answered:
+        return
+    print(f"  where a hit's time goes ({len(answered)} answered at once), p50 and p99 of each:")
+    for label, name in HIT_PARTS:
+        values = [run[name] for run in answered]
+        print(f"    {label:58} {ms(percentile(values, 0.5)):>7} {ms(percentile(values, 0.99)):>7}")
+    sums = [sum(run.values()) for run in answered]
+    p50, p99 = ms(percentile(sums, 0.5)), ms(percentile(sums, 0.99))
+    print(f"    {'sum (end to end)':58} {p50:>7} {p99:>7}")
 
 
 def main() -> None:

@@ -20,9 +20,9 @@ import pytest
 
 from voxflow_local.deploy import deploy_stack
 from voxflow_local.intrinsics import Resolver
-from voxflow_local.model import DeployedStack, LocalFunction
+from voxflow_local.model import DeployedStack, LocalFunction, SqsEventSource
 from voxflow_local.moto_server import MotoServer, answers_http, free_port
-from voxflow_local.poller import batch_item_failures, lambda_event
+from voxflow_local.poller import SqsPoller, batch_item_failures, lambda_event
 from voxflow_local.runner import FunctionRunner, FunctionTimeoutError
 from voxflow_local.stack import LocalStack
 from voxflow_local.state import read_state
@@ -692,3 +692,36 @@ def test_resolver_evaluates_the_intrinsics_of_an_environment() -> None:
         "C": "aws",
         "E": "http://q!",
     }
+
+
+def test_a_poller_settling_behind_deletes_what_succeeded_and_leaves_what_failed(
+    client: Callable[[str], Any],
+) -> None:
+    """SqsPoller(settle_behind=True), as the runners poll: a batch's deletes run while
+    the next receive waits, and are done when ``run`` returns."""
+    sqs = client("sqs")
+    name = f"settle-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    for body in ("ok-1", "fail", "ok-2"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    source = SqsEventSource(
+        "Mapping", "Queue", url, arn, function_response_types=("ReportBatchItemFailures",)
+    )
+    seen: list[str] = []
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        records = event["Records"]
+        seen.extend(record["body"] for record in records)
+        failed = [r["messageId"] for r in records if r["body"] == "fail"]
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    poller = SqsPoller(source, invoke, sqs, REGION, retry_visibility_s=30, settle_behind=True)
+    poller.run(lambda: len(seen) >= 3)
+    assert sorted(seen) == ["fail", "ok-1", "ok-2"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    # Settled before run returned: the two that succeeded are gone, the failure is held.
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"

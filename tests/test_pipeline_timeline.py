@@ -88,3 +88,10 @@ def test_a_hit_logs_the_service_time_up_to_the_reply(
     # Receipt to the reply's send: within the call, and after plan's own work.
     assert planned["plan_s"] < planned["service_s"] <= ended - planned["received_at"]
     assert "queued_at" not in planned
+    # Its steps, each a round of calls or the work between them, add up to that time
+    # (planned directly: no tenant lookup or parse before plan_item here).
+    steps = ("key", "read", "check", "write", "bus", "reply")
+    assert all(planned[f"{step}_s"] >= 0 for step in steps)
+    assert sum(planned[f"{step}_s"] for step in steps) == pytest.approx(
+        planned["service_s"], abs=1e-5
+    )

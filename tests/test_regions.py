@@ -765,6 +765,64 @@ def test_the_guard_stands_by_for_a_late_copy_pending_in_the_other_region(
     assert terminal_replies(east, request_id, wait_s=1) == []
 
 
+def _noted(call: Any, name: str, calls: list[str]) -> Any:
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return call(*args, **kwargs)
+
+    return noted
+
+
+def test_a_hit_is_answered_at_once_only_where_the_claim_creates_first(
+    regions: dict[str, Region],
+    primary: Pipeline,
+    secondary: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """voxflow.pipeline.hit with two regions (docs/failover.md, "Cache hits with two
+    regions"): the active region answers a fresh hit in one transaction, without the
+    claim's create or read; a stale copy still meets the guard, and the region that is
+    not the active one still stands by, though the audio is cached in both."""
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    text = f"Answered at once {uuid.uuid4().hex[:6]}."
+    # Cached in the secondary (its answer while the primary was down; not replicated).
+    late_id, late_body = answered_by_the_secondary_alone(regions, secondary, text)
+    first = f"first-{uuid.uuid4().hex[:8]}"
+    body = stale_body(first, text, east.replies_url, age_s=0)
+    assert handle_request_message(body, f"e-{first}", 1, primary) == [Decision.CREATE]
+    assert synthesize_queued(east, primary, first) == 1  # cached in the primary too
+    assert terminal_replies(east, first) == ["SynthesisCompleted"]
+
+    claimed: list[str] = []
+    for step in ("create", "get"):
+        monkeypatch.setattr(primary.jobs, step, _noted(getattr(primary.jobs, step), step, claimed))
+    hit = f"hit-{uuid.uuid4().hex[:8]}"
+    body = stale_body(hit, text, east.replies_url, age_s=0)
+    assert handle_request_message(body, f"e-{hit}", 1, primary) == [Decision.CREATE]
+    assert claimed == []  # one transaction, no claim
+    assert terminal_replies(east, hit) == ["SynthesisCompleted"]
+    job = job_item(east, hit)
+    assert job is not None
+    assert (job["status"]["S"], job["cache"]["S"]) == ("completed", "hit")
+    assert synthesize_queued(east, primary, hit) == 0
+
+    # The stale copy of the secondary's answer: the guard asks the secondary and drops it.
+    before = counts(primary)["StaleRequestsAnsweredElsewhere"]
+    assert handle_request_message(late_body, f"e-{late_id}", 1, primary) == [Decision.DROP]
+    assert counts(primary)["StaleRequestsAnsweredElsewhere"] == before + 1
+    assert job_item(east, late_id) is None
+    assert terminal_replies(east, late_id) == []
+
+    # The secondary, primary healthy and no job: standby, no answer, though cached there.
+    fresh = f"west-{uuid.uuid4().hex[:8]}"
+    body = stale_body(fresh, text, west.replies_url, age_s=0)
+    assert handle_request_message(body, f"w-{fresh}", 1, secondary) == [Decision.STANDBY]
+    assert job_item(west, fresh) is None
+    assert terminal_replies(west, fresh, wait_s=1) == []
+    time.sleep(1.2)
+    _drain(west)  # its copy sent again from standby: not for the tests after this one
+
+
 def test_a_fresh_request_or_one_without_a_time_is_not_checked_with_the_other_region(
     regions: dict[str, Region], primary: Pipeline
 ) -> None:

@@ -19,6 +19,7 @@ from voxflow.events import (
 )
 from voxflow.pipeline.tenancy import Sender, identify
 from voxflow.tenants import TenantTable, create_tenants_table
+from voxflow.tenants.cached import CachedDirectory
 from voxflow_local.moto_server import MotoServer
 
 ROLE = "AROAEXAMPLEROLEID0001"  # a role's unique id; its sessions send as ROLE:<session>
@@ -223,3 +224,20 @@ def test_tenant_table_refuses_what_no_sender_id_or_tenant_can_be(
 ) -> None:
     with pytest.raises(InvalidParameter):
         TenantTable(object(), "unused").bind(principal, tenant)
+
+
+def test_the_cached_directory_sees_a_binding_change_within_its_ttl_and_not_before() -> None:
+    bindings, now = Bindings({ROLE: "acme"}), [0.0]
+    cached = CachedDirectory(bindings, ttl_s=5.0, clock=lambda: now[0])
+    assert cached.tenant_of(ROLE) == "acme"
+    assert cached.tenant_of("AIDAUNBOUND") is None
+    bindings[ROLE] = "globex"
+    bindings["AIDAUNBOUND"] = "initech"
+    now[0] = 4.9  # within the ttl: the answers read at 0
+    assert (cached.tenant_of(ROLE), cached.tenant_of("AIDAUNBOUND")) == ("acme", None)
+    now[0] = 5.0
+    assert (cached.tenant_of(ROLE), cached.tenant_of("AIDAUNBOUND")) == ("globex", "initech")
+    uncached = CachedDirectory(bindings, ttl_s=0.0, clock=lambda: now[0])
+    assert uncached.tenant_of(ROLE) == "globex"
+    del bindings[ROLE]
+    assert uncached.tenant_of(ROLE) is None

@@ -27,7 +27,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def stack(local_stack: StartStack) -> LocalStack:
-    return local_stack(retry_visibility_s=1, functions=["PlanFunction", "SynthesizeFunction"])
+    # The binding test sends right after binding: no cached lookup may outlive it.
+    return local_stack(
+        retry_visibility_s=1,
+        functions=["PlanFunction", "SynthesizeFunction"],
+        extra_env={"VOXFLOW_TENANT_CACHE_TTL_S": "0"},
+    )
 
 
 def terminal(stack: LocalStack, bus_tap: str, request_id: str) -> dict[str, Any]:

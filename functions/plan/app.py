@@ -9,7 +9,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voxflow.config import PLAN, Config
 from voxflow.pipeline.context import Pipeline
-from voxflow.pipeline.powertools import PowertoolsMeter, SqsBatchProcessor, receive_count
+from voxflow.pipeline.powertools import (
+    PowertoolsMeter,
+    SqsBatchProcessor,
+    queue_stamps,
+    receive_count,
+)
 from voxflow.pipeline.requests import handle_request_message
 from voxflow.pipeline.standby_looks import Invocation, QueuedRequest, first_deliveries_first
 from voxflow.regions import first_seen_of
@@ -48,6 +53,7 @@ def record_handler(record: SQSRecord) -> None:
         first_seen=request.first_seen,
         sender_id=request.sender_id,
         jobs_read=invocation.jobs_read if invocation is not None else None,
+        queue_stamps=queue_stamps(record),
     )
 
 

@@ -7,11 +7,18 @@ reaches the function's log, and every EMF document among them is put in moto's
 CloudWatch with its namespace, dimension sets, values, units and timestamp. A line that
 is not EMF is left alone; a put that fails is reported on stderr and dropped, as a
 malformed document is on AWS: metrics never stop a function.
+
+On AWS the extraction happens in CloudWatch Logs, after the function has moved on; the
+runners put through ``BackgroundForwarder`` likewise, so that a put does not hold the
+next invocation of the function (its poller receives only after the flush; on the
+event-path hit's benchmark that was a round of every request's wait, issue 17).
 """
 
 import io
 import json
+import queue
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -69,11 +76,39 @@ class EmfForwarder:
         return True
 
 
+class BackgroundForwarder:
+    """``forwarder``'s puts on a thread of their own, in order; ``close`` waits for them."""
+
+    def __init__(self, forwarder: EmfForwarder) -> None:
+        self._forwarder = forwarder
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="emf-forwarder", daemon=True)
+        self._thread.start()
+
+    def line(self, text: str) -> bool:
+        """Queue ``text`` if it may be an EMF document; True if it was queued."""
+        if '"_aws"' not in text:
+            return False
+        self._lines.put(text)
+        return True
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self._lines.put(None)
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while (text := self._lines.get()) is not None:
+            try:
+                self._forwarder.line(text)
+            except Exception as error:  # botocore raises per-service error classes
+                print(f"emf: metrics not put: {type(error).__name__}", file=sys.stderr)
+
+
 class EmfTee(io.TextIOBase):
     """A text stream that writes through to ``stream`` and hands each complete line to
     ``forwarder``: ``sys.stdout = EmfTee(sys.stdout, forwarder)``."""
 
-    def __init__(self, stream: TextIO, forwarder: EmfForwarder) -> None:
+    def __init__(self, stream: TextIO, forwarder: EmfForwarder | BackgroundForwarder) -> None:
         self._stream = stream
         self._forwarder = forwarder
         self._pending = ""

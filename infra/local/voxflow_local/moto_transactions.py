@@ -8,6 +8,12 @@ session 8). On AWS a transaction costs about what two writes do, whatever the ta
 size. ``install`` makes moto keep only the items the transaction names (a transaction
 changes nothing else) and put those back on a rollback: the same outcome, at the cost
 of the transaction's own items. moto's function itself runs unchanged.
+
+And moto's writes are not atomic: the server is threaded, and a condition checked in
+one request thread can be passed by another's write before this one writes (two
+concurrent conditional creates of one job both succeeded under load: two terminal
+events in tests/test_hit_path.py's race). DynamoDB checks and writes an item
+atomically; ``install`` puts every write (and each transaction, whole) under one lock.
 """
 
 import copy
@@ -16,6 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 _touched = threading.local()  # table name -> the keys the running transaction names
+_WRITES = threading.RLock()  # a transaction's writes call the backend's own write methods
+_WRITE_METHODS = ("put_item", "update_item", "delete_item", "batch_write_item")
 
 
 class TableSnapshot:
@@ -95,7 +103,8 @@ def install() -> None:
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         _touched.keys = _keys_by_table(self, transact_items)
         try:
-            original(self, transact_items)
+            with _WRITES:
+                original(self, transact_items)
         finally:
             _touched.keys = None
             # A rollback put snapshots where the tables were: the tables go back, restored.
@@ -105,3 +114,14 @@ def install() -> None:
 
     transact_write_items.voxflow_snapshots = True  # type: ignore[attr-defined]
     setattr(backend_class, "transact_write_items", transact_write_items)  # noqa: B010
+    for name in _WRITE_METHODS:
+        if hasattr(backend_class, name):
+            setattr(backend_class, name, _atomic(getattr(backend_class, name)))
+
+
+def _atomic(write: Callable[..., Any]) -> Callable[..., Any]:
+    def atomic(*args: Any, **kwargs: Any) -> Any:
+        with _WRITES:
+            return write(*args, **kwargs)
+
+    return atomic

@@ -7,11 +7,17 @@ Failed messages are left alone, so they come back when their visibility timeout
 expires and moto moves them to the dead-letter queue after maxReceiveCount
 receives (moto implements the RedrivePolicy on receive; a test checks it).
 ``retry_visibility_s`` shortens that wait for tests; Lambda has no such knob.
+
+``settle_behind``: the deletes (and visibility changes) of a batch go on a thread of
+their own while the next receive waits, one batch at a time: Lambda's many pollers
+do not hold a message back for another invocation's deletes, and a runner's one
+poller did, by a round of calls per batch (issue 17's event-path hit).
 """
 
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +54,7 @@ class SqsPoller:
         *,
         retry_visibility_s: int | None = None,
         wait_time_s: int = 1,
+        settle_behind: bool = False,
     ) -> None:
         self.source = source
         self.invoke = invoke
@@ -55,6 +62,8 @@ class SqsPoller:
         self.region = region
         self.retry_visibility_s = retry_visibility_s
         self.wait_time_s = wait_time_s
+        self._settler = ThreadPoolExecutor(1, "sqs-settle") if settle_behind else None
+        self._settling: Future[None] | None = None
 
     def run(self, stopping: Callable[[], bool]) -> None:
         """Polls until ``stopping()``; a batch already received is always finished."""
@@ -64,6 +73,9 @@ class SqsPoller:
             except Exception:  # moto restarting, say: keep polling, as Lambda's pollers do
                 logger.exception("%s: polling failed", self.source.logical_id)
                 time.sleep(1)
+        self._settled()
+        if self._settler is not None:
+            self._settler.shutdown()
 
     def poll_once(self, stopping: Callable[[], bool] = lambda: False) -> BatchOutcome | None:
         messages = self.receive_batch(stopping)
@@ -116,8 +128,23 @@ class SqsPoller:
             error_text: str | None = f"{type(error).__name__}: {error}"
         else:
             failed_ids, error_text = self._failed_ids(result, messages)
-        self._settle(messages, failed_ids)
+        self._settled()
+        if self._settler is None:
+            self._settle(messages, failed_ids)
+        else:
+            self._settling = self._settler.submit(self._settle, messages, failed_ids)
         return BatchOutcome(len(messages), len(failed_ids), error_text)
+
+    def _settled(self) -> None:
+        """Wait for the batch before's settling (its failure is logged, as a failed
+        poll is: the messages come back when their visibility timeout expires)."""
+        settling, self._settling = self._settling, None
+        if settling is None:
+            return
+        try:
+            settling.result()
+        except Exception:
+            logger.exception("%s: settling a batch failed", self.source.logical_id)
 
     def _failed_ids(
         self, result: Any, messages: Sequence[dict[str, Any]]

@@ -31,7 +31,7 @@ from typing import Any
 
 from voxflow.aws.settings import LOCAL_KEY
 from voxflow_local._clients import _client
-from voxflow_local.emf import EmfForwarder, EmfTee
+from voxflow_local.emf import BackgroundForwarder, EmfForwarder, EmfTee
 from voxflow_local.faults import install_from_env
 from voxflow_local.http_api import Cors, HttpApiServer
 from voxflow_local.model import DeployedStack, LocalFunction
@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     # The functions' EMF lines become metrics in moto's CloudWatch, as CloudWatch Logs
     # makes them on AWS (voxflow_local.emf).
     cloudwatch = _client("cloudwatch", state.stack.endpoint_url, state.stack.region)
-    sys.stdout = EmfTee(sys.stdout, EmfForwarder(cloudwatch))
+    metrics = BackgroundForwarder(EmfForwarder(cloudwatch))
+    sys.stdout = EmfTee(sys.stdout, metrics)
     runner = FunctionRunner(function)
     try:
         runner.load()
@@ -242,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         _run_schedule(state, runner, args.schedule, args.period_s, stop)
     else:
         _poll(state, runner, args.event_source, stop)
+    metrics.close()
     logger.info("stopped")
     return 0
 
@@ -250,7 +252,12 @@ def _poll(state: StackState, runner: FunctionRunner, event_source: str, stop: _S
     source = runner.function.event_source(event_source)
     sqs = _client("sqs", state.stack.endpoint_url, state.stack.region)
     poller = SqsPoller(
-        source, runner.invoke, sqs, state.stack.region, retry_visibility_s=state.retry_visibility_s
+        source,
+        runner.invoke,
+        sqs,
+        state.stack.region,
+        retry_visibility_s=state.retry_visibility_s,
+        settle_behind=True,
     )
     logger.info("polling %s (%s)", source.queue_logical_id, source.queue_url)
     poller.run(stop)

@@ -250,6 +250,13 @@ TENANTS_TABLE = declare(
     "is bound (docs/operations.md)",
     PIPELINE, "controls",
 )  # fmt: skip
+TENANT_CACHE_TTL_S = declare(
+    "VOXFLOW_TENANT_CACHE_TTL_S", number, 5.0,
+    "seconds a sender's binding (or its absence) read from the tenants table is reused by a "
+    "warm function: a principal bound, moved or unbound applies within this; 0 reads the "
+    "table per message",
+    PIPELINE, "controls",
+)  # fmt: skip
 VOICES_TABLE = declare(
     "VOXFLOW_VOICES_TABLE", _optional_text, None,
     "DynamoDB table of the voice catalog, hash key `voice_id` (S); none: the built-in "

@@ -3,8 +3,9 @@ pipeline holds them.
 
 Each is off unless its setting is there (VOXFLOW_QUOTAS_TABLE, VOXFLOW_POLICY_FILE,
 VOXFLOW_AUDIT_TABLE, VOXFLOW_FALLBACK_AUDIO=1, VOXFLOW_TENANTS_TABLE); off, it makes no
-AWS call at all. Without a tenant table no direct sender is bound: requests are still
-held to the tenant their event source names (voxflow.pipeline.tenancy).
+AWS call at all. The tenant table is read through a short cache (voxflow.tenants.cached).
+Without a tenant table no direct sender is bound: requests are still held to the tenant
+their event source names (voxflow.pipeline.tenancy).
 """
 
 import json
@@ -26,6 +27,7 @@ from voxflow.quotas import QuotaSettings, TokenBucket
 from voxflow.service_settings import ServiceSettings
 from voxflow.store import AudioStore, Job
 from voxflow.tenants import TenantDirectory, TenantTable
+from voxflow.tenants.cached import CachedDirectory
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,10 @@ class Controls:
                 else None
             ),
             tenants=(
-                TenantTable(clients.dynamodb, service.tenants_table)
+                CachedDirectory(
+                    TenantTable(clients.dynamodb, service.tenants_table),
+                    config[env.TENANT_CACHE_TTL_S],
+                )
                 if service.tenants_table
                 else None
             ),

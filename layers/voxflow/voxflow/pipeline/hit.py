@@ -14,8 +14,13 @@ After the reply, the job is marked sent and the hit counted, together. A crash b
 the transaction and the mark is what it was before: the send lease runs out and the
 next delivery of the message, or the sweeper, sends the stored event once.
 
-Only in the standalone role: with two regions the claim reads the job before it may
-create one (docs/regions.md), and the general path keeps that protocol.
+With two regions, only where the claim would create the job without reading anything
+first (docs/regions.md, docs/failover.md): this region is the active one (or the request
+waited out its standby) and the request is not stale. The transaction's condition is
+then the claim's conditional create: one terminal event. A stale request (the guard
+reads the peer's job) and a region that is not the active one (it reads the job to
+decide) take the general path; so does a cache entry of the other region whose audio
+has not replicated here.
 """
 
 import json
@@ -28,8 +33,9 @@ from pynamodb.exceptions import TransactWriteError
 from voxflow.errors import Throttled
 from voxflow.events import ItemRequest, SynthesisCompleted
 from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.regional import usable
 from voxflow.pipeline.terminal import completed_event, reply_target
-from voxflow.pipeline.timeline import PLANNED, record
+from voxflow.pipeline.timeline import PLANNED, Laps, record
 from voxflow.quotas.bucket import TenantBuckets
 from voxflow.store import CacheEntry, Job
 from voxflow.store.jobs import COMPLETED, transaction_canceled
@@ -47,16 +53,33 @@ class ReadAhead:
     quota_item: TenantBuckets | None  # the tenant's quota item, if quotas are on
 
 
-def read_ahead(item: ItemRequest, keys: list[str], pipeline: Pipeline) -> ReadAhead | None:
+def read_ahead(
+    item: ItemRequest, keys: list[str], pipeline: Pipeline, *, standby_expired: bool = False
+) -> ReadAhead | None:
     """The cache entries of ``keys`` (one consistent BatchGetItem) and the tenant's quota
-    item, read concurrently; None where the general path reads for itself (two regions,
-    or more keys than one batch read takes)."""
-    if pipeline.regions.regional or len(keys) > _KEYS_PER_BATCH_GET:
+    item, read concurrently; None where the general path reads for itself (more keys
+    than one batch read takes; with two regions, a request the claim must read a job
+    for before it may create one)."""
+    if len(keys) > _KEYS_PER_BATCH_GET or not _creates_first(item, pipeline, standby_expired):
         return None
     quotas = pipeline.controls.quotas
     quota_read = _CALLS.submit(quotas.read, item.tenant) if quotas is not None else None
     known = pipeline.cache.lookup_many(keys, consistent=True)
     return ReadAhead(known, quota_read.result() if quota_read is not None else None)
+
+
+def _creates_first(item: ItemRequest, pipeline: Pipeline, standby_expired: bool) -> bool:
+    """Whether the claim would create the job before reading anything (always, in the
+    standalone role): what voxflow.pipeline.regional's claim does with two regions when
+    this region is the active one, or the request waited out its standby, and the
+    request is not stale. The health answer is kept a second (no call, mostly)."""
+    regions = pipeline.regions
+    if not regions.regional:
+        return True
+    requested_at = item.requested_at.timestamp() if item.requested_at else None
+    if not standby_expired and regions.stale(requested_at):
+        return False
+    return standby_expired or regions.active_here(regions.primary_healthy())
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,15 @@ def hit_in(known: dict[str, CacheEntry], key: str, marks_key: str | None) -> Hit
     return Hit(entry, marks)
 
 
+def usable_hit(hit: Hit | None, pipeline: Pipeline) -> Hit | None:
+    """``hit`` if its audio (and marks) can be served here (voxflow.pipeline.regional)."""
+    if hit is None or usable(hit.entry, pipeline) is None:
+        return None
+    if hit.marks is not None and usable(hit.marks, pipeline) is None:
+        return None
+    return hit
+
+
 def answer_at_once(
     item: ItemRequest,
     job: Job,
@@ -85,13 +117,14 @@ def answer_at_once(
     billed_chars: int,
     started: float,
     received_at: float,
+    laps: Laps,
 ) -> bool:
     """Answer a request whose audio is cached with one transaction; False if it must take
     the general path (nothing was written then): the job exists, the quota item changed
     since it was read, the tenant is over quota or the content policy rejects the text
     (the general path answers those, as for any request). ``ahead``'s quota item is
     charged here: not to be used again. ``started``: plan's start (perf_counter);
-    ``received_at``: the message's receipt (epoch seconds)."""
+    ``received_at``: the message's receipt (epoch seconds); ``laps``: its steps so far."""
     target = reply_target(job)
     if target is not None and target.s3 is not None:
         return False  # a synthesis task's output object is copied on the general path
@@ -111,6 +144,7 @@ def answer_at_once(
     event = completed_event(pipeline, job, hit.entry, "hit", timings, marks=hit.marks)
     assert isinstance(event, SynthesisCompleted)  # no output object to write (above)
     region = pipeline.settings.region_name
+    laps.lap("check")
     try:
         with pipeline.jobs.transaction() as transaction:
             pipeline.jobs.create_finished(
@@ -123,8 +157,14 @@ def answer_at_once(
         if transaction_canceled(error):
             return False
         raise
-    pipeline.publisher.publish(event, reply_target(job))
-    replied_at = time.time()
+    laps.lap("write")
+    # publish(event, target), a step at a time for the timeline: the bus first.
+    pipeline.publisher.publish(event)
+    laps.lap("bus")
+    if target is not None:
+        pipeline.publisher.deliver(event, target)
+    laps.lap("reply")
+    replied_at = laps.at
     after = [
         _CALLS.submit(pipeline.jobs.mark_terminal_sent, job),
         _CALLS.submit(pipeline.cache.count_hit, hit.entry),
@@ -133,7 +173,7 @@ def answer_at_once(
         call.result()
     pipeline.meter.count("CacheHits")
     requested_at = item.requested_at.timestamp() if item.requested_at else None
-    record_hit(item.request_id, requested_at, received_at, timings["plan_s"], replied_at)
+    record_hit(item.request_id, requested_at, received_at, timings["plan_s"], replied_at, laps=laps)
     return True
 
 
@@ -143,8 +183,11 @@ def record_hit(
     received_at: float,
     plan_s: float,
     replied_at: float | None,
+    *,
+    laps: Laps | None = None,
 ) -> None:
-    """The hit's timeline line (voxflow.pipeline.timeline)."""
+    """The hit's timeline line (voxflow.pipeline.timeline); ``laps``: its steps, where
+    they were taken (the hit answered at once)."""
     record(
         PLANNED,
         request_id,
@@ -154,4 +197,5 @@ def record_hit(
         plan_s=plan_s,
         # Receipt to the reply's send: the service's own share of a hit's latency.
         service_s=replied_at - received_at if replied_at is not None else None,
+        **(laps.fields() if laps is not None else {}),
     )

@@ -9,13 +9,21 @@ from voxflow.pipeline.admission import admit
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import answer_conflict
-from voxflow.pipeline.hit import Hit, ReadAhead, answer_at_once, hit_in, read_ahead, record_hit
+from voxflow.pipeline.hit import (
+    Hit,
+    ReadAhead,
+    answer_at_once,
+    hit_in,
+    read_ahead,
+    record_hit,
+    usable_hit,
+)
 from voxflow.pipeline.identity import item_fingerprint
 from voxflow.pipeline.keyed import KeyedRequest, key_item
 from voxflow.pipeline.marks import RequestMarks, plan_request_marks
 from voxflow.pipeline.regional import claim, usable, usable_many
 from voxflow.pipeline.terminal import completed_event, finish, reply_target
-from voxflow.pipeline.timeline import PLANNED, record
+from voxflow.pipeline.timeline import PLANNED, Laps, record
 from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
 
@@ -31,13 +39,16 @@ def plan_item(
     received_at: float | None = None,
     waited_s: float = 0.0,
     job_read: Job | None = None,
+    laps: Laps | None = None,
 ) -> Decision:
     """Plan one request; the decision says whether this region works on it (STANDBY:
     the caller sends the message again later). ``received_at``: when its message was
     received (epoch seconds; None: now), where the service's own time on it starts.
-    ``job_read``: its job as this invocation read it moments ago (a standby copy's)."""
+    ``job_read``: its job as this invocation read it moments ago (a standby copy's);
+    ``laps``: its steps since then (voxflow.pipeline.timeline)."""
     started = time.perf_counter()
     received_at = time.time() if received_at is None else received_at
+    laps = Laps(received_at) if laps is None else laps
     keyed = key_item(item, pipeline)
     voice, resolved = keyed.voice, keyed.resolved
     key, chunks, chunk_keys = keyed.key, keyed.chunks, keyed.chunk_keys
@@ -45,8 +56,17 @@ def plan_item(
     job = _new_job(item, keyed, marks, pipeline)
     requested_at = item.requested_at.timestamp() if item.requested_at else None
     keys = [key, *([marks.key] if marks else []), *chunk_keys]
-    ahead = read_ahead(item, keys, pipeline)
-    tried = _at_once(item, job, keyed, marks, pipeline, ahead=ahead, times=(started, received_at))
+    laps.lap("key")
+    # A job read already exists: answering at once would create it, and fail.
+    ahead = (
+        read_ahead(item, keys, pipeline, standby_expired=standby_expired)
+        if job_read is None
+        else None
+    )
+    laps.lap("read")
+    tried = _at_once(
+        item, job, keyed, marks, pipeline, ahead=ahead, times=(started, received_at), laps=laps
+    )
     if tried:
         return Decision.CREATE
     if tried is False:
@@ -173,13 +193,14 @@ def _at_once(
     *,
     ahead: ReadAhead | None,
     times: tuple[float, float],
+    laps: Laps,
 ) -> bool | None:
     """A hit answered at once (voxflow.pipeline.hit): True if it was; False if it was
     tried and the general path must take the request (``job`` and ``ahead`` are spent);
     None if it is not a hit read ahead. ``times``: plan's start and the receipt."""
     if ahead is None:
         return None
-    hit = hit_in(ahead.known, keyed.key, marks.key if marks else None)
+    hit = usable_hit(hit_in(ahead.known, keyed.key, marks.key if marks else None), pipeline)
     if hit is None:
         return None
     started, received_at = times
@@ -192,6 +213,7 @@ def _at_once(
         billed_chars=keyed.billed_chars,
         started=started,
         received_at=received_at,
+        laps=laps,
     )
 
 
@@ -223,7 +245,7 @@ def _known(
     ahead: ReadAhead | None, keys: list[str], pipeline: Pipeline
 ) -> dict[str, CacheEntry] | None:
     """The request's key (and its marks') with its chunks' in one call when they fit one
-    BatchGetItem (read ahead already, in the standalone role): a miss makes one read,
+    BatchGetItem (read ahead already where the claim creates first): a miss makes one read,
     not two, before its chunk tasks are queued. None: too many keys for one call."""
     if ahead is not None:
         return ahead.known

@@ -39,6 +39,17 @@ def receive_count(record: SQSRecord) -> int:
     return int(record.attributes.approximate_receive_count or 1)
 
 
+def queue_stamps(record: SQSRecord) -> dict[str, float]:
+    """When the message was queued and first received (epoch seconds), for the timeline:
+    the transport before plan's receipt, split at the queue."""
+    attributes = record.attributes
+    stamps = {
+        "sqs_sent_at": attributes.sent_timestamp,
+        "sqs_received_at": attributes.approximate_first_receive_timestamp,
+    }
+    return {name: int(value) / 1000 for name, value in stamps.items() if value}
+
+
 class SqsBatchProcessor(BatchProcessor):
     """Logs each failed record's message id and error type. Powertools logs nothing at
     INFO (or, given a logger, the whole traceback, whose messages can quote the text):

@@ -10,6 +10,7 @@ from voxflow.pipeline.identity import item_fingerprint
 from voxflow.pipeline.plan import plan_item
 from voxflow.pipeline.reply_targets import parse_checked
 from voxflow.pipeline.tenancy import identify
+from voxflow.pipeline.timeline import Laps
 from voxflow.regions import Decision
 from voxflow.store import Job
 
@@ -23,6 +24,7 @@ def handle_request_message(
     first_seen: float | None = None,
     sender_id: str | None = None,
     jobs_read: Mapping[str, Job] | None = None,
+    queue_stamps: dict[str, float] | None = None,
 ) -> list[Decision]:
     """Plan every item; raise only for errors worth a retry (the message then stays queued).
 
@@ -32,11 +34,15 @@ def handle_request_message(
     decision. ``sender_id``: the record's SQS SenderId, which with the envelope's source
     says which tenant sent it (voxflow.pipeline.tenancy). ``jobs_read``: jobs this
     invocation read already (voxflow.pipeline.standby_looks), used instead of a read.
+    ``queue_stamps``: the message's SQS timestamps, for the timeline
+    (voxflow.pipeline.timeline.Laps).
     """
     now = time.time()
     first_seen = now if first_seen is None else first_seen
     expired = pipeline.regions.standby_expired(first_seen, now)
+    laps = Laps(now, stamps=dict(queue_stamps or {}))
     sender = identify(body, sender_id, pipeline.controls.tenants)
+    laps.lap("tenant")
     try:
         # A body without its own request_id takes one that every redelivery shares.
         parsed = parse_checked(
@@ -73,6 +79,7 @@ def handle_request_message(
             for rejected in parsed.rejected
         ]
         items = parsed.request.expand() if parsed.request is not None else []
+        laps.lap("parse")
         waited_s = now - first_seen
         decisions += [
             _plan_one(
@@ -83,6 +90,7 @@ def handle_request_message(
                 received_at=now,
                 waited_s=waited_s,
                 job_read=(jobs_read or {}).get(item.request_id) if waited_s > 0 else None,
+                laps=laps,
             )
             for item in items
         ]
@@ -101,6 +109,7 @@ def _plan_one(
     received_at: float,
     waited_s: float,
     job_read: Job | None,
+    laps: Laps,
 ) -> Decision:
     try:
         return plan_item(
@@ -110,6 +119,7 @@ def _plan_one(
             received_at=received_at,
             waited_s=waited_s,
             job_read=job_read,
+            laps=laps,
         )
     except Exception as error:
         last_attempt = receive_count >= pipeline.settings.max_receive_count

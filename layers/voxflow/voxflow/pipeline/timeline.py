@@ -12,6 +12,8 @@ The timestamps are taken where the work already is (no extra AWS call): a few
 """
 
 import logging
+import time
+from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
 
@@ -31,3 +33,24 @@ def record(step: str, request_id: str, **fields: Field) -> None:
         if value is not None
     }
     logger.info(step, extra={"timeline": step, "request_id": request_id, **values})
+
+
+@dataclass
+class Laps:
+    """A request's steps from receipt to its reply, each the seconds since the one before
+    (a hit's timeline line carries them as ``<step>_s``: where a hit's time goes, round
+    by round). ``at``: the last step's end (epoch seconds), first the receipt."""
+
+    at: float
+    parts: dict[str, float] = field(default_factory=dict)
+    # Epoch seconds before the receipt: the requests queue's SentTimestamp and
+    # ApproximateFirstReceiveTimestamp (bus -> queue -> poller, on the same line).
+    stamps: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, step: str) -> None:
+        now = time.time()
+        self.parts[step] = self.parts.get(step, 0.0) + now - self.at
+        self.at = now
+
+    def fields(self) -> dict[str, float]:
+        return {**self.stamps, **{f"{step}_s": seconds for step, seconds in self.parts.items()}}

@@ -48,7 +48,8 @@ class TenantTable:
         self.table = table
 
     def tenant_of(self, principal: str) -> str | None:
-        # Consistent: a binding (or its removal) holds from the next message on.
+        # Consistent: a binding (or its removal) holds from the next read on; plan reads
+        # through a short cache (voxflow.tenants.cached).
         item = self._dynamodb.get_item(
             TableName=self.table,
             Key={"principal": {"S": principal}},
