@@ -27,12 +27,12 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from voxflow.api import polly
-from voxflow.api.auth_cache import AuthCache
 from voxflow.api.routes import Api, api_of
 from voxflow.api.sigv4 import SigV4Verifier
 from voxflow.api.speech_admission import admit, finish_audit
 from voxflow.audit import COMPLETED
 from voxflow.config import Config
+from voxflow.ttl_cache import TtlCache
 from voxflow_local.http_api import payload_v2_event
 from voxflow_local.runner import lambda_environment
 from voxflow_local.stack import LocalStack
@@ -92,11 +92,11 @@ def hit_steps(stack: LocalStack, text: str, repeats: int, timed: Timed) -> dict[
         counted.result()
 
     steps = {"SigV4 check alone": timed(check, repeats)}
-    api.auth = AuthCache(0)
+    api.auth = TtlCache(0)
     steps["SigV4 check + binding read (auth cache 0 s)"] = timed(
         lambda: api.polly_tenant(event, body), repeats
     )
-    api.auth = AuthCache(5.0)
+    api.auth = TtlCache(5.0)
     steps["SigV4 check + binding kept (auth cache 5 s)"] = timed(
         lambda: api.polly_tenant(event, body), repeats
     )

@@ -10,8 +10,8 @@ import pytest
 from api_harness import SMALL_TENANT, ApiHarness, polly_client
 from botocore.exceptions import ClientError
 
-from voxflow.api.auth_cache import AuthCache
 from voxflow.audio import decode
+from voxflow.ttl_cache import TtlCache
 
 PHRASE = "Known for a few seconds."
 TTL_S = 5.0
@@ -29,11 +29,11 @@ class Clock:
 def clock(api: ApiHarness) -> Iterator[Clock]:
     """The harness's API with a 5 s cache on this clock; read each time afterwards."""
     ticking = Clock()
-    api.api.auth = AuthCache(TTL_S, clock=ticking)
+    api.api.auth = TtlCache(TTL_S, clock=ticking)
     try:
         yield ticking
     finally:
-        api.api.auth = AuthCache(0)
+        api.api.auth = TtlCache(0)
 
 
 def spoken(audio: bytes) -> int:
@@ -96,7 +96,7 @@ def test_a_binding_removed_holds_once_the_cache_time_has_passed(
 
 def test_a_key_not_found_is_not_kept() -> None:
     reads: list[str] = []
-    cache = AuthCache(TTL_S, clock=lambda: 0.0)
+    cache = TtlCache(TTL_S, clock=lambda: 0.0)
 
     def load() -> str | None:
         reads.append("read")
@@ -106,4 +106,4 @@ def test_a_key_not_found_is_not_kept() -> None:
     assert cache.get("k", load, keep=lambda found: found is not None) is None
     assert cache.get("kept", lambda: "tenant") == cache.get("kept", load) == "tenant"
     assert len(reads) == 2
-    assert AuthCache(0).get("k", lambda: "a") == "a"
+    assert TtlCache(0).get("k", lambda: "a") == "a"

@@ -8,13 +8,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from voxflow.api.auth_cache import AuthCache
 from voxflow.api.polly import PollyError
 from voxflow.api.sigv4 import SignatureRejected, SigV4Verifier
 from voxflow.aws import AwsClients
 from voxflow.events import DEFAULT_TENANT
 from voxflow.tenants import TenantDirectory
 from voxflow.tenants.sigv4_keys import SigV4Grant, SigV4Keys
+from voxflow.ttl_cache import TtlCache
 
 
 def signed_tenant(
@@ -24,7 +24,7 @@ def signed_tenant(
     sigv4_keys: SigV4Keys | None,
     tenants: TenantDirectory | None,
     *,
-    known: AuthCache,
+    known: TtlCache,
 ) -> str:
     """The tenant of a payload 2.0 ``event`` whose signature holds; PollyError if not.
     An issued key's tenant is its own; a settings key's is its binding in ``tenants``.

@@ -12,7 +12,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from voxflow.api import buffered, openai, polly
-from voxflow.api.auth_cache import AuthCache
 from voxflow.api.openai import OpenAIError
 from voxflow.api.polly import PollyError
 from voxflow.api.polly_auth import signed_tenant, sigv4_keys_of
@@ -35,6 +34,7 @@ from voxflow.pipeline.observe import Meter
 from voxflow.tenants import TenantDirectory
 from voxflow.tenants.api_keys import ApiKeys, key_hash
 from voxflow.tenants.sigv4_keys import SigV4Keys
+from voxflow.ttl_cache import TtlCache
 
 _JSON = "application/json"
 CACHE_HEADER = "x-voxflow-cache"  # "hit" or "miss"
@@ -57,7 +57,7 @@ class Api:
     # Keys `voxflow keys create --sigv4` issues: what signs Polly's routes on AWS.
     sigv4_keys: SigV4Keys | None = None
     # Who each key is, for settings.auth_cache_s (0 unless settings say: read each time).
-    auth: AuthCache = field(default_factory=lambda: AuthCache(0))
+    auth: TtlCache = field(default_factory=lambda: TtlCache(0))
 
     def polly_tenant(self, event: dict[str, Any], body: bytes) -> str:
         return signed_tenant(
@@ -297,7 +297,7 @@ def api_of(config: Config, meter: Meter | None = None) -> Api:
         tasks=tasks_of(pipeline, clients, settings.tasks_table),
         sigv4_keys=sigv4_keys,
         metrics=metrics,
-        auth=AuthCache(settings.auth_cache_s),
+        auth=TtlCache(settings.auth_cache_s),
     )
 
 

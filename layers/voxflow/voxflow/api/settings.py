@@ -35,7 +35,7 @@ class ApiSettings:
     watched_queues: dict[str, str] = field(default_factory=dict)
     # Polly's synthesis tasks (voxflow.store.tasks); None: the task routes refuse.
     tasks_table: str | None = None
-    # Seconds who a key is stays known to the warm function (voxflow.api.auth_cache).
+    # Seconds who a key is stays known to the warm function (voxflow.ttl_cache).
     auth_cache_s: float = 0.0
 
     @classmethod

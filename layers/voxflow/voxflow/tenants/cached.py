@@ -7,11 +7,11 @@ moved or unbound with ``voxflow tenants`` is seen by every warm plan function at
 ``ttl_s`` later; 0 reads the table per message, as before.
 """
 
-import threading
 import time
 from collections.abc import Callable
 
 from voxflow.tenants.table import TenantDirectory
+from voxflow.ttl_cache import TtlCache
 
 
 class CachedDirectory:
@@ -22,19 +22,7 @@ class CachedDirectory:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._directory = directory
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._tenants: dict[str, tuple[float, str | None]] = {}
+        self._tenants = TtlCache(ttl_s, clock=clock)
 
     def tenant_of(self, principal: str) -> str | None:
-        now = self._clock()
-        with self._lock:
-            cached = self._tenants.get(principal)
-        if cached is not None and now - cached[0] < self._ttl_s:
-            return cached[1]
-        found = self._directory.tenant_of(principal)
-        if self._ttl_s > 0:
-            with self._lock:
-                self._tenants[principal] = (now, found)
-        return found
+        return self._tenants.get(principal, lambda: self._directory.tenant_of(principal))

@@ -7,11 +7,13 @@ is seen here at most ``ttl_s`` later (VOXFLOW_VOICE_CATALOG_TTL_S). Changes made
 through this object are seen at once.
 """
 
-import threading
 import time
 from collections.abc import Callable
 
+from voxflow.ttl_cache import TtlCache
 from voxflow.voices.catalog import CatalogEntry, VoiceCatalog
+
+_LISTING = ("entries",)  # the whole listing's key: no voice id is a tuple
 
 
 class CachedCatalog:
@@ -22,33 +24,13 @@ class CachedCatalog:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._catalog = catalog
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, CatalogEntry | None]] = {}
-        self._listing: tuple[float, list[CatalogEntry]] | None = None
+        self._kept = TtlCache(ttl_s, clock=clock)
 
     def entry(self, voice_id: str) -> CatalogEntry | None:
-        now = self._clock()
-        with self._lock:
-            cached = self._entries.get(voice_id)
-        if cached is not None and now - cached[0] < self._ttl_s:
-            return cached[1]
-        found = self._catalog.entry(voice_id)
-        with self._lock:
-            self._entries[voice_id] = (now, found)
-        return found
+        return self._kept.get(voice_id, lambda: self._catalog.entry(voice_id))
 
     def entries(self) -> list[CatalogEntry]:
-        now = self._clock()
-        with self._lock:
-            listing = self._listing
-        if listing is not None and now - listing[0] < self._ttl_s:
-            return list(listing[1])
-        found = self._catalog.entries()
-        with self._lock:
-            self._listing = (now, found)
-        return list(found)
+        return list(self._kept.get(_LISTING, self._catalog.entries))
 
     def register(self, entry: CatalogEntry) -> CatalogEntry:
         try:
@@ -69,6 +51,5 @@ class CachedCatalog:
             self._forget(voice_id)
 
     def _forget(self, voice_id: str) -> None:
-        with self._lock:
-            self._entries.pop(voice_id, None)
-            self._listing = None
+        self._kept.forget(voice_id)
+        self._kept.forget(_LISTING)

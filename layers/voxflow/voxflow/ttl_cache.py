@@ -1,12 +1,8 @@
-"""Who a key is, remembered for a few seconds in the warm function.
-
-A hit used to read the tenant table (a bearer key's hash, an issued SigV4 key, or the
-binding of a settings key) before anything else: one DynamoDB round trip that no other
-call can overlap, since every later call needs the tenant. As powertools' parameters
-utility keeps a value for ``max_age`` (5 s by default), the answer is kept ``ttl_s``
-(VOXFLOW_API_AUTH_CACHE_S). The price is the bound on revocation: a key revoked, or a
-binding added or removed, holds in every warm function within ``ttl_s`` of the change
-(docs/api.md). A key not found is never kept, so a key just created works at once.
+"""Answers read from a table, kept a few seconds in a warm function, as powertools'
+parameters utility keeps a value for ``max_age``: the price is a bound, ``ttl_s``, on
+how late a change made elsewhere is seen. Its users say what they keep and their bound:
+who an API key is (voxflow.api.routes, VOXFLOW_API_AUTH_CACHE_S), a sender's tenant on
+the event path (voxflow.tenants.cached), the voice catalog (voxflow.voices.cached).
 """
 
 import threading
@@ -19,7 +15,7 @@ V = TypeVar("V")
 _MAX_ENTRIES = 4096  # a burst of distinct keys cannot grow the process without bound
 
 
-class AuthCache:
+class TtlCache:
     def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         """``ttl_s`` 0: every call reads (the cache is off)."""
         self.ttl_s = ttl_s
@@ -48,3 +44,8 @@ class AuthCache:
                         self._kept.clear()
                 self._kept[key] = (now + self.ttl_s, value)
         return value
+
+    def forget(self, key: Hashable) -> None:
+        """The next ``get`` of ``key`` reads again (a change made through its owner)."""
+        with self._lock:
+            self._kept.pop(key, None)
