@@ -42,10 +42,12 @@ def receive_count(record: SQSRecord) -> int:
 def queue_stamps(record: SQSRecord) -> dict[str, float]:
     """When the message was queued and first received (epoch seconds), for the timeline:
     the transport before plan's receipt, split at the queue."""
-    attributes = record.attributes
+    # The raw attributes: powertools' properties raise KeyError where one is missing,
+    # and a record without them must still be planned (only the timeline lacks them).
+    attributes = record.raw_event.get("attributes") or {}
     stamps = {
-        "sqs_sent_at": attributes.sent_timestamp,
-        "sqs_received_at": attributes.approximate_first_receive_timestamp,
+        "sqs_sent_at": attributes.get("SentTimestamp"),
+        "sqs_received_at": attributes.get("ApproximateFirstReceiveTimestamp"),
     }
     return {name: int(value) / 1000 for name, value in stamps.items() if value}
 
