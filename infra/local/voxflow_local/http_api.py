@@ -284,9 +284,14 @@ class HttpApiServer:
                     )
                     return
                 timings = {**streamed.timings_ms, "handler": (time.perf_counter() - handed) * 1000}
+                # An answer made whole (speech marks) carries its own Server-Timing
+                # (lookup, synthesize, store, total): these go after it, not instead.
+                own = [v for k, v in streamed.headers.items() if k.lower() == "server-timing"]
                 headers = {
-                    **streamed.headers,
-                    "Server-Timing": ", ".join(f"{k};dur={v:.1f}" for k, v in timings.items()),
+                    **{k: v for k, v in streamed.headers.items() if k.lower() != "server-timing"},
+                    "Server-Timing": ", ".join(
+                        own + [f"{k};dur={v:.1f}" for k, v in timings.items()]
+                    ),
                 }
                 self.send_response(streamed.status)
                 for name, value in {**headers, **self._cors_headers}.items():
