@@ -108,11 +108,42 @@ def hit_steps(stack: LocalStack, text: str, repeats: int, timed: Timed) -> dict[
     steps["floor: index || quota charge || audit, then object"] = timed(
         floor(stack, keyed.key, entry.s3_key), repeats
     )
+    steps[MISS_FLOOR] = timed(miss_floor(stack, keyed.key, entry.s3_key), repeats)
     return steps
 
 
-def floor(stack: LocalStack, key: str, s3_key: str) -> Callable[[], None]:
-    """The calls any hit must make, each once, in two rounds (see the module's doc)."""
+# A miss's calls beside its synthesis: the lookup round as a hit's, then the audio stored
+# and indexed (object first: an index item never names an object not yet there).
+MISS_FLOOR = "miss floor: index || quota || audit, object put, index put"
+
+
+def miss_floor(stack: LocalStack, key: str, s3_key: str) -> Callable[[], None]:
+    """The calls any miss must make besides synthesis, each once, in three rounds."""
+    settings = function_api(stack).speech.pipeline.settings
+    dummy = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    raw = boto3.client("dynamodb", endpoint_url=stack.url, region_name=stack.region, **dummy)
+    s3 = boto3.client("s3", endpoint_url=stack.url, region_name=stack.region, **dummy)
+    audio = s3.get_object(Bucket=settings.bucket, Key=s3_key)["Body"].read()
+    lookup = floor(stack, key, s3_key, with_object=False)
+    counter = iter(range(10**9))
+
+    def call() -> None:
+        lookup()
+        name = f"floor/miss-{next(counter)}"
+        s3.put_object(Bucket=settings.bucket, Key=name, Body=audio)
+        raw.put_item(
+            TableName=settings.cache_table,
+            Item={"key": {"S": name}, "s3_key": {"S": name}},
+        )
+
+    return call
+
+
+def floor(
+    stack: LocalStack, key: str, s3_key: str, *, with_object: bool = True
+) -> Callable[[], None]:
+    """The calls any hit must make, each once, in two rounds (see the module's doc);
+    ``with_object`` False: the first round alone (a miss's lookup)."""
     settings = function_api(stack).speech.pipeline.settings
     resources = stack.stack.resources
     # Raw clients: no product code between the call and moto.
@@ -147,7 +178,8 @@ def floor(stack: LocalStack, key: str, s3_key: str) -> Callable[[], None]:
         )
         charged, recorded = pool.submit(charge), pool.submit(record)
         index.result()
-        s3.get_object(Bucket=settings.bucket, Key=s3_key)["Body"].read()
+        if with_object:
+            s3.get_object(Bucket=settings.bucket, Key=s3_key)["Body"].read()
         charged.result()
         recorded.result()
 
