@@ -35,6 +35,7 @@ from voxflow.worker.settings import WorkerSettings
 from voxflow_local.stack import LocalStack
 
 SHORT, LONG = "http://sqs.local/123456789012/chunks", "http://sqs.local/123456789012/long-chunks"
+RECOVERY = "http://sqs.local/123456789012/recovery-chunks"
 SILENT: dict[str, Any] = {"noise_scale": 0.0, "noise_w": 0.0}
 CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "corpus"
 REQUIRED_ENV = {
@@ -76,6 +77,21 @@ def test_recovery_work_goes_to_the_long_lane_whatever_its_size() -> None:
     assert route_by_count(tasks, SHORT, LONG, short_job_chunks=3, recovery=True) == {LONG: tasks}
     # One lane only: recovery work still has somewhere to go.
     assert route_by_count(tasks, SHORT, None, short_job_chunks=3, recovery=True) == {SHORT: tasks}
+
+
+def test_recovery_work_goes_to_the_recovery_lane_where_there_is_one() -> None:
+    """After a failover the old owner's backlog waits on its own lane, so that new
+    requests of any size (the long lane's too) are never queued behind it."""
+    tasks = [task(1), task(2, 1), task(30, 29)]
+    routed = route_by_count(
+        tasks, SHORT, LONG, short_job_chunks=3, recovery=True, recovery_url=RECOVERY
+    )
+    assert routed == {RECOVERY: tasks}
+    # New work never goes there.
+    assert RECOVERY not in route_by_count(tasks, SHORT, LONG, 3, recovery_url=RECOVERY)
+    sqs = RecordingSqs()
+    ChunkQueue(sqs, SHORT, LONG, 3, RECOVERY).send(tasks, recovery=True)
+    assert sqs.sent == [(RECOVERY, 3)]
 
 
 def test_without_a_long_lane_everything_goes_to_chunks_queue() -> None:
@@ -144,9 +160,8 @@ class TwoQueues:
         queue = self.waiting[kwargs["QueueUrl"]]
         taken = queue[: kwargs["MaxNumberOfMessages"]]
         del queue[: len(taken)]
-        self.receives.append(
-            ("short" if kwargs["QueueUrl"] == SHORT else "long", kwargs["WaitTimeSeconds"])
-        )
+        lane = {SHORT: "short", LONG: "long", RECOVERY: "recovery"}[kwargs["QueueUrl"]]
+        self.receives.append((lane, kwargs["WaitTimeSeconds"]))
         return {"Messages": taken} if taken else {}
 
     def delete_message_batch(self, **kwargs: Any) -> dict[str, Any]:
@@ -193,6 +208,36 @@ def test_worker_takes_the_short_lane_first_and_settles_on_each_batchs_queue() ->
     assert {wait for lane, wait in sqs.receives if lane == "long"} == {LONG_LANE_WAIT_S}
     assert loop.gather() is None  # both empty: one short look, one brief long poll
     assert sqs.receives[-2:] == [("short", 0), ("long", LONG_LANE_WAIT_S)]
+
+
+def test_worker_serves_the_recovery_lane_only_when_the_others_are_empty() -> None:
+    sqs = TwoQueues(short=1, long=1)
+    sqs.waiting[RECOVERY] = [sqs._message(f"r{n}") for n in range(2)]
+    arn = "arn:aws:sqs:us-east-1:123456789012:"
+    loop = BatchLoop(
+        sqs,
+        WorkerSettings(
+            SHORT,
+            long_chunks_queue_url=LONG,
+            recovery_chunks_queue_url=RECOVERY,
+            batch_size=2,
+            batch_wait_s=0,
+        ),
+        lambda _event, _context: None,
+        queue_arn=f"{arn}chunks",
+        long_queue_arn=f"{arn}long-chunks",
+        recovery_queue_arn=f"{arn}recovery-chunks",
+        region="us-east-1",
+        stop=StopSignal(),
+        new_context=lambda: WorkerContext("voxflow-worker", "test"),
+    )
+    order = []
+    while (batch := loop.gather()) is not None:
+        order.append((batch.lane.name, [m["MessageId"] for m in batch.messages]))
+        loop.process(batch)
+    assert order == [("short", ["s0"]), ("long", ["l0"]), ("recovery", ["r0", "r1"])]
+    # Only the last lane's receive waits: the others are asked without waiting.
+    assert set(sqs.receives) == {("short", 0), ("long", 0), ("recovery", LONG_LANE_WAIT_S)}
 
 
 # ---- the local stack: one runner per lane ----

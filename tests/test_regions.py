@@ -331,6 +331,7 @@ def _pipeline(
     *,
     stale_request_s: int = 10,
     chunk_stall_s: int = 120,
+    standby_queue_url: str | None = None,
 ) -> Pipeline:
     config = RegionConfig(
         role=role,
@@ -338,6 +339,7 @@ def _pipeline(
         health_alarm=ALARM,
         standby_retry_s=1,
         requests_queue_url=region.requests_url,
+        standby_queue_url=standby_queue_url,
         stale_request_s=stale_request_s,
         chunk_stall_s=chunk_stall_s,
         primary_endpoint_url=moto.url,
@@ -627,6 +629,59 @@ def test_standby_copies_are_looked_at_together_and_sent_again_in_one_call(
     assert {m["MessageAttributes"][FIRST_SEEN_ATTRIBUTE]["StringValue"] for m in again} == {
         f"{seen:.3f}"
     }
+
+
+def test_standby_copies_wait_on_their_own_queue_and_first_deliveries_go_back_to_requests(
+    regions: dict[str, Region],
+    primary: Pipeline,
+    moto: MotoServer,
+    registry: VoiceRegistry,
+    engine: Engine,
+) -> None:
+    """With StandbyQueue (the template's), a standby look sends its copy there, never to
+    RequestsQueue, so that new requests are not planned behind a failover's takeovers;
+    records plan has no time for go back where they came from: first deliveries to
+    RequestsQueue, copies to StandbyQueue."""
+    _set_primary(regions, healthy=True)
+    east, west = regions[PRIMARY], regions[SECONDARY]
+    _drain(west)
+    standby_url = west.client("sqs").create_queue(QueueName=f"standby-{uuid.uuid4().hex[:6]}")[
+        "QueueUrl"
+    ]
+    split = _pipeline(west, Role.SECONDARY, moto, registry, engine, standby_queue_url=standby_url)
+    request_id = f"own-queue-{uuid.uuid4().hex[:8]}"
+    body = request_body(request_id, "Wait on your own queue.", east.replies_url)
+    assert handle_request_message(body, "m-own", 1, primary) == [Decision.CREATE]
+    replicate_item(regions, "voxflow-jobs", {"request_id": {"S": request_id}})
+    assert handle_request_message(body, "m-own-west", 1, split) == [Decision.STANDBY]
+    time.sleep(1.2)  # the standby delay
+    assert receive(west, west.requests_url, wait_s=1) == []
+    copies = receive(west, standby_url, wait_s=2)
+    assert [json.loads(m["Body"])["request_id"] for m in copies] == [request_id]
+    assert FIRST_SEEN_ATTRIBUTE in copies[0]["MessageAttributes"]
+    for message in copies:
+        delete(west, standby_url, message)
+
+    now = [0.0]
+    new, copy = (f"{kind}-{uuid.uuid4().hex[:6]}" for kind in ("new", "copy"))
+    records = [
+        QueuedRequest(f"m-{new}", request_body(new, "New.", west.replies_url)),
+        QueuedRequest(f"m-{copy}", request_body(copy, "Old.", west.replies_url), time.time()),
+    ]
+    late = Invocation(records, split, remaining_s=30, clock=lambda: now[0])
+    now[0] = 16.0  # past half the time: the whole batch goes back
+    assert late.settled(records[0])
+    assert late.settled(records[1])
+    back = {queue: _drain_queue(west, queue) for queue in (west.requests_url, standby_url)}
+    assert [json.loads(m["Body"])["request_id"] for m in back[west.requests_url]] == [new]
+    assert [json.loads(m["Body"])["request_id"] for m in back[standby_url]] == [copy]
+
+
+def _drain_queue(region: Region, queue_url: str) -> list[dict[str, Any]]:
+    messages = receive(region, queue_url, wait_s=2)
+    for message in messages:
+        delete(region, queue_url, message)
+    return messages
 
 
 def test_records_plan_has_no_time_for_are_sent_back_at_once_together(

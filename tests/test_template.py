@@ -65,6 +65,8 @@ CONSUMERS = {
     "RequestsQueue": "PlanFunction",
     "ChunksQueue": "SynthesizeFunction",
     "LongChunksQueue": "SynthesizeFunction",
+    "StandbyQueue": "PlanFunction",
+    "RecoveryChunksQueue": "SynthesizeFunction",
 }
 # Every queue of the stack, in VOXFLOW_OWN_QUEUES's order.
 QUEUES = (
@@ -75,6 +77,8 @@ QUEUES = (
     "ChunksDLQ",
     "LongChunksQueue",
     "LongChunksDLQ",
+    "StandbyQueue",
+    "RecoveryChunksQueue",
 )
 # Every function has a hand-written role (template.yaml), never SAM's generated one.
 FUNCTIONS = (
@@ -397,6 +401,7 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_BUS_NAME": ref("EventBus"),
         "VOXFLOW_CHUNKS_QUEUE_URL": ref("ChunksQueue"),
         "VOXFLOW_LONG_CHUNKS_QUEUE_URL": ref("LongChunksQueue"),
+        "VOXFLOW_RECOVERY_CHUNKS_QUEUE_URL": ref("RecoveryChunksQueue"),
         "VOXFLOW_SHORT_JOB_CHUNKS": ref("ShortJobChunks"),
         "VOXFLOW_BUCKET": ref("AudioBucket"),
         "VOXFLOW_CACHE_ISOLATION": ref("CacheIsolation"),
@@ -421,6 +426,7 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_STALE_REQUEST_S": "10",
         "VOXFLOW_CHUNK_STALL_S": "120",
         "VOXFLOW_REQUESTS_QUEUE_URL": ref("RequestsQueue"),
+        "VOXFLOW_STANDBY_QUEUE_URL": ref("StandbyQueue"),
         # The voice catalog (docs/operations.md, "Voices")
         "VOXFLOW_VOICES_TABLE": {"Fn::Sub": "${AWS::StackName}-voices"},
         # Reply targets
@@ -709,6 +715,14 @@ def test_event_source_mappings(translated: dict[str, Any]) -> None:
         "MaximumConcurrency": ref("LongChunksMaxConcurrency")
     }
     assert "ScalingConfig" not in wired["ChunksQueue"]
+    # A failover's backlog (takeovers, their chunks) is capped so that new requests keep
+    # the concurrency they need; RequestsQueue's own mapping is not.
+    for queue_id in ("StandbyQueue", "RecoveryChunksQueue"):
+        assert wired[queue_id]["ScalingConfig"] == {
+            "MaximumConcurrency": ref("RecoveryMaxConcurrency")
+        }
+    assert wired["RecoveryChunksQueue"]["Enabled"] == {"Fn::If": ["IsPrimary", False, True]}
+    assert "ScalingConfig" not in wired["RequestsQueue"]
 
 
 def test_lane_parameters(sam: dict[str, Any]) -> None:
@@ -758,7 +772,9 @@ def test_consumed_queues_redrive_to_their_dead_letter_queues(translated: dict[st
             redrive = queue["RedrivePolicy"]
             assert redrive["maxReceiveCount"] == 3 == max_receive
             dlq_id = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            assert dlq_id == queue_id.replace("Queue", "DLQ")
+            # A failover's queues share their siblings' DLQs (ops.redrive says where to).
+            shared = {"StandbyQueue": "RequestsDLQ", "RecoveryChunksQueue": "LongChunksDLQ"}
+            assert dlq_id == shared.get(queue_id, queue_id.replace("Queue", "DLQ"))
             dlq = props(translated, dlq_id)
             # A message keeps its first enqueue time in the DLQ: the DLQ must keep it longer.
             assert dlq["MessageRetentionPeriod"] == 14 * 86400
@@ -1458,11 +1474,13 @@ def test_worker_task_runs_like_synthesize_function(roles: dict[str, dict[str, An
     assert functions.items() <= environment.items()
     assert environment["VOXFLOW_CHUNKS_QUEUE_URL"] == ref("ChunksQueue")
     assert environment["VOXFLOW_LONG_CHUNKS_QUEUE_URL"] == ref("LongChunksQueue")
-    # The task role consumes both chunk lanes and nothing else of SQS but replies.
+    assert environment["VOXFLOW_RECOVERY_CHUNKS_QUEUE_URL"] == ref("RecoveryChunksQueue")
+    # The task role consumes the chunk lanes and nothing else of SQS but replies.
     statements = {s["Sid"]: s for s in role_statements(translated, "WorkerTaskRole")}
     assert statements["ConsumeChunkTasks"]["Resource"] == [
         getatt("ChunksQueue"),
         getatt("LongChunksQueue"),
+        getatt("RecoveryChunksQueue"),
     ]
     assert set(statements["ConsumeChunkTasks"]["Action"]) == {
         "sqs:ReceiveMessage",

@@ -33,6 +33,13 @@ from voxflow_local.state import ProcessRecord, StackState, write_state
 
 # On top of the longest function timeout: time to delete a finished batch and exit.
 _STOP_SLACK_S = 10.0
+# The queues of work resumed for what another region or worker left (takeovers, their
+# chunks). On Lambda their event sources are capped (RecoveryMaxConcurrency), and every
+# invocation has CPU of its own, so that backlog never slows a new request. Here every
+# runner shares this machine's cores: their runners run at a lower CPU priority, so
+# new work is served first and the backlog runs on what is left (docs/failover.md).
+BACKGROUND_QUEUES = frozenset({"StandbyQueue", "RecoveryChunksQueue"})
+BACKGROUND_NICENESS = 10
 
 
 @dataclass
@@ -246,8 +253,18 @@ class LocalStack(Lifecycle):
         return self.concurrency.get(function_id, 1)
 
     def _start_runner(self, function: str, event_source: str, worker: int) -> _Runner:
-        process, log = self._runner_process(
-            function, ["--event-source", event_source], f"{function}-{event_source}-{worker}"
+        queue = next(
+            source.queue_logical_id
+            for source in self.stack.function(function).event_sources
+            if source.logical_id == event_source
+        )
+        process, log = self._spawn(
+            "voxflow_local.runner",
+            function,
+            ["--event-source", event_source],
+            f"{function}-{event_source}-{worker}",
+            {},
+            niceness=BACKGROUND_NICENESS if queue in BACKGROUND_QUEUES else 0,
         )
         return _Runner(function, event_source, worker, process, log)
 
@@ -289,10 +306,18 @@ class LocalStack(Lifecycle):
         return _Runner(function, "", worker, process, log)
 
     def _spawn(
-        self, module: str, function: str, arguments: list[str], log_name: str, env: dict[str, str]
+        self,
+        module: str,
+        function: str,
+        arguments: list[str],
+        log_name: str,
+        env: dict[str, str],
+        *,
+        niceness: int = 0,
     ) -> "tuple[subprocess.Popen[bytes], IO[bytes] | None]":
         """``python -m module`` for ``function``, its output in the log folder's
-        ``log_name``.log. The worker image has no awscrt either (AS_ON_LAMBDA)."""
+        ``log_name``.log. The worker image has no awscrt either (AS_ON_LAMBDA).
+        ``niceness``: a lower CPU priority (BACKGROUND_QUEUES)."""
         log: IO[bytes] | None = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -316,6 +341,8 @@ class LocalStack(Lifecycle):
             env={**os.environ, **AS_ON_LAMBDA, **env},
             start_new_session=True,
         )
+        if niceness:
+            os.setpriority(os.PRIO_PROCESS, process.pid, niceness)
         return process, log
 
     def kill_functions(self) -> None:

@@ -50,6 +50,9 @@ class ServiceSettings:
     # The long lane (docs/pipeline.md): chunks of jobs with more than short_job_chunks
     # chunks go there, so short requests never wait behind them. None: one lane.
     long_chunks_queue_url: str | None = env.LONG_CHUNKS_QUEUE_URL.default
+    # The recovery lane: work resumed for a job another region or worker left (a
+    # takeover, the sweeper), served after new work. None: the long lane.
+    recovery_chunks_queue_url: str | None = env.RECOVERY_CHUNKS_QUEUE_URL.default
     short_job_chunks: int = env.SHORT_JOB_CHUNKS.default
     cache_isolation: CacheIsolation = env.CACHE_ISOLATION.default
     # Direct SQS senders' tenants (voxflow.tenants); None: no sender is bound.
@@ -125,6 +128,7 @@ class ServiceSettings:
             job_ttl_s=config[env.JOB_TTL_S],
             max_receive_count=config[env.MAX_RECEIVE_COUNT],
             long_chunks_queue_url=config[env.LONG_CHUNKS_QUEUE_URL],
+            recovery_chunks_queue_url=config[env.RECOVERY_CHUNKS_QUEUE_URL],
             short_job_chunks=config[env.SHORT_JOB_CHUNKS],
             cache_isolation=config[env.CACHE_ISOLATION],
             tenants_table=config[env.TENANTS_TABLE],

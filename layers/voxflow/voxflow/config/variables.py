@@ -166,6 +166,13 @@ LONG_CHUNKS_QUEUE_URL = declare(
     "ChunksQueue",
     PIPELINE, "pipeline",
 )  # fmt: skip
+RECOVERY_CHUNKS_QUEUE_URL = declare(
+    "VOXFLOW_RECOVERY_CHUNKS_QUEUE_URL", _optional_text, None,
+    "the recovery lane's queue (`!Ref RecoveryChunksQueue`): chunk tasks of work resumed "
+    "for a job another region or worker left (takeovers, the sweeper), served after new "
+    "work; none: the long lane",
+    PIPELINE, "pipeline",
+)  # fmt: skip
 SHORT_JOB_CHUNKS = declare(
     "VOXFLOW_SHORT_JOB_CHUNKS", integer, 3,
     "jobs of at most this many chunks use the short lane (`!Ref ShortJobChunks`, >= 1)",
@@ -337,6 +344,12 @@ REQUESTS_QUEUE_URL = declare(
     "VOXFLOW_REQUESTS_QUEUE_URL", _optional_text, None,
     "where standby requests are sent again (`!Ref RequestsQueue`; needed by primary and "
     "secondary)",
+    PIPELINE, "regions",
+)  # fmt: skip
+STANDBY_QUEUE_URL = declare(
+    "VOXFLOW_STANDBY_QUEUE_URL", _optional_text, None,
+    "where standby copies wait (`!Ref StandbyQueue`): plan serves it after RequestsQueue, "
+    "so a failover's takeovers never hold up new requests; none: RequestsQueue",
     PIPELINE, "regions",
 )  # fmt: skip
 STALE_REQUEST_S = declare(

@@ -1,7 +1,9 @@
 """Dead letters back to where they came from.
 
 RequestsDLQ, ChunksDLQ and LongChunksDLQ hold SQS messages their queue gave up on:
-they go back to RequestsQueue, ChunksQueue and LongChunksQueue as they are.
+they go back to RequestsQueue, ChunksQueue and LongChunksQueue as they are. StandbyQueue
+gives up to RequestsDLQ and RecoveryChunksQueue to LongChunksDLQ: a redriven standby
+copy is looked at again as a first delivery, a redriven recovery task is long-lane work.
 RequestsRuleDLQ holds EventBridge events the rule could not deliver: they are put on
 the bus again, so the rule routes them once more. A message leaves its DLQ only
 after its send succeeded.

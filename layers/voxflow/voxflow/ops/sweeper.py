@@ -260,6 +260,7 @@ def pipeline_for(
             chunks_queue_url=resources["ChunksQueue"],
             # An older stack has one lane only.
             long_chunks_queue_url=resources.get("LongChunksQueue"),
+            recovery_chunks_queue_url=resources.get("RecoveryChunksQueue"),
             bucket=resources["AudioBucket"],
             cache_table=resources["CacheTable"],
             jobs_table=resources["JobsTable"],

@@ -40,12 +40,17 @@ def route_by_count(
     short_job_chunks: int,
     *,
     recovery: bool = False,
+    recovery_url: str | None = None,
 ) -> dict[str, list[ChunkTask]]:
     """Tasks by queue URL: a job of at most ``short_job_chunks`` chunks goes to the short
     lane, a longer one to the long lane (docs/pipeline.md); without a long lane, all short.
     ``recovery``: work resumed for a job another worker or region left (a takeover, the
-    sweeper) goes to the long lane whatever its size, so that after a failover the
-    backlog does not hold up new short requests."""
+    sweeper) goes to the recovery lane whatever its size (the long lane where there is
+    none), which is served after new work: after a failover the old owner's backlog
+    (569 chunks in a drill of 200 requests) would otherwise stand in front of every new
+    request of more than a few chunks."""
+    if recovery and recovery_url:
+        return {recovery_url: list(tasks)} if tasks else {}
     lanes: dict[str, list[ChunkTask]] = {}
     for task in tasks:
         to_long = recovery or task.count > short_job_chunks
@@ -55,7 +60,8 @@ def route_by_count(
 
 
 class ChunkQueue:
-    """Where chunk tasks are sent: ChunksQueue, or LongChunksQueue for long jobs."""
+    """Where chunk tasks are sent: ChunksQueue, LongChunksQueue for long jobs, and
+    RecoveryChunksQueue for work resumed after another region or worker left it."""
 
     def __init__(
         self,
@@ -63,16 +69,22 @@ class ChunkQueue:
         queue_url: str,
         long_queue_url: str | None = None,
         short_job_chunks: int = 3,
+        recovery_queue_url: str | None = None,
     ) -> None:
         self._sqs = sqs
         self.queue_url = queue_url
         self.long_queue_url = long_queue_url
         self.short_job_chunks = short_job_chunks
+        self.recovery_queue_url = recovery_queue_url
 
     @classmethod
     def for_service(cls, sqs: Any, service: ServiceSettings) -> "ChunkQueue":
         return cls(
-            sqs, service.chunks_queue_url, service.long_chunks_queue_url, service.short_job_chunks
+            sqs,
+            service.chunks_queue_url,
+            service.long_chunks_queue_url,
+            service.short_job_chunks,
+            service.recovery_chunks_queue_url,
         )
 
     def send(
@@ -81,7 +93,12 @@ class ChunkQueue:
         """Queue ``tasks``; returns when the first of them were queued (epoch seconds;
         None: none were), where the synthesizer can start (voxflow.pipeline.timeline)."""
         lanes = route_by_count(
-            tasks, self.queue_url, self.long_queue_url, self.short_job_chunks, recovery=recovery
+            tasks,
+            self.queue_url,
+            self.long_queue_url,
+            self.short_job_chunks,
+            recovery=recovery,
+            recovery_url=self.recovery_queue_url,
         )
         first_sent_at = None
         for queue_url, lane in lanes.items():
@@ -215,11 +232,16 @@ class Pipeline:
                 standby_queue=(
                     StandbyQueue(
                         clients.sqs,
-                        region.requests_queue_url,
+                        region.standby_queue_url or region.requests_queue_url,
                         region.standby_retry_s,
                         region.standby_retry_max_s,
                     )
                     if region.requests_queue_url
+                    else None
+                ),
+                requests_queue=(
+                    StandbyQueue(clients.sqs, region.requests_queue_url, region.standby_retry_s)
+                    if region.requests_queue_url and region.standby_queue_url
                     else None
                 ),
                 peer_jobs=peer_jobs(region, aws, service.jobs_table),

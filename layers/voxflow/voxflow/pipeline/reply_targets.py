@@ -97,7 +97,9 @@ class ReplyTargetRules:
             for url in (
                 service.chunks_queue_url,
                 service.long_chunks_queue_url,
+                service.recovery_chunks_queue_url,
                 region.requests_queue_url,
+                region.standby_queue_url,
             )
             if url
         ]

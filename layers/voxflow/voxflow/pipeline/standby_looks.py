@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from voxflow.events import single_request_id
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.tenancy import identify
-from voxflow.regions import Decision, StandbySendFailed, first_seen_of
+from voxflow.regions import Decision, StandbyQueue, StandbySendFailed, first_seen_of
 from voxflow.store import Job
 
 logger = logging.getLogger(__name__)
@@ -97,12 +97,24 @@ def first_deliveries_first(records: Sequence[dict[str, Any]]) -> list[dict[str, 
 
 
 def send_back(records: Sequence[QueuedRequest], pipeline: Pipeline) -> set[str]:
-    """Send ``records`` back to the requests queue for a later invocation, at once and
-    together; their message ids (none where there is no queue to send them to: the
+    """Send ``records`` back for a later invocation, at once and together: first
+    deliveries to the requests queue, standby copies to the standby queue (where they
+    came from); their message ids (none where there is no queue to send them to: the
     caller plans them, as before)."""
-    queue = pipeline.regions.standby_queue
-    if queue is None or not records:
+    standby = pipeline.regions.standby_queue
+    if standby is None or not records:
         return set()
+    requests = pipeline.regions.requests_queue or standby
+    firsts = [record for record in records if record.first_seen is None]
+    copies = [record for record in records if record.first_seen is not None]
+    for queue, kind in ((requests, firsts), (standby, copies)):
+        if kind:
+            _send_back(queue, kind, pipeline)
+    pipeline.meter.count("RequestsDeferred", len(records))
+    return {record.message_id for record in records}
+
+
+def _send_back(queue: StandbyQueue, records: Sequence[QueuedRequest], pipeline: Pipeline) -> None:
     now = time.time()
     # One tenant lookup per sender, not per record: a batch's records mostly share one
     # (EventBridge's, or this service's for standby copies), and under load each lookup
@@ -127,8 +139,6 @@ def send_back(records: Sequence[QueuedRequest], pipeline: Pipeline) -> set[str]:
         ],
         delay_s=0,
     )
-    pipeline.meter.count("RequestsDeferred", len(records))
-    return {record.message_id for record in records}
 
 
 # Records are started only in the first half of the invocation's time, and only while

@@ -36,6 +36,8 @@ class RegionConfig:
     standby_retry_max_s: int = env.STANDBY_RETRY_MAX_S.default
     standby_max_s: int = env.STANDBY_MAX_S.default
     requests_queue_url: str | None = env.REQUESTS_QUEUE_URL.default
+    # Standby copies' own queue, served after RequestsQueue (None: RequestsQueue).
+    standby_queue_url: str | None = env.STANDBY_QUEUE_URL.default
     # A request published longer ago than this is planned only after the other region's
     # jobs table says it has no job for it (0: never asked; docs/failover.md).
     stale_request_s: int = env.STALE_REQUEST_S.default
@@ -126,6 +128,7 @@ class RegionConfig:
             standby_retry_max_s=config[env.STANDBY_RETRY_MAX_S],
             standby_max_s=config[env.STANDBY_MAX_S],
             requests_queue_url=config[env.REQUESTS_QUEUE_URL],
+            standby_queue_url=config[env.STANDBY_QUEUE_URL],
             stale_request_s=config[env.STALE_REQUEST_S],
             peer_silent_max_s=config[env.PEER_SILENT_MAX_S],
             chunk_stall_s=config[env.CHUNK_STALL_S],

@@ -14,7 +14,12 @@ from voxflow.regions.standby import StandbyQueue
 class Regions:
     config: RegionConfig = field(default_factory=RegionConfig)
     health: PrimaryHealth = field(default_factory=StaticHealth)
+    # Where standby copies wait: StandbyQueue, which plan serves after RequestsQueue,
+    # so that after a failover its takeovers never hold up new requests (issue 17).
     standby_queue: StandbyQueue | None = None
+    # RequestsQueue, where a first delivery plan had no time for goes back. None: the
+    # standby queue (a deployment whose copies share RequestsQueue).
+    requests_queue: StandbyQueue | None = None
     # The other region's jobs table (the stale-request guard); None: the guard is off.
     peer_jobs: PeerJobs | None = None
 

@@ -100,6 +100,8 @@ class _Worker:
         queue_arn = _queue_arn(clients.sqs, settings.chunks_queue_url)
         long_url = settings.long_chunks_queue_url
         long_queue_arn = _queue_arn(clients.sqs, long_url) if long_url else None
+        recovery_url = settings.recovery_chunks_queue_url
+        recovery_queue_arn = _queue_arn(clients.sqs, recovery_url) if recovery_url else None
         loaded = load_handler(settings)
         warm = warm_up(loaded.pipeline)
         ready = {
@@ -110,6 +112,7 @@ class _Worker:
             "ready_s": round(time.perf_counter() - started, 3),
             "queue": settings.chunks_queue_url,
             "long_queue": long_url,
+            "recovery_queue": recovery_url,
         }
         self.warming = False  # from here a signal stops the loop, which removes the file
         write_ready_file(settings.ready_file, ready)
@@ -135,6 +138,7 @@ class _Worker:
             ),
             describe=lambda _: {"provider": warm.provider},
             long_queue_arn=long_queue_arn,
+            recovery_queue_arn=recovery_queue_arn,
         )
         heartbeat.start()
         code = 0

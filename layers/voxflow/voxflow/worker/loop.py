@@ -6,9 +6,10 @@ the queue's redrive policy still moves a poison message to the DLQ. While the
 handler runs, a thread extends the visibility of the batch's messages, so a
 long batch is not handed to another worker halfway through.
 
-Two lanes (docs/pipeline.md), strict priority: each gather asks ChunksQueue first
-and takes from LongChunksQueue only when the short lane has nothing, so a short
-request waits behind at most the one long batch in hand. A batch holds one queue's
+Lanes (docs/pipeline.md), strict priority: each gather asks ChunksQueue first and
+takes from LongChunksQueue only when the short lane has nothing, so a short request
+waits behind at most the one long batch in hand; and from RecoveryChunksQueue (work
+resumed for jobs another region or worker left) only when both are empty. A batch holds one queue's
 messages; they are deleted, extended and released on that queue.
 
 Stopping: ``StopSignal.stop`` ends the loop after the batch in hand; messages
@@ -96,7 +97,7 @@ class WorkerContext:
 
 @dataclass(frozen=True)
 class Lane:
-    name: str  # "short" or "long", for the log
+    name: str  # "short", "long" or "recovery", for the log
     queue_url: str
     queue_arn: str
     wait_s: int  # how long its first receive long-polls
@@ -138,11 +139,12 @@ class BatchLoop:
         new_context: Callable[[], Any],
         describe: Callable[[BatchOutcome], dict[str, Any]] = lambda _: {},
         long_queue_arn: str | None = None,
+        recovery_queue_arn: str | None = None,
     ) -> None:
         self.sqs = sqs
         self.settings = settings
         self.handler = handler
-        self.lanes = _lanes(settings, queue_arn, long_queue_arn)
+        self.lanes = _lanes(settings, queue_arn, long_queue_arn, recovery_queue_arn)
         self.region = region
         self.stop = stop
         self.new_context = new_context
@@ -264,18 +266,29 @@ class BatchLoop:
         logger.info("released", extra={"lane": batch.lane.name, "messages": len(batch)})
 
 
-def _lanes(settings: WorkerSettings, queue_arn: str, long_queue_arn: str | None) -> list[Lane]:
-    """The lanes in the order they are asked: short, then long (when there is one)."""
-    long_url = settings.long_chunks_queue_url
-    if long_url is None:
-        return [Lane("short", settings.chunks_queue_url, queue_arn, POLL_WAIT_S)]
-    if long_queue_arn is None:
-        raise ValueError("a long lane needs its queue's ARN (long_queue_arn)")
-    # The short lane is asked without waiting, so a long backlog is served at full
-    # speed; the long lane's brief wait is what an idle worker spends.
+def _lanes(
+    settings: WorkerSettings,
+    queue_arn: str,
+    long_queue_arn: str | None,
+    recovery_queue_arn: str | None = None,
+) -> list[Lane]:
+    """The lanes in the order they are asked: short, then long and recovery (where the
+    deployment has them)."""
+    lanes = [Lane("short", settings.chunks_queue_url, queue_arn, POLL_WAIT_S)]
+    for name, url, arn in (
+        ("long", settings.long_chunks_queue_url, long_queue_arn),
+        ("recovery", settings.recovery_chunks_queue_url, recovery_queue_arn),
+    ):
+        if url is None:
+            continue
+        if arn is None:
+            raise ValueError(f"a {name} lane needs its queue's ARN ({name}_queue_arn)")
+        lanes.append(Lane(name, url, arn, LONG_LANE_WAIT_S))
+    # Every lane but the last is asked without waiting, so a backlog behind it is
+    # served at full speed; the last lane's brief wait is what an idle worker spends.
     return [
-        Lane("short", settings.chunks_queue_url, queue_arn, 0),
-        Lane("long", long_url, long_queue_arn, LONG_LANE_WAIT_S),
+        Lane(lane.name, lane.queue_url, lane.queue_arn, 0) if lane is not lanes[-1] else lane
+        for lane in lanes
     ]
 
 

@@ -43,6 +43,8 @@ class WorkerSettings:
     # The long lane (docs/pipeline.md), served only when the short one is empty.
     # None: an older stack with one lane.
     long_chunks_queue_url: str | None = env.LONG_CHUNKS_QUEUE_URL.default
+    # The recovery lane, served only when the other two are empty. None: no such lane.
+    recovery_chunks_queue_url: str | None = env.RECOVERY_CHUNKS_QUEUE_URL.default
     batch_size: int = env.WORKER_BATCH_SIZE.default
     batch_wait_s: float = env.WORKER_BATCH_WAIT_S.default
     visibility_s: int = env.WORKER_VISIBILITY_S.default  # extended every visibility_s / 2
@@ -58,13 +60,12 @@ class WorkerSettings:
             raise WorkerSettingsError(
                 f"VOXFLOW_CHUNKS_QUEUE_URL must be a queue URL, not {self.chunks_queue_url!r}"
             )
-        if self.long_chunks_queue_url is not None and not self.long_chunks_queue_url.startswith(
-            ("http://", "https://")
+        for name, url in (
+            ("VOXFLOW_LONG_CHUNKS_QUEUE_URL", self.long_chunks_queue_url),
+            ("VOXFLOW_RECOVERY_CHUNKS_QUEUE_URL", self.recovery_chunks_queue_url),
         ):
-            raise WorkerSettingsError(
-                "VOXFLOW_LONG_CHUNKS_QUEUE_URL must be a queue URL, "
-                f"not {self.long_chunks_queue_url!r}"
-            )
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise WorkerSettingsError(f"{name} must be a queue URL, not {url!r}")
         if not 1 <= self.batch_size <= 100:
             raise WorkerSettingsError(
                 f"VOXFLOW_WORKER_BATCH_SIZE must be in 1..100, not {self.batch_size}"
@@ -121,6 +122,7 @@ class WorkerSettings:
         return cls(
             chunks_queue_url=config[env.CHUNKS_QUEUE_URL],
             long_chunks_queue_url=config[env.LONG_CHUNKS_QUEUE_URL],
+            recovery_chunks_queue_url=config[env.RECOVERY_CHUNKS_QUEUE_URL],
             batch_size=config[env.WORKER_BATCH_SIZE],
             batch_wait_s=config[env.WORKER_BATCH_WAIT_S],
             visibility_s=config[env.WORKER_VISIBILITY_S],
