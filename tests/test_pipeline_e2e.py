@@ -62,6 +62,34 @@ def completed(outcome: Outcome) -> SynthesisCompleted:
     return outcome.terminal
 
 
+def _runner_niceness(event_source: str) -> set[int]:
+    """The CPU priorities of this machine's runner processes of ``event_source`` (other
+    tests' stacks may run beside this one)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            niceness = os.getpriority(os.PRIO_PROCESS, int(proc.name))
+        except (OSError, ProcessLookupError):
+            continue
+        if b"voxflow_local.runner" in argv and event_source.encode() in argv:
+            found.add(niceness)
+    return found
+
+
+def test_the_failover_backlogs_runners_yield_the_cpu_to_new_work(stack: LocalStack) -> None:
+    """On Lambda the recovery event sources are capped and every invocation has its own
+    CPU; here the runners share the cores, so those of StandbyQueue and
+    RecoveryChunksQueue run at a lower priority than those of new work."""
+    assert _runner_niceness("PlanFunctionStandby") == {10}
+    assert _runner_niceness("SynthesizeFunctionRecoveryChunks") == {10}
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert _runner_niceness("PlanFunctionRequests") == {base}
+    assert _runner_niceness("SynthesizeFunctionChunks") == {base}
+
+
 def test_request_to_playable_url_with_the_engines_audio(
     client: VoxflowClient, registry: Any
 ) -> None:

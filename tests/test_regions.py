@@ -677,6 +677,41 @@ def test_standby_copies_wait_on_their_own_queue_and_first_deliveries_go_back_to_
     assert [json.loads(m["Body"])["request_id"] for m in back[standby_url]] == [copy]
 
 
+def test_after_a_failover_the_old_owners_backlog_waits_on_the_recovery_lane(
+    regions: dict[str, Region], moto: MotoServer, registry: VoiceRegistry, engine: Engine
+) -> None:
+    """A standby copy planned once the primary is lost is the failover's backlog, even
+    where the primary never made its job (created here, not taken over): its chunk tasks
+    go to the recovery lane. A request first delivered now goes to the new lanes."""
+    _set_primary(regions, healthy=False)
+    try:
+        west = regions[SECONDARY]
+        recovery_url = west.client("sqs").create_queue(
+            QueueName=f"recovery-{uuid.uuid4().hex[:6]}"
+        )["QueueUrl"]
+        with_lane = replace(
+            west,
+            service=replace(west.service, recovery_chunks_queue_url=recovery_url),
+        )
+        pipeline = _pipeline(with_lane, Role.SECONDARY, moto, registry, engine)
+        _drain_queue(west, west.service.chunks_queue_url)
+        old, new = (f"{kind}-{uuid.uuid4().hex[:8]}" for kind in ("old", "new"))
+        copy = request_body(old, "Waited for the primary.", west.replies_url)
+        decisions = handle_request_message(
+            copy, f"m-{old}", 1, pipeline, first_seen=time.time() - 30
+        )
+        assert decisions == [Decision.CREATE]
+        first = request_body(new, "Published after the loss.", west.replies_url)
+        assert handle_request_message(first, f"m-{new}", 1, pipeline) == [Decision.CREATE]
+        lanes = {
+            url: {json.loads(m["Body"])["request_id"] for m in _drain_queue(west, url)}
+            for url in (recovery_url, west.service.chunks_queue_url)
+        }
+        assert lanes == {recovery_url: {old}, west.service.chunks_queue_url: {new}}
+    finally:
+        _set_primary(regions, healthy=True)
+
+
 def _drain_queue(region: Region, queue_url: str) -> list[dict[str, Any]]:
     messages = receive(region, queue_url, wait_s=2)
     for message in messages:
@@ -718,7 +753,8 @@ def test_records_plan_has_no_time_for_are_sent_back_at_once_together(
     assert counts(secondary)["RequestsDeferred"] == before + 4
     back = _drain(west)  # no delay
     assert sorted(json.loads(m["Body"])["request_id"] for m in back) == ["h3", "s2", "s3", "s4"]
-    assert all(FIRST_SEEN_ATTRIBUTE in m["MessageAttributes"] for m in back)
+    # First deliveries go back as first deliveries: never on standby, no first-seen time.
+    assert not any(FIRST_SEEN_ATTRIBUTE in m.get("MessageAttributes", {}) for m in back)
 
 
 # --- (a2) the stale-request guard: a late copy of a request after failback --------------------

@@ -29,6 +29,13 @@ def add_drill_command(commands: "argparse._SubParsersAction[Any]") -> None:
         default=2,
         help="plan runners per region (2): Lambda scales plan out with the backlog",
     )
+    drill.add_argument(
+        "--synthesize-runners",
+        type=int,
+        default=2,
+        help="synthesize runners per chunk lane (2): Lambda runs a lane's backlog "
+        "concurrently up to its cap, where one runner made a long text's chunks one by one",
+    )
     drill.add_argument("--lag", type=float, default=0.5, help="replication lag in seconds")
     drill.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all")
     drill.add_argument("--log-dir", type=Path, help="moto, runner and worker logs")
@@ -63,7 +70,10 @@ def run_drill_command(args: argparse.Namespace) -> int:
         primary_port=None,
         secondary_port=None,
         workers=args.workers,
-        concurrency={"PlanFunction": args.plan_runners},
+        concurrency={
+            "PlanFunction": args.plan_runners,
+            "SynthesizeFunction": args.synthesize_runners,
+        },
         lag_s=args.lag,
         log_dir=args.log_dir,
         edge=args.edge,

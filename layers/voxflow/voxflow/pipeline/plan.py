@@ -139,7 +139,11 @@ def plan_item(
         for index, chunk in enumerate(chunks)
         if index not in done and index not in reported_here
     ]
-    recovery = claimed.decision is Decision.TAKE_OVER
+    # A takeover, or a request that waited on standby for another region (created here
+    # now because that region never made its job): the failover's backlog, which waits
+    # on the recovery lane so that requests published since are served first (issue 17:
+    # most of a drill's interrupted work was such copies, created on the new lanes).
+    recovery = claimed.decision is Decision.TAKE_OVER or waited_s > 0
     queued_at = pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
     pipeline.jobs.mark_dispatched(job)
     record(

@@ -115,7 +115,6 @@ def send_back(records: Sequence[QueuedRequest], pipeline: Pipeline) -> set[str]:
 
 
 def _send_back(queue: StandbyQueue, records: Sequence[QueuedRequest], pipeline: Pipeline) -> None:
-    now = time.time()
     # One tenant lookup per sender, not per record: a batch's records mostly share one
     # (EventBridge's, or this service's for standby copies), and under load each lookup
     # was a second or more of the little time left. A sender's answer is the same for
@@ -133,7 +132,9 @@ def _send_back(queue: StandbyQueue, records: Sequence[QueuedRequest], pipeline: 
                     if record.sender_id is not None
                     else identify(record.body, None, pipeline.controls.tenants)
                 ).vouched(record.body),
-                now if record.first_seen is None else record.first_seen,
+                # A first delivery goes back as one: it was never on standby, and a
+                # copy's attribute would send its work to the recovery lane.
+                record.first_seen,
             )
             for record in records
         ],

@@ -49,9 +49,10 @@ class StandbyQueue:
         self._sqs.send_message(QueueUrl=self.queue_url, **self._entry(body, first_seen, delay_s))
 
     def send_again_many(
-        self, copies: list[tuple[str, float]], *, delay_s: int | None = None
+        self, copies: list[tuple[str, float | None]], *, delay_s: int | None = None
     ) -> None:
-        """``send_again`` for (body, first seen) pairs, ten to a call."""
+        """``send_again`` for (body, first seen) pairs, ten to a call; a first seen of
+        None sends a first delivery back as one (no attribute: it was never on standby)."""
         for start in range(0, len(copies), _SQS_BATCH):
             batch = copies[start : start + _SQS_BATCH]
             response = self._sqs.send_message_batch(
@@ -64,7 +65,9 @@ class StandbyQueue:
             if response.get("Failed"):
                 raise StandbySendFailed(f"{len(response['Failed'])} standby copies not sent")
 
-    def _entry(self, body: str, first_seen: float, delay_s: int | None) -> dict[str, Any]:
+    def _entry(self, body: str, first_seen: float | None, delay_s: int | None) -> dict[str, Any]:
+        if first_seen is None:
+            return {"MessageBody": body, "DelaySeconds": delay_s or 0}
         waited = max(0.0, self._clock() - first_seen)
         delay = standby_delay_s(waited, self.delay_s, self.max_delay_s)
         return {
