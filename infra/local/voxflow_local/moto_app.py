@@ -22,7 +22,8 @@ moto's own WSGI application (what ``python -m moto.server`` runs) behind
   verified: boto3 and the local functions sign with the dummy credentials anyway.
 
 DynamoDB transactions cost their own items, not copies of whole tables
-(``voxflow_local.moto_transactions``).
+(``voxflow_local.moto_transactions``), and the objects S3 stored are served as a log
+(``voxflow_local.s3_writes``).
 """
 
 import argparse
@@ -229,17 +230,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import run_simple
 
-    from voxflow_local import moto_transactions
+    from voxflow_local import moto_transactions, s3_writes
 
     # Transactions at the cost of their own items, not of whole tables (as on AWS).
     moto_transactions.install()
+    # Stored objects as a log: the replicator reads it instead of listing the buckets.
+    s3_writes.install()
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     from voxflow_local import sqs_metrics
 
     sqs_metrics.start()  # AWS/SQS ApproximateAgeOfOldestMessage, as SQS publishes it
     dispatcher = DomainDispatcherApplication(create_backend_app)
-    app = S3RequestGuard(dispatcher, route=dispatcher.infer_service_region_host)
+    app = s3_writes.WriteLog(S3RequestGuard(dispatcher, route=dispatcher.infer_service_region_host))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

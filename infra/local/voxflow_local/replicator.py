@@ -35,6 +35,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
+from urllib.request import urlopen
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,6 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.events import SOURCE_CLIENT, SOURCE_TENANT_PREFIX
 from voxflow_local.lifecycle import Lifecycle
+from voxflow_local.s3_writes import PATH as WRITE_LOG_PATH
 
 logger = logging.getLogger("voxflow_local.replicator")
 
@@ -63,7 +67,8 @@ _CLIENT_CONFIG = Config(
 )
 # Unreachable (timeouts, refused connections): retry later. ClientError: the request
 # itself was refused; retrying it unchanged cannot help.
-_UNREACHABLE = (BotoCoreError,)
+# The write log is read over plain HTTP (urllib): a frozen moto times out there too.
+_UNREACHABLE = (BotoCoreError, URLError, TimeoutError, ConnectionError)
 # Small pages of stream records: a job's image holds its chunk keys, and a page moto
 # cannot serialize within the read timeout is asked for again, forever, while the
 # records behind it pile up (seen in the drill: moto at 90 % CPU, plan timing out).
@@ -202,6 +207,7 @@ class _Direction:
         self.objects = _Channel("objects", self._read_objects_when_due, probe_first=False)
         self._iterators: dict[tuple[str, str], str] = {}  # (table, shard) → iterator
         self._last_listing = 0.0
+        self._written_after: int | None = 0  # the source's S3 write log read so far
         self._dest_answered_at = 0.0
 
     @property
@@ -436,7 +442,7 @@ class _Direction:
 
     def _read_objects(self) -> None:
         region = self.source.region
-        keys = set(_list_keys(self.source.client("s3"), self.source.site.bucket))
+        keys = self._new_keys()
         with self.shared.lock:
             listed = self.shared.listed.setdefault(region, set())
             fresh = keys - listed
@@ -446,6 +452,24 @@ class _Direction:
             self.shared.natives.setdefault(region, set()).update(natives)
         for key in sorted(natives):
             self._later(self.objects, f"object {key}", self._object_delivery(key))
+
+    def _new_keys(self) -> set[str]:
+        """Keys stored in the source bucket since the last read, from its moto's write
+        log (voxflow_local.s3_writes); a whole listing where there is none (plain moto)."""
+        site = self.source.site
+        if self._written_after is not None:
+            query = urlencode({"bucket": site.bucket, "after": self._written_after})
+            try:
+                with urlopen(f"{site.endpoint_url}{WRITE_LOG_PATH}?{query}", timeout=5) as answer:
+                    log = json.load(answer)
+            except HTTPError as error:
+                if error.code != 404:
+                    raise
+                self._written_after = None
+            else:
+                self._written_after = int(log["next"])
+                return {key for key in log["keys"] if key.startswith(REPLICATED_PREFIXES)}
+        return set(_list_keys(self.source.client("s3"), site.bucket))
 
     def _object_delivery(self, key: str) -> Callable[[], None]:
         region = self.dest.region
