@@ -10,12 +10,13 @@ request still guarded), plan's calls cannot be fewer than three rounds:
    record: nothing may be sent before this wins;
 3. the result event to the service's bus (PutEvents) || the reply (SendMessage).
 These are made here with plain boto3 clients straight to the local stack's moto server
-(its own tables and bus, items shaped and sized as a hit's), no product code between:
-what 15 ms of service time is up against on this machine's moto. The reply queue is
-this floor's own (deleted after); the bus event's detail type is one no rule routes.
+(its own tables and bus), no product code between: what 15 ms of service time is up
+against on this machine's moto. The items are copies of a real hit's (its job, its
+audit record, its tenant's quota item: the same attributes and sizes) under new ids;
+the reply queue is this floor's own (deleted after); the bus event's detail type is
+one no rule routes.
 """
 
-import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -32,12 +33,12 @@ ROUND_NAMES = (
     "TransactWriteItems (job, quota item, audit record)",
     "PutEvents (bus) || SendMessage (reply)",
 )
+Item = dict[str, Any]
 
 
 class HitFloor:
-    def __init__(self, stack: LocalStack, key: str, event: dict[str, Any]) -> None:
-        """``key``: a cached request key; ``event``: a hit's SynthesisCompleted (its
-        JSON), so the job item and the messages are the sizes a hit's are."""
+    def __init__(self, stack: LocalStack, request_id: str) -> None:
+        """``request_id``: a hit's, whose job, audit record and quota item are copied."""
         dummy = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         config = Config(max_pool_connections=4, retries={"max_attempts": 1})
         at = {"endpoint_url": stack.url, "region_name": stack.region, "config": config}
@@ -48,22 +49,26 @@ class HitFloor:
         self._cache, self._jobs = resources["CacheTable"], resources["JobsTable"]
         self._quotas, self._audit = resources["QuotasTable"], resources["AuditTable"]
         self._bus = resources["EventBus"].rsplit("/", 1)[-1]
-        self._key, self._event = key, json.dumps(event)
+        self._job = self._item(self._jobs, "request_id", request_id)
+        self._record = self._item(self._audit, "request_id", request_id)
+        self._quota = self._item(self._quotas, "tenant", self._job["tenant"]["S"])
+        self._key, self._event = self._job["key"]["S"], self._job["result_json"]["S"]
+        self._tenant = f"floor-{uuid.uuid4().hex[:8]}"
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="hit-floor")
         self._replies = ""
-        self._tenant = f"floor-{uuid.uuid4().hex[:8]}"
         self._count = 0
+
+    def _item(self, table: str, name: str, value: str) -> Item:
+        found: Item = self._dynamodb.get_item(
+            TableName=table, Key={name: {"S": value}}, ConsistentRead=True
+        )["Item"]
+        return found
 
     def __enter__(self) -> "HitFloor":
         name = f"voxflow-floor-hit-{uuid.uuid4().hex[:8]}"
         self._replies = self._sqs.create_queue(QueueName=name)["QueueUrl"]
         self._dynamodb.put_item(
-            TableName=self._quotas,
-            Item={
-                "tenant": {"S": self._tenant},
-                "chars": {"N": "1000000000"},
-                "version": {"N": "1"},
-            },
+            TableName=self._quotas, Item={**self._quota, "tenant": {"S": self._tenant}}
         )
         return self
 
@@ -74,7 +79,7 @@ class HitFloor:
     def hit_s(self) -> tuple[float, float, float]:
         """One hit's calls: each round's seconds (ROUND_NAMES)."""
         self._count += 1
-        request_id = f"floor-{self._tenant}-{self._count}"
+        request_id = f"{self._tenant}-{self._count}"
         started = time.perf_counter()
         # Round 1: the index (the request's key and one more, as a hit reads its
         # chunk's too) || the quota item.
@@ -88,10 +93,10 @@ class HitFloor:
         self._dynamodb.batch_get_item(
             RequestItems={self._cache: {"Keys": keys, "ConsistentRead": True}}
         )
-        version = quota.result()["Item"]["version"]["N"]
+        quota_item: Item = quota.result()["Item"]
         read = time.perf_counter()
         # Round 2: the one conditional write.
-        self._dynamodb.transact_write_items(TransactItems=self._transaction(request_id, version))
+        self._dynamodb.transact_write_items(TransactItems=self._transaction(request_id, quota_item))
         written = time.perf_counter()
         # Round 3: the bus || the reply.
         reply = self._pool.submit(
@@ -110,17 +115,13 @@ class HitFloor:
         reply.result()
         return read - started, written - read, time.perf_counter() - written
 
-    def _transaction(self, request_id: str, version: str) -> list[dict[str, Any]]:
-        now = str(time.time())
-        job = {
-            "request_id": {"S": request_id},
-            "status": {"S": "completed"},
-            "tenant": {"S": self._tenant},
-            "key": {"S": self._key},
-            "result_json": {"S": self._event},
-            "completed_at": {"S": now},
-            "send_lease_until": {"S": now},
-        }
+    def _transaction(self, request_id: str, quota: Item) -> list[dict[str, Any]]:
+        job = {**self._job, "request_id": {"S": request_id}, "tenant": {"S": self._tenant}}
+        job.pop("terminal_sent", None)
+        record = {**self._record, "request_id": {"S": request_id}}
+        version = quota["version"]["N"]
+        # The whole quota item put on condition of the version read, as pynamodb's save.
+        charged = {**quota, "version": {"N": str(int(version) + 1)}}
         return [
             {
                 "Put": {
@@ -130,31 +131,13 @@ class HitFloor:
                 }
             },
             {
-                "Update": {
-                    "TableName": self._quotas,
-                    "Key": {"tenant": {"S": self._tenant}},
-                    "UpdateExpression": "SET #c = #c - :n, #v = #v + :one",
-                    "ConditionExpression": "#v = :v",
-                    "ExpressionAttributeNames": {"#c": "chars", "#v": "version"},
-                    "ExpressionAttributeValues": {
-                        ":n": {"N": "23"},
-                        ":one": {"N": "1"},
-                        ":v": {"N": version},
-                    },
-                }
-            },
-            {
                 "Put": {
-                    "TableName": self._audit,
-                    "Item": {
-                        "request_id": {"S": request_id},
-                        "tenant": {"S": self._tenant},
-                        "status": {"S": "completed"},
-                        "cache": {"S": "hit"},
-                        "chars": {"N": "23"},
-                        "at": {"S": now},
-                        "finished_at": {"S": now},
-                    },
+                    "TableName": self._quotas,
+                    "Item": charged,
+                    "ConditionExpression": "#v = :v",
+                    "ExpressionAttributeNames": {"#v": "version"},
+                    "ExpressionAttributeValues": {":v": {"N": version}},
                 }
             },
+            {"Put": {"TableName": self._audit, "Item": record}},
         ]
