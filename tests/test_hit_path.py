@@ -307,3 +307,62 @@ def test_a_hit_needs_its_marks_when_it_asks_for_them() -> None:
     assert hit_in({"k": entry}, "k", "m") is None
     assert hit_in({"k": entry, "m": marks}, "k", "m") == Hit(entry, marks)
     assert hit_in({"m": marks}, "k", "m") is None
+
+
+def test_a_hit_writes_the_audit_record_the_two_updates_would(harness: PlanHarness) -> None:
+    cached(harness)
+    audit = harness.pipeline.controls.audit
+    assert audit is not None
+    job = harness.plan(PHRASE)
+    whole = audit.get(job.request_id)
+    assert whole is not None
+    assert whole.timings is not None
+    audit.received(
+        "by-halves",
+        tenant="acme",
+        text=PHRASE,
+        voice="joe",
+        format=str(whole.format),
+        batch_id=None,
+    )
+    audit.finished(
+        "by-halves",
+        tenant="acme",
+        status="completed",
+        region=str(whole.region),
+        timings=dict(whole.timings.as_dict()),  # type: ignore[no-untyped-call]
+        cache="hit",
+    )
+    halves = audit.get("by-halves")
+    assert halves is not None
+
+    def values(record: Any) -> dict[str, Any]:
+        times = {"request_id", "at", "finished_at", "expires_at"}
+        return {
+            name: value.as_dict() if hasattr(value, "as_dict") else value
+            for name, value in record.attribute_values.items()
+            if name not in times
+        }
+
+    assert values(whole) == values(halves)
+    assert set(whole.attribute_values) == set(halves.attribute_values)
+
+
+def test_an_audit_record_there_already_sends_the_hit_down_the_general_path(
+    harness: PlanHarness,
+) -> None:
+    cached(harness)
+    audit = harness.pipeline.controls.audit
+    assert audit is not None
+    audit.received("seen", tenant="acme", text=PHRASE, voice="joe", format="mp3", batch_id=None)
+    first = audit.get("seen")
+    assert first is not None
+    request = SynthesisRequested.model_validate(
+        {"request_id": "seen", "tenant": "acme", "text": PHRASE}
+    )
+    (item,) = request.expand()
+    plan_item(item, harness.pipeline)
+    assert terminal_events(harness, "seen") == [("bus", "SynthesisCompleted")]
+    record = audit.get("seen")
+    assert record is not None
+    assert (record.status, record.cache, record.at) == ("completed", "hit", first.at)
