@@ -152,8 +152,7 @@ HIT_PARTS = (
     ("read ahead (cache index || quota item)", "read_s"),
     ("checks and event (policy, quota, presign)", "check_s"),
     ("transaction (job, quota charge, audit)", "write_s"),
-    ("service bus PutEvents", "bus_s"),
-    ("reply SendMessage", "reply_s"),
+    ("service bus PutEvents || reply SendMessage", "send_s"),
     ("reply sent -> client receives it", "to_client"),
 )
 
@@ -171,4 +170,6 @@ def hit_parts(line: Line, published_at: float, seconds: float) -> dict[str, floa
         "to_client": published_at + seconds - replied,
     }
     steps = {name: float(line.get(name) or 0.0) for _, name in HIT_PARTS}
+    if "send_s" not in line:  # logged before the bus and the reply went out together
+        steps["send_s"] = float(line.get("bus_s") or 0.0) + float(line.get("reply_s") or 0.0)
     return {**steps, **parts}

@@ -11,12 +11,16 @@ server, the real handlers in runner processes, the real voice):
   its first sentence, paired the same way, with its own breakdown;
 - cache hits: the service's own time (plan's receipt to the reply's send, from the
   logs) and the end-to-end latency, against the transport floor: the same round
-  trip through bus, queue and reply queue with no work (benchmarks/transport_floor.py).
+  trip through bus, queue and reply queue with no work (benchmarks/transport_floor.py),
+  and the service's own time against the hit's floor: the three rounds of calls any
+  hit must make, straight to moto with no product code, once after each hit
+  (benchmarks/hit_floor.py).
 
 Usage: python benchmarks/pipeline.py [--hits 200] [--misses 3] [--logs build/pipeline-logs]
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -38,6 +42,7 @@ from breakdown import (
 )
 from breakdown import read_steps as read_timeline
 from cpu import THIS_PROCESS, grouped, own_cpu_s, snapshot, spent
+from hit_floor import ROUND_NAMES, ROUNDS, HitFloor
 from transport_floor import TransportFloor
 
 from voxflow.aws import AwsClients, AwsSettings
@@ -60,6 +65,7 @@ CPU_GROUPS = (
     ("the engine alone on the same text, after it", "engine alone"),
 )
 SERVICE_TARGET_S, OVER_FLOOR_TARGET_S = 0.015, 0.025
+HIT_TAIL_S = 0.05
 
 
 def text_of(chars: int) -> str:
@@ -132,6 +138,9 @@ class Measured:
     # Per miss: CPU seconds by process group during it, and the engine alone's after it.
     miss_cpu: list[dict[str, float]] = field(default_factory=list)
     floor_s: list[float] = field(default_factory=list)
+    # The hit's calls alone, straight to moto (benchmarks/hit_floor.py), one per hit:
+    # each round's seconds.
+    hit_floor: list[tuple[float, float, float]] = field(default_factory=list)
     engine_phrase: float = 0.0
 
 
@@ -174,15 +183,28 @@ def measure(
         progress(f"first chunk {run + 1}: {seconds:.2f} s, engine {paired:.2f} s")
 
 
-def measure_hits(measured: Measured, engine: Engine, client: VoxflowClient, count: int) -> None:
+def measure_hits(
+    measured: Measured, engine: Engine, client: VoxflowClient, count: int, stack: LocalStack
+) -> None:
+    """Each hit followed by the hit's floor once (benchmarks/hit_floor.py, copying the
+    first hit's items): the two share whatever load the machine has at that moment."""
     client.synthesize(PHRASE, format="mp3", timeout_s=120)
-    for _ in range(count):
-        outcome, published_at, seconds = timed(
-            lambda: client.synthesize(PHRASE, format="mp3", timeout_s=60)
-        )
-        assert outcome.completed is not None
-        assert outcome.completed.cache == "hit"
-        measured.hits.append((outcome.request_id, published_at, seconds))
+    floor: HitFloor | None = None
+    with contextlib.ExitStack() as stack_of_floor:
+        for _ in range(count):
+            outcome, published_at, seconds = timed(
+                lambda: client.synthesize(PHRASE, format="mp3", timeout_s=60)
+            )
+            assert outcome.completed is not None
+            assert outcome.completed.cache == "hit"
+            measured.hits.append((outcome.request_id, published_at, seconds))
+            # The hit's tail (its job marked sent, the hit counted) runs after its
+            # reply: let it end, or the floor shares moto with it.
+            time.sleep(HIT_TAIL_S)
+            if floor is None:
+                floor = stack_of_floor.enter_context(HitFloor(stack, outcome.request_id))
+                floor.hit_s()  # its clients' first connections
+            measured.hit_floor.append(floor.hit_s())
     measured.engine_phrase = engine_seconds(engine, PHRASE, SynthesisParams(), repeats=5)
 
 
@@ -272,6 +294,20 @@ def report(measured: Measured, steps: dict[str, Steps], load: list[tuple[float, 
         f"  transport floor, {len(floor_s)} round trips with no work: "
         f"p50 {ms(percentile(floor_s, 0.5))}, p99 {ms(floor_p99)}"
     )
+    hit_floor_s = [sum(rounds) for rounds in measured.hit_floor]
+    print(
+        f"  the hit's floor, {len(hit_floor_s)} times the calls any hit must make, straight "
+        f"to moto ({ROUNDS}): p50 {ms(percentile(hit_floor_s, 0.5))}, "
+        f"p99 {ms(percentile(hit_floor_s, 0.99))}; the service's own time over it: "
+        f"p50 +{ms(percentile(service_s, 0.5) - percentile(hit_floor_s, 0.5))}, "
+        f"p99 +{ms(percentile(service_s, 0.99) - percentile(hit_floor_s, 0.99))}"
+    )
+    for index, name in enumerate(ROUND_NAMES):
+        values = [rounds[index] for rounds in measured.hit_floor]
+        print(
+            f"    floor round {index + 1}, {name:50} "
+            f"{ms(percentile(values, 0.5)):>6} {ms(percentile(values, 0.99)):>6}"
+        )
     print(f"  engine for the phrase {ms(measured.engine_phrase)}")
     report_hit_parts(hits, steps)
 
@@ -308,7 +344,7 @@ def main() -> None:
             client.synthesize("Warm up the runners.", timeout_s=120)
             client.synthesize("Warm up the long lane. " * 6, timeout_s=120)
             measure(measured, engine, client, args.misses, stack.process_labels)
-            measure_hits(measured, engine, client, args.hits)
+            measure_hits(measured, engine, client, args.hits, stack)
             progress("hits done; the transport floor")
             with TransportFloor(clients) as floor:
                 floor.round_trip_s()

@@ -9,6 +9,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from voxflow.events import SynthesisRequested
 from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.hit import Hit, hit_in
 from voxflow.pipeline.plan import plan_item
+from voxflow.pipeline.publisher import PublishFailed
 from voxflow.quotas import QuotaSettings, TenantLimits, TokenBucket, create_quotas_table
 from voxflow.store import CacheEntry
 from voxflow.store.jobs import COMPLETED, FAILED
@@ -113,7 +115,9 @@ def test_a_hit_is_answered_once_with_its_audio_charged_and_audited(
     assert job.status == COMPLETED
     assert job.cache == "hit"
     assert job.terminal_sent
-    assert terminal_events(harness, job.request_id) == [
+    assert not job.reply_sent
+    # Bus and reply in one round: either may land first.
+    assert sorted(terminal_events(harness, job.request_id)) == [
         ("bus", "SynthesisCompleted"),
         ("reply", "SynthesisCompleted"),
     ]
@@ -150,7 +154,7 @@ def test_a_redelivered_hit_sends_no_second_terminal_event(harness: PlanHarness) 
     plan_item(item, harness.pipeline)
     before = chars_left(harness)
     plan_item(item, harness.pipeline)  # the same message delivered again
-    assert terminal_events(harness, "again") == [
+    assert sorted(terminal_events(harness, "again")) == [
         ("bus", "SynthesisCompleted"),
         ("reply", "SynthesisCompleted"),
     ]
@@ -162,7 +166,12 @@ def test_concurrent_deliveries_of_one_hit_end_in_exactly_one_terminal_event(
 ) -> None:
     cached(harness)
     request = SynthesisRequested.model_validate(
-        {"request_id": "racing", "tenant": "acme", "text": PHRASE}
+        {
+            "request_id": "racing",
+            "tenant": "acme",
+            "text": PHRASE,
+            "reply_to": {"queue_url": REPLIES},
+        }
     )
     (item,) = request.expand()
     errors: list[BaseException] = []
@@ -179,7 +188,81 @@ def test_concurrent_deliveries_of_one_hit_end_in_exactly_one_terminal_event(
     for thread in threads:
         thread.join()
     assert not errors
-    assert terminal_events(harness, "racing") == [("bus", "SynthesisCompleted")]
+    assert sorted(terminal_events(harness, "racing")) == [
+        ("bus", "SynthesisCompleted"),
+        ("reply", "SynthesisCompleted"),
+    ]
+
+
+def test_a_hit_sends_to_the_bus_and_the_reply_in_one_round(
+    harness: PlanHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither send can finish before the other has started: sent one after the other,
+    the barrier breaks (its timeout only bounds a failing run)."""
+    cached(harness)
+    both = threading.Barrier(2, timeout=10)
+    outbox = harness.outbox
+
+    def meeting(call: Any) -> Any:
+        def met(*args: Any, **kwargs: Any) -> Any:
+            detail = kwargs.get("Entries", [{}])[0].get("DetailType") or kwargs.get("MessageBody")
+            if "SynthesisCompleted" in str(detail):
+                both.wait()
+            return call(*args, **kwargs)
+
+        return met
+
+    monkeypatch.setattr(outbox, "put_events", meeting(outbox.put_events))
+    monkeypatch.setattr(outbox, "send_message", meeting(outbox.send_message))
+    job = harness.plan(PHRASE, reply_to={"queue_url": REPLIES})
+    assert job.cache == "hit"
+    assert job.terminal_sent
+    assert sorted(terminal_events(harness, job.request_id)) == [
+        ("bus", "SynthesisCompleted"),
+        ("reply", "SynthesisCompleted"),
+    ]
+
+
+def test_a_bus_failure_beside_the_reply_resends_to_the_bus_only(
+    harness: PlanHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached(harness)
+    outbox, jobs = harness.outbox, harness.pipeline.jobs
+    monkeypatch.setattr(jobs, "_send_lease", timedelta(0))  # a resend may follow at once
+    put_events = outbox.put_events
+    failures = [1]
+
+    def failing_once(Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        if Entries[0]["DetailType"] == "SynthesisCompleted" and failures:
+            failures.pop()
+            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]}
+        return put_events(Entries=Entries)
+
+    monkeypatch.setattr(outbox, "put_events", failing_once)
+    request = SynthesisRequested.model_validate(
+        {
+            "request_id": "bus-down",
+            "tenant": "acme",
+            "text": PHRASE,
+            "reply_to": {"queue_url": REPLIES},
+        }
+    )
+    (item,) = request.expand()
+    with pytest.raises(PublishFailed):
+        plan_item(item, harness.pipeline)
+    job = jobs.get("bus-down")
+    assert job is not None
+    assert job.reply_sent
+    assert not job.terminal_sent
+    assert terminal_events(harness, "bus-down") == [("reply", "SynthesisCompleted")]
+    plan_item(item, harness.pipeline)  # the message retried
+    assert terminal_events(harness, "bus-down") == [
+        ("reply", "SynthesisCompleted"),
+        ("bus", "SynthesisCompleted"),
+    ]
+    job = jobs.get("bus-down")
+    assert job is not None
+    assert job.terminal_sent
 
 
 def test_a_quota_item_changed_after_its_read_sends_the_hit_down_the_general_path(
@@ -224,3 +307,62 @@ def test_a_hit_needs_its_marks_when_it_asks_for_them() -> None:
     assert hit_in({"k": entry}, "k", "m") is None
     assert hit_in({"k": entry, "m": marks}, "k", "m") == Hit(entry, marks)
     assert hit_in({"m": marks}, "k", "m") is None
+
+
+def test_a_hit_writes_the_audit_record_the_two_updates_would(harness: PlanHarness) -> None:
+    cached(harness)
+    audit = harness.pipeline.controls.audit
+    assert audit is not None
+    job = harness.plan(PHRASE)
+    whole = audit.get(job.request_id)
+    assert whole is not None
+    assert whole.timings is not None
+    audit.received(
+        "by-halves",
+        tenant="acme",
+        text=PHRASE,
+        voice="joe",
+        format=str(whole.format),
+        batch_id=None,
+    )
+    audit.finished(
+        "by-halves",
+        tenant="acme",
+        status="completed",
+        region=str(whole.region),
+        timings=dict(whole.timings.as_dict()),  # type: ignore[no-untyped-call]
+        cache="hit",
+    )
+    halves = audit.get("by-halves")
+    assert halves is not None
+
+    def values(record: Any) -> dict[str, Any]:
+        times = {"request_id", "at", "finished_at", "expires_at"}
+        return {
+            name: value.as_dict() if hasattr(value, "as_dict") else value
+            for name, value in record.attribute_values.items()
+            if name not in times
+        }
+
+    assert values(whole) == values(halves)
+    assert set(whole.attribute_values) == set(halves.attribute_values)
+
+
+def test_an_audit_record_there_already_sends_the_hit_down_the_general_path(
+    harness: PlanHarness,
+) -> None:
+    cached(harness)
+    audit = harness.pipeline.controls.audit
+    assert audit is not None
+    audit.received("seen", tenant="acme", text=PHRASE, voice="joe", format="mp3", batch_id=None)
+    first = audit.get("seen")
+    assert first is not None
+    request = SynthesisRequested.model_validate(
+        {"request_id": "seen", "tenant": "acme", "text": PHRASE}
+    )
+    (item,) = request.expand()
+    plan_item(item, harness.pipeline)
+    assert terminal_events(harness, "seen") == [("bus", "SynthesisCompleted")]
+    record = audit.get("seen")
+    assert record is not None
+    assert (record.status, record.cache, record.at) == ("completed", "hit", first.at)

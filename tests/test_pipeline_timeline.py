@@ -90,7 +90,7 @@ def test_a_hit_logs_the_service_time_up_to_the_reply(
     assert "queued_at" not in planned
     # Its steps, each a round of calls or the work between them, add up to that time
     # (planned directly: no tenant lookup or parse before plan_item here).
-    steps = ("key", "read", "check", "write", "bus", "reply")
+    steps = ("key", "read", "check", "write", "send")
     assert all(planned[f"{step}_s"] >= 0 for step in steps)
     assert sum(planned[f"{step}_s"] for step in steps) == pytest.approx(
         planned["service_s"], abs=1e-5

@@ -1,14 +1,21 @@
-"""A cache hit answered in four rounds of AWS calls instead of ten (docs/pipeline.md).
+"""A cache hit answered in three rounds of AWS calls instead of ten (docs/pipeline.md).
 
 1. The cache index (the request's key, its marks' and its chunks') and the tenant's
    quota item, read together (``read_ahead``);
 2. one transaction: the job created already terminal, its writer holding the send
    lease; the quota charge, on the version of the item read; both halves of the audit
    record. All or nothing: if the job exists already (a duplicate), or another writer
-   changed the quota item, nothing is written and the general path takes the request;
-3. the event to the service's bus, then
-4. to the reply target (bus first, as every terminal event: a bus failure retries the
-   message, and a reply sent before it would be sent again).
+   changed the quota item, nothing is written and the general path takes the request.
+   This is the guard of exactly one terminal event: nothing is sent before it;
+3. the event to the service's bus and to the reply target, together. Only the writer
+   the transaction picked sends, so the two need no order between them. A bus failure
+   still fails the message (it is retried); the reply that went out beside it is
+   marked on the job (``reply_sent``) before the error goes up, so the stored event
+   is sent again to the bus only, never a second reply.
+
+The calls that cannot be fewer: the index must be read before the transaction (the
+event names the cached audio), and the transaction must succeed before anything is
+sent. benchmarks/pipeline.py prints these three rounds straight to moto as the floor.
 
 After the reply, the job is marked sent and the hit counted, together. A crash between
 the transaction and the mark is what it was before: the send lease runs out and the
@@ -28,11 +35,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import TransactWriteError
 
 from voxflow.errors import Throttled
-from voxflow.events import ItemRequest, SynthesisCompleted
+from voxflow.events import ItemRequest, ReplyTo, SynthesisCompleted
 from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.publisher import PublishFailed
 from voxflow.pipeline.regional import usable
 from voxflow.pipeline.terminal import completed_event, reply_target
 from voxflow.pipeline.timeline import PLANNED, Laps, record
@@ -158,12 +167,8 @@ def answer_at_once(
             return False
         raise
     laps.lap("write")
-    # publish(event, target), a step at a time for the timeline: the bus first.
-    pipeline.publisher.publish(event)
-    laps.lap("bus")
-    if target is not None:
-        pipeline.publisher.deliver(event, target)
-    laps.lap("reply")
+    _send_both(pipeline, job, event, target)
+    laps.lap("send")
     replied_at = laps.at
     after = [
         _CALLS.submit(pipeline.jobs.mark_terminal_sent, job),
@@ -175,6 +180,23 @@ def answer_at_once(
     requested_at = item.requested_at.timestamp() if item.requested_at else None
     record_hit(item.request_id, requested_at, received_at, timings["plan_s"], replied_at, laps=laps)
     return True
+
+
+def _send_both(
+    pipeline: Pipeline, job: Job, event: SynthesisCompleted, target: ReplyTo | None
+) -> None:
+    """The bus and the reply target at once (one round, not two). ``deliver`` never
+    raises; a bus failure raises once the reply is done and marked on the job."""
+    reply = _CALLS.submit(pipeline.publisher.deliver, event, target) if target else None
+    try:
+        pipeline.publisher.publish(event)
+    except (PublishFailed, BotoCoreError, ClientError):
+        if reply is not None:
+            reply.result()
+            pipeline.jobs.mark_reply_sent(job)
+        raise
+    if reply is not None:
+        reply.result()
 
 
 def record_hit(

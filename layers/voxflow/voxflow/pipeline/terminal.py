@@ -143,8 +143,10 @@ def _send(
     on_replied: Callable[[], None] | None = None,
 ) -> None:
     # ``job`` is the item as the conditional write left it: a duplicate's target added
-    # before that write is here, and one added after it is sent by that duplicate.
-    target = reply_target(job)
+    # before that write is here, and one added after it is sent by that duplicate. A
+    # reply sent already beside a bus put that failed (voxflow.pipeline.hit) is not
+    # sent again.
+    target = None if job.reply_sent else reply_target(job)
     if job.copy_of is not None:
         if target is not None:
             pipeline.publisher.deliver(event, target)

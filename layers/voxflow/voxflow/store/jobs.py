@@ -241,3 +241,6 @@ class JobStore:
 
     def mark_terminal_sent(self, job: Job) -> None:
         job.update(actions=[self._model.terminal_sent.set(True)])
+
+    def mark_reply_sent(self, job: Job) -> None:
+        job.update(actions=[self._model.reply_sent.set(True)])

@@ -75,6 +75,9 @@ class Job(Model):
     cache = UnicodeAttribute(null=True)
     result_json = UnicodeAttribute(null=True)  # the terminal event, for `voxflow status`
     terminal_sent = BooleanAttribute(default=False)
+    # The reply target has had the terminal event, though the bus put failed (a hit sends
+    # both at once): the event is sent again to the bus only, never a second reply.
+    reply_sent = BooleanAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     completed_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
