@@ -4,6 +4,7 @@ queue before the bus, a terminal event after it. Plan and synthesis run in this 
 on moto server (real DynamoDB tables) with the real voice; S3, the bus and the queues
 are the plan harness's outbox, which keeps what was sent in order."""
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,10 @@ from plan_harness import PlanHarness
 from voxflow.errors import InvalidParameter
 from voxflow.events import MAX_TEXT_CHARS
 from voxflow.pipeline import marks as marks_module
+from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.marks import RequestMarks
+from voxflow.pipeline.recent import RecentChunks
+from voxflow.store import CacheEntry
 
 TEXT = "Press one for sales. Press two for support."
 REPLIES = "https://sqs.us-east-1.amazonaws.com/123456789012/replies"
@@ -138,6 +142,64 @@ def test_chunk_events_reach_the_reply_queue_before_the_bus_and_terminal_events_a
         ("bus", "SynthesisCompleted"),
         ("reply", "SynthesisCompleted"),
     ]
+
+
+def test_a_chunk_is_reported_while_its_cache_index_write_runs(
+    voiced_plan: PlanHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each chunk's index write waits here for the chunk's reply: written before the
+    report, as it once was, it would wait in vain (and the reply come after it)."""
+    job = voiced_plan.plan(TEXT, format="wav", reply_to={"queue_url": REPLIES})
+    outbox, replied, waited = voiced_plan.outbox, threading.Event(), []
+    send, save = outbox.send_message, CacheEntry.save
+
+    def noted_send(QueueUrl: str, MessageBody: str, **options: Any) -> dict[str, Any]:  # noqa: N803
+        sent = send(QueueUrl, MessageBody, **options)
+        replied.set()
+        return sent
+
+    def save_after_reply(entry: CacheEntry, *args: Any, **kwargs: Any) -> Any:
+        if entry.kind == "chunk":
+            waited.append(replied.wait(timeout=5))
+            replied.clear()
+        return save(entry, *args, **kwargs)
+
+    monkeypatch.setattr(outbox, "send_message", noted_send)
+    monkeypatch.setattr(CacheEntry, "save", save_after_reply)
+    voiced_plan.synthesize_all()
+    assert waited == [True, True]
+    # Each chunk's message ends only once its entry is written.
+    assert set(voiced_plan.pipeline.cache.lookup_many(job.chunk_keys)) == set(job.chunk_keys)
+    assert voiced_plan.outbox.details("SynthesisCompleted")[-1]["request_id"] == job.request_id
+
+
+def test_assembly_reads_a_counted_chunk_whose_index_entry_is_not_written(
+    voiced_plan: PlanHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers: the first counts chunk 0 and stores its object, but its index write
+    fails (the message is retried); the second completes the job with chunk 1 and
+    assembles chunk 0 from its object, not from an index entry it cannot find."""
+    job = voiced_plan.plan(TEXT, format="wav")
+    pipeline, (first, second) = voiced_plan.pipeline, voiced_plan.outbox.tasks
+    voiced_plan.outbox.tasks = []
+    save = CacheEntry.save
+
+    def failing_save(entry: CacheEntry, *args: Any, **kwargs: Any) -> Any:
+        if entry.key == first.chunk_key:
+            raise ConnectionError("index write lost")
+        return save(entry, *args, **kwargs)
+
+    monkeypatch.setattr(CacheEntry, "save", failing_save)
+    with pytest.raises(ConnectionError):
+        complete_chunk(first, BatchSynthesis([first], pipeline), 1, pipeline)
+    monkeypatch.setattr(CacheEntry, "save", save)
+    assert pipeline.cache.lookup_many([first.chunk_key]) == {}
+    assert [event["index"] for event in voiced_plan.outbox.details("ChunkSynthesized")] == [0]
+    pipeline.recent = RecentChunks()  # the other worker's memory: chunk 0 is not in it
+    complete_chunk(second, BatchSynthesis([second], pipeline), 1, pipeline)
+    completed = voiced_plan.outbox.details("SynthesisCompleted")
+    assert [event["request_id"] for event in completed] == [job.request_id]
+    assert completed[0]["duration_s"] > 2.0  # both sentences, chunk 0's from its object
 
 
 def test_a_request_with_speech_marks_is_a_hit_with_its_marks_in_one_read(

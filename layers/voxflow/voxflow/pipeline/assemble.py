@@ -35,7 +35,11 @@ def assemble(request_id: str, pipeline: Pipeline, recorded: Job | None = None) -
     for key in job.chunk_keys:
         pcm = kept[key]
         if pcm is None:
-            pcm, _ = decode(pipeline.audio.get(entries[key].s3_key))
+            # No entry yet: the chunk was counted while its index write ran alongside
+            # (voxflow.pipeline.chunks); its object, stored first, is under its key.
+            indexed = entries.get(key)
+            s3_key = indexed.s3_key if indexed is not None else pipeline.audio.chunk_object(key)
+            pcm, _ = decode(pipeline.audio.get(s3_key))
         pieces.append(pcm)
     params = json.loads(job.params_json)
     entry, _ = store_request_audio(

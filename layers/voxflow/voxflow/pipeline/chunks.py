@@ -10,6 +10,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from voxflow.audio import AudioFormat, encode
@@ -28,6 +29,12 @@ from voxflow.store import CacheEntry
 
 # Chunks synthesized ahead of the one being stored: bounds the memory held.
 _AHEAD = 2
+# A chunk's cache index write runs alongside its report (job, reply, bus): one call less
+# before its ChunkSynthesized. Its object is stored first, so the job may count a chunk
+# whose index entry is still being written: assembly reads the object by the chunk's key
+# then (voxflow.pipeline.assemble). Not for chunks with timings, which speech marks read
+# from the entry. boto3 clients are thread-safe.
+_INDEX_WRITES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="voxflow-index")
 GroupKey = tuple[str, str, tuple[tuple[str, float], ...]]
 
 
@@ -37,7 +44,7 @@ class ChunkTimes:
 
     synthesis_s: float = 0.0
     synthesized_at: float = 0.0  # epoch seconds
-    storage_s: float = 0.0  # encode, put to S3, index in the cache
+    storage_s: float = 0.0  # encode, put to S3 (the index write runs alongside the report)
 
 
 class BatchSynthesis:
@@ -70,6 +77,7 @@ class BatchSynthesis:
             if key not in timed or timing_usable(entry.timing)
         }
         self.errors: dict[str, Exception] = {}
+        self._indexing: dict[str, Future[None]] = {}
         groups: dict[GroupKey, dict[str, ChunkTask]] = defaultdict(dict)
         for task in tasks:
             if task.chunk_key not in self.stored:
@@ -90,6 +98,13 @@ class BatchSynthesis:
         if key in self.errors:
             raise self.errors[key]
         return self.stored[key]
+
+    def indexed(self, task: ChunkTask) -> None:
+        """Wait for the chunk's index write, if it runs alongside; raises what it raised
+        (the message is retried, as when the write was part of the store)."""
+        writing = self._indexing.get(task.chunk_key)
+        if writing is not None:
+            writing.result()
 
     def _advance(self) -> bool:
         """Store one more chunk (or record why its group failed); False when none is left."""
@@ -186,7 +201,7 @@ class BatchSynthesis:
         encoded = encode(chunk.pcm, chunk.sample_rate, AudioFormat.WAV)
         s3_key = self._pipeline.audio.chunk_object(task.chunk_key)
         self._pipeline.audio.put(s3_key, encoded.data, encoded.content_type)
-        self.stored[task.chunk_key] = self._pipeline.cache.record(
+        entry = self._pipeline.cache.new_entry(
             task.chunk_key,
             kind="chunk",
             s3_key=s3_key,
@@ -197,6 +212,11 @@ class BatchSynthesis:
             size=len(encoded.data),
             timing=timing,
         )
+        if task.timing:
+            entry.save()
+        else:
+            self._indexing[task.chunk_key] = _INDEX_WRITES.submit(_save, entry)
+        self.stored[task.chunk_key] = entry
         times = self.times.get(task.chunk_key)
         if times is not None:
             times.storage_s = time.perf_counter() - started
@@ -240,6 +260,7 @@ def complete_chunk(
         )
         # Not sent again if the bus put fails (the chunk is recorded by then), as before.
         pipeline.publisher.publish(event, task.reply_to, reply_first=True)
+    batch.indexed(task)
     times = batch.times.pop(task.chunk_key, None)  # a chunk repeated in a batch: once
     if times is not None:
         record(
@@ -257,3 +278,7 @@ def complete_chunk(
         )
     if progress.complete:
         assemble(task.request_id, pipeline, progress.job)
+
+
+def _save(entry: CacheEntry) -> None:
+    entry.save()

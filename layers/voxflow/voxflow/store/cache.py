@@ -45,8 +45,37 @@ class CacheIndex:
         size: int,
         timing: str | None = None,
     ) -> CacheEntry:
+        entry = self.new_entry(
+            key,
+            kind=kind,
+            s3_key=s3_key,
+            content_type=content_type,
+            audio_format=audio_format,
+            sample_rate=sample_rate,
+            duration_s=duration_s,
+            size=size,
+            timing=timing,
+        )
+        entry.save()
+        return entry
+
+    def new_entry(
+        self,
+        key: str,
+        *,
+        kind: str,
+        s3_key: str,
+        content_type: str,
+        audio_format: str,
+        sample_rate: int,
+        duration_s: float,
+        size: int,
+        timing: str | None = None,
+    ) -> CacheEntry:
+        """The entry ``record`` writes, not written yet (``entry.save()`` writes it): for
+        a caller that writes it alongside other calls."""
         now = datetime.now(UTC)
-        entry = self._model(
+        return self._model(
             key,
             kind=kind,
             s3_key=s3_key,
@@ -61,8 +90,6 @@ class CacheIndex:
             region=self.region,
             timing=timing,
         )
-        entry.save()
-        return entry
 
     def count_hit(self, entry: CacheEntry) -> None:
         # A hit keeps a hot phrase cached: it also pushes the expiry out.
