@@ -136,6 +136,17 @@ def first_chunk_parts(
     }
 
 
+# Plan's steps on a miss, as its timeline line carries them (voxflow.pipeline.plan): the
+# tenant and the parse are the message's, before the item's own steps.
+PLAN_STEPS = ("tenant", "parse", "key", "read", "claim", "admit", "lookup", "queue")
+
+
+def plan_steps(steps: Steps) -> dict[str, float]:
+    """A miss's plan step by step (seconds; 0 for a step its line lacks)."""
+    plan = steps.planned[0]
+    return {name: float(plan.get(f"{name}_s") or 0.0) for name in PLAN_STEPS}
+
+
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
 

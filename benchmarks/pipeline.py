@@ -34,11 +34,13 @@ from breakdown import (
     FIRST_CHUNK_PARTS,
     HIT_PARTS,
     MISS_PARTS,
+    PLAN_STEPS,
     Steps,
     first_chunk_parts,
     hit_parts,
     medians,
     miss_parts,
+    plan_steps,
 )
 from breakdown import read_steps as read_timeline
 from cpu import THIS_PROCESS, grouped, own_cpu_s, snapshot, spent
@@ -279,6 +281,11 @@ def report(measured: Measured, steps: dict[str, Steps], load: list[tuple[float, 
     parts = medians(first_runs)
     for label, name in FIRST_CHUNK_PARTS:
         print(f"    {label:56} {ms(parts[name]):>8}")
+    planned = medians([plan_steps(steps[rid]) for rid, *_ in firsts])
+    print(
+        "      of which plan's steps (the queue step sends every task; the part above ends "
+        "at the first batch): " + ", ".join(f"{name} {ms(planned[name])}" for name in PLAN_STEPS)
+    )
 
     print(f"\ncache hit, {len(hits)} requests of {PHRASE!r} (controls on, as deployed):")
     print(

@@ -80,6 +80,7 @@ def plan_item(
         waited_s=waited_s,
         job_read=job_read,
     )
+    laps.lap("claim")
     if claimed.conflict is not None:
         return answer_conflict(pipeline, job, standby_expired=standby_expired)
     if claimed.job is None:
@@ -99,6 +100,7 @@ def plan_item(
         spoken_chars=keyed.billed_chars,
         quota_read=ahead.quota_item if ahead is not None else None,
     )
+    laps.lap("admit")
     if delay_s is None:
         return claimed.decision  # over quota: answered already
     known = _known(ahead, keys, pipeline)
@@ -107,11 +109,7 @@ def plan_item(
         _answer_hit(pipeline, job, found, started, (requested_at, received_at))
         return claimed.decision
     pipeline.meter.count("CacheMisses")
-    if known is None:
-        known = pipeline.cache.lookup_many(chunk_keys)
-    cached = usable_many({k: known[k] for k in chunk_keys if k in known}, pipeline)
-    if marks is not None:  # a chunk cached without (current) timings is made again
-        cached = {key: entry for key, entry in cached.items() if timing_usable(entry.timing)}
+    cached = _cached_chunks(known, chunk_keys, marks, pipeline)
     if claimed.decision is Decision.TAKE_OVER:
         _forget_chunks_without_audio_here(job, chunk_keys, cached, pipeline)
     done = {int(index) for index in job.done or ()}
@@ -122,6 +120,7 @@ def plan_item(
     reported_here = [
         index for index, key in enumerate(chunk_keys) if key in cached and index not in done
     ][:_CACHED_CHUNKS_IN_PLAN]
+    laps.lap("lookup")
     tasks = [
         ChunkTask(
             request_id=job.request_id,
@@ -145,6 +144,7 @@ def plan_item(
     # most of a drill's interrupted work was such copies, created on the new lanes).
     recovery = claimed.decision is Decision.TAKE_OVER or waited_s > 0
     queued_at = pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
+    laps.lap("queue")
     pipeline.jobs.mark_dispatched(job)
     record(
         PLANNED,
@@ -156,6 +156,8 @@ def plan_item(
         plan_s=time.perf_counter() - started,
         chunks=len(chunks),
         queued=len(tasks),
+        # Plan's steps (key, read, claim, admit, lookup, queue): where a miss's plan goes.
+        **laps.fields(),
     )
     _count_cached_chunks(job, cached, chunk_keys, reported_here, pipeline)
     if not tasks and not reported_here:
@@ -272,6 +274,21 @@ def _usable_hit(
     marks_entry = known.get(marks.key) if known is not None else cache.lookup(marks.key)
     marks_hit = usable(marks_entry, pipeline)
     return Hit(entry, marks_hit) if marks_hit is not None else None
+
+
+def _cached_chunks(
+    known: dict[str, CacheEntry] | None,
+    chunk_keys: list[str],
+    marks: RequestMarks | None,
+    pipeline: Pipeline,
+) -> dict[str, CacheEntry]:
+    """The request's chunks with usable audio here, from what plan read (None: read them)."""
+    if known is None:
+        known = pipeline.cache.lookup_many(chunk_keys)
+    cached = usable_many({k: known[k] for k in chunk_keys if k in known}, pipeline)
+    if marks is not None:  # a chunk cached without (current) timings is made again
+        cached = {key: entry for key, entry in cached.items() if timing_usable(entry.timing)}
+    return cached
 
 
 def _forget_chunks_without_audio_here(
