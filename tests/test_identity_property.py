@@ -158,11 +158,18 @@ class RecordingPublisher(EventPublisher):
         self._lock = threading.Lock()
 
     def publish(
-        self, event: Any, reply_to: ReplyTo | None = None, *, reply_first: bool = False
+        self,
+        event: Any,
+        reply_to: ReplyTo | None = None,
+        *,
+        reply_first: bool = False,
+        on_replied: Callable[[], None] | None = None,
     ) -> None:
         self.steps.step("publish")  # a crash before the put: nothing is out
         if reply_first and reply_to is not None:
             self.deliver(event, reply_to)
+            if on_replied is not None:
+                on_replied()
         self._record(event, "bus")
         super().publish(event, None)
         if not reply_first and reply_to is not None:

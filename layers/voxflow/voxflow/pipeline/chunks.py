@@ -29,11 +29,13 @@ from voxflow.store import CacheEntry
 
 # Chunks synthesized ahead of the one being stored: bounds the memory held.
 _AHEAD = 2
-# A chunk's cache index write runs alongside its report (job, reply, bus): one call less
-# before its ChunkSynthesized. Its object is stored first, so the job may count a chunk
-# whose index entry is still being written: assembly reads the object by the chunk's key
-# then (voxflow.pipeline.assemble). Not for chunks with timings, which speech marks read
-# from the entry. boto3 clients are thread-safe.
+# A chunk's cache index write waits until its ChunkSynthesized is out to the client (the
+# reply target, else alongside the bus put), then runs alongside the rest of the report:
+# one call less before the event. Its object is stored first, so the job may count a
+# chunk whose index entry is not written yet: assembly reads the object by the chunk's
+# key then (voxflow.pipeline.assemble). Not for chunks with timings, which speech marks
+# read from the entry. The chunk's message ends only once the entry is written. boto3
+# clients are thread-safe.
 _INDEX_WRITES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="voxflow-index")
 GroupKey = tuple[str, str, tuple[tuple[str, float], ...]]
 
@@ -77,6 +79,7 @@ class BatchSynthesis:
             if key not in timed or timing_usable(entry.timing)
         }
         self.errors: dict[str, Exception] = {}
+        self._unindexed: dict[str, CacheEntry] = {}  # stored, index write not started
         self._indexing: dict[str, Future[None]] = {}
         groups: dict[GroupKey, dict[str, ChunkTask]] = defaultdict(dict)
         for task in tasks:
@@ -99,9 +102,16 @@ class BatchSynthesis:
             raise self.errors[key]
         return self.stored[key]
 
+    def index(self, task: ChunkTask) -> None:
+        """Start the chunk's index write, if it waits (once for a key repeated in a batch)."""
+        entry = self._unindexed.pop(task.chunk_key, None)
+        if entry is not None:
+            self._indexing[task.chunk_key] = _INDEX_WRITES.submit(_save, entry)
+
     def indexed(self, task: ChunkTask) -> None:
-        """Wait for the chunk's index write, if it runs alongside; raises what it raised
-        (the message is retried, as when the write was part of the store)."""
+        """Wait for the chunk's index write (starting it if need be); raises what it
+        raised (the message is retried, as when the write was part of the store)."""
+        self.index(task)
         writing = self._indexing.get(task.chunk_key)
         if writing is not None:
             writing.result()
@@ -215,7 +225,7 @@ class BatchSynthesis:
         if task.timing:
             entry.save()
         else:
-            self._indexing[task.chunk_key] = _INDEX_WRITES.submit(_save, entry)
+            self._unindexed[task.chunk_key] = entry
         self.stored[task.chunk_key] = entry
         times = self.times.get(task.chunk_key)
         if times is not None:
@@ -258,8 +268,12 @@ def complete_chunk(
             expires_at=url.expires_at,
             duration_s=float(entry.duration_s),
         )
+        if task.reply_to is None:
+            batch.index(task)  # the bus has the client's copy: alongside it
         # Not sent again if the bus put fails (the chunk is recorded by then), as before.
-        pipeline.publisher.publish(event, task.reply_to, reply_first=True)
+        pipeline.publisher.publish(
+            event, task.reply_to, reply_first=True, on_replied=lambda: batch.index(task)
+        )
     batch.indexed(task)
     times = batch.times.pop(task.chunk_key, None)  # a chunk repeated in a batch: once
     if times is not None:

@@ -89,16 +89,24 @@ class EventPublisher:
         self._meter = meter or NullMeter()
 
     def publish(
-        self, event: BaseModel, reply_to: ReplyTo | None = None, *, reply_first: bool = False
+        self,
+        event: BaseModel,
+        reply_to: ReplyTo | None = None,
+        *,
+        reply_first: bool = False,
+        on_replied: Callable[[], None] | None = None,
     ) -> None:
         """To the service's bus (raises if that fails), then to ``reply_to``, best effort.
 
         ``reply_first``: the reply target first, then the bus, for progress events
         (ChunkSynthesized) whose sender waits on the reply: one call sooner. Not for
         terminal events: a bus failure retries the message, and a terminal reply sent
-        before it would be sent again."""
+        before it would be sent again. ``on_replied``: called once the reply is sent
+        first, before the bus put (work that should not delay the reply)."""
         if reply_first and reply_to is not None:
             self.deliver(event, reply_to)
+            if on_replied is not None:
+                on_replied()
         self._put(to_event_entry(event, self.bus_name, SOURCE_SERVICE))
         if not reply_first and reply_to is not None:
             self.deliver(event, reply_to)
