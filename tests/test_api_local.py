@@ -122,7 +122,7 @@ def test_the_console_and_its_health_are_served_by_the_api_function(stack: LocalS
         health = json.loads(answer.read())
     (region,) = health["regions"]  # one standalone stack: one region, serving
     assert (region["region"], region["serving"]) == (stack.region, True)
-    # The stack's seven queues from the template's VOXFLOW_API_WATCHED_QUEUES, each read
+    # The stack's nine queues from the template's VOXFLOW_API_WATCHED_QUEUES, each read
     # from moto's SQS (an unreadable one would carry "error" instead of its counts).
     queues = {queue["queue"]: queue for queue in health["queues"]}
     assert set(queues) == {
@@ -133,6 +133,8 @@ def test_the_console_and_its_health_are_served_by_the_api_function(stack: LocalS
         "chunks-dlq",
         "long-chunks",
         "long-chunks-dlq",
+        "standby",
+        "recovery-chunks",
     }
     for name, queue in queues.items():
         assert queue["dead_letter"] == name.endswith("-dlq")

@@ -388,8 +388,16 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
             sources = stack.function("SynthesizeFunction").event_sources
             return {source.queue_logical_id: source.enabled for source in sources}
 
-        assert chunks_enabled(primary) == {"ChunksQueue": False, "LongChunksQueue": False}
-        assert chunks_enabled(secondary) == {"ChunksQueue": True, "LongChunksQueue": True}
+        assert chunks_enabled(primary) == {
+            "ChunksQueue": False,
+            "LongChunksQueue": False,
+            "RecoveryChunksQueue": False,
+        }
+        assert chunks_enabled(secondary) == {
+            "ChunksQueue": True,
+            "LongChunksQueue": True,
+            "RecoveryChunksQueue": True,
+        }
         # The primary's workers take SynthesizeFunction's environment: both lanes' URLs.
         for stack in (primary, secondary):
             environment = stack.function("SynthesizeFunction").environment
