@@ -118,64 +118,37 @@ class AuditLog:
         item (moto parses a twelve-action update expression for ~30 ms under load,
         against a few for a put); a record there already fails the transaction, and
         the general path, whose updates merge with it, takes the request."""
-        record = self._whole(request_id, tenant, **received, **finished)
-        transaction.save(record, condition=self._model.request_id.does_not_exist())
-
-    def _whole(
-        self,
-        request_id: str,
-        tenant: str,
-        *,
-        text: str,
-        voice: str,
-        format: str,
-        batch_id: str | None,
-        status: str,
-        region: str,
-        timings: Mapping[str, float],
-        code: str | None = None,
-        retryable: bool | None = None,
-        cache: str | None = None,
-    ) -> AuditRecord:
-        """The record ``received`` then ``finished`` would leave, as one item."""
         now = datetime.now(UTC)
         record = self._model(
             request_id,
             tenant=tenant,
             at=now,
             expires_at=now + timedelta(days=self.settings.ttl_days),
-            text_sha256=text_sha256(text),
-            chars=len(text),
-            voice=voice,
-            format=format,
-            status=status,
-            region=region,
-            timings=dict(timings),
             finished_at=now,
+            **self._received_values(**received),
+            **self._finished_values(**finished),
         )
-        optional = {"batch_id": batch_id, "code": code, "retryable": retryable, "cache": cache}
-        if self.settings.keep_text:
-            optional["text"] = text
-        for name, value in optional.items():
-            if value is not None:
-                setattr(record, name, value)
-        return record
+        transaction.save(record, condition=self._model.request_id.does_not_exist())
 
     def _received(
         self, *, text: str, voice: str, format: str, batch_id: str | None
     ) -> list[Action]:
-        model = self._model
-        actions: list[Action] = [
-            model.text_sha256.set(text_sha256(text)),
-            model.chars.set(len(text)),
-            model.voice.set(voice),
-            model.format.set(format),
-        ]
-        if batch_id is not None:
-            actions.append(model.batch_id.set(batch_id))
-        if self.settings.keep_text:
-            actions.append(model.text.set(text))
-        return actions
+        values = self._received_values(text=text, voice=voice, format=format, batch_id=batch_id)
+        return self._set(values)
+
+    def _received_values(
+        self, *, text: str, voice: str, format: str, batch_id: str | None
+    ) -> dict[str, Any]:
+        """What ``received`` sets, by attribute (the text itself only if configured)."""
+        values = {
+            "text_sha256": text_sha256(text),
+            "chars": len(text),
+            "voice": voice,
+            "format": format,
+            "batch_id": batch_id,
+            "text": text if self.settings.keep_text else None,
+        }
+        return {name: value for name, value in values.items() if value is not None}
 
     def _finished(
         self,
@@ -188,19 +161,42 @@ class AuditLog:
         cache: str | None = None,
     ) -> list[Action]:
         model = self._model
-        actions: list[Action] = [
-            model.status.set(status),
-            model.region.set(region),
-            model.timings.set(dict(timings)),
+        values = self._finished_values(
+            status=status,
+            region=region,
+            timings=timings,
+            code=code,
+            retryable=retryable,
+            cache=cache,
+        )
+        return [
+            *self._set(values),
             model.finished_at.set(model.finished_at | datetime.now(UTC)),
         ]
-        if code is not None:
-            actions.append(model.code.set(code))
-        if retryable is not None:
-            actions.append(model.retryable.set(retryable))
-        if cache is not None:
-            actions.append(model.cache.set(cache))
-        return actions
+
+    def _finished_values(
+        self,
+        *,
+        status: str,
+        region: str,
+        timings: Mapping[str, float],
+        code: str | None = None,
+        retryable: bool | None = None,
+        cache: str | None = None,
+    ) -> dict[str, Any]:
+        """What ``finished`` sets, by attribute, besides the first finish time."""
+        values = {
+            "status": status,
+            "region": region,
+            "timings": dict(timings),
+            "code": code,
+            "retryable": retryable,
+            "cache": cache,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+    def _set(self, values: Mapping[str, Any]) -> list[Action]:
+        return [getattr(self._model, name).set(value) for name, value in values.items()]
 
     def _identity(self, tenant: str) -> list[Action]:
         now = datetime.now(UTC)

@@ -1,10 +1,24 @@
 """The cache index: which keys have audio, where, and how often they were hit."""
 
 from datetime import UTC, datetime, timedelta
+from typing import NotRequired, TypedDict, Unpack
 
 from pynamodb.exceptions import DoesNotExist
 
 from voxflow.store.models import CacheEntry
+
+
+class EntryFields(TypedDict):
+    """``CacheIndex.new_entry``'s fields besides the key."""
+
+    kind: str
+    s3_key: str
+    content_type: str
+    audio_format: str
+    sample_rate: int
+    duration_s: float
+    size: int
+    timing: NotRequired[str | None]
 
 
 class CacheIndex:
@@ -32,30 +46,9 @@ class CacheIndex:
             if _live(entry)
         }
 
-    def record(
-        self,
-        key: str,
-        *,
-        kind: str,
-        s3_key: str,
-        content_type: str,
-        audio_format: str,
-        sample_rate: int,
-        duration_s: float,
-        size: int,
-        timing: str | None = None,
-    ) -> CacheEntry:
-        entry = self.new_entry(
-            key,
-            kind=kind,
-            s3_key=s3_key,
-            content_type=content_type,
-            audio_format=audio_format,
-            sample_rate=sample_rate,
-            duration_s=duration_s,
-            size=size,
-            timing=timing,
-        )
+    def record(self, key: str, **fields: Unpack[EntryFields]) -> CacheEntry:
+        """``new_entry``, written."""
+        entry = self.new_entry(key, **fields)
         entry.save()
         return entry
 

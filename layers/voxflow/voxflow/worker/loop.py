@@ -274,7 +274,7 @@ def _lanes(
 ) -> list[Lane]:
     """The lanes in the order they are asked: short, then long and recovery (where the
     deployment has them)."""
-    lanes = [Lane("short", settings.chunks_queue_url, queue_arn, POLL_WAIT_S)]
+    lanes = [("short", settings.chunks_queue_url, queue_arn)]
     for name, url, arn in (
         ("long", settings.long_chunks_queue_url, long_queue_arn),
         ("recovery", settings.recovery_chunks_queue_url, recovery_queue_arn),
@@ -283,12 +283,14 @@ def _lanes(
             continue
         if arn is None:
             raise ValueError(f"a {name} lane needs its queue's ARN ({name}_queue_arn)")
-        lanes.append(Lane(name, url, arn, LONG_LANE_WAIT_S))
+        lanes.append((name, url, arn))
     # Every lane but the last is asked without waiting, so a backlog behind it is
-    # served at full speed; the last lane's brief wait is what an idle worker spends.
+    # served at full speed; the last lane's wait is what an idle worker spends (brief
+    # where other lanes come first).
+    last_wait = POLL_WAIT_S if len(lanes) == 1 else LONG_LANE_WAIT_S
     return [
-        Lane(lane.name, lane.queue_url, lane.queue_arn, 0) if lane is not lanes[-1] else lane
-        for lane in lanes
+        Lane(name, url, arn, last_wait if number == len(lanes) - 1 else 0)
+        for number, (name, url, arn) in enumerate(lanes)
     ]
 
 
