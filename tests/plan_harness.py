@@ -33,13 +33,21 @@ class Outbox:
     events: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[ChunkTask] = field(default_factory=list)
     objects: dict[str, bytes] = field(default_factory=dict)  # S3, by key
+    puts: list[int] = field(default_factory=list)  # entries in each PutEvents call
+    batches: list[int] = field(default_factory=list)  # entries in each reply batch
 
     def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        self.puts.append(len(Entries))
         self.events.extend(Entries)
         return {"FailedEntryCount": 0, "Entries": [{"EventId": "e"} for _ in Entries]}
 
     def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
-        assert QueueUrl == "chunks"
+        if QueueUrl != "chunks":  # a reply queue
+            self.batches.append(len(Entries))
+            self.events.extend(
+                {"QueueUrl": QueueUrl, **json.loads(e["MessageBody"])} for e in Entries
+            )
+            return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
         self.tasks.extend(ChunkTask.model_validate_json(e["MessageBody"]) for e in Entries)
         return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
 

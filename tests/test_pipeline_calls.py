@@ -67,30 +67,39 @@ def test_chunks_cached_by_another_request_are_not_queued_again(
     assert [task.index for task in voiced_plan.outbox.tasks] == [1]
 
 
-def test_plan_reports_a_few_cached_chunks_and_leaves_the_rest_to_the_lanes(
-    voiced_plan: PlanHarness,
-) -> None:
+def test_plan_reports_every_cached_chunk_together(voiced_plan: PlanHarness) -> None:
     """A request whose chunks are all cached (a takeover after replication, a long text
-    said before in pieces): plan reports three of them itself and sends the rest as
-    tasks, which the synthesize step reports without synthesizing. Reporting all of a
-    32-chunk request in plan ran past its 30 s timeout under load (issue 17 part 7)."""
-    sentences = [f"Sentence {n} of the cached text." for n in range(6)]
+    said before in pieces): plan counts them in one job write and sends their events ten
+    to a PutEvents call (and ten to a SendMessageBatch to the reply queue), then
+    assembles; no chunk task is queued. Sent as tasks, they held the lanes in the drill
+    (issue 17)."""
+    sentences = [f"Sentence {n} of the cached text." for n in range(12)]
     for sentence in sentences:
         voiced_plan.plan(sentence)
         voiced_plan.synthesize_all()
     voiced_plan.outbox.events.clear()
-    job = voiced_plan.plan(" ".join(sentences), format="wav")
-    assert int(job.chunk_count) == 6
-    assert [task.index for task in voiced_plan.outbox.tasks] == [3, 4, 5]
-    assert [d["index"] for d in voiced_plan.outbox.details("ChunkSynthesized")] == [0, 1, 2]
+    voiced_plan.outbox.puts.clear()
     chunk_objects = {key for key in voiced_plan.outbox.objects if key.startswith("chunks/")}
-    voiced_plan.synthesize_all()
+    job = voiced_plan.plan(" ".join(sentences), format="wav", reply_to={"queue_url": REPLIES})
+    assert int(job.chunk_count) == 12
+    assert voiced_plan.outbox.tasks == []
+    bus = voiced_plan.outbox.details("ChunkSynthesized")
+    assert [d["index"] for d in bus] == list(range(12))
+    assert {d["request_id"] for d in bus} == {job.request_id}
+    replies = [e for e in voiced_plan.outbox.events if e.get("QueueUrl") == REPLIES]
+    assert [
+        e["detail"]["index"] for e in replies if e["detail-type"] == "ChunkSynthesized"
+    ] == list(range(12))
+    # Ten events to a call, then the terminal event on its own.
+    assert voiced_plan.outbox.puts == [10, 2, 1]
+    assert voiced_plan.outbox.batches == [10, 2]
     # Nothing synthesized again: no chunk object written.
     assert {key for key in voiced_plan.outbox.objects if key.startswith("chunks/")} == chunk_objects
-    assert sorted(d["index"] for d in voiced_plan.outbox.details("ChunkSynthesized")) == list(
-        range(6)
-    )
-    assert voiced_plan.outbox.details("SynthesisCompleted")[-1]["request_id"] == job.request_id
+    completed = voiced_plan.outbox.details("SynthesisCompleted")
+    assert [d["request_id"] for d in completed] == [job.request_id]
+    stored = voiced_plan.pipeline.jobs.get(job.request_id)
+    assert stored is not None
+    assert stored.status == "completed"
 
 
 def test_more_keys_than_one_batch_get_are_read_in_two_steps(

@@ -115,3 +115,26 @@ def test_the_last_chunks_record_returns_the_job_as_written() -> None:
     again = store.record_chunk("r-1", 10)  # a redelivery: nothing written, no item
     assert not again.newly_recorded
     assert again.job is None
+
+
+@pytest.mark.usefixtures("aws")
+def test_chunks_recorded_together_count_once_each() -> None:
+    # Plan's cached chunks: one write for all; where one was counted already (a
+    # redelivery, a takeover's old owner), each of the others is counted on its own.
+    store = jobs_in(PRIMARY)
+    add_job(store, "r-1", done=[0])
+    recorded, progress = store.record_chunks("r-1", [1, 2, 3])
+    assert recorded == [1, 2, 3]
+    assert progress.done == 4
+    assert not progress.complete
+    recorded, progress = store.record_chunks("r-1", [3, 4, 5, 6])
+    assert recorded == [4, 5, 6]
+    assert progress.done == 7
+    read = store.get("r-1")
+    assert read is not None
+    assert read.done == set(range(7))
+    recorded, progress = store.record_chunks("r-1", list(range(7, 11)))
+    assert recorded == [7, 8, 9, 10]
+    assert progress.complete
+    assert progress.job is not None
+    assert progress.job.done == set(range(11))

@@ -27,6 +27,7 @@ DynamoDB transactions cost their own items, not copies of whole tables
 """
 
 import argparse
+import atexit
 import hmac
 import os
 import signal
@@ -35,6 +36,7 @@ import time
 import uuid
 from calendar import timegm
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -45,6 +47,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from voxflow.aws.settings import LOCAL_KEY
+from voxflow_local.call_tally import CALLS_FILE_ENV, CallTally
 
 SIGNATURE = "X-Amz-Signature"
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -242,7 +245,13 @@ def main(argv: list[str] | None = None) -> None:
 
     sqs_metrics.start()  # AWS/SQS ApproximateAgeOfOldestMessage, as SQS publishes it
     dispatcher = DomainDispatcherApplication(create_backend_app)
-    app = s3_writes.WriteLog(S3RequestGuard(dispatcher, route=dispatcher.infer_service_region_host))
+    guarded = S3RequestGuard(dispatcher, route=dispatcher.infer_service_region_host)
+    # Each operation's calls and CPU (voxflow_local.call_tally): where this moto's time goes.
+    app = CallTally(s3_writes.WriteLog(guarded))
+    calls_file = os.environ.get(CALLS_FILE_ENV)
+    if calls_file:
+        app.write_every(Path(calls_file))
+        atexit.register(app.write, Path(calls_file))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

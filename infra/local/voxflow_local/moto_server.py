@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Self
 
+from voxflow_local.call_tally import CALLS_FILE_ENV
 from voxflow_local.lifecycle import Lifecycle
 
 DEFAULT_HOST = "127.0.0.1"
@@ -94,6 +95,8 @@ class MotoServer(Lifecycle):
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("ab")
+            # Its calls and their CPU by operation, beside its log (voxflow_local.call_tally).
+            env[CALLS_FILE_ENV] = str(self.log_path.with_name("moto-calls.json"))
         output: IO[bytes] | int = self._log if self._log is not None else subprocess.DEVNULL
         self._process = subprocess.Popen(
             # moto's server app behind S3's request checks (voxflow_local.moto_app).

@@ -28,7 +28,6 @@ from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
 
 _KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
-_CACHED_CHUNKS_IN_PLAN = 3  # a short request's all (VOXFLOW_SHORT_JOB_CHUNKS' default)
 
 
 def plan_item(
@@ -113,13 +112,13 @@ def plan_item(
     if claimed.decision is Decision.TAKE_OVER:
         _forget_chunks_without_audio_here(job, chunk_keys, cached, pipeline)
     done = {int(index) for index in job.done or ()}
-    # Cached chunks not counted into the job yet: plan reports a few itself, and sends
-    # the rest as tasks that the synthesize step reports without synthesizing. Reporting
-    # them all here is 3-4 calls each: a 32-chunk takeover ran past plan's 30 s timeout
-    # under load, and every takeover held up the new requests behind it (issue 17).
+    # Cached chunks not counted into the job yet: plan reports them itself, together (one
+    # job write, their events ten to a call). Sent as tasks, each cost the synthesize
+    # step a receive, a write and a put or two: in the drill, three quarters of the
+    # chunk tasks were such reports, and they held the lanes (issue 17).
     reported_here = [
         index for index, key in enumerate(chunk_keys) if key in cached and index not in done
-    ][:_CACHED_CHUNKS_IN_PLAN]
+    ]
     laps.lap("lookup")
     tasks = [
         ChunkTask(
@@ -311,21 +310,23 @@ def _count_cached_chunks(
     indices: list[int],
     pipeline: Pipeline,
 ) -> None:
-    complete = False
-    for index in indices:
-        key = chunk_keys[index]
-        progress = pipeline.jobs.record_chunk(job.request_id, index)
-        complete = progress.complete
-        if progress.newly_recorded:
-            url = pipeline.audio.presign(cached[key].s3_key, cached[key].content_type)
-            event = ChunkSynthesized(
+    if not indices:
+        return
+    recorded, progress = pipeline.jobs.record_chunks(job.request_id, indices)
+    events = []
+    for index in recorded:
+        entry = cached[chunk_keys[index]]
+        url = pipeline.audio.presign(entry.s3_key, entry.content_type)
+        events.append(
+            ChunkSynthesized(
                 request_id=job.request_id,
                 index=index,
                 count=len(chunk_keys),
                 url=url.url,
                 expires_at=url.expires_at,
-                duration_s=float(cached[key].duration_s),
+                duration_s=float(entry.duration_s),
             )
-            pipeline.publisher.publish(event, reply_target(job))
-    if complete:
-        assemble(job.request_id, pipeline)
+        )
+    pipeline.publisher.publish_many(events, reply_target(job))
+    if progress.complete:
+        assemble(job.request_id, pipeline, progress.job)

@@ -5,7 +5,7 @@ already happened and a race between two workers has exactly one winner.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -161,6 +161,37 @@ class JobStore:
             actions=[self._model.done.delete(indices)],
             condition=self._model.request_id.exists() & (self._model.status == PENDING),
         )
+
+    def record_chunks(
+        self, request_id: str, indices: Sequence[int]
+    ) -> tuple[list[int], ChunkProgress]:
+        """Count several chunks at once (plan's cached ones): one write when none of them
+        is counted yet, else one each. The indices this call counted, and the job's
+        progress after its last write."""
+        if not indices:
+            raise ValueError("no chunks to record")
+        model = self._model
+        job = model(request_id)
+        condition = model.request_id.exists()
+        for index in indices:
+            condition &= ~model.done.contains(index)
+        try:
+            job.update(actions=[model.done.add(set(indices))], condition=condition)
+        except UpdateError as error:
+            if not _lost_race(error):
+                raise
+        else:
+            return list(indices), ChunkProgress(
+                True, len(job.done or ()), int(job.chunk_count), job
+            )
+        # One of them was counted already (a redelivery, a takeover's old owner).
+        recorded, progress = [], None
+        for index in indices:
+            progress = self.record_chunk(request_id, index)
+            if progress.newly_recorded:
+                recorded.append(index)
+        assert progress is not None
+        return recorded, progress
 
     def record_chunk(self, request_id: str, index: int) -> ChunkProgress:
         job = self._model(request_id)
