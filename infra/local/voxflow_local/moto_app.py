@@ -48,6 +48,7 @@ from botocore.credentials import Credentials
 
 from voxflow.aws.settings import LOCAL_KEY
 from voxflow_local.call_tally import CALLS_FILE_ENV, CallTally
+from voxflow_local.stream_heads import StreamHeads
 
 SIGNATURE = "X-Amz-Signature"
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     dispatcher = DomainDispatcherApplication(create_backend_app)
     guarded = S3RequestGuard(dispatcher, route=dispatcher.infer_service_region_host)
     # Each operation's calls and CPU (voxflow_local.call_tally): where this moto's time goes.
-    app = CallTally(s3_writes.WriteLog(guarded))
+    app = CallTally(s3_writes.WriteLog(StreamHeads(guarded)))
     calls_file = os.environ.get(CALLS_FILE_ENV)
     if calls_file:
         app.write_every(Path(calls_file))

@@ -46,6 +46,7 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.events import SOURCE_CLIENT, SOURCE_TENANT_PREFIX
 from voxflow_local.lifecycle import Lifecycle
 from voxflow_local.s3_writes import PATH as WRITE_LOG_PATH
+from voxflow_local.stream_heads import PATH as STREAM_HEADS_PATH
 
 logger = logging.getLogger("voxflow_local.replicator")
 
@@ -208,6 +209,10 @@ class _Direction:
         self._iterators: dict[tuple[str, str], str] = {}  # (table, shard) → iterator
         self._last_listing = 0.0
         self._written_after: int | None = 0  # the source's S3 write log read so far
+        # Each table's stream head when this direction last read it to the end (None:
+        # the source has no stream-heads path, every table is read every round).
+        self._heads_read: dict[str, int] | None = {}
+        self._tap_heads = True  # False: the source cannot say whether its tap is empty
         self._dest_answered_at = 0.0
 
     @property
@@ -269,6 +274,8 @@ class _Direction:
     # -- events -------------------------------------------------------------------
 
     def _read_events(self) -> None:
+        if self._tap_is_empty():
+            return
         sqs = self.source.client("sqs")
         for _ in range(10):  # at most 100 events a round, so deliveries keep up
             messages = sqs.receive_message(
@@ -322,7 +329,12 @@ class _Direction:
 
     def _read_streams(self) -> None:
         streams = self.source.client("dynamodbstreams")
+        heads = self._stream_heads()
+        read = self._heads_read if self._heads_read is not None else {}
         for table, arn in self.source.streams.items():
+            head = heads.get(table) if heads is not None else None
+            if head is not None and head == read.get(table):
+                continue  # nothing written since its last read: no GetRecords
             for shard in self._shards(streams, table, arn):
                 for _ in range(_STREAM_PAGES_PER_ROUND):
                     iterator = self._iterators[table, shard]
@@ -334,6 +346,43 @@ class _Direction:
                         self._iterators[table, shard] = response["NextShardIterator"]
                     if len(records) < _STREAM_PAGE:
                         break
+            if head is not None:
+                read[table] = head
+
+    def _stream_heads(self) -> dict[str, int] | None:
+        """Each table's stream head from the source's moto (voxflow_local.stream_heads);
+        None where it has none (plain moto): then every table is read each round."""
+        if self._heads_read is None:
+            return None
+        answer = self._heads()
+        if answer is None:
+            self._heads_read = None
+            return None
+        return {str(table): int(head) for table, head in answer["tables"].items()}
+
+    def _tap_is_empty(self) -> bool:
+        """True when the source's moto says its bus tap holds nothing to read (False when
+        it cannot say: plain moto)."""
+        if not self._tap_heads:
+            return False
+        answer = self._heads(queue=TAP_NAME)
+        if answer is None:
+            self._tap_heads = False
+            return False
+        return int(answer["queues"].get(TAP_NAME, 1)) == 0
+
+    def _heads(self, **query: str) -> dict[str, Any] | None:
+        site = self.source.site
+        url = (
+            f"{site.endpoint_url}{STREAM_HEADS_PATH}?{urlencode({'region': site.region, **query})}"
+        )
+        try:
+            with urlopen(url, timeout=5) as answer:
+                return dict(json.load(answer))
+        except HTTPError as error:
+            if error.code != 404:
+                raise
+            return None
 
     def _shards(self, streams: Any, table: str, arn: str) -> list[str]:
         known = [shard for (name, shard) in self._iterators if name == table]

@@ -1,0 +1,76 @@
+"""How far each table's stream has got, in one cheap call: the replicator's gate.
+
+On AWS, a global table replicates its own writes. Locally the replicator read the six
+tables' streams every 0.1 s, one GetRecords a table, whether or not anything changed: in
+a 200-request drill that was the largest share of each moto's CPU (the secondary's:
+6,216 calls, 26 of its 98 CPU seconds; the primary's: 20 of 55), taken from every call
+the service made (issue 17). ``StreamHeads`` serves
+``GET /_voxflow/stream-heads?region=R[&queue=NAME...]`` with each table's next sequence
+number (the count of records its stream has had) and each named queue's visible
+messages, so the replicator reads only the tables that moved, and its bus tap only when
+something is there (its ReceiveMessage every 0.1 s was about half of a moto's). Only the
+local stack's moto serves it (voxflow_local.moto_app); nothing of voxflow calls it on AWS.
+"""
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+PATH = "/_voxflow/stream-heads"
+DEFAULT_ACCOUNT = "123456789012"  # moto's
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+
+def heads(region: str, account: str = DEFAULT_ACCOUNT) -> dict[str, int]:
+    """Table name → the sequence number its stream's next record will have, for the
+    region's tables with a stream (in this process: the moto server's)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[account][region]
+    found = {}
+    for name, table in list(backend.tables.items()):
+        shard = table.stream_shard
+        if shard is not None:
+            found[name] = int(shard.starting_sequence_number) + len(shard.items)
+    return found
+
+
+def visible_messages(queue_name: str, region: str, account: str = DEFAULT_ACCOUNT) -> int:
+    """Messages ``queue_name`` would hand out now (0 for a queue that does not exist)."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[account][region].queues.get(queue_name)
+    return len(queue.messages) if queue is not None else 0
+
+
+class StreamHeads:
+    """WSGI middleware: answers ``PATH``, hands everything else to ``app``."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != PATH:
+            return self.app(environ, start_response)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        region = query.get("region", [""])[0]
+        if not region:
+            body = b'{"error": "region=R"}'
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [body]
+        account = query.get("account", [DEFAULT_ACCOUNT])[0]
+        answer = {
+            "tables": heads(region, account),
+            "queues": {
+                name: visible_messages(name, region, account) for name in query.get("queue", [])
+            },
+        }
+        body = json.dumps(answer).encode()
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
