@@ -16,7 +16,13 @@ server, the real handlers in runner processes, the real voice):
   hit must make, straight to moto with no product code, once after each hit
   (benchmarks/hit_floor.py).
 
+The stack's engines spin-wait as onnxruntime defaults (``--spinning on``), as the
+engine alone here does and as on Lambda, where each environment has its own vCPUs: the
+benchmark sends one request at a time. ``--spinning off`` is the local stack's own
+default, for several engines sharing the cores (docs/pipeline.md).
+
 Usage: python benchmarks/pipeline.py [--hits 200] [--misses 3] [--logs build/pipeline-logs]
+                                     [--spinning on|off]
 """
 
 import argparse
@@ -345,6 +351,14 @@ def main() -> None:
     parser.add_argument("--hits", type=int, default=200)
     parser.add_argument("--misses", type=int, default=3, help="misses and first-chunk runs")
     parser.add_argument("--logs", type=Path, default=Path("build/pipeline-logs"))
+    parser.add_argument(
+        "--spinning",
+        choices=("on", "off"),
+        default="on",
+        help="the stack's engines spin-wait, as onnxruntime defaults and the engine alone "
+        "here does (on: one request at a time, as each Lambda environment has its own "
+        "vCPUs); off: the local stack's default, where several engines share the cores",
+    )
     args = parser.parse_args()
     log_dir = args.logs / time.strftime("%Y%m%d-%H%M%S")
     load_before = os.getloadavg()
@@ -352,7 +366,8 @@ def main() -> None:
     engine.warm_up("joe")
     measured = Measured(text_of(1000), text_of(3000))
     progress(f"starting the local stack (logs in {log_dir})")
-    with LocalStack(retry_visibility_s=1, log_dir=log_dir) as stack:
+    spinning = {"VOXFLOW_ALLOW_SPINNING": "1" if args.spinning == "on" else "0"}
+    with LocalStack(retry_visibility_s=1, log_dir=log_dir, extra_env=spinning) as stack:
         clients = AwsClients(AwsSettings.local(stack.url, stack.region))
         with VoxflowClient(clients, StackTarget.from_resources(stack.stack.resources)) as client:
             client.synthesize("Warm up the runners.", timeout_s=120)
@@ -364,6 +379,7 @@ def main() -> None:
                 floor.round_trip_s()
                 measured.floor_s = [floor.round_trip_s() for _ in range(args.hits)]
     # The runners have exited: their logs are complete.
+    print(f"the stack's engines spin-wait: {args.spinning} (the engine alone's: on)")
     report(measured, read_timeline(log_dir), [load_before, os.getloadavg()])
     print(f"\nlogs: {log_dir}")
 

@@ -64,12 +64,23 @@ def task(count: int, index: int = 0, request_id: str = "r") -> ChunkTask:
 # ---- routing ----
 
 
-def test_a_job_of_at_most_short_job_chunks_goes_short_a_longer_one_long() -> None:
-    tasks = [task(1), task(3, 2), task(4, 3), task(30, 29)]
-    lanes = route_by_count(tasks, SHORT, LONG, short_job_chunks=3)
-    assert [t.count for t in lanes[SHORT]] == [1, 3]
-    assert [t.count for t in lanes[LONG]] == [4, 30]
-    assert route_by_count(tasks, SHORT, LONG, short_job_chunks=1)[SHORT] == [tasks[0]]
+def test_a_job_with_at_most_short_job_chunks_to_make_goes_short_more_go_long() -> None:
+    one = [task(1, request_id="one")]
+    three = [task(3, n, request_id="three") for n in range(3)]
+    four = [task(4, n, request_id="four") for n in range(4)]
+    lanes = route_by_count([*one, *three, *four], SHORT, LONG, short_job_chunks=3)
+    assert lanes[SHORT] == [*one, *three]
+    assert lanes[LONG] == four
+    assert route_by_count([*one, *three], SHORT, LONG, short_job_chunks=1)[SHORT] == one
+
+
+def test_a_long_text_with_one_chunk_to_make_goes_short() -> None:
+    """The chunks to make, not the job's count: in the drill, medium texts whose other
+    chunks were cached waited ~40 s on the long lane behind long texts."""
+    cached_but_one = [task(30, 29, request_id="mostly-cached")]
+    whole = [task(30, n, request_id="uncached") for n in range(30)]
+    lanes = route_by_count([*cached_but_one, *whole], SHORT, LONG, short_job_chunks=3)
+    assert lanes == {SHORT: cached_but_one, LONG: whole}
 
 
 def test_recovery_work_goes_to_the_long_lane_whatever_its_size() -> None:

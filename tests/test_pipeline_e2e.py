@@ -26,6 +26,7 @@ from voxflow.client.sync_client import WaitTimedOut
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.events import SynthesisCompleted, SynthesisFailed
 from voxflow.text import normalize_text, split_into_chunks
+from voxflow_local.moto_server import MOTO_NICENESS
 from voxflow_local.stack import LocalStack
 
 pytestmark = pytest.mark.slow
@@ -88,6 +89,24 @@ def test_the_failover_backlogs_runners_yield_the_cpu_to_new_work(stack: LocalSta
     base = os.getpriority(os.PRIO_PROCESS, 0)
     assert _runner_niceness("PlanFunctionRequests") == {base}
     assert _runner_niceness("SynthesizeFunctionChunks") == {base}
+
+
+def test_moto_runs_above_the_functions_where_it_may(stack: LocalStack) -> None:
+    """moto stands in for AWS's servers, which never share a function's vCPUs: every call
+    of every runner waits behind it, so it runs at a higher priority where the user may
+    raise one (root or CAP_SYS_NICE), its request threads too."""
+    moto_pid = stack.moto.pid
+    assert moto_pid is not None
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, base - 1)
+    except PermissionError:
+        expected = base  # not allowed here: it stays where it started
+    else:
+        os.setpriority(os.PRIO_PROCESS, 0, base)
+        expected = MOTO_NICENESS
+    threads = [int(t.name) for t in Path(f"/proc/{moto_pid}/task").iterdir()]
+    assert {os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == {expected}
 
 
 def test_request_to_playable_url_with_the_engines_audio(

@@ -175,7 +175,7 @@ RECOVERY_CHUNKS_QUEUE_URL = declare(
 )  # fmt: skip
 SHORT_JOB_CHUNKS = declare(
     "VOXFLOW_SHORT_JOB_CHUNKS", integer, 3,
-    "jobs of at most this many chunks use the short lane (`!Ref ShortJobChunks`, >= 1)",
+    "jobs with at most this many chunks to make use the short lane (`!Ref ShortJobChunks`, >= 1)",
     PIPELINE, "pipeline",
 )  # fmt: skip
 BUCKET = declare(

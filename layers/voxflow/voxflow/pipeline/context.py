@@ -1,6 +1,7 @@
 """Everything the pipeline works with, built once per cold start."""
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,18 +43,22 @@ def route_by_count(
     recovery: bool = False,
     recovery_url: str | None = None,
 ) -> dict[str, list[ChunkTask]]:
-    """Tasks by queue URL: a job of at most ``short_job_chunks`` chunks goes to the short
-    lane, a longer one to the long lane (docs/pipeline.md); without a long lane, all short.
-    ``recovery``: work resumed for a job another worker or region left (a takeover, the
-    sweeper) goes to the recovery lane whatever its size (the long lane where there is
-    none), which is served after new work: after a failover the old owner's backlog
-    (569 chunks in a drill of 200 requests) would otherwise stand in front of every new
-    request of more than a few chunks."""
+    """Tasks by queue URL: a job with at most ``short_job_chunks`` chunks to make here goes
+    to the short lane, one with more to the long lane (docs/pipeline.md); without a long
+    lane, all short. The chunks to make, not the job's count: a long text whose other
+    chunks are cached is one synthesis, and on the long lane it waited behind every long
+    text (in the drill, medium texts with one chunk to make were the slowest new
+    requests, 60 s). ``recovery``: work resumed for a job another worker or region left
+    (a takeover, the sweeper) goes to the recovery lane whatever its size (the long lane
+    where there is none), which is served after new work: after a failover the old
+    owner's backlog (569 chunks in a drill of 200 requests) would otherwise stand in
+    front of every new request of more than a few chunks."""
     if recovery and recovery_url:
         return {recovery_url: list(tasks)} if tasks else {}
+    to_make = Counter(task.request_id for task in tasks)
     lanes: dict[str, list[ChunkTask]] = {}
     for task in tasks:
-        to_long = recovery or task.count > short_job_chunks
+        to_long = recovery or to_make[task.request_id] > short_job_chunks
         url = long_url if long_url and to_long else short_url
         lanes.setdefault(url, []).append(task)
     return lanes
