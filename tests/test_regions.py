@@ -712,6 +712,38 @@ def test_after_a_failover_the_old_owners_backlog_waits_on_the_recovery_lane(
         _set_primary(regions, healthy=True)
 
 
+def test_with_the_primary_down_the_secondary_plans_a_stale_request_without_the_guard(
+    regions: dict[str, Region],
+    moto: MotoServer,
+    registry: VoiceRegistry,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Behind a failover's backlog every new request grows stale; the guard asks a peer
+    that is up only, so here the job is created first, without reading it (and plan
+    reads ahead): two calls fewer a request while plan is the bottleneck (issue 17)."""
+    _set_primary(regions, healthy=False)
+    try:
+        west = regions[SECONDARY]
+        pipeline = _pipeline(west, Role.SECONDARY, moto, registry, engine)
+        assert not pipeline.regions.primary_healthy()
+        claimed: list[str] = []
+        for step in ("create", "get"):
+            monkeypatch.setattr(
+                pipeline.jobs, step, _noted(getattr(pipeline.jobs, step), step, claimed)
+            )
+        request_id = f"late-{uuid.uuid4().hex[:8]}"
+        body = stale_body(request_id, "Published before the backlog cleared.", west.replies_url)
+        assert pipeline.regions.stale(time.time() - 120)
+        assert not pipeline.regions.guards(time.time() - 120)
+        assert handle_request_message(body, f"w-{request_id}", 1, pipeline) == [Decision.CREATE]
+        assert claimed == ["create"]
+        assert job_item(west, request_id) is not None
+        _drain_queue(west, west.service.chunks_queue_url)
+    finally:
+        _set_primary(regions, healthy=True)
+
+
 def _drain_queue(region: Region, queue_url: str) -> list[dict[str, Any]]:
     messages = receive(region, queue_url, wait_s=2)
     for message in messages:

@@ -86,7 +86,7 @@ def _creates_first(item: ItemRequest, pipeline: Pipeline, standby_expired: bool)
     if not regions.regional:
         return True
     requested_at = item.requested_at.timestamp() if item.requested_at else None
-    if not standby_expired and regions.stale(requested_at):
+    if not standby_expired and regions.guards(requested_at):
         return False
     return standby_expired or regions.active_here(regions.primary_healthy())
 

@@ -59,7 +59,7 @@ def claim(
     to them, not overwritten."""
     if not pipeline.regions.regional:
         return _claim_standalone(pipeline, new_job)
-    stale = not standby_expired and pipeline.regions.stale(requested_at)
+    stale = not standby_expired and pipeline.regions.guards(requested_at)
     return _claim_regional(pipeline, new_job, standby_expired, stale, waited_s, job_read=job_read)
 
 

@@ -67,6 +67,14 @@ class Regions:
         age = (time.time() if now is None else now) - requested_at
         return age > self.config.stale_request_s
 
+    def guards(self, requested_at: float | None) -> bool:
+        """Whether the stale-request guard applies: the request is stale and the other
+        region is worth asking. Not in the secondary while the primary is down: every new
+        request there grows stale behind a failover's backlog, and each then read its job
+        before creating it and skipped plan's read-ahead, two calls more a request while
+        plan was the bottleneck (issue 17), for a peer it would not ask anyway."""
+        return self.stale(requested_at) and self.peer_reachable(self.primary_healthy())
+
     def peer_reachable(self, primary_healthy: bool) -> bool:
         """Whether the other region is worth asking: an unhealthy primary is not (its
         answers replicated before it went, and asking costs a timeout)."""
