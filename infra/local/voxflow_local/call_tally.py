@@ -14,17 +14,15 @@ Only the local stack's moto serves it; nothing of voxflow calls it on AWS.
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from voxflow_local.json_path import Environ, StartResponse, WsgiApp
+
 PATH = "/_voxflow/calls"
 CALLS_FILE_ENV = "VOXFLOW_MOTO_CALLS_FILE"
-
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
 def operation(environ: Environ) -> str:

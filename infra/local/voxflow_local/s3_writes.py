@@ -13,17 +13,14 @@ bucket after the first N, and the N to ask from next time. Only the local stack'
 moto serves it (voxflow_local.moto_app); nothing of voxflow calls it on AWS.
 """
 
-import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
+
+from voxflow_local.json_path import BadQuery, JsonPath, Query
 
 PATH = "/_voxflow/s3-writes"
 
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 _lock = threading.Lock()
 _writes: dict[str, list[str]] = {}  # bucket → keys, in the order they were stored
@@ -54,26 +51,16 @@ def written_after(bucket: str, after: int) -> tuple[list[str], int]:
         return keys[after:], len(keys)
 
 
-class WriteLog:
-    """WSGI middleware: answers ``PATH``, hands everything else to ``app``."""
+class WriteLog(JsonPath):
+    """Serves ``PATH``: the keys a bucket stored after a cursor, and the next cursor."""
 
-    def __init__(self, app: WsgiApp) -> None:
-        self.app = app
+    path = PATH
 
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != PATH:
-            return self.app(environ, start_response)
-        query = parse_qs(environ.get("QUERY_STRING", ""))
+    def answer(self, query: Query) -> dict[str, Any]:
         try:
             bucket = query["bucket"][0]
             after = int(query.get("after", ["0"])[0])
-        except (KeyError, ValueError):
-            body = b'{"error": "bucket=NAME&after=N"}'
-            start_response("400 Bad Request", [("Content-Type", "application/json")])
-            return [body]
+        except (KeyError, ValueError) as error:
+            raise BadQuery("bucket=NAME&after=N") from error
         keys, count = written_after(bucket, max(0, after))
-        body = json.dumps({"keys": keys, "next": count}).encode()
-        start_response(
-            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        )
-        return [body]
+        return {"keys": keys, "next": count}

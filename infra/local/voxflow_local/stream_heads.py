@@ -12,17 +12,12 @@ something is there (its ReceiveMessage every 0.1 s was about half of a moto's). 
 local stack's moto serves it (voxflow_local.moto_app); nothing of voxflow calls it on AWS.
 """
 
-import json
-from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
+
+from voxflow_local.json_path import BadQuery, JsonPath, Query
 
 PATH = "/_voxflow/stream-heads"
 DEFAULT_ACCOUNT = "123456789012"  # moto's
-
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
 def heads(region: str, account: str = DEFAULT_ACCOUNT) -> dict[str, int]:
@@ -47,30 +42,19 @@ def visible_messages(queue_name: str, region: str, account: str = DEFAULT_ACCOUN
     return len(queue.messages) if queue is not None else 0
 
 
-class StreamHeads:
-    """WSGI middleware: answers ``PATH``, hands everything else to ``app``."""
+class StreamHeads(JsonPath):
+    """Serves ``PATH``: each table's stream head and the named queues' visible messages."""
 
-    def __init__(self, app: WsgiApp) -> None:
-        self.app = app
+    path = PATH
 
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != PATH:
-            return self.app(environ, start_response)
-        query = parse_qs(environ.get("QUERY_STRING", ""))
+    def answer(self, query: Query) -> dict[str, Any]:
         region = query.get("region", [""])[0]
         if not region:
-            body = b'{"error": "region=R"}'
-            start_response("400 Bad Request", [("Content-Type", "application/json")])
-            return [body]
+            raise BadQuery("region=R")
         account = query.get("account", [DEFAULT_ACCOUNT])[0]
-        answer = {
+        return {
             "tables": heads(region, account),
             "queues": {
                 name: visible_messages(name, region, account) for name in query.get("queue", [])
             },
         }
-        body = json.dumps(answer).encode()
-        start_response(
-            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        )
-        return [body]

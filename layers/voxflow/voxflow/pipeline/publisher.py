@@ -134,14 +134,7 @@ class EventPublisher:
         retries would hold back or repeat the request's events. Each failure is logged
         with its error code and target, never the event, and counted (ReplyDeliveryFailed).
         """
-        if reply_to.event_bus:
-            bus = reply_to.event_bus
-            if self.replies is not None:
-                bus = reply_bus_here(bus, self.replies.region)
-            self._best_effort("event bus", bus, lambda: self._put_reply(event, bus))
-        if reply_to.queue_url:
-            url = reply_to.queue_url
-            self._best_effort("queue", url, lambda: self._send_reply(event, url))
+        self._deliver_many([event], reply_to)
 
     def _put(self, entry: dict[str, Any]) -> None:
         self._put_many([entry])
@@ -152,7 +145,7 @@ class EventPublisher:
             raise PublishFailed(f"put_events failed: {response['Entries']}")
 
     def _deliver_many(self, events: Sequence[BaseModel], reply_to: ReplyTo) -> None:
-        """``deliver`` for up to ten events: one call per target."""
+        """``deliver`` for one to ten events: one call per target."""
         if reply_to.event_bus:
             bus = reply_to.event_bus
             if self.replies is not None:
@@ -173,6 +166,11 @@ class EventPublisher:
     def _send_replies(self, events: Sequence[BaseModel], queue_url: str) -> str | None:
         if self.replies is not None:
             queue_url = self.replies.resolve(queue_url)
+        if len(events) == 1:
+            self._sqs.send_message(
+                QueueUrl=queue_url, MessageBody=json.dumps(_reply_body(events[0]))
+            )
+            return None
         response = self._sqs.send_message_batch(
             QueueUrl=queue_url,
             Entries=[
@@ -182,19 +180,6 @@ class EventPublisher:
         )
         failed = response.get("Failed") or []
         return str(failed[0].get("Code") or "BatchEntryFailed") if failed else None
-
-    def _put_reply(self, event: BaseModel, bus: str) -> str | None:
-        response = self._events.put_events(Entries=[to_event_entry(event, bus, SOURCE_SERVICE)])
-        if not response.get("FailedEntryCount"):
-            return None
-        entries = response.get("Entries") or [{}]
-        return str(entries[0].get("ErrorCode") or "FailedEntry")
-
-    def _send_reply(self, event: BaseModel, queue_url: str) -> str | None:
-        if self.replies is not None:
-            queue_url = self.replies.resolve(queue_url)
-        self._sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(_reply_body(event)))
-        return None
 
     def _best_effort(self, kind: str, target: str, send: Callable[[], str | None]) -> None:
         """Runs ``send`` (which returns an error code, or None once delivered)."""
