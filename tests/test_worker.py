@@ -288,7 +288,9 @@ def test_short_lane_is_served_first_then_the_long_lane(
     # Both planned before any worker runs: a long job's tasks on LongChunksQueue, then a
     # short one's on ChunksQueue. The worker takes the short lane first.
     tag = uuid.uuid4().hex[:6]
-    long_text = " ".join(f"Long lane sentence {n} of {tag}." for n in range(5))
+    # The tag never ends a sentence: one ending in "cf" reads as an abbreviation ("cf."),
+    # and the five sentences became one chunk (about 1 run in 200).
+    long_text = " ".join(f"Long lane sentence {n} of run {tag} now." for n in range(5))
     long_id = client.publish(long_text, format="wav", params=SILENT)
     short_id = client.publish(f"Short lane {tag}.", format="wav", params=SILENT)
     deadline = time.monotonic() + 60
