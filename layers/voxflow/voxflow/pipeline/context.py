@@ -13,7 +13,12 @@ from voxflow.lexicons.store import LexiconRepository, LexiconTable
 from voxflow.pipeline.controls import Controls
 from voxflow.pipeline.observe import Meter, NullMeter
 from voxflow.pipeline.outputs import TaskOutputs
-from voxflow.pipeline.publisher import EventPublisher, PublishFailed, ReplyQueues
+from voxflow.pipeline.publisher import (
+    ENTRIES_PER_CALL,
+    EventPublisher,
+    PublishFailed,
+    ReplyQueues,
+)
 from voxflow.pipeline.recent import RecentChunks
 from voxflow.pipeline.reply_targets import ReplyTargetRules
 from voxflow.regions import (
@@ -30,8 +35,6 @@ from voxflow.store import AudioStore, CacheIndex, JobStore
 from voxflow.store.models import CacheEntry, Job, bind
 from voxflow.voices import VoiceRegistry
 from voxflow.voices.deployment import deployment_registry
-
-_SQS_BATCH = 10
 
 
 def route_by_count(
@@ -113,8 +116,8 @@ class ChunkQueue:
 
     def _send(self, queue_url: str, tasks: list[ChunkTask], delay_s: int) -> float | None:
         first_sent_at = None
-        for start in range(0, len(tasks), _SQS_BATCH):
-            batch = tasks[start : start + _SQS_BATCH]
+        for start in range(0, len(tasks), ENTRIES_PER_CALL):
+            batch = tasks[start : start + ENTRIES_PER_CALL]
             response = self._sqs.send_message_batch(
                 QueueUrl=queue_url,
                 Entries=[

@@ -21,7 +21,7 @@ from voxflow.pipeline.reply_targets import aws_queue_region, queue_account_and_n
 
 logger = logging.getLogger(__name__)
 _NO_SUCH_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
-_ENTRIES_PER_CALL = 10  # PutEvents' and SendMessageBatch's limit
+ENTRIES_PER_CALL = 10  # PutEvents' and SendMessageBatch's limit
 
 
 class PublishFailed(VoxflowError):
@@ -108,7 +108,7 @@ class EventPublisher:
             self.deliver(event, reply_to)
             if on_replied is not None:
                 on_replied()
-        self._put(to_event_entry(event, self.bus_name, SOURCE_SERVICE))
+        self._put_many([to_event_entry(event, self.bus_name, SOURCE_SERVICE)])
         if not reply_first and reply_to is not None:
             self.deliver(event, reply_to)
 
@@ -117,8 +117,8 @@ class EventPublisher:
         effort, then the service's bus (raises if that fails), ten to a call, PutEvents'
         and SendMessageBatch's limit: a few calls where one each made a cached 32-chunk
         request cost ~100 (issue 17)."""
-        for start in range(0, len(events), _ENTRIES_PER_CALL):
-            group = events[start : start + _ENTRIES_PER_CALL]
+        for start in range(0, len(events), ENTRIES_PER_CALL):
+            group = events[start : start + ENTRIES_PER_CALL]
             if reply_to is not None:
                 self._deliver_many(group, reply_to)
             self._put_many(
@@ -135,9 +135,6 @@ class EventPublisher:
         with its error code and target, never the event, and counted (ReplyDeliveryFailed).
         """
         self._deliver_many([event], reply_to)
-
-    def _put(self, entry: dict[str, Any]) -> None:
-        self._put_many([entry])
 
     def _put_many(self, entries: list[dict[str, Any]]) -> None:
         response = self._events.put_events(Entries=entries)
