@@ -10,9 +10,8 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,6 +23,8 @@ from voxflow.voices.check import check_voice
 from voxflow.voices.loader import VoiceLoader
 from voxflow.voices.store import VoiceObjects
 from voxflow_local._clients import _client
+from voxflow_local.global_tables import PATH as REPLICATE_ITEM_PATH
+from voxflow_local.global_tables import REPLICA_PRINCIPAL
 from voxflow_local.moto_server import MotoServer
 from voxflow_local.replicator import (
     EVENT_REPLICA_PREFIX,
@@ -31,8 +32,8 @@ from voxflow_local.replicator import (
     ReplicaSite,
     Replicator,
     _Direction,
-    _fingerprint,
     _Shared,
+    _Site,
 )
 from voxflow_local.s3_writes import PATH as WRITE_LOG_PATH
 from voxflow_local.stream_heads import PATH as STREAM_HEADS_PATH
@@ -351,39 +352,83 @@ def test_each_channel_is_delivered_on_its_own() -> None:
     assert len(direction) == 3
 
 
-def test_an_older_image_landing_on_a_newer_write_is_put_back() -> None:
-    """The race the thaw test runs into under load: the east's queued write ("last")
-    lands, then our delivery of the west's older write lands on it, and the east's
-    stream is read only afterwards. The stream's order, not the timing of our put,
-    decides: the newer write is restored in the east (and still sent to the west)."""
-    east, west = SimpleNamespace(region="us-east-1"), SimpleNamespace(region="us-west-2")
-    shared = _Shared()
-    direction = _Direction(east, west, shared, lag_s=0.0, object_poll_s=1.0)  # type: ignore[arg-type]
-    keys = {"request_id": {"S": "split"}}
-    taken_over = {**keys, "step": {"S": "taken over"}}
-    last = {**keys, "step": {"S": "last"}}
-    t1, t3 = datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)
-    key = (TABLE, _fingerprint(keys))
-    # Our put of the west's image (written at t1) into the east, before the read.
-    shared.echoes["us-east-1"] = {key: [(_fingerprint(taken_over), t1)]}
+def replicate_item(
+    region: Region, image: dict[str, Any] | None, written_at: float, keys: dict[str, Any]
+) -> bool:
+    """One copy handed to ``region``'s moto as the replicator hands it."""
+    body = {
+        "region": region.name,
+        "table": TABLE,
+        "keys": keys,
+        "image": image,
+        "written_at": written_at,
+    }
+    request = urllib.request.Request(
+        f"{region.moto.url}{REPLICATE_ITEM_PATH}", data=json.dumps(body).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        return bool(json.load(answer)["applied"])
 
-    def record(image: dict[str, Any], at: datetime) -> dict[str, Any]:
-        change = {"Keys": keys, "NewImage": image, "ApproximateCreationDateTime": at}
-        return {"eventName": "MODIFY", "dynamodb": change}
 
-    direction._on_record(TABLE, record(last, t3))  # the east's own write, first in the stream
-    direction._on_record(TABLE, record(taken_over, t3 + timedelta(seconds=1)))  # our echo
-    assert [d.what for d in direction.items.pending] == [
-        f"MODIFY {TABLE} {key[1]}",
-        f"restore {TABLE} {key[1]} in us-east-1",
-    ]
-    # The other order (our older image first, then the east's newer write): nothing to put back.
-    shared = _Shared()
-    direction = _Direction(east, west, shared, lag_s=0.0, object_poll_s=1.0)  # type: ignore[arg-type]
-    shared.echoes["us-east-1"] = {key: [(_fingerprint(taken_over), t1)]}
-    direction._on_record(TABLE, record(taken_over, t3))
-    direction._on_record(TABLE, record(last, t3 + timedelta(seconds=1)))
-    assert [d.what for d in direction.items.pending] == [f"MODIFY {TABLE} {key[1]}"]
+def stream_records(region: Region) -> list[dict[str, Any]]:
+    dynamodb, streams = region.client("dynamodb"), region.client("dynamodbstreams")
+    arn = dynamodb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records: list[dict[str, Any]] = streams.get_records(ShardIterator=iterator)["Records"]
+    return records
+
+
+def test_the_receiving_moto_keeps_the_last_writer(regions: tuple[Region, Region]) -> None:
+    """Last writer wins, decided by the region that holds the item, whatever the
+    replicator has read of its stream: a copy older than the item's last write (the
+    service's own or another copy) is not applied, a put older than a delete brings
+    nothing back, and a copy's stream record says it is one."""
+    _, west = regions
+    keys = {"request_id": {"S": "job"}}
+    before = time.time()
+    west.client("dynamodb").put_item(
+        TableName=TABLE, Item={**keys, "owner": {"S": "us-west-2"}, "done": {"NS": ["0"]}}
+    )
+    written = west.item("job")
+    assert not replicate_item(west, {**keys, "owner": {"S": "us-east-1"}}, before, keys)
+    assert west.item("job") == written
+    later = time.time() + 0.5
+    assert replicate_item(west, {**keys, "owner": {"S": "us-east-1"}}, later, keys)
+    assert west.item("job") == {**keys, "owner": {"S": "us-east-1"}}
+    assert not replicate_item(west, {**keys, "owner": {"S": "again"}}, later, keys)  # redelivered
+    assert replicate_item(west, None, later + 1, keys)
+    assert west.item("job") is None
+    assert not replicate_item(west, {**keys, "owner": {"S": "late"}}, later + 0.5, keys)
+    assert west.item("job") is None
+    marks = [r.get("userIdentity", {}).get("PrincipalId") for r in stream_records(west)]
+    assert marks == [None, REPLICA_PRINCIPAL, REPLICA_PRINCIPAL]
+
+
+def test_an_older_copy_never_lands_on_a_newer_write_not_yet_read(
+    regions: tuple[Region, Region],
+) -> None:
+    """The drill's lost chunk (issue 17, g6): the secondary takes a job over and counts
+    a chunk, and the old primary's older image of the job, delivered before the
+    replicator has read the secondary's stream, must not overwrite them."""
+    east, west = regions
+    keys = {"request_id": {"S": "taken-over"}}
+    primary_image = {**keys, "owner": {"S": "us-east-1"}, "dispatched": {"BOOL": False}}
+    primary_wrote_at = datetime.now(UTC)
+    takeover = {**keys, "owner": {"S": "us-west-2"}, "done": {"NS": ["1"]}}
+    west.client("dynamodb").put_item(TableName=TABLE, Item=takeover)
+    east_to_west = _Direction(
+        _Site(east.site()), _Site(west.site()), _Shared(), lag_s=0.0, object_poll_s=1.0
+    )
+    change = {"Keys": keys, "NewImage": primary_image}
+    change["ApproximateCreationDateTime"] = primary_wrote_at
+    east_to_west._on_record(TABLE, {"eventName": "MODIFY", "dynamodb": change})
+    east_to_west._deliver_due(east_to_west.items)
+    assert west.item("taken-over") == takeover
+    assert east_to_west.shared.stats.skipped_older == 1
+    assert east_to_west.shared.stats.items == 0
 
 
 def test_both_regions_keep_the_last_write_across_a_thaw(

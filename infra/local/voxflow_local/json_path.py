@@ -1,8 +1,10 @@
 """A path of the local moto's own that answers JSON, in front of moto's app.
 
 The local stack's moto serves a few read-only views of its state for the local tools
-(voxflow_local.s3_writes, voxflow_local.stream_heads); nothing of voxflow calls them on
-AWS. Each is this middleware with its own ``path`` and ``answer``.
+(voxflow_local.s3_writes, voxflow_local.stream_heads) and takes the replicator's item
+copies (voxflow_local.global_tables); nothing of voxflow calls them on AWS. Each is this
+middleware with its own ``path`` and ``answer`` (a GET's query) or ``answer_post`` (a
+POST's JSON body).
 """
 
 import json
@@ -33,8 +35,12 @@ class JsonPath:
         if environ.get("PATH_INFO") != self.path:
             return self.app(environ, start_response)
         try:
-            status, payload = "200 OK", self.answer(parse_qs(environ.get("QUERY_STRING", "")))
-        except BadQuery as error:
+            if environ.get("REQUEST_METHOD") == "POST":
+                payload = self.answer_post(json.loads(_body(environ) or b"null"))
+            else:
+                payload = self.answer(parse_qs(environ.get("QUERY_STRING", "")))
+            status = "200 OK"
+        except (BadQuery, json.JSONDecodeError) as error:
             status, payload = "400 Bad Request", {"error": str(error)}
         body = json.dumps(payload).encode()
         start_response(
@@ -44,3 +50,12 @@ class JsonPath:
 
     def answer(self, query: Query) -> Any:
         raise NotImplementedError
+
+    def answer_post(self, payload: Any) -> Any:
+        del payload
+        raise BadQuery(f"{self.path} takes GET")
+
+
+def _body(environ: Environ) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return bytes(environ["wsgi.input"].read(length)) if length else b""

@@ -22,8 +22,9 @@ moto's own WSGI application (what ``python -m moto.server`` runs) behind
   verified: boto3 and the local functions sign with the dummy credentials anyway.
 
 DynamoDB transactions cost their own items, not copies of whole tables
-(``voxflow_local.moto_transactions``), and the objects S3 stored are served as a log
-(``voxflow_local.s3_writes``).
+(``voxflow_local.moto_transactions``), the objects S3 stored are served as a log
+(``voxflow_local.s3_writes``), and the replicator's copies of items are applied here,
+last writer wins, as a global table's replica applies them (``voxflow_local.global_tables``).
 """
 
 import argparse
@@ -234,10 +235,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import run_simple
 
-    from voxflow_local import moto_transactions, s3_writes
+    from voxflow_local import global_tables, moto_transactions, s3_writes
 
     # Transactions at the cost of their own items, not of whole tables (as on AWS).
     moto_transactions.install()
+    # Each streamed item's last write time: replicated copies are applied last writer wins.
+    global_tables.install()
     # Stored objects as a log: the replicator reads it instead of listing the buckets.
     s3_writes.install()
     signal.signal(signal.SIGINT, _stop)
@@ -248,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     dispatcher = DomainDispatcherApplication(create_backend_app)
     guarded = S3RequestGuard(dispatcher, route=dispatcher.infer_service_region_host)
     # Each operation's calls and CPU (voxflow_local.call_tally): where this moto's time goes.
-    app = CallTally(s3_writes.WriteLog(StreamHeads(guarded)))
+    app = CallTally(global_tables.ReplicaWrites(s3_writes.WriteLog(StreamHeads(guarded))))
     calls_file = os.environ.get(CALLS_FILE_ENV)
     if calls_file:
         app.write_every(Path(calls_file))

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 _touched = threading.local()  # table name -> the keys the running transaction names
-_WRITES = threading.RLock()  # a transaction's writes call the backend's own write methods
+WRITES_LOCK = threading.RLock()  # a transaction's writes call the backend's own write methods
 _WRITE_METHODS = ("put_item", "update_item", "delete_item", "batch_write_item")
 
 
@@ -103,7 +103,7 @@ def install() -> None:
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         _touched.keys = _keys_by_table(self, transact_items)
         try:
-            with _WRITES:
+            with WRITES_LOCK:
                 original(self, transact_items)
         finally:
             _touched.keys = None
@@ -121,7 +121,7 @@ def install() -> None:
 
 def _atomic(write: Callable[..., Any]) -> Callable[..., Any]:
     def atomic(*args: Any, **kwargs: Any) -> Any:
-        with _WRITES:
+        with WRITES_LOCK:
             return write(*args, **kwargs)
 
     return atomic

@@ -8,9 +8,10 @@ independent mechanisms: a backlog of objects never holds up events or items):
   (found by listing: keys are content hashes, so a key the peer already has is
   never copied again; copies carry the metadata ``voxflow-replica-of``).
 - DynamoDB global tables: each table's stream (NEW_AND_OLD_IMAGES) is read and its
-  puts and deletes are applied to the peer's table of the same name, last writer
-  wins. A write the replicator made itself is recognized in the peer's stream by its
-  image and not sent back.
+  puts and deletes are handed to the peer's moto, which applies each one unless its
+  own item was written later (last writer wins, decided there atomically:
+  voxflow_local.global_tables). A copy's record in the peer's stream is marked as the
+  replicator's and not sent back.
 - Events: a rule on each bus taps ``SynthesisRequested`` into a queue; each event is
   put on the peer's bus with a ``resources`` entry marking it as a replica, so it is
   not replicated again (what a global endpoint's event replication does).
@@ -26,6 +27,7 @@ until it answers again; a source that does not answer is read again later. Nothi
 here stops the threads but ``stop()``.
 """
 
+import base64
 import json
 import logging
 import threading
@@ -37,13 +39,15 @@ from datetime import datetime
 from typing import Any, Self
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.events import SOURCE_CLIENT, SOURCE_TENANT_PREFIX
+from voxflow_local.global_tables import PATH as REPLICATE_ITEM_PATH
+from voxflow_local.global_tables import REPLICA_PRINCIPAL, key_of
 from voxflow_local.lifecycle import Lifecycle
 from voxflow_local.s3_writes import PATH as WRITE_LOG_PATH
 from voxflow_local.stream_heads import PATH as STREAM_HEADS_PATH
@@ -107,15 +111,6 @@ class _Delivery:
     apply: Callable[[], None]
 
 
-@dataclass(frozen=True)
-class _NativeWrite:
-    """A write of the service read from a region's stream: when, and what to put back."""
-
-    at: datetime
-    keys: dict[str, Any]
-    image: dict[str, Any] | None  # None: a delete
-
-
 @dataclass
 class _Shared:
     """What both directions read and write, under one lock."""
@@ -124,15 +119,6 @@ class _Shared:
     listed: dict[str, set[str]] = field(default_factory=dict)  # keys seen per region
     replicas: dict[str, set[str]] = field(default_factory=dict)  # keys we wrote there
     natives: dict[str, set[str]] = field(default_factory=dict)  # keys written there first
-    # (table, key json) → (fingerprint, source write time) of images we wrote there and
-    # have not seen back yet
-    echoes: dict[str, dict[tuple[str, str], list[tuple[str, datetime]]]] = field(
-        default_factory=dict
-    )
-    # (table, key json) → the latest write made there by the service itself
-    native_writes: dict[str, dict[tuple[str, str], _NativeWrite]] = field(default_factory=dict)
-    # (table, key json) → time of the write whose image we last put there
-    applied: dict[str, dict[tuple[str, str], datetime]] = field(default_factory=dict)
     stats: ReplicationStats = field(default_factory=ReplicationStats)
 
 
@@ -396,87 +382,65 @@ class _Direction:
         return [shard["ShardId"] for shard in description["Shards"]]
 
     def _on_record(self, table: str, record: dict[str, Any]) -> None:
+        if record.get("userIdentity", {}).get("PrincipalId") == REPLICA_PRINCIPAL:
+            return  # a copy this replicator wrote there: not a write of the service
         change = record["dynamodb"]
-        key = (table, _fingerprint(change["Keys"]))
         image = change.get("NewImage") if record["eventName"] != "REMOVE" else None
-        mark = _fingerprint(image)
-        written_at = _as_datetime(change.get("ApproximateCreationDateTime"))
-        region = self.source.region
-        with self.shared.lock:
-            echoes = self.shared.echoes.setdefault(region, {}).get(key, [])
-            echo = next((echo for echo in echoes if echo[0] == mark), None)
-            if echo is not None:
-                echoes.remove(echo)  # our own replicated write coming back: not a change
-                native = self.shared.native_writes.get(region, {}).get(key)
-            else:
-                self.shared.native_writes.setdefault(region, {})[key] = _NativeWrite(
-                    written_at, change["Keys"], image
-                )
-        if echo is not None:
-            # The stream is in write order: a write of the service read before this echo
-            # landed before it. If that write is newer than the image we delivered (two
-            # regions writing one item across a thaw, our put racing the thawed server's
-            # queued write), put it back, or the regions would keep different versions
-            # for good. Last writer wins, as in global tables; whether our put finished
-            # or timed out does not matter, only where its record sits in the stream.
-            if native is not None and native.at > echo[1]:
-                self._later(
-                    self.items,
-                    f"restore {table} {key[1]} in {region}",
-                    self._item_delivery(
-                        table, key, native.keys, native.image, native.at, into=self.source
-                    ),
-                )
-            return
         self._later(
             self.items,
-            f"{record['eventName']} {table} {key[1]}",
-            self._item_delivery(table, key, change["Keys"], image, written_at),
+            f"{record['eventName']} {table} {key_of(change['Keys'])}",
+            self._item_delivery(
+                table,
+                change["Keys"],
+                image,
+                _as_datetime(change.get("ApproximateCreationDateTime")),
+            ),
         )
 
     def _item_delivery(
         self,
         table: str,
-        key: tuple[str, str],
         keys: dict[str, Any],
         image: dict[str, Any] | None,
         written_at: datetime,
-        *,
-        into: "_Site | None" = None,
     ) -> Callable[[], None]:
-        """Applies ``image`` to the peer (or to ``into``) unless a newer write is there."""
-        mark = _fingerprint(image)
-        site = self.dest if into is None else into
-        region = site.region
+        """Hands the copy to the peer's moto, which applies it only if no newer write of
+        the item is there (voxflow_local.global_tables): last writer wins, decided
+        atomically where the item is, as a global table's replica decides it."""
+        site = self.dest.site
+        body = json.dumps(
+            {
+                "region": site.region,
+                "table": table,
+                "keys": keys,
+                "image": image,
+                "written_at": written_at.timestamp(),
+            },
+            default=_json_bytes,
+        ).encode()
 
         def deliver() -> None:
-            with self.shared.lock:
-                newer = self.shared.native_writes.get(region, {}).get(key)
-                ours = self.shared.applied.get(region, {}).get(key)
-                if (newer is not None and newer.at > written_at) or (
-                    ours is not None and ours > written_at
-                ):
-                    self.shared.stats.skipped_older += 1
-                    logger.info("%s: %s is newer in %s; not applied", table, key[1], region)
-                    return
-                self.shared.echoes.setdefault(region, {}).setdefault(key, []).append(
-                    (mark, written_at)
-                )
-            dynamodb = site.client("dynamodb")
+            request = Request(
+                f"{site.endpoint_url}{REPLICATE_ITEM_PATH}",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
             try:
-                if image is None:
-                    dynamodb.delete_item(TableName=table, Key=keys)
-                else:
-                    dynamodb.put_item(TableName=table, Item=image)
-            except ClientError:
-                with self.shared.lock:
-                    self.shared.echoes[region][key].remove((mark, written_at))
-                raise
-            # Unreachable: the mark stays. A frozen server may still apply the write when
-            # it thaws, and that record must not pass for a write of the service.
+                with urlopen(request, timeout=_CLIENT_CONFIG.read_timeout) as answer:
+                    applied = bool(json.load(answer)["applied"])
+            except HTTPError as error:  # refused, not unreachable: logged and dropped
+                raise ClientError(
+                    {"Error": {"Code": str(error.code), "Message": error.read().decode()}},
+                    "ReplicateItem",
+                ) from error
             with self.shared.lock:
-                self.shared.stats.items += 1
-                self.shared.applied.setdefault(region, {})[key] = written_at
+                if applied:
+                    self.shared.stats.items += 1
+                else:
+                    self.shared.stats.skipped_older += 1
+            if not applied:
+                logger.info("%s: %s is newer in %s; not applied", table, keys, site.region)
 
         return deliver
 
@@ -671,20 +635,11 @@ def _exists(s3: Any, bucket: str, key: str) -> bool:
     return True
 
 
-def _fingerprint(image: dict[str, Any] | None) -> str:
-    """The same for equal DynamoDB images, whatever the order of their sets."""
-
-    def canonical(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {
-                kind: sorted(inner) if kind in ("SS", "NS", "BS") else canonical(inner)
-                for kind, inner in value.items()
-            }
-        if isinstance(value, list):
-            return [canonical(inner) for inner in value]
-        return value
-
-    return json.dumps(canonical(image), sort_keys=True, default=str)
+def _json_bytes(value: object) -> str:
+    """Binary attribute values travel base64-encoded, as in DynamoDB's own JSON."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _as_datetime(value: object) -> datetime:
