@@ -8,7 +8,12 @@ batch, the payloads about a miss's, and prints moto's CPU seconds (from /proc) a
 wall time per call. Multiply by a miss's calls to see moto's share of
 ``benchmarks/pipeline.py``'s "CPU seconds during a miss".
 
-Usage: python benchmarks/moto_calls.py [--calls 40]
+It runs twice in this process, each time on a fresh moto: without the local moto's hot
+paths (voxflow_local.moto_hot_paths), the baseline, and with them, and prints the ratio.
+``--backlog N`` puts N delayed messages in the SQS calls' queue first, as a failover's
+parked tasks and standby re-sends wait in the secondary's queues.
+
+Usage: python benchmarks/moto_calls.py [--calls 40] [--backlog 500]
 """
 
 import argparse
@@ -21,16 +26,25 @@ from typing import Any
 
 from cpu import process_cpu_s
 
+from voxflow_local.moto_hot_paths import HOT_PATHS_ENV
 from voxflow_local.stack import LocalStack
 
 CHUNK_BYTES = 220_000  # a ~5 s chunk of 22,050 Hz 16-bit WAV
 
 
-def calls(stack: LocalStack) -> dict[str, Callable[[], Any]]:
+def calls(stack: LocalStack, backlog: int) -> dict[str, Callable[[], Any]]:
     env = stack.stack.function("SynthesizeFunction").environment
     s3, dynamodb, sqs = stack.client("s3"), stack.client("dynamodb"), stack.client("sqs")
     events, cloudwatch = stack.client("events"), stack.client("cloudwatch")
     queue = sqs.create_queue(QueueName="voxflow-reply-moto-calls")["QueueUrl"]
+    for start in range(0, backlog, 10):
+        sqs.send_message_batch(
+            QueueUrl=queue,
+            Entries=[
+                {"Id": str(n), "MessageBody": "parked", "DelaySeconds": 900}
+                for n in range(start, min(backlog, start + 10))
+            ],
+        )
     audio = os.urandom(CHUNK_BYTES)
     detail = json.dumps({"request_id": "r" * 32, "index": 1, "url": "https://h/" + "a" * 400})
     return {
@@ -65,22 +79,44 @@ def calls(stack: LocalStack) -> dict[str, Callable[[], Any]]:
     }
 
 
+def measure(count: int, backlog: int, hot_paths: bool) -> dict[str, tuple[float, float]]:
+    """Each call's moto CPU and wall seconds, on a fresh moto with or without hot paths."""
+    os.environ[HOT_PATHS_ENV] = "1" if hot_paths else "0"
+    figures = {}
+    with LocalStack(functions=[]) as stack:
+        assert stack.moto.pid is not None
+        for name, call in calls(stack, backlog).items():
+            call()
+            cpu, started = process_cpu_s(stack.moto.pid), time.perf_counter()
+            for _ in range(count):
+                call()
+            wall = (time.perf_counter() - started) / count
+            figures[name] = ((process_cpu_s(stack.moto.pid) - cpu) / count, wall)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument("--backlog", type=int, default=0, help="delayed messages in the queue")
     args = parser.parse_args()
-    with LocalStack(functions=[]) as stack:
-        assert stack.moto.pid is not None
-        print(f"load {'/'.join(f'{x:.1f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
-        print(f"{'call':42} {'moto CPU':>10} {'wall':>10}")
-        for name, call in calls(stack).items():
-            call()
-            cpu, started = process_cpu_s(stack.moto.pid), time.perf_counter()
-            for _ in range(args.calls):
-                call()
-            wall = (time.perf_counter() - started) / args.calls
-            spent = (process_cpu_s(stack.moto.pid) - cpu) / args.calls
-            print(f"{name:42} {spent * 1000:7.1f} ms {wall * 1000:7.1f} ms")
+    print(f"load {'/'.join(f'{x:.1f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
+    print(f"{args.backlog} delayed messages in the SQS calls' queue")
+    base = measure(args.calls, args.backlog, hot_paths=False)
+    fast = measure(args.calls, args.backlog, hot_paths=True)
+    print(f"{'call':42} {'moto CPU, baseline':>19} {'with hot paths':>15} {'ratio':>6} {'wall':>9}")
+    total_base = total_fast = 0.0
+    for name, (cpu, _) in base.items():
+        cpu_fast, wall_fast = fast[name]
+        total_base, total_fast = total_base + cpu, total_fast + cpu_fast
+        print(
+            f"{name:42} {cpu * 1000:16.2f} ms {cpu_fast * 1000:12.2f} ms"
+            f" {cpu_fast / cpu:6.2f} {wall_fast * 1000:6.1f} ms"
+        )
+    print(
+        f"{'all of them':42} {total_base * 1000:16.2f} ms {total_fast * 1000:12.2f} ms"
+        f" {total_fast / total_base:6.2f}"
+    )
 
 
 if __name__ == "__main__":

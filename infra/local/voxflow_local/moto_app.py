@@ -235,8 +235,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import run_simple
 
-    from voxflow_local import global_tables, moto_transactions, s3_writes
+    from voxflow_local import global_tables, moto_hot_paths, moto_transactions, s3_writes
 
+    # Routing and action lookup computed once, SQS's clock without datetimes.
+    if os.environ.get(moto_hot_paths.HOT_PATHS_ENV, "1") != "0":
+        moto_hot_paths.install()
     # Transactions at the cost of their own items, not of whole tables (as on AWS).
     moto_transactions.install()
     # Each streamed item's last write time: replicated copies are applied last writer wins.

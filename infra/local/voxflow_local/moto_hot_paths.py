@@ -1,0 +1,62 @@
+"""moto's hottest paths without work that gives the same answer every time.
+
+On the local stack one moto process stands in for all of a region's services, and every
+call of every function waits behind it: in a failover drill the secondary's moto was the
+busiest process on the machine, 80 CPU s over 17,000 calls (issue 17). Measured
+in-process with werkzeug's test client (one moto, the local stack's middlewares):
+
+- ``moto.backends.list_of_moto_modules`` lists moto's package directory and stats each
+  entry (~180 ``stat`` calls) to route every request to a backend, and
+  ``moto.core.responses.method_names_from_class`` walks the response class's members
+  with ``inspect.getmembers`` to find the action's method: 1.4 of the 2.1 ms of CPU
+  that the cheapest call (SQS GetQueueUrl) took. Both are computed once (the second
+  once per class).
+- SQS asks each message of a queue whether it is visible and not delayed, through
+  ``unix_time_millis``, which builds two ``datetime`` objects per call. A SendMessage
+  computes the queue's attributes, three such scans, and a ReceiveMessage scans the
+  queue: both cost time in proportion to the messages waiting, ~10 µs each, and a
+  failover's backlog holds hundreds. ``time.time()`` gives the same number.
+
+moto's answers are unchanged; only the CPU per call changes. On AWS nothing like this
+exists: each service answers for itself, whatever the other services' load.
+``VOXFLOW_MOTO_HOT_PATHS=0`` leaves moto as it is (benchmarks/moto_calls.py's baseline).
+"""
+
+import functools
+import time
+from collections.abc import Iterable
+from datetime import datetime
+
+HOT_PATHS_ENV = "VOXFLOW_MOTO_HOT_PATHS"
+
+
+def install() -> None:
+    """Patch this process's moto (the local moto server's)."""
+    from moto import backends
+    from moto.core import responses
+    from moto.sqs import models as sqs_models
+
+    if getattr(backends.list_of_moto_modules, "voxflow_cached", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> Iterable[str]:
+        return modules
+
+    list_of_moto_modules.voxflow_cached = True  # type: ignore[attr-defined]
+    setattr(backends, "list_of_moto_modules", list_of_moto_modules)  # noqa: B010
+    # moto exports none of these names: they are read and set as attributes.
+    names_of = functools.cache(getattr(responses, "method_names_from_class"))  # noqa: B009
+    setattr(responses, "method_names_from_class", names_of)  # noqa: B010
+
+    slow_seconds = getattr(sqs_models, "unix_time")  # noqa: B009
+    slow_millis = getattr(sqs_models, "unix_time_millis")  # noqa: B009
+
+    def unix_time(dt: datetime | None = None) -> float:
+        return time.time() if dt is None else slow_seconds(dt)
+
+    def unix_time_millis(dt: datetime | None = None) -> float:
+        return time.time() * 1000.0 if dt is None else slow_millis(dt)
+
+    setattr(sqs_models, "unix_time", unix_time)  # noqa: B010
+    setattr(sqs_models, "unix_time_millis", unix_time_millis)  # noqa: B010
