@@ -32,6 +32,20 @@ from voxflow_local.stack import LocalStack
 CHUNK_BYTES = 220_000  # a ~5 s chunk of 22,050 Hz 16-bit WAV
 
 
+def _long_job() -> dict[str, Any]:
+    """A pending job's attributes as plan writes them for a 2,766-character text."""
+    return {
+        "status": {"S": "pending"},
+        "voice": {"S": "en_US-lessac-medium"},
+        "key": {"S": "k" * 64},
+        "chunk_count": {"N": "32"},
+        "chunk_keys": {"L": [{"S": uuid.uuid4().hex * 2} for _ in range(32)]},
+        "chunk_texts": {"L": [{"S": "A sentence of about eighty-six characters. " * 2}] * 32},
+        "done": {"NS": [str(n) for n in range(2, 20)]},
+        "params_json": {"S": '{"speed": 1.0, "noise_scale": 0.667}'},
+    }
+
+
 def calls(stack: LocalStack, backlog: int) -> dict[str, Callable[[], Any]]:
     env = stack.stack.function("SynthesizeFunction").environment
     s3, dynamodb, sqs = stack.client("s3"), stack.client("dynamodb"), stack.client("sqs")
@@ -46,6 +60,9 @@ def calls(stack: LocalStack, backlog: int) -> dict[str, Callable[[], Any]]:
             ],
         )
     audio = os.urandom(CHUNK_BYTES)
+    jobs = env["VOXFLOW_JOBS_TABLE"]
+    job_key = {"request_id": {"S": uuid.uuid4().hex}}
+    dynamodb.put_item(TableName=jobs, Item={**job_key, **_long_job()})
     detail = json.dumps({"request_id": "r" * 32, "index": 1, "url": "https://h/" + "a" * 400})
     return {
         "S3 PutObject (a chunk's WAV)": lambda: s3.put_object(
@@ -57,6 +74,16 @@ def calls(stack: LocalStack, backlog: int) -> dict[str, Callable[[], Any]]:
         ),
         "DynamoDB GetItem, consistent": lambda: dynamodb.get_item(
             TableName=env["VOXFLOW_CACHE_TABLE"], Key={"key": {"S": "absent"}}, ConsistentRead=True
+        ),
+        "DynamoDB GetItem (a 32-chunk job)": lambda: dynamodb.get_item(
+            TableName=jobs, Key=job_key, ConsistentRead=True
+        ),
+        "DynamoDB UpdateItem ALL_NEW (a chunk done)": lambda: dynamodb.update_item(
+            TableName=jobs,
+            Key=job_key,
+            UpdateExpression="ADD done :one",
+            ExpressionAttributeValues={":one": {"NS": ["1"]}},
+            ReturnValues="ALL_NEW",
         ),
         "SQS SendMessage": lambda: sqs.send_message(QueueUrl=queue, MessageBody=detail),
         "SQS ReceiveMessage (short poll)": lambda: sqs.receive_message(

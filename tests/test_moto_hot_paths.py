@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from voxflow_local._clients import _client
+from voxflow_local.moto_hot_paths import HOT_PATHS_ENV
 from voxflow_local.moto_server import MotoServer
 
 SAME_ANSWERS = """
@@ -71,3 +72,74 @@ def test_delayed_and_received_messages_stay_hidden_for_their_time(sqs: Any) -> N
         page = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)
         bodies |= {m["Body"] for m in page.get("Messages", [])}
     assert bodies == {f"later {n}" for n in range(50)}  # and "now" is still in flight
+
+
+ITEM: dict[str, Any] = {
+    "request_id": {"S": "every-type"},
+    "count": {"N": "32"},
+    "ratio": {"N": "-0.125"},
+    "blob": {"B": b"\x00\x01binary\xff"},
+    "blobs": {"BS": [b"one", b"\x02two"]},
+    "names": {"SS": ["b", "a"]},
+    "done": {"NS": ["3", "1", "2"]},
+    "chunk_keys": {"L": [{"S": "k" * 64}, {"N": "7"}, {"NULL": True}, {"L": []}]},
+    "nested": {
+        "M": {
+            "flag": {"BOOL": False},
+            "inner": {"M": {"deep": {"L": [{"M": {"x": {"B": b"x"}}}, {"SS": ["s"]}]}}},
+            "empty": {"M": {}},
+        }
+    },
+    "text": {"S": 'ünïcødé, "quoted" and \\ slashed'},
+}
+
+
+def _answers(moto: MotoServer) -> list[Any]:
+    """What boto3 reads back of an item with every attribute type, by every read a
+    voxflow function or the replicator makes."""
+    dynamodb = _client("dynamodb", moto.url, "us-east-1")
+    streams = _client("dynamodbstreams", moto.url, "us-east-1")
+    dynamodb.create_table(
+        TableName="every-type",
+        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    key = {"request_id": ITEM["request_id"]}
+    dynamodb.put_item(TableName="every-type", Item=ITEM)
+    updated = dynamodb.update_item(
+        TableName="every-type",
+        Key=key,
+        UpdateExpression="ADD done :four SET #c = :c",
+        ExpressionAttributeNames={"#c": "count"},
+        ExpressionAttributeValues={":four": {"NS": ["4"]}, ":c": {"N": "33"}},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    got = dynamodb.get_item(TableName="every-type", Key=key, ConsistentRead=True)["Item"]
+    batch = dynamodb.batch_get_item(RequestItems={"every-type": {"Keys": [key]}})["Responses"]
+    scanned = dynamodb.scan(TableName="every-type")["Items"]
+    arn = dynamodb.describe_table(TableName="every-type")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    images = [
+        (r["eventName"], r["dynamodb"].get("OldImage"), r["dynamodb"].get("NewImage"))
+        for r in streams.get_records(ShardIterator=iterator)["Records"]
+    ]
+    return [updated, got, batch, scanned, images]
+
+
+def test_dynamodb_answers_are_the_same_with_and_without_hot_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(HOT_PATHS_ENV, "0")
+    with MotoServer(None, "us-east-1") as plain:
+        by_moto = _answers(plain)
+    monkeypatch.setenv(HOT_PATHS_ENV, "1")
+    with MotoServer(None, "us-east-1") as fast:
+        with_hot_paths = _answers(fast)
+    assert with_hot_paths == by_moto
+    assert by_moto[1]["blob"] == {"B": ITEM["blob"]["B"]}  # and both read back what was put
+    assert by_moto[1]["nested"] == ITEM["nested"]
