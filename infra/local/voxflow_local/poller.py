@@ -8,6 +8,10 @@ expires and moto moves them to the dead-letter queue after maxReceiveCount
 receives (moto implements the RedrivePolicy on receive; a test checks it).
 ``retry_visibility_s`` shortens that wait for tests; Lambda has no such knob.
 
+``defer``: True while the poller should take no batch (the local stack's backlog
+runners wait for new work to drain: voxflow_local.priority); checked again
+``defer_recheck_s`` later.
+
 ``settle_behind``: the deletes (and visibility changes) of a batch go on a thread of
 their own while the next receive waits, one batch at a time: Lambda's many pollers
 do not hold a message back for another invocation's deletes, and a runner's one
@@ -55,6 +59,8 @@ class SqsPoller:
         retry_visibility_s: int | None = None,
         wait_time_s: int = 1,
         settle_behind: bool = False,
+        defer: Callable[[], bool] | None = None,
+        defer_recheck_s: float = 0.2,
     ) -> None:
         self.source = source
         self.invoke = invoke
@@ -64,6 +70,8 @@ class SqsPoller:
         self.wait_time_s = wait_time_s
         self._settler = ThreadPoolExecutor(1, "sqs-settle") if settle_behind else None
         self._settling: Future[None] | None = None
+        self.defer = defer
+        self.defer_recheck_s = defer_recheck_s
 
     def run(self, stopping: Callable[[], bool]) -> None:
         """Polls until ``stopping()``; a batch already received is always finished."""
@@ -78,6 +86,9 @@ class SqsPoller:
             self._settler.shutdown()
 
     def poll_once(self, stopping: Callable[[], bool] = lambda: False) -> BatchOutcome | None:
+        if self.defer is not None and self.defer():
+            time.sleep(self.defer_recheck_s)
+            return None
         messages = self.receive_batch(stopping)
         if not messages:
             return None

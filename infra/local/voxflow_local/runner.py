@@ -36,6 +36,12 @@ from voxflow_local.faults import install_from_env
 from voxflow_local.http_api import Cors, HttpApiServer
 from voxflow_local.model import DeployedStack, LocalFunction
 from voxflow_local.poller import SqsPoller
+from voxflow_local.priority import (
+    BACKGROUND_QUEUES,
+    RECHECK_S,
+    ForegroundGate,
+    foreground_queue_names,
+)
 from voxflow_local.scheduler import ScheduleLoop
 from voxflow_local.state import StackState, read_state
 
@@ -251,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
 def _poll(state: StackState, runner: FunctionRunner, event_source: str, stop: _StopFlag) -> None:
     source = runner.function.event_source(event_source)
     sqs = _client("sqs", state.stack.endpoint_url, state.stack.region)
+    gate = None
+    if source.queue_logical_id in BACKGROUND_QUEUES:
+        foreground = foreground_queue_names(state.stack.functions)
+        gate = ForegroundGate(state.stack.endpoint_url, state.stack.region, foreground)
     poller = SqsPoller(
         source,
         runner.invoke,
@@ -258,6 +268,8 @@ def _poll(state: StackState, runner: FunctionRunner, event_source: str, stop: _S
         state.stack.region,
         retry_visibility_s=state.retry_visibility_s,
         settle_behind=True,
+        defer=gate.busy if gate is not None else None,
+        defer_recheck_s=RECHECK_S,
     )
     logger.info("polling %s (%s)", source.queue_logical_id, source.queue_url)
     poller.run(stop)

@@ -28,18 +28,14 @@ from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, deploy_st
 from voxflow_local.lifecycle import Lifecycle
 from voxflow_local.model import DeployedStack
 from voxflow_local.moto_server import MotoServer, stop_process
+from voxflow_local.priority import BACKGROUND_NICENESS, BACKGROUND_QUEUES
 from voxflow_local.runner import AS_ON_LAMBDA
 from voxflow_local.state import ProcessRecord, StackState, write_state
 
 # On top of the longest function timeout: time to delete a finished batch and exit.
 _STOP_SLACK_S = 10.0
-# The queues of work resumed for what another region or worker left (takeovers, their
-# chunks). On Lambda their event sources are capped (RecoveryMaxConcurrency), and every
-# invocation has CPU of its own, so that backlog never slows a new request. Here every
-# runner shares this machine's cores: their runners run at a lower CPU priority, so
-# new work is served first and the backlog runs on what is left (docs/failover.md).
-BACKGROUND_QUEUES = frozenset({"StandbyQueue", "RecoveryChunksQueue"})
-BACKGROUND_NICENESS = 10
+# The backlog's runners (takeovers, their chunks) run at a lower CPU priority and take
+# a batch only while no new work waits (voxflow_local.priority, docs/failover.md).
 
 
 @dataclass

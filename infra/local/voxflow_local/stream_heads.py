@@ -5,11 +5,13 @@ tables' streams every 0.1 s, one GetRecords a table, whether or not anything cha
 a 200-request drill that was the largest share of each moto's CPU (the secondary's:
 6,216 calls, 26 of its 98 CPU seconds; the primary's: 20 of 55), taken from every call
 the service made (issue 17). ``StreamHeads`` serves
-``GET /_voxflow/stream-heads?region=R[&queue=NAME...]`` with each table's next sequence
-number (the count of records its stream has had) and each named queue's visible
-messages, so the replicator reads only the tables that moved, and its bus tap only when
-something is there (its ReceiveMessage every 0.1 s was about half of a moto's). Only the
-local stack's moto serves it (voxflow_local.moto_app); nothing of voxflow calls it on AWS.
+``GET /_voxflow/stream-heads?region=R[&queue=NAME...]`` with each table's next
+sequence number (the count of records its stream has had) and each named queue's
+visible messages, so the replicator reads only the tables that moved, and its bus tap
+only when something is there (its ReceiveMessage every 0.1 s was about half of a
+moto's). Under ``busy`` come each named queue's messages waiting or in flight, for the
+backlog runners' gate (voxflow_local.priority). Only the local stack's moto serves it
+(voxflow_local.moto_app); nothing of voxflow calls it on AWS.
 """
 
 from typing import Any
@@ -42,6 +44,16 @@ def visible_messages(queue_name: str, region: str, account: str = DEFAULT_ACCOUN
     return len(queue.messages) if queue is not None else 0
 
 
+def busy_messages(queue_name: str, region: str, account: str = DEFAULT_ACCOUNT) -> int:
+    """Messages of ``queue_name`` waiting or in flight, not those delayed."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[account][region].queues.get(queue_name)
+    if queue is None:
+        return 0
+    return sum(1 for message in list(queue._messages) if not message.delayed)
+
+
 class StreamHeads(JsonPath):
     """Serves ``PATH``: each table's stream head and the named queues' visible messages."""
 
@@ -57,4 +69,5 @@ class StreamHeads(JsonPath):
             "queues": {
                 name: visible_messages(name, region, account) for name in query.get("queue", [])
             },
+            "busy": {name: busy_messages(name, region, account) for name in query.get("queue", [])},
         }

@@ -1,0 +1,68 @@
+"""New work first on the local stack's shared cores: the backlog's runners wait their turn.
+
+On Lambda, the functions that resume what a lost region left (takeovers from the
+StandbyQueue, their chunks from the RecoveryChunksQueue) run beside the new requests'
+functions, each invocation on CPU of its own, behind moto-free AWS services that do not
+slow down for another caller: the backlog never delays a new request. Here every runner
+and one moto share two cores. A lower CPU priority (``BACKGROUND_NICENESS``) was not
+enough: the backlog's runners still took a fifth of the CPU in the half minute after a
+drill's kill, because the new requests' runners wait on moto between calls and leave
+cycles free, and the backlog's calls then queue in moto ahead of theirs. New requests
+waited 25 s (p50) for plan; with the backlog held back during that half minute, 2.6 s
+(issue 17, benchmarks/NOTES.md).
+
+So a backlog runner takes a batch only while the foreground queues of its region (every
+other queue a runner polls) hold no message, waiting or in flight (``ForegroundGate``,
+the poller's ``defer``); otherwise it checks again ``RECHECK_S`` later. A batch already
+taken is finished. The backlog runs as soon as new work drains, and in full when there
+is none. The foreground's state comes from the local moto's stream-heads path
+(voxflow_local.stream_heads), one cheap call."""
+
+import json
+import logging
+from collections.abc import Iterable
+from urllib.error import URLError
+from urllib.parse import urlencode
+from urllib.request import urlopen
+
+from voxflow_local.model import LocalFunction
+from voxflow_local.stream_heads import PATH as STREAM_HEADS_PATH
+
+logger = logging.getLogger(__name__)
+
+BACKGROUND_QUEUES = frozenset({"StandbyQueue", "RecoveryChunksQueue"})
+BACKGROUND_NICENESS = 10
+RECHECK_S = 0.2
+
+
+def foreground_queue_names(functions: Iterable[LocalFunction]) -> tuple[str, ...]:
+    """The queues of the functions' runners that are not the backlog's."""
+    names = {
+        source.queue_url.rsplit("/", 1)[-1]
+        for function in functions
+        for source in function.event_sources
+        if source.queue_logical_id not in BACKGROUND_QUEUES
+    }
+    return tuple(sorted(names))
+
+
+class ForegroundGate:
+    """True while new work is waiting in, or being worked from, the foreground queues."""
+
+    def __init__(self, endpoint_url: str, region: str, queue_names: Iterable[str]) -> None:
+        query = urlencode({"region": region, "queue": list(queue_names)}, doseq=True)
+        self._url = f"{endpoint_url}{STREAM_HEADS_PATH}?{query}"
+        self._answered = True
+
+    def busy(self) -> bool:
+        try:
+            with urlopen(self._url, timeout=2) as answer:
+                counts = json.load(answer).get("busy", {})
+        except (URLError, TimeoutError, ConnectionError, ValueError) as error:
+            # moto down or without the path: nothing to wait for, poll as Lambda would.
+            if self._answered:
+                logger.info("foreground unknown (%s): not waiting for it", error)
+            self._answered = False
+            return False
+        self._answered = True
+        return any(int(count) > 0 for count in counts.values())
