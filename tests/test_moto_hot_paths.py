@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,3 +144,13 @@ def test_dynamodb_answers_are_the_same_with_and_without_hot_paths(
     assert with_hot_paths == by_moto
     assert by_moto[1]["blob"] == {"B": ITEM["blob"]["B"]}  # and both read back what was put
     assert by_moto[1]["nested"] == ITEM["nested"]
+
+
+def test_moto_writes_no_line_per_request(tmp_path: Path) -> None:
+    log = tmp_path / "moto.log"
+    with MotoServer(None, "us-east-1", log_path=log) as moto:
+        sqs = _client("sqs", moto.url, "us-east-1")
+        url = sqs.create_queue(QueueName="quiet")["QueueUrl"]
+        for _ in range(5):
+            sqs.send_message(QueueUrl=url, MessageBody="x")
+    assert "HTTP/1.1" not in log.read_text()

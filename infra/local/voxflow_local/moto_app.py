@@ -259,7 +259,10 @@ def main(argv: list[str] | None = None) -> None:
     if calls_file:
         app.write_every(Path(calls_file))
         atexit.register(app.write, Path(calls_file))
-    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    handler = MotoRequestHandler
+    if os.environ.get(moto_hot_paths.HOT_PATHS_ENV, "1") != "0":
+        handler = moto_hot_paths.quiet_request_handler(MotoRequestHandler)
+    run_simple(args.host, args.port, app, threaded=True, request_handler=handler)
 
 
 if __name__ == "__main__":
