@@ -15,6 +15,8 @@ from voxflow_local._clients import _client
 from voxflow_local.moto_hot_paths import HOT_PATHS_ENV
 from voxflow_local.moto_server import MotoServer
 
+pytestmark = pytest.mark.integration  # starts moto servers
+
 SAME_ANSWERS = """
 import time
 from datetime import datetime, timedelta

@@ -15,6 +15,8 @@ from voxflow_local.moto_server import MotoServer
 from voxflow_local.poller import SqsPoller
 from voxflow_local.priority import ForegroundGate, foreground_queue_names
 
+pytestmark = pytest.mark.integration  # starts moto servers
+
 REGION = "us-east-1"
 
 
