@@ -32,6 +32,10 @@ assert abs(models.unix_time() - utils.unix_time()) < 0.05
 then = datetime(2026, 1, 2, 3, 4, 5)
 assert models.unix_time_millis(then) == utils.unix_time_millis(then)
 assert models.unix_time(then + timedelta(seconds=1)) == utils.unix_time(then) + 1
+import gc
+young, middle, _ = gc.get_threshold()
+moto_hot_paths.no_full_collections()
+assert gc.get_threshold() == (young, middle, 1_000_000) and gc.isenabled()
 """
 
 

@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     handler = MotoRequestHandler
     if os.environ.get(moto_hot_paths.HOT_PATHS_ENV, "1") != "0":
         handler = moto_hot_paths.quiet_request_handler(MotoRequestHandler)
+    if os.environ.get(moto_hot_paths.HOT_PATHS_ENV, "1") != "0":
+        moto_hot_paths.no_full_collections()
     run_simple(args.host, args.port, app, threaded=True, request_handler=handler)
 
 
