@@ -25,10 +25,10 @@ from typing import Any
 
 from voxflow_local.json_path import BadQuery, JsonPath, Query
 from voxflow_local.moto_transactions import WRITES_LOCK
+from voxflow_local.stream_heads import DEFAULT_ACCOUNT
 
 PATH = "/_voxflow/replicate-item"
 REPLICA_PRINCIPAL = "voxflow-replicator"
-DEFAULT_ACCOUNT = "123456789012"  # moto's
 
 _copy = threading.local()  # written_at: the origin's write time while a copy is applied
 

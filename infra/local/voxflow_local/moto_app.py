@@ -237,8 +237,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from voxflow_local import global_tables, moto_hot_paths, moto_transactions, s3_writes
 
+    hot_paths = moto_hot_paths.enabled()
     # Routing and action lookup computed once, SQS's clock without datetimes.
-    if os.environ.get(moto_hot_paths.HOT_PATHS_ENV, "1") != "0":
+    if hot_paths:
         moto_hot_paths.install()
     # Transactions at the cost of their own items, not of whole tables (as on AWS).
     moto_transactions.install()
@@ -260,9 +261,8 @@ def main(argv: list[str] | None = None) -> None:
         app.write_every(Path(calls_file))
         atexit.register(app.write, Path(calls_file))
     handler = MotoRequestHandler
-    if os.environ.get(moto_hot_paths.HOT_PATHS_ENV, "1") != "0":
+    if hot_paths:
         handler = moto_hot_paths.quiet_request_handler(MotoRequestHandler)
-    if os.environ.get(moto_hot_paths.HOT_PATHS_ENV, "1") != "0":
         moto_hot_paths.no_full_collections()
     run_simple(args.host, args.port, app, threaded=True, request_handler=handler)
 

@@ -37,12 +37,18 @@ exists: each service answers for itself, whatever the other services' load.
 
 import functools
 import gc
+import os
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 HOT_PATHS_ENV = "VOXFLOW_MOTO_HOT_PATHS"
+
+
+def enabled() -> bool:
+    """False where ``HOT_PATHS_ENV`` is "0" (moto as it is: a benchmark's baseline)."""
+    return os.environ.get(HOT_PATHS_ENV, "1") != "0"
 
 
 def install() -> None:

@@ -22,11 +22,10 @@ import json
 import logging
 from collections.abc import Iterable
 from urllib.error import URLError
-from urllib.parse import urlencode
 from urllib.request import urlopen
 
+from voxflow_local import stream_heads
 from voxflow_local.model import LocalFunction
-from voxflow_local.stream_heads import PATH as STREAM_HEADS_PATH
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +49,7 @@ class ForegroundGate:
     """True while new work is waiting in, or being worked from, the foreground queues."""
 
     def __init__(self, endpoint_url: str, region: str, queue_names: Iterable[str]) -> None:
-        query = urlencode({"region": region, "queue": list(queue_names)}, doseq=True)
-        self._url = f"{endpoint_url}{STREAM_HEADS_PATH}?{query}"
+        self._url = stream_heads.url(endpoint_url, region, queue_names)
         self._answered = True
 
     def busy(self) -> bool:

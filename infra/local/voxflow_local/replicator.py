@@ -46,11 +46,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.events import SOURCE_CLIENT, SOURCE_TENANT_PREFIX
+from voxflow_local import stream_heads
 from voxflow_local.global_tables import PATH as REPLICATE_ITEM_PATH
 from voxflow_local.global_tables import REPLICA_PRINCIPAL, key_of
 from voxflow_local.lifecycle import Lifecycle
 from voxflow_local.s3_writes import PATH as WRITE_LOG_PATH
-from voxflow_local.stream_heads import PATH as STREAM_HEADS_PATH
 
 logger = logging.getLogger("voxflow_local.replicator")
 
@@ -351,19 +351,18 @@ class _Direction:
         it cannot say: plain moto)."""
         if not self._tap_heads:
             return False
-        answer = self._heads(queue=TAP_NAME)
+        answer = self._heads((TAP_NAME,))
         if answer is None:
             self._tap_heads = False
             return False
         return int(answer["queues"].get(TAP_NAME, 1)) == 0
 
-    def _heads(self, **query: str) -> dict[str, Any] | None:
+    def _heads(self, queues: tuple[str, ...] = ()) -> dict[str, Any] | None:
         site = self.source.site
-        url = (
-            f"{site.endpoint_url}{STREAM_HEADS_PATH}?{urlencode({'region': site.region, **query})}"
-        )
         try:
-            with urlopen(url, timeout=5) as answer:
+            with urlopen(
+                stream_heads.url(site.endpoint_url, site.region, queues), timeout=5
+            ) as answer:
                 return dict(json.load(answer))
         except HTTPError as error:
             if error.code != 404:

@@ -14,12 +14,20 @@ backlog runners' gate (voxflow_local.priority). Only the local stack's moto serv
 (voxflow_local.moto_app); nothing of voxflow calls it on AWS.
 """
 
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from voxflow_local.json_path import BadQuery, JsonPath, Query
 
 PATH = "/_voxflow/stream-heads"
 DEFAULT_ACCOUNT = "123456789012"  # moto's
+
+
+def url(endpoint_url: str, region: str, queues: Iterable[str] = ()) -> str:
+    """The path's address on the moto at ``endpoint_url``, for ``region`` and ``queues``."""
+    query = urlencode({"region": region, "queue": list(queues)}, doseq=True)
+    return f"{endpoint_url}{PATH}?{query}"
 
 
 def heads(region: str, account: str = DEFAULT_ACCOUNT) -> dict[str, int]:
