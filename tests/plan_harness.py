@@ -22,8 +22,12 @@ from voxflow.quotas import TokenBucket
 from voxflow.service_settings import CacheIsolation, ServiceSettings
 from voxflow.settings import EngineSettings
 from voxflow.store import AudioStore, CacheIndex, JobStore
+from voxflow.store.claims import ChunkClaims
 from voxflow.store.models import CacheEntry, Job, bind
 from voxflow.voices import VoiceRegistry
+
+
+CHUNK_LANES = ("chunks", "long-chunks")
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Outbox:
     objects: dict[str, bytes] = field(default_factory=dict)  # S3, by key
     puts: list[int] = field(default_factory=list)  # entries in each PutEvents call
     batches: list[int] = field(default_factory=list)  # entries in each reply batch
+    lanes: list[str] = field(default_factory=list)  # the queue of each task ever queued
 
     def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
         self.puts.append(len(Entries))
@@ -42,13 +47,14 @@ class Outbox:
         return {"FailedEntryCount": 0, "Entries": [{"EventId": "e"} for _ in Entries]}
 
     def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
-        if QueueUrl != "chunks":  # a reply queue
+        if QueueUrl not in CHUNK_LANES:  # a reply queue
             self.batches.append(len(Entries))
             self.events.extend(
                 {"QueueUrl": QueueUrl, **json.loads(e["MessageBody"])} for e in Entries
             )
             return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
         self.tasks.extend(ChunkTask.model_validate_json(e["MessageBody"]) for e in Entries)
+        self.lanes.extend(QueueUrl for _ in Entries)
         return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
 
     def send_message(self, QueueUrl: str, MessageBody: str, **_: Any) -> dict[str, Any]:  # noqa: N803
@@ -108,8 +114,10 @@ def plan_harness(
     quotas: TokenBucket | None = None,
     audit: AuditLog | None = None,
     cache_isolation: CacheIsolation = CacheIsolation.SHARED,
+    claims: ChunkClaims | None = None,
 ) -> PlanHarness:
-    """A pipeline over new, empty cache and jobs tables."""
+    """A pipeline over new, empty cache and jobs tables; with ``claims``, jobs share the
+    chunks they lack (voxflow.pipeline.shared_chunks), long ones on the long lane."""
     aws = AwsSettings.local(moto_url)
     suffix = uuid.uuid4().hex[:8]
     service = ServiceSettings(
@@ -134,7 +142,10 @@ def plan_harness(
         cache=CacheIndex(cache_model, service.cache_ttl_s, service.chunk_ttl_s),
         jobs=JobStore(jobs_model, service.job_ttl_s),
         publisher=EventPublisher(outbox, outbox, service.bus_name),
-        chunk_queue=ChunkQueue(outbox, service.chunks_queue_url),
+        chunk_queue=ChunkQueue(
+            outbox, service.chunks_queue_url, CHUNK_LANES[1] if claims is not None else None
+        ),
         controls=Controls(quotas=quotas, audit=audit),
+        chunk_claims=claims,
     )
     return PlanHarness(pipeline, outbox)

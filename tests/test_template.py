@@ -429,6 +429,7 @@ def test_function_environment_follows_the_contract(translated: dict[str, Any]) -
         "VOXFLOW_STANDBY_QUEUE_URL": ref("StandbyQueue"),
         # The voice catalog (docs/operations.md, "Voices")
         "VOXFLOW_VOICES_TABLE": {"Fn::Sub": "${AWS::StackName}-voices"},
+        "VOXFLOW_CHUNK_CLAIMS_TABLE": ref("ChunkClaimsTable"),
         # Reply targets
         "VOXFLOW_REPLY_QUEUE_PREFIX": ref("ReplyQueuePrefix"),
         "VOXFLOW_REPLY_BUS_PREFIX": ref("ReplyBusPrefix"),

@@ -54,6 +54,9 @@ class ServiceSettings:
     # takeover, the sweeper), served after new work. None: the long lane.
     recovery_chunks_queue_url: str | None = env.RECOVERY_CHUNKS_QUEUE_URL.default
     short_job_chunks: int = env.SHORT_JOB_CHUNKS.default
+    # Chunks being made here and the jobs waiting for them (voxflow.store.claims); None:
+    # every job queues each chunk it lacks.
+    chunk_claims_table: str | None = env.CHUNK_CLAIMS_TABLE.default
     cache_isolation: CacheIsolation = env.CACHE_ISOLATION.default
     # Direct SQS senders' tenants (voxflow.tenants); None: no sender is bound.
     tenants_table: str | None = env.TENANTS_TABLE.default
@@ -134,6 +137,7 @@ class ServiceSettings:
             tenants_table=config[env.TENANTS_TABLE],
             voices_table=config[env.VOICES_TABLE],
             lexicons_table=config[env.LEXICONS_TABLE],
+            chunk_claims_table=config[env.CHUNK_CLAIMS_TABLE],
             reply_queue_prefix=config[env.REPLY_QUEUE_PREFIX],
             reply_bus_prefix=config[env.REPLY_BUS_PREFIX],
             output_bucket_prefix=config[env.OUTPUT_BUCKET_PREFIX],

@@ -270,6 +270,13 @@ VOICES_TABLE = declare(
     "voices only (docs/operations.md, \"Voices\")",
     PIPELINE, "pipeline",
 )  # fmt: skip
+CHUNK_CLAIMS_TABLE = declare(
+    "VOXFLOW_CHUNK_CLAIMS_TABLE", _optional_text, None,
+    "DynamoDB table of the chunks being made here and the jobs waiting for them, hash key "
+    "`chunk_key` (S), regional; none: every job queues each chunk it lacks "
+    "(docs/pipeline.md, \"Shared chunks\")",
+    PIPELINE, "pipeline",
+)  # fmt: skip
 LEXICONS_TABLE = declare(
     "VOXFLOW_LEXICONS_TABLE", _optional_text, None,
     "DynamoDB table of stored pronunciation lexicons, hash key `name` (S); none: a request "

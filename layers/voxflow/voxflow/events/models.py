@@ -515,6 +515,9 @@ class ChunkTask(_Contract):
     parked_done: Annotated[int, Field(ge=0)] | None = None
     # The request wants speech marks: a cached chunk without its timings is made again.
     timing: Annotated[bool, Field(strict=True)] = False
+    # The job holds the chunk's claim (voxflow.store.claims): once the chunk is stored,
+    # the synthesize step reports it to the jobs that wait on it too.
+    claimed: Annotated[bool, Field(strict=True)] = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -24,6 +24,7 @@ from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.failures import error_code, fail_job, is_final
 from voxflow.pipeline.handover import park, sort_tasks
 from voxflow.pipeline.regional import usable_many
+from voxflow.pipeline.shared_chunks import hand_back, report_to_waiters
 from voxflow.pipeline.timeline import CHUNK_STORED, record
 from voxflow.store import CacheEntry
 
@@ -239,6 +240,7 @@ def complete_chunk(
     """Count the chunk into its job; the one that completes the job assembles it."""
     if task.request_id in batch.dropped:
         pipeline.meter.count("ChunksDropped")
+        hand_back(task, pipeline)
         return
     try:
         entry = batch.entry(task)
@@ -253,6 +255,7 @@ def complete_chunk(
                 retryable=not is_final(error),
                 reply_to=task.reply_to,
             )
+            hand_back(task, pipeline)
         if not is_final(error):
             raise
         return
@@ -292,6 +295,7 @@ def complete_chunk(
         )
     if progress.complete:
         assemble(task.request_id, pipeline, progress.job)
+    report_to_waiters(task, entry, pipeline)
 
 
 def _save(entry: CacheEntry) -> None:

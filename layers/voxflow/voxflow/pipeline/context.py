@@ -32,6 +32,7 @@ from voxflow.regions import (
 from voxflow.service_settings import ServiceSettings
 from voxflow.settings import EngineSettings
 from voxflow.store import AudioStore, CacheIndex, JobStore
+from voxflow.store.claims import ChunkClaims
 from voxflow.store.models import CacheEntry, Job, bind
 from voxflow.voices import VoiceRegistry
 from voxflow.voices.deployment import deployment_registry
@@ -159,6 +160,9 @@ class Pipeline:
     # Requests' own output objects and topics (Polly's tasks); None: a request naming
     # an output object fails OUTPUT_WRITE_FAILED (a pipeline built by hand).
     outputs: TaskOutputs | None = None
+    # Chunks being made here and the jobs waiting for them; None: every job queues each
+    # chunk it lacks (a pipeline built by hand).
+    chunk_claims: ChunkClaims | None = None
     _engine: Engine | None = None
 
     @property
@@ -267,6 +271,11 @@ class Pipeline:
                 service.bucket,
                 service.region_name,
                 meter,
+            ),
+            chunk_claims=(
+                ChunkClaims(clients.dynamodb, service.chunk_claims_table)
+                if service.chunk_claims_table
+                else None
             ),
             _engine=engine,
         )

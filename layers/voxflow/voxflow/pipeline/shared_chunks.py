@@ -1,0 +1,89 @@
+"""Chunks that jobs in flight together share: one job makes each, the others wait on it.
+
+Plan claims the chunks a long job lacks (voxflow.store.claims); a chunk another job has
+claimed is not queued again, and the job's lane is chosen by the chunks it makes itself,
+so a long text whose other sentences are being made already is one short task. The
+maker's synthesize step reports the chunk to the waiters once it is stored and counted;
+where the maker will not make it, it hands the waiters' tasks back to the lanes.
+"""
+
+import logging
+
+from voxflow.events import ChunkSynthesized, ChunkTask
+from voxflow.pipeline.assemble import assemble
+from voxflow.pipeline.context import Pipeline
+from voxflow.store import CacheEntry
+
+logger = logging.getLogger(__name__)
+
+
+def share(
+    tasks: list[ChunkTask], pipeline: Pipeline, *, recovery: bool = False, delay_s: int = 0
+) -> tuple[list[ChunkTask], int]:
+    """The tasks of one job that it queues itself, and how many of its chunks wait on
+    another job's claim instead.
+
+    Only a long job's new work that goes out now shares: a short job's few chunks go out
+    at once on the short lane, never waiting behind a long lane; recovery work (a
+    takeover, the sweeper) is served after new work, and a job its tenant's quota delays
+    (``delay_s``) starts later, so a new job must not wait on either. A chunk that needs
+    speech marks' timings is made by its own job (a maker may not time it)."""
+    claims = pipeline.chunk_claims
+    long_job = len(tasks) > pipeline.chunk_queue.short_job_chunks
+    if claims is None or recovery or delay_s or not long_job:
+        return tasks, 0
+    untimed = [task for task in tasks if not task.timing]
+    made_here = claims.claim_many(untimed) if untimed else []
+    own = [task for task in tasks if task.timing]
+    own += [
+        task.model_copy(update={"claimed": True})
+        for task, mine in zip(untimed, made_here, strict=True)
+        if mine
+    ]
+    return own, len(untimed) - sum(made_here)
+
+
+def report_to_waiters(task: ChunkTask, entry: CacheEntry, pipeline: Pipeline) -> None:
+    """``task``'s chunk is stored, indexed and counted into its job: the jobs that waited
+    on it count it too (the one it completes assembles). A waiter that cannot be
+    reported is queued again: its own task then finds the chunk cached."""
+    if not task.claimed or pipeline.chunk_claims is None:
+        return
+    for waiter in pipeline.chunk_claims.release(task.chunk_key, task.request_id):
+        try:
+            _report(waiter, entry, pipeline)
+        except Exception:
+            logger.warning(
+                "shared chunk not reported: queued again",
+                extra={"request_id": waiter.request_id, "index": waiter.index},
+                exc_info=True,
+            )
+            pipeline.chunk_queue.send([waiter])
+
+
+def hand_back(task: ChunkTask, pipeline: Pipeline) -> None:
+    """``task``'s job will not make its chunk (the job is over or another region's, or
+    the chunk failed for good): the jobs that waited on it queue it themselves."""
+    if not task.claimed or pipeline.chunk_claims is None:
+        return
+    waiters = pipeline.chunk_claims.release(task.chunk_key, task.request_id)
+    if waiters:
+        pipeline.chunk_queue.send(waiters)
+
+
+def _report(waiter: ChunkTask, entry: CacheEntry, pipeline: Pipeline) -> None:
+    progress = pipeline.jobs.record_chunk(waiter.request_id, waiter.index)
+    if progress.newly_recorded:
+        url = pipeline.audio.presign(entry.s3_key, entry.content_type)
+        event = ChunkSynthesized(
+            request_id=waiter.request_id,
+            index=waiter.index,
+            count=waiter.count,
+            url=url.url,
+            expires_at=url.expires_at,
+            duration_s=float(entry.duration_s),
+        )
+        pipeline.publisher.publish(event, waiter.reply_to, reply_first=True)
+        pipeline.meter.count("ChunksShared")
+    if progress.complete:
+        assemble(waiter.request_id, pipeline, progress.job)
