@@ -2,6 +2,7 @@
 never its answers: routing finds the same backends, and SQS's delays and visibility
 timeouts hold to the millisecond clock they had."""
 
+import json
 import subprocess
 import sys
 import time
@@ -150,6 +151,46 @@ def test_dynamodb_answers_are_the_same_with_and_without_hot_paths(
     assert with_hot_paths == by_moto
     assert by_moto[1]["blob"] == {"B": ITEM["blob"]["B"]}  # and both read back what was put
     assert by_moto[1]["nested"] == ITEM["nested"]
+
+
+def _delivered(moto: MotoServer) -> list[Any]:
+    """What an SQS target of a rule receives of two events (the input EventBridge builds
+    for it), as a bus tap or a reply queue would."""
+    events = _client("events", moto.url, "us-east-1")
+    sqs = _client("sqs", moto.url, "us-east-1")
+    url = sqs.create_queue(QueueName="tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    events.put_rule(Name="tap", EventPattern='{"source": ["voxflow"]}')
+    events.put_targets(Rule="tap", Targets=[{"Id": "q", "Arn": arn["QueueArn"]}])
+    details = ['{"request_id": "r1", "index": 0, "url": "https://a/b?c=d"}', '{"n": [1, 2.5]}']
+    events.put_events(
+        Entries=[
+            {"Source": "voxflow", "DetailType": "ChunkSynthesized", "Detail": detail}
+            for detail in details
+        ]
+    )
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5)
+    bodies = [json.loads(message["Body"]) for message in received["Messages"]]
+    return sorted(
+        ({k: v for k, v in body.items() if k not in ("id", "time")} for body in bodies),
+        key=json.dumps,
+    )
+
+
+def test_eventbridge_delivers_the_same_input_with_and_without_hot_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(HOT_PATHS_ENV, "0")
+    with MotoServer(None, "us-east-1") as plain:
+        by_moto = _delivered(plain)
+    monkeypatch.setenv(HOT_PATHS_ENV, "1")
+    with MotoServer(None, "us-east-1") as fast:
+        with_hot_paths = _delivered(fast)
+    assert with_hot_paths == by_moto
+    assert [body["detail"] for body in by_moto] == [
+        {"n": [1, 2.5]},
+        {"request_id": "r1", "index": 0, "url": "https://a/b?c=d"},
+    ]
 
 
 def test_moto_writes_no_line_per_request(tmp_path: Path) -> None:
