@@ -81,37 +81,6 @@ def test_a_deferred_poller_takes_its_batch_only_once_new_work_is_done(
     assert seen == ["takeover"]
 
 
-def test_a_poller_whose_lane_is_empty_serves_the_spare_lane_one_task_at_a_time(
-    moto: MotoServer,
-) -> None:
-    sqs = _client("sqs", moto.url, REGION)
-    own_url, own_arn = _queue(sqs, "chunks-spare")
-    spare_url, spare_arn = _queue(sqs, "long-chunks-spare")
-    for n in range(3):
-        sqs.send_message(QueueUrl=spare_url, MessageBody=f"long {n}")
-    events: list[dict[str, Any]] = []
-    own = SqsEventSource("Chunks", "ChunksQueue", own_url, own_arn, batch_size=4)
-    spare = SqsEventSource("LongChunks", "LongChunksQueue", spare_url, spare_arn, batch_size=4)
-    poller = SqsPoller(own, events.append, sqs, REGION, wait_time_s=0, spare=spare)
-    outcome = poller.poll_once()  # its own lane is empty: one of the other's
-    assert outcome is not None
-    assert outcome.succeeded == 1
-    ((record,),) = [event["Records"] for event in events]
-    assert record["body"] == "long 0"
-    assert record["eventSourceARN"] == spare_arn
-    sqs.send_message(QueueUrl=own_url, MessageBody="short")
-    poller.poll_once()  # its own lane first
-    assert [r["body"] for r in events[-1]["Records"]] == ["short"]
-    # Settled on the queue each came from: two of the spare lane's are left.
-    left = sqs.get_queue_attributes(QueueUrl=spare_url, AttributeNames=["All"])["Attributes"]
-    assert (left["ApproximateNumberOfMessages"], left["ApproximateNumberOfMessagesNotVisible"]) == (
-        "2",
-        "0",
-    )
-    own_left = sqs.get_queue_attributes(QueueUrl=own_url, AttributeNames=["All"])["Attributes"]
-    assert own_left["ApproximateNumberOfMessagesNotVisible"] == "0"
-
-
 def test_the_foreground_is_every_queue_a_runner_polls_but_the_backlog_s() -> None:
     def source(queue: str) -> SqsEventSource:
         url = f"http://127.0.0.1:5000/123456789012/voxflow-{queue}-X1"

@@ -12,10 +12,6 @@ receives (moto implements the RedrivePolicy on receive; a test checks it).
 runners wait for new work to drain: voxflow_local.priority); checked again
 ``defer_recheck_s`` later.
 
-``spare``: another event source of the same function, whose queue this poller serves
-when its own is empty, one message at a time and without waiting (voxflow_local.priority:
-the local stack's stand-in for a lane whose Lambda concurrency scales out).
-
 ``settle_behind``: the deletes (and visibility changes) of a batch go on a thread of
 their own while the next receive waits, one batch at a time: Lambda's many pollers
 do not hold a message back for another invocation's deletes, and a runner's one
@@ -65,7 +61,6 @@ class SqsPoller:
         settle_behind: bool = False,
         defer: Callable[[], bool] | None = None,
         defer_recheck_s: float = 0.2,
-        spare: SqsEventSource | None = None,
     ) -> None:
         self.source = source
         self.invoke = invoke
@@ -77,7 +72,6 @@ class SqsPoller:
         self._settling: Future[None] | None = None
         self.defer = defer
         self.defer_recheck_s = defer_recheck_s
-        self.spare = spare
 
     def run(self, stopping: Callable[[], bool]) -> None:
         """Polls until ``stopping()``; a batch already received is always finished."""
@@ -95,15 +89,13 @@ class SqsPoller:
         if self.defer is not None and self.defer():
             time.sleep(self.defer_recheck_s)
             return None
-        source, messages = self.source, self.receive_batch(stopping)
-        if not messages and self.spare is not None and not stopping():
-            source, messages = self.spare, self._receive(1, 0, self.spare)
+        messages = self.receive_batch(stopping)
         if not messages:
             return None
-        outcome = self.process(messages, source)
+        outcome = self.process(messages)
         logger.info(
             "%s: batch of %d, %d failed%s",
-            source.logical_id,
+            self.source.logical_id,
             outcome.received,
             outcome.failed,
             f" ({outcome.error})" if outcome.error else "",
@@ -127,11 +119,9 @@ class SqsPoller:
             messages.extend(more)
         return messages
 
-    def _receive(
-        self, count: int, wait_time_s: int, source: SqsEventSource | None = None
-    ) -> list[dict[str, Any]]:
+    def _receive(self, count: int, wait_time_s: int) -> list[dict[str, Any]]:
         response = self.sqs.receive_message(
-            QueueUrl=(source or self.source).queue_url,
+            QueueUrl=self.source.queue_url,
             MaxNumberOfMessages=min(count, _SQS_BATCH_LIMIT),
             WaitTimeSeconds=wait_time_s,
             AttributeNames=["All"],
@@ -140,13 +130,8 @@ class SqsPoller:
         messages: list[dict[str, Any]] = response.get("Messages", [])
         return messages
 
-    def process(
-        self, messages: Sequence[dict[str, Any]], source: SqsEventSource | None = None
-    ) -> BatchOutcome:
-        """Invoke with ``messages`` received from ``source`` (this poller's own by
-        default), then settle them on its queue."""
-        source = source or self.source
-        event = lambda_event(messages, source.queue_arn, self.region)
+    def process(self, messages: Sequence[dict[str, Any]]) -> BatchOutcome:
+        event = lambda_event(messages, self.source.queue_arn, self.region)
         try:
             result = self.invoke(event)
         except Exception as error:  # the handler's failure is the batch's, like on Lambda
@@ -156,9 +141,9 @@ class SqsPoller:
             failed_ids, error_text = self._failed_ids(result, messages)
         self._settled()
         if self._settler is None:
-            self._settle(source, messages, failed_ids)
+            self._settle(messages, failed_ids)
         else:
-            self._settling = self._settler.submit(self._settle, source, messages, failed_ids)
+            self._settling = self._settler.submit(self._settle, messages, failed_ids)
         return BatchOutcome(len(messages), len(failed_ids), error_text)
 
     def _settled(self) -> None:
@@ -183,25 +168,23 @@ class SqsPoller:
             return everything, f"invalid batch item failures response: {result!r:.200}"
         return failed, None
 
-    def _settle(
-        self, source: SqsEventSource, messages: Sequence[dict[str, Any]], failed_ids: set[str]
-    ) -> None:
+    def _settle(self, messages: Sequence[dict[str, Any]], failed_ids: set[str]) -> None:
         succeeded = [m for m in messages if m["MessageId"] not in failed_ids]
         failed = [m for m in messages if m["MessageId"] in failed_ids]
         for chunk in _chunks(succeeded):
             response = self.sqs.delete_message_batch(
-                QueueUrl=source.queue_url,
+                QueueUrl=self.source.queue_url,
                 Entries=[
                     {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)
                 ],
             )
             for failure in response.get("Failed", []):
-                logger.warning("%s: delete failed: %s", source.logical_id, failure)
+                logger.warning("%s: delete failed: %s", self.source.logical_id, failure)
         if self.retry_visibility_s is None:
             return  # Lambda's way: the message reappears when its visibility timeout expires
         for chunk in _chunks(failed):
             self.sqs.change_message_visibility_batch(
-                QueueUrl=source.queue_url,
+                QueueUrl=self.source.queue_url,
                 Entries=[
                     {
                         "Id": str(n),

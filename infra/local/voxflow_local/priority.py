@@ -30,13 +30,6 @@ from voxflow_local.model import LocalFunction
 logger = logging.getLogger(__name__)
 
 BACKGROUND_QUEUES = frozenset({"StandbyQueue", "RecoveryChunksQueue"})
-# The new work's two chunk lanes: a runner whose own lane is empty serves the other's,
-# one task at a time (the poller's ``spare``). On Lambda a lane with a backlog scales
-# out to its concurrency cap (the long lane's is 50) while the other idles; here each
-# lane has its runners, and a long text's chunks, which other long texts that share
-# them wait on (voxflow.pipeline.shared_chunks), were made by the long lane's two
-# runners while the short lane's sat idle (benchmarks/NOTES.md, session 13).
-SPARE_LANES = {"ChunksQueue": "LongChunksQueue", "LongChunksQueue": "ChunksQueue"}
 BACKGROUND_NICENESS = 10
 RECHECK_S = 0.2
 

@@ -39,7 +39,6 @@ from voxflow_local.poller import SqsPoller
 from voxflow_local.priority import (
     BACKGROUND_QUEUES,
     RECHECK_S,
-    SPARE_LANES,
     ForegroundGate,
     foreground_queue_names,
 )
@@ -262,10 +261,6 @@ def _poll(state: StackState, runner: FunctionRunner, event_source: str, stop: _S
     if source.queue_logical_id in BACKGROUND_QUEUES:
         foreground = foreground_queue_names(state.stack.functions)
         gate = ForegroundGate(state.stack.endpoint_url, state.stack.region, foreground)
-    spare_queue = SPARE_LANES.get(source.queue_logical_id)
-    spare = next(
-        (s for s in runner.function.event_sources if s.queue_logical_id == spare_queue), None
-    )
     poller = SqsPoller(
         source,
         runner.invoke,
@@ -275,7 +270,6 @@ def _poll(state: StackState, runner: FunctionRunner, event_source: str, stop: _S
         settle_behind=True,
         defer=gate.busy if gate is not None else None,
         defer_recheck_s=RECHECK_S,
-        spare=spare if spare is not None and spare.enabled else None,
     )
     logger.info("polling %s (%s)", source.queue_logical_id, source.queue_url)
     poller.run(stop)
