@@ -88,6 +88,29 @@ def test_a_jobs_claims_are_decided_together(moto: MotoServer) -> None:
     assert claims.release(third, "b") == []
 
 
+class StaleReads(ChunkClaims):
+    """Claims whose read of the live claims is out of date by the time they write."""
+
+    def __init__(self, dynamodb: Any, table: str, stale: dict[str, str]) -> None:
+        super().__init__(dynamodb, table)
+        self.stale = stale
+
+    def _makers(self, keys: list[str]) -> dict[str, str]:
+        return {key: maker for key, maker in self.stale.items() if key in keys}
+
+
+def test_claims_read_out_of_date_are_decided_one_by_one(moto: MotoServer) -> None:
+    fresh = claims_table(moto.url)
+    held, free = "h" * 64, "f" * 64
+    claims = StaleReads(fresh._dynamodb, fresh.table, {free: "gone"})
+    assert fresh.claim(task("maker", 0, held))
+    # Read as free but held since, and read as held but released since: both
+    # transactions are cancelled, and each chunk is decided on its own.
+    assert claims.claim_many([task("b", 0, held), task("b", 1, free)]) == [False, True]
+    assert [w.request_id for w in fresh.release(held, "maker")] == ["b"]
+    assert fresh.release(free, "b") == []
+
+
 def test_a_lapsed_claim_is_taken_over_with_its_waiters(moto: MotoServer) -> None:
     now = [1000.0]
     claims = claims_table(moto.url, lease_s=60, clock=lambda: now[0])

@@ -35,8 +35,9 @@ DEFAULT_LEASE_S = 600
 # A claim that went between a failed claim and the waiter's write: try again, then make it.
 _ATTEMPTS = 3
 _KEYS_PER_BATCH_GET = 100
-# A long job's claims go out side by side: one by one they held plan ~1.5 s per long
-# text under the failover drill's load (benchmarks/NOTES.md, session 13).
+_KEYS_PER_TRANSACTION = 100
+# Claims decided one by one (a transaction cancelled by a claim taken or released
+# meanwhile) go out side by side.
 _CALLS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="voxflow-claims")
 
 
@@ -55,17 +56,23 @@ class ChunkClaims:
         self._clock = clock
 
     def claim_many(self, tasks: list[ChunkTask]) -> list[bool]:
-        """``claim`` for each of ``tasks`` (one job's): the live claims read first, in
-        one call per hundred keys, then the writes side by side. Each write is
-        conditional, so a claim taken or released since the read is still decided
-        right (``claim``'s loop)."""
+        """``claim`` for each of ``tasks`` (one job's): the live claims read first, in one
+        call per hundred keys; then the free chunks taken and the held ones waited on,
+        each in one transaction per hundred keys. A transaction a claim taken or released
+        since the read cancels is decided task by task (``claim``'s loop)."""
         held = self._makers([task.chunk_key for task in tasks])
-        return list(_CALLS.map(lambda task: self._decide(task, held.get(task.chunk_key)), tasks))
-
-    def _decide(self, task: ChunkTask, maker: str | None) -> bool:
-        if maker is not None and maker != task.request_id and self._wait(task):
-            return False
-        return self.claim(task)
+        free = [t for t in tasks if held.get(t.chunk_key, t.request_id) == t.request_id]
+        busy = [t for t in tasks if held.get(t.chunk_key, t.request_id) != t.request_id]
+        decided: dict[int, bool] = {}
+        for group in _by_key(free):
+            if self._together(group, self._take_update):
+                decided.update((id(task), True) for task in group)
+        for group in _by_key(busy):
+            if self._together(group, self._wait_update):
+                decided.update((id(task), False) for task in group)
+        rest = [task for task in tasks if id(task) not in decided]
+        decided.update(zip(map(id, rest), _CALLS.map(self.claim, rest), strict=True))
+        return [decided[id(task)] for task in tasks]
 
     def claim(self, task: ChunkTask) -> bool:
         """True: ``task``'s job makes the chunk (the claim is its own, new or already);
@@ -120,38 +127,73 @@ class ChunkClaims:
         return makers
 
     def _take(self, task: ChunkTask) -> bool:
-        now = self._clock()
+        return self._conditional(self._take_update([task]))
+
+    def _wait(self, task: ChunkTask) -> bool:
+        return self._conditional(self._wait_update([task]))
+
+    def _conditional(self, update: dict[str, Any]) -> bool:
         try:
-            self._dynamodb.update_item(
-                TableName=self.table,
-                Key={"chunk_key": {"S": task.chunk_key}},
-                UpdateExpression="SET maker = :maker, expires_at = :until",
-                ConditionExpression=(
-                    "attribute_not_exists(maker) OR maker = :maker OR expires_at < :now"
-                ),
-                ExpressionAttributeValues={
-                    ":maker": {"S": task.request_id},
-                    ":until": {"N": str(int(now + self._lease_s))},
-                    ":now": {"N": str(int(now))},
-                },
-            )
+            self._dynamodb.update_item(**update)
         except self._dynamodb.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
-    def _wait(self, task: ChunkTask) -> bool:
+    def _together(self, tasks: list[ChunkTask], update: Callable[[list[ChunkTask]], Any]) -> bool:
+        """One transaction of ``update`` for each chunk key among ``tasks``; False if it
+        was cancelled (nothing written)."""
+        keys: dict[str, list[ChunkTask]] = {}
+        for task in tasks:
+            keys.setdefault(task.chunk_key, []).append(task)
         try:
-            self._dynamodb.update_item(
-                TableName=self.table,
-                Key={"chunk_key": {"S": task.chunk_key}},
-                UpdateExpression="SET waiters = list_append(if_not_exists(waiters, :none), :me)",
-                ConditionExpression="attribute_exists(maker) AND expires_at >= :now",
-                ExpressionAttributeValues={
-                    ":none": {"L": []},
-                    ":me": {"L": [{"S": task.model_dump_json()}]},
-                    ":now": {"N": str(int(self._clock()))},
-                },
+            self._dynamodb.transact_write_items(
+                TransactItems=[{"Update": update(same)} for same in keys.values()]
             )
-        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+        except self._dynamodb.exceptions.TransactionCanceledException:
             return False
         return True
+
+    def _take_update(self, tasks: list[ChunkTask]) -> dict[str, Any]:
+        """The job of ``tasks`` (one chunk's) makes it: its claim, new or renewed."""
+        now = self._clock()
+        return {
+            "TableName": self.table,
+            "Key": {"chunk_key": {"S": tasks[0].chunk_key}},
+            "UpdateExpression": "SET maker = :maker, expires_at = :until",
+            "ConditionExpression": (
+                "attribute_not_exists(maker) OR maker = :maker OR expires_at < :now"
+            ),
+            "ExpressionAttributeValues": {
+                ":maker": {"S": tasks[0].request_id},
+                ":until": {"N": str(int(now + self._lease_s))},
+                ":now": {"N": str(int(now))},
+            },
+        }
+
+    def _wait_update(self, tasks: list[ChunkTask]) -> dict[str, Any]:
+        """``tasks`` (of one chunk) wait on its live claim."""
+        return {
+            "TableName": self.table,
+            "Key": {"chunk_key": {"S": tasks[0].chunk_key}},
+            "UpdateExpression": "SET waiters = list_append(if_not_exists(waiters, :none), :us)",
+            "ConditionExpression": "attribute_exists(maker) AND expires_at >= :now",
+            "ExpressionAttributeValues": {
+                ":none": {"L": []},
+                ":us": {"L": [{"S": task.model_dump_json()} for task in tasks]},
+                ":now": {"N": str(int(self._clock()))},
+            },
+        }
+
+
+def _by_key(tasks: list[ChunkTask]) -> list[list[ChunkTask]]:
+    """``tasks`` in groups of at most a hundred chunk keys (a transaction's limit), the
+    tasks of one key in one group."""
+    groups: list[list[ChunkTask]] = []
+    keys: dict[str, int] = {}
+    for task in tasks:
+        if task.chunk_key not in keys:
+            if not groups or len({t.chunk_key for t in groups[-1]}) == _KEYS_PER_TRANSACTION:
+                groups.append([])
+            keys[task.chunk_key] = len(groups) - 1
+        groups[keys[task.chunk_key]].append(task)
+    return groups
