@@ -26,7 +26,6 @@ from voxflow.store.claims import ChunkClaims
 from voxflow.store.models import CacheEntry, Job, bind
 from voxflow.voices import VoiceRegistry
 
-
 CHUNK_LANES = ("chunks", "long-chunks")
 
 

@@ -160,8 +160,9 @@ def test_a_long_text_waits_for_the_chunks_another_makes_and_queues_only_its_own(
     first_text, second_text = _texts()
     first = sharing.plan(first_text, format="wav", params=SILENT)
     assert [t.request_id for t in sharing.outbox.tasks] == [first.request_id] * 5
-    assert set(sharing.outbox.lanes) == {"long-chunks"}
-    assert all(t.claimed for t in sharing.outbox.tasks)
+    # Its first chunk at once on the short lane, unclaimed; the rest claimed, on the long.
+    assert sharing.outbox.lanes == ["chunks"] + ["long-chunks"] * 4
+    assert [t.claimed for t in sharing.outbox.tasks] == [False] + [True] * 4
 
     second = sharing.plan(second_text, format="wav", params=SILENT)
     # Its own first sentence only, on the short lane: the other four are being made.

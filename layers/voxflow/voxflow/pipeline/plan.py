@@ -22,7 +22,7 @@ from voxflow.pipeline.identity import item_fingerprint
 from voxflow.pipeline.keyed import KeyedRequest, key_item
 from voxflow.pipeline.marks import RequestMarks, plan_request_marks
 from voxflow.pipeline.regional import claim, usable, usable_many
-from voxflow.pipeline.shared_chunks import share
+from voxflow.pipeline.shared_chunks import queue_tasks
 from voxflow.pipeline.terminal import completed_event, finish, reply_target
 from voxflow.pipeline.timeline import PLANNED, Laps, record
 from voxflow.regions import Decision
@@ -143,9 +143,7 @@ def plan_item(
     # on the recovery lane so that requests published since are served first (issue 17:
     # most of a drill's interrupted work was such copies, created on the new lanes).
     recovery = claimed.decision is Decision.TAKE_OVER or waited_s > 0
-    tasks, waiting = share(tasks, pipeline, recovery=recovery, delay_s=delay_s)
-    laps.lap("share")
-    queued_at = pipeline.chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery)
+    queued_at, waiting = queue_tasks(tasks, pipeline, delay_s=delay_s, recovery=recovery)
     laps.lap("queue")
     pipeline.jobs.mark_dispatched(job)
     record(
@@ -157,7 +155,7 @@ def plan_item(
         queued_at=queued_at,
         plan_s=time.perf_counter() - started,
         chunks=len(chunks),
-        queued=len(tasks),
+        queued=len(tasks) - waiting,
         waiting=waiting,
         # Plan's steps (key, read, claim, admit, lookup, queue): where a miss's plan goes.
         **laps.fields(),

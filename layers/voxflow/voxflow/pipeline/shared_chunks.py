@@ -2,7 +2,8 @@
 
 Plan claims the chunks a long job lacks (voxflow.store.claims); a chunk another job has
 claimed is not queued again, and the job's lane is chosen by the chunks it makes itself,
-so a long text whose other sentences are being made already is one short task. The
+so a long text whose other sentences are being made already is one short task (its
+first chunk, which goes out on the short lane before the claims). The
 maker's synthesize step reports the chunk to the waiters once it is stored and counted;
 where the maker will not make it, it hands the waiters' tasks back to the lanes.
 """
@@ -17,30 +18,37 @@ from voxflow.store import CacheEntry
 logger = logging.getLogger(__name__)
 
 
-def share(
-    tasks: list[ChunkTask], pipeline: Pipeline, *, recovery: bool = False, delay_s: int = 0
-) -> tuple[list[ChunkTask], int]:
-    """The tasks of one job that it queues itself, and how many of its chunks wait on
-    another job's claim instead.
+def queue_tasks(
+    tasks: list[ChunkTask], pipeline: Pipeline, *, delay_s: int = 0, recovery: bool = False
+) -> tuple[float | None, int]:
+    """Queue one job's chunk tasks; returns when the first were queued (None: none were)
+    and how many of its chunks wait on another job's claim instead.
 
     Only a long job's new work that goes out now shares: a short job's few chunks go out
     at once on the short lane, never waiting behind a long lane; recovery work (a
     takeover, the sweeper) is served after new work, and a job its tenant's quota delays
-    (``delay_s``) starts later, so a new job must not wait on either. A chunk that needs
-    speech marks' timings is made by its own job (a maker may not time it)."""
+    (``delay_s``) starts later, so a new job must not wait on either. A sharing job's
+    first chunk goes out before its claims, on the short lane: its first audio waits
+    for no claim and no long text's backlog (nobody waits on it: another job that needs
+    the same first chunk makes it too). A chunk that needs speech marks' timings is
+    made by its own job (a maker may not time it)."""
+    chunk_queue = pipeline.chunk_queue
     claims = pipeline.chunk_claims
-    long_job = len(tasks) > pipeline.chunk_queue.short_job_chunks
+    long_job = len(tasks) > chunk_queue.short_job_chunks
     if claims is None or recovery or delay_s or not long_job:
-        return tasks, 0
-    untimed = [task for task in tasks if not task.timing]
+        return chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery), 0
+    first, rest = tasks[:1], tasks[1:]
+    queued_at = chunk_queue.send(first)
+    untimed = [task for task in rest if not task.timing]
     made_here = claims.claim_many(untimed) if untimed else []
-    own = [task for task in tasks if task.timing]
+    own = [task for task in rest if task.timing]
     own += [
         task.model_copy(update={"claimed": True})
         for task, mine in zip(untimed, made_here, strict=True)
         if mine
     ]
-    return own, len(untimed) - sum(made_here)
+    chunk_queue.send(own)
+    return queued_at, len(untimed) - sum(made_here)
 
 
 def report_to_waiters(task: ChunkTask, entry: CacheEntry, pipeline: Pipeline) -> None:
