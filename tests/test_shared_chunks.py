@@ -79,10 +79,12 @@ def test_the_first_claim_makes_the_others_wait_and_the_release_hands_them_over(
 def test_a_jobs_claims_are_decided_together(moto: MotoServer) -> None:
     claims = claims_table(moto.url)
     first, second, third = "a" * 64, "b" * 64, "c" * 64
-    assert claims.claim_many([task("a", 0, first), task("a", 1, second)]) == [True, True]
+    tasks = [task("a", 0, first), task("a", 1, second)]
+    assert claims.claim_many(tasks, claims.held([first, second])) == [True, True]
     # b lacks the second chunk (a makes it) and a third nobody makes.
-    mine = claims.claim_many([task("b", 0, second), task("b", 1, third), task("b", 2, second)])
-    assert mine == [False, True, False]
+    tasks = [task("b", 0, second), task("b", 1, third), task("b", 2, second)]
+    assert claims.held([second, third]) == {second: "a"}
+    assert claims.claim_many(tasks, claims.held([second, third])) == [False, True, False]
     waiters = claims.release(second, "a")  # written side by side: in either order
     assert sorted((w.request_id, w.index) for w in waiters) == [("b", 0), ("b", 2)]
     assert claims.release(third, "b") == []
@@ -95,7 +97,7 @@ class StaleReads(ChunkClaims):
         super().__init__(dynamodb, table)
         self.stale = stale
 
-    def _makers(self, keys: list[str]) -> dict[str, str]:
+    def held(self, keys: list[str]) -> dict[str, str]:
         return {key: maker for key, maker in self.stale.items() if key in keys}
 
 
@@ -106,7 +108,8 @@ def test_claims_read_out_of_date_are_decided_one_by_one(moto: MotoServer) -> Non
     assert fresh.claim(task("maker", 0, held))
     # Read as free but held since, and read as held but released since: both
     # transactions are cancelled, and each chunk is decided on its own.
-    assert claims.claim_many([task("b", 0, held), task("b", 1, free)]) == [False, True]
+    tasks = [task("b", 0, held), task("b", 1, free)]
+    assert claims.claim_many(tasks, claims.held([held, free])) == [False, True]
     assert [w.request_id for w in fresh.release(held, "maker")] == ["b"]
     assert fresh.release(free, "b") == []
 
@@ -160,8 +163,8 @@ def test_a_long_text_waits_for_the_chunks_another_makes_and_queues_only_its_own(
     first_text, second_text = _texts()
     first = sharing.plan(first_text, format="wav", params=SILENT)
     assert [t.request_id for t in sharing.outbox.tasks] == [first.request_id] * 5
-    # Its first chunk at once on the short lane, unclaimed; the rest claimed, on the long.
-    assert sharing.outbox.lanes == ["chunks"] + ["long-chunks"] * 4
+    # Its first chunk before the claims, unclaimed; all on the long lane.
+    assert sharing.outbox.lanes == ["long-chunks"] * 5
     assert [t.claimed for t in sharing.outbox.tasks] == [False] + [True] * 4
 
     second = sharing.plan(second_text, format="wav", params=SILENT)

@@ -46,6 +46,7 @@ def route_by_count(
     *,
     recovery: bool = False,
     recovery_url: str | None = None,
+    job_chunks: int | None = None,
 ) -> dict[str, list[ChunkTask]]:
     """Tasks by queue URL: a job with at most ``short_job_chunks`` chunks to make here goes
     to the short lane, one with more to the long lane (docs/pipeline.md); without a long
@@ -56,13 +57,15 @@ def route_by_count(
     (a takeover, the sweeper) goes to the recovery lane whatever its size (the long lane
     where there is none), which is served after new work: after a failover the old
     owner's backlog (569 chunks in a drill of 200 requests) would otherwise stand in
-    front of every new request of more than a few chunks."""
+    front of every new request of more than a few chunks. ``job_chunks``: the chunks
+    the tasks' one job makes, where they go out in parts (voxflow.pipeline.shared_chunks)."""
     if recovery and recovery_url:
         return {recovery_url: list(tasks)} if tasks else {}
     to_make = Counter(task.request_id for task in tasks)
     lanes: dict[str, list[ChunkTask]] = {}
     for task in tasks:
-        to_long = recovery or to_make[task.request_id] > short_job_chunks
+        count = to_make[task.request_id] if job_chunks is None else job_chunks
+        to_long = recovery or count > short_job_chunks
         url = long_url if long_url and to_long else short_url
         lanes.setdefault(url, []).append(task)
     return lanes
@@ -97,10 +100,16 @@ class ChunkQueue:
         )
 
     def send(
-        self, tasks: list[ChunkTask], delay_s: int = 0, *, recovery: bool = False
+        self,
+        tasks: list[ChunkTask],
+        delay_s: int = 0,
+        *,
+        recovery: bool = False,
+        job_chunks: int | None = None,
     ) -> float | None:
         """Queue ``tasks``; returns when the first of them were queued (epoch seconds;
-        None: none were), where the synthesizer can start (voxflow.pipeline.timeline)."""
+        None: none were), where the synthesizer can start (voxflow.pipeline.timeline).
+        ``job_chunks``: as route_by_count's."""
         lanes = route_by_count(
             tasks,
             self.queue_url,
@@ -108,6 +117,7 @@ class ChunkQueue:
             self.short_job_chunks,
             recovery=recovery,
             recovery_url=self.recovery_queue_url,
+            job_chunks=job_chunks,
         )
         first_sent_at = None
         for queue_url, lane in lanes.items():

@@ -2,8 +2,7 @@
 
 Plan claims the chunks a long job lacks (voxflow.store.claims); a chunk another job has
 claimed is not queued again, and the job's lane is chosen by the chunks it makes itself,
-so a long text whose other sentences are being made already is one short task (its
-first chunk, which goes out on the short lane before the claims). The
+so a long text whose other sentences are being made already is one short task. The
 maker's synthesize step reports the chunk to the waiters once it is stored and counted;
 where the maker will not make it, it hands the waiters' tasks back to the lanes.
 """
@@ -28,26 +27,30 @@ def queue_tasks(
     at once on the short lane, never waiting behind a long lane; recovery work (a
     takeover, the sweeper) is served after new work, and a job its tenant's quota delays
     (``delay_s``) starts later, so a new job must not wait on either. A sharing job's
-    first chunk goes out before its claims, on the short lane: its first audio waits
-    for no claim and no long text's backlog (nobody waits on it: another job that needs
-    the same first chunk makes it too). A chunk that needs speech marks' timings is
-    made by its own job (a maker may not time it)."""
+    first chunk goes out before its claims are written, so its first audio waits for
+    no claim (nobody waits on it: another job that needs the same first chunk makes it
+    too). A chunk that needs speech marks' timings is made by its own job (a maker may
+    not time it)."""
     chunk_queue = pipeline.chunk_queue
     claims = pipeline.chunk_claims
     long_job = len(tasks) > chunk_queue.short_job_chunks
     if claims is None or recovery or delay_s or not long_job:
         return chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery), 0
     first, rest = tasks[:1], tasks[1:]
-    queued_at = chunk_queue.send(first)
     untimed = [task for task in rest if not task.timing]
-    made_here = claims.claim_many(untimed) if untimed else []
+    held = claims.held([task.chunk_key for task in untimed])
+    # The lane the job's own chunks will take, from that read (the writes may move a
+    # chunk or two either way): the first goes there before the claims are written.
+    to_make = len(tasks) - sum(held.get(t.chunk_key, t.request_id) != t.request_id for t in untimed)
+    queued_at = chunk_queue.send(first, job_chunks=to_make)
+    made_here = claims.claim_many(untimed, held)
     own = [task for task in rest if task.timing]
     own += [
         task.model_copy(update={"claimed": True})
         for task, mine in zip(untimed, made_here, strict=True)
         if mine
     ]
-    chunk_queue.send(own)
+    chunk_queue.send(own, job_chunks=to_make)
     return queued_at, len(untimed) - sum(made_here)
 
 

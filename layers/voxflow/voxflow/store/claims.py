@@ -55,12 +55,11 @@ class ChunkClaims:
         self._lease_s = lease_s
         self._clock = clock
 
-    def claim_many(self, tasks: list[ChunkTask]) -> list[bool]:
-        """``claim`` for each of ``tasks`` (one job's): the live claims read first, in one
-        call per hundred keys; then the free chunks taken and the held ones waited on,
+    def claim_many(self, tasks: list[ChunkTask], held: dict[str, str]) -> list[bool]:
+        """``claim`` for each of ``tasks`` (one job's), given the live claims on them
+        (``held``, read moments ago): the free chunks taken and the held ones waited on,
         each in one transaction per hundred keys. A transaction a claim taken or released
         since the read cancels is decided task by task (``claim``'s loop)."""
-        held = self._makers([task.chunk_key for task in tasks])
         free = [t for t in tasks if held.get(t.chunk_key, t.request_id) == t.request_id]
         busy = [t for t in tasks if held.get(t.chunk_key, t.request_id) != t.request_id]
         decided: dict[int, bool] = {}
@@ -102,9 +101,9 @@ class ChunkClaims:
             for waiter in old.get("waiters", {}).get("L", [])
         ]
 
-    def _makers(self, keys: list[str]) -> dict[str, str]:
-        """The makers of the live claims among ``keys`` (a key left unprocessed by the
-        batch read is left out: its claim is then decided by the writes alone)."""
+    def held(self, keys: list[str]) -> dict[str, str]:
+        """The makers of the live claims among ``keys``, in one call per hundred keys (a
+        key the batch read leaves unprocessed is left out: the writes decide it)."""
         now = self._clock()
         unique = list(dict.fromkeys(keys))
         makers: dict[str, str] = {}
