@@ -83,6 +83,15 @@ def test_a_long_text_with_one_chunk_to_make_goes_short() -> None:
     assert lanes == {SHORT: cached_but_one, LONG: whole}
 
 
+def test_a_job_sent_in_parts_goes_by_the_chunks_it_makes_in_all() -> None:
+    """A sharing job's first chunk goes out before the rest (voxflow.pipeline.shared_chunks):
+    each part goes where the whole job would."""
+    first = [task(30, 0, request_id="parts")]
+    assert route_by_count(first, SHORT, LONG, short_job_chunks=3, job_chunks=30) == {LONG: first}
+    rest = [task(30, n, request_id="parts") for n in range(1, 3)]
+    assert route_by_count(rest, SHORT, LONG, short_job_chunks=3, job_chunks=3) == {SHORT: rest}
+
+
 def test_recovery_work_goes_to_the_long_lane_whatever_its_size() -> None:
     tasks = [task(1), task(2, 1), task(30, 29)]
     assert route_by_count(tasks, SHORT, LONG, short_job_chunks=3, recovery=True) == {LONG: tasks}

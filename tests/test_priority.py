@@ -35,7 +35,7 @@ def _queue(sqs: Any, name: str) -> tuple[str, str]:
 def test_the_gate_is_busy_while_new_work_waits_or_is_in_flight(moto: MotoServer) -> None:
     sqs = _client("sqs", moto.url, REGION)
     url, _ = _queue(sqs, "requests-gate")
-    gate = ForegroundGate(moto.url, REGION, ["requests-gate", "no-such-queue"])
+    gate = ForegroundGate(moto.url, REGION, ["requests-gate", "no-such-queue"], quiet_s=0)
     assert not gate.busy()
     sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=30)
     assert not gate.busy()  # a delayed message is nobody's work yet
@@ -44,6 +44,22 @@ def test_the_gate_is_busy_while_new_work_waits_or_is_in_flight(moto: MotoServer)
     taken = sqs.receive_message(QueueUrl=url, VisibilityTimeout=30)["Messages"][0]
     assert gate.busy()  # in flight: a runner is working on it
     sqs.delete_message(QueueUrl=url, ReceiptHandle=taken["ReceiptHandle"])
+    assert not gate.busy()
+
+
+def test_the_gate_stays_busy_until_new_work_has_been_gone_a_while(moto: MotoServer) -> None:
+    sqs = _client("sqs", moto.url, REGION)
+    url, _ = _queue(sqs, "requests-quiet")
+    now = [100.0]
+    gate = ForegroundGate(moto.url, REGION, ["requests-quiet"], quiet_s=1.0, clock=lambda: now[0])
+    assert not gate.busy()  # never busy yet: nothing to wait out
+    sqs.send_message(QueueUrl=url, MessageBody="new")
+    assert gate.busy()
+    taken = sqs.receive_message(QueueUrl=url)["Messages"][0]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=taken["ReceiptHandle"])
+    now[0] += 0.5
+    assert gate.busy()  # gone half a second: the next request may be on its way
+    now[0] += 0.6
     assert not gate.busy()
 
 
@@ -59,7 +75,7 @@ def test_a_deferred_poller_takes_its_batch_only_once_new_work_is_done(
     backlog_url, backlog_arn = _queue(sqs, "standby-poll")
     sqs.send_message(QueueUrl=new_url, MessageBody="new request")
     sqs.send_message(QueueUrl=backlog_url, MessageBody="takeover")
-    gate = ForegroundGate(moto.url, REGION, ["requests-poll"])
+    gate = ForegroundGate(moto.url, REGION, ["requests-poll"], quiet_s=0)
     seen: list[str] = []
 
     def invoke(event: dict[str, Any]) -> None:

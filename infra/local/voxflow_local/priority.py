@@ -11,16 +11,18 @@ cycles free, and the backlog's calls then queue in moto ahead of theirs. New req
 waited 25 s (p50) for plan; with the backlog held back during that half minute, 2.6 s
 (issue 17, benchmarks/NOTES.md).
 
-So a backlog runner takes a batch only while the foreground queues of its region (every
-other queue a runner polls) hold no message, waiting or in flight (``ForegroundGate``,
-the poller's ``defer``); otherwise it checks again ``RECHECK_S`` later. A batch already
+So a backlog runner takes a batch only once the foreground queues of its region (every
+other queue a runner polls) have held no message, waiting or in flight, for ``QUIET_S``
+(``ForegroundGate``, the poller's ``defer``); otherwise it checks again ``RECHECK_S``
+later. A batch already
 taken is finished. The backlog runs as soon as new work drains, and in full when there
 is none. The foreground's state comes from the local moto's stream-heads path
 (voxflow_local.stream_heads), one cheap call."""
 
 import json
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from urllib.error import URLError
 from urllib.request import urlopen
 
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 BACKGROUND_QUEUES = frozenset({"StandbyQueue", "RecoveryChunksQueue"})
 BACKGROUND_NICENESS = 10
 RECHECK_S = 0.2
+QUIET_S = 1.0
 
 
 def foreground_queue_names(functions: Iterable[LocalFunction]) -> tuple[str, ...]:
@@ -46,13 +49,35 @@ def foreground_queue_names(functions: Iterable[LocalFunction]) -> tuple[str, ...
 
 
 class ForegroundGate:
-    """True while new work is waiting in, or being worked from, the foreground queues."""
+    """True while new work is waiting in, or being worked from, the foreground queues,
+    and for ``quiet_s`` after: between two new requests the queues are empty for a
+    moment, and a backlog batch taken then (four long chunks at nice 10) ran through the
+    whole half minute after a drill's kill, 4.3-4.6 CPU s of it (benchmarks/NOTES.md,
+    session 13)."""
 
-    def __init__(self, endpoint_url: str, region: str, queue_names: Iterable[str]) -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str,
+        queue_names: Iterable[str],
+        *,
+        quiet_s: float = QUIET_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._url = stream_heads.url(endpoint_url, region, queue_names)
         self._answered = True
+        self._quiet_s = quiet_s
+        self._clock = clock
+        self._busy_at: float | None = None
 
     def busy(self) -> bool:
+        now = self._clock()
+        if self._working():
+            self._busy_at = now
+            return True
+        return self._busy_at is not None and now - self._busy_at < self._quiet_s
+
+    def _working(self) -> bool:
         try:
             with urlopen(self._url, timeout=2) as answer:
                 counts = json.load(answer).get("busy", {})
