@@ -196,6 +196,7 @@ class MemoryChunkQueue(ChunkQueue):
         delay_s: int = 0,  # noqa: ARG002 (ChunkQueue's signature)
         *,
         recovery: bool = False,  # noqa: ARG002
+        job_chunks: int | None = None,  # noqa: ARG002
     ) -> None:
         self.steps.step("chunks.send")
         self.tasks.extend(tasks)

@@ -43,6 +43,7 @@ class LostTasks(ChunkQueue):
         delay_s: int = 0,  # noqa: ARG002
         *,
         recovery: bool = False,  # noqa: ARG002
+        job_chunks: int | None = None,  # noqa: ARG002
     ) -> None:
         self.lost.extend(tasks)
 

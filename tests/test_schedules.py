@@ -182,8 +182,15 @@ class LostTasks(ChunkQueue):
     def __init__(self) -> None:
         super().__init__(None, "lost")
 
-    def send(self, tasks: list[ChunkTask], delay_s: int = 0, *, recovery: bool = False) -> None:
-        del tasks, delay_s, recovery  # lost on the way
+    def send(
+        self,
+        tasks: list[ChunkTask],
+        delay_s: int = 0,
+        *,
+        recovery: bool = False,
+        job_chunks: int | None = None,
+    ) -> None:
+        del tasks, delay_s, recovery, job_chunks  # lost on the way
 
 
 def _stuck_job(stack: LocalStack, pipeline: Pipeline, aws: AwsSettings) -> str:

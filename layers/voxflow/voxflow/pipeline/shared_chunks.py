@@ -33,8 +33,7 @@ def queue_tasks(
     not time it)."""
     chunk_queue = pipeline.chunk_queue
     claims = pipeline.chunk_claims
-    long_job = len(tasks) > chunk_queue.short_job_chunks
-    if claims is None or recovery or delay_s or not long_job:
+    if claims is None or recovery or delay_s or len(tasks) <= chunk_queue.short_job_chunks:
         return chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery), 0
     first, rest = tasks[:1], tasks[1:]
     untimed = [task for task in rest if not task.timing]
