@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,18 @@ ITEM: dict[str, Any] = {
 }
 
 
+def _without_and_with(
+    monkeypatch: pytest.MonkeyPatch, read: Callable[[MotoServer], list[Any]]
+) -> tuple[list[Any], list[Any]]:
+    """What ``read`` gets from a fresh moto without the hot paths, then with them."""
+    answers = []
+    for switch in ("0", "1"):
+        monkeypatch.setenv(HOT_PATHS_ENV, switch)
+        with MotoServer(None, "us-east-1") as moto:
+            answers.append(read(moto))
+    return answers[0], answers[1]
+
+
 def _answers(moto: MotoServer) -> list[Any]:
     """What boto3 reads back of an item with every attribute type, by every read a
     voxflow function or the replicator makes."""
@@ -142,12 +154,7 @@ def _answers(moto: MotoServer) -> list[Any]:
 def test_dynamodb_answers_are_the_same_with_and_without_hot_paths(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(HOT_PATHS_ENV, "0")
-    with MotoServer(None, "us-east-1") as plain:
-        by_moto = _answers(plain)
-    monkeypatch.setenv(HOT_PATHS_ENV, "1")
-    with MotoServer(None, "us-east-1") as fast:
-        with_hot_paths = _answers(fast)
+    by_moto, with_hot_paths = _without_and_with(monkeypatch, _answers)
     assert with_hot_paths == by_moto
     assert by_moto[1]["blob"] == {"B": ITEM["blob"]["B"]}  # and both read back what was put
     assert by_moto[1]["nested"] == ITEM["nested"]
@@ -180,12 +187,7 @@ def _delivered(moto: MotoServer) -> list[Any]:
 def test_eventbridge_delivers_the_same_input_with_and_without_hot_paths(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(HOT_PATHS_ENV, "0")
-    with MotoServer(None, "us-east-1") as plain:
-        by_moto = _delivered(plain)
-    monkeypatch.setenv(HOT_PATHS_ENV, "1")
-    with MotoServer(None, "us-east-1") as fast:
-        with_hot_paths = _delivered(fast)
+    by_moto, with_hot_paths = _without_and_with(monkeypatch, _delivered)
     assert with_hot_paths == by_moto
     assert [body["detail"] for body in by_moto] == [
         {"n": [1, 2.5]},

@@ -1158,6 +1158,19 @@ CONSUME = {
 TERMINAL_WRITERS = ("PlanFunction", "SynthesizeFunction", "SweeperFunction")
 
 
+def test_plan_claims_shared_chunks_and_synthesis_releases_them(translated: dict[str, Any]) -> None:
+    claims = str(getatt("ChunkClaimsTable"))
+    for function_id in FUNCTIONS:
+        pairs = _allowed(translated, function_id)
+        on_claims = {action for action, resource in pairs if resource == claims}
+        expected = (
+            {"dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+            if function_id in ("PlanFunction", "SynthesizeFunction")
+            else set()
+        )
+        assert on_claims == expected, function_id
+
+
 def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any]) -> None:
     allowed = {function_id: _allowed(translated, function_id) for function_id in FUNCTIONS}
     for function_id, pairs in allowed.items():
@@ -1212,14 +1225,15 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
         expected = {"dynamodb:GetItem", "dynamodb:PutItem"} if function_id in admitters else set()
         assert quotas == expected, function_id
 
-    # Plan and the sweeper queue chunk tasks, on both lanes; synthesis never does.
-    for lane in [getatt("ChunksQueue"), getatt("LongChunksQueue")]:
+    # Plan and the sweeper queue chunk tasks, on every lane; synthesis sends again the
+    # tasks it parks and those it hands back to a shared chunk's waiters.
+    for lane in [getatt("ChunksQueue"), getatt("LongChunksQueue"), getatt("RecoveryChunksQueue")]:
         chunk_senders = [
             function_id
             for function_id, pairs in allowed.items()
             if ("sqs:SendMessage", str(lane)) in pairs
         ]
-        assert chunk_senders == ["PlanFunction", "SweeperFunction"], lane
+        assert chunk_senders == ["PlanFunction", "SynthesizeFunction", "SweeperFunction"], lane
     # The sweeper scans the jobs table; the API the lexicons (ListLexicons, at most
     # 100 items); nothing else scans.
     scans = {

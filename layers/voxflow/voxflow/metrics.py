@@ -39,6 +39,7 @@ CATALOGUE: tuple[Metric, ...] = (
     _emf("RealTimeFactor", "None", "synthesis seconds per second of audio, per chunk"),
     _emf("ChunksSynthesized", "Count", "chunks spoken into S3"),
     _emf("ChunksDropped", "Count", "chunk tasks dropped (their job ended or expired)"),
+    _emf("ChunksShared", "Count", "chunks reported to a job that waited on another's"),
     _emf("RequestsFailed", "Count", "requests that ended in SynthesisFailed"),
     _emf("FailuresByCode", "Count", "the same failures, by error code", "Code"),
     _emf("RequestsThrottled", "Count", "requests refused over their tenant's quota"),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from voxflow.audio import AudioFormat, encode
 from voxflow.engine import SpeechChunk, SynthesisParams
 from voxflow.errors import SynthesisError, VoiceLoadError
-from voxflow.events import ChunkSynthesized, ChunkTask
+from voxflow.events import ChunkTask
 from voxflow.marks.speech import timing_of
 from voxflow.marks.timing import timing_usable
 from voxflow.pipeline.assemble import assemble
@@ -25,6 +25,7 @@ from voxflow.pipeline.failures import error_code, fail_job, is_final
 from voxflow.pipeline.handover import park, sort_tasks
 from voxflow.pipeline.regional import usable_many
 from voxflow.pipeline.shared_chunks import hand_back, report_to_waiters
+from voxflow.pipeline.terminal import chunk_event
 from voxflow.pipeline.timeline import CHUNK_STORED, record
 from voxflow.store import CacheEntry
 
@@ -262,15 +263,7 @@ def complete_chunk(
     reporting = time.perf_counter()
     progress = pipeline.jobs.record_chunk(task.request_id, task.index)
     if progress.newly_recorded:
-        url = pipeline.audio.presign(entry.s3_key, entry.content_type)
-        event = ChunkSynthesized(
-            request_id=task.request_id,
-            index=task.index,
-            count=task.count,
-            url=url.url,
-            expires_at=url.expires_at,
-            duration_s=float(entry.duration_s),
-        )
+        event = chunk_event(task, entry, pipeline)
         if task.reply_to is None:
             batch.index(task)  # the bus has the client's copy: alongside it
         # Not sent again if the bus put fails (the chunk is recorded by then), as before.

@@ -9,9 +9,10 @@ where the maker will not make it, it hands the waiters' tasks back to the lanes.
 
 import logging
 
-from voxflow.events import ChunkSynthesized, ChunkTask
+from voxflow.events import ChunkTask
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
+from voxflow.pipeline.terminal import chunk_event
 from voxflow.store import CacheEntry
 
 logger = logging.getLogger(__name__)
@@ -84,15 +85,7 @@ def hand_back(task: ChunkTask, pipeline: Pipeline) -> None:
 def _report(waiter: ChunkTask, entry: CacheEntry, pipeline: Pipeline) -> None:
     progress = pipeline.jobs.record_chunk(waiter.request_id, waiter.index)
     if progress.newly_recorded:
-        url = pipeline.audio.presign(entry.s3_key, entry.content_type)
-        event = ChunkSynthesized(
-            request_id=waiter.request_id,
-            index=waiter.index,
-            count=waiter.count,
-            url=url.url,
-            expires_at=url.expires_at,
-            duration_s=float(entry.duration_s),
-        )
+        event = chunk_event(waiter, entry, pipeline)
         pipeline.publisher.publish(event, waiter.reply_to, reply_first=True)
         pipeline.meter.count("ChunksShared")
     if progress.complete:

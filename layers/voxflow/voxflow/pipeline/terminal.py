@@ -11,7 +11,13 @@ import json
 from collections.abc import Callable
 
 from voxflow.audio import AudioFormat
-from voxflow.events import ReplyTo, SynthesisCompleted, SynthesisFailed
+from voxflow.events import (
+    ChunkSynthesized,
+    ChunkTask,
+    ReplyTo,
+    SynthesisCompleted,
+    SynthesisFailed,
+)
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.outputs import OutputWriteFailed
 from voxflow.store import CacheEntry, Job
@@ -33,6 +39,19 @@ def extra_targets(job: Job) -> list[ReplyTo]:
 def answered_id(job: Job) -> str:
     """The request id the job's events carry."""
     return job.answers_request_id or job.request_id
+
+
+def chunk_event(task: ChunkTask, entry: CacheEntry, pipeline: Pipeline) -> ChunkSynthesized:
+    """``task``'s chunk, stored as ``entry``, for its job's client: a fresh URL."""
+    url = pipeline.audio.presign(entry.s3_key, entry.content_type)
+    return ChunkSynthesized(
+        request_id=task.request_id,
+        index=task.index,
+        count=task.count,
+        url=url.url,
+        expires_at=url.expires_at,
+        duration_s=float(entry.duration_s),
+    )
 
 
 def completed_event(
