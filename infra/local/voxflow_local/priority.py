@@ -14,9 +14,8 @@ waited 25 s (p50) for plan; with the backlog held back during that half minute, 
 So a backlog runner takes a batch only once the foreground queues of its region (every
 other queue a runner polls) have held no message, waiting or in flight, for ``QUIET_S``
 (``ForegroundGate``, the poller's ``defer``); otherwise it checks again ``RECHECK_S``
-later. A batch already
-taken is finished. The backlog runs as soon as new work drains, and in full when there
-is none. The foreground's state comes from the local moto's stream-heads path
+later. A batch already taken is finished. The backlog runs as soon as new work drains,
+and in full when there is none. The foreground's state comes from the local moto's stream-heads path
 (voxflow_local.stream_heads), one cheap call."""
 
 import json

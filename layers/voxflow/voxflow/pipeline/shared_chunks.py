@@ -14,6 +14,7 @@ from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.terminal import chunk_event
 from voxflow.store import CacheEntry
+from voxflow.store.claims import held_elsewhere
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def queue_tasks(
     held = claims.held([task.chunk_key for task in untimed])
     # The lane the job's own chunks will take, from that read (the writes may move a
     # chunk or two either way): the first goes there before the claims are written.
-    to_make = len(tasks) - sum(held.get(t.chunk_key, t.request_id) != t.request_id for t in untimed)
+    to_make = len(tasks) - sum(held_elsewhere(task, held) for task in untimed)
     queued_at = chunk_queue.send(first, job_chunks=to_make)
     made_here = claims.claim_many(untimed, held)
     own = [task for task in rest if task.timing]

@@ -27,7 +27,7 @@ from typing import Any
 
 from voxflow.events import ChunkTask
 
-__all__ = ["DEFAULT_LEASE_S", "ChunkClaims"]
+__all__ = ["DEFAULT_LEASE_S", "ChunkClaims", "held_elsewhere"]
 
 # Long enough for a claimed task to wait out a failover's lanes and its retries; a maker
 # that never reports is taken over after it.
@@ -60,15 +60,15 @@ class ChunkClaims:
         (``held``, read moments ago): the free chunks taken and the held ones waited on,
         each in one transaction per hundred keys. A transaction a claim taken or released
         since the read cancels is decided task by task (``claim``'s loop)."""
-        free = [t for t in tasks if held.get(t.chunk_key, t.request_id) == t.request_id]
-        busy = [t for t in tasks if held.get(t.chunk_key, t.request_id) != t.request_id]
+        free = [task for task in tasks if not held_elsewhere(task, held)]
+        busy = [task for task in tasks if held_elsewhere(task, held)]
         decided: dict[int, bool] = {}
-        for group in _by_key(free):
-            if self._together(group, self._take_update):
-                decided.update((id(task), True) for task in group)
-        for group in _by_key(busy):
-            if self._together(group, self._wait_update):
-                decided.update((id(task), False) for task in group)
+        for by_key in _by_key(free):
+            if self._together(by_key, self._take_update):
+                decided.update((id(task), True) for same in by_key for task in same)
+        for by_key in _by_key(busy):
+            if self._together(by_key, self._wait_update):
+                decided.update((id(task), False) for same in by_key for task in same)
         rest = [task for task in tasks if id(task) not in decided]
         decided.update(zip(map(id, rest), _CALLS.map(self.claim, rest), strict=True))
         return [decided[id(task)] for task in tasks]
@@ -84,8 +84,8 @@ class ChunkClaims:
         return True
 
     def release(self, chunk_key: str, maker: str) -> list[ChunkTask]:
-        """Ends ``maker``'s claim on the chunk; the tasks that waited on it. None when the
-        claim is not ``maker``'s (it lapsed and was taken over: the new maker reports)."""
+        """Ends ``maker``'s claim on the chunk; the tasks that waited on it. No tasks when
+        the claim is not ``maker``'s (it lapsed and was taken over: the new maker reports them)."""
         try:
             old = self._dynamodb.delete_item(
                 TableName=self.table,
@@ -138,15 +138,14 @@ class ChunkClaims:
             return False
         return True
 
-    def _together(self, tasks: list[ChunkTask], update: Callable[[list[ChunkTask]], Any]) -> bool:
-        """One transaction of ``update`` for each chunk key among ``tasks``; False if it
+    def _together(
+        self, by_key: list[list[ChunkTask]], update: Callable[[list[ChunkTask]], Any]
+    ) -> bool:
+        """One transaction of ``update`` for each chunk's tasks in ``by_key``; False if it
         was cancelled (nothing written)."""
-        keys: dict[str, list[ChunkTask]] = {}
-        for task in tasks:
-            keys.setdefault(task.chunk_key, []).append(task)
         try:
             self._dynamodb.transact_write_items(
-                TransactItems=[{"Update": update(same)} for same in keys.values()]
+                TransactItems=[{"Update": update(same)} for same in by_key]
             )
         except self._dynamodb.exceptions.TransactionCanceledException:
             return False
@@ -184,15 +183,20 @@ class ChunkClaims:
         }
 
 
-def _by_key(tasks: list[ChunkTask]) -> list[list[ChunkTask]]:
-    """``tasks`` in groups of at most a hundred chunk keys (a transaction's limit), the
-    tasks of one key in one group."""
-    groups: list[list[ChunkTask]] = []
-    keys: dict[str, int] = {}
+def held_elsewhere(task: ChunkTask, held: dict[str, str]) -> bool:
+    """Whether another job than ``task``'s holds the live claim on its chunk (``held``:
+    as ``ChunkClaims.held`` read it)."""
+    return held.get(task.chunk_key, task.request_id) != task.request_id
+
+
+def _by_key(tasks: list[ChunkTask]) -> list[list[list[ChunkTask]]]:
+    """``tasks`` by chunk key (a key's tasks together), in groups of at most a hundred
+    keys: a transaction's limit."""
+    same_key: dict[str, list[ChunkTask]] = {}
     for task in tasks:
-        if task.chunk_key not in keys:
-            if not groups or len({t.chunk_key for t in groups[-1]}) == _KEYS_PER_TRANSACTION:
-                groups.append([])
-            keys[task.chunk_key] = len(groups) - 1
-        groups[keys[task.chunk_key]].append(task)
-    return groups
+        same_key.setdefault(task.chunk_key, []).append(task)
+    keys = list(same_key.values())
+    return [
+        keys[start : start + _KEYS_PER_TRANSACTION]
+        for start in range(0, len(keys), _KEYS_PER_TRANSACTION)
+    ]
