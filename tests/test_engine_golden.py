@@ -7,7 +7,8 @@ from piper import PiperVoice, SynthesisConfig
 
 from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
-from voxflow.engine.session import _session_options
+from voxflow.engine.session import CPU, CUDA, _session_options, provider_options
+from voxflow.errors import SettingsError
 from voxflow.settings import EngineSettings
 from voxflow.voices import VoiceRegistry
 
@@ -136,3 +137,16 @@ def test_without_spinning_the_audio_is_the_same(registry: VoiceRegistry, engine:
         assert [len(g) for g in got] == [len(e) for e in expected]
         for first, second in zip(expected, got, strict=True):
             assert correlation(first, second) >= 0.999
+
+
+def test_cuda_gets_the_configured_convolution_search() -> None:
+    """onnxruntime's own CUDA default (EXHAUSTIVE) searches again for every new sentence
+    length; the setting reaches the CUDA provider and no other."""
+    settings = EngineSettings.of(Config.load({}))
+    assert settings.cuda_conv_algo_search == "DEFAULT"
+    assert provider_options([CUDA, CPU], settings) == [{"cudnn_conv_algo_search": "DEFAULT"}, {}]
+    chosen = EngineSettings.of(Config.load({"VOXFLOW_CUDA_CONV_ALGO_SEARCH": "HEURISTIC"}))
+    assert provider_options([CUDA, CPU], chosen)[0] == {"cudnn_conv_algo_search": "HEURISTIC"}
+    assert provider_options([CPU], chosen) == [{}]
+    with pytest.raises(SettingsError, match="VOXFLOW_CUDA_CONV_ALGO_SEARCH"):
+        EngineSettings.of(Config.load({"VOXFLOW_CUDA_CONV_ALGO_SEARCH": "fastest"}))

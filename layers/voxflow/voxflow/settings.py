@@ -5,10 +5,10 @@ from pathlib import Path
 
 from voxflow.config import Config
 from voxflow.config import variables as env
-from voxflow.config.choices import Device, ExecutionMode
+from voxflow.config.choices import ConvAlgoSearch, Device, ExecutionMode
 from voxflow.errors import SettingsError
 
-__all__ = ["Device", "EngineSettings", "ExecutionMode", "default_cache_dir"]
+__all__ = ["ConvAlgoSearch", "Device", "EngineSettings", "ExecutionMode", "default_cache_dir"]
 
 
 def default_cache_dir(config: Config) -> Path:
@@ -30,6 +30,7 @@ class EngineSettings:
     """
 
     device: Device = env.DEVICE.default
+    cuda_conv_algo_search: ConvAlgoSearch = env.CUDA_CONV_ALGO_SEARCH.default
     execution_mode: ExecutionMode = env.EXECUTION_MODE.default
     fast_start: bool = env.FAST_START.default
     intra_op_threads: int = env.INTRA_OP_THREADS.default
@@ -56,6 +57,11 @@ class EngineSettings:
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
             raise SettingsError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.cuda_conv_algo_search not in ("DEFAULT", "HEURISTIC", "EXHAUSTIVE"):
+            raise SettingsError(
+                "cuda_conv_algo_search must be DEFAULT, HEURISTIC or EXHAUSTIVE, "
+                f"not {self.cuda_conv_algo_search!r}"
+            )
         if self.execution_mode not in ("sequential", "parallel"):
             raise SettingsError(
                 f"execution_mode must be sequential or parallel, not {self.execution_mode!r}"
@@ -80,6 +86,7 @@ class EngineSettings:
     def of(cls, config: Config) -> "EngineSettings":
         return cls(
             device=config[env.DEVICE],
+            cuda_conv_algo_search=config[env.CUDA_CONV_ALGO_SEARCH],
             execution_mode=config[env.EXECUTION_MODE],
             fast_start=config[env.FAST_START],
             intra_op_threads=config[env.INTRA_OP_THREADS],

@@ -5,6 +5,8 @@ from typing import Literal
 
 Device = Literal["auto", "cpu", "cuda"]
 ExecutionMode = Literal["sequential", "parallel"]
+# cuDNN's convolution algorithm choice on CUDA (onnxruntime's cudnn_conv_algo_search).
+ConvAlgoSearch = Literal["DEFAULT", "HEURISTIC", "EXHAUSTIVE"]
 
 
 class CacheIsolation(StrEnum):

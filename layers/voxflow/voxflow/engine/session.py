@@ -117,6 +117,16 @@ def choose_providers(settings: EngineSettings) -> list[str]:
     return [CPU]
 
 
+def provider_options(providers: list[str], settings: EngineSettings) -> list[dict[str, str]]:
+    """One options mapping per provider. onnxruntime's CUDA default searches every cuDNN
+    algorithm for each new input shape, and every sentence has another length: a worker
+    meeting new text spends more time searching than synthesizing (benchmarks/gpu.py)."""
+    return [
+        {"cudnn_conv_algo_search": settings.cuda_conv_algo_search} if name == CUDA else {}
+        for name in providers
+    ]
+
+
 def _session_options(
     settings: EngineSettings, parallel: bool, *, optimized: bool = False
 ) -> ort.SessionOptions:
@@ -193,6 +203,7 @@ def load_model(
                     str(optimized),
                     _session_options(settings, parallel, optimized=True),
                     providers=providers,
+                    provider_options=provider_options(providers, settings),
                 )
             except Exception as error:  # onnxruntime raises its own untyped errors
                 _LOGGER.warning(
@@ -202,7 +213,10 @@ def load_model(
                 optimized = None
         try:
             return ort.InferenceSession(
-                plain_source(), _session_options(settings, parallel), providers=providers
+                plain_source(),
+                _session_options(settings, parallel),
+                providers=providers,
+                provider_options=provider_options(providers, settings),
             )
         except Exception as error:  # onnxruntime raises its own untyped errors
             raise VoiceLoadError(f"cannot load {model_path}: {error}") from error
