@@ -8,6 +8,7 @@ flight queues one short task and waits for the rest, and both come out as the en
 own audio; a maker whose chunks fail for good hands its waiters back to the lanes.
 """
 
+import threading
 import uuid
 from typing import Any
 
@@ -190,6 +191,30 @@ def test_a_long_text_waits_for_the_chunks_another_makes_and_queues_only_its_own(
     assert claims is not None
     left = claims._dynamodb.scan(TableName=claims.table)["Items"]
     assert left == []  # every claim released
+
+
+def test_plan_reads_the_claims_beside_its_cache_read_not_before_the_first_chunk(
+    sharing: PlanHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claims' BatchGetItem runs on the read-ahead's threads, beside the cache read,
+    so nothing stands between the job's claim and its first chunk's send."""
+    claims = sharing.pipeline.chunk_claims
+    assert claims is not None
+    reads: list[tuple[str, int]] = []
+    held = claims.held
+
+    def spied(keys: list[str]) -> dict[str, str]:
+        reads.append((threading.current_thread().name, len(keys)))
+        return held(keys)
+
+    monkeypatch.setattr(claims, "held", spied)
+    first_text, second_text = _texts()
+    sharing.plan(first_text, format="wav", params=SILENT)
+    second = sharing.plan(second_text, format="wav", params=SILENT)
+    assert [name.startswith("voxflow-hit") for name, _ in reads] == [True, True]
+    assert [count for _, count in reads] == [5, 5]  # every chunk's key, in one read
+    (own,) = [t for t in sharing.outbox.tasks if t.request_id == second.request_id]
+    assert own.index == 0  # the read-ahead's claims decided it as before
 
 
 def test_a_maker_whose_chunks_fail_for_good_hands_its_waiters_back(

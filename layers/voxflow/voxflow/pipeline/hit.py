@@ -60,21 +60,37 @@ class ReadAhead:
 
     known: dict[str, CacheEntry]  # the live cache entries among the keys read
     quota_item: TenantBuckets | None  # the tenant's quota item, if quotas are on
+    # The live chunk claims among ``claim_keys`` (voxflow.store.claims), if they were read.
+    claims: dict[str, str] | None = None
 
 
 def read_ahead(
-    item: ItemRequest, keys: list[str], pipeline: Pipeline, *, standby_expired: bool = False
+    item: ItemRequest,
+    keys: list[str],
+    pipeline: Pipeline,
+    *,
+    standby_expired: bool = False,
+    claim_keys: list[str] | None = None,
 ) -> ReadAhead | None:
-    """The cache entries of ``keys`` (one consistent BatchGetItem) and the tenant's quota
-    item, read concurrently; None where the general path reads for itself (more keys
-    than one batch read takes; with two regions, a request the claim must read a job
-    for before it may create one)."""
+    """The cache entries of ``keys`` (one consistent BatchGetItem), the tenant's quota
+    item and the live claims on ``claim_keys`` (a long job's chunks: the claims'
+    BatchGetItem, off a sharing job's first-chunk path), read concurrently; None where
+    the general path reads for itself (more keys than one batch read takes; with two
+    regions, a request the claim must read a job for before it may create one)."""
     if len(keys) > _KEYS_PER_BATCH_GET or not _creates_first(item, pipeline, standby_expired):
         return None
     quotas = pipeline.controls.quotas
     quota_read = _CALLS.submit(quotas.read, item.tenant) if quotas is not None else None
+    claims = pipeline.chunk_claims
+    claims_read = (
+        _CALLS.submit(claims.held, claim_keys) if claims is not None and claim_keys else None
+    )
     known = pipeline.cache.lookup_many(keys, consistent=True)
-    return ReadAhead(known, quota_read.result() if quota_read is not None else None)
+    return ReadAhead(
+        known,
+        quota_read.result() if quota_read is not None else None,
+        claims_read.result() if claims_read is not None else None,
+    )
 
 
 def _creates_first(item: ItemRequest, pipeline: Pipeline, standby_expired: bool) -> bool:

@@ -58,8 +58,16 @@ def plan_item(
     keys = [key, *([marks.key] if marks else []), *chunk_keys]
     laps.lap("key")
     # A job read already exists: answering at once would create it, and fail.
+    # A job that may share chunks (voxflow.pipeline.shared_chunks) reads their claims here.
+    sharing = len(chunk_keys) > pipeline.chunk_queue.short_job_chunks and marks is None
     ahead = (
-        read_ahead(item, keys, pipeline, standby_expired=standby_expired)
+        read_ahead(
+            item,
+            keys,
+            pipeline,
+            standby_expired=standby_expired,
+            claim_keys=chunk_keys if sharing else None,
+        )
         if job_read is None
         else None
     )
@@ -143,7 +151,13 @@ def plan_item(
     # on the recovery lane so that requests published since are served first (issue 17:
     # most of a drill's interrupted work was such copies, created on the new lanes).
     recovery = claimed.decision is Decision.TAKE_OVER or waited_s > 0
-    queued_at, waiting = queue_tasks(tasks, pipeline, delay_s=delay_s, recovery=recovery)
+    queued_at, waiting = queue_tasks(
+        tasks,
+        pipeline,
+        delay_s=delay_s,
+        recovery=recovery,
+        held=ahead.claims if ahead is not None else None,
+    )
     laps.lap("queue")
     pipeline.jobs.mark_dispatched(job)
     record(

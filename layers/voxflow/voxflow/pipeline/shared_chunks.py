@@ -20,7 +20,12 @@ logger = logging.getLogger(__name__)
 
 
 def queue_tasks(
-    tasks: list[ChunkTask], pipeline: Pipeline, *, delay_s: int = 0, recovery: bool = False
+    tasks: list[ChunkTask],
+    pipeline: Pipeline,
+    *,
+    delay_s: int = 0,
+    recovery: bool = False,
+    held: dict[str, str] | None = None,
 ) -> tuple[float | None, int]:
     """Queue one job's chunk tasks; returns when the first were queued (None: none were)
     and how many of its chunks wait on another job's claim instead.
@@ -32,14 +37,16 @@ def queue_tasks(
     first chunk goes out before its claims are written, so its first audio waits for
     no claim (nobody waits on it: another job that needs the same first chunk makes it
     too). A chunk that needs speech marks' timings is made by its own job (a maker may
-    not time it)."""
+    not time it). ``held``: the live claims on the job's chunks as plan read them beside
+    its cache read (voxflow.pipeline.hit.read_ahead); read here when not given."""
     chunk_queue = pipeline.chunk_queue
     claims = pipeline.chunk_claims
     if claims is None or recovery or delay_s or len(tasks) <= chunk_queue.short_job_chunks:
         return chunk_queue.send(tasks, delay_s=delay_s, recovery=recovery), 0
     first, rest = tasks[:1], tasks[1:]
     untimed = [task for task in rest if not task.timing]
-    held = claims.held([task.chunk_key for task in untimed])
+    if held is None:
+        held = claims.held([task.chunk_key for task in untimed])
     # The lane the job's own chunks will take, from that read (the writes may move a
     # chunk or two either way): the first goes there before the claims are written.
     to_make = len(tasks) - sum(held_elsewhere(task, held) for task in untimed)
