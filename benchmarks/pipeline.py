@@ -359,6 +359,13 @@ def main() -> None:
         "here does (on: one request at a time, as each Lambda environment has its own "
         "vCPUs); off: the local stack's default, where several engines share the cores",
     )
+    parser.add_argument(
+        "--runners",
+        type=int,
+        default=1,
+        help="runner processes per event source (1: one request's batches one after another; "
+        "on Lambda a lane's batches run concurrently, each on vCPUs of its own)",
+    )
     args = parser.parse_args()
     log_dir = args.logs / time.strftime("%Y%m%d-%H%M%S")
     load_before = os.getloadavg()
@@ -367,7 +374,9 @@ def main() -> None:
     measured = Measured(text_of(1000), text_of(3000))
     progress(f"starting the local stack (logs in {log_dir})")
     spinning = {"VOXFLOW_ALLOW_SPINNING": "1" if args.spinning == "on" else "0"}
-    with LocalStack(retry_visibility_s=1, log_dir=log_dir, extra_env=spinning) as stack:
+    with LocalStack(
+        retry_visibility_s=1, log_dir=log_dir, extra_env=spinning, concurrency=args.runners
+    ) as stack:
         clients = AwsClients(AwsSettings.local(stack.url, stack.region))
         with VoxflowClient(clients, StackTarget.from_resources(stack.stack.resources)) as client:
             client.synthesize("Warm up the runners.", timeout_s=120)
