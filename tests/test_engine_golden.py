@@ -8,7 +8,7 @@ from piper import PiperVoice, SynthesisConfig
 from voxflow.config import Config
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.engine.session import CPU, CUDA, _session_options, provider_options
-from voxflow.errors import SettingsError
+from voxflow.errors import SettingsError, VoiceLoadError
 from voxflow.settings import EngineSettings
 from voxflow.voices import VoiceRegistry
 
@@ -150,3 +150,21 @@ def test_cuda_gets_the_configured_convolution_search() -> None:
     assert provider_options([CPU], chosen) == [{}]
     with pytest.raises(SettingsError, match="VOXFLOW_CUDA_CONV_ALGO_SEARCH"):
         EngineSettings.of(Config.load({"VOXFLOW_CUDA_CONV_ALGO_SEARCH": "fastest"}))
+
+
+def test_a_forced_cuda_session_that_lands_on_the_cpu_is_a_failed_load(
+    registry: VoiceRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """onnxruntime lists CUDA (a GPU build) but cannot load it: it warns and runs on the
+    CPU. With ``device=cuda`` that must fail the load, not give a slow worker."""
+    import onnxruntime as ort
+
+    # This CPU build cannot load CUDA: listing it stands in for a GPU build whose CUDA
+    # provider's libraries are missing.
+    monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
+    forced = Engine(registry, EngineSettings.of(Config.load({"VOXFLOW_DEVICE": "cuda"})))
+    with pytest.raises(VoiceLoadError, match="CUDA provider did not load"):
+        forced.warm_up("joe")
+    auto = Engine(registry, EngineSettings.of(Config.load({"VOXFLOW_DEVICE": "auto"})))
+    auto.warm_up("joe")  # auto takes the CPU as it falls back
+    assert auto.provider("joe") == CPU

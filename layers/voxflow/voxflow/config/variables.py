@@ -74,7 +74,9 @@ def _optional_number(raw: str) -> float | None:
 # ------------------------------------------------------------------ engine (synthesis core)
 DEVICE: Var[Device] = declare(
     "VOXFLOW_DEVICE", _device, "auto",
-    "`auto` uses CUDA when onnxruntime offers it, else CPU; `cpu`, `cuda` force one",
+    "`auto` uses CUDA when onnxruntime offers it, else CPU; `cpu`, `cuda` force one "
+    "(`cuda`: a session onnxruntime puts on the CPU, its CUDA provider failing to load, "
+    "fails the voice's load; the GPU worker's task sets it)",
     ENGINE, "engine",
 )  # fmt: skip
 CUDA_CONV_ALGO_SEARCH: Var[ConvAlgoSearch] = declare(

@@ -224,6 +224,14 @@ def load_model(
     model = VoiceModel(
         build, parallel=parallel, fast_start=fast_start, optimized=lambda: optimized is not None
     )
+    if settings.device == "cuda" and model.provider != CUDA:
+        # onnxruntime lists the providers it was built with, and falls back to the CPU
+        # with a warning when the CUDA one cannot load (a library missing from the image,
+        # the driver's too old): forced onto the GPU, that is a failed start, not a slow worker.
+        raise VoiceLoadError(
+            f"device=cuda but {model_path.name} runs on {model.provider}: "
+            "onnxruntime's CUDA provider did not load"
+        )
     _LOGGER.info(
         "voice model loaded",
         extra={
