@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from voxflow.aws.settings import LOCAL_KEY
 from voxflow.engine import Engine
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
@@ -118,23 +118,6 @@ def throughput(device: str, batch_size: int, repeats: int, search: str) -> dict[
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on {port} after {timeout_s} s")
-
-
 def cold_starts(device: str, runs: int, endpoint: str, queue_url: str) -> list[dict[str, Any]]:
     results = []
     for run in range(runs):
@@ -145,8 +128,8 @@ def cold_starts(device: str, runs: int, endpoint: str, queue_url: str) -> list[d
                 "AWS_ENDPOINT_URL": endpoint,
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "AWS_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_ACCESS_KEY_ID": LOCAL_KEY,
+                "AWS_SECRET_ACCESS_KEY": LOCAL_KEY,
                 "AWS_LAMBDA_FUNCTION_NAME": "voxflow-worker",
                 "VOXFLOW_BUCKET": "voxflow-audio",
                 "VOXFLOW_BUS_NAME": "voxflow",
@@ -185,32 +168,17 @@ def cold_starts(device: str, runs: int, endpoint: str, queue_url: str) -> list[d
 
 
 def cold_start_table(devices: list[str], runs: int) -> list[dict[str, Any]]:
-    import boto3  # only this part talks to AWS (moto)
+    # Only this part talks to AWS: the local stack's moto server, one queue.
+    from voxflow_local._clients import _client
+    from voxflow_local.moto_server import MotoServer
 
-    port = free_port()
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, 30)
-        endpoint = f"http://127.0.0.1:{port}"
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+    with MotoServer(None, "us-east-1") as moto:
+        sqs = _client("sqs", moto.url, "us-east-1")
         queue_url = sqs.create_queue(QueueName="voxflow-chunks")["QueueUrl"]
         rows = []
         for device in devices:
-            rows.extend(cold_starts(device, runs, endpoint, queue_url))
+            rows.extend(cold_starts(device, runs, moto.url, queue_url))
         return rows
-    finally:
-        moto.terminate()
-        moto.wait(timeout=10)
 
 
 def table(rows: list[dict[str, Any]]) -> None:

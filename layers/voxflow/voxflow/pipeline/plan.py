@@ -57,9 +57,9 @@ def plan_item(
     requested_at = item.requested_at.timestamp() if item.requested_at else None
     keys = [key, *([marks.key] if marks else []), *chunk_keys]
     laps.lap("key")
-    # A job read already exists: answering at once would create it, and fail.
     # A job that may share chunks (voxflow.pipeline.shared_chunks) reads their claims here.
     sharing = len(chunk_keys) > pipeline.chunk_queue.short_job_chunks and marks is None
+    # A job read already exists: answering at once would create it, and fail.
     ahead = (
         read_ahead(
             item,
