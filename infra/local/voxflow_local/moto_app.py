@@ -235,7 +235,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import run_simple
 
-    from voxflow_local import global_tables, moto_hot_paths, moto_transactions, s3_writes
+    from voxflow_local import (
+        global_tables,
+        keep_alive,
+        moto_hot_paths,
+        moto_transactions,
+        s3_writes,
+    )
 
     hot_paths = moto_hot_paths.enabled()
     # Routing and action lookup computed once, SQS's clock without datetimes.
@@ -262,7 +268,9 @@ def main(argv: list[str] | None = None) -> None:
         atexit.register(app.write, Path(calls_file))
     handler = MotoRequestHandler
     if hot_paths:
-        handler = moto_hot_paths.quiet_request_handler(MotoRequestHandler)
+        # Connections kept open between calls, as AWS's endpoints keep them.
+        handler = keep_alive.keep_alive_handler(handler)
+        handler = moto_hot_paths.quiet_request_handler(handler)
         moto_hot_paths.no_full_collections()
     run_simple(args.host, args.port, app, threaded=True, request_handler=handler)
 
