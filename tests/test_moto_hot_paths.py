@@ -195,6 +195,55 @@ def test_eventbridge_delivers_the_same_input_with_and_without_hot_paths(
     ]
 
 
+def _queue_answers(moto: MotoServer) -> list[Any]:
+    """What SQS answers about queues with messages ready, delayed and in flight: their
+    attributes (all of them, and one by one) and what a receive returns."""
+    sqs = _client("sqs", moto.url, "us-east-1")
+    dead = sqs.create_queue(QueueName="dead")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])
+    redrive = {"deadLetterTargetArn": dead_arn["Attributes"]["QueueArn"], "maxReceiveCount": 3}
+    plain = sqs.create_queue(
+        QueueName="plain",
+        Attributes={"RedrivePolicy": json.dumps(redrive), "MessageRetentionPeriod": "600"},
+    )["QueueUrl"]
+    fifo = sqs.create_queue(
+        QueueName="ordered.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    for n in range(4):
+        sqs.send_message(QueueUrl=plain, MessageBody=f"m{n}", DelaySeconds=900 if n == 3 else 0)
+    sqs.send_message(QueueUrl=fifo, MessageBody="f", MessageGroupId="g")
+    sqs.send_message(QueueUrl=fifo, MessageBody="f", MessageGroupId="g")  # deduplicated
+    received = sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=2, VisibilityTimeout=60)
+    answers: list[Any] = [sorted(m["Body"] for m in received["Messages"])]
+    for url in (plain, fifo, dead):
+        every = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        answers.append({k: v for k, v in every.items() if not k.endswith("Timestamp")})
+        answers.append(
+            sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=["ApproximateNumberOfMessagesNotVisible", "MessageRetentionPeriod"],
+            )["Attributes"]
+        )
+    answers.append(sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10).get("Messages"))
+    return answers
+
+
+def test_sqs_answers_are_the_same_with_and_without_hot_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    by_moto, with_hot_paths = _without_and_with(monkeypatch, _queue_answers)
+    for answers in (by_moto, with_hot_paths):
+        for message in answers[-1]:  # a receive's own handle and id differ from run to run
+            message.pop("ReceiptHandle")
+            message.pop("MessageId")
+    assert with_hot_paths == by_moto
+    assert by_moto[1]["ApproximateNumberOfMessages"] == "1"  # one ready, one delayed, two out
+    assert by_moto[1]["ApproximateNumberOfMessagesDelayed"] == "1"
+    assert by_moto[1]["ApproximateNumberOfMessagesNotVisible"] == "2"
+    assert len(by_moto[-1]) == 1
+
+
 def test_moto_writes_no_line_per_request(tmp_path: Path) -> None:
     log = tmp_path / "moto.log"
     with MotoServer(None, "us-east-1", log_path=log) as moto:

@@ -16,6 +16,11 @@ in-process with werkzeug's test client (one moto, the local stack's middlewares)
   computes the queue's attributes, three such scans, and a ReceiveMessage scans the
   queue: both cost time in proportion to the messages waiting, ~10 µs each, and a
   failover's backlog holds hundreds. ``time.time()`` gives the same number.
+  Those attributes are built with three scans of the queue and a snake-case conversion
+  per name, and a ReceiveMessage builds them three times for each message it returns to
+  read the retention period: one scan, names converted once, the period read directly.
+  A send, receive and delete against a queue with 500 parked messages: 13.9 → 8.8 ms
+  of CPU (in-process, both sides).
 - moto's JSON responses are built member by member from the service model: for each
   DynamoDB ``AttributeValue`` it asks the value for all ten of its members, each through
   an alias lookup. A job item's chunk keys and texts made an UpdateItem 9 ms and a
@@ -41,6 +46,7 @@ exists: each service answers for itself, whatever the other services' load.
 
 import functools
 import gc
+import json
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -85,8 +91,56 @@ def install() -> None:
 
     setattr(sqs_models, "unix_time", unix_time)  # noqa: B010
     setattr(sqs_models, "unix_time_millis", unix_time_millis)  # noqa: B010
+    _queue_attributes_in_one_scan(sqs_models)
     _copy_attribute_values()
     _parse_json_paths_once()
+
+
+def _queue_attributes_in_one_scan(sqs_models: Any) -> None:
+    # Queue.attributes scans the queue's messages three times (its approximate counts) and
+    # converts each attribute's name to snake case: SendMessage asks for it once, and a
+    # ReceiveMessage three times for every message it returns, to read one number (the
+    # retention period). Here the names are converted once, the counts come from one scan,
+    # and the retention check reads its number.
+    queue_class, backend_class = sqs_models.Queue, sqs_models.SQSBackend
+    snake = functools.cache(sqs_models.camelcase_to_underscores)
+    counted = (
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesDelayed",
+        "ApproximateNumberOfMessagesNotVisible",
+    )
+
+    def attributes(self: Any) -> dict[str, Any]:
+        ready = delayed = not_visible = 0
+        for message in self._messages:
+            is_delayed, is_visible = message.delayed, message.visible
+            delayed += is_delayed
+            not_visible += not is_visible
+            ready += is_visible and not is_delayed
+        counts = dict(zip(counted, (ready, delayed, not_visible), strict=True))
+        names = list(self.BASE_ATTRIBUTES)
+        if self.fifo_queue:
+            names += self.FIFO_ATTRIBUTES
+        if self.kms_master_key_id:
+            names += self.KMS_ATTRIBUTES
+        result = {
+            name: counts[name] if name in counts else getattr(self, snake(name)) for name in names
+        }
+        if self.policy:
+            result["Policy"] = self.policy
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy)
+        return {
+            name: str(value).lower() if isinstance(value, bool) else value
+            for name, value in result.items()
+        }
+
+    def retained(self: Any, queue_name: str, message: Any) -> bool:
+        period = self.get_queue(queue_name).message_retention_period
+        return bool(period + message.sent_timestamp / 1000 > sqs_models.unix_time())
+
+    setattr(queue_class, "attributes", property(attributes))  # noqa: B010
+    setattr(backend_class, "is_message_valid_based_on_retention_period", retained)  # noqa: B010
 
 
 def _parse_json_paths_once() -> None:
