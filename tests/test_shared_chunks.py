@@ -246,3 +246,40 @@ def test_a_maker_whose_chunks_fail_for_good_hands_its_waiters_back(
     (done,) = sharing.outbox.details("SynthesisCompleted")
     assert done["request_id"] == second.request_id
     _assert_speaks(sharing, second, engine, second_text)
+
+
+def test_jobs_a_shared_chunk_completes_are_assembled_one_here_the_others_queued(
+    sharing: PlanHarness, engine: Engine
+) -> None:
+    """Three texts share four sentences; the last shared chunk completes the two that
+    waited. The maker's step assembles one of them and queues the other's task again,
+    whose own step then assembles it: each once, as the engine's audio, no chunk made
+    twice."""
+    first_text, second_text = _texts()
+    third_text = "A third reader joins in. " + second_text.split(". ", 1)[1]
+    first = sharing.plan(first_text, format="wav", params=SILENT)
+    second = sharing.plan(second_text, format="wav", params=SILENT)
+    third = sharing.plan(third_text, format="wav", params=SILENT)
+    queued, sharing.outbox.tasks = sharing.outbox.tasks, []
+    # The waiters' own first sentences first: the maker's last chunk completes both.
+    own = [t for t in queued if t.request_id != first.request_id]
+    assert sorted(t.request_id for t in own) == sorted([second.request_id, third.request_id])
+    sharing.outbox.tasks = own
+    sharing.synthesize_all()
+    sharing.outbox.tasks = [t for t in queued if t.request_id == first.request_id]
+    sharing.synthesize_all()
+
+    completed = [event["request_id"] for event in sharing.outbox.details("SynthesisCompleted")]
+    assert first.request_id in completed
+    (waiter_done,) = [rid for rid in completed if rid != first.request_id]
+    (handed,) = sharing.outbox.tasks
+    assert {handed.request_id, waiter_done} == {second.request_id, third.request_id}
+    assert handed.index == 4  # the task of the chunk that completed it
+    made = len([key for key in sharing.outbox.objects if key.startswith("chunks/")])
+
+    sharing.synthesize_all()  # the handed-on task's own step
+    completed = [event["request_id"] for event in sharing.outbox.details("SynthesisCompleted")]
+    assert sorted(completed) == sorted([first.request_id, second.request_id, third.request_id])
+    assert len([key for key in sharing.outbox.objects if key.startswith("chunks/")]) == made
+    for job, text in ((first, first_text), (second, second_text), (third, third_text)):
+        _assert_speaks(sharing, job, engine, text)

@@ -13,7 +13,7 @@ from voxflow.events import ChunkTask
 from voxflow.pipeline.assemble import assemble
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.terminal import chunk_event
-from voxflow.store import CacheEntry
+from voxflow.store import CacheEntry, ChunkProgress, Job
 from voxflow.store.claims import held_elsewhere
 
 logger = logging.getLogger(__name__)
@@ -64,13 +64,15 @@ def queue_tasks(
 
 def report_to_waiters(task: ChunkTask, entry: CacheEntry, pipeline: Pipeline) -> None:
     """``task``'s chunk is stored, indexed and counted into its job: the jobs that waited
-    on it count it too (the one it completes assembles). A waiter that cannot be
-    reported is queued again: its own task then finds the chunk cached."""
+    on it count it too. A waiter that cannot be reported is queued again: its own task
+    then finds the chunk cached. Of the jobs the chunk completes, this step assembles one
+    and queues the others' tasks again, so that each is assembled by a step of its own."""
     if not task.claimed or pipeline.chunk_claims is None:
         return
+    completed: list[tuple[ChunkTask, Job | None]] = []
     for waiter in pipeline.chunk_claims.release(task.chunk_key, task.request_id):
         try:
-            _report(waiter, entry, pipeline)
+            progress = _report(waiter, entry, pipeline)
         except Exception:
             logger.warning(
                 "shared chunk not reported: queued again",
@@ -78,6 +80,27 @@ def report_to_waiters(task: ChunkTask, entry: CacheEntry, pipeline: Pipeline) ->
                 exc_info=True,
             )
             pipeline.chunk_queue.send([waiter])
+            continue
+        if progress.complete:
+            completed.append((waiter, progress.job))
+    if not completed:
+        return
+    # Assembly joins and encodes a whole text (~1 s of CPU per 150 s of MP3). One after
+    # another here, the last of ten long texts that shared a chunk waited 16 s for the
+    # nine before it (benchmarks/NOTES.md, session 15); queued again, each is assembled
+    # beside the others (its task finds the chunk counted and the job complete).
+    *elsewhere, (here, job) = completed
+    for waiter, recorded in elsewhere:
+        try:
+            pipeline.chunk_queue.send([waiter], job_chunks=waiter.count)
+        except Exception:
+            logger.warning(
+                "completed job not handed on: assembled here",
+                extra={"request_id": waiter.request_id},
+                exc_info=True,
+            )
+            assemble(waiter.request_id, pipeline, recorded)
+    assemble(here.request_id, pipeline, job)
 
 
 def hand_back(task: ChunkTask, pipeline: Pipeline) -> None:
@@ -90,11 +113,10 @@ def hand_back(task: ChunkTask, pipeline: Pipeline) -> None:
         pipeline.chunk_queue.send(waiters)
 
 
-def _report(waiter: ChunkTask, entry: CacheEntry, pipeline: Pipeline) -> None:
+def _report(waiter: ChunkTask, entry: CacheEntry, pipeline: Pipeline) -> ChunkProgress:
     progress = pipeline.jobs.record_chunk(waiter.request_id, waiter.index)
     if progress.newly_recorded:
         event = chunk_event(waiter, entry, pipeline)
         pipeline.publisher.publish(event, waiter.reply_to, reply_first=True)
         pipeline.meter.count("ChunksShared")
-    if progress.complete:
-        assemble(waiter.request_id, pipeline, progress.job)
+    return progress
