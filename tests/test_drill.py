@@ -16,7 +16,10 @@ from voxflow_local.regions import TwoRegionStack
 pytestmark = pytest.mark.slow
 
 
-def test_small_drill_loses_nothing_and_fails_back(tmp_path: Path) -> None:
+def test_small_drill_loses_nothing_and_fails_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VOXFLOW_INTRA_OP_THREADS", raising=False)
     settings = DrillSettings(
         requests=24,
         rate_per_s=2.0,
@@ -32,6 +35,10 @@ def test_small_drill_loses_nothing_and_fails_back(tmp_path: Path) -> None:
     with TwoRegionStack(
         primary_port=None, secondary_port=None, log_dir=tmp_path / "logs", edge=True
     ) as stack:
+        # Two regions' engines share the cores: one intra-op thread each (regions.py),
+        # in the environment every runner of both regions is given.
+        for region in (stack.primary, stack.secondary):
+            assert region.extra_env["VOXFLOW_INTRA_OP_THREADS"] == "1"
         report = run_drill(stack, settings, print)
     (tmp_path / "drill.json").write_text(report.to_json())
     print(report.summary())

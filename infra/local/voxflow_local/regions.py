@@ -95,6 +95,13 @@ class TwoRegionStack(Lifecycle):
             "PeerReady": "true",
         }
         common_env = {
+            # Two regions' engines share this machine's cores: a dozen runners, each with
+            # onnxruntime's two intra-op threads, outnumber the cores many times over when
+            # a failover makes them busy together. With one thread each, the 200-request
+            # drill's new requests took p50 10-13 s and p99 27-31 s, against 15-17 s and
+            # 30-31 s with two (benchmarks/NOTES.md, session 15). On AWS each function
+            # has its vCPUs to itself and keeps onnxruntime's choice. The caller's wins.
+            "VOXFLOW_INTRA_OP_THREADS": os.environ.get("VOXFLOW_INTRA_OP_THREADS", "1"),
             "VOXFLOW_STANDBY_RETRY_S": str(standby_retry_s),
             "VOXFLOW_STANDBY_RETRY_MAX_S": str(standby_retry_max_s),
             "VOXFLOW_HEARTBEAT_S": f"{heartbeat_s:g}",

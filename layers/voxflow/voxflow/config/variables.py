@@ -103,7 +103,8 @@ FAST_START = declare(
 )  # fmt: skip
 INTRA_OP_THREADS = declare(
     "VOXFLOW_INTRA_OP_THREADS", integer, 0,
-    "onnxruntime threads within an operator (0 lets it choose: all cores)",
+    "onnxruntime threads within an operator (0 lets it choose: all cores); the local "
+    "two-region stack sets 1, its engines sharing the machine's cores",
     ENGINE, "engine",
 )  # fmt: skip
 INTER_OP_THREADS = declare(
