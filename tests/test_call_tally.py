@@ -1,6 +1,7 @@
 """The local moto's call tally (voxflow_local.call_tally): each operation's calls and CPU,
 served at /_voxflow/calls; and a real moto server writes it beside its log."""
 
+import io
 import json
 import time
 from pathlib import Path
@@ -30,6 +31,16 @@ def test_operations_are_named_by_target_action_or_method() -> None:
         operation({"HTTP_X_AMZ_TARGET": "AmazonSQS.ReceiveMessage"}) == "AmazonSQS.ReceiveMessage"
     )
     assert operation({"QUERY_STRING": "Action=PutMetricData&Version=1"}) == "PutMetricData"
+    form = b"Action=PutMetricData&Version=2010-08-01&Namespace=voxflow"
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8",
+        "CONTENT_LENGTH": str(len(form)),
+        "wsgi.input": io.BytesIO(form),
+    }
+    assert operation(environ) == "PutMetricData"
+    assert environ["wsgi.input"].read() == form  # put back for the app
     assert operation({"REQUEST_METHOD": "PUT", "PATH_INFO": "/bucket/key"}) == "S3 PUT"
     assert operation({"REQUEST_METHOD": "GET", "PATH_INFO": "/_voxflow/s3-writes"}) == (
         "GET /_voxflow/s3-writes"
@@ -61,6 +72,17 @@ def test_a_moto_server_with_a_log_writes_its_tally_beside_it(tmp_path: Path) -> 
         url = sqs.create_queue(QueueName="tally")["QueueUrl"]
         for _ in range(4):
             sqs.send_message(QueueUrl=url, MessageBody="x")
+        cloudwatch = boto3.client(
+            "cloudwatch",
+            region_name="us-east-1",
+            endpoint_url=server.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        cloudwatch.put_metric_data(Namespace="tally", MetricData=[{"MetricName": "m", "Value": 1}])
+        stored = cloudwatch.list_metrics(Namespace="tally")["Metrics"]  # the body reached moto
+        assert [metric["MetricName"] for metric in stored] == ["m"]
     written = json.loads((tmp_path / "moto-calls.json").read_text())
     assert written["calls"]["AmazonSQS.SendMessage"][0] == 4
+    assert written["calls"]["PutMetricData"][0] == 1
     assert written["calls"]["AmazonSQS.CreateQueue"][0] == 1

@@ -11,6 +11,7 @@ moto_app also writes it there every few seconds and on exit (the drill's log fol
 Only the local stack's moto serves it; nothing of voxflow calls it on AWS.
 """
 
+import io
 import json
 import threading
 import time
@@ -22,22 +23,39 @@ from urllib.parse import parse_qs
 from voxflow_local.json_path import Environ, StartResponse, WsgiApp
 
 PATH = "/_voxflow/calls"
+_FORM = "application/x-www-form-urlencoded"
 CALLS_FILE_ENV = "VOXFLOW_MOTO_CALLS_FILE"
 
 
 def operation(environ: Environ) -> str:
     """The AWS operation a request asks for: the JSON protocols' target header, the query
-    protocol's Action, else the HTTP method (S3, and moto's own paths)."""
+    protocol's Action (in the query string, or in a form body as botocore sends it:
+    CloudWatch's PutMetricData), else the HTTP method (S3, and moto's own paths)."""
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return str(target)
     action = parse_qs(str(environ.get("QUERY_STRING", ""))).get("Action")
     if action:
         return action[0]
+    action = parse_qs(_form_body(environ)).get("Action")
+    if action:
+        return action[0]
     path = str(environ.get("PATH_INFO", ""))
     if path.startswith("/_"):
         return f"{environ.get('REQUEST_METHOD', '?')} {path}"
     return f"S3 {environ.get('REQUEST_METHOD', '?')}"
+
+
+def _form_body(environ: Environ) -> str:
+    """A form-encoded request's body, read and put back for the app to read again."""
+    if not str(environ.get("CONTENT_TYPE", "")).startswith(_FORM):
+        return ""
+    length = str(environ.get("CONTENT_LENGTH") or "")
+    if not length.isdigit():
+        return ""
+    body: bytes = environ["wsgi.input"].read(int(length))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body.decode("utf-8", "replace")
 
 
 class CallTally:
