@@ -11,6 +11,7 @@ from voxflow.api.principal import principal_of
 from voxflow.api.routes import api_of, build_resolver
 from voxflow.api.streaming import StreamedResponse, flushed_after, stream_response
 from voxflow.config import API, Config
+from voxflow.heap import freeze_cold_start
 from voxflow.pipeline.powertools import PowertoolsMeter
 
 logger = Logger()
@@ -19,6 +20,8 @@ metrics = Metrics()
 # Settings are validated here, once per cold start; AWS clients are built on first use.
 api = api_of(Config.load(deployable=API), PowertoolsMeter(metrics))
 app = build_resolver(api)
+# Last of the cold start: its long-lived objects out of every full collection's walk.
+freeze_cold_start()
 
 
 # The event is never logged: it holds the request's text.

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voxflow.config import PLAN, Config
+from voxflow.heap import freeze_cold_start
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.powertools import (
     PowertoolsMeter,
@@ -25,6 +26,8 @@ metrics = Metrics()
 processor = SqsBatchProcessor(logger)
 # Settings are validated here, once per cold start; AWS clients are built on first use.
 pipeline = Pipeline.of(Config.load(deployable=PLAN), PowertoolsMeter(metrics))
+# Last of the cold start: its long-lived objects out of every full collection's walk.
+freeze_cold_start()
 
 
 invocation: Invocation | None = None  # this invocation's batch (pipeline.standby_looks)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voxflow.config import SYNTHESIZE, Config
 from voxflow.events import MalformedChunkTask, parse_chunk_task
+from voxflow.heap import freeze_cold_start
 from voxflow.pipeline.chunks import BatchSynthesis, complete_chunk
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.powertools import PowertoolsMeter, SqsBatchProcessor, receive_count
@@ -22,6 +23,8 @@ processor = SqsBatchProcessor(logger)
 pipeline = Pipeline.of(Config.load(deployable=SYNTHESIZE), PowertoolsMeter(metrics))
 # Load the voice during the cold start, not inside the first batch's time budget.
 pipeline.engine.warm_up(BUILTIN_VOICE_ID)
+# Last of the cold start: its long-lived objects out of every full collection's walk.
+freeze_cold_start()
 
 
 @tracer.capture_method

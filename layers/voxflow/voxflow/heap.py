@@ -1,0 +1,24 @@
+"""A function's cold-start heap, kept out of the garbage collector's full passes.
+
+A handler's imports and settings (boto3's models, pydantic's validators, Powertools, the
+voice's session) leave over 100,000 objects that live as long as the execution environment,
+and every full collection walks all of them: in one run of `benchmarks/pipeline.py` the
+local stack's runners paused 130-365 ms for each of eight (benchmarks/NOTES.md, session
+15). ``freeze_cold_start`` moves everything alive into the permanent generation
+(``gc.freeze``), which collections skip; objects made afterwards are collected as usual.
+It does not collect first: that would add a full pass (~65 ms) to every cold start, to
+free the few cycles the imports leave behind.
+"""
+
+import gc
+import os
+
+# Set by Lambda in every execution environment, and by the local stack's runners: a test
+# or a tool that imports a handler module keeps its own heap as it is.
+FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
+
+
+def freeze_cold_start() -> None:
+    """Call once, at the end of a handler module's initialization."""
+    if os.environ.get(FUNCTION_NAME_ENV):
+        gc.freeze()
