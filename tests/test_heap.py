@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from handler_module import OFFLINE_ENV
 
-from voxflow.heap import FUNCTION_NAME_ENV
+from voxflow.config import variables
 
 ROOT = Path(__file__).resolve().parents[1]
+FUNCTION_NAME = variables.AWS_LAMBDA_FUNCTION_NAME.name
 IMPORT_AND_REPORT = """
 import gc, json, runpy, sys
 before = gc.get_freeze_count()  # the interpreter's own, at start
@@ -21,24 +22,24 @@ print(json.dumps({"frozen": gc.get_freeze_count() - before}))
 """
 
 
-def _cold_start(function: str, **env: str) -> dict[str, int]:
-    inherited = {k: v for k, v in os.environ.items() if k != FUNCTION_NAME_ENV}
+def _frozen_by_cold_start(function: str, extra: dict[str, str]) -> int:
+    inherited = {k: v for k, v in os.environ.items() if k != FUNCTION_NAME}
     done = subprocess.run(
         [sys.executable, "-c", IMPORT_AND_REPORT, str(ROOT / "functions" / function / "app.py")],
-        env={**inherited, **OFFLINE_ENV, **env},
+        env={**inherited, **OFFLINE_ENV, **extra},
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    report: dict[str, int] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report
+    frozen: int = json.loads(done.stdout.strip().splitlines()[-1])["frozen"]
+    return frozen
 
 
 @pytest.mark.parametrize("function", ["plan", "api"])
 def test_a_function_s_cold_start_heap_is_frozen(function: str) -> None:
-    as_a_function = _cold_start(function, **{FUNCTION_NAME_ENV: f"voxflow-{function}"})
-    imported = _cold_start(function)
+    as_a_function = _frozen_by_cold_start(function, {FUNCTION_NAME: f"voxflow-{function}"})
+    imported = _frozen_by_cold_start(function, {})
     # Everything the cold start built (boto3, pydantic, Powertools, voxflow) is frozen.
-    assert as_a_function["frozen"] > 50_000
-    assert imported["frozen"] == 0
+    assert as_a_function > 50_000
+    assert imported == 0

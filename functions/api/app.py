@@ -18,10 +18,11 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 # Settings are validated here, once per cold start; AWS clients are built on first use.
-api = api_of(Config.load(deployable=API), PowertoolsMeter(metrics))
+config = Config.load(deployable=API)
+api = api_of(config, PowertoolsMeter(metrics))
 app = build_resolver(api)
 # Last of the cold start: its long-lived objects out of every full collection's walk.
-freeze_cold_start()
+freeze_cold_start(config)
 
 
 # The event is never logged: it holds the request's text.

@@ -25,9 +25,10 @@ tracer = Tracer()
 metrics = Metrics()
 processor = SqsBatchProcessor(logger)
 # Settings are validated here, once per cold start; AWS clients are built on first use.
-pipeline = Pipeline.of(Config.load(deployable=PLAN), PowertoolsMeter(metrics))
+config = Config.load(deployable=PLAN)
+pipeline = Pipeline.of(config, PowertoolsMeter(metrics))
 # Last of the cold start: its long-lived objects out of every full collection's walk.
-freeze_cold_start()
+freeze_cold_start(config)
 
 
 invocation: Invocation | None = None  # this invocation's batch (pipeline.standby_looks)

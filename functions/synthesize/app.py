@@ -20,11 +20,12 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = SqsBatchProcessor(logger)
-pipeline = Pipeline.of(Config.load(deployable=SYNTHESIZE), PowertoolsMeter(metrics))
+config = Config.load(deployable=SYNTHESIZE)
+pipeline = Pipeline.of(config, PowertoolsMeter(metrics))
 # Load the voice during the cold start, not inside the first batch's time budget.
 pipeline.engine.warm_up(BUILTIN_VOICE_ID)
 # Last of the cold start: its long-lived objects out of every full collection's walk.
-freeze_cold_start()
+freeze_cold_start(config)
 
 
 @tracer.capture_method

@@ -11,14 +11,14 @@ free the few cycles the imports leave behind.
 """
 
 import gc
-import os
 
-# Set by Lambda in every execution environment, and by the local stack's runners: a test
-# or a tool that imports a handler module keeps its own heap as it is.
-FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
+from voxflow.config import Config
+from voxflow.config import variables as env
 
 
-def freeze_cold_start() -> None:
-    """Call once, at the end of a handler module's initialization."""
-    if os.environ.get(FUNCTION_NAME_ENV):
+def freeze_cold_start(config: Config) -> None:
+    """Call once, at the end of a handler module's initialization. Only in a function's
+    execution environment (Lambda sets ``AWS_LAMBDA_FUNCTION_NAME``, and so do the local
+    stack's runners): a test or a tool that imports a handler keeps its heap as it is."""
+    if config.is_set(env.AWS_LAMBDA_FUNCTION_NAME):
         gc.freeze()

@@ -545,8 +545,9 @@ AWS_PROFILE = declare(
 )  # fmt: skip
 AWS_LAMBDA_FUNCTION_NAME = declare(
     "AWS_LAMBDA_FUNCTION_NAME", text, "voxflow-worker",
-    "the function's name (Lambda sets it); the worker's handler context reports it",
-    (WORKER,), "platform", external=True,
+    "the function's name (Lambda sets it); the worker's handler context reports it, and "
+    "where it is set the plan, synthesize and API functions freeze their cold-start heap",
+    (WORKER, PLAN, SYNTHESIZE, API), "platform", external=True,
 )  # fmt: skip
 XDG_CACHE_HOME = declare(
     "XDG_CACHE_HOME", _optional_path, None,
