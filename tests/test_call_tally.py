@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from voxflow_local._clients import _client
 from voxflow_local.call_tally import PATH, CallTally, operation
 from voxflow_local.moto_server import MotoServer
 
@@ -62,23 +62,11 @@ def test_the_tally_counts_calls_and_their_cpu() -> None:
 @pytest.mark.integration
 def test_a_moto_server_with_a_log_writes_its_tally_beside_it(tmp_path: Path) -> None:
     with MotoServer(log_path=tmp_path / "moto.log") as server:
-        sqs = boto3.client(
-            "sqs",
-            region_name="us-east-1",
-            endpoint_url=server.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        sqs = _client("sqs", server.url, "us-east-1")
         url = sqs.create_queue(QueueName="tally")["QueueUrl"]
         for _ in range(4):
             sqs.send_message(QueueUrl=url, MessageBody="x")
-        cloudwatch = boto3.client(
-            "cloudwatch",
-            region_name="us-east-1",
-            endpoint_url=server.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        cloudwatch = _client("cloudwatch", server.url, "us-east-1")
         cloudwatch.put_metric_data(Namespace="tally", MetricData=[{"MetricName": "m", "Value": 1}])
         stored = cloudwatch.list_metrics(Namespace="tally")["Metrics"]  # the body reached moto
         assert [metric["MetricName"] for metric in stored] == ["m"]
