@@ -21,8 +21,15 @@ engine alone here does and as on Lambda, where each environment has its own vCPU
 benchmark sends one request at a time. ``--spinning off`` is the local stack's own
 default, for several engines sharing the cores (docs/pipeline.md).
 
+``--cores split`` places the processes as Lambda does (benchmarks/cores.py): the
+synthesize runners and the engine alone on a core of their own, one onnxruntime thread
+each, and moto (AWS's servers), the other functions and the client on the other cores.
+The miss's ratio then holds the pipeline's own cost (its waits on AWS's answers, its
+handler's work on the engine's core) without moto's CPU, which on shared cores is wall
+time of the synthesis (the "CPU seconds during a miss" lines).
+
 Usage: python benchmarks/pipeline.py [--hits 200] [--misses 3] [--logs build/pipeline-logs]
-                                     [--spinning on|off]
+                                     [--spinning on|off] [--cores shared|split]
 """
 
 import argparse
@@ -49,6 +56,7 @@ from breakdown import (
     plan_steps,
 )
 from breakdown import read_steps as read_timeline
+from cores import CoreSplit, pin_process
 from cpu import THIS_PROCESS, grouped, own_cpu_s, snapshot, spent
 from hit_floor import ROUND_NAMES, ROUNDS, HitFloor
 from transport_floor import TransportFloor
@@ -87,16 +95,26 @@ def text_of(chars: int) -> str:
     return text
 
 
-def engine_seconds(engine: Engine, text: str, params: SynthesisParams, repeats: int = 1) -> float:
-    return statistics.median(engine_run(engine, text, params)[0] for _ in range(repeats))
+def engine_seconds(
+    engine: Engine,
+    text: str,
+    params: SynthesisParams,
+    repeats: int = 1,
+    cores: CoreSplit | None = None,
+) -> float:
+    return statistics.median(engine_run(engine, text, params, cores)[0] for _ in range(repeats))
 
 
-def engine_run(engine: Engine, text: str, params: SynthesisParams) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process) of the engine alone on ``text``."""
-    cpu, started = own_cpu_s(), time.perf_counter()
-    for _chunk in engine.synthesize_text(text, "joe", params):
-        pass
-    return time.perf_counter() - started, own_cpu_s() - cpu
+def engine_run(
+    engine: Engine, text: str, params: SynthesisParams, cores: CoreSplit | None = None
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of the engine alone on ``text``; on
+    the engine's core where the cores are split."""
+    with cores.engine_alone() if cores is not None else contextlib.nullcontext():
+        cpu, started = own_cpu_s(), time.perf_counter()
+        for _chunk in engine.synthesize_text(text, "joe", params):
+            pass
+        return time.perf_counter() - started, own_cpu_s() - cpu
 
 
 def cpu_group(label: str) -> str:
@@ -153,7 +171,13 @@ class Measured:
 
 
 def measure(
-    measured: Measured, engine: Engine, client: VoxflowClient, runs: int, labels: dict[int, str]
+    measured: Measured,
+    engine: Engine,
+    client: VoxflowClient,
+    runs: int,
+    labels: dict[int, str],
+    *,
+    cores: CoreSplit | None,
 ) -> None:
     """Misses and first chunks, each paired with the engine right after it; the CPU
     that the stack's processes (``labels``) and this one spent during each miss."""
@@ -170,7 +194,7 @@ def measure(
         )
         assert outcome.terminal_at is not None
         cpu = grouped(spent(cpu_before, snapshot(labels)), cpu_group)
-        paired, cpu["engine alone"] = engine_run(engine, measured.text_1k, default)
+        paired, cpu["engine alone"] = engine_run(engine, measured.text_1k, default, cores)
         measured.miss_cpu.append(cpu)
         measured.misses.append(
             (outcome.request_id, published_at, seconds, outcome.terminal_at, paired)
@@ -185,14 +209,20 @@ def measure(
         )
         arrival = clock.epoch(outcome.chunk_arrivals[0])
         seconds = arrival - published_at
-        paired = engine_seconds(engine, first_sentence, default)
+        paired = engine_seconds(engine, first_sentence, default, cores=cores)
         index = outcome.chunks[0].index
         measured.firsts.append((outcome.request_id, published_at, index, arrival, seconds, paired))
         progress(f"first chunk {run + 1}: {seconds:.2f} s, engine {paired:.2f} s")
 
 
 def measure_hits(
-    measured: Measured, engine: Engine, client: VoxflowClient, count: int, stack: LocalStack
+    measured: Measured,
+    engine: Engine,
+    client: VoxflowClient,
+    count: int,
+    stack: LocalStack,
+    *,
+    cores: CoreSplit | None,
 ) -> None:
     """Each hit followed by the hit's floor once (benchmarks/hit_floor.py, copying the
     first hit's items): the two share whatever load the machine has at that moment."""
@@ -213,7 +243,9 @@ def measure_hits(
                 floor = stack_of_floor.enter_context(HitFloor(stack, outcome.request_id))
                 floor.hit_s()  # its clients' first connections
             measured.hit_floor.append(floor.hit_s())
-    measured.engine_phrase = engine_seconds(engine, PHRASE, SynthesisParams(), repeats=5)
+    measured.engine_phrase = engine_seconds(
+        engine, PHRASE, SynthesisParams(), repeats=5, cores=cores
+    )
 
 
 def own_ratio(parts: list[dict[str, float]], runs: list[tuple[Any, ...]], wall: int) -> float:
@@ -366,29 +398,46 @@ def main() -> None:
         help="runner processes per event source (1: one request's batches one after another; "
         "on Lambda a lane's batches run concurrently, each on vCPUs of its own)",
     )
+    parser.add_argument(
+        "--cores",
+        choices=("shared", "split"),
+        default="shared",
+        help="shared: every process on every core (the local stack as it runs); split: the "
+        "engine on a core of its own with one onnxruntime thread, in the stack and alone, "
+        "and moto, the other runners and the client on the rest (benchmarks/cores.py)",
+    )
     args = parser.parse_args()
     log_dir = args.logs / time.strftime("%Y%m%d-%H%M%S")
     load_before = os.getloadavg()
-    engine = Engine(VoiceRegistry.default(), EngineSettings())
+    cores = CoreSplit.of_this_machine() if args.cores == "split" else None
+    env = {"VOXFLOW_ALLOW_SPINNING": "1" if args.spinning == "on" else "0"}
+    if cores is not None:
+        pin_process(os.getpid(), cores.others)  # the client; the engine alone moves to its core
+        env["VOXFLOW_INTRA_OP_THREADS"] = "1"
+    engine = Engine(
+        VoiceRegistry.default(), EngineSettings(intra_op_threads=1 if cores is not None else 0)
+    )
     engine.warm_up("joe")
     measured = Measured(text_of(1000), text_of(3000))
     progress(f"starting the local stack (logs in {log_dir})")
-    spinning = {"VOXFLOW_ALLOW_SPINNING": "1" if args.spinning == "on" else "0"}
     with LocalStack(
-        retry_visibility_s=1, log_dir=log_dir, extra_env=spinning, concurrency=args.runners
+        retry_visibility_s=1, log_dir=log_dir, extra_env=env, concurrency=args.runners
     ) as stack:
         clients = AwsClients(AwsSettings.local(stack.url, stack.region))
         with VoxflowClient(clients, StackTarget.from_resources(stack.stack.resources)) as client:
             client.synthesize("Warm up the runners.", timeout_s=120)
             client.synthesize("Warm up the long lane. " * 6, timeout_s=120)
-            measure(measured, engine, client, args.misses, stack.process_labels)
-            measure_hits(measured, engine, client, args.hits, stack)
+            if cores is not None:
+                cores.pin_stack(stack.process_labels)
+            measure(measured, engine, client, args.misses, stack.process_labels, cores=cores)
+            measure_hits(measured, engine, client, args.hits, stack, cores=cores)
             progress("hits done; the transport floor")
             with TransportFloor(clients) as floor:
                 floor.round_trip_s()
                 measured.floor_s = [floor.round_trip_s() for _ in range(args.hits)]
     # The runners have exited: their logs are complete.
     print(f"the stack's engines spin-wait: {args.spinning} (the engine alone's: on)")
+    print(f"cores: {cores.describe() if cores is not None else 'shared by every process'}")
     report(measured, read_timeline(log_dir), [load_before, os.getloadavg()])
     print(f"\nlogs: {log_dir}")
 
