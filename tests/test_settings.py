@@ -10,6 +10,7 @@ import copy
 import re
 import subprocess
 import sys
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,44 @@ def test_nothing_else_reads_the_environment() -> None:
                 ):
                     readers.add(str(path.relative_to(ROOT)))
     assert readers == {"layers/voxflow/voxflow/config/model.py"}
+
+
+def _named_literally(path: Path, names: Container[str]) -> list[str]:
+    """Where ``path`` writes one of ``names`` as a string or a keyword argument."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
+            found.append(f"{path.name}:{node.lineno} {node.value}")
+        if isinstance(node, ast.keyword) and node.arg in names:
+            found.append(f"{path.name}:{node.value.lineno} {node.arg}")
+    return found
+
+
+def test_the_local_stack_names_the_products_settings_through_the_model() -> None:
+    """The local stack sets the product's variables by their declarations
+    (``variables.X.name``), never by a spelled-out name that a rename would leave behind;
+    its own variables (voxflow_local's faults, hot paths, call tally) are its own."""
+    local = ROOT / "infra" / "local" / "voxflow_local"
+    # Lambda's and the libraries' own variables (AWS_LAMBDA_FUNCTION_NAME, ...) the
+    # runner sets by AWS's names, as Lambda does.
+    ours = {name for name, variable in DECLARED.items() if not variable.external}
+    literal = [
+        found for path in sorted(local.rglob("*.py")) for found in _named_literally(path, ours)
+    ]
+    assert literal == []
+
+
+def test_a_spelled_out_setting_name_is_found(tmp_path: Path) -> None:
+    module = tmp_path / "module.py"
+    module.write_text(
+        'env = {"VOXFLOW_HEARTBEAT_S": "1", "VOXFLOW_OWN": "2"}\n'
+        'env.update(VOXFLOW_READY_FILE="f")\n',
+        encoding="utf-8",
+    )
+    assert _named_literally(module, DECLARED) == [
+        "module.py:1 VOXFLOW_HEARTBEAT_S",
+        "module.py:2 VOXFLOW_READY_FILE",
+    ]
 
 
 def _calls_at_import(node: ast.AST) -> list[str]:

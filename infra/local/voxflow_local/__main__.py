@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from voxflow.config import variables
 from voxflow_local.console_site import ConsoleSite
 from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
 from voxflow_local.model import DeployedStack
@@ -150,7 +151,7 @@ def _print_summary(
         ),
         *(f"  warning: {warning}" for warning in stack.warnings),
         f"state: {state_file}; stop with Ctrl-C or: python -m voxflow_local down",
-        f"export VOXFLOW_AWS_ENDPOINT_URL={stack.endpoint_url} AWS_REGION={stack.region}",
+        f"export {variables.AWS_ENDPOINT_URL.name}={stack.endpoint_url} AWS_REGION={stack.region}",
         # On a line of its own: scripts read the API's URL from it (docs/api.md).
         *([f"api: {api_url}", f"console: {api_url}/console"] if api_url else []),
         # The same console from an origin of its own, as CloudFront serves it (ConsoleSite).

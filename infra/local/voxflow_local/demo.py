@@ -22,6 +22,7 @@ import openai
 from voxflow.audio import decode
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import Outcome, StackTarget, VoxflowClient
+from voxflow.config import variables
 from voxflow.events import SynthesisCompleted
 from voxflow_local.stack import LocalStack
 
@@ -60,7 +61,7 @@ def _new_api_key(stack: LocalStack, tenant: str) -> str:
     """A key made as an operator makes one: `voxflow keys create` (the key is its last line)."""
     created = subprocess.run(
         [sys.executable, "-m", "voxflow", "keys", "create", "--tenant", tenant],
-        env={**os.environ, "VOXFLOW_LOCAL_STATE": str(stack.state_file)},
+        env={**os.environ, variables.LOCAL_STATE.name: str(stack.state_file)},
         capture_output=True,
         text=True,
         timeout=120,

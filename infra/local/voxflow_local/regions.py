@@ -27,6 +27,7 @@ from typing import Any, Self
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from voxflow.config import variables
 from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE
 from voxflow_local.edge import EDGE_SIGNING_KEY_NAME, EdgeKeys, EdgeProxy, Origin
 from voxflow_local.health import (
@@ -101,10 +102,10 @@ class TwoRegionStack(Lifecycle):
             # drill's new requests took p50 10-13 s and p99 27-31 s, against 15-17 s and
             # 30-31 s with two (benchmarks/NOTES.md, session 15). On AWS each function
             # has its vCPUs to itself and keeps onnxruntime's choice. The caller's wins.
-            "VOXFLOW_INTRA_OP_THREADS": os.environ.get("VOXFLOW_INTRA_OP_THREADS", "1"),
-            "VOXFLOW_STANDBY_RETRY_S": str(standby_retry_s),
-            "VOXFLOW_STANDBY_RETRY_MAX_S": str(standby_retry_max_s),
-            "VOXFLOW_HEARTBEAT_S": f"{heartbeat_s:g}",
+            variables.INTRA_OP_THREADS.name: os.environ.get(variables.INTRA_OP_THREADS.name, "1"),
+            variables.STANDBY_RETRY_S.name: str(standby_retry_s),
+            variables.STANDBY_RETRY_MAX_S.name: str(standby_retry_max_s),
+            variables.HEARTBEAT_S.name: f"{heartbeat_s:g}",
             **(extra_env or {}),
         }
         self.secondary = LocalStack(
@@ -139,15 +140,15 @@ class TwoRegionStack(Lifecycle):
         if edge:
             self.edge = EdgeProxy(EdgeKeys.generate())
             edge_env = {
-                "VOXFLOW_URL_SIGNER": "cloudfront",
-                "VOXFLOW_EDGE_URL": self.edge.url,
-                "VOXFLOW_EDGE_KEY_ID": self.edge.keys.key_id,
-                "VOXFLOW_EDGE_KEY_SECRET": EDGE_SIGNING_KEY_NAME,
+                variables.URL_SIGNER.name: "cloudfront",
+                variables.EDGE_URL.name: self.edge.url,
+                variables.EDGE_KEY_ID.name: self.edge.keys.key_id,
+                variables.EDGE_KEY_SECRET.name: EDGE_SIGNING_KEY_NAME,
             }
             self.primary.extra_env.update(edge_env)
             self.secondary.extra_env.update(edge_env)
-        self.secondary.extra_env["VOXFLOW_PRIMARY_ENDPOINT_URL"] = self.primary.url
-        self.primary.extra_env["VOXFLOW_SECONDARY_ENDPOINT_URL"] = self.secondary.url
+        self.secondary.extra_env[variables.PRIMARY_ENDPOINT_URL.name] = self.primary.url
+        self.primary.extra_env[variables.SECONDARY_ENDPOINT_URL.name] = self.secondary.url
         self.replicator: Replicator | None = None
         self.health: HeartbeatHealthChecker | None = None
         self.primary_down = False

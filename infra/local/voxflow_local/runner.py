@@ -30,6 +30,7 @@ from types import FrameType
 from typing import Any
 
 from voxflow.aws.settings import LOCAL_KEY
+from voxflow.config import variables
 from voxflow_local._clients import _client
 from voxflow_local.emf import BackgroundForwarder, EmfForwarder, EmfTee
 from voxflow_local.faults import install_from_env
@@ -76,7 +77,6 @@ def lambda_environment(
     env.update(overrides or {})
     env.update(
         AWS_ENDPOINT_URL=stack.endpoint_url,
-        VOXFLOW_AWS_ENDPOINT_URL=stack.endpoint_url,
         AWS_ACCESS_KEY_ID=LOCAL_KEY,
         AWS_SECRET_ACCESS_KEY=LOCAL_KEY,
         AWS_REGION=stack.region,
@@ -85,6 +85,7 @@ def lambda_environment(
         POWERTOOLS_TRACE_DISABLED="true",
         **AS_ON_LAMBDA,
     )
+    env[variables.AWS_ENDPOINT_URL.name] = stack.endpoint_url
     return env
 
 
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.http_port is not None:
         # The documented dummy credentials, which the function accepts besides the keys
         # `voxflow keys create --sigv4` issues (docs/api.md).
-        environment["VOXFLOW_API_SIGV4_CREDENTIALS"] = f"{LOCAL_KEY}:{LOCAL_KEY}"
+        environment[variables.API_SIGV4_CREDENTIALS.name] = f"{LOCAL_KEY}:{LOCAL_KEY}"
     os.environ.clear()
     os.environ.update(environment)
     # Load tests' fault injection (VOXFLOW_FAULTS) attaches to every botocore client the

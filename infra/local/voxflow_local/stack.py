@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Self
 
+from voxflow.config import variables
 from voxflow_local._clients import _client
 from voxflow_local.console_site import ConsoleSite
 from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, deploy_stack
@@ -113,7 +114,7 @@ class LocalStack(Lifecycle):
         # Every engine process here shares this machine's cores with moto and the other
         # runners: onnxruntime's spin-waiting threads would take CPU from them
         # (benchmarks/spinning.py: 3 engines on 2 cores make 15 % more audio without it).
-        self.extra_env = {"VOXFLOW_ALLOW_SPINNING": "0", **(extra_env or {})}
+        self.extra_env = {variables.ALLOW_SPINNING.name: "0", **(extra_env or {})}
         self.log_dir = log_dir
         self.region_endpoints = dict(region_endpoints or {})
         self.workers = workers
@@ -297,7 +298,7 @@ class LocalStack(Lifecycle):
             function,
             [],
             f"{function}-worker-{worker}",
-            {"VOXFLOW_READY_FILE": str(ready_file)},
+            {variables.READY_FILE.name: str(ready_file)},
         )
         return _Runner(function, "", worker, process, log)
 

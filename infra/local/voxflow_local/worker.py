@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from voxflow.config import variables
 from voxflow_local.faults import install_from_env
 from voxflow_local.runner import lambda_environment
 from voxflow_local.state import read_state
@@ -16,12 +17,13 @@ def local_environment(state_file: Path, function_id: str) -> dict[str, str]:
     state = read_state(state_file)
     function = state.stack.function(function_id)
     env = lambda_environment(state.stack, function, os.environ, state.extra_env)
-    env.update(VOXFLOW_HANDLER_DIR=str(function.code_dir), VOXFLOW_HANDLER=function.handler)
+    env[variables.HANDLER_DIR.name] = str(function.code_dir)
+    env[variables.HANDLER.name] = function.handler
     # Several workers share a machine locally: one ready file each, beside the state file.
     ready_file = state_file.parent / f"{state_file.stem}-worker-{os.getpid()}.ready"
-    env.setdefault("VOXFLOW_READY_FILE", str(ready_file))
+    env.setdefault(variables.READY_FILE.name, str(ready_file))
     if state.retry_visibility_s is not None:
-        env.setdefault("VOXFLOW_WORKER_RETRY_VISIBILITY_S", str(state.retry_visibility_s))
+        env.setdefault(variables.WORKER_RETRY_VISIBILITY_S.name, str(state.retry_visibility_s))
     return env
 
 
