@@ -50,6 +50,7 @@ from botocore.exceptions import ClientError
 from pipeline import PHRASE, engine_seconds, percentile, text_of
 
 from voxflow.aws import AwsClients, AwsSettings
+from voxflow.config import variables
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
@@ -89,7 +90,7 @@ def timed(call: Callable[[], object], repeats: int) -> list[float]:
 def new_key(stack: LocalStack) -> str:
     created = subprocess.run(
         [sys.executable, "-m", "voxflow", "keys", "create", "--tenant", "bench"],
-        env={**os.environ, "VOXFLOW_LOCAL_STATE": str(stack.state_file)},
+        env={**os.environ, variables.LOCAL_STATE.name: str(stack.state_file)},
         capture_output=True,
         text=True,
         timeout=120,

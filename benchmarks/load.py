@@ -36,6 +36,7 @@ from typing import Any
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import StackTarget, VoxflowClient
 from voxflow.client.messages import parse_reply
+from voxflow.config import variables
 from voxflow.events import SynthesisCompleted, SynthesisFailed
 from voxflow.ops.sweeper import pipeline_for, sweeper_for
 from voxflow.text import normalize_text, split_into_chunks
@@ -364,10 +365,10 @@ def stack_env(args: argparse.Namespace, faults_dir: Path) -> dict[str, str]:
         FAULTS_SEED_ENV: str(args.seed),
         FAULTS_DIR_ENV: str(faults_dir),
         # Quotas are on in the template: out of the way, this measures the pipeline.
-        "VOXFLOW_QUOTA_REQUESTS_PER_S": UNLIMITED,
-        "VOXFLOW_QUOTA_REQUESTS_BURST": UNLIMITED,
-        "VOXFLOW_QUOTA_CHARS_PER_S": UNLIMITED,
-        "VOXFLOW_QUOTA_CHARS_BURST": UNLIMITED,
+        variables.QUOTA_REQUESTS_PER_S.name: UNLIMITED,
+        variables.QUOTA_REQUESTS_BURST.name: UNLIMITED,
+        variables.QUOTA_CHARS_PER_S.name: UNLIMITED,
+        variables.QUOTA_CHARS_BURST.name: UNLIMITED,
     }
 
 

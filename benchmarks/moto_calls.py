@@ -26,6 +26,7 @@ from typing import Any
 
 from cpu import process_cpu_s
 
+from voxflow.config import variables
 from voxflow_local.moto_hot_paths import HOT_PATHS_ENV
 from voxflow_local.stack import LocalStack
 
@@ -60,20 +61,22 @@ def calls(stack: LocalStack, backlog: int) -> dict[str, Callable[[], Any]]:
             ],
         )
     audio = os.urandom(CHUNK_BYTES)
-    jobs = env["VOXFLOW_JOBS_TABLE"]
+    jobs = env[variables.JOBS_TABLE.name]
     job_key = {"request_id": {"S": uuid.uuid4().hex}}
     dynamodb.put_item(TableName=jobs, Item={**job_key, **_long_job()})
     detail = json.dumps({"request_id": "r" * 32, "index": 1, "url": "https://h/" + "a" * 400})
     return {
         "S3 PutObject (a chunk's WAV)": lambda: s3.put_object(
-            Bucket=env["VOXFLOW_BUCKET"], Key=f"chunks/{uuid.uuid4()}.wav", Body=audio
+            Bucket=env[variables.BUCKET.name], Key=f"chunks/{uuid.uuid4()}.wav", Body=audio
         ),
         "DynamoDB PutItem": lambda: dynamodb.put_item(
-            TableName=env["VOXFLOW_CACHE_TABLE"],
+            TableName=env[variables.CACHE_TABLE.name],
             Item={"key": {"S": str(uuid.uuid4())}, "s3_key": {"S": "chunks/x.wav"}},
         ),
         "DynamoDB GetItem, consistent": lambda: dynamodb.get_item(
-            TableName=env["VOXFLOW_CACHE_TABLE"], Key={"key": {"S": "absent"}}, ConsistentRead=True
+            TableName=env[variables.CACHE_TABLE.name],
+            Key={"key": {"S": "absent"}},
+            ConsistentRead=True,
         ),
         "DynamoDB GetItem (a 32-chunk job)": lambda: dynamodb.get_item(
             TableName=jobs, Key=job_key, ConsistentRead=True
@@ -95,7 +98,7 @@ def calls(stack: LocalStack, backlog: int) -> dict[str, Callable[[], Any]]:
                     "Source": "voxflow",
                     "DetailType": "ChunkSynthesized",
                     "Detail": detail,
-                    "EventBusName": env["VOXFLOW_BUS_NAME"],
+                    "EventBusName": env[variables.BUS_NAME.name],
                 }
             ]
         ),

@@ -63,6 +63,7 @@ from transport_floor import TransportFloor
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.client import Outcome, StackTarget, VoxflowClient
+from voxflow.config import variables
 from voxflow.engine import Engine, SynthesisParams
 from voxflow.events import SynthesisCompleted
 from voxflow.settings import EngineSettings
@@ -410,10 +411,10 @@ def main() -> None:
     log_dir = args.logs / time.strftime("%Y%m%d-%H%M%S")
     load_before = os.getloadavg()
     cores = CoreSplit.of_this_machine() if args.cores == "split" else None
-    env = {"VOXFLOW_ALLOW_SPINNING": "1" if args.spinning == "on" else "0"}
+    env = {variables.ALLOW_SPINNING.name: "1" if args.spinning == "on" else "0"}
     if cores is not None:
         pin_process(os.getpid(), cores.others)  # the client; the engine alone moves to its core
-        env["VOXFLOW_INTRA_OP_THREADS"] = "1"
+        env[variables.INTRA_OP_THREADS.name] = "1"
     engine = Engine(
         VoiceRegistry.default(), EngineSettings(intra_op_threads=1 if cores is not None else 0)
     )

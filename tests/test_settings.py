@@ -229,16 +229,19 @@ def _named_literally(path: Path, names: Container[str]) -> list[str]:
     return found
 
 
-def test_the_local_stack_names_the_products_settings_through_the_model() -> None:
-    """The local stack sets the product's variables by their declarations
-    (``variables.X.name``), never by a spelled-out name that a rename would leave behind;
-    its own variables (voxflow_local's faults, hot paths, call tally) are its own."""
-    local = ROOT / "infra" / "local" / "voxflow_local"
+def test_the_local_stack_and_benchmarks_name_the_products_settings_through_the_model() -> None:
+    """The local stack and the benchmarks set the product's variables by their
+    declarations (``variables.X.name``), never by a spelled-out name that a rename would
+    leave behind; their own variables (voxflow_local's faults, hot paths, call tally)
+    are their own."""
     # Lambda's and the libraries' own variables (AWS_LAMBDA_FUNCTION_NAME, ...) the
     # runner sets by AWS's names, as Lambda does.
     ours = {name for name, variable in DECLARED.items() if not variable.external}
     literal = [
-        found for path in sorted(local.rglob("*.py")) for found in _named_literally(path, ours)
+        found
+        for folder in (ROOT / "infra" / "local" / "voxflow_local", ROOT / "benchmarks")
+        for path in sorted(folder.rglob("*.py"))
+        for found in _named_literally(path, ours)
     ]
     assert literal == []
 
