@@ -308,6 +308,13 @@ def report(measured: Measured, steps: dict[str, Steps], load: list[tuple[float, 
         f"    beside the synthesize runner: {others / cpu['synthesize']:.0%} of its CPU; "
         f"the runner: {cpu['synthesize'] / cpu['engine alone']:.2f}x the engine alone's"
     )
+    alone = cpu["engine alone"]
+    print(
+        f"    the stack's CPU ÷ the engine alone's: {(cpu['synthesize'] + others) / alone:.2f} "
+        f"(the runner {cpu['synthesize'] / alone:.2f}, moto {cpu['moto'] / alone:.2f}, the rest "
+        f"{(others - cpu['moto']) / alone:.2f}); on cores shared by all and kept busy by the "
+        "engine alone, the miss's ratio is about that"
+    )
 
     print(f"\nfirst ChunkSynthesized of {len(measured.text_3k)} chars, {len(firsts)} runs:")
     for (*_, seconds, engine), ratio in zip(firsts, first_ratios, strict=True):
