@@ -160,7 +160,7 @@ HIT_PARTS = (
     ("tenant lookup (tenant table, cached)", "tenant_s"),
     ("parse (body, reply target rules)", "parse_s"),
     ("keying (voice, text, cache keys, job)", "key_s"),
-    ("read ahead (cache index || quota item)", "read_s"),
+    ("read ahead (cache index and quota item, one call)", "read_s"),
     ("checks and event (policy, quota, presign)", "check_s"),
     ("transaction (job, quota charge, audit)", "write_s"),
     ("service bus PutEvents || reply SendMessage", "send_s"),

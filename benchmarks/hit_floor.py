@@ -3,8 +3,9 @@
 Under the rules a hit keeps (exactly one terminal event per request, however many
 deliveries of it run at once; quota charged once; the audit record written; a stale
 request still guarded), plan's calls cannot be fewer than three rounds:
-1. the cache index (one consistent BatchGetItem) || the tenant's quota item (GetItem):
-   the event names the cached audio, so the index is read before anything is written;
+1. the cache index and the tenant's quota item, in one consistent BatchGetItem of both
+   tables: the event names the cached audio, so the index is read before anything is
+   written;
 2. one TransactWriteItems: the job created terminal on condition that none exists (the
    one-winner guard), the quota item saved on condition of its version, the audit
    record: nothing may be sent before this wins;
@@ -27,9 +28,9 @@ from botocore.config import Config
 
 from voxflow_local.stack import LocalStack
 
-ROUNDS = "index || quota read, transaction (job, quota, audit), bus || reply"
+ROUNDS = "index and quota read, transaction (job, quota, audit), bus || reply"
 ROUND_NAMES = (
-    "BatchGetItem (index) || GetItem (quota item)",
+    "BatchGetItem (index, quota item)",
     "TransactWriteItems (job, quota item, audit record)",
     "PutEvents (bus) || SendMessage (reply)",
 )
@@ -82,18 +83,16 @@ class HitFloor:
         request_id = f"{self._tenant}-{self._count}"
         started = time.perf_counter()
         # Round 1: the index (the request's key and one more, as a hit reads its
-        # chunk's too) || the quota item.
-        quota = self._pool.submit(
-            self._dynamodb.get_item,
-            TableName=self._quotas,
-            Key={"tenant": {"S": self._tenant}},
-            ConsistentRead=True,
-        )
+        # chunk's too) and the quota item, in one call.
         keys = [{"key": {"S": self._key}}, {"key": {"S": f"{self._key}-chunk"}}]
-        self._dynamodb.batch_get_item(
-            RequestItems={self._cache: {"Keys": keys, "ConsistentRead": True}}
+        tenant = [{"tenant": {"S": self._tenant}}]
+        read = self._dynamodb.batch_get_item(
+            RequestItems={
+                self._cache: {"Keys": keys, "ConsistentRead": True},
+                self._quotas: {"Keys": tenant, "ConsistentRead": True},
+            }
         )
-        quota_item: Item = quota.result()["Item"]
+        quota_item: Item = read["Responses"][self._quotas][0]
         read = time.perf_counter()
         # Round 2: the one conditional write.
         self._dynamodb.transact_write_items(TransactItems=self._transaction(request_id, quota_item))

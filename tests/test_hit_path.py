@@ -25,6 +25,7 @@ from voxflow.pipeline.plan import plan_item
 from voxflow.pipeline.publisher import PublishFailed
 from voxflow.quotas import QuotaSettings, TenantLimits, TokenBucket, create_quotas_table
 from voxflow.store import CacheEntry
+from voxflow.store.batch_read import BatchRead
 from voxflow.store.jobs import COMPLETED, FAILED
 from voxflow.voices import VoiceRegistry
 from voxflow_local.moto_server import MotoServer
@@ -271,15 +272,20 @@ def test_a_quota_item_changed_after_its_read_sends_the_hit_down_the_general_path
     cached(harness)
     quotas = harness.pipeline.controls.quotas
     assert quotas is not None
-    read = quotas.read
+    read_in = quotas.read_in
 
-    def read_then_another_writer(tenant: str) -> Any:
-        item = read(tenant)
-        quotas.take(tenant, 7)  # another worker charges between the read and the write
-        return item
+    def read_then_another_writer(batch: BatchRead, tenant: str) -> Any:
+        item = read_in(batch, tenant)
+
+        def read_item() -> Any:
+            found = item()
+            quotas.take(tenant, 7)  # another worker charges between the read and the write
+            return found
+
+        return read_item
 
     before = chars_left(harness)
-    monkeypatch.setattr(quotas, "read", read_then_another_writer)
+    monkeypatch.setattr(quotas, "read_in", read_then_another_writer)
     job = harness.plan(PHRASE)
     monkeypatch.undo()
     assert job.status == COMPLETED

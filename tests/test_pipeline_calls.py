@@ -26,7 +26,7 @@ REPLIES = "https://sqs.us-east-1.amazonaws.com/123456789012/replies"
 def reads(voiced_plan: PlanHarness, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     """Every cache read plan makes: (method, keys asked for)."""
     cache, made = voiced_plan.pipeline.cache, []
-    lookup, lookup_many = cache.lookup, cache.lookup_many
+    lookup, lookup_many, lookup_in = cache.lookup, cache.lookup_many, cache.lookup_in
 
     def counted_lookup(key: str) -> Any:
         made.append(("lookup", 1))
@@ -36,8 +36,13 @@ def reads(voiced_plan: PlanHarness, monkeypatch: pytest.MonkeyPatch) -> list[tup
         made.append(("lookup_many", len(keys)))
         return lookup_many(keys, **options)
 
+    def counted_in(read: Any, keys: list[str]) -> Any:
+        made.append(("lookup_in", len(keys)))  # with the quota item, in one BatchGetItem
+        return lookup_in(read, keys)
+
     monkeypatch.setattr(cache, "lookup", counted_lookup)
     monkeypatch.setattr(cache, "lookup_many", counted_many)
+    monkeypatch.setattr(cache, "lookup_in", counted_in)
     return made
 
 
@@ -45,14 +50,14 @@ def test_a_miss_and_a_hit_each_read_the_cache_once(
     voiced_plan: PlanHarness, reads: list[tuple[str, int]]
 ) -> None:
     job = voiced_plan.plan(TEXT)
-    assert reads == [("lookup_many", 3)]  # the request's key and its two chunks'
+    assert reads == [("lookup_in", 3)]  # the request's key and its two chunks'
     assert [task.index for task in voiced_plan.outbox.tasks] == [0, 1]
     assert job.dispatched
     voiced_plan.synthesize_all()
     reads.clear()
 
     voiced_plan.plan(TEXT)
-    assert reads == [("lookup_many", 3)]
+    assert reads == [("lookup_in", 3)]
     assert voiced_plan.outbox.details("SynthesisCompleted")[-1]["cache"] == "hit"
 
 
@@ -63,7 +68,7 @@ def test_chunks_cached_by_another_request_are_not_queued_again(
     voiced_plan.synthesize_all()
     reads.clear()
     voiced_plan.plan(TEXT, format="wav")
-    assert reads == [("lookup_many", 3)]
+    assert reads == [("lookup_in", 3)]
     assert [task.index for task in voiced_plan.outbox.tasks] == [1]
 
 
@@ -208,12 +213,12 @@ def test_a_request_with_speech_marks_is_a_hit_with_its_marks_in_one_read(
 ) -> None:
     asked: dict[str, Any] = {"speech_marks": ["word", "sentence"]}
     voiced_plan.plan(TEXT, **asked)
-    assert reads == [("lookup_many", 4)]  # the request's, its marks' and two chunks' keys
+    assert reads == [("lookup_in", 4)]  # the request's, its marks' and two chunks' keys
     voiced_plan.synthesize_all()
     reads.clear()
 
     voiced_plan.plan(TEXT, **asked)
-    assert reads == [("lookup_many", 4)]
+    assert reads == [("lookup_in", 4)]
     completed = voiced_plan.outbox.details("SynthesisCompleted")[-1]
     assert completed["cache"] == "hit"
     assert completed["marks_url"]

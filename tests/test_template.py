@@ -1218,11 +1218,13 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
         audit = {action for action, resource in pairs if resource == str(getatt("AuditTable"))}
         assert audit == {"dynamodb:GetItem", "dynamodb:UpdateItem"}, function_id
 
-    # Only admission (plan, the API) takes quota tokens, with a read and a conditional put.
+    # Only admission (plan, the API) takes quota tokens, with a read (plan's with the cache
+    # entries, in one BatchGetItem) and a conditional put.
     admitters = ("PlanFunction", "ApiFunction")
+    taking = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"}
     for function_id, pairs in allowed.items():
         quotas = {action for action, resource in pairs if resource == str(getatt("QuotasTable"))}
-        expected = {"dynamodb:GetItem", "dynamodb:PutItem"} if function_id in admitters else set()
+        expected = taking if function_id in admitters else set()
         assert quotas == expected, function_id
 
     # Plan and the sweeper queue chunk tasks, on every lane; synthesis sends again the

@@ -1,7 +1,7 @@
 """A cache hit answered in three rounds of AWS calls instead of ten (docs/pipeline.md).
 
 1. The cache index (the request's key, its marks' and its chunks') and the tenant's
-   quota item, read together (``read_ahead``);
+   quota item, in one BatchGetItem of both tables (``read_ahead``);
 2. one transaction: the job created already terminal, its writer holding the send
    lease; the quota charge, on the version of the item read; both halves of the audit
    record. All or nothing: if the job exists already (a duplicate), or another writer
@@ -47,9 +47,9 @@ from voxflow.pipeline.terminal import completed_event, reply_target
 from voxflow.pipeline.timeline import PLANNED, Laps, record
 from voxflow.quotas.bucket import TenantBuckets
 from voxflow.store import CacheEntry, Job
+from voxflow.store.batch_read import KEYS_PER_CALL, BatchRead
 from voxflow.store.jobs import COMPLETED, transaction_canceled
 
-_KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
 # Independent calls of one request at a time; boto3 clients are thread-safe.
 _CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="voxflow-hit")
 
@@ -72,23 +72,27 @@ def read_ahead(
     standby_expired: bool = False,
     claim_keys: list[str] | None = None,
 ) -> ReadAhead | None:
-    """The cache entries of ``keys`` (one consistent BatchGetItem), the tenant's quota
-    item and the live claims on ``claim_keys`` (a long job's chunks: the claims'
-    BatchGetItem, off a sharing job's first-chunk path), read concurrently; None where
-    the general path reads for itself (more keys than one batch read takes; with two
-    regions, a request the claim must read a job for before it may create one)."""
-    if len(keys) > _KEYS_PER_BATCH_GET or not _creates_first(item, pipeline, standby_expired):
-        return None
+    """The cache entries of ``keys`` and the tenant's quota item (one consistent
+    BatchGetItem of both tables, voxflow.store.batch_read), and the live claims on
+    ``claim_keys`` (a long job's chunks: the claims' BatchGetItem, alongside, off a
+    sharing job's first-chunk path); None where the general path reads for itself (more
+    keys than one batch read takes; with two regions, a request the claim must read a
+    job for before it may create one)."""
     quotas = pipeline.controls.quotas
-    quota_read = _CALLS.submit(quotas.read, item.tenant) if quotas is not None else None
+    keys_read = len(set(keys)) + (quotas is not None)
+    if keys_read > KEYS_PER_CALL or not _creates_first(item, pipeline, standby_expired):
+        return None
     claims = pipeline.chunk_claims
     claims_read = (
         _CALLS.submit(claims.held, claim_keys) if claims is not None and claim_keys else None
     )
-    known = pipeline.cache.lookup_many(keys, consistent=True)
+    together = BatchRead()
+    known = pipeline.cache.lookup_in(together, keys)
+    quota_item = quotas.read_in(together, item.tenant) if quotas is not None else None
+    together.run()
     return ReadAhead(
-        known,
-        quota_read.result() if quota_read is not None else None,
+        known(),
+        quota_item() if quota_item is not None else None,
         claims_read.result() if claims_read is not None else None,
     )
 

@@ -23,6 +23,7 @@ from pynamodb.models import Model
 from voxflow.aws.settings import AwsSettings
 from voxflow.errors import Throttled
 from voxflow.quotas.limits import QuotaMode, QuotaSettings, TenantLimits
+from voxflow.store.batch_read import BatchRead
 from voxflow.store.models import bind
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -134,13 +135,23 @@ class TokenBucket:
         item.expires_at = datetime.fromtimestamp(int(expires_at), UTC)
         return Grant(wait_s)
 
+    def read_in(self, batch: BatchRead, tenant: str) -> Callable[[], TenantBuckets]:
+        """``read`` as a part of ``batch``: the tenant's item, once it ran."""
+        found = batch.add(self._model, [tenant])
+        return lambda: found().get(tenant) or self._full(tenant, self.settings.limits_for(tenant))
+
     def _read(self, tenant: str, limits: TenantLimits) -> TenantBuckets:
         try:
             return self._model.get(tenant, consistent_read=True)
-        except DoesNotExist:  # full buckets; version None: saved only if still no item
-            return self._model(
-                tenant, chars=limits.chars_burst, requests=limits.requests_burst, refilled_at=0.0
-            )
+        except DoesNotExist:
+            return self._full(tenant, limits)
+
+    def _full(self, tenant: str, limits: TenantLimits) -> TenantBuckets:
+        """A tenant without an item: full buckets; version None: saved only if there is
+        still no item."""
+        return self._model(
+            tenant, chars=limits.chars_burst, requests=limits.requests_burst, refilled_at=0.0
+        )
 
     @staticmethod
     def _refilled(item: TenantBuckets, limits: TenantLimits, now: float) -> _State:

@@ -1,10 +1,12 @@
 """The cache index: which keys have audio, where, and how often they were hit."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import NotRequired, TypedDict, Unpack
 
 from pynamodb.exceptions import DoesNotExist
 
+from voxflow.store.batch_read import BatchRead
 from voxflow.store.models import CacheEntry
 
 
@@ -45,6 +47,12 @@ class CacheIndex:
             for entry in self._model.batch_get(unique, consistent_read=consistent or None)
             if _live(entry)
         }
+
+    def lookup_in(self, read: BatchRead, keys: list[str]) -> Callable[[], dict[str, CacheEntry]]:
+        """``lookup_many(keys, consistent=True)`` as a part of ``read``: the live entries,
+        once it ran."""
+        found = read.add(self._model, keys)
+        return lambda: {key: entry for key, entry in found().items() if _live(entry)}
 
     def record(self, key: str, **fields: Unpack[EntryFields]) -> CacheEntry:
         """``new_entry``, written."""
