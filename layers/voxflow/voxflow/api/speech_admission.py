@@ -1,7 +1,8 @@
 """The HTTP API's admission and cache reads, in rounds of concurrent calls.
 
-Before: the audit record's first half, the tenant's quota item and the cache index's
-entries, together (reads, and a write that does not depend on them); the content
+Before: the audit record's first half, and the tenant's quota item with the cache
+index's entries (one BatchGetItem of both tables), together (reads, and a write that
+does not depend on them); the content
 policy (no call); then the quota charge, on the version read, together with the cached
 objects' reads (a refusal discards them). After the answer: the audit record's terminal
 half and the hit counts, together. A hit waits for three rounds of calls instead of
@@ -17,7 +18,9 @@ from typing import Any
 from voxflow.events import ItemRequest
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.regional import usable
+from voxflow.quotas.bucket import TenantBuckets
 from voxflow.store import CacheEntry
+from voxflow.store.batch_read import KEYS_PER_CALL, BatchRead
 
 # Independent calls of one request; boto3 clients are thread-safe.
 _CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="voxflow-api")
@@ -64,9 +67,8 @@ def admit(
     started = time.perf_counter()
     received = _CALLS.submit(controls.record_received, item)
     quotas = controls.quotas
-    quota_read = _CALLS.submit(quotas.read, item.tenant) if quotas is not None else None
     try:
-        found = pipeline.cache.lookup_many(keys, consistent=True)
+        found, quota_read = _read(keys, item.tenant, pipeline)
         entries = {key: entry for key in keys if (entry := usable(found.get(key), pipeline))}
         if on_miss is not None and len(entries) < len(keys):
             on_miss()
@@ -79,11 +81,29 @@ def admit(
     if controls.policy is not None:
         controls.policy.check(item.text, item.tenant).raise_if_rejected()
     if quotas is not None and quota_read is not None:
-        grant = quotas.take(item.tenant, billed_chars, read=quota_read.result())
+        grant = quotas.take(item.tenant, billed_chars, read=quota_read())
         # Delay mode: the event path delays the chunk tasks; a caller waiting on the
         # line is delayed the same (the wait is capped by the quota's setting).
         time.sleep(grant.wait_s)
     return Admitted(entries, objects, lookup_ms)
+
+
+def _read(
+    keys: list[str], tenant: str, pipeline: Pipeline
+) -> tuple[dict[str, CacheEntry], Callable[[], TenantBuckets] | None]:
+    """The cache entries of ``keys``, and the tenant's quota item once asked for: one
+    BatchGetItem of both tables (voxflow.store.batch_read) where the keys fit in one;
+    else the two reads side by side."""
+    quotas = pipeline.controls.quotas
+    if len(set(keys)) + (quotas is not None) <= KEYS_PER_CALL:
+        together = BatchRead()
+        cached = pipeline.cache.lookup_in(together, keys)
+        quota_item = quotas.read_in(together, tenant) if quotas is not None else None
+        together.run()
+        return cached(), quota_item
+    quota_read = _CALLS.submit(quotas.read, tenant) if quotas is not None else None
+    found = pipeline.cache.lookup_many(keys, consistent=True)
+    return found, quota_read.result if quota_read is not None else None
 
 
 def finish_audit(
