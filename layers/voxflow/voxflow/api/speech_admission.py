@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxflow.events import ItemRequest
+from voxflow.pipeline.admission import read_entries_and_quota, read_together
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.regional import usable
 from voxflow.quotas.bucket import TenantBuckets
 from voxflow.store import CacheEntry
-from voxflow.store.batch_read import KEYS_PER_CALL, BatchRead
 
 # Independent calls of one request; boto3 clients are thread-safe.
 _CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="voxflow-api")
@@ -90,17 +90,14 @@ def admit(
 
 def _read(
     keys: list[str], tenant: str, pipeline: Pipeline
-) -> tuple[dict[str, CacheEntry], Callable[[], TenantBuckets] | None]:
+) -> tuple[dict[str, CacheEntry], Callable[[], TenantBuckets | None] | None]:
     """The cache entries of ``keys``, and the tenant's quota item once asked for: one
-    BatchGetItem of both tables (voxflow.store.batch_read) where the keys fit in one;
-    else the two reads side by side."""
+    BatchGetItem of both tables where the keys fit in one
+    (voxflow.pipeline.admission.read_entries_and_quota); else the two reads side by side."""
     quotas = pipeline.controls.quotas
-    if len(set(keys)) + (quotas is not None) <= KEYS_PER_CALL:
-        together = BatchRead()
-        cached = pipeline.cache.lookup_in(together, keys)
-        quota_item = quotas.read_in(together, tenant) if quotas is not None else None
-        together.run()
-        return cached(), quota_item
+    if read_together(keys, pipeline):
+        found, quota_item = read_entries_and_quota(keys, tenant, pipeline)
+        return found, lambda: quota_item
     quota_read = _CALLS.submit(quotas.read, tenant) if quotas is not None else None
     found = pipeline.cache.lookup_many(keys, consistent=True)
     return found, quota_read.result if quota_read is not None else None

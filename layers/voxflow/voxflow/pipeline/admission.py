@@ -1,7 +1,9 @@
 """Admission: what plan does before any work on a request this region works on.
 
 The audit record's first half, the content policy, then the tenant's quota (charged
-once, when the job is created, so a redelivery is not charged again). Quota tokens are
+once, when the job is created, so a redelivery is not charged again). Its first read,
+the request's cache entries with the tenant's quota item, is one BatchGetItem of both
+tables (``read_entries_and_quota``), for plan and the HTTP API alike. Quota tokens are
 the spoken characters, the normalized text's length: what synthesis costs. Whitespace
 padding is free, and a digit string costs the words it is read as.
 """
@@ -15,6 +17,28 @@ from voxflow.pipeline.failures import fail_request
 from voxflow.pipeline.identity import item_fingerprint
 from voxflow.quotas.bucket import TenantBuckets
 from voxflow.regions import Decision
+from voxflow.store import CacheEntry
+from voxflow.store.batch_read import KEYS_PER_CALL, BatchRead
+
+
+def read_together(keys: list[str], pipeline: Pipeline) -> bool:
+    """Whether the cache entries of ``keys`` and the quota item fit in one BatchGetItem."""
+    return len(set(keys)) + (pipeline.controls.quotas is not None) <= KEYS_PER_CALL
+
+
+def read_entries_and_quota(
+    keys: list[str], tenant: str, pipeline: Pipeline
+) -> tuple[dict[str, CacheEntry], TenantBuckets | None]:
+    """The live cache entries among ``keys`` and ``tenant``'s quota item (None with
+    quotas off), in one consistent BatchGetItem (voxflow.store.batch_read): two calls
+    side by side cost the slower one's wall time and two requests' work. Only where
+    ``read_together`` holds."""
+    quotas = pipeline.controls.quotas
+    together = BatchRead()
+    known = pipeline.cache.lookup_in(together, keys)
+    quota_item = quotas.read_in(together, tenant) if quotas is not None else None
+    together.run()
+    return known(), quota_item() if quota_item is not None else None
 
 
 def admit(

@@ -40,6 +40,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from voxflow.errors import Throttled
 from voxflow.events import ItemRequest, ReplyTo, SynthesisCompleted
+from voxflow.pipeline.admission import read_entries_and_quota, read_together
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.publisher import PublishFailed
 from voxflow.pipeline.regional import usable
@@ -47,7 +48,6 @@ from voxflow.pipeline.terminal import completed_event, reply_target
 from voxflow.pipeline.timeline import PLANNED, Laps, record
 from voxflow.quotas.bucket import TenantBuckets
 from voxflow.store import CacheEntry, Job
-from voxflow.store.batch_read import KEYS_PER_CALL, BatchRead
 from voxflow.store.jobs import COMPLETED, transaction_canceled
 
 # Independent calls of one request at a time; boto3 clients are thread-safe.
@@ -78,23 +78,14 @@ def read_ahead(
     sharing job's first-chunk path); None where the general path reads for itself (more
     keys than one batch read takes; with two regions, a request the claim must read a
     job for before it may create one)."""
-    quotas = pipeline.controls.quotas
-    keys_read = len(set(keys)) + (quotas is not None)
-    if keys_read > KEYS_PER_CALL or not _creates_first(item, pipeline, standby_expired):
+    if not read_together(keys, pipeline) or not _creates_first(item, pipeline, standby_expired):
         return None
     claims = pipeline.chunk_claims
     claims_read = (
         _CALLS.submit(claims.held, claim_keys) if claims is not None and claim_keys else None
     )
-    together = BatchRead()
-    known = pipeline.cache.lookup_in(together, keys)
-    quota_item = quotas.read_in(together, item.tenant) if quotas is not None else None
-    together.run()
-    return ReadAhead(
-        known(),
-        quota_item() if quota_item is not None else None,
-        claims_read.result() if claims_read is not None else None,
-    )
+    known, quota_item = read_entries_and_quota(keys, item.tenant, pipeline)
+    return ReadAhead(known, quota_item, claims_read.result() if claims_read is not None else None)
 
 
 def _creates_first(item: ItemRequest, pipeline: Pipeline, standby_expired: bool) -> bool:
