@@ -7,6 +7,7 @@ last runs the two-region stack with ``edge=True``: a URL the primary handed out 
 playing, the same bytes, after the primary is lost.
 """
 
+import contextlib
 import os
 import signal
 import time
@@ -53,6 +54,20 @@ def get(url: str) -> tuple[int, bytes, str]:
             return response.status, response.read(), response.headers.get("X-Voxflow-Origin", "")
     except urllib.error.HTTPError as error:
         return error.code, error.read(), ""
+
+
+def wait_until_stopped(pid: int, timeout_s: float = 10.0) -> None:
+    """Until every thread of ``pid`` is in the stopped state: kill() returns before."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        states = set()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+                states.add((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+        if states <= {"T", "t"}:
+            return
+        assert time.monotonic() < deadline, f"process {pid} not stopped: {states}"
+        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +141,9 @@ def test_a_frozen_primary_fails_over_within_the_origin_timeout(edge: Edge) -> No
     assert edge.primary.pid is not None
     os.kill(edge.primary.pid, signal.SIGSTOP)
     try:
+        wait_until_stopped(edge.primary.pid)
         started = time.monotonic()
-        assert get(url) == (200, b"same bytes", SECONDARY)
+        assert get(url) == (200, b"same bytes", SECONDARY), f"edge counts: {edge.proxy.counts}"
         assert time.monotonic() - started < 10
     finally:
         os.kill(edge.primary.pid, signal.SIGCONT)

@@ -24,6 +24,7 @@ from voxflow.console.site import (
     CORS_EXPOSE_HEADERS,
     CORS_MAX_AGE_S,
 )
+from voxflow_local import ports
 
 Invoke = Callable[[dict[str, Any]], Any]
 # A streamed answer (status, headers, body pieces: voxflow.api.streaming's
@@ -133,15 +134,23 @@ class HttpApiServer:
         serial: bool = False,
         stream: Stream | None = None,
         cors: Cors | None = None,
+        inherited_fd: int | None = None,
     ) -> None:
         """``stream``: answers the routes it knows with a chunked body as it is made;
-        ``cors``: the API's CorsConfiguration (none: no CORS header, as on AWS)."""
+        ``cors``: the API's CorsConfiguration (none: no CORS header, as on AWS);
+        ``inherited_fd``: a socket the parent bound to ``port`` (voxflow_local.ports)."""
         self._invoke = invoke
         self._stream = stream
         self._cors = cors
         self._serial = serial
         server_class = HTTPServer if serial else ThreadingHTTPServer
-        self._server = server_class(("127.0.0.1", port), self._handler_class())
+        self._server = server_class(
+            ("127.0.0.1", port), self._handler_class(), bind_and_activate=inherited_fd is None
+        )
+        if inherited_fd is not None:
+            self._server.socket.close()
+            self._server.socket = ports.listen_on(inherited_fd)
+            self._server.server_address = self._server.socket.getsockname()
         if isinstance(self._server, ThreadingHTTPServer):
             self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -224,6 +224,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", "5000")))
+    parser.add_argument(
+        "--fd",
+        type=int,
+        help="a socket bound to the port, inherited from the parent (voxflow_local.ports)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
 
@@ -233,13 +238,14 @@ def main(argv: list[str] | None = None) -> None:
         MotoRequestHandler,
         create_backend_app,
     )
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 
     from voxflow_local import (
         global_tables,
         keep_alive,
         moto_hot_paths,
         moto_transactions,
+        ports,
         s3_writes,
     )
 
@@ -272,7 +278,18 @@ def main(argv: list[str] | None = None) -> None:
         handler = keep_alive.keep_alive_handler(handler)
         handler = moto_hot_paths.quiet_request_handler(handler)
         moto_hot_paths.no_full_collections()
-    run_simple(args.host, args.port, app, threaded=True, request_handler=handler)
+    # What werkzeug's run_simple does, on the parent's socket when it passed one.
+    listener = ports.listen_on(args.fd) if args.fd is not None else None
+    server = make_server(
+        args.host,
+        args.port,
+        app,
+        threaded=True,
+        request_handler=handler,
+        fd=listener.fileno() if listener is not None else None,
+    )
+    server.log_startup()
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Self
 
+from voxflow_local import ports
 from voxflow_local.call_tally import CALLS_FILE_ENV
 from voxflow_local.lifecycle import Lifecycle
 
@@ -29,7 +30,11 @@ class MotoServerError(RuntimeError):
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:
-    """A port nobody listens on right now (the kernel picks it for port 0)."""
+    """A port nobody listens on right now (the kernel picks it for port 0).
+
+    Free only now: for a port that must stay free until a server binds it, hold it
+    (``voxflow_local.ports.reserve``); a port that nobody should answer on (a refused
+    endpoint in a test) may be probed."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
@@ -73,7 +78,13 @@ class MotoServer(Lifecycle):
         stop_timeout_s: float = 5.0,
     ) -> None:
         self.host = host
-        self.port = port if port is not None else free_port(host)
+        # A port the kernel picks is held from here on (voxflow_local.ports): moto takes
+        # seconds to import, and another process could bind a port merely probed.
+        self._held: socket.socket | None = None
+        if port is None:
+            self._held = ports.reserve(0, host)
+            port = ports.port_of(self._held)
+        self.port = port
         self.region = region
         self.log_path = log_path
         self.start_timeout_s = start_timeout_s
@@ -107,15 +118,28 @@ class MotoServer(Lifecycle):
             # Its calls and their CPU by operation, beside its log (voxflow_local.call_tally).
             env[CALLS_FILE_ENV] = str(self.log_path.with_name("moto-calls.json"))
         output: IO[bytes] | int = self._log if self._log is not None else subprocess.DEVNULL
-        self._process = subprocess.Popen(
-            # moto's server app behind S3's request checks (voxflow_local.moto_app).
-            [sys.executable, "-m", "voxflow_local.moto_app", "-H", self.host, "-p", str(self.port)],
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=output,
-            env=env,
-            start_new_session=True,
-        )
+        held, self._held = self._held, None
+        try:
+            if held is None:  # a port given by number, or this server started again
+                held = ports.reserve(self.port, self.host)
+        except ports.PortTaken as error:
+            self.stop()
+            raise MotoServerError(str(error)) from error
+        with held:
+            self._process = subprocess.Popen(
+                # moto's server app behind S3's request checks (voxflow_local.moto_app),
+                # listening on the socket bound here.
+                [
+                    *(sys.executable, "-m", "voxflow_local.moto_app"),
+                    *("-H", self.host, "-p", str(self.port), "--fd", str(held.fileno())),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                env=env,
+                start_new_session=True,
+                pass_fds=(held.fileno(),),
+            )
         # Before it starts serving: its request threads inherit the main thread's priority.
         with contextlib.suppress(PermissionError):
             os.setpriority(os.PRIO_PROCESS, self._process.pid, MOTO_NICENESS)
@@ -136,6 +160,9 @@ class MotoServer(Lifecycle):
         raise MotoServerError(f"moto server on {self.url} did not answer in time")
 
     def stop(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:  # never started
+            held.close()
         process, self._process = self._process, None
         if process is not None:
             stop_process(process, self.stop_timeout_s)

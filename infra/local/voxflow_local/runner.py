@@ -196,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         "--period-s", type=float, help="with --schedule: seconds between invocations"
     )
     parser.add_argument(
+        "--http-fd",
+        type=int,
+        help="with --http-port: a socket bound to it, inherited (voxflow_local.ports)",
+    )
+    parser.add_argument(
         "--cors-origin",
         action="append",
         default=[],
@@ -244,7 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("serving http://127.0.0.1:%d", args.http_port)
         cors = Cors(tuple(args.cors_origin)) if args.cors_origin else None
         HttpApiServer(
-            runner.invoke, args.http_port, serial=True, stream=runner.stream_hook(), cors=cors
+            runner.invoke,
+            args.http_port,
+            serial=True,
+            stream=runner.stream_hook(),
+            cors=cors,
+            inherited_fd=args.http_fd,
         ).serve_until(stop)
     elif args.schedule is not None:
         _run_schedule(state, runner, args.schedule, args.period_s, stop)

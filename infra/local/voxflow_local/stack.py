@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 from voxflow.config import variables
+from voxflow_local import ports
 from voxflow_local._clients import _client
 from voxflow_local.console_site import ConsoleSite
 from voxflow_local.deploy import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, deploy_stack
@@ -266,13 +267,25 @@ class LocalStack(Lifecycle):
         return _Runner(function, event_source, worker, process, log)
 
     def _start_http(self, function: str, port: int) -> _Runner:
-        port = port or _free_port()
-        self.api_port = port
-        self.api_url = f"http://127.0.0.1:{port}"
-        if self.console_site is None:
-            self.console_site = ConsoleSite(self.api_url).start()
-        arguments = ["--http-port", str(port), "--cors-origin", self.console_site.origin]
-        process, log = self._runner_process(function, arguments, f"{function}-api")
+        # Held here until the runner, seconds of imports later, listens on it.
+        with ports.reserve(port) as held:
+            port = ports.port_of(held)
+            self.api_port = port
+            self.api_url = f"http://127.0.0.1:{port}"
+            if self.console_site is None:
+                self.console_site = ConsoleSite(self.api_url).start()
+            arguments = [
+                *("--http-port", str(port), "--http-fd", str(held.fileno())),
+                *("--cors-origin", self.console_site.origin),
+            ]
+            process, log = self._spawn(
+                "voxflow_local.runner",
+                function,
+                arguments,
+                f"{function}-api",
+                {},
+                pass_fds=(held.fileno(),),
+            )
         return _Runner(function, "", 0, process, log, http_port=port)
 
     def _start_schedule(self, function: str, schedule_id: str) -> _Runner:
@@ -311,6 +324,7 @@ class LocalStack(Lifecycle):
         env: dict[str, str],
         *,
         niceness: int = 0,
+        pass_fds: tuple[int, ...] = (),
     ) -> "tuple[subprocess.Popen[bytes], IO[bytes] | None]":
         """``python -m module`` for ``function``, its output in the log folder's
         ``log_name``.log. The worker image has no awscrt either (AS_ON_LAMBDA).
@@ -337,6 +351,7 @@ class LocalStack(Lifecycle):
             stderr=log,
             env={**os.environ, **AS_ON_LAMBDA, **env},
             start_new_session=True,
+            pass_fds=pass_fds,
         )
         if niceness:
             os.setpriority(os.PRIO_PROCESS, process.pid, niceness)
@@ -448,12 +463,6 @@ def _wait_until_serving(runner: _Runner) -> None:
         else:
             return
     raise TimeoutError(f"{runner.function} not serving on port {runner.http_port}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _temporary_path() -> Path:
