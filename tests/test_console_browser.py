@@ -32,8 +32,9 @@ from voxflow.aws import AwsClients, AwsSettings
 from voxflow.config.choices import Role
 from voxflow.engine import Engine
 from voxflow.regions import RegionConfig, Regions, StaticHealth
+from voxflow_local import ports
 from voxflow_local.console_site import ConsoleSite
-from voxflow_local.moto_server import MotoServer, free_port
+from voxflow_local.moto_server import MotoServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -41,7 +42,10 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 WATCHED_QUEUES = ("requests", "chunks", "chunks-dlq")
 WAIT_S = 60  # a miss is synthesized in the request, on two shared cores
-SITE_PORT = free_port()  # the console's static site: an origin of its own
+# The console's static site: an origin of its own. Its port is held from collection
+# until the test serves the site on it (voxflow_local.ports), not merely probed.
+SITE_HELD = ports.reserve()
+SITE_PORT = ports.port_of(SITE_HELD)
 
 
 @pytest.fixture(scope="module")
@@ -462,6 +466,7 @@ def test_the_static_site_calls_the_api_across_origins(console: Chrome, api: ApiH
     # The same files from another origin (as CloudFront serves the ConsoleBucket): the
     # page reads its config, and every call is cross-origin, answered with CORS.
     key, _ = api.keys.create("console-site")
+    SITE_HELD.close()
     with ConsoleSite(api.url, SITE_PORT) as site:
         assert site.origin != api.url  # another port: another origin
         errors_logged(console)
