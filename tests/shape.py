@@ -47,6 +47,7 @@ INTEGRATION_MODULES = frozenset(
         "test_ops",
         "test_optimized_model",
         "test_pipeline_e2e",
+        "test_ports",
         "test_rates_plan",
         "test_replicator",
         "test_reply_targets_e2e",
