@@ -39,6 +39,7 @@ INTEGRATION_MODULES = frozenset(
         "test_faults",
         "test_health",
         "test_identity_property",
+        "test_job_texts",
         "test_lanes",
         "test_lexicons_e2e",
         "test_layer_size",

@@ -180,6 +180,27 @@ def test_lost_chunk_tasks_are_queued_again_and_the_job_completes(
     assert event["detail-type"] == "SynthesisCompleted"
 
 
+def test_a_long_jobs_lost_tasks_are_made_again_from_its_texts_in_the_bucket(
+    stack: LocalStack, pipeline: Pipeline, sweeper: Sweeper, bus_tap: str
+) -> None:
+    request_id = f"lost-long-{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:6]
+    text = " ".join(f"Sentence {n} of a long request {tag}, lost and found." for n in range(9))
+    tasks = plan_with_lost_tasks(pipeline, request_id, text)
+    assert len(tasks) > 1
+    job = pipeline.jobs.get(request_id)
+    assert job is not None
+    assert job.chunk_texts is None  # too long for the item (voxflow.store.job_texts)
+    assert pipeline.audio.job_texts(request_id) == [task.text for task in tasks]
+    assert pipeline.audio.job_texts(f"never-{request_id}") is None  # S3's NoSuchKey
+
+    report = sweeper.sweep(older_than_s=0)
+    assert report.requeued[request_id] == [task.index for task in tasks]
+    (event,) = terminal_events(stack, bus_tap, request_id, wait_s=3)
+    assert event["detail-type"] == "SynthesisCompleted"
+    assert event["detail"]["duration_s"] > len(tasks)  # every chunk spoken, not one
+
+
 def test_a_hopeless_job_fails_stuck_on_its_second_sweep(
     stack: LocalStack, pipeline: Pipeline, sweeper: Sweeper, aws: AwsSettings, bus_tap: str
 ) -> None:

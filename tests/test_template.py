@@ -35,7 +35,7 @@ from voxflow.console.site import (
 from voxflow.events import SOURCE_CLIENT, SOURCE_SERVICE, SOURCE_TENANT_PREFIX, request_source
 from voxflow.health.canary import TENANT
 from voxflow.settings import EngineSettings
-from voxflow.store.audio import AUDIO_PREFIX, CHUNK_PREFIX
+from voxflow.store.audio import AUDIO_PREFIX, CHUNK_PREFIX, JOB_TEXTS_PREFIX
 from voxflow.store.models import CacheEntry, Job
 from voxflow.voices.catalog import VOICES_PREFIX
 from voxflow_local.intrinsics import Key, apply_conditions, evaluate_conditions, failed_rules
@@ -947,9 +947,11 @@ def test_audio_bucket_is_private_encrypted_and_expires_chunks(translated: dict[s
         for rule in bucket["LifecycleConfiguration"]["Rules"]
         if rule["Status"] == "Enabled" and "ExpirationInDays" in rule
     ]
-    # Only chunk audio expires, after the parameter's days: chunks/ is where voxflow puts it.
+    # Chunk audio expires after the parameter's days (chunks/ is where voxflow puts it),
+    # long jobs' chunk texts after two (voxflow.store.job_texts); nothing else does.
     assert [(rule["Prefix"], rule["ExpirationInDays"]) for rule in expiring] == [
-        (CHUNK_PREFIX, ref("ChunkRetentionDays"))
+        (CHUNK_PREFIX, ref("ChunkRetentionDays")),
+        (JOB_TEXTS_PREFIX, 2),
     ]
 
     policy = translated["Resources"]["AudioBucketPolicy"]
@@ -1236,6 +1238,16 @@ def test_each_function_reaches_exactly_its_resources(translated: dict[str, Any])
             if ("sqs:SendMessage", str(lane)) in pairs
         ]
         assert chunk_senders == ["PlanFunction", "SynthesizeFunction", "SweeperFunction"], lane
+    # A long job's chunk texts (voxflow.store.job_texts): plan writes them, the sweeper
+    # reads them, nothing else touches them.
+    texts = str({"Fn::Sub": f"${{AudioBucket.Arn}}/{JOB_TEXTS_PREFIX}*"})
+    job_texts = {
+        (function_id, action)
+        for function_id, pairs in allowed.items()
+        for action, resource in pairs
+        if resource == texts
+    }
+    assert job_texts == {("PlanFunction", "s3:PutObject"), ("SweeperFunction", "s3:GetObject")}
     # The sweeper scans the jobs table; the API the lexicons (ListLexicons, at most
     # 100 items); nothing else scans.
     scans = {

@@ -202,7 +202,8 @@ class Sweeper:
     def _tasks(self, job: SweptJob, indices: list[int]) -> list[ChunkTask] | None:
         """The missing chunks' tasks, as plan made them; None when they cannot be made
         again (texts not stored, or the voice changed since the job was planned)."""
-        texts = list(job.chunk_texts or [])
+        # In the item when short, else in the audio bucket (voxflow.store.job_texts).
+        texts = job.chunk_texts or self._pipeline.audio.job_texts(job.request_id) or []
         if len(texts) != int(job.chunk_count):
             return None
         try:

@@ -27,6 +27,7 @@ from voxflow.pipeline.terminal import completed_event, finish, reply_target
 from voxflow.pipeline.timeline import PLANNED, Laps, record
 from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
+from voxflow.store.job_texts import kept_in_item
 
 _KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
 
@@ -159,7 +160,7 @@ def plan_item(
         held=ahead.claims if ahead is not None else None,
     )
     laps.lap("queue")
-    pipeline.jobs.mark_dispatched(job)
+    _mark_dispatched(job, tasks, chunks, pipeline, laps)
     record(
         PLANNED,
         job.request_id,
@@ -178,6 +179,18 @@ def plan_item(
     if not tasks and not reported_here and not waiting:
         assemble(job.request_id, pipeline)  # every chunk done: its old owner did not assemble
     return claimed.decision
+
+
+def _mark_dispatched(
+    job: Job, tasks: list[ChunkTask], chunks: list[str], pipeline: Pipeline, laps: Laps
+) -> None:
+    """The job's chunk tasks are queued. A long job's texts are put first (the item has
+    none: voxflow.store.job_texts), so a redelivery after a failure here puts them again
+    and a dispatched job's lost tasks can always be made again."""
+    if tasks and job.chunk_texts is None:
+        pipeline.audio.put_job_texts(job.request_id, chunks)
+        laps.lap("texts")
+    pipeline.jobs.mark_dispatched(job)
 
 
 def _answer_hit(
@@ -252,8 +265,8 @@ def _new_job(
         params_json=json.dumps(keyed.resolved.as_dict()),
         chunk_keys=keyed.chunk_keys,
         chunk_count=len(keyed.chunks),
-        # For the sweeper; an item takes at most 400 KB.
-        chunk_texts=keyed.chunks if len(keyed.text) <= 50_000 else None,
+        # For the sweeper: in the item when short, else beside it (voxflow.store.job_texts).
+        chunk_texts=keyed.chunks if kept_in_item(keyed.chunks) else None,
         metadata_json=json.dumps(item.metadata),
         reply_to_json=item.reply_to.model_dump_json() if item.reply_to else None,
         batch_id=item.batch_id,

@@ -1,5 +1,7 @@
-"""Audio objects in S3 and signed URLs to them (voxflow.store.urls)."""
+"""The audio bucket's objects, and signed URLs to its audio (voxflow.store.urls)."""
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,6 +18,10 @@ from voxflow.store.urls import (
 
 CHUNK_PREFIX = "chunks/"
 AUDIO_PREFIX = "audio/"
+# A long job's chunk texts, for the sweeper (voxflow.store.job_texts); never replicated,
+# expired by the bucket's lifecycle (template.yaml, ExpireJobTexts).
+JOB_TEXTS_PREFIX = "jobs/"
+_MISSING = ("404", "NoSuchKey", "NotFound")
 
 
 class AudioStore:
@@ -63,10 +69,30 @@ class AudioStore:
         try:
             self._s3.head_object(Bucket=self.bucket, Key=s3_key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if error.response.get("Error", {}).get("Code") in _MISSING:
                 return False
             raise
         return True
+
+    @staticmethod
+    def job_texts_object(request_id: str) -> str:
+        return f"{JOB_TEXTS_PREFIX}{request_id}.json"
+
+    def put_job_texts(self, request_id: str, texts: Sequence[str]) -> None:
+        """A job's chunk texts, kept beside its item rather than in it (job_texts)."""
+        body = json.dumps({"chunk_texts": list(texts)}, ensure_ascii=False).encode()
+        self.put(self.job_texts_object(request_id), body, "application/json")
+
+    def job_texts(self, request_id: str) -> list[str] | None:
+        """The texts ``put_job_texts`` kept; None where there are none."""
+        try:
+            body = self.get(self.job_texts_object(request_id))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        texts = json.loads(body)["chunk_texts"]
+        return [str(text) for text in texts]
 
     def presign(self, s3_key: str, content_type: str) -> PresignedUrl:
         return self._urls.sign(s3_key, content_type)

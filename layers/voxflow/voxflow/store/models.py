@@ -64,7 +64,8 @@ class Job(Model):
     params_json = UnicodeAttribute()
     # pynamodb types "of" as the element type, but stores UnicodeAttribute values as str.
     chunk_keys: ListAttribute[str] = ListAttribute(of=UnicodeAttribute)  # type: ignore[arg-type]
-    # The chunks' texts, for the sweeper to queue lost chunk tasks again (voxflow.ops.sweeper).
+    # The chunks' texts, for the sweeper to queue lost chunk tasks again (voxflow.ops.sweeper),
+    # when they are short; a longer job's are in the audio bucket (voxflow.store.job_texts).
     chunk_texts: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
     # Not "count": pynamodb's Model has a count() query method.
     chunk_count = NumberAttribute()
