@@ -52,7 +52,7 @@ def item_bytes(item: dict[str, dict[str, Any]]) -> int:
 
 def stored_item(harness: PlanHarness, request_id: str) -> dict[str, dict[str, Any]]:
     model = harness.pipeline.jobs._model  # the jobs table's bound model
-    client = model._get_connection().connection.client  # type: ignore[attr-defined]
+    client = model._get_connection().connection.client
     item: dict[str, dict[str, Any]] = client.get_item(
         TableName=model.Meta.table_name, Key={"request_id": {"S": request_id}}, ConsistentRead=True
     )["Item"]

@@ -434,7 +434,7 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
 @pytest.fixture(scope="module")
 def echo() -> Iterator[LocalStack]:
     with LocalStack(
-        port=free_port(),
+        port=0,  # any free port, held until moto listens (voxflow_local.ports)
         region=REGION,
         stack_name="echo",
         template_path=ECHO_TEMPLATE,
@@ -548,7 +548,7 @@ def test_a_raising_handler_fails_the_whole_batch(echo: LocalStack) -> None:
 
 def test_stopping_finishes_the_batch_and_leaves_no_process() -> None:
     stack = LocalStack(
-        port=free_port(),
+        port=0,  # any free port, held until moto listens (voxflow_local.ports)
         region=REGION,
         stack_name="echo",
         template_path=ECHO_TEMPLATE,
@@ -585,7 +585,7 @@ def test_up_and_down_from_the_command_line(tmp_path: Path) -> None:
             "-m",
             "voxflow_local",
             "up",
-            *("--port", str(free_port()), "--stack-name", "echo"),
+            *("--port", "0", "--stack-name", "echo"),
             *("--template", str(ECHO_TEMPLATE), "--state-file", str(state_file)),
             *("--log-dir", str(tmp_path / "logs")),
         ],

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m voxflow_local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start moto, deploy template.yaml, run the functions")
-    up.add_argument("--port", type=int, default=5000)
+    up.add_argument("--port", type=int, default=5000, help="moto's port (0: any free)")
     up.add_argument("--api-port", type=int, default=0, help="the HTTP API's port (0: any free)")
     up.add_argument(
         "--regions", type=int, choices=(1, 2), default=1, help="2: primary and secondary"

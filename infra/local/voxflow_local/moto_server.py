@@ -81,7 +81,7 @@ class MotoServer(Lifecycle):
         # A port the kernel picks is held from here on (voxflow_local.ports): moto takes
         # seconds to import, and another process could bind a port merely probed.
         self._held: socket.socket | None = None
-        if port is None:
+        if not port:  # None or 0: one the kernel picks
             self._held = ports.reserve(0, host)
             port = ports.port_of(self._held)
         self.port = port
