@@ -333,6 +333,7 @@ class Recorder:
     events: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[ChunkTask] = field(default_factory=list)
     replies: list[dict[str, Any]] = field(default_factory=list)
+    objects: dict[str, bytes] = field(default_factory=dict)  # S3 (a long job's texts)
 
     def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
         self.events.extend(Entries)
@@ -349,6 +350,10 @@ class Recorder:
 
     def generate_presigned_url(self, *_: Any, **__: Any) -> str:
         return "https://bucket.example/audio"
+
+    def put_object(self, Key: str, Body: bytes, **_: Any) -> dict[str, Any]:  # noqa: N803
+        self.objects[Key] = Body
+        return {}
 
     def failures(self) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}
@@ -452,6 +457,14 @@ def plan_outcomes(body: str | bytes, stores: Stores) -> Recorder:
     for details in failures.values():
         assert details[0]["code"] in PLAN_CODES
         assert details[0]["retryable"] is False
+    # Every queued job's tasks can be made again by the sweeper: its chunk texts are in
+    # its item or beside it (voxflow.store.job_texts), all of them.
+    for request_id in queued:
+        job = stores.jobs_model.get(request_id, consistent_read=True)
+        beside = recorder.objects.get(AudioStore.job_texts_object(request_id))
+        texts = job.chunk_texts if beside is None else json.loads(beside)["chunk_texts"]
+        assert texts is not None
+        assert len(texts) == int(job.chunk_count)
     # A failure also reaches the reply queue the request named.
     reply_to = parsed.rejected[0].reply_to if parsed.rejected else None
     if parsed.request is not None:
