@@ -304,10 +304,7 @@ def report(measured: Measured, steps: dict[str, Steps], load: list[tuple[float, 
     )
     for label, name in CPU_GROUPS:
         print(f"    {label:56} {cpu[name]:8.2f}")
-    print(
-        f"    beside the synthesize runner: {others / cpu['synthesize']:.0%} of its CPU; "
-        f"the runner: {cpu['synthesize'] / cpu['engine alone']:.2f}x the engine alone's"
-    )
+    print(f"    beside the synthesize runner: {others / cpu['synthesize']:.0%} of its CPU")
     alone = cpu["engine alone"]
     print(
         f"    the stack's CPU ÷ the engine alone's: {(cpu['synthesize'] + others) / alone:.2f} "
