@@ -28,6 +28,7 @@ INTEGRATION_MODULES = frozenset(
         "test_api_stream_metrics",
         "test_api_stream_refused",
         "test_cache_isolation",
+        "test_chunk_keys",
         "test_cli",
         "test_console_browser",
         "test_console_metrics",

@@ -54,6 +54,7 @@ from voxflow.regions import (
 )
 from voxflow.service_settings import ServiceSettings
 from voxflow.settings import EngineSettings
+from voxflow.store.chunk_keys import chunk_keys_in
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.voices import VoiceRegistry
 from voxflow_local.moto_server import MotoServer, free_port
@@ -1172,7 +1173,7 @@ def test_takeover_synthesizes_only_the_missing_chunks(
     assert synthesize_queued(east, primary, request_id, only=1) == 1
     # What replicated: the job as it was after chunk 0, both chunks' index entries and audio.
     assert {int(n) for n in job_after_0["done"]["NS"]} == {0}
-    chunk_keys = [key["S"] for key in job_after_0["chunk_keys"]["L"]]
+    chunk_keys = chunk_keys_in(job_after_0["chunk_keys"])
     for key in chunk_keys[:2]:
         entry = replicate_item(regions, "voxflow-cache", {"key": {"S": key}})
         assert entry["region"]["S"] == PRIMARY
@@ -1225,7 +1226,7 @@ def test_takeover_synthesizes_chunks_done_elsewhere_whose_audio_has_not_arrived(
     assert synthesize_queued(east, primary, request_id, only=0) == 1
     job = replicate_item(regions, "voxflow-jobs", {"request_id": {"S": request_id}})
     assert {int(n) for n in job["done"]["NS"]} == {0}
-    first_key = job["chunk_keys"]["L"][0]["S"]
+    first_key = chunk_keys_in(job["chunk_keys"])[0]
     replicate_item(regions, "voxflow-cache", {"key": {"S": first_key}})  # not its audio
 
     _set_primary(regions, healthy=False)
@@ -1474,7 +1475,7 @@ def test_cache_entry_from_the_other_region_without_its_object_is_a_miss(
     assert done["status"]["S"] == "completed"
     # The index replicates ahead of the objects: request entry and chunk entry, no audio.
     request_key = done["key"]["S"]
-    chunk_key = done["chunk_keys"]["L"][0]["S"]
+    chunk_key = chunk_keys_in(done["chunk_keys"])[0]
     for key in (request_key, chunk_key):
         entry = replicate_item(regions, "voxflow-cache", {"key": {"S": key}})
         assert entry["region"]["S"] == PRIMARY

@@ -35,6 +35,7 @@ from voxflow.client.regional import FAST_FAIL
 from voxflow.client.target import StackTarget
 from voxflow.errors import VoxflowError
 from voxflow.events import DEFAULT_VOICE
+from voxflow.store.chunk_keys import chunk_keys_in
 from voxflow.store.jobs import PENDING
 from voxflow_local.drill.edge_urls import EdgeUrlCheck
 from voxflow_local.drill.floor import EngineRate, SynthesisFloor, measure_engine, synthesis_floor
@@ -641,7 +642,7 @@ class _JobChunks:
         item: dict[str, Any] = self.dynamodb.get_item(
             TableName=self.table, Key={"request_id": {"S": request_id}}, ConsistentRead=True
         ).get("Item", {})
-        return [key["S"] for key in item.get("chunk_keys", {}).get("L", [])]
+        return chunk_keys_in(item["chunk_keys"]) if "chunk_keys" in item else []
 
     def chunk_objects(self, request_id: str) -> set[str]:
         return {f"{CHUNK_PREFIX}{key}.wav" for key in self.chunk_key_list(request_id)}

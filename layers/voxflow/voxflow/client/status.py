@@ -20,7 +20,10 @@ def job_status(dynamodb: Any, table: str, request_id: str) -> dict[str, Any] | N
     ).get("Item")
     if item is None:
         return None
-    record: dict[str, Any] = Job.from_raw_data(item).to_simple_dict(force=True)
+    job = Job.from_raw_data(item)
+    record: dict[str, Any] = job.to_simple_dict(force=True)
+    # Stored packed (voxflow.store.chunk_keys): shown as the keys they are, not base64.
+    record["chunk_keys"] = list(job.chunk_keys or [])
     if "done" in record:
         record["done"] = sorted(record["done"])  # a set: DynamoDB keeps no order
     return record

@@ -17,6 +17,7 @@ from pynamodb.attributes import (
 from pynamodb.models import Model
 
 from voxflow.aws.settings import AwsSettings
+from voxflow.store.chunk_keys import ChunkKeysAttribute
 
 
 class CacheEntry(Model):
@@ -62,8 +63,8 @@ class Job(Model):
     # rate get their format's default, which is what they were keyed with.
     output_rate = NumberAttribute(null=True)
     params_json = UnicodeAttribute()
-    # pynamodb types "of" as the element type, but stores UnicodeAttribute values as str.
-    chunk_keys: ListAttribute[str] = ListAttribute(of=UnicodeAttribute)  # type: ignore[arg-type]
+    # Packed: 32 bytes a key, not 65 (voxflow.store.chunk_keys).
+    chunk_keys = ChunkKeysAttribute()
     # The chunks' texts, for the sweeper to queue lost chunk tasks again (voxflow.ops.sweeper),
     # when they are short; a longer job's are in the audio bucket (voxflow.store.job_texts).
     chunk_texts: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
