@@ -276,6 +276,40 @@ def test_items_replicate_both_ways_without_echo(
     assert west.item("r1") is None
 
 
+def test_binary_values_replicate_as_the_same_bytes_and_update_as_such(
+    regions: tuple[Region, Region], replicator: Replicator
+) -> None:
+    # A job's chunk keys are one binary value (voxflow.store.chunk_keys). A copy that
+    # moto kept as base64 text came back from an UpdateItem encoded twice.
+    east, west = regions
+    packed, nested = bytes(range(256)) * 2, b"\x00\xff"
+    east.client("dynamodb").put_item(
+        TableName=TABLE,
+        Item={
+            "request_id": {"S": "bin"},
+            "chunk_keys": {"B": packed},
+            "deep": {"M": {"list": {"L": [{"B": nested}, {"BS": [nested, packed]}]}}},
+        },
+    )
+    eventually(lambda: west.item("bin") is not None)
+    updated = west.client("dynamodb").update_item(
+        TableName=TABLE,
+        Key={"request_id": {"S": "bin"}},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "pending"}},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    for item in (updated, west.item("bin")):
+        assert item is not None
+        assert item["chunk_keys"] == {"B": packed}
+        assert item["deep"]["M"]["list"]["L"][0] == {"B": nested}
+        assert sorted(item["deep"]["M"]["list"]["L"][1]["BS"]) == sorted([nested, packed])
+    # And back: the update's copy lands in the first region as the same bytes.
+    eventually(lambda: (east.item("bin") or {}).get("status") == {"S": "pending"})
+    assert (east.item("bin") or {})["chunk_keys"] == {"B": packed}
+
+
 def test_request_events_reach_the_other_bus_once(
     regions: tuple[Region, Region], replicator: Replicator
 ) -> None:

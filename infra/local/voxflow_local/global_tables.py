@@ -18,6 +18,7 @@ copy only if it is newer than that, under the lock every moto write takes
 back. Only the local stack's moto serves it; nothing of voxflow calls it on AWS.
 """
 
+import base64
 import json
 import threading
 from collections.abc import Callable
@@ -70,6 +71,22 @@ def install() -> None:
     setattr(StreamShard, "add", add)  # noqa: B010
 
 
+def wire_binary(value: dict[str, Any]) -> dict[str, Any]:
+    """An attribute value from JSON (binary in base64) as moto's request parser hands
+    values to its backend: binary as bytes, in lists and maps too. moto keeps a binary
+    value given as a string as that string, and its UpdateItem answer encodes it again."""
+    ((kind, inner),) = value.items()
+    if kind == "B":
+        return {kind: base64.b64decode(inner) if isinstance(inner, str) else inner}
+    if kind == "BS":
+        return {kind: [base64.b64decode(v) if isinstance(v, str) else v for v in inner]}
+    if kind == "L":
+        return {kind: [wire_binary(element) for element in inner]}
+    if kind == "M":
+        return {kind: {name: wire_binary(element) for name, element in inner.items()}}
+    return value
+
+
 def apply_copy(
     region: str,
     table_name: str,
@@ -95,7 +112,9 @@ def apply_copy(
         _copy.written_at = written_at
         try:
             if image is not None:
-                backend.put_item(table_name, image)
+                backend.put_item(
+                    table_name, {name: wire_binary(value) for name, value in image.items()}
+                )
             else:
                 backend.delete_item(table_name, keys)
         finally:
