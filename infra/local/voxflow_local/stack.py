@@ -278,13 +278,8 @@ class LocalStack(Lifecycle):
                 *("--http-port", str(port), "--http-fd", str(held.fileno())),
                 *("--cors-origin", self.console_site.origin),
             ]
-            process, log = self._spawn(
-                "voxflow_local.runner",
-                function,
-                arguments,
-                f"{function}-api",
-                {},
-                pass_fds=(held.fileno(),),
+            process, log = self._runner_process(
+                function, arguments, f"{function}-api", pass_fds=(held.fileno(),)
             )
         return _Runner(function, "", 0, process, log, http_port=port)
 
@@ -297,9 +292,11 @@ class LocalStack(Lifecycle):
         return _Runner(function, "", 0, process, log, schedule=schedule_id)
 
     def _runner_process(
-        self, function: str, arguments: list[str], log_name: str
+        self, function: str, arguments: list[str], log_name: str, pass_fds: tuple[int, ...] = ()
     ) -> "tuple[subprocess.Popen[bytes], IO[bytes] | None]":
-        return self._spawn("voxflow_local.runner", function, arguments, log_name, {})
+        return self._spawn(
+            "voxflow_local.runner", function, arguments, log_name, {}, pass_fds=pass_fds
+        )
 
     def _start_worker(self, function: str, worker: int) -> _Runner:
         # One ready file per worker: they share this machine's /tmp.

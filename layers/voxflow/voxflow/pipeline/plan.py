@@ -27,9 +27,8 @@ from voxflow.pipeline.terminal import completed_event, finish, reply_target
 from voxflow.pipeline.timeline import PLANNED, Laps, record
 from voxflow.regions import Decision
 from voxflow.store import CacheEntry, Job
+from voxflow.store.batch_read import KEYS_PER_CALL
 from voxflow.store.job_texts import kept_in_item
-
-_KEYS_PER_BATCH_GET = 100  # BatchGetItem's limit
 
 
 def plan_item(
@@ -283,7 +282,7 @@ def _known(
     not two, before its chunk tasks are queued. None: too many keys for one call."""
     if ahead is not None:
         return ahead.known
-    if len(keys) <= _KEYS_PER_BATCH_GET:
+    if len(keys) <= KEYS_PER_CALL:
         return pipeline.cache.lookup_many(keys, consistent=True)
     return None
 

@@ -21,7 +21,6 @@ AUDIO_PREFIX = "audio/"
 # A long job's chunk texts, for the sweeper (voxflow.store.job_texts); never replicated,
 # expired by the bucket's lifecycle (template.yaml, ExpireJobTexts).
 JOB_TEXTS_PREFIX = "jobs/"
-_MISSING = ("404", "NoSuchKey", "NotFound")
 
 
 class AudioStore:
@@ -69,7 +68,7 @@ class AudioStore:
         try:
             self._s3.head_object(Bucket=self.bucket, Key=s3_key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _MISSING:
+            if _missing(error):
                 return False
             raise
         return True
@@ -88,7 +87,7 @@ class AudioStore:
         try:
             body = self.get(self.job_texts_object(request_id))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _MISSING:
+            if _missing(error):
                 return None
             raise
         texts = json.loads(body)["chunk_texts"]
@@ -96,3 +95,8 @@ class AudioStore:
 
     def presign(self, s3_key: str, content_type: str) -> PresignedUrl:
         return self._urls.sign(s3_key, content_type)
+
+
+def _missing(error: ClientError) -> bool:
+    """S3's answer for a key that is not there (404 to HEAD, NoSuchKey to GET)."""
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")

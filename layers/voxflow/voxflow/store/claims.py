@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from voxflow.events import ChunkTask
+from voxflow.store.batch_read import KEYS_PER_CALL
 
 __all__ = ["DEFAULT_LEASE_S", "ChunkClaims", "held_elsewhere"]
 
@@ -34,7 +35,6 @@ __all__ = ["DEFAULT_LEASE_S", "ChunkClaims", "held_elsewhere"]
 DEFAULT_LEASE_S = 600
 # A claim that went between a failed claim and the waiter's write: try again, then make it.
 _ATTEMPTS = 3
-_KEYS_PER_BATCH_GET = 100
 _KEYS_PER_TRANSACTION = 100
 # Claims decided one by one (a transaction cancelled by a claim taken or released
 # meanwhile) go out side by side.
@@ -107,13 +107,13 @@ class ChunkClaims:
         now = self._clock()
         unique = list(dict.fromkeys(keys))
         makers: dict[str, str] = {}
-        for start in range(0, len(unique), _KEYS_PER_BATCH_GET):
+        for start in range(0, len(unique), KEYS_PER_CALL):
             response = self._dynamodb.batch_get_item(
                 RequestItems={
                     self.table: {
                         "Keys": [
                             {"chunk_key": {"S": key}}
-                            for key in unique[start : start + _KEYS_PER_BATCH_GET]
+                            for key in unique[start : start + KEYS_PER_CALL]
                         ],
                         "ConsistentRead": True,
                         "ProjectionExpression": "chunk_key, maker, expires_at",
