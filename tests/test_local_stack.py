@@ -21,7 +21,7 @@ import pytest
 from voxflow_local.deploy import deploy_stack
 from voxflow_local.intrinsics import Resolver
 from voxflow_local.model import DeployedStack, LocalFunction, SqsEventSource
-from voxflow_local.moto_server import MotoServer, answers_http, free_port
+from voxflow_local.moto_server import MotoServer, answers_http
 from voxflow_local.poller import SqsPoller, batch_item_failures, lambda_event
 from voxflow_local.runner import FunctionRunner, FunctionTimeoutError
 from voxflow_local.stack import LocalStack
@@ -55,7 +55,7 @@ def _gone(pid: int) -> bool:
 
 
 def test_moto_server_answers_then_stops_without_leftovers() -> None:
-    server = MotoServer(free_port(), REGION)
+    server = MotoServer(None, REGION)
     with server:
         pid = server.pid
         assert pid is not None
@@ -70,7 +70,7 @@ def test_moto_server_answers_then_stops_without_leftovers() -> None:
 
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[tuple[MotoServer, DeployedStack]]:
-    with MotoServer(free_port(), REGION) as moto:
+    with MotoServer(None, REGION) as moto:
         yield moto, deploy_stack(moto.url, REGION, template_path=TEMPLATE)
 
 
@@ -291,8 +291,8 @@ def test_two_regions_deploy_onto_two_moto_servers() -> None:
 
     primary_region, secondary_region = "us-east-1", "us-west-2"
     with (
-        MotoServer(free_port(), primary_region) as a,
-        MotoServer(free_port(), secondary_region) as b,
+        MotoServer(None, primary_region) as a,
+        MotoServer(None, secondary_region) as b,
     ):
         endpoints = {primary_region: a.url, secondary_region: b.url}
         common = {"PrimaryRegion": primary_region, "SecondaryRegion": secondary_region}
