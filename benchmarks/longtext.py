@@ -34,6 +34,7 @@ from voxflow.engine import Engine
 from voxflow.events import SynthesisCompleted
 from voxflow.settings import EngineSettings
 from voxflow.voices import VoiceRegistry
+from voxflow_local.cpu import process_cpu_s
 from voxflow_local.stack import LocalStack
 
 TEXT = (Path(__file__).parent / "corpus" / "long.txt").read_text(encoding="utf-8").strip()
@@ -67,14 +68,7 @@ def engine_rate(engine: Engine) -> Rate:
 
 def cpu_seconds(pids: list[int]) -> float:
     """User and system CPU seconds the processes have used so far (threads included)."""
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(process_cpu_s(pid) for pid in pids)
 
 
 def loadavg() -> str:

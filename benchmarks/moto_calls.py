@@ -24,9 +24,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from cpu import process_cpu_s
-
 from voxflow.config import variables
+from voxflow_local.cpu import process_cpu_s
 from voxflow_local.moto_hot_paths import HOT_PATHS_ENV
 from voxflow_local.stack import LocalStack
 

@@ -57,7 +57,6 @@ from breakdown import (
 )
 from breakdown import read_steps as read_timeline
 from cores import CoreSplit, pin_process
-from cpu import THIS_PROCESS, grouped, own_cpu_s, snapshot, spent
 from hit_floor import ROUND_NAMES, ROUNDS, HitFloor
 from transport_floor import TransportFloor
 
@@ -69,6 +68,7 @@ from voxflow.events import SynthesisCompleted
 from voxflow.settings import EngineSettings
 from voxflow.text import normalize_text, split_into_chunks
 from voxflow.voices import VoiceRegistry
+from voxflow_local.cpu import THIS_PROCESS, grouped, own_cpu_s, snapshot, spent
 from voxflow_local.stack import LocalStack
 
 CORPUS = Path(__file__).parent / "corpus"

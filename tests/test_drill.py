@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from voxflow_local.drill import DrillSettings, run_drill
+from voxflow_local.drill.cpu_share import MOTO, NEW_WORK
 from voxflow_local.regions import TwoRegionStack
 
 pytestmark = pytest.mark.slow
@@ -64,6 +65,15 @@ def test_small_drill_loses_nothing_and_fails_back(
     assert floor.requests > 0, floor
     assert floor.work_cpu_s > 0, floor
     assert report.after_kill_latency_s["p99"] >= floor.floor_s["p99"], floor
+    # The cores from the kill to the last new answer: the secondary's synthesize runners
+    # made the new requests' audio in that window, and no group spent more than the
+    # window holds (a second of sampling's slack either way).
+    cpu = report.cpu_after_kill
+    assert cpu.window_s > 0, cpu
+    assert cpu.cpu_s[NEW_WORK] > 0, cpu
+    assert cpu.cpu_s[MOTO] > 0, cpu
+    assert sum(cpu.cpu_s.values()) <= (cpu.window_s + 1) * cpu.cores, cpu
+    assert "CPU from the kill" in report.summary()
     # URLs the primary handed out before the kill play (their announced bytes) through
     # the edge after it, from the secondary's bucket: every one whose audio had
     # replicated at the kill, and at least one in all. An answer whose object was still

@@ -37,6 +37,8 @@ from voxflow.errors import VoxflowError
 from voxflow.events import DEFAULT_VOICE
 from voxflow.store.chunk_keys import chunk_keys_in
 from voxflow.store.jobs import PENDING
+from voxflow_local.cpu import CpuSampler
+from voxflow_local.drill.cpu_share import CpuAfterKill, cpu_after_kill
 from voxflow_local.drill.edge_urls import EdgeUrlCheck
 from voxflow_local.drill.floor import EngineRate, SynthesisFloor, measure_engine, synthesis_floor
 from voxflow_local.drill.load import drill_texts, medium_text
@@ -109,6 +111,10 @@ class DrillReport:
     # The synthesis the requests published after the kill needed, and the p50/p99 no
     # scheduling on this machine's cores could beat (voxflow_local.drill.floor).
     synthesis_floor: SynthesisFloor = field(default_factory=SynthesisFloor)
+    # Where the cores went from the kill to the last new request's answer, the share of
+    # moto and the drill's own process (not the service's on AWS) apart
+    # (voxflow_local.drill.cpu_share).
+    cpu_after_kill: CpuAfterKill = field(default_factory=CpuAfterKill)
     all_terminal_after_kill_s: float | None = None
     all_terminal_after_start_s: float | None = None
     finished_only_after_failback: int = 0  # stranded in the frozen primary
@@ -180,6 +186,7 @@ class DrillReport:
                 f"{self.interrupted_latency_s}, kill to terminal event: "
                 f"{self.interrupted_after_kill_s}",
                 self.synthesis_floor.line(),
+                self.cpu_after_kill.line(),
                 f"every terminal event {after if after is None else round(after, 1)} s after "
                 f"the kill; {self.finished_only_after_failback} finished only after failback, "
                 f"{len(self.finished_by_sweeper)} only by the sweeper",
@@ -238,6 +245,7 @@ class Drill:
         self._replicated_at_kill: set[str] = set()
         self._edge_urls: EdgeUrlCheck | None = None
         self._engine_rate: EngineRate | None = None
+        self._cpu: CpuSampler | None = None  # from the kill until every request is answered
 
     def run(self) -> DrillReport:
         started = time.time()
@@ -252,6 +260,8 @@ class Drill:
             time.sleep(1.5)  # past the health cache, the alarm now OK
             self._load(client)
             self._wait_all(client)
+            if self._cpu is not None:
+                self._cpu.stop()
             self._failback(client)
             self._sweep_stragglers(client)
             self._count(client, started)
@@ -302,6 +312,7 @@ class Drill:
         secondary = self.stack.secondary
         backlog = self.stack.replicator.backlog_by_kind()
         self.failed_at = self.stack.fail_primary()
+        self._cpu = CpuSampler(lambda: secondary.process_labels).start()
         self.report.replication_backlog_at_kill = backlog
         self.report.killed_at_request = len(self.published)
         in_flight = [r for r in self.published if client.outcome(r).terminal is None]
@@ -458,6 +469,13 @@ class Drill:
         report.rto_s = round(by_secondary[0] - self.failed_at, 2) if by_secondary else None
         report.secondary_first_completions_s = self._first_completions(terminal)
         report.after_kill_latency_s = self._after_kill_latency(terminal)
+        new_answers = [
+            o.terminal_at
+            for o in terminal
+            if o.terminal_at is not None and self.published[o.request_id].at >= self.failed_at
+        ]
+        if self._cpu is not None and new_answers:
+            report.cpu_after_kill = cpu_after_kill(self._cpu, self.failed_at, max(new_answers))
         interrupted = [o for o in terminal if o.request_id in set(report.in_flight_at_kill_ids)]
         report.interrupted_latency_s = _percentiles(
             [o.terminal_at - self.published[o.request_id].at for o in interrupted if o.terminal_at]
