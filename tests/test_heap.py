@@ -36,10 +36,11 @@ def _frozen_by_cold_start(function: str, extra: dict[str, str]) -> int:
     return frozen
 
 
-@pytest.mark.parametrize("function", ["plan", "api"])
+@pytest.mark.parametrize("function", ["plan", "api", "sweeper", "health"])
 def test_a_function_s_cold_start_heap_is_frozen(function: str) -> None:
     as_a_function = _frozen_by_cold_start(function, {FUNCTION_NAME: f"voxflow-{function}"})
     imported = _frozen_by_cold_start(function, {})
-    # Everything the cold start built (boto3, pydantic, Powertools, voxflow) is frozen.
-    assert as_a_function > 50_000
+    # Everything the cold start built (boto3, pydantic, Powertools, voxflow) is frozen:
+    # 48,000 objects for the lightest (health), 118,000-214,000 for the others.
+    assert as_a_function > 40_000
     assert imported == 0

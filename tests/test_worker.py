@@ -176,6 +176,8 @@ def test_worker_warms_up_then_synthesizes_the_engines_audio_and_beats(
     assert ready["provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider")
     assert ready["import_s"] > 0
     assert ready["warm_up_s"] > 0
+    # Warm, the worker freezes what it built (voxflow.heap): boto3, the handler, the voice.
+    assert ready["frozen_objects"] > 50_000
     entries = worker.entries()
     messages = [entry["message"] for entry in entries]
     assert messages.index("voice model loaded") < messages.index("ready")

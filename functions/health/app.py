@@ -14,10 +14,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voxflow.config import HEALTH, Config
 from voxflow.health import Canary
+from voxflow.heap import freeze_cold_start
 
 logger = Logger()
 # Settings are validated here, once per cold start; AWS clients are built on first use.
-canary = Canary.of(Config.load(deployable=HEALTH))
+config = Config.load(deployable=HEALTH)
+canary = Canary.of(config)
+# Last of the cold start: its long-lived objects out of every full collection's walk.
+freeze_cold_start(config)
 
 
 @logger.inject_lambda_context

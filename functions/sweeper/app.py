@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from voxflow.aws import AwsSettings
 from voxflow.config import SWEEPER, Config
 from voxflow.config import variables as env
+from voxflow.heap import freeze_cold_start
 from voxflow.ops.sweeper import sweeper_for
 from voxflow.pipeline.context import Pipeline
 from voxflow.pipeline.powertools import PowertoolsMeter
@@ -18,6 +19,8 @@ metrics = Metrics()
 config = Config.load(deployable=SWEEPER)
 sweeper = sweeper_for(Pipeline.of(config, PowertoolsMeter(metrics)), AwsSettings.of(config))
 OLDER_THAN_S = config[env.SWEEP_OLDER_THAN_S]
+# Last of the cold start: its long-lived objects out of every full collection's walk.
+freeze_cold_start(config)
 
 
 @logger.inject_lambda_context

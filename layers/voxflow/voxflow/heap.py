@@ -22,3 +22,10 @@ def freeze_cold_start(config: Config) -> None:
     stack's runners): a test or a tool that imports a handler keeps its heap as it is."""
     if config.is_set(env.AWS_LAMBDA_FUNCTION_NAME):
         gc.freeze()
+
+
+def freeze_warm_process() -> int:
+    """Freeze now: for a long-running process once it is warm (the GPU worker, after its
+    warm-up phrase), which is no Lambda environment. The objects frozen so far."""
+    gc.freeze()
+    return gc.get_freeze_count()

@@ -85,6 +85,7 @@ class _Worker:
         from voxflow.aws import AwsClients, AwsSettings
         from voxflow.config import WORKER, Config
         from voxflow.config import variables as env
+        from voxflow.heap import freeze_warm_process
         from voxflow.worker.handler import load_handler, warm_up
         from voxflow.worker.heartbeat import Heartbeat
         from voxflow.worker.loop import Aborted, BatchLoop, WorkerContext
@@ -104,7 +105,11 @@ class _Worker:
         recovery_queue_arn = _queue_arn(clients.sqs, recovery_url) if recovery_url else None
         loaded = load_handler(settings)
         warm = warm_up(loaded.pipeline)
+        # The voice's session, boto3's models, the handler's modules: alive for the task's
+        # life, out of every full collection's walk from here on (voxflow.heap).
+        frozen = freeze_warm_process()
         ready = {
+            "frozen_objects": frozen,
             "pid": os.getpid(),
             "provider": warm.provider,
             "import_s": round(loaded.import_s, 3),
