@@ -546,8 +546,8 @@ AWS_PROFILE = declare(
 AWS_LAMBDA_FUNCTION_NAME = declare(
     "AWS_LAMBDA_FUNCTION_NAME", text, "voxflow-worker",
     "the function's name (Lambda sets it); the worker's handler context reports it, and "
-    "where it is set the plan, synthesize and API functions freeze their cold-start heap",
-    (WORKER, PLAN, SYNTHESIZE, API), "platform", external=True,
+    "where it is set every function freezes its cold-start heap (the worker, once warm)",
+    SERVERS, "platform", external=True,
 )  # fmt: skip
 XDG_CACHE_HOME = declare(
     "XDG_CACHE_HOME", _optional_path, None,
