@@ -46,6 +46,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from voxflow.aws import AwsClients, AwsSettings
 from voxflow.events import SOURCE_CLIENT, SOURCE_TENANT_PREFIX
+from voxflow.store.audio import missing_key
 from voxflow_local import stream_heads
 from voxflow_local.global_tables import PATH as REPLICATE_ITEM_PATH
 from voxflow_local.global_tables import REPLICA_PRINCIPAL, key_of
@@ -628,7 +629,7 @@ def _exists(s3: Any, bucket: str, key: str) -> bool:
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if missing_key(error):
             return False
         raise
     return True

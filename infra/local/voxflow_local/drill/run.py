@@ -327,13 +327,10 @@ class Drill:
         report.rto_s = round(by_secondary[0] - self.failed_at, 2) if by_secondary else None
         report.secondary_first_completions_s = self._first_completions(terminal)
         report.after_kill_latency_s = self._after_kill_latency(terminal)
-        new_answers = [
-            o.terminal_at
-            for o in terminal
-            if o.terminal_at is not None and self.published[o.request_id].at >= self.failed_at
-        ]
+        new_answers = self._new_answers(terminal)
         if self._cpu is not None and new_answers:
-            report.cpu_after_kill = cpu_after_kill(self._cpu, self.failed_at, max(new_answers))
+            last_answer = max(answered for _, answered in new_answers)
+            report.cpu_after_kill = cpu_after_kill(self._cpu, self.failed_at, last_answer)
         interrupted = [o for o in terminal if o.request_id in set(report.in_flight_at_kill_ids)]
         report.interrupted_latency_s = _percentiles(
             [o.terminal_at - self.published[o.request_id].at for o in interrupted if o.terminal_at]
@@ -410,15 +407,19 @@ class Drill:
             timeline[kind].append(round(at - self.failed_at, 2))
         return {kind: sorted(times)[:first] for kind, times in timeline.items()}
 
-    def _after_kill_latency(self, terminal: list[Outcome]) -> dict[str, float]:
+    def _new_answers(self, terminal: list[Outcome]) -> list[tuple[float, float]]:
+        """(published, answered) of the requests published after the kill."""
         assert self.failed_at is not None
+        return [
+            (self.published[outcome.request_id].at, outcome.terminal_at)
+            for outcome in terminal
+            if outcome.terminal_at is not None
+            and self.published[outcome.request_id].at >= self.failed_at
+        ]
+
+    def _after_kill_latency(self, terminal: list[Outcome]) -> dict[str, float]:
         return _percentiles(
-            [
-                outcome.terminal_at - self.published[outcome.request_id].at
-                for outcome in terminal
-                if outcome.terminal_at is not None
-                and self.published[outcome.request_id].at >= self.failed_at
-            ]
+            [answered - published for published, answered in self._new_answers(terminal)]
         )
 
     def _floor(self, terminal: list[Outcome], rate: EngineRate) -> SynthesisFloor:

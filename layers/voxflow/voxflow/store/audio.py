@@ -68,7 +68,7 @@ class AudioStore:
         try:
             self._s3.head_object(Bucket=self.bucket, Key=s3_key)
         except ClientError as error:
-            if _missing(error):
+            if missing_key(error):
                 return False
             raise
         return True
@@ -87,7 +87,7 @@ class AudioStore:
         try:
             body = self.get(self.job_texts_object(request_id))
         except ClientError as error:
-            if _missing(error):
+            if missing_key(error):
                 return None
             raise
         texts = json.loads(body)["chunk_texts"]
@@ -97,6 +97,6 @@ class AudioStore:
         return self._urls.sign(s3_key, content_type)
 
 
-def _missing(error: ClientError) -> bool:
+def missing_key(error: ClientError) -> bool:
     """S3's answer for a key that is not there (404 to HEAD, NoSuchKey to GET)."""
     return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
